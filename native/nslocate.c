@@ -1,0 +1,397 @@
+/*
+ * nslocate's native seam: the syscalls Node.js does not expose.
+ *
+ *   fcntl(F_GETLK / F_OFD_GETLK)  who holds a record lock, as the kernel reports it (fcntl(2))
+ *   fcntl(F_SETLK / F_SETLKW)     POSIX record locks for the writer side
+ *   flock(2)                      BSD locks for the writer side
+ *   pidfd_open / pidfd_send_signal / poll on a pidfd   (pidfd_open(2), pidfd_send_signal(2))
+ *   ioctl(PIDFD_GET_INFO)         pid, ppid, uids, cgroup id, exit status of a pidfd (Linux 6.13+)
+ *   ioctl(NS_GET_PID_FROM_PIDNS / NS_GET_PID_IN_PIDNS / NS_GET_ID)  nsfs translation (ioctl_ns(2))
+ *
+ * Every function is synchronous and cheap except waitPidfd, which watches the pidfd with a uv_poll
+ * handle on the event loop: no threadpool thread is held while waiting, so hundreds of waits cannot
+ * stall fs.promises. Errors are thrown as Node-style Error objects with code, errno and syscall.
+ * Unsupported kernel features (ENOSYS, ENOTTY, EINVAL from an unknown ioctl) are thrown with
+ * code "ENOTSUP" and `unsupported: true` so callers can fall back.
+ *
+ * Only src/native/binding.ts loads this file.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <node_api.h>
+#include <uv.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef F_OFD_GETLK
+#define F_OFD_GETLK 36
+#define F_OFD_SETLK 37
+#define F_OFD_SETLKW 38
+#endif
+/* include/uapi/linux/nsfs.h */
+#define NS_GET_ID_ 0x8008b70dUL
+#define NS_GET_PID_FROM_PIDNS_ 0x8004b706UL
+#define NS_GET_TGID_FROM_PIDNS_ 0x8004b707UL
+#define NS_GET_PID_IN_PIDNS_ 0x8004b708UL
+#define NS_GET_TGID_IN_PIDNS_ 0x8004b709UL
+/* include/uapi/linux/pidfd.h: _IOWR(0xFF, 11, struct pidfd_info) */
+#define PIDFD_GET_INFO_64 0xc040ff0bUL
+#define PIDFD_INFO_PID 0x1UL
+#define PIDFD_INFO_CREDS 0x2UL
+#define PIDFD_INFO_CGROUPID 0x4UL
+#define PIDFD_INFO_EXIT 0x8UL
+
+struct pidfd_info_ {
+  uint64_t mask;
+  uint64_t cgroupid;
+  uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+  int32_t exit_code;
+  uint32_t coredump_mask;
+  uint32_t spare1;
+}; /* 64 bytes: the first published size of struct pidfd_info */
+
+#define CHECK(call)                                                   \
+  do {                                                                \
+    if ((call) != napi_ok) {                                          \
+      napi_throw_error(env, NULL, "nslocate native: " #call " failed"); \
+      return NULL;                                                    \
+    }                                                                 \
+  } while (0)
+
+static napi_value make_errno_error(napi_env env, int err, const char *syscall_name, const char *detail) {
+  char msg[256];
+  const char *code_str;
+  int unsupported = (err == ENOSYS || err == ENOTTY);
+  switch (err) {
+    case ESRCH: code_str = "ESRCH"; break;
+    case EPERM: code_str = "EPERM"; break;
+    case EACCES: code_str = "EACCES"; break;
+    case EAGAIN: code_str = "EAGAIN"; break;
+    case EBADF: code_str = "EBADF"; break;
+    case EINVAL: code_str = "EINVAL"; break;
+    case EINTR: code_str = "EINTR"; break;
+    case ENOSYS: code_str = "ENOSYS"; break;
+    case ENOTTY: code_str = "ENOTTY"; break;
+    case EDEADLK: code_str = "EDEADLK"; break;
+    case ENOLCK: code_str = "ENOLCK"; break;
+    default: code_str = "EUNKNOWN"; break;
+  }
+  snprintf(msg, sizeof msg, "%s %s%s%s", code_str, strerror(err), detail ? " " : "", detail ? detail : "");
+  napi_value m, e, c, n, s, t;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, NULL, m, &e);
+  napi_create_string_utf8(env, unsupported ? "ENOTSUP" : code_str, NAPI_AUTO_LENGTH, &c);
+  napi_set_named_property(env, e, "code", c);
+  napi_create_int32(env, -err, &n);
+  napi_set_named_property(env, e, "errno", n);
+  napi_create_string_utf8(env, code_str, NAPI_AUTO_LENGTH, &c);
+  napi_set_named_property(env, e, "errnoCode", c);
+  napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &s);
+  napi_set_named_property(env, e, "syscall", s);
+  napi_get_boolean(env, unsupported, &t);
+  napi_set_named_property(env, e, "unsupported", t);
+  return e;
+}
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall_name) {
+  napi_throw(env, make_errno_error(env, err, syscall_name, NULL));
+  return NULL;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
+    napi_throw_type_error(env, NULL, "nslocate native: missing arguments");
+    return 0;
+  }
+  return 1;
+}
+
+static int get_i32(napi_env env, napi_value v, int32_t *out) {
+  if (napi_get_value_int32(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, NULL, "nslocate native: expected an integer");
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value obj_set_i32(napi_env env, napi_value o, const char *k, int32_t v) {
+  napi_value x;
+  napi_create_int32(env, v, &x);
+  napi_set_named_property(env, o, k, x);
+  return o;
+}
+
+/* getlk(fd, ofd) -> { type: 0 unlocked | 1 read | 2 write, pid, start, len, whence }
+ * Probes the whole file with l_type=F_WRLCK, which conflicts with any lock, so a held lock of
+ * either kind is reported. For F_OFD_GETLK the kernel requires l_pid = 0 and reports -1. */
+static napi_value Getlk(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd;
+  bool ofd = false;
+  if (!get_args(env, info, 2, argv) || !get_i32(env, argv[0], &fd)) return NULL;
+  napi_get_value_bool(env, argv[1], &ofd);
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  if (fcntl(fd, ofd ? F_OFD_GETLK : F_GETLK, &fl) < 0) return throw_errno(env, errno, ofd ? "fcntl(F_OFD_GETLK)" : "fcntl(F_GETLK)");
+  napi_value o;
+  CHECK(napi_create_object(env, &o));
+  /* When no lock conflicts only l_type is rewritten (fs/locks.c): never trust l_pid then. */
+  int type = fl.l_type == F_UNLCK ? 0 : fl.l_type == F_RDLCK ? 1 : 2;
+  obj_set_i32(env, o, "type", type);
+  obj_set_i32(env, o, "pid", type == 0 ? 0 : (int32_t)fl.l_pid);
+  napi_value s, l;
+  napi_create_int64(env, (int64_t)fl.l_start, &s);
+  napi_create_int64(env, (int64_t)fl.l_len, &l);
+  napi_set_named_property(env, o, "start", s);
+  napi_set_named_property(env, o, "len", l);
+  return o;
+}
+
+/* setlk(fd, type 0 unlock|1 read|2 write, wait, ofd) -> true, or false when held by another
+ * (EAGAIN/EACCES without wait). Whole file. */
+static napi_value Setlk(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int32_t fd, type;
+  bool wait = false, ofd = false;
+  if (!get_args(env, info, 4, argv) || !get_i32(env, argv[0], &fd) || !get_i32(env, argv[1], &type)) return NULL;
+  napi_get_value_bool(env, argv[2], &wait);
+  napi_get_value_bool(env, argv[3], &ofd);
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = type == 0 ? F_UNLCK : type == 1 ? F_RDLCK : F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  int cmd = ofd ? (wait ? F_OFD_SETLKW : F_OFD_SETLK) : (wait ? F_SETLKW : F_SETLK);
+  int r;
+  do r = fcntl(fd, cmd, &fl); while (r < 0 && errno == EINTR && wait);
+  napi_value b;
+  if (r < 0) {
+    if (!wait && (errno == EAGAIN || errno == EACCES)) { napi_get_boolean(env, false, &b); return b; }
+    return throw_errno(env, errno, "fcntl(F_SETLK)");
+  }
+  napi_get_boolean(env, true, &b);
+  return b;
+}
+
+/* flock(fd, op 0 unlock|1 shared|2 exclusive, nonblock) -> true, or false on EWOULDBLOCK */
+static napi_value Flock(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t fd, op;
+  bool nb = false;
+  if (!get_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd) || !get_i32(env, argv[1], &op)) return NULL;
+  napi_get_value_bool(env, argv[2], &nb);
+  int how = (op == 0 ? LOCK_UN : op == 1 ? LOCK_SH : LOCK_EX) | (nb ? LOCK_NB : 0);
+  int r;
+  do r = flock(fd, how); while (r < 0 && errno == EINTR && !nb);
+  napi_value b;
+  if (r < 0) {
+    if (nb && errno == EWOULDBLOCK) { napi_get_boolean(env, false, &b); return b; }
+    return throw_errno(env, errno, "flock");
+  }
+  napi_get_boolean(env, true, &b);
+  return b;
+}
+
+static napi_value PidfdOpen(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t pid;
+  if (!get_args(env, info, 1, argv) || !get_i32(env, argv[0], &pid)) return NULL;
+  if (pid <= 0) return throw_errno(env, EINVAL, "pidfd_open");
+  long fd = syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  if (fd < 0) return throw_errno(env, errno, "pidfd_open");
+  napi_value r;
+  napi_create_int32(env, (int32_t)fd, &r);
+  return r;
+}
+
+static napi_value PidfdSendSignal(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd, sig;
+  if (!get_args(env, info, 2, argv) || !get_i32(env, argv[0], &fd) || !get_i32(env, argv[1], &sig)) return NULL;
+  if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0) return throw_errno(env, errno, "pidfd_send_signal");
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+/* pidfdExited(fd) -> boolean: poll(0) readable means the process has exited (zombie or reaped). */
+static napi_value PidfdExited(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv) || !get_i32(env, argv[0], &fd)) return NULL;
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  int r;
+  do r = poll(&p, 1, 0); while (r < 0 && errno == EINTR);
+  if (r < 0) return throw_errno(env, errno, "poll");
+  if (r > 0 && (p.revents & POLLNVAL)) return throw_errno(env, EBADF, "poll");
+  napi_value b;
+  napi_get_boolean(env, r > 0, &b);
+  return b;
+}
+
+/* waitPidfd(fd) -> Promise<void>, resolved when the pidfd turns readable (the process exited).
+ * The handle is unref'd only if the caller asks; by default it keeps the loop alive like a timer. */
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  napi_deferred deferred;
+  int done;
+} wait_req;
+
+static void wait_closed(uv_handle_t *h) { free(h->data); }
+
+static void wait_cb(uv_poll_t *handle, int status, int events) {
+  wait_req *w = (wait_req *)handle->data;
+  if (w->done) return;
+  w->done = 1;
+  napi_handle_scope scope;
+  napi_open_handle_scope(w->env, &scope);
+  if (status < 0) {
+    napi_reject_deferred(w->env, w->deferred, make_errno_error(w->env, -status, "uv_poll", NULL));
+  } else {
+    napi_value u;
+    napi_get_undefined(w->env, &u);
+    napi_resolve_deferred(w->env, w->deferred, u);
+  }
+  napi_close_handle_scope(w->env, scope);
+  uv_poll_stop(handle);
+  uv_close((uv_handle_t *)handle, wait_closed);
+}
+
+static napi_value WaitPidfd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv) || !get_i32(env, argv[0], &fd)) return NULL;
+  uv_loop_t *loop;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  wait_req *w = calloc(1, sizeof *w);
+  if (!w) return throw_errno(env, ENOMEM, "calloc");
+  w->env = env;
+  napi_value promise;
+  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok) { free(w); return NULL; }
+  int r = uv_poll_init(loop, &w->poll, fd);
+  if (r < 0) {
+    napi_reject_deferred(env, w->deferred, make_errno_error(env, -r, "uv_poll_init", NULL));
+    free(w);
+    return promise;
+  }
+  w->poll.data = w;
+  r = uv_poll_start(&w->poll, UV_READABLE, wait_cb);
+  if (r < 0) {
+    w->done = 1;
+    napi_reject_deferred(env, w->deferred, make_errno_error(env, -r, "uv_poll_start", NULL));
+    uv_close((uv_handle_t *)&w->poll, wait_closed);
+  }
+  return promise;
+}
+
+/* pidfdGetInfo(fd) -> { pid, tgid, ppid, ruid, euid, cgroupid (bigint), exitCode | null, mask } */
+static napi_value PidfdGetInfo(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv) || !get_i32(env, argv[0], &fd)) return NULL;
+  struct pidfd_info_ pi;
+  memset(&pi, 0, sizeof pi);
+  pi.mask = PIDFD_INFO_PID | PIDFD_INFO_CREDS | PIDFD_INFO_CGROUPID | PIDFD_INFO_EXIT;
+  if (ioctl(fd, PIDFD_GET_INFO_64, &pi) < 0) {
+    int e = errno;
+    if (e == EINVAL || e == ENOTTY) e = ENOTTY; /* kernel before 6.13 */
+    return throw_errno(env, e, "ioctl(PIDFD_GET_INFO)");
+  }
+  napi_value o, big, nul;
+  CHECK(napi_create_object(env, &o));
+  napi_get_null(env, &nul);
+  if (pi.mask & PIDFD_INFO_PID) {
+    obj_set_i32(env, o, "pid", (int32_t)pi.pid);
+    obj_set_i32(env, o, "tgid", (int32_t)pi.tgid);
+    obj_set_i32(env, o, "ppid", (int32_t)pi.ppid);
+  }
+  if (pi.mask & PIDFD_INFO_CREDS) {
+    obj_set_i32(env, o, "ruid", (int32_t)pi.ruid);
+    obj_set_i32(env, o, "euid", (int32_t)pi.euid);
+  }
+  if (pi.mask & PIDFD_INFO_CGROUPID) {
+    napi_create_bigint_uint64(env, pi.cgroupid, &big);
+    napi_set_named_property(env, o, "cgroupid", big);
+  } else {
+    napi_set_named_property(env, o, "cgroupid", nul);
+  }
+  if (pi.mask & PIDFD_INFO_EXIT) obj_set_i32(env, o, "exitCode", pi.exit_code);
+  else napi_set_named_property(env, o, "exitCode", nul);
+  napi_value m;
+  napi_create_int64(env, (int64_t)pi.mask, &m);
+  napi_set_named_property(env, o, "mask", m);
+  return o;
+}
+
+/* nsIoctl(nsfd, which, pid) -> translated pid. which: 0 PID_FROM_PIDNS, 1 TGID_FROM_PIDNS,
+ * 2 PID_IN_PIDNS, 3 TGID_IN_PIDNS. The pid is passed by value; the result is the return value. */
+static napi_value NsTranslate(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t fd, which, pid;
+  if (!get_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd) || !get_i32(env, argv[1], &which) ||
+      !get_i32(env, argv[2], &pid))
+    return NULL;
+  static const unsigned long req[] = {NS_GET_PID_FROM_PIDNS_, NS_GET_TGID_FROM_PIDNS_, NS_GET_PID_IN_PIDNS_,
+                                      NS_GET_TGID_IN_PIDNS_};
+  static const char *names[] = {"ioctl(NS_GET_PID_FROM_PIDNS)", "ioctl(NS_GET_TGID_FROM_PIDNS)",
+                                "ioctl(NS_GET_PID_IN_PIDNS)", "ioctl(NS_GET_TGID_IN_PIDNS)"};
+  if (which < 0 || which > 3) return throw_errno(env, EINVAL, "ioctl(NS_GET_*_PIDNS)");
+  if (pid <= 0) return throw_errno(env, EINVAL, names[which]);
+  int r = ioctl(fd, req[which], (unsigned long)pid);
+  if (r < 0) {
+    int e = errno;
+    /* Kernels before 6.11 do not know these requests: ENOTTY (or EINVAL from nsfs). ESRCH is a
+     * real answer: the pid is not visible in the target namespace. */
+    return throw_errno(env, e == EINVAL ? ENOTTY : e, names[which]);
+  }
+  napi_value v;
+  napi_create_int32(env, r, &v);
+  return v;
+}
+
+static napi_value NsGetId(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv) || !get_i32(env, argv[0], &fd)) return NULL;
+  uint64_t id = 0;
+  if (ioctl(fd, NS_GET_ID_, &id) < 0) return throw_errno(env, errno == EINVAL ? ENOTTY : errno, "ioctl(NS_GET_ID)");
+  napi_value v;
+  napi_create_bigint_uint64(env, id, &v);
+  return v;
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor d[] = {
+      {"getlk", NULL, Getlk, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setlk", NULL, Setlk, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"flock", NULL, Flock, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pidfdOpen", NULL, PidfdOpen, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pidfdSendSignal", NULL, PidfdSendSignal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pidfdExited", NULL, PidfdExited, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"waitPidfd", NULL, WaitPidfd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pidfdGetInfo", NULL, PidfdGetInfo, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"nsTranslate", NULL, NsTranslate, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"nsGetId", NULL, NsGetId, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// `npm test`: build, then run every jest tier (or the tiers/files named as arguments, e.g.
+// `npm test -- --selectProjects unit`), then print one line `tests: N passed, N failed, N skipped`.
+// Under CI=true a skipped test is a failure: no tier may skip for a missing engine there.
+'use strict'
+const {spawnSync} = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+
+const root = path.resolve(__dirname, '..')
+const build = spawnSync('npm', ['run', '--silent', 'build'], {cwd: root, stdio: 'inherit'})
+if (build.status !== 0) {
+  console.log('tests: 0 passed, 1 failed (build failed)')
+  process.exit(1)
+}
+const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nslocate-jest-')), 'report.json')
+const jestBin = require.resolve('jest/bin/jest')
+const args = [jestBin, '--json', `--outputFile=${report}`, ...process.argv.slice(2)]
+const run = spawnSync(process.execPath, args, {cwd: root, stdio: 'inherit'})
+let passed = 0, failed = 0, skipped = 0
+try {
+  const r = JSON.parse(fs.readFileSync(report, 'utf8'))
+  passed = r.numPassedTests
+  failed = r.numFailedTests + r.numRuntimeErrorTestSuites
+  skipped = r.numPendingTests + r.numTodoTests
+} catch {
+  failed = Math.max(1, failed)
+}
+let status = run.status ?? 1
+if (process.env.CI === 'true' && skipped > 0) {
+  console.error(`CI=true: ${skipped} test(s) skipped; in CI a skip counts as a failure.`)
+  failed += skipped
+  status = 1
+}
+if (failed > 0 && status === 0) status = 1
+console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`)
+process.exit(status)

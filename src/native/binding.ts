@@ -1,0 +1,172 @@
+/**
+ * The only module that loads the native addon (native/nslocate.c). Everything that Node.js lacks
+ * goes through here: fcntl lock probes and locks, flock(2), pidfds, PIDFD_GET_INFO and the nsfs
+ * ioctls. The addon is loaded on first use, so commands that never need it never pay for it.
+ *
+ * Errors thrown here are Node-style (`code`, `errno`, `syscall`). A kernel that lacks a feature
+ * gives `code: 'ENOTSUP'` with `unsupported: true`; the wrappers below turn that into `null` where
+ * the caller has a fallback.
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+
+import {NslocateError, SystemError} from '../errors'
+
+interface Addon {
+  getlk(fd: number, ofd: boolean): {type: 0 | 1 | 2; pid: number; start: number; len: number}
+  setlk(fd: number, type: 0 | 1 | 2, wait: boolean, ofd: boolean): boolean
+  flock(fd: number, op: 0 | 1 | 2, nonblock: boolean): boolean
+  pidfdOpen(pid: number): number
+  pidfdSendSignal(pidfd: number, sig: number): void
+  pidfdExited(pidfd: number): boolean
+  waitPidfd(pidfd: number): Promise<void>
+  pidfdGetInfo(pidfd: number): RawPidfdInfo
+  nsTranslate(nsfd: number, which: 0 | 1 | 2 | 3, pid: number): number
+  nsGetId(nsfd: number): bigint
+}
+
+interface RawPidfdInfo {
+  pid?: number; tgid?: number; ppid?: number; ruid?: number; euid?: number
+  cgroupid: bigint | null; exitCode: number | null; mask: number
+}
+
+let addon: Addon | undefined
+
+/** Where the addon may be, in order: $NSLOCATE_ADDON, then build/ at the package root. */
+export function addonCandidates(): string[] {
+  const list: string[] = []
+  if (process.env.NSLOCATE_ADDON) list.push(process.env.NSLOCATE_ADDON)
+  // src/native (ts-jest) and dist/src/native (compiled) both sit below the package root.
+  for (const up of ['../..', '../../..']) list.push(path.resolve(__dirname, up, 'build', 'nslocate.node'))
+  return [...new Set(list)]
+}
+
+export function native(): Addon {
+  if (addon) return addon
+  const tried: string[] = []
+  for (const file of addonCandidates()) {
+    if (!fs.existsSync(file)) {
+      tried.push(`${file}: not found`)
+      continue
+    }
+    try {
+      addon = require(file) as Addon
+      return addon
+    } catch (error) {
+      tried.push(`${file}: ${(error as Error).message}`)
+    }
+  }
+  throw new NslocateError('NATIVE_LOAD',
+    `cannot load nslocate's native addon. Tried:\n  ${tried.join('\n  ')}\n` +
+    'Build it with `npm rebuild nslocate` (or `node scripts/build-native.js` in a checkout); it needs a C compiler and Node headers.',
+    {exitCode: 4})
+}
+
+export type LockType = 'unlocked' | 'read' | 'write'
+const LOCK_TYPES: LockType[] = ['unlocked', 'read', 'write']
+
+export interface LockProbe {
+  type: LockType
+  /** As the kernel reports it: POSIX holder's pid in the caller's namespace (0: not visible), OFD -1; 0 when unlocked. */
+  pid: number
+}
+
+/** fcntl(F_GETLK) with a whole-file write probe. Takes no lock. Works on an O_RDONLY fd. */
+export function probePosixLock(fd: number): LockProbe {
+  const r = native().getlk(fd, false)
+  return {type: LOCK_TYPES[r.type], pid: r.pid}
+}
+
+/** fcntl(F_OFD_GETLK): sees OFD and POSIX locks alike; an OFD holder is reported with pid -1 (it has no owning process). */
+export function probeOfdLock(fd: number): LockProbe {
+  const r = native().getlk(fd, true)
+  return {type: LOCK_TYPES[r.type], pid: r.pid}
+}
+
+/** F_SETLK(W) on the whole file; false when another process holds a conflicting lock (non-blocking only). */
+export function setPosixLock(fd: number, type: LockType, opts: {wait?: boolean; ofd?: boolean} = {}): boolean {
+  return native().setlk(fd, LOCK_TYPES.indexOf(type) as 0 | 1 | 2, Boolean(opts.wait), Boolean(opts.ofd))
+}
+
+/** flock(2); false on EWOULDBLOCK when non-blocking (the default). */
+export function flock(fd: number, op: 'unlock' | 'shared' | 'exclusive', opts: {nonblock?: boolean} = {}): boolean {
+  const code = op === 'unlock' ? 0 : op === 'shared' ? 1 : 2
+  return native().flock(fd, code, opts.nonblock ?? true)
+}
+
+/** pidfd_open(2). Throws ESRCH when no such process is visible here. */
+export function pidfdOpen(pid: number): number {
+  return native().pidfdOpen(pid)
+}
+
+/** pidfd_send_signal(2). Signal 0 only checks that the process is there and may be signalled. */
+export function pidfdSendSignal(pidfd: number, signal: number): void {
+  native().pidfdSendSignal(pidfd, signal)
+}
+
+/** True once the process has exited (zombie or reaped). */
+export function pidfdExited(pidfd: number): boolean {
+  return native().pidfdExited(pidfd)
+}
+
+/** Resolves when the process behind the pidfd exits. Uses the event loop, not the threadpool. */
+export function waitPidfd(pidfd: number): Promise<void> {
+  return native().waitPidfd(pidfd)
+}
+
+export interface PidfdInfo {
+  pid: number | null
+  ppid: number | null
+  ruid: number | null
+  euid: number | null
+  cgroupid: bigint | null
+  /** wait(2) status once reaped, else null */
+  exitCode: number | null
+}
+
+/** ioctl(PIDFD_GET_INFO) (Linux 6.13+); null on older kernels. Throws ESRCH once the process is reaped and no exit info is kept. */
+export function pidfdInfo(pidfd: number): PidfdInfo | null {
+  try {
+    const r = native().pidfdGetInfo(pidfd)
+    return {pid: r.pid ?? null, ppid: r.ppid ?? null, ruid: r.ruid ?? null, euid: r.euid ?? null, cgroupid: r.cgroupid, exitCode: r.exitCode}
+  } catch (error) {
+    if ((error as SystemError).unsupported) return null
+    throw error
+  }
+}
+
+export const NS_TRANSLATE_UNSUPPORTED = Symbol('unsupported')
+
+/**
+ * NS_GET_PID_FROM_PIDNS: `pid` as numbered inside the namespace of `nsfd` -> the caller's number.
+ * Returns null when the process is not visible (ESRCH), NS_TRANSLATE_UNSUPPORTED on kernels before 6.11.
+ */
+export function nsPidFromPidns(nsfd: number, pid: number): number | null | typeof NS_TRANSLATE_UNSUPPORTED {
+  return translate(nsfd, 0, pid)
+}
+
+/** NS_GET_PID_IN_PIDNS: the caller's `pid` -> its number inside the namespace of `nsfd`. */
+export function nsPidInPidns(nsfd: number, pid: number): number | null | typeof NS_TRANSLATE_UNSUPPORTED {
+  return translate(nsfd, 2, pid)
+}
+
+function translate(nsfd: number, which: 0 | 2, pid: number): number | null | typeof NS_TRANSLATE_UNSUPPORTED {
+  try {
+    return native().nsTranslate(nsfd, which, pid)
+  } catch (error) {
+    const e = error as SystemError
+    if (e.unsupported) return NS_TRANSLATE_UNSUPPORTED
+    if (e.code === 'ESRCH') return null
+    throw error
+  }
+}
+
+/** NS_GET_ID: a 64-bit namespace id that, unlike the inode number, is never reused. null if unsupported. */
+export function nsId(nsfd: number): bigint | null {
+  try {
+    return native().nsGetId(nsfd)
+  } catch (error) {
+    if ((error as SystemError).unsupported) return null
+    throw error
+  }
+}
