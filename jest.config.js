@@ -8,7 +8,7 @@
 const tier = (name, extra = {}) => ({
   displayName: name,
   testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
-  transform: {'^.+\\.ts$': ['ts-jest', {isolatedModules: true, tsconfig: {module: 'commonjs'}}]},
+  transform: {'^.+\\.ts$': ['ts-jest', {tsconfig: {module: 'commonjs', isolatedModules: true}}]},
   testEnvironment: 'node',
   setupFiles: ['<rootDir>/test/helpers/console.js'],
   ...extra,

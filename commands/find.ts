@@ -1,0 +1,33 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand, pidfileFlags} from '../src/cli/base-command'
+import {formatFind} from '../src/cli/format'
+import {LocateResult, locate, statusExitCode} from '../src/locate/locate'
+
+export default class Find extends BaseCommand {
+  static summary = 'Is service NAME running, and which process is it from here?'
+  static description = `Finds NAME's pidfile, asks the kernel who holds its lock (POSIX, OFD or flock; never taking a lock), checks the pid written in the file against the holder across PID namespaces, and reports the process in this namespace with the evidence.
+
+Exit status follows LSB "status": 0 running, 1 not running but a pidfile exists (stale), 3 not running (no pidfile), 4 cannot tell (permission, unsafe pidfile, ambiguous), 2 usage error.`
+  static examples = [
+    {command: '<%= config.bin %> find nginx', description: 'Where is nginx, and how do we know?'},
+    {command: '<%= config.bin %> find app --pidfile /srv/app/run/app.pid --json', description: 'Machine-readable, from an explicit pidfile.'},
+    {command: '<%= config.bin %> find redis --quiet || echo "redis is down ($?)"', description: 'As a health check: only the exit status.'},
+  ]
+  static enableJsonFlag = true
+  static args = {
+    name: Args.string({description: 'Service name: the pidfile is NAME.pid in the runtime directories.', required: true}),
+  }
+  static flags = {
+    ...pidfileFlags,
+    quiet: Flags.boolean({char: 'q', summary: 'Print nothing; only set the exit status.', default: false}),
+  }
+
+  async run(): Promise<LocateResult> {
+    const {args, flags} = await this.parse(Find)
+    const result = locate({name: args.name, pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile']})
+    if (!flags.quiet && !this.jsonEnabled()) this.log(formatFind(result))
+    process.exitCode = statusExitCode(result.state)
+    return result
+  }
+}

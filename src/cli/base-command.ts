@@ -1,0 +1,24 @@
+/** Shared flags and error handling for nslocate's commands. Commands stay thin: parse, call the library, print. */
+import {Command, Flags} from '@oclif/core'
+
+import {NslocateError} from '../errors'
+
+export const pidfileFlags = {
+  pidfile: Flags.string({summary: 'Use this pidfile instead of searching for NAME.pid.', helpValue: 'PATH', exclusive: ['dir']}),
+  dir: Flags.string({summary: 'Look for NAME.pid in this directory first.', helpValue: 'DIR', exclusive: ['pidfile']}),
+  'allow-unsafe-pidfile': Flags.boolean({summary: 'Trust a symlinked, world-writable or foreign-owned pidfile (prints a warning).', default: false}),
+}
+
+export abstract class BaseCommand extends Command {
+  /** Turn library errors into the documented exit status; anything else is a bug and exits 1 with its stack under DEBUG. */
+  protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+    if (error instanceof NslocateError) {
+      if (this.jsonEnabled()) {
+        this.logJson({error: {code: error.code, message: error.message, ...error.details}})
+        this.exit(error.exitCode)
+      }
+      this.error(error.message, {exit: error.exitCode, code: error.code})
+    }
+    return super.catch(error)
+  }
+}

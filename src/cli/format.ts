@@ -1,0 +1,50 @@
+/** Text output for people: one screen per service, the pid chain drawn across namespaces. */
+import type {LocateResult} from '../locate/locate'
+
+export function formatFind(r: LocateResult): string {
+  const lines: string[] = []
+  const head: Record<string, string> = {
+    running: r.pid !== null ? `running, pid ${r.pid}` : 'running (not visible from this PID namespace)',
+    stale: 'not running (stale pidfile)',
+    stopped: 'not running (no pidfile)',
+    unknown: 'cannot tell',
+  }
+  lines.push(`${r.name}: ${head[r.state]}`)
+  const row = (k: string, v: string) => lines.push(`  ${k.padEnd(10)}${v}`)
+  if (r.pidfile) {
+    const p = r.pidfile
+    row('pidfile', `${p.path}  (says ${p.pid ?? 'nothing usable'}; ${p.lock === 'none' ? 'not locked' : `${p.lock} lock`}; uid ${p.uid}; mode ${p.mode})`)
+  }
+  if (r.process && r.pid !== null) {
+    const cmd = (r.process.cmdline.length ? r.process.cmdline.join(' ') : `[${r.process.comm}]`).replace(/[\x00-\x1f\x7f]+/g, ' ')
+    row('process', `${r.pid}  ${cmd.length > 60 ? cmd.slice(0, 57) + '...' : cmd}`)
+    row('', `comm ${r.process.comm}, uid ${r.process.uid}, ppid ${r.process.ppid}, started ${r.process.started}`)
+  }
+  if (r.holder !== null && r.holder !== r.pid) row('holder', `${r.holder}  (holds the lock for pid ${r.pid})`)
+  if (r.nspid.length > 0) row('pid chain', formatChain(r.nspid, r.pidns))
+  if (r.container) row('container', `${r.container.runtime} ${r.container.id.slice(0, 12)}${r.container.name ? ` (${r.container.name})` : ''}`)
+  if (r.reasons.length) row('reasons', r.reasons.join(', '))
+  if (r.evidence.length) {
+    lines.push('  evidence')
+    for (const e of r.evidence) lines.push(`    - ${e}`)
+  }
+  return lines.join('\n')
+}
+
+/** 12968 (here) -> 21 -> 11 -> 4 (its own, pid:[4026532178]) */
+export function formatChain(nspid: number[], pidns: string | null): string {
+  if (nspid.length === 1) return `${nspid[0]} (here; its own namespace${pidns ? `, ${pidns}` : ''})`
+  return nspid.map((p, i) => {
+    if (i === 0) return `${p} (here)`
+    if (i === nspid.length - 1) return `${p} (its own namespace${pidns ? `, ${pidns}` : ''})`
+    return String(p)
+  }).join(' -> ')
+}
+
+export function formatList(rows: LocateResult[]): string {
+  if (rows.length === 0) return 'no pidfiles found'
+  const table = rows.map((r) => [r.name, r.state, r.pid === null ? (r.state === 'running' ? 'hidden' : '-') : String(r.pid), r.pidfile?.lock ?? '-', r.pidfile?.path ?? '-', r.reasons.join(',')])
+  const head = ['NAME', 'STATE', 'PID', 'LOCK', 'PIDFILE', 'REASONS']
+  const widths = head.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)))
+  return [head, ...table].map((cols) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n')
+}

@@ -1,0 +1,251 @@
+/**
+ * locate(): is service NAME running, which process is it from where we stand, and how do we know.
+ * The three witnesses are reconciled: the lock holder (the kernel's word), the pid written in the
+ * file (the writer's word, in the writer's namespace) and the process table (NSpid, start time).
+ * Nothing takes a lock. Output fields are documented in docs/nslocate.1.md (OUTPUT).
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+
+import {NslocateError, isErrno} from '../errors'
+import {NS_TRANSLATE_UNSUPPORTED, nsPidFromPidns} from '../native/binding'
+import {ContainerRef} from '../proc/parse-cgroup'
+import {ProcFs, proc} from '../proc/proc-fs'
+import {PidfileLock, findLockHolder} from './lock-holder'
+import {SearchOptions, resolvePidfile, validateName} from './name'
+import {OpenedPidfile, mode, openPidfile} from './pidfile'
+import {ProcessFacts, ProcessInfo, describeProcess, readContainer, readFacts, readPidns} from './process-info'
+import {resolveUnlocked} from './unlocked'
+
+export type State = 'running' | 'stale' | 'stopped' | 'unknown'
+
+export interface LocateResult {
+  name: string
+  state: State
+  /** the service's main process in the caller's PID namespace */
+  pid: number | null
+  /** the lock holder in the caller's namespace (a supervisor may hold the lock for its child) */
+  holder: number | null
+  visible: boolean
+  /** NSpid chain of `pid` as seen here, outermost first; the last entry is the pid inside its own namespace */
+  nspid: number[]
+  pidns: string | null
+  pidfile: {path: string; pid: number | null; lock: PidfileLock; uid: number; mode: string} | null
+  process: ProcessInfo | null
+  container: ContainerRef | null
+  reasons: string[]
+  evidence: string[]
+}
+
+export interface LocateOptions extends SearchOptions {
+  name: string
+  allowUnsafe?: boolean
+  /** /proc mount to read (tests point it at another mount) */
+  procfs?: ProcFs
+  /** restrict unlocked-pidfile candidates to this pid namespace (`pid:[inode]`) */
+  pidns?: string
+  /** names the process may have besides NAME (e.g. the pidfile's base name) */
+  alsoNamed?: string[]
+  /** set by list: the NAME need not be valid (it comes from a file name) */
+  skipNameCheck?: boolean
+}
+
+/** LSB status codes (find, list): running 0, stale 1, stopped 3, unknown 4. */
+export function statusExitCode(state: State): number {
+  return {running: 0, stale: 1, stopped: 3, unknown: 4}[state]
+}
+
+export function locate(nameOrOptions: string | LocateOptions): LocateResult {
+  const opts: LocateOptions = typeof nameOrOptions === 'string' ? {name: nameOrOptions} : nameOrOptions
+  if (!opts.skipNameCheck) validateName(opts.name)
+  const procfs = opts.procfs ?? proc
+  const result: LocateResult = {
+    name: opts.name, state: 'stopped', pid: null, holder: null, visible: true, nspid: [], pidns: null,
+    pidfile: null, process: null, container: null, reasons: [], evidence: [],
+  }
+  const {path: file, searched} = resolvePidfile(opts.name, opts)
+  if (!file) {
+    result.reasons.push('no_pidfile')
+    result.evidence.push(`no pidfile: looked for ${searched.join(', ')}`)
+    return result
+  }
+  let opened: OpenedPidfile
+  try {
+    opened = openPidfile(file, {pidMax: procfs.pidMax()})
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) {
+      result.reasons.push('no_pidfile')
+      result.evidence.push(`${file} disappeared while being read`)
+      return result
+    }
+    result.state = 'unknown'
+    result.reasons.push(isErrno(error, 'EACCES', 'EPERM') ? 'permission_denied' : 'unreadable_pidfile')
+    result.evidence.push(`cannot open ${file}: ${(error as Error).message}`)
+    return result
+  }
+  try {
+    decide(result, opened, opts, procfs)
+  } finally {
+    fs.closeSync(opened.fd)
+  }
+  return result
+}
+
+function decide(result: LocateResult, opened: OpenedPidfile, opts: LocateOptions, procfs: ProcFs): void {
+  const {content, stat} = opened
+  const written = content.pid
+  result.evidence.push(written === null
+    ? `${opened.path} holds "${content.shown}": ${content.problem?.replace('_', ' ')}`
+    : `${opened.path} says pid ${written} (as numbered in the writer's PID namespace)`)
+  if (content.problem) result.reasons.push(content.problem)
+  const finding = findLockHolder(opened.path, opened.fd, stat, procfs, written ? [written] : [])
+  result.pidfile = {path: opened.path, pid: written, lock: finding.lock, uid: stat.uid, mode: mode(stat.mode)}
+  result.evidence.push(...finding.evidence)
+  if (finding.denied.length > 0) result.reasons.push('permission_denied')
+  const bootMs = procfs.bootTimeMs()
+  let main: ProcessFacts | null = null
+
+  if (finding.lock !== 'none') {
+    result.state = 'running'
+    if (finding.notVisible) {
+      result.visible = false
+      result.reasons.push('holder_not_visible')
+      result.evidence.push('the service is running in a PID namespace this process cannot see; run on the host, share its PID namespace, or use --container')
+    } else {
+      const r = reconcileWithHolders(finding.holders, written, procfs, bootMs, result.evidence)
+      result.holder = r.holder.pid
+      main = r.main
+      if (r.mismatch) result.reasons.push('content_mismatch')
+    }
+  } else {
+    result.reasons.push('unlocked_pidfile')
+    if (written === null) {
+      result.state = 'stale'
+      result.evidence.push('no lock and no usable pid: nothing identifies a process')
+    } else {
+      const base = path.basename(opened.path).replace(/\.pid$/, '')
+      const r = resolveUnlocked({content: written, file: opened.path, stat, names: [opts.name, base, ...(opts.alsoNamed ?? [])], procfs, bootMs, pidns: opts.pidns})
+      result.evidence.push(...r.evidence)
+      if (r.survivors.length === 1) {
+        result.state = 'running'
+        main = r.survivors[0]
+      } else if (r.survivors.length > 1) {
+        result.state = 'unknown'
+        result.reasons.push('ambiguous')
+        result.evidence.push(`${r.survivors.length} processes fit (${r.survivors.map((f) => f.pid).join(', ')}): not guessing; give --pidfile of a locked pidfile or --container`)
+      } else {
+        result.state = 'stale'
+        result.reasons.push(r.reused ? 'pid_reused' : 'stale_pidfile')
+      }
+    }
+  }
+  if (result.state === 'stale' && !result.reasons.includes('stale_pidfile')) result.reasons.push('stale_pidfile')
+
+  if (main) {
+    result.pid = main.pid
+    result.nspid = main.status.nspid
+    result.pidns = readPidns(procfs, main.pid)
+    result.process = describeProcess(procfs, main)
+    result.container = readContainer(procfs, main.pid)
+  }
+  applySafety(result, opened, opts)
+}
+
+/**
+ * The pid in the file must be the holder's own view of itself (last NSpid column), or a
+ * descendant of the holder numbered that way in the holder's namespace (a supervisor such as
+ * daemon(1) or `nslocate run` holds the lock for its child).
+ */
+function reconcileWithHolders(holders: number[], written: number | null, procfs: ProcFs, bootMs: number, evidence: string[]): {holder: ProcessFacts; main: ProcessFacts; mismatch: boolean} {
+  const facts = holders.map((h) => readFacts(procfs, h, bootMs)).filter((f): f is ProcessFacts => f !== null)
+  if (facts.length === 0) throw new NslocateError('GONE', `the lock holder (pid ${holders.join(', ')}) exited while being inspected; run again`)
+  if (written === null) {
+    evidence.push(`lock held by pid ${facts[0].pid} but the file has no pid yet (a service that is starting writes it after locking)`)
+    return {holder: facts[0], main: facts[0], mismatch: false}
+  }
+  for (const h of facts) {
+    const own = h.status.nspid[h.status.nspid.length - 1]
+    if (own === written) {
+      evidence.push(`consistent: holder ${h.pid} has NSpid ${h.status.nspid.join(' ')}; its own view (${own}) is the pid in the file`)
+      return {holder: h, main: h, mismatch: false}
+    }
+  }
+  for (const h of facts) {
+    const child = descendantNumbered(procfs, h, written, bootMs)
+    if (child) {
+      evidence.push(`consistent: the file names ${written}, which is pid ${child.pid} (NSpid ${child.status.nspid.join(' ')}), a descendant of the lock holder ${h.pid} in its namespace (supervisor holds the lock)`)
+      return {holder: h, main: child, mismatch: false}
+    }
+  }
+  const h = facts[0]
+  evidence.push(`MISMATCH: the file says ${written}, but the lock holder ${h.pid} is ${h.status.nspid[h.status.nspid.length - 1]} in its own namespace (NSpid ${h.status.nspid.join(' ')}) and has no descendant numbered ${written}; reporting the lock holder`)
+  return {holder: h, main: h, mismatch: true}
+}
+
+/** The process numbered `n` in `holder`'s own namespace, if it descends from `holder`. */
+function descendantNumbered(procfs: ProcFs, holder: ProcessFacts, n: number, bootMs: number): ProcessFacts | null {
+  const level = holder.status.nspid.length - 1
+  let candidate: number | null = null
+  try {
+    const fd = fs.openSync(procfs.file(holder.pid, 'ns', 'pid'), 'r')
+    try {
+      const x = nsPidFromPidns(fd, n)
+      if (x !== NS_TRANSLATE_UNSUPPORTED) {
+        if (x === null) return null
+        candidate = x
+      }
+    } finally {
+      fs.closeSync(fd)
+    }
+  } catch {}
+  const isDescendant = (pid: number) => {
+    let p = pid
+    for (let i = 0; i < 256 && p > 1; i++) {
+      if (p === holder.pid) return true
+      try {
+        p = procfs.readStatus(p).ppid
+      } catch {
+        return false
+      }
+    }
+    return false
+  }
+  if (candidate !== null) {
+    const f = readFacts(procfs, candidate, bootMs)
+    return f && f.status.nspid[level] === n && isDescendant(candidate) ? f : null
+  }
+  for (const pid of procfs.listPids()) {
+    const f = readFacts(procfs, pid, bootMs)
+    if (f && f.status.nspid.length > level && f.status.nspid[level] === n && isDescendant(pid)) return f
+  }
+  return null
+}
+
+/**
+ * Refuse what systemd and start-stop-daemon refuse: symlinks, world-writable files, files in
+ * world-writable non-sticky directories, and (as root) a pidfile owned by another user naming a
+ * process that user does not own (CVE-2018-16888).
+ */
+function applySafety(result: LocateResult, opened: OpenedPidfile, opts: LocateOptions): void {
+  const problems = opened.unsafe.map((u) => ({reason: u.reason as string, detail: u.detail}))
+  const callerUid = opts.uid ?? process.getuid?.() ?? 0
+  const owner = opened.stat.uid
+  if (callerUid === 0 && owner !== 0 && result.process && result.process.uid !== owner) {
+    problems.push({reason: 'unsafe_owner', detail: `${opened.path} is owned by uid ${owner} but names pid ${result.pid} of uid ${result.process.uid}: an unprivileged user could make root signal any process`})
+  }
+  if (problems.length === 0) return
+  for (const p of problems) if (!result.reasons.includes(p.reason)) result.reasons.push(p.reason)
+  if (opts.allowUnsafe) {
+    for (const p of problems) result.evidence.push(`WARNING: ${p.detail} (accepted: --allow-unsafe-pidfile)`)
+    return
+  }
+  for (const p of problems) result.evidence.push(`REFUSED: ${p.detail}`)
+  result.evidence.push('not trusting this pidfile; fix its ownership/mode, or pass --allow-unsafe-pidfile to accept it')
+  result.state = 'unknown'
+  result.pid = null
+  result.holder = null
+  result.nspid = []
+  result.pidns = null
+  result.process = null
+  result.container = null
+}

@@ -1,0 +1,121 @@
+/**
+ * Who holds the lock on an open pidfile, for every lock kind, without ever taking a lock
+ * (a probe lock can make a starting service fail, as pgrep -L's flock probe can).
+ *
+ * 1. fcntl(F_GETLK): POSIX locks. l_pid > 0 is the holder in OUR pid namespace; 0 means the holder
+ *    is not visible from here; -1 means an OFD lock (no owning process).
+ * 2. OFD and flock locks have no owner pid: scan /proc/PID/fd for fds on this dev:inode and keep
+ *    those whose fdinfo has a matching `lock:` line (every fd sharing the open file description
+ *    shows it). /proc/locks is used only to decide whether the scan is needed: for flock it names
+ *    whoever CALLED flock(), who may be dead or an innocent process that reused the pid.
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+
+import {probePosixLock} from '../native/binding'
+import {ProcFs} from '../proc/proc-fs'
+import {LockKind, LockLine, sameFile} from '../proc/parse-locks'
+
+export type PidfileLock = 'posix' | 'ofd' | 'flock' | 'none'
+
+export interface LockFinding {
+  lock: PidfileLock
+  /** processes holding it, as pids in the caller's namespace; empty when unlocked or not visible */
+  holders: number[]
+  /** held, but no holder could be seen from this namespace */
+  notVisible: boolean
+  evidence: string[]
+  /** pids whose fds we were not allowed to read */
+  denied: number[]
+}
+
+export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs: ProcFs, hintPids: number[] = []): LockFinding {
+  const evidence: string[] = []
+  const probe = probePosixLock(fd)
+  if (probe.type !== 'unlocked') {
+    if (probe.pid > 0) {
+      evidence.push(`fcntl(F_GETLK): POSIX ${probe.type} lock held by pid ${probe.pid} (translated into this namespace by the kernel)`)
+      return {lock: 'posix', holders: [probe.pid], notVisible: false, evidence, denied: []}
+    }
+    if (probe.pid === 0) {
+      evidence.push('fcntl(F_GETLK): POSIX lock held by a process that is not visible from this PID namespace (l_pid 0)')
+      return {lock: 'posix', holders: [], notVisible: true, evidence, denied: []}
+    }
+    evidence.push('fcntl(F_GETLK): OFD lock held (l_pid -1: open file description locks have no owner); scanning fds for holders')
+    return scan('ofd', 'OFDLCK', file, stat, procfs, hintPids, evidence)
+  }
+  evidence.push('fcntl(F_GETLK): no POSIX or OFD lock')
+  // flock locks are invisible to F_GETLK. /proc/locks tells whether one exists (when its caller is
+  // visible here); the pidfile's own pid is checked too, since /proc/locks drops the line when the
+  // caller is not visible in this /proc's namespace.
+  let flockLines: LockLine[] = []
+  try {
+    flockLines = procfs.readLocks().filter((l) => l.kind === 'FLOCK' && sameFile(l, stat.dev, stat.ino))
+  } catch (error) {
+    evidence.push(`cannot read ${procfs.root}/locks: ${(error as Error).message}`)
+  }
+  if (flockLines.length === 0) {
+    const hinted = hintPids.filter((p) => p > 0 && holdsLock(procfs, p, 'FLOCK', file, stat).holds)
+    if (hinted.length === 0) {
+      evidence.push(`${procfs.root}/locks: no flock lock on ${devIno(stat)}`)
+      return {lock: 'none', holders: [], notVisible: false, evidence, denied: []}
+    }
+  } else {
+    evidence.push(`${procfs.root}/locks: flock lock on ${devIno(stat)} created by pid ${flockLines.map((l) => l.pid).join(', ')} (the caller of flock(), not necessarily a holder)`)
+  }
+  return scan('flock', 'FLOCK', file, stat, procfs, [...flockLines.map((l) => l.pid), ...hintPids], evidence)
+}
+
+function scan(lock: PidfileLock, kind: LockKind, file: string, stat: fs.Stats, procfs: ProcFs, hintPids: number[], evidence: string[]): LockFinding {
+  const holders: number[] = []
+  const denied: number[] = []
+  for (const pid of procfs.listPids()) {
+    const r = holdsLock(procfs, pid, kind, file, stat)
+    if (r.denied) denied.push(pid)
+    if (r.holds) holders.push(pid)
+  }
+  for (const hint of new Set(hintPids)) {
+    if (hint > 0 && !holders.includes(hint)) evidence.push(`pid ${hint} does not hold the lock (exited, or the pid now names another process)`)
+  }
+  if (holders.length > 0) {
+    evidence.push(`fd scan: ${holders.length === 1 ? 'pid' : 'pids'} ${holders.join(', ')} ${holders.length === 1 ? 'holds' : 'hold'} the ${lock} lock (fdinfo lock: line on an fd of ${devIno(stat)})`)
+  } else {
+    evidence.push(`fd scan: no process visible here holds the ${lock} lock`)
+  }
+  if (denied.length > 0) {
+    evidence.push(`fd scan: not allowed to read the fds of ${denied.length} process(es) (${denied.slice(0, 5).join(', ')}${denied.length > 5 ? ', ...' : ''}); reading them needs CAP_SYS_PTRACE (or the same uid)`)
+  }
+  return {lock, holders, notVisible: holders.length === 0, evidence, denied}
+}
+
+/** Does `pid` have an fd on this dev:inode whose fdinfo carries a `kind` lock line for it? */
+export function holdsLock(procfs: ProcFs, pid: number, kind: LockKind, file: string, stat: fs.Stats): {holds: boolean; denied: boolean} {
+  const fdDir = procfs.file(pid, 'fd')
+  let fds: string[]
+  try {
+    fds = fs.readdirSync(fdDir)
+  } catch (error) {
+    return {holds: false, denied: (error as NodeJS.ErrnoException).code === 'EACCES'}
+  }
+  const base = path.basename(file)
+  for (const fd of fds) {
+    let target: string
+    try {
+      target = fs.readlinkSync(path.join(fdDir, fd))
+    } catch {
+      continue
+    }
+    // Cheap filter on the link text, then confirm identity by dev:inode (paths differ across mount namespaces).
+    if (!target.startsWith('/') || path.basename(target.replace(/ \(deleted\)$/, '')) !== base) continue
+    try {
+      const s = fs.statSync(path.join(fdDir, fd))
+      if (s.ino !== stat.ino || s.dev !== stat.dev) continue
+      if (procfs.readFdinfoLocks(pid, fd).some((l) => l.kind === kind && sameFile(l, stat.dev, stat.ino))) return {holds: true, denied: false}
+    } catch {}
+  }
+  return {holds: false, denied: false}
+}
+
+export function devIno(stat: fs.Stats): string {
+  return `dev ${Number(stat.dev)} inode ${Number(stat.ino)}`
+}

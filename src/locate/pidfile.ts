@@ -1,0 +1,97 @@
+/**
+ * Reading a pidfile safely: no symlinks, strict parse, and the ownership rules of systemd
+ * (CVE-2018-16888) and start-stop-daemon. Nothing here trusts the number yet: locate() checks it
+ * against the lock holder or the process table.
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+
+export type ContentProblem = 'empty_pidfile' | 'garbage_pidfile' | 'invalid_pid'
+
+export interface PidfileContent {
+  pid: number | null
+  problem: ContentProblem | null
+  /** what the file held, for evidence (first 40 characters, control characters escaped) */
+  shown: string
+}
+
+/**
+ * Strict parse, as libbsd's pidfile reader and systemd's parse_pid() do: optional surrounding
+ * whitespace (a trailing newline is common), then decimal digits only. 0, negatives and values at
+ * or above pid_max are not pids.
+ */
+export function parsePidfileContent(text: string, pidMax = 4194304): PidfileContent {
+  const shown = JSON.stringify(text.slice(0, 40)).slice(1, -1) + (text.length > 40 ? '...' : '')
+  const trimmed = text.trim()
+  if (trimmed === '') return {pid: null, problem: 'empty_pidfile', shown}
+  if (!/^[0-9]+$/.test(trimmed)) {
+    return {pid: null, problem: /^[+-]?[0-9]+$/.test(trimmed) ? 'invalid_pid' : 'garbage_pidfile', shown}
+  }
+  const n = Number(trimmed)
+  if (!Number.isSafeInteger(n) || n <= 0 || n >= pidMax) return {pid: null, problem: 'invalid_pid', shown}
+  return {pid: n, problem: null, shown}
+}
+
+export type SafetyReason = 'symlink' | 'world_writable' | 'unsafe_directory' | 'not_regular'
+
+export interface OpenedPidfile {
+  path: string
+  fd: number
+  stat: fs.Stats
+  content: PidfileContent
+  /** reasons that make the file untrustworthy whatever it says */
+  unsafe: Array<{reason: SafetyReason; detail: string}>
+}
+
+const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK | (fs.constants as Record<string, number>).O_CLOEXEC
+
+/**
+ * Opens the pidfile read-only without following a final symlink (a symlink is reported, and then
+ * followed only to read it when the caller allows unsafe pidfiles). Throws the fs error when it
+ * cannot be opened at all.
+ */
+export function openPidfile(file: string, opts: {allowUnsafe?: boolean; pidMax?: number} = {}): OpenedPidfile {
+  const unsafe: OpenedPidfile['unsafe'] = []
+  const lst = fs.lstatSync(file)
+  let fd: number
+  if (lst.isSymbolicLink()) {
+    unsafe.push({reason: 'symlink', detail: `${file} is a symbolic link to ${safeReadlink(file)}; a pidfile must be a regular file`})
+    fd = fs.openSync(file, READ_FLAGS & ~fs.constants.O_NOFOLLOW)
+  } else {
+    fd = fs.openSync(file, READ_FLAGS)
+  }
+  try {
+    const stat = fs.fstatSync(fd)
+    if (!stat.isFile()) unsafe.push({reason: 'not_regular', detail: `${file} is not a regular file`})
+    if (stat.mode & 0o002) unsafe.push({reason: 'world_writable', detail: `${file} is world-writable (mode ${mode(stat.mode)}): anyone could write any pid into it`})
+    const dir = path.dirname(file)
+    try {
+      const ds = fs.statSync(dir)
+      if (ds.mode & 0o002 && !(ds.mode & 0o1000)) {
+        unsafe.push({reason: 'unsafe_directory', detail: `${dir} is world-writable without the sticky bit (mode ${mode(ds.mode)}): anyone could replace the pidfile`})
+      }
+    } catch {}
+    let text = ''
+    if (stat.isFile()) {
+      const buf = Buffer.alloc(256)
+      const n = fs.readSync(fd, buf, 0, buf.length, 0)
+      text = buf.subarray(0, n).toString('latin1')
+    }
+    return {path: file, fd, stat, content: parsePidfileContent(text, opts.pidMax), unsafe}
+  } catch (error) {
+    fs.closeSync(fd)
+    throw error
+  }
+}
+
+export function mode(m: number): string {
+  return (m & 0o7777).toString(8).padStart(4, '0')
+}
+
+function safeReadlink(p: string): string {
+  try {
+    return fs.readlinkSync(p)
+  } catch {
+    return '?'
+  }
+}
