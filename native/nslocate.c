@@ -245,16 +245,29 @@ static napi_value PidfdExited(napi_env env, napi_callback_info info) {
   return b;
 }
 
-/* waitPidfd(fd) -> Promise<void>, resolved when the pidfd turns readable (the process exited).
- * The handle is unref'd only if the caller asks; by default it keeps the loop alive like a timer. */
-typedef struct {
+/* waitPidfd(fd) -> Promise<boolean> (with a `waitId` property), resolved with true when the pidfd
+ * turns readable (the process exited), or false when cancelWait(waitId) stops it first. The poll
+ * handle keeps the event loop alive while pending, like a timer. */
+typedef struct wait_req {
   uv_poll_t poll;
   napi_env env;
   napi_deferred deferred;
   int done;
+  uint32_t id;
+  struct wait_req *next;
 } wait_req;
 
-static void wait_closed(uv_handle_t *h) { free(h->data); }
+/* Live waits by id, so cancelWait(id) never touches freed memory. The event loop is single-threaded. */
+static wait_req *waits = NULL;
+static uint32_t next_wait_id = 1;
+
+static void wait_closed(uv_handle_t *h) {
+  wait_req *w = (wait_req *)h->data;
+  for (wait_req **p = &waits; *p; p = &(*p)->next) {
+    if (*p == w) { *p = w->next; break; }
+  }
+  free(w);
+}
 
 static void wait_cb(uv_poll_t *handle, int status, int events) {
   wait_req *w = (wait_req *)handle->data;
@@ -265,9 +278,9 @@ static void wait_cb(uv_poll_t *handle, int status, int events) {
   if (status < 0) {
     napi_reject_deferred(w->env, w->deferred, make_errno_error(w->env, -status, "uv_poll", NULL));
   } else {
-    napi_value u;
-    napi_get_undefined(w->env, &u);
-    napi_resolve_deferred(w->env, w->deferred, u);
+    napi_value t;
+    napi_get_boolean(w->env, true, &t);
+    napi_resolve_deferred(w->env, w->deferred, t);
   }
   napi_close_handle_scope(w->env, scope);
   uv_poll_stop(handle);
@@ -283,6 +296,7 @@ static napi_value WaitPidfd(napi_env env, napi_callback_info info) {
   wait_req *w = calloc(1, sizeof *w);
   if (!w) return throw_errno(env, ENOMEM, "calloc");
   w->env = env;
+  w->id = next_wait_id++;
   napi_value promise;
   if (napi_create_promise(env, &w->deferred, &promise) != napi_ok) { free(w); return NULL; }
   int r = uv_poll_init(loop, &w->poll, fd);
@@ -292,13 +306,40 @@ static napi_value WaitPidfd(napi_env env, napi_callback_info info) {
     return promise;
   }
   w->poll.data = w;
+  w->next = waits;
+  waits = w;
   r = uv_poll_start(&w->poll, UV_READABLE, wait_cb);
   if (r < 0) {
     w->done = 1;
     napi_reject_deferred(env, w->deferred, make_errno_error(env, -r, "uv_poll_start", NULL));
     uv_close((uv_handle_t *)&w->poll, wait_closed);
   }
+  napi_value idv;
+  napi_create_uint32(env, w->id, &idv);
+  napi_set_named_property(env, promise, "waitId", idv);
   return promise;
+}
+
+/* cancelWait(id) -> boolean: stops a pending waitPidfd (its promise resolves with false) so the
+ * handle no longer keeps the event loop alive. Must be called before the pidfd is closed. */
+static napi_value CancelWait(napi_env env, napi_callback_info info) {
+  napi_value argv[1], b;
+  uint32_t id;
+  if (!get_args(env, info, 1, argv) || napi_get_value_uint32(env, argv[0], &id) != napi_ok) return NULL;
+  for (wait_req *w = waits; w; w = w->next) {
+    if (w->id == id && !w->done) {
+      w->done = 1;
+      napi_value f;
+      napi_get_boolean(env, false, &f);
+      napi_resolve_deferred(env, w->deferred, f);
+      uv_poll_stop(&w->poll);
+      uv_close((uv_handle_t *)&w->poll, wait_closed);
+      napi_get_boolean(env, true, &b);
+      return b;
+    }
+  }
+  napi_get_boolean(env, false, &b);
+  return b;
 }
 
 /* pidfdGetInfo(fd) -> { pid, tgid, ppid, ruid, euid, cgroupid (bigint), exitCode | null, mask } */
@@ -386,6 +427,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"pidfdSendSignal", NULL, PidfdSendSignal, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pidfdExited", NULL, PidfdExited, NULL, NULL, NULL, napi_enumerable, NULL},
       {"waitPidfd", NULL, WaitPidfd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"cancelWait", NULL, CancelWait, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pidfdGetInfo", NULL, PidfdGetInfo, NULL, NULL, NULL, napi_enumerable, NULL},
       {"nsTranslate", NULL, NsTranslate, NULL, NULL, NULL, napi_enumerable, NULL},
       {"nsGetId", NULL, NsGetId, NULL, NULL, NULL, napi_enumerable, NULL},

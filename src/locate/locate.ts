@@ -56,6 +56,17 @@ export function statusExitCode(state: State): number {
 }
 
 export function locate(nameOrOptions: string | LocateOptions): LocateResult {
+  return locateDetailed(nameOrOptions).result
+}
+
+/** The identified processes' facts as read during locate (start times pin identity for signal). */
+export interface Located {
+  result: LocateResult
+  main: ProcessFacts | null
+  holder: ProcessFacts | null
+}
+
+export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
   const opts: LocateOptions = typeof nameOrOptions === 'string' ? {name: nameOrOptions} : nameOrOptions
   if (!opts.skipNameCheck) validateName(opts.name)
   const procfs = opts.procfs ?? proc
@@ -63,11 +74,12 @@ export function locate(nameOrOptions: string | LocateOptions): LocateResult {
     name: opts.name, state: 'stopped', pid: null, holder: null, visible: true, nspid: [], pidns: null,
     pidfile: null, process: null, container: null, reasons: [], evidence: [],
   }
+  const located: Located = {result, main: null, holder: null}
   const {path: file, searched} = resolvePidfile(opts.name, opts)
   if (!file) {
     result.reasons.push('no_pidfile')
     result.evidence.push(`no pidfile: looked for ${searched.join(', ')}`)
-    return result
+    return located
   }
   let opened: OpenedPidfile
   try {
@@ -76,22 +88,27 @@ export function locate(nameOrOptions: string | LocateOptions): LocateResult {
     if (isErrno(error, 'ENOENT')) {
       result.reasons.push('no_pidfile')
       result.evidence.push(`${file} disappeared while being read`)
-      return result
+      return located
     }
     result.state = 'unknown'
     result.reasons.push(isErrno(error, 'EACCES', 'EPERM') ? 'permission_denied' : 'unreadable_pidfile')
     result.evidence.push(`cannot open ${file}: ${(error as Error).message}`)
-    return result
+    return located
   }
   try {
-    decide(result, opened, opts, procfs)
+    decide(located, opened, opts, procfs)
   } finally {
     fs.closeSync(opened.fd)
   }
-  return result
+  if (located.result.pid === null) {
+    located.main = null
+    located.holder = null
+  }
+  return located
 }
 
-function decide(result: LocateResult, opened: OpenedPidfile, opts: LocateOptions, procfs: ProcFs): void {
+function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions, procfs: ProcFs): void {
+  const {result} = located
   const {content, stat} = opened
   const written = content.pid
   result.evidence.push(written === null
@@ -114,6 +131,7 @@ function decide(result: LocateResult, opened: OpenedPidfile, opts: LocateOptions
     } else {
       const r = reconcileWithHolders(finding.holders, written, procfs, bootMs, result.evidence)
       result.holder = r.holder.pid
+      located.holder = r.holder
       main = r.main
       if (r.mismatch) result.reasons.push('content_mismatch')
     }
@@ -142,6 +160,7 @@ function decide(result: LocateResult, opened: OpenedPidfile, opts: LocateOptions
   if (result.state === 'stale' && !result.reasons.includes('stale_pidfile')) result.reasons.push('stale_pidfile')
 
   if (main) {
+    located.main = main
     result.pid = main.pid
     result.nspid = main.status.nspid
     result.pidns = readPidns(procfs, main.pid)

@@ -19,7 +19,8 @@ interface Addon {
   pidfdOpen(pid: number): number
   pidfdSendSignal(pidfd: number, sig: number): void
   pidfdExited(pidfd: number): boolean
-  waitPidfd(pidfd: number): Promise<void>
+  waitPidfd(pidfd: number): Promise<boolean> & {waitId: number}
+  cancelWait(waitId: number): boolean
   pidfdGetInfo(pidfd: number): RawPidfdInfo
   nsTranslate(nsfd: number, which: 0 | 1 | 2 | 3, pid: number): number
   nsGetId(nsfd: number): bigint
@@ -111,7 +112,23 @@ export function pidfdExited(pidfd: number): boolean {
 
 /** Resolves when the process behind the pidfd exits. Uses the event loop, not the threadpool. */
 export function waitPidfd(pidfd: number): Promise<void> {
-  return native().waitPidfd(pidfd)
+  return native().waitPidfd(pidfd).then(() => undefined)
+}
+
+/**
+ * Waits up to `ms` for the process behind the pidfd to exit: true if it did, false on timeout.
+ * On timeout the poll handle is cancelled, so nothing keeps the event loop alive afterwards.
+ */
+export async function waitPidfdFor(pidfd: number, ms: number): Promise<boolean> {
+  const addon = native()
+  if (addon.pidfdExited(pidfd)) return true
+  const pending = addon.waitPidfd(pidfd)
+  const timer = setTimeout(() => addon.cancelWait(pending.waitId), ms)
+  try {
+    return await pending
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 export interface PidfdInfo {

@@ -1,0 +1,38 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand, pidfileFlags} from '../src/cli/base-command'
+import {parseDuration} from '../src/signal/parse'
+import {WaitResult, waitFor} from '../src/signal/signal'
+
+export default class Wait extends BaseCommand {
+  static summary = 'Wait until NAME is running, or until it has stopped.'
+  static description = `--for stopped pins the running process with a pidfd and returns as soon as it exits (no polling of the pid); --for running re-checks every 25 ms until the pidfile is locked by a live process (or names one).
+
+Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe pidfile, ambiguous, permission).`
+  static examples = [
+    {command: '<%= config.bin %> wait db --for running --timeout 30s && ./migrate', description: 'Start work once db runs.'},
+    {command: '<%= config.bin %> signal app TERM && <%= config.bin %> wait app --for stopped --timeout 10s', description: 'Stop and wait.'},
+  ]
+  static enableJsonFlag = true
+  static args = {
+    name: Args.string({description: 'Service name (NAME.pid in the runtime directories).', required: true}),
+  }
+  static flags = {
+    ...pidfileFlags,
+    for: Flags.option({options: ['running', 'stopped'] as const, default: 'stopped' as const, summary: 'The condition to wait for.'})(),
+    timeout: Flags.string({summary: 'Give up after this long: 500ms, 30s, 2m or plain seconds.', default: '30s', helpValue: 'DURATION'}),
+  }
+
+  async run(): Promise<WaitResult> {
+    const {args, flags} = await this.parse(Wait)
+    const result = await waitFor(args.name, flags.for, {
+      pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], timeoutMs: parseDuration(flags.timeout),
+    })
+    if (!this.jsonEnabled()) {
+      if (result.exit_code === 0) this.log(result.message)
+      else this.logToStderr(`nslocate: ${result.message}`)
+    }
+    process.exitCode = result.exit_code
+    return result
+  }
+}

@@ -1,0 +1,84 @@
+/** Parsing SIGNAL, DURATION and start-stop-daemon's --retry schedule. Bad input is a usage error that shows what is valid. */
+import {constants} from 'node:os'
+
+import {NslocateError} from '../errors'
+
+export interface Sig {
+  name: string
+  number: number
+}
+
+const SIGNALS = constants.signals as Record<string, number>
+
+/** Real signals by short name (TERM, HUP, ...), without aliases such as IOT/POLL/UNUSED. */
+function signalTable(): Map<string, number> {
+  const m = new Map<string, number>()
+  for (const [k, v] of Object.entries(SIGNALS)) {
+    if (['SIGIOT', 'SIGPOLL', 'SIGUNUSED', 'SIGLOST', 'SIGINFO'].includes(k)) continue
+    m.set(k.slice(3), v)
+  }
+  return m
+}
+
+export function validSignalNames(): string[] {
+  return [...signalTable().entries()].sort((a, b) => a[1] - b[1]).map(([k]) => k)
+}
+
+/** Accepts TERM, SIGTERM, term, 15, and 0 (probe only: checks the process is there, sends nothing). */
+export function parseSignal(input: string): Sig {
+  const s = String(input).trim()
+  const table = signalTable()
+  if (/^[0-9]+$/.test(s)) {
+    const n = Number(s)
+    if (n === 0) return {name: '0', number: 0}
+    for (const [k, v] of table) if (v === n) return {name: k, number: n}
+  } else {
+    const key = s.toUpperCase().replace(/^SIG/, '')
+    const n = table.get(key)
+    if (n !== undefined) return {name: key, number: n}
+  }
+  throw new NslocateError('USAGE', `invalid signal ${JSON.stringify(s)}: use a name (TERM, SIGTERM, term) or number (15), or 0 to only probe. Valid names: ${validSignalNames().join(' ')}`)
+}
+
+/** 500ms, 30s, 2m, 1h, or plain seconds (1.5). */
+export function parseDuration(input: string): number {
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?\s*$/.exec(String(input))
+  if (!m) throw new NslocateError('USAGE', `invalid duration ${JSON.stringify(input)}: use e.g. 500ms, 30s, 2m, or plain seconds`)
+  const n = Number(m[1])
+  const unit = m[2] ?? 's'
+  return Math.round(n * {ms: 1, s: 1000, m: 60_000, h: 3_600_000}[unit]!)
+}
+
+export type Step = {kind: 'signal'; sig: Sig} | {kind: 'wait'; ms: number}
+
+/**
+ * start-stop-daemon's --retry: `TERM/30/KILL/5` sends TERM, waits up to 30 s for the process to go,
+ * then sends KILL and waits 5 s. A bare number N means SIGNAL/N/KILL/N. Items are signals
+ * (names or numbers, optionally with a leading -) or timeouts (plain seconds or durations).
+ */
+export function parseRetry(input: string, first: Sig): Step[] {
+  const s = String(input).trim()
+  if (/^[0-9]+(?:\.[0-9]+)?(ms|s|m|h)?$/.test(s)) {
+    const ms = parseDuration(s)
+    return [{kind: 'signal', sig: first}, {kind: 'wait', ms}, {kind: 'signal', sig: parseSignal('KILL')}, {kind: 'wait', ms}]
+  }
+  const items = s.split('/')
+  if (items.length < 2 || items.some((i) => i === '')) {
+    throw new NslocateError('USAGE', `invalid --retry schedule ${JSON.stringify(s)}: use SIGNAL/TIMEOUT[/SIGNAL/TIMEOUT...] such as TERM/30/KILL/5, or a number of seconds`)
+  }
+  const steps: Step[] = []
+  for (const item of items) {
+    if (/^[0-9]+(?:\.[0-9]+)?(ms|s|m|h)?$/.test(item) && !(steps.length === 0)) {
+      steps.push({kind: 'wait', ms: parseDuration(item)})
+    } else {
+      if (/^[0-9]/.test(item) && steps.length === 0) {
+        throw new NslocateError('USAGE', `invalid --retry schedule ${JSON.stringify(s)}: it starts with a signal (e.g. TERM/30/KILL/5)`)
+      }
+      steps.push({kind: 'signal', sig: parseSignal(item.replace(/^-/, ''))})
+    }
+  }
+  if (steps[steps.length - 1].kind !== 'wait') {
+    throw new NslocateError('USAGE', `invalid --retry schedule ${JSON.stringify(s)}: it must end with a timeout, so nslocate knows how long to wait after the last signal`)
+  }
+  return steps
+}

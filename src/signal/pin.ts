@@ -1,0 +1,91 @@
+/**
+ * Pinning: a pidfd is opened on the pid FIRST, then the process behind the pid is checked to be the
+ * one that was identified (same start time). If it is, the pidfd names it for good: signals sent
+ * through it can never reach a process that later reuses the pid (ESRCH instead).
+ * The pattern of systemd's pidref_verify(); pkill opens a pidfd but does not re-verify.
+ */
+import * as fs from 'node:fs'
+
+import {isErrno} from '../errors'
+import {pidfdExited, pidfdOpen, pidfdSendSignal, waitPidfdFor} from '../native/binding'
+import {ProcFs} from '../proc/proc-fs'
+
+export interface Pinned {
+  pid: number
+  nspid: number[]
+  fd: number
+  starttime: number
+}
+
+export type PinFailure = 'gone' | 'reused' | 'permission' | 'unsafe'
+
+/** Refusals that hold whatever the pidfile says: pid <= 0, ourselves, our ancestors, our namespace's init. */
+export function forbiddenTarget(pid: number, procfs: ProcFs): string | null {
+  if (!Number.isInteger(pid) || pid <= 0) return `pid ${pid} is not a process`
+  if (pid === process.pid) return `pid ${pid} is nslocate itself`
+  if (pid === 1) return 'pid 1 is the init process of this PID namespace'
+  let p = process.ppid
+  for (let i = 0; i < 256 && p > 1; i++) {
+    if (p === pid) return `pid ${pid} is an ancestor of nslocate (signalling it would hit the caller)`
+    try {
+      p = procfs.readStatus(p).ppid
+    } catch {
+      break
+    }
+  }
+  return null
+}
+
+/** Open a pidfd on pid and check it still is the process that started at `starttime` (clock ticks). */
+export function pin(pid: number, starttime: number | null, procfs: ProcFs): {pinned: Pinned} | {failure: PinFailure; detail: string} {
+  const forbidden = forbiddenTarget(pid, procfs)
+  if (forbidden) return {failure: 'unsafe', detail: forbidden}
+  let fd: number
+  try {
+    fd = pidfdOpen(pid)
+  } catch (error) {
+    if (isErrno(error, 'ESRCH')) return {failure: 'gone', detail: `pid ${pid} has exited`}
+    if (isErrno(error, 'EPERM', 'EACCES')) return {failure: 'permission', detail: `not allowed to open a pidfd for pid ${pid}`}
+    throw error
+  }
+  try {
+    const stat = procfs.readStat(pid)
+    const status = procfs.readStatus(pid)
+    if (starttime !== null && stat.starttime !== starttime) {
+      fs.closeSync(fd)
+      return {failure: 'reused', detail: `pid ${pid} now names another process (started at tick ${stat.starttime}, not ${starttime}): the pid was reused`}
+    }
+    if (pidfdExited(fd) || stat.state === 'Z') {
+      fs.closeSync(fd)
+      return {failure: 'gone', detail: `pid ${pid} has exited`}
+    }
+    return {pinned: {pid, nspid: status.nspid, fd, starttime: stat.starttime}}
+  } catch (error) {
+    fs.closeSync(fd)
+    if (isErrno(error, 'ENOENT', 'ESRCH')) return {failure: 'gone', detail: `pid ${pid} has exited`}
+    throw error
+  }
+}
+
+export function unpin(p: Pinned): void {
+  try {
+    fs.closeSync(p.fd)
+  } catch {}
+}
+
+/** pidfd_send_signal; ESRCH -> 'gone', EPERM -> 'permission'. */
+export function send(p: Pinned, sig: number): 'sent' | 'gone' | 'permission' {
+  try {
+    pidfdSendSignal(p.fd, sig)
+    return 'sent'
+  } catch (error) {
+    if (isErrno(error, 'ESRCH')) return 'gone'
+    if (isErrno(error, 'EPERM', 'EACCES')) return 'permission'
+    throw error
+  }
+}
+
+/** Resolves true when the pinned process exits within ms, false on timeout. */
+export function waitExit(p: Pinned, ms: number): Promise<boolean> {
+  return waitPidfdFor(p.fd, ms)
+}

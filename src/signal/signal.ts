@@ -1,0 +1,348 @@
+/**
+ * signal(): deliver a signal to exactly the process find identified, through a pidfd opened and
+ * then re-verified, and keep that same pidfd through waiting and escalation, so a pid reused during
+ * the TERM wait can never receive the KILL (start-stop-daemon's known hole).
+ * waitFor(): wait until a service runs, or until it has stopped (on its pidfd, not by polling a pid).
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+
+import {NslocateError} from '../errors'
+import {Located, LocateOptions, LocateResult, locateDetailed} from '../locate/locate'
+import {findLockHolder} from '../locate/lock-holder'
+import {pidfdExited} from '../native/binding'
+import {ProcFs, proc} from '../proc/proc-fs'
+import {Scope, cgroupMembers, cgroupOf, childrenMap, groupMembers} from './members'
+import {parseDuration, parseRetry, parseSignal, Step} from './parse'
+import {Pinned, pin, send, unpin, waitExit} from './pin'
+
+export interface SignalOptions extends Partial<Omit<LocateOptions, 'name'>> {
+  scope?: Scope
+  /** wait for the process(es) to exit after the signal */
+  wait?: boolean
+  /** how long --wait waits (ms); default 30 s */
+  timeoutMs?: number
+  /** start-stop-daemon schedule, e.g. TERM/30/KILL/5; implies wait */
+  retry?: string
+  dryRun?: boolean
+}
+
+export interface SignalResult {
+  name: string
+  signal: string
+  scope: Scope
+  delivered: Array<{pid: number; nspid: number[]; signal: string}>
+  skipped: Array<{pid: number; reason: string}>
+  /** with --wait/--retry: whether everything signalled has exited; else null */
+  exited: boolean | null
+  waited_ms: number
+  dry_run: boolean
+  /** with --dry-run: what would be signalled */
+  would_deliver: Array<{pid: number; nspid: number[]}>
+  /** LSB action code: 0 done, 1 failed/still running, 4 not permitted, 7 not running */
+  exit_code: number
+  message: string
+  target: LocateResult
+}
+
+export const DEFAULT_WAIT_MS = 30_000
+
+const SCOPES: Scope[] = ['main', 'group', 'cgroup', 'tree']
+
+export async function signal(name: string, sigInput: string | number, options: SignalOptions = {}): Promise<SignalResult> {
+  const sig = parseSignal(String(sigInput))
+  const scope = options.scope ?? 'main'
+  if (!SCOPES.includes(scope)) throw new NslocateError('USAGE', `invalid scope ${JSON.stringify(scope)}: use one of ${SCOPES.join(', ')}`)
+  const steps: Step[] = options.retry
+    ? parseRetry(options.retry, sig)
+    : [{kind: 'signal', sig}, ...(options.wait ? [{kind: 'wait' as const, ms: options.timeoutMs ?? DEFAULT_WAIT_MS}] : [])]
+  const waiting = steps.some((s) => s.kind === 'wait')
+  const procfs = options.procfs ?? proc
+  const located = locateDetailed({...options, name})
+  const target = located.result
+  const out: SignalResult = {
+    name, signal: sig.name, scope, delivered: [], skipped: [], exited: null, waited_ms: 0, dry_run: Boolean(options.dryRun),
+    would_deliver: [], exit_code: 0, message: '', target,
+  }
+  const refuse = notSignallable(located)
+  if (refuse) return {...out, ...refuse}
+
+  const pinned: Pinned[] = []
+  try {
+    const main = pin(located.result.pid!, located.main!.stat.starttime, procfs)
+    if ('failure' in main) {
+      return {...out, exit_code: main.failure === 'unsafe' ? 4 : main.failure === 'permission' ? 4 : 7, message: `${name}: ${main.detail}; nothing was signalled`, skipped: [{pid: target.pid!, reason: main.failure}]}
+    }
+    pinned.push(main.pinned)
+    const stillHeld = reverifyLock(located, procfs)
+    if (stillHeld) return {...out, exit_code: 7, message: `${name}: ${stillHeld}; nothing was signalled`, skipped: [{pid: target.pid!, reason: 'gone'}]}
+
+    const members = new Members(scope, main.pinned, procfs, out.skipped)
+    members.discover()
+    pinned.push(...members.extra)
+    if (options.dryRun) {
+      out.would_deliver = pinned.map((p) => ({pid: p.pid, nspid: p.nspid}))
+      out.message = `${name}: would send ${sig.name} to ${describePids(pinned)} (dry run: nothing sent)`
+      return out
+    }
+    const start = Date.now()
+    let allExited = false
+    for (const step of steps) {
+      if (step.kind === 'signal') {
+        if (scope === 'tree') pinned.push(...members.discover())
+        let sent = 0
+        const cgKill = scope === 'cgroup' && step.sig.name === 'KILL' && members.cgroup?.canKill
+        if (cgKill) fs.writeFileSync(path.join(members.cgroup!.dir, 'cgroup.kill'), '1')
+        for (const p of pinned) {
+          const r = cgKill ? 'sent' : send(p, step.sig.number)
+          if (r === 'sent') {
+            sent++
+            out.delivered.push({pid: p.pid, nspid: p.nspid, signal: step.sig.name})
+          } else if (!out.skipped.some((s) => s.pid === p.pid && s.reason === r)) {
+            out.skipped.push({pid: p.pid, reason: r})
+          }
+        }
+        if (sent === 0 && out.delivered.length === 0) break
+      } else {
+        const exited = await Promise.all(pinned.map((p) => waitExit(p, step.ms)))
+        if (exited.every(Boolean)) {
+          allExited = true
+          break
+        }
+      }
+    }
+    out.waited_ms = waiting ? Date.now() - start : 0
+    if (waiting) out.exited = allExited || pinned.every((p) => isExited(p))
+    return finish(out, name, sig.name, waiting)
+  } finally {
+    for (const p of pinned) unpin(p)
+  }
+}
+
+function notSignallable(located: Located): Partial<SignalResult> | null {
+  const t = located.result
+  if (t.state === 'stopped' || t.state === 'stale') {
+    return {exit_code: 7, message: `${t.name} is not running (${t.state === 'stopped' ? 'no pidfile' : `stale pidfile ${t.pidfile?.path}`}); nothing was signalled`}
+  }
+  if (t.state === 'unknown') {
+    return {exit_code: 4, message: `${t.name}: cannot tell which process it is (${t.reasons.join(', ')}); nothing was signalled. See the evidence with: nslocate find ${t.name}`}
+  }
+  if (!t.visible || t.pid === null || !located.main) {
+    return {exit_code: 4, message: `${t.name} is running in a PID namespace not visible from here (holder_not_visible); nothing was signalled. Run nslocate on the host, share the service's PID namespace (--pid=container:NAME), or use --container with the Docker socket`}
+  }
+  return null
+}
+
+/**
+ * After pinning: a locked pidfile must still be locked by the same holder (the same process, by
+ * start time). An unlocked one was pinned by start time already.
+ */
+function reverifyLock(located: Located, procfs: ProcFs): string | null {
+  const t = located.result
+  if (!t.pidfile || t.pidfile.lock === 'none' || t.holder === null) return null
+  let fd: number
+  try {
+    fd = fs.openSync(t.pidfile.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
+  } catch {
+    return `the pidfile ${t.pidfile.path} disappeared`
+  }
+  try {
+    const finding = findLockHolder(t.pidfile.path, fd, fs.fstatSync(fd), procfs)
+    if (!finding.holders.includes(t.holder)) return `the lock on ${t.pidfile.path} is no longer held by pid ${t.holder}`
+    const now = procfs.readStat(t.holder).starttime
+    if (located.holder && now !== located.holder.stat.starttime) return `pid ${t.holder} was reused`
+    return null
+  } catch {
+    return `pid ${t.holder} exited`
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** Scope members besides the main process, pinned as they are found. */
+class Members {
+  readonly extra: Pinned[] = []
+  cgroup: ReturnType<typeof cgroupOf> | null = null
+  private readonly seen = new Set<number>()
+
+  constructor(private readonly scope: Scope, private readonly main: Pinned, private readonly procfs: ProcFs, private readonly skipped: SignalResult['skipped']) {
+    this.seen.add(main.pid)
+  }
+
+  /** Finds (and pins) members not seen before; for `tree`, re-walks until a pass finds nothing new. */
+  discover(): Pinned[] {
+    const found: Pinned[] = []
+    for (let round = 0; round < 50; round++) {
+      const fresh = this.candidates().filter((c) => !this.seen.has(c.pid))
+      if (fresh.length === 0) break
+      for (const c of fresh) {
+        this.seen.add(c.pid)
+        const r = pin(c.pid, c.starttime, this.procfs)
+        if ('pinned' in r) {
+          if (this.scope === 'cgroup' && !this.inCgroup(c.pid)) {
+            unpin(r.pinned)
+            continue
+          }
+          found.push(r.pinned)
+        } else if (r.failure !== 'gone') {
+          this.skipped.push({pid: c.pid, reason: r.failure === 'unsafe' ? `unsafe: ${r.detail}` : r.failure})
+        }
+      }
+      if (this.scope !== 'tree') break
+    }
+    this.extra.push(...found)
+    return found
+  }
+
+  private candidates(): Array<{pid: number; starttime: number | null}> {
+    const {procfs} = this
+    switch (this.scope) {
+      case 'main':
+        return []
+      case 'group': {
+        const pgid = procfs.readStat(this.main.pid).pgrp
+        const own = procfs.readStat('self').pgrp
+        if (pgid === own) throw new NslocateError('PERMISSION', `refusing --scope group: process group ${pgid} of pid ${this.main.pid} is nslocate's own process group`, {exitCode: 4})
+        if (pgid <= 1) throw new NslocateError('PERMISSION', `refusing --scope group: pid ${this.main.pid} has process group ${pgid}`, {exitCode: 4})
+        return groupMembers(procfs, pgid).map((pid) => ({pid, starttime: starttimeOf(procfs, pid)}))
+      }
+      case 'cgroup': {
+        this.cgroup ??= cgroupOf(procfs, this.main.pid)
+        const own = (() => {
+          try {
+            return cgroupOf(procfs, process.pid).dir
+          } catch {
+            return null
+          }
+        })()
+        if (own === this.cgroup.dir) throw new NslocateError('PERMISSION', `refusing --scope cgroup: ${this.cgroup.path} is nslocate's own cgroup`, {exitCode: 4})
+        return cgroupMembers(this.cgroup).map((pid) => ({pid, starttime: null}))
+      }
+      case 'tree': {
+        const children = childrenMap(procfs)
+        const out: Array<{pid: number; starttime: number | null}> = []
+        const stack = [this.main.pid, ...this.extra.map((p) => p.pid)]
+        const visited = new Set<number>()
+        while (stack.length) {
+          const p = stack.pop()!
+          if (visited.has(p)) continue
+          visited.add(p)
+          for (const c of children.get(p) ?? []) {
+            out.push({pid: c, starttime: starttimeOf(procfs, c)})
+            stack.push(c)
+          }
+        }
+        return out
+      }
+    }
+  }
+
+  private inCgroup(pid: number): boolean {
+    try {
+      return cgroupOf(this.procfs, pid).dir === this.cgroup!.dir
+    } catch {
+      return false
+    }
+  }
+}
+
+function starttimeOf(procfs: ProcFs, pid: number): number | null {
+  try {
+    return procfs.readStat(pid).starttime
+  } catch {
+    return null
+  }
+}
+
+function isExited(p: Pinned): boolean {
+  try {
+    return pidfdExited(p.fd)
+  } catch {
+    return true
+  }
+}
+
+function describePids(pinned: Pinned[]): string {
+  const shown = pinned.slice(0, 10).map((p) => `pid ${p.pid}${p.nspid.length > 1 ? ` (NSpid ${p.nspid.join(' ')})` : ''}`).join(', ')
+  return pinned.length > 10 ? `${shown} and ${pinned.length - 10} more` : shown
+}
+
+function finish(out: SignalResult, name: string, sig: string, waiting: boolean): SignalResult {
+  const pids = [...new Set(out.delivered.map((d) => d.pid))]
+  if (pids.length === 0) {
+    const perm = out.skipped.some((s) => s.reason === 'permission')
+    out.exit_code = perm ? 4 : 7
+    out.message = perm
+      ? `${name}: not permitted to signal ${out.skipped.map((s) => s.pid).join(', ')} (needs the same uid or CAP_KILL in its user namespace)`
+      : `${name}: the process exited before it could be signalled; nothing was signalled`
+    return out
+  }
+  const sigs = [...new Set(out.delivered.map((d) => d.signal))].join(', then ')
+  if (waiting && !out.exited) {
+    out.exit_code = 1
+    out.message = `${name}: sent ${sigs} to ${pids.join(', ')}, but it is still running after ${out.waited_ms} ms`
+    return out
+  }
+  out.exit_code = 0
+  out.message = `${name}: sent ${sigs} to ${pids.length === 1 ? 'pid' : 'pids'} ${pids.join(', ')}` + (waiting ? `; exited after ${out.waited_ms} ms` : '')
+  if (sig === '0') out.message = `${name}: pid ${pids.join(', ')} is there and may be signalled (signal 0: nothing sent)`
+  return out
+}
+
+export type WaitCondition = 'running' | 'stopped'
+
+export interface WaitOptions extends Partial<Omit<LocateOptions, 'name'>> {
+  timeoutMs?: number
+  /** poll interval for conditions that cannot be waited on by pidfd (ms) */
+  intervalMs?: number
+}
+
+export interface WaitResult {
+  name: string
+  condition: WaitCondition
+  reached: boolean
+  waited_ms: number
+  /** 0 reached, 1 timed out, 4 cannot tell */
+  exit_code: number
+  message: string
+  target: LocateResult
+}
+
+/**
+ * running: re-locate until the service runs (a starting service creates and locks its pidfile; there
+ * is no kernel event for "a lock was taken", so this polls, every 25 ms by default).
+ * stopped: pin the running process with a pidfd and wait for it to exit; then re-check.
+ */
+export async function waitFor(name: string, condition: WaitCondition, options: WaitOptions = {}): Promise<WaitResult> {
+  if (condition !== 'running' && condition !== 'stopped') throw new NslocateError('USAGE', `invalid condition ${JSON.stringify(condition)}: use running or stopped`)
+  const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_MS
+  const interval = options.intervalMs ?? 25
+  const procfs = options.procfs ?? proc
+  const start = Date.now()
+  const left = () => Math.max(0, timeoutMs - (Date.now() - start))
+  for (;;) {
+    const located = locateDetailed({...options, name})
+    const t = located.result
+    const done = (reached: boolean, exitCode: number, message: string): WaitResult =>
+      ({name, condition, reached, waited_ms: Date.now() - start, exit_code: exitCode, message, target: t})
+    if (t.state === 'unknown') return done(false, 4, `${name}: cannot tell whether it runs (${t.reasons.join(', ')})`)
+    if (condition === 'running' && t.state === 'running') return done(true, 0, `${name} is running${t.pid !== null ? ` (pid ${t.pid})` : ''}`)
+    if (condition === 'stopped' && t.state !== 'running') return done(true, 0, `${name} is not running (${t.state})`)
+    if (left() === 0) return done(false, 1, `${name}: timed out after ${timeoutMs} ms waiting for it to be ${condition}`)
+    if (condition === 'stopped' && t.visible && located.main) {
+      const pinned = [located.main, located.holder].filter((f, i, a): f is NonNullable<typeof f> => f !== null && a.findIndex((g) => g?.pid === f.pid) === i)
+        .map((f) => pin(f.pid, f.stat.starttime, procfs))
+      const pins = pinned.flatMap((r) => ('pinned' in r ? [r.pinned] : []))
+      try {
+        // Wait on every pinned process: the service is stopped when the last of them exits.
+        if (pins.length > 0) await Promise.all(pins.map((p) => waitExit(p, left())))
+      } finally {
+        pins.forEach(unpin)
+      }
+      continue
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(interval, left())))
+  }
+}
+
+export {parseDuration}
