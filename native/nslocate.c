@@ -88,6 +88,8 @@ static napi_value make_errno_error(napi_env env, int err, const char *syscall_na
     case ENOTTY: code_str = "ENOTTY"; break;
     case EDEADLK: code_str = "EDEADLK"; break;
     case ENOLCK: code_str = "ENOLCK"; break;
+    case EMFILE: code_str = "EMFILE"; break;
+    case ENOMEM: code_str = "ENOMEM"; break;
     default: code_str = "EUNKNOWN"; break;
   }
   snprintf(msg, sizeof msg, "%s %s%s%s", code_str, strerror(err), detail ? " " : "", detail ? detail : "");
@@ -252,6 +254,7 @@ typedef struct wait_req {
   uv_poll_t poll;
   napi_env env;
   napi_deferred deferred;
+  int fd; /* our own dup of the caller's pidfd, closed with the handle */
   int done;
   uint32_t id;
   struct wait_req *next;
@@ -266,6 +269,7 @@ static void wait_closed(uv_handle_t *h) {
   for (wait_req **p = &waits; *p; p = &(*p)->next) {
     if (*p == w) { *p = w->next; break; }
   }
+  close(w->fd);
   free(w);
 }
 
@@ -297,11 +301,21 @@ static napi_value WaitPidfd(napi_env env, napi_callback_info info) {
   if (!w) return throw_errno(env, ENOMEM, "calloc");
   w->env = env;
   w->id = next_wait_id++;
+  /* Poll a private dup, not the caller's fd: libuv allows one poll handle per fd (a second
+   * uv_poll_init on it fails with EEXIST), and a caller that closes its pidfd while waiting would
+   * otherwise leave libuv watching a recycled fd number. */
   napi_value promise;
   if (napi_create_promise(env, &w->deferred, &promise) != napi_ok) { free(w); return NULL; }
-  int r = uv_poll_init(loop, &w->poll, fd);
+  w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (w->fd < 0) { /* e.g. EBADF: reported through the promise, like the other failures */
+    napi_reject_deferred(env, w->deferred, make_errno_error(env, errno, "fcntl(F_DUPFD_CLOEXEC)", NULL));
+    free(w);
+    return promise;
+  }
+  int r = uv_poll_init(loop, &w->poll, w->fd);
   if (r < 0) {
     napi_reject_deferred(env, w->deferred, make_errno_error(env, -r, "uv_poll_init", NULL));
+    close(w->fd);
     free(w);
     return promise;
   }
@@ -321,7 +335,8 @@ static napi_value WaitPidfd(napi_env env, napi_callback_info info) {
 }
 
 /* cancelWait(id) -> boolean: stops a pending waitPidfd (its promise resolves with false) so the
- * handle no longer keeps the event loop alive. Must be called before the pidfd is closed. */
+ * handle no longer keeps the event loop alive. The wait polls its own dup of the pidfd, so the
+ * caller may close its pidfd before or after cancelling. */
 static napi_value CancelWait(napi_env env, napi_callback_info info) {
   napi_value argv[1], b;
   uint32_t id;
