@@ -21,7 +21,7 @@
  * When a namespace assertion fails, wrap it in `withEvidence(() => ..., () => evidence({holder, file}))`
  * so the failure shows what the kernel showed: /proc/locks, NSpid lines, fdinfo lock lines, ns links.
  */
-import {ChildProcess, execFileSync, spawn} from 'node:child_process'
+import {ChildProcess, SpawnOptions, execFileSync, spawn} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -110,6 +110,8 @@ export interface RunOptions {
   timeoutMs?: number
   /** Written to the command's stdin, which is then closed. */
   input?: string
+  /** Environment of the command (default: the test's). */
+  env?: NodeJS.ProcessEnv
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,6 +219,16 @@ export async function stopAll(timeoutMs = 10_000): Promise<void> {
     process.removeListener('exit', onExit)
     listening = false
   }
+}
+
+/**
+ * child_process.spawn, tracked: stopAll() SIGKILLs it (by pid) if it is still running.
+ * For plain children (e.g. many `sleep`s); stdio defaults to 'ignore'.
+ */
+export function spawnTracked(argv: string[], options: SpawnOptions = {}): ChildProcess {
+  const child = spawn(argv[0], argv.slice(1), {stdio: 'ignore', ...options})
+  track(child)
+  return child
 }
 
 /** A fresh directory under os.tmpdir(), removed by stopAll(). */
@@ -421,7 +433,7 @@ export async function spawnHolder(options: HolderOptions): Promise<Holder> {
 /** Run argv, collect output, kill it (by pid, or its own process group when `group`) on timeout. */
 export async function run(argv: string[], options: RunOptions & {group?: boolean} = {}): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? 15_000
-  const child = spawn(argv[0], argv.slice(1), {stdio: ['pipe', 'pipe', 'pipe'], detached: Boolean(options.group)})
+  const child = spawn(argv[0], argv.slice(1), {stdio: ['pipe', 'pipe', 'pipe'], detached: Boolean(options.group), env: options.env ?? process.env})
   const entry = track(child, Boolean(options.group))
   let stdout = ''
   let stderr = ''
