@@ -14,9 +14,10 @@
  * the holder runs under fixtures/holders/mini-init.c, so it is an ordinary process (pid 2 of its
  * namespace), not a namespace init with its special signal rules.
  *
- * Clean-up: every process started here is tracked; `stopAll()` kills them by pid (SIGKILL) and waits.
- * If the test process dies anyway, `--kill-child` and PR_SET_PDEATHSIG in the C programs take the
- * trees down. Every wait has a timeout.
+ * Clean-up: every process started here is tracked; `stopAll()` (call it in afterAll) stops holders
+ * the graceful way (SIGKILL to the holder by pid, then the chain above it exits and is reaped), kills
+ * everything else by pid, waits, and removes the tempDir()s. If the test process dies anyway,
+ * `--kill-child` and PR_SET_PDEATHSIG in the C programs take the trees down. Every wait has a timeout.
  *
  * When a namespace assertion fails, wrap it in `withEvidence(() => ..., () => evidence({holder, file}))`
  * so the failure shows what the kernel showed: /proc/locks, NSpid lines, fdinfo lock lines, ns links.
@@ -46,7 +47,12 @@ export interface HolderOptions {
   forkAfterLock?: boolean
   /** Truncate the file and write the holding process's getpid() (no newline). */
   writePid?: boolean
-  /** Use libbsd pidfile_open(3)+pidfile_write(3) (a flock lock, pid written with the same rules). Needs kind 'flock'. */
+  /**
+   * Use libbsd pidfile_open(3) + pidfile_write(3) instead (fixtures/holders/bsd-pidfile-holder.c):
+   * a flock lock, and the pid always written (no newline). Needs kind 'flock'; writePid is ignored.
+   * When the file is already held it prints "held <otherpid>" and exits 3: spawnHolder rejects with
+   * a HolderStartError carrying that stdout.
+   */
   libbsd?: boolean
   /** Run the holder itself as pid 1 of the innermost namespace (no mini-init). Needs levels >= 1, no forkAfterLock. */
   pid1?: boolean
@@ -76,7 +82,7 @@ export interface Holder {
   stop(): Promise<void>
 }
 
-/** spawnHolder failed: the holder exited or printed something else. libbsd's "held <pid>" lands here with status 3. */
+/** The holder exited before printing "ready": status 3 means the lock was held (libbsd also prints "held <pid>"). */
 export class HolderStartError extends Error {
   constructor(message: string, readonly status: number | null, readonly signal: string | null,
     readonly stdout: string, readonly stderr: string) {
@@ -157,6 +163,8 @@ interface Tracked {
   extra: Array<{pid: number; start: string | null}>
   /** Kill the whole process group (runIn: nsenter's forked child is in it). */
   group: boolean
+  /** Graceful stop (holders: kill the holder, let the chain above it exit and be reaped). */
+  stop?: () => Promise<void>
 }
 
 const tracked = new Set<Tracked>()
@@ -204,14 +212,26 @@ function safeKill(pid: number): void {
   }
 }
 
-/** Kill every process this module started (SIGKILL, by pid) and wait; remove temp dirs from tempDir(). */
+/**
+ * Stop every process this module started and wait for them: holders through their stop(), the rest
+ * by SIGKILL to their pid (runIn: to the process group it was given). Then remove the tempDir()s.
+ * Rejects (after trying everything) if something is still alive after `timeoutMs`.
+ */
 export async function stopAll(timeoutMs = 10_000): Promise<void> {
   const entries = [...tracked]
-  for (const e of entries) killTracked(e)
-  await withTimeout(Promise.all(entries.map(async (e) => {
-    await e.exited
+  // Holders gracefully: killing a launcher (the outer unshare) before the chain below it has
+  // exited would orphan the namespace inits, leaving them to be reaped by whatever pid 1 is.
+  const results = await Promise.allSettled(entries.map((e) => withTimeout((async () => {
+    if (e.stop) {
+      await e.stop()
+    } else {
+      killTracked(e)
+      await e.exited
+    }
     await waitGone(e.extra, timeoutMs)
-  })), timeoutMs, 'stopAll')
+  })(), timeoutMs, `stopAll: process ${e.child.pid}`)))
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed) throw failed.reason
   for (const e of entries) tracked.delete(e)
   for (const dir of tempDirs) fs.rmSync(dir, {recursive: true, force: true})
   tempDirs.clear()
@@ -363,9 +383,10 @@ export async function spawnHolder(options: HolderOptions): Promise<Holder> {
       // Let the pipes drain so the error carries everything that was printed.
       setImmediate(() => reject(new HolderStartError(`holder ${argv.join(' ')} exited before "ready"`, status, signal, stdout, stderr)))
     })
-  }), timeoutMs, `holder ${argv.join(' ')} to print ready (stdout so far: ${JSON.stringify(stdout)})`).catch(async (error) => {
+  }), timeoutMs, `holder ${argv.join(' ')} to print ready`).catch(async (error) => {
     killTracked(entry)
     await withTimeout(entry.exited, 5000, 'holder launcher exit').catch(() => undefined)
+    if (!(error instanceof HolderStartError)) (error as Error).message += `\nstdout so far: ${stdout}\nstderr so far: ${stderr}`
     throw error
   })
 
@@ -424,6 +445,7 @@ export async function spawnHolder(options: HolderOptions): Promise<Holder> {
       return stopping
     },
   }
+  entry.stop = holder.stop
   return holder
 }
 
