@@ -127,9 +127,13 @@ describe('pidfdExited', () => {
     const parent = spawnTracked([miniInit, 'sh', '-c', 'sleep 30 & echo $! $$; exec sleep 100'], {stdio: ['ignore', 'pipe', 'inherit']})
     const line = await withTimeout(new Promise<string>((resolve) => parent.stdout!.once('data', (d) => resolve(String(d)))), 5000, 'pids from sh')
     const [zombiePid, sleeperPid] = line.trim().split(' ').map(Number)
+    // Pin both by pidfd right away: the finally below can then kill them without any pid-reuse risk
+    // (killing mini-init alone would orphan them).
     const fd = pidfdOpen(zombiePid)
-    let parentFd: number | undefined
+    const parentFd = pidfdOpen(sleeperPid)
     try {
+      // sh prints before it execs: wait until it is `sleep 100`, so no shell can reap the zombie.
+      await until('sh to exec sleep 100', () => safeRead(`/proc/${sleeperPid}/cmdline`) === 'sleep\x00100\x00')
       expect(pidfdExited(fd)).toBe(false)
       pidfdSendSignal(fd, SIGKILL)
       await withTimeout(waitPidfd(fd), 2000, 'waitPidfd on the zombie-to-be')
@@ -137,9 +141,7 @@ describe('pidfdExited', () => {
       expect(pidfdExited(fd)).toBe(true)
       expect(() => pidfdSendSignal(fd, 0)).not.toThrow() // exited but not reaped: still "there"
       expect(pidfdInfo(fd)?.exitCode).toBeNull() // no exit info before the reap
-      // Let the subreaper reap it: kill its parent (sh, now `sleep 100`, the only other child of mini-init).
-      expect(fs.readFileSync(`/proc/${sleeperPid}/cmdline`, 'utf8')).toBe('sleep\x00100\x00')
-      parentFd = pidfdOpen(sleeperPid)
+      // Let the subreaper reap it: kill its parent (`sleep 100`, which never waits).
       pidfdSendSignal(parentFd, SIGKILL)
       await until('the zombie to be reaped', () => procState(zombiePid) === null)
       expect(pidfdExited(fd)).toBe(true)
@@ -147,11 +149,21 @@ describe('pidfdExited', () => {
       expect(pidfdInfo(fd)?.exitCode).toBe(SIGKILL)
       expect(await exitOf(parent)).toEqual({code: 128 + SIGKILL, signal: null}) // mini-init reports its command's death
     } finally {
-      fs.closeSync(fd)
-      if (parentFd !== undefined) fs.closeSync(parentFd)
+      for (const pinned of [fd, parentFd]) {
+        try { pidfdSendSignal(pinned, SIGKILL) } catch { /* ESRCH: already gone */ }
+        fs.closeSync(pinned)
+      }
     }
   })
 })
+
+function safeRead(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch {
+    return ''
+  }
+}
 
 describe('pidfdInfo (PIDFD_GET_INFO)', () => {
   test('live child: pid, ppid, ruid, euid, cgroup id; after exit and reap: the wait status, no pid', async () => {
