@@ -2,12 +2,12 @@
 # Machine set-up for nslocate's development and tests (Debian 12, as root). Idempotent.
 #  - Debian packages: docker.io (engine for the container tier), busybox-static (the offline base
 #    image), libbsd-dev (libbsd pidfile(3) interop tests), daemon (supervisor holding a POSIX lock),
-#    gcc (the native addon), procps/util-linux (pgrep, lslocks, unshare, flock for tests and bench).
+#    nginx-light (a real daemon with an unlocked pidfile), gcc (the native addon), procps/util-linux (pgrep, lslocks, unshare, flock for tests and bench).
 #  - Starts dockerd if no engine answers, with no bridge and no iptables: containers get no network.
 #    The pid of a dockerd started here is written to /run/nslocate-ci-dockerd.pid so .ci/run can stop it.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(docker.io busybox-static libbsd-dev daemon gcc procps util-linux python3 man-db)
+pkgs=(docker.io busybox-static libbsd-dev daemon nginx-light gcc procps util-linux python3 man-db)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
