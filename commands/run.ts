@@ -8,7 +8,7 @@ import {NslocateError} from '../src/errors'
 import {DEFAULT_LOCK_TIMEOUT_MS, PidfileHandle, acquire, pidfilePathFor} from '../src/acquire/acquire'
 import {validateName} from '../src/locate/name'
 import {parseDuration} from '../src/signal/parse'
-import {signal} from '../src/signal/signal'
+import {signal, waitFor} from '../src/signal/signal'
 
 const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const
 
@@ -58,6 +58,9 @@ The pidfile goes to --pidfile, or DIR/NAME.pid with DIR = --dir, $NSLOCATE_RUNTI
       if (stopped.exit_code !== 0 && stopped.exit_code !== 7) {
         this.error(`cannot replace ${args.name}: ${stopped.message}`, {exit: stopped.exit_code === 4 ? 4 : 1})
       }
+      // The lock may be held by a supervisor of the process just stopped: wait (on pidfds) until it lets go.
+      const gone = await waitFor(args.name, 'stopped', {pidfile: pidfilePathFor(opts), timeoutMs: lockTimeoutMs})
+      if (!gone.reached) this.error(`cannot replace ${args.name}: ${gone.message}`, {exit: 1})
       handle = await acquire(opts)
     }
     const code = await supervise(handle, command)
