@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, pidfileFlags} from '../src/cli/base-command'
+import {BaseCommand, containerFlags, pidfileFlags} from '../src/cli/base-command'
 import {formatFind} from '../src/cli/format'
 import {LocateResult, locate, statusExitCode} from '../src/locate/locate'
 
@@ -13,6 +13,7 @@ Exit status follows LSB "status": 0 running, 1 not running but a pidfile exists 
     {command: '<%= config.bin %> find nginx', description: 'Where is nginx, and how do we know?'},
     {command: '<%= config.bin %> find app --pidfile /srv/app/run/app.pid --json', description: 'Machine-readable, from an explicit pidfile.'},
     {command: '<%= config.bin %> find redis --quiet || echo "redis is down ($?)"', description: 'As a health check: only the exit status.'},
+    {command: '<%= config.bin %> find nginx --container web', description: 'nginx inside the Docker container web, as a pid on the host.'},
   ]
   static enableJsonFlag = true
   static args = {
@@ -20,12 +21,16 @@ Exit status follows LSB "status": 0 running, 1 not running but a pidfile exists 
   }
   static flags = {
     ...pidfileFlags,
+    ...containerFlags,
     quiet: Flags.boolean({char: 'q', summary: 'Print nothing; only set the exit status.', default: false}),
   }
 
   async run(): Promise<LocateResult> {
     const {args, flags} = await this.parse(Find)
-    const result = locate({name: args.name, pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile']})
+    const opts = {pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile']}
+    const result = flags.container
+      ? await (await import('../src/docker/in-container')).locateInContainer(args.name, flags.container, opts)
+      : locate({name: args.name, ...opts, rootPid: flags['root-pid']})
     if (!flags.quiet && !this.jsonEnabled()) this.log(formatFind(result))
     process.exitCode = statusExitCode(result.state)
     return result

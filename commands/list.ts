@@ -3,7 +3,7 @@ import * as path from 'node:path'
 
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../src/cli/base-command'
+import {BaseCommand, containerFlags} from '../src/cli/base-command'
 import {formatList} from '../src/cli/format'
 import {LocateResult, locate} from '../src/locate/locate'
 import {runtimeDirs} from '../src/locate/name'
@@ -21,10 +21,26 @@ Exit status: 0 when the listing worked (whatever the services' states), 4 when a
   static flags = {
     dir: Flags.string({summary: 'List the *.pid files of this directory only.', helpValue: 'DIR'}),
     'allow-unsafe-pidfile': Flags.boolean({summary: 'Trust symlinked, world-writable or foreign-owned pidfiles.', default: false}),
+    ...containerFlags,
   }
 
   async run(): Promise<LocateResult[]> {
     const {flags} = await this.parse(List)
+    if (flags.container || flags['root-pid']) {
+      const {containerTarget} = await import('../src/docker/container-target')
+      const {listInRoot} = await import('../src/docker/in-container')
+      let rootPid = flags['root-pid']
+      let hint
+      if (flags.container) {
+        const t = await containerTarget(flags.container)
+        if (t.rootPid === null) this.error(`the processes of container ${flags.container} are not visible from this PID namespace; run nslocate on the host`, {exit: 4})
+        rootPid = t.rootPid
+        hint = t.container
+      }
+      const inside = listInRoot(rootPid!, {dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], containerHint: hint})
+      if (!this.jsonEnabled()) this.log(formatList(inside))
+      return inside
+    }
     const rows: LocateResult[] = []
     let failed = false
     for (const dir of runtimeDirs({dir: flags.dir})) {

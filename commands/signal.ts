@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, pidfileFlags} from '../src/cli/base-command'
+import {BaseCommand, containerFlags, pidfileFlags} from '../src/cli/base-command'
 import {parseDuration} from '../src/signal/parse'
 import {SignalResult, signal} from '../src/signal/signal'
 
@@ -18,6 +18,7 @@ Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1
     {command: '<%= config.bin %> signal app TERM --retry TERM/30/KILL/5', description: 'Stop app: TERM, wait up to 30 s, then KILL.'},
     {command: '<%= config.bin %> signal app TERM --scope tree --dry-run --json', description: 'Show which processes a tree-wide TERM would reach.'},
     {command: '<%= config.bin %> signal app 0', description: 'Only check that the process is there and may be signalled.'},
+    {command: '<%= config.bin %> signal nginx HUP --container web', description: 'Reload nginx in the container web, from the host or from a sidecar that has the Docker socket.'},
   ]
   static enableJsonFlag = true
   static args = {
@@ -26,6 +27,7 @@ Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1
   }
   static flags = {
     ...pidfileFlags,
+    ...containerFlags,
     scope: Flags.option({options: ['main', 'group', 'cgroup', 'tree'] as const, default: 'main' as const,
       summary: 'main: the main process; group: its process group; cgroup: every process in its cgroup; tree: it and all its descendants.'})(),
     wait: Flags.boolean({summary: 'Wait for the signalled process(es) to exit (see --timeout).', default: false}),
@@ -36,10 +38,13 @@ Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1
 
   async run(): Promise<SignalResult> {
     const {args, flags} = await this.parse(Signal)
-    const result = await signal(args.name, args.signal, {
+    const opts = {
       pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], scope: flags.scope,
       wait: flags.wait, timeoutMs: parseDuration(flags.timeout), retry: flags.retry, dryRun: flags['dry-run'],
-    })
+    }
+    const result = flags.container
+      ? await (await import('../src/docker/in-container')).signalInContainer(args.name, args.signal, flags.container, opts)
+      : await signal(args.name, args.signal, {...opts, rootPid: flags['root-pid']})
     if (!this.jsonEnabled()) {
       if (result.exit_code === 0) this.log(result.message)
       else this.logToStderr(`nslocate: ${result.message}`)

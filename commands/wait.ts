@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, pidfileFlags} from '../src/cli/base-command'
+import {BaseCommand, containerFlags, pidfileFlags} from '../src/cli/base-command'
 import {parseDuration} from '../src/signal/parse'
 import {WaitResult, waitFor} from '../src/signal/signal'
 
@@ -19,15 +19,17 @@ Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe 
   }
   static flags = {
     ...pidfileFlags,
+    ...containerFlags,
     for: Flags.option({options: ['running', 'stopped'] as const, default: 'stopped' as const, summary: 'The condition to wait for.'})(),
     timeout: Flags.string({summary: 'Give up after this long: 500ms, 30s, 2m or plain seconds.', default: '30s', helpValue: 'DURATION'}),
   }
 
   async run(): Promise<WaitResult> {
     const {args, flags} = await this.parse(Wait)
-    const result = await waitFor(args.name, flags.for, {
-      pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], timeoutMs: parseDuration(flags.timeout),
-    })
+    const opts = {pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], timeoutMs: parseDuration(flags.timeout)}
+    const result = flags.container
+      ? await (await import('../src/docker/in-container')).waitInContainer(args.name, flags.for, flags.container, opts)
+      : await waitFor(args.name, flags.for, {...opts, rootPid: flags['root-pid']})
     if (!this.jsonEnabled()) {
       if (result.exit_code === 0) this.log(result.message)
       else this.logToStderr(`nslocate: ${result.message}`)

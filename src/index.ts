@@ -9,3 +9,5 @@ export type {SignalOptions, SignalResult, WaitCondition, WaitOptions, WaitResult
 export {parseSignal, parseDuration, parseRetry} from './signal/parse'
 export {acquire, defaultRuntimeDir} from './acquire/acquire'
 export type {AcquireOptions, PidfileHandle} from './acquire/acquire'
+export {locateInContainer, signalInContainer, waitInContainer, listContainers} from './docker/in-container'
+export type {ContainerServices} from './docker/in-container'

@@ -9,6 +9,11 @@ export const pidfileFlags = {
   'allow-unsafe-pidfile': Flags.boolean({summary: 'Trust a symlinked, world-writable or foreign-owned pidfile (prints a warning).', default: false}),
 }
 
+export const containerFlags = {
+  container: Flags.string({summary: 'The service runs in this Docker container (name or id): read its pidfile inside the container, through the Docker API.', helpValue: 'REF', exclusive: ['root-pid']}),
+  'root-pid': Flags.integer({summary: 'Look inside the mount and PID namespaces of process PID (e.g. 1 in a sidecar that shares the app\'s PID namespace).', helpValue: 'PID', min: 1, exclusive: ['container']}),
+}
+
 export abstract class BaseCommand extends Command {
   /** Turn library errors into the documented exit status; anything else is a bug and exits 1 with its stack under DEBUG. */
   protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {

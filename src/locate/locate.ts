@@ -48,6 +48,16 @@ export interface LocateOptions extends SearchOptions {
   alsoNamed?: string[]
   /** set by list: the NAME need not be valid (it comes from a file name) */
   skipNameCheck?: boolean
+  /**
+   * Work inside the mount and PID namespaces of this process (e.g. a container's init): the search
+   * path, --dir and --pidfile are read under /proc/ROOTPID/root, and a bare pid is looked for in its
+   * PID namespace only.
+   */
+  rootPid?: number
+  /** what is known of the container (from the Docker API), merged into `container` */
+  containerHint?: ContainerRef
+  /** evidence gathered before locate (e.g. from the Docker API) */
+  preEvidence?: string[]
 }
 
 /** LSB status codes (find, list): running 0, stale 1, stopped 3, unknown 4. */
@@ -75,7 +85,9 @@ export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
     pidfile: null, process: null, container: null, reasons: [], evidence: [],
   }
   const located: Located = {result, main: null, holder: null}
-  const {path: file, searched} = resolvePidfile(opts.name, opts)
+  if (opts.preEvidence) result.evidence.push(...opts.preEvidence)
+  const inRoot = opts.rootPid !== undefined ? rootOf(opts, procfs) : null
+  const {path: file, searched} = resolvePidfile(opts.name, inRoot ? inRoot.search : opts)
   if (!file) {
     result.reasons.push('no_pidfile')
     result.evidence.push(`no pidfile: looked for ${searched.join(', ')}`)
@@ -96,7 +108,10 @@ export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
     return located
   }
   try {
-    decide(located, opened, opts, procfs)
+    decide(located, opened, inRoot ? {...opts, pidns: inRoot.pidns, innerPath: file.slice(inRoot.root.length) || '/'} : opts, procfs)
+    if (opts.containerHint && result.pid !== null) {
+      if (!result.container || result.container.id === opts.containerHint.id) result.container = {...opts.containerHint, ...result.container, name: opts.containerHint.name}
+    }
   } finally {
     fs.closeSync(opened.fd)
   }
@@ -107,7 +122,24 @@ export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
   return located
 }
 
-function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions, procfs: ProcFs): void {
+/** /proc/ROOTPID/root, the search options under it, and ROOTPID's PID namespace. */
+function rootOf(opts: LocateOptions, procfs: ProcFs): {root: string; search: SearchOptions; pidns: string} {
+  const pid = opts.rootPid!
+  const root = procfs.file(pid, 'root')
+  let pidns: string
+  try {
+    pidns = procfs.readPidnsLink(pid)
+    fs.readdirSync(root)
+  } catch (error) {
+    if (isErrno(error, 'ENOENT', 'ESRCH')) throw new NslocateError('NOT_RUNNING', `pid ${pid} (whose mount namespace holds the pidfile) has exited`, {exitCode: 3, cause: error})
+    throw new NslocateError('PERMISSION', `cannot enter the files of pid ${pid} through ${root}: ${(error as Error).message}; this needs root with CAP_SYS_PTRACE (docker run --cap-add SYS_PTRACE)`, {exitCode: 4, cause: error})
+  }
+  const under = (p?: string) => (p ? path.join(root, p) : undefined)
+  // The caller's NSLOCATE_RUNTIME_DIR and XDG_RUNTIME_DIR describe the caller, not the target: not used.
+  return {root, pidns, search: {pidfile: under(opts.pidfile), dir: under(opts.dir), root, env: {}, uid: 0}}
+}
+
+function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions & {innerPath?: string}, procfs: ProcFs): void {
   const {result} = located
   const {content, stat} = opened
   const written = content.pid
@@ -142,7 +174,7 @@ function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions, pr
       result.evidence.push('no lock and no usable pid: nothing identifies a process')
     } else {
       const base = path.basename(opened.path).replace(/\.pid$/, '')
-      const r = resolveUnlocked({content: written, file: opened.path, stat, names: [opts.name, base, ...(opts.alsoNamed ?? [])], procfs, bootMs, pidns: opts.pidns})
+      const r = resolveUnlocked({content: written, file: opts.innerPath ?? opened.path, stat, names: [opts.name, base, ...(opts.alsoNamed ?? [])], procfs, bootMs, pidns: opts.pidns})
       result.evidence.push(...r.evidence)
       if (r.survivors.length === 1) {
         result.state = 'running'

@@ -57,17 +57,19 @@ export function runtimeDirs(opts: SearchOptions = {}): string[] {
   if (env.NSLOCATE_RUNTIME_DIR) list.push(env.NSLOCATE_RUNTIME_DIR)
   if (uid !== 0 && env.XDG_RUNTIME_DIR) list.push(path.join(env.XDG_RUNTIME_DIR, 'nslocate'))
   list.push(under('/run/nslocate'), under('/run'), under('/var/run'))
-  // /var/run is a symlink to /run on most systems: scan each real directory once.
+  // /var/run is a symlink to /run on most systems: scan each directory once (by dev:inode; realpath
+  // would resolve /proc/PID/root itself and leave the container).
   const seen = new Set<string>()
   return list.filter((d) => {
-    let real: string
+    let st: fs.Stats
     try {
-      real = fs.realpathSync(d)
+      st = fs.statSync(d)
     } catch {
       return false
     }
-    if (seen.has(real)) return false
-    seen.add(real)
+    const key = `${st.dev}:${st.ino}`
+    if (!st.isDirectory() || seen.has(key)) return false
+    seen.add(key)
     return true
   })
 }

@@ -62,14 +62,8 @@ export function resolveUnlocked(opts: {
   evidence.push(`candidates with innermost pid ${content}: ${facts.map((f) => `${f.pid} (${f.stat.comm})`).join(', ')}`)
 
   // (b) the candidate sees this very file
-  facts = narrow(facts, evidence, 'sees this pidfile', (f) => {
-    try {
-      const s = fs.statSync(path.join(procfs.file(f.pid, 'root'), opts.file))
-      return s.dev === opts.stat.dev && s.ino === opts.stat.ino
-    } catch {
-      return false
-    }
-  }, `its root has no ${opts.file} with this dev:inode`)
+  facts = narrow(facts, evidence, 'sees this pidfile', (f) => seesFile(procfs, f.pid, opts.file, opts.stat),
+    `neither ${opts.file} nor NAME.pid under any of its mount points is this file (dev:inode) in its mount namespace`)
 
   // (c) name
   const names = [...new Set(opts.names.filter(Boolean))]
@@ -83,6 +77,38 @@ export function resolveUnlocked(opts: {
     (f) => `it started at ${new Date(f.startedMs).toISOString()}, after the file was written at ${new Date(mtime).toISOString()}: the pid was reused`)
   if (before > 0 && facts.length === 0) reused = true
   return {survivors: facts, reused, evidence}
+}
+
+/**
+ * Does pid's mount namespace contain this file? At the same path first; else (a volume mounted at
+ * another path, e.g. host /srv/app/run -> container /run) directly under any of its mount points.
+ */
+export function seesFile(procfs: ProcFs, pid: number, file: string, stat: fs.Stats): boolean {
+  const root = procfs.file(pid, 'root')
+  const same = (p: string) => {
+    try {
+      const s = fs.statSync(path.join(root, p))
+      return s.dev === stat.dev && s.ino === stat.ino
+    } catch {
+      return false
+    }
+  }
+  if (same(file)) return true
+  let mountinfo = ''
+  try {
+    mountinfo = fs.readFileSync(procfs.file(pid, 'mountinfo'), 'utf8')
+  } catch {
+    return false
+  }
+  const base = path.basename(file)
+  // mountinfo(5): ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; octal escapes for spaces.
+  for (const line of mountinfo.split('\n')) {
+    const cols = line.split(' ')
+    if (cols.length < 5) continue
+    const mp = cols[4].replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(Number.parseInt(o, 8)))
+    if (same(path.join(mp, base))) return true
+  }
+  return false
 }
 
 function narrow(facts: ProcessFacts[], evidence: string[], what: string, keep: (f: ProcessFacts) => boolean,

@@ -1,0 +1,70 @@
+/**
+ * --container REF: find the container through the Docker API, then work through its init process:
+ * its /proc/PID/root is where the pidfile is read (the search path as seen inside the container,
+ * no shared volume needed) and its PID namespace is where a bare pid is translated.
+ * State.Pid is a pid in the ENGINE's PID namespace; when nslocate runs elsewhere (a sidecar with
+ * only the socket), that pid names nothing here, or another process. That is detected (the process
+ * at State.Pid must carry the container id in its cgroup) and reported instead of trusted.
+ */
+import * as fs from 'node:fs'
+
+import {NslocateError} from '../errors'
+import {ContainerRef, containerFromCgroup} from '../proc/parse-cgroup'
+import {ProcFs, proc} from '../proc/proc-fs'
+import {ContainerSummary, DockerApi, dockerApi} from './docker'
+
+export interface ContainerTarget {
+  api: DockerApi
+  summary: ContainerSummary
+  container: ContainerRef
+  /** State.Pid when it names the container's init in our PID namespace, else null */
+  rootPid: number | null
+  evidence: string[]
+}
+
+export async function containerTarget(ref: string, opts: {procfs?: ProcFs; api?: DockerApi} = {}): Promise<ContainerTarget> {
+  const procfs = opts.procfs ?? proc
+  const api = opts.api ?? (await dockerApi())
+  const summary = await api.inspect(ref)
+  if (!summary.running || summary.pid <= 0) {
+    throw new NslocateError('NOT_RUNNING', `container ${ref} (${summary.id.slice(0, 12)}) is not running`, {exitCode: 3, details: {container: summary.id}})
+  }
+  const container: ContainerRef = {id: summary.id, name: summary.name, runtime: 'docker', cgroup: ''}
+  const evidence = [`Docker API (${api.where}): container ${summary.name} (${summary.id.slice(0, 12)}) runs with State.Pid ${summary.pid} in the engine's PID namespace`]
+  let visible = false
+  try {
+    const c = containerFromCgroup(procfs.readCgroup(summary.pid))
+    visible = c !== null && c.id === summary.id
+    if (c) container.cgroup = c.cgroup
+  } catch {}
+  if (!visible && fs.existsSync(procfs.file(summary.pid))) {
+    evidence.push(`pid ${summary.pid} here is not in the container's cgroup: nslocate runs in another PID namespace than the engine`)
+  } else if (!visible) {
+    evidence.push(`pid ${summary.pid} does not exist here: nslocate runs in another PID namespace than the engine`)
+  } else {
+    evidence.push(`pid ${summary.pid} here is the container's init (its cgroup names the container)`)
+  }
+  return {api, summary, container, rootPid: visible ? summary.pid : null, evidence}
+}
+
+/** The image a helper container is started from: $NSLOCATE_HELPER_IMAGE, else the image of the container nslocate runs in. */
+export async function helperImage(api: DockerApi, procfs: ProcFs = proc, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  if (env.NSLOCATE_HELPER_IMAGE) return env.NSLOCATE_HELPER_IMAGE
+  const tried: string[] = []
+  for (const ref of [selfContainerId(procfs), env.HOSTNAME].filter((r): r is string => Boolean(r))) {
+    try {
+      return (await api.inspect(ref)).image
+    } catch (error) {
+      tried.push(`${ref}: ${(error as Error).message}`)
+    }
+  }
+  throw new NslocateError('USAGE', `no image for the helper container: set NSLOCATE_HELPER_IMAGE to the nslocate image${tried.length ? ` (could not find this container's own image: ${tried.join('; ')})` : ''}`)
+}
+
+function selfContainerId(procfs: ProcFs): string | null {
+  try {
+    return containerFromCgroup(procfs.readCgroup(process.pid))?.id ?? null
+  } catch {
+    return null
+  }
+}

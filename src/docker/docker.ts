@@ -1,0 +1,147 @@
+/**
+ * All Docker Engine API access, through dockerode, loaded lazily (it costs ~200 ms to require) and
+ * only when a command is given --container or runs `containers`. Nothing outside src/docker/
+ * imports dockerode, and no dockerode type leaves this file. DOCKER_HOST is honoured as docker(1)
+ * does (unix:// or tcp://); the default is /var/run/docker.sock.
+ */
+import {NslocateError} from '../errors'
+
+export interface ContainerSummary {
+  id: string
+  name: string
+  image: string
+  running: boolean
+  /** State.Pid: the container's init, as a pid in the ENGINE's PID namespace (0 when not running) */
+  pid: number
+}
+
+export interface HelperRun {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+export interface DockerApi {
+  readonly where: string
+  inspect(ref: string): Promise<ContainerSummary>
+  list(): Promise<ContainerSummary[]>
+  /** Run a short-lived container to completion and remove it, whatever happens. */
+  runToCompletion(opts: {image: string; cmd: string[]; pidMode: string; capAdd?: string[]; timeoutMs: number; labels?: Record<string, string>}): Promise<HelperRun>
+}
+
+export function dockerWhere(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DOCKER_HOST || 'unix:///var/run/docker.sock'
+}
+
+/** Translate a dockerode/HTTP/socket error into a NslocateError that says what to do. */
+export function dockerError(error: unknown, what: string, where: string): NslocateError {
+  const e = error as {code?: string; statusCode?: number; json?: {message?: string}; message?: string; reason?: string}
+  const detail = e?.json?.message ?? e?.message ?? String(error)
+  if (e?.code === 'ENOENT' || e?.code === 'ECONNREFUSED' || e?.code === 'ECONNRESET' || e?.code === 'EHOSTUNREACH' || e?.code === 'ETIMEDOUT') {
+    return new NslocateError('DOCKER', `cannot reach the Docker engine at ${where} (${e.code}) while trying to ${what}: is dockerd running? Set DOCKER_HOST to its socket, or mount /var/run/docker.sock into this container`, {cause: error, exitCode: 4})
+  }
+  if (e?.code === 'EACCES' || e?.code === 'EPERM') {
+    return new NslocateError('PERMISSION', `permission denied on the Docker socket ${where} while trying to ${what}: run as root or as a member of the docker group`, {cause: error, exitCode: 4})
+  }
+  if (e?.statusCode === 404) {
+    return new NslocateError('NOT_RUNNING', `no such container while trying to ${what}: ${detail}`, {cause: error, exitCode: 3})
+  }
+  if (e?.statusCode === 400 && /version/i.test(detail)) {
+    return new NslocateError('DOCKER', `the Docker engine at ${where} refused the API version while trying to ${what} (${detail}): the engine is too old; nslocate needs Docker API 1.24 or newer`, {cause: error, exitCode: 4})
+  }
+  if (e?.statusCode === 409) {
+    return new NslocateError('NOT_RUNNING', `the container is not running (${detail}) while trying to ${what}`, {cause: error, exitCode: 3})
+  }
+  return new NslocateError('DOCKER', `the Docker engine at ${where} failed to ${what}: ${detail}`, {cause: error, exitCode: 4})
+}
+
+export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<DockerApi> {
+  const where = dockerWhere(env)
+  // Lazy: keeps dockerode off the start-up path of every command that does not talk to Docker.
+  const Docker = (await import('dockerode')).default
+  let client: InstanceType<typeof Docker>
+  try {
+    client = new Docker()
+  } catch (error) {
+    throw new NslocateError('USAGE', `DOCKER_HOST=${env.DOCKER_HOST} is not understood: use unix:///path/to/docker.sock or tcp://HOST:PORT`, {cause: error})
+  }
+  const summarize = (c: {Id: string; Name?: string; Names?: string[]; Config?: {Image?: string}; Image?: string; State?: {Running?: boolean; Pid?: number} | string}): ContainerSummary => ({
+    id: c.Id,
+    name: (c.Name ?? c.Names?.[0] ?? '').replace(/^\//, ''),
+    image: c.Config?.Image ?? c.Image ?? '',
+    running: typeof c.State === 'object' ? Boolean(c.State.Running) : c.State === 'running',
+    pid: typeof c.State === 'object' ? c.State.Pid ?? 0 : 0,
+  })
+  return {
+    where,
+    async inspect(ref) {
+      try {
+        return summarize(await client.getContainer(ref).inspect())
+      } catch (error) {
+        throw dockerError(error, `inspect container ${ref}`, where)
+      }
+    },
+    async list() {
+      try {
+        const rows = await client.listContainers()
+        const out: ContainerSummary[] = []
+        for (const r of rows) {
+          try {
+            out.push(summarize(await client.getContainer(r.Id).inspect()))
+          } catch (error) {
+            // Gone between list and inspect: not running any more, so not listed.
+            if ((error as {statusCode?: number}).statusCode !== 404) throw error
+          }
+        }
+        return out
+      } catch (error) {
+        throw dockerError(error, 'list containers', where)
+      }
+    },
+    async runToCompletion(opts) {
+      let container: Awaited<ReturnType<typeof client.createContainer>> | undefined
+      try {
+        container = await client.createContainer({
+          Image: opts.image,
+          Cmd: opts.cmd,
+          Labels: {'nslocate.helper': '1', ...opts.labels},
+          NetworkDisabled: true,
+          HostConfig: {PidMode: opts.pidMode, CapAdd: opts.capAdd ?? [], NetworkMode: 'none', AutoRemove: false},
+        })
+        await container.start()
+        const waited = await Promise.race([
+          container.wait() as Promise<{StatusCode: number}>,
+          new Promise<null>((resolve) => setTimeout(() => resolve(null), opts.timeoutMs).unref()),
+        ])
+        if (waited === null) throw new NslocateError('TIMEOUT', `the helper container ${container.id.slice(0, 12)} did not finish within ${opts.timeoutMs} ms`, {exitCode: 1})
+        const logs = (await container.logs({stdout: true, stderr: true, follow: false})) as unknown as Buffer
+        const {stdout, stderr} = demux(Buffer.isBuffer(logs) ? logs : Buffer.from(String(logs)))
+        return {exitCode: waited.StatusCode, stdout, stderr}
+      } catch (error) {
+        if (error instanceof NslocateError) throw error
+        throw dockerError(error, `run the helper container (image ${opts.image})`, where)
+      } finally {
+        if (container) await container.remove({force: true}).catch(() => undefined)
+      }
+    },
+  }
+}
+
+/**
+ * Docker's multiplexed log stream (no TTY): frames of [stream(1) 0 0 0 size(4, big-endian)] + payload,
+ * stream 1 = stdout, 2 = stderr.
+ */
+export function demux(buf: Buffer): {stdout: string; stderr: string} {
+  const out: Buffer[] = []
+  const err: Buffer[] = []
+  let i = 0
+  while (i + 8 <= buf.length) {
+    const stream = buf[i]
+    const size = buf.readUInt32BE(i + 4)
+    if (stream > 2 || buf[i + 1] !== 0 || buf[i + 2] !== 0 || buf[i + 3] !== 0) return {stdout: buf.toString('utf8'), stderr: ''}
+    const payload = buf.subarray(i + 8, i + 8 + size)
+    ;(stream === 2 ? err : out).push(payload)
+    i += 8 + size
+  }
+  return {stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8')}
+}

@@ -1,0 +1,135 @@
+/**
+ * find / signal / wait / list for a service inside a Docker container, given --container REF.
+ * When the container's init is visible here, everything happens in this process through
+ * /proc/PID/root and pidfds. When it is not (a sibling container that has only the Docker socket),
+ * a short-lived helper container is started from the nslocate image in the engine's (host) PID
+ * namespace, where State.Pid is valid; it does the same pidfd-safe work there and prints its JSON
+ * result, which is returned as is. The helper is always removed.
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+
+import {NslocateError} from '../errors'
+import {LocateOptions, LocateResult, locate} from '../locate/locate'
+import {runtimeDirs} from '../locate/name'
+import {ProcFs, proc} from '../proc/proc-fs'
+import {SignalOptions, SignalResult, WaitCondition, WaitOptions, WaitResult, signal, waitFor} from '../signal/signal'
+import {ContainerTarget, containerTarget, helperImage} from './container-target'
+import {DockerApi, dockerApi} from './docker'
+
+export const HELPER_TIMEOUT_MS = 60_000
+
+type Common = Partial<Omit<LocateOptions, 'name' | 'rootPid'>> & {api?: DockerApi}
+
+function inTarget(t: ContainerTarget): Partial<LocateOptions> {
+  return {rootPid: t.rootPid!, containerHint: t.container, preEvidence: t.evidence}
+}
+
+export async function locateInContainer(name: string, ref: string, opts: Common = {}): Promise<LocateResult> {
+  const t = await containerTarget(ref, opts)
+  if (t.rootPid !== null) return locate({...opts, name, ...inTarget(t)})
+  const argv = ['find', name, ...pidfileArgs(opts)]
+  return (await viaHelper(t, argv, opts)).json as LocateResult
+}
+
+export async function signalInContainer(name: string, sig: string, ref: string, opts: Omit<SignalOptions, 'rootPid'> & {api?: DockerApi} = {}): Promise<SignalResult & {helper?: string}> {
+  const t = await containerTarget(ref, opts)
+  if (t.rootPid !== null) return signal(name, sig, {...opts, ...inTarget(t)})
+  const argv = ['signal', name, sig, ...pidfileArgs(opts), '--scope', opts.scope ?? 'main']
+  if (opts.wait) argv.push('--wait')
+  if (opts.timeoutMs !== undefined) argv.push('--timeout', `${opts.timeoutMs}ms`)
+  if (opts.retry) argv.push('--retry', opts.retry)
+  if (opts.dryRun) argv.push('--dry-run')
+  const r = await viaHelper(t, argv, opts)
+  return {...(r.json as SignalResult), helper: r.image}
+}
+
+export async function waitInContainer(name: string, condition: WaitCondition, ref: string, opts: WaitOptions & {api?: DockerApi} = {}): Promise<WaitResult> {
+  const t = await containerTarget(ref, opts)
+  if (t.rootPid !== null) return waitFor(name, condition, {...opts, ...inTarget(t)})
+  const argv = ['wait', name, '--for', condition, ...pidfileArgs(opts)]
+  if (opts.timeoutMs !== undefined) argv.push('--timeout', `${opts.timeoutMs}ms`)
+  return (await viaHelper(t, argv, {...opts, helperTimeoutMs: (opts.timeoutMs ?? 30_000) + HELPER_TIMEOUT_MS})).json as WaitResult
+}
+
+/** Every *.pid in the container's runtime directories (as seen inside it). */
+export function listInRoot(rootPid: number, opts: {procfs?: ProcFs; dir?: string; allowUnsafe?: boolean; preEvidence?: string[]; containerHint?: LocateOptions['containerHint']} = {}): LocateResult[] {
+  const procfs = opts.procfs ?? proc
+  const root = procfs.file(rootPid, 'root')
+  const rows: LocateResult[] = []
+  for (const dir of runtimeDirs({root, dir: opts.dir ? path.join(root, opts.dir) : undefined, env: {}, uid: 0})) {
+    let names: string[] = []
+    try {
+      names = fs.readdirSync(dir).filter((n) => n.endsWith('.pid')).sort()
+    } catch {
+      continue
+    }
+    for (const file of names) {
+      const inner = path.join(dir.slice(root.length) || '/', file)
+      rows.push(locate({name: file.slice(0, -4), pidfile: inner, rootPid, skipNameCheck: true, allowUnsafe: opts.allowUnsafe, containerHint: opts.containerHint, preEvidence: opts.preEvidence}))
+    }
+  }
+  return rows
+}
+
+export interface ContainerServices {
+  id: string
+  name: string
+  image: string
+  pid: number
+  /** false when the container's processes are not visible from this PID namespace */
+  visible: boolean
+  services: LocateResult[]
+}
+
+/** `nslocate containers`: the running containers and the services whose pidfiles are found in each. */
+export async function listContainers(opts: {api?: DockerApi; procfs?: ProcFs} = {}): Promise<ContainerServices[]> {
+  const api = opts.api ?? (await dockerApi())
+  const out: ContainerServices[] = []
+  for (const c of await api.list()) {
+    if (!c.running) continue
+    let services: LocateResult[] = []
+    let visible = true
+    try {
+      const t = await containerTarget(c.id, {api, procfs: opts.procfs})
+      if (t.rootPid === null) visible = false
+      else services = listInRoot(t.rootPid, {procfs: opts.procfs, containerHint: t.container})
+    } catch (error) {
+      if (error instanceof NslocateError && error.code === 'NOT_RUNNING') continue
+      if (!(error instanceof NslocateError && error.code === 'PERMISSION')) throw error
+      visible = false
+    }
+    out.push({id: c.id, name: c.name, image: c.image, pid: c.pid, visible, services})
+  }
+  return out
+}
+
+function pidfileArgs(opts: {pidfile?: string; dir?: string; allowUnsafe?: boolean}): string[] {
+  const a: string[] = []
+  if (opts.pidfile) a.push('--pidfile', opts.pidfile)
+  if (opts.dir) a.push('--dir', opts.dir)
+  if (opts.allowUnsafe) a.push('--allow-unsafe-pidfile')
+  return a
+}
+
+async function viaHelper(t: ContainerTarget, argv: string[], opts: {procfs?: ProcFs; helperTimeoutMs?: number}): Promise<{json: unknown; image: string}> {
+  const image = await helperImage(t.api, opts.procfs)
+  const cmd = [...argv, '--root-pid', String(t.summary.pid), '--json']
+  // Host PID namespace: there State.Pid is valid, and the service may be the container's own
+  // PID 1, which nothing inside that container's namespace may signal (nslocate refuses its own
+  // namespace's init, and its exit would kill the helper before it reports).
+  const r = await t.api.runToCompletion({image, cmd, pidMode: 'host', capAdd: ['SYS_PTRACE'], timeoutMs: opts.helperTimeoutMs ?? HELPER_TIMEOUT_MS, labels: {'nslocate.target': t.summary.id}})
+  let json: unknown
+  try {
+    json = JSON.parse(r.stdout)
+  } catch {
+    throw new NslocateError('DOCKER', `the helper container (image ${image}) did not answer with JSON (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(0, 500)}`, {exitCode: 4})
+  }
+  const j = json as {error?: {code: string; message: string}}
+  if (j.error) throw new NslocateError((j.error.code as never) ?? 'DOCKER', `helper container: ${j.error.message}`, {exitCode: r.exitCode || 4})
+  const withEv = json as {evidence?: string[]; target?: {evidence?: string[]}}
+  const note = `done by a helper container (image ${image}) in the engine's PID namespace, because container ${t.summary.name}'s processes are not visible here`
+  if (Array.isArray(withEv.evidence)) withEv.evidence.unshift(...t.evidence, note)
+  if (withEv.target && Array.isArray(withEv.target.evidence)) withEv.target.evidence.unshift(...t.evidence, note)
+  return {json, image}
+}
