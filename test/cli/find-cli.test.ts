@@ -228,3 +228,28 @@ describe('nslocate find (same namespace, real locks)', () => {
     expect(dumpEvidence([process.pid])).toContain('/proc/locks:')
   })
 })
+
+describe('find start-up fast path', () => {
+  test.each([
+    [['--json']],
+    [[]],
+    [['--quiet']],
+    [['--json', '--allow-unsafe-pidfile']],
+  ])('prints the same as the oclif path for %j', async (extra) => {
+    const dir = tmpdir()
+    try {
+      const svc = posixService(path.join(dir, 'web.pid'))
+      await ready(svc)
+      fs.writeFileSync(path.join(dir, 'stale.pid'), '999999')
+      for (const name of ['web', 'stale', 'absent']) {
+        const fast = await cli(['find', name, '--dir', dir, ...extra])
+        const slow = await cli(['find', name, '--dir', dir, ...extra], {env: {NSLOCATE_NO_FAST_PATH: '1'}})
+        const strip = (s: string) => s.replace(/"started": "[^"]+"/g, '').replace(/started \S+/g, '')
+        expect({status: fast.status, out: strip(fast.stdout)}).toEqual({status: slow.status, out: strip(slow.stdout)})
+      }
+    } finally {
+      await killTracked()
+      fs.rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})

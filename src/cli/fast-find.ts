@@ -1,0 +1,83 @@
+/**
+ * The start-up fast path for `nslocate find`, the command health checks run many times a second.
+ * Loading @oclif/core costs more than Node's own start (~60 ms here), so bin/run.js hands plain
+ * `find` invocations to this parser first. It accepts exactly the common grammar and returns null
+ * for anything else (help, --container, an unknown or malformed flag, a bad NAME), which then goes
+ * through oclif as usual, with oclif's messages. Both paths call the same locate() and formatFind(),
+ * and test/cli checks that they print the same thing.
+ */
+import {formatFind} from './format'
+import {locate, statusExitCode} from '../locate/locate'
+import {NAME_PATTERN} from '../locate/name'
+
+export interface FastFind {
+  name: string
+  pidfile?: string
+  dir?: string
+  quiet: boolean
+  json: boolean
+  allowUnsafe: boolean
+  rootPid?: number
+}
+
+/** Flags this parser knows; a test compares them with commands/find.ts. */
+export const FAST_FIND_FLAGS = ['pidfile', 'dir', 'quiet', 'json', 'allow-unsafe-pidfile', 'root-pid']
+
+export function parseFastFind(argv: string[]): FastFind | null {
+  if (argv[0] !== 'find') return null
+  const out: FastFind = {name: '', quiet: false, json: false, allowUnsafe: false}
+  let name: string | undefined
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i]
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1
+    const flag = eq > 0 ? a.slice(0, eq) : a
+    const inline = eq > 0 ? a.slice(eq + 1) : undefined
+    const value = () => {
+      const v = inline ?? argv[++i]
+      return v === undefined || (inline === undefined && v.startsWith('-')) ? null : v
+    }
+    switch (flag) {
+      case '--pidfile':
+      case '--dir': {
+        const v = value()
+        if (v === null || out.pidfile !== undefined || out.dir !== undefined) return null
+        if (flag === '--pidfile') out.pidfile = v
+        else out.dir = v
+        break
+      }
+      case '--root-pid': {
+        const v = value()
+        if (v === null || !/^[1-9][0-9]*$/.test(v) || out.rootPid !== undefined) return null
+        out.rootPid = Number(v)
+        break
+      }
+      case '--quiet':
+      case '-q':
+        if (inline !== undefined) return null
+        out.quiet = true
+        break
+      case '--json':
+        if (inline !== undefined) return null
+        out.json = true
+        break
+      case '--allow-unsafe-pidfile':
+        if (inline !== undefined) return null
+        out.allowUnsafe = true
+        break
+      default:
+        if (a.startsWith('-') || name !== undefined) return null
+        name = a
+    }
+  }
+  if (name === undefined || !NAME_PATTERN.test(name) || name === '.' || name === '..') return null
+  out.name = name
+  return out
+}
+
+/** Runs a parsed fast `find`; returns the exit status. */
+export function runFastFind(f: FastFind): number {
+  const result = locate({name: f.name, pidfile: f.pidfile, dir: f.dir, allowUnsafe: f.allowUnsafe, rootPid: f.rootPid})
+  if (f.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
+  else if (!f.quiet) process.stdout.write(formatFind(result) + '\n')
+  return statusExitCode(result.state)
+}

@@ -1,0 +1,35 @@
+import Find from '../../commands/find'
+import {FAST_FIND_FLAGS, parseFastFind} from '../../src/cli/fast-find'
+
+describe('parseFastFind (start-up fast path of find)', () => {
+  test('knows exactly the flags of commands/find.ts, except --container (which needs oclif and Docker)', () => {
+    const flags = Object.keys(Find.flags).filter((f) => f !== 'container')
+    expect([...FAST_FIND_FLAGS].sort()).toEqual([...flags, 'json'].sort())
+  })
+  test.each([
+    [['find', 'web'], {name: 'web', quiet: false, json: false, allowUnsafe: false}],
+    [['find', 'web', '-q'], {name: 'web', quiet: true}],
+    [['find', '--json', 'web', '--dir', '/d'], {name: 'web', json: true, dir: '/d'}],
+    [['find', 'web', '--pidfile=/x.pid', '--allow-unsafe-pidfile'], {pidfile: '/x.pid', allowUnsafe: true}],
+    [['find', 'web', '--root-pid', '42'], {rootPid: 42}],
+  ])('%j is parsed', (argv, want) => {
+    expect(parseFastFind(argv)).toMatchObject(want)
+  })
+  test.each([
+    [['find']], // missing NAME: oclif says so
+    [['find', 'a/b']], // bad NAME: oclif path gives the usage error
+    [['find', 'web', '--help']],
+    [['find', 'web', '--container', 'app']],
+    [['find', 'web', '--dir']],
+    [['find', 'web', '--dir', '--json']],
+    [['find', 'web', '--pidfile', 'a', '--dir', 'b']],
+    [['find', 'web', 'extra']],
+    [['find', 'web', '--root-pid', '0']],
+    [['find', 'web', '--root-pid', 'x']],
+    [['find', 'web', '--quiet=yes']],
+    [['find', 'web', '--bogus']],
+    [['list']],
+  ])('%j falls back to oclif', (argv) => {
+    expect(parseFastFind(argv)).toBeNull()
+  })
+})
