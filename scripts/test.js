@@ -24,6 +24,19 @@ try {
   passed = r.numPassedTests
   failed = r.numFailedTests + r.numRuntimeErrorTestSuites
   skipped = r.numPendingTests + r.numTodoTests
+  // Per tier (test/<tier>/...): tests and summed file wall time (files run in parallel, so the sum
+  // is the work, not the elapsed time).
+  const tiers = {}
+  for (const f of r.testResults) {
+    const tier = (path.relative(root, f.name).split(path.sep)[1]) || '?'
+    const t = (tiers[tier] ??= {tests: 0, failed: 0, ms: 0})
+    t.tests += f.assertionResults.length
+    t.failed += f.assertionResults.filter((a) => a.status === 'failed').length
+    t.ms += (f.endTime ?? 0) - (f.startTime ?? 0)
+  }
+  for (const [tier, t] of Object.entries(tiers).sort()) {
+    console.log(`tier ${tier.padEnd(10)} ${String(t.tests).padStart(4)} tests, ${String(t.failed).padStart(2)} failed, ${(t.ms / 1000).toFixed(1).padStart(6)} s`)
+  }
 } catch {
   failed = Math.max(1, failed)
 }
