@@ -266,6 +266,18 @@ describe('nslocate signal and wait', () => {
     expect(isAlive(pid)).toBe(true)
   })
 
+  test('--retry on a process this user may not signal: exit 4 with a clear message, nothing delivered', async () => {
+    fs.chmodSync(dir, 0o755)
+    runService('svc', dir, ['sleep', '60'])
+    const pid = await childPid(path.join(dir, 'svc.pid'))
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'signal', 'svc', 'TERM', '--dir', dir, '--retry', 'TERM/1/KILL/1', '--json'],
+      {encoding: 'utf8', env: {...process.env, HOME: '/tmp'}, timeout: 20000})
+    const j = JSON.parse(r.stdout)
+    expect([r.status, j.delivered, j.skipped]).toEqual([4, [], [{pid, reason: 'permission'}]])
+    expect(j.message).toMatch(/not permitted to signal .*CAP_KILL/)
+    expect(isAlive(pid)).toBe(true)
+  })
+
   test('never signals nslocate\'s own ancestors or pid 1, even when the pidfile names them', async () => {
     fs.writeFileSync(path.join(dir, 'node.pid'), String(process.pid))
     const r = await cliJson(['signal', 'node', 'TERM', '--dir', dir, '--allow-unsafe-pidfile'])
