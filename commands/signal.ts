@@ -45,12 +45,6 @@ Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1
     const result = flags.container
       ? await (await import('../src/docker/in-container')).signalInContainer(args.name, args.signal, flags.container, opts)
       : await signal(args.name, args.signal, {...opts, rootPid: flags['root-pid']})
-    if (!this.jsonEnabled()) {
-      if (result.exit_code === 0) this.log(result.message)
-      else this.logToStderr(`nslocate: ${result.message}`)
-      for (const s of result.skipped) this.logToStderr(`  skipped pid ${s.pid}: ${s.reason}`)
-    }
-    process.exitCode = result.exit_code
-    return result
+    return this.report(result, result.skipped.map((s) => `  skipped pid ${s.pid}: ${s.reason}`))
   }
 }

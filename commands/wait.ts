@@ -30,11 +30,6 @@ Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe 
     const result = flags.container
       ? await (await import('../src/docker/in-container')).waitInContainer(args.name, flags.for, flags.container, opts)
       : await waitFor(args.name, flags.for, {...opts, rootPid: flags['root-pid']})
-    if (!this.jsonEnabled()) {
-      if (result.exit_code === 0) this.log(result.message)
-      else this.logToStderr(`nslocate: ${result.message}`)
-    }
-    process.exitCode = result.exit_code
-    return result
+    return this.report(result)
   }
 }

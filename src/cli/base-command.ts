@@ -15,6 +15,17 @@ export const containerFlags = {
 }
 
 export abstract class BaseCommand extends Command {
+  /** For results that carry their own verdict: print the message (stdout on success, stderr otherwise) and set the exit status. */
+  protected report<T extends {exit_code: number; message: string}>(result: T, extra: string[] = []): T {
+    if (!this.jsonEnabled()) {
+      if (result.exit_code === 0) this.log(result.message)
+      else this.logToStderr(`nslocate: ${result.message}`)
+      for (const line of extra) this.logToStderr(line)
+    }
+    process.exitCode = result.exit_code
+    return result
+  }
+
   /** Turn library errors into the documented exit status; anything else is a bug and exits 1 with its stack under DEBUG. */
   protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
     if (error instanceof NslocateError) {
