@@ -4,7 +4,7 @@ import type {LocateResult} from '../locate/locate'
 export function formatFind(r: LocateResult): string {
   const lines: string[] = []
   const head: Record<string, string> = {
-    running: r.pid !== null ? `running, pid ${r.pid}` : 'running (not visible from this PID namespace)',
+    running: r.pid !== null ? `running, pid ${r.pid}` : r.reasons.includes('holder_not_visible') ? 'running (not visible from this PID namespace)' : 'running (the lock is held; its holder could not be named)',
     stale: 'not running (stale pidfile)',
     stopped: 'not running (no pidfile)',
     unknown: 'cannot tell',

@@ -158,8 +158,13 @@ function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions & {
     result.state = 'running'
     if (finding.notVisible) {
       result.visible = false
-      result.reasons.push('holder_not_visible')
-      result.evidence.push('the service is running in a PID namespace this process cannot see; run on the host, share its PID namespace, or use --container')
+      if (finding.denied.length > 0) {
+        // permission_denied is already among the reasons: the holder may be one of the unreadable processes.
+        result.evidence.push('the lock is held, but its holder is not among the processes whose fds could be read; run as root or with CAP_SYS_PTRACE to name it')
+      } else {
+        result.reasons.push('holder_not_visible')
+        result.evidence.push('the service is running in a PID namespace this process cannot see; run on the host, share its PID namespace, or use --container')
+      }
     } else {
       const r = reconcileWithHolders(finding.holders, written, procfs, bootMs, result.evidence)
       result.holder = r.holder.pid

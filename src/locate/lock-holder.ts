@@ -75,7 +75,10 @@ function scan(lock: PidfileLock, kind: LockKind, file: string, stat: fs.Stats, p
     if (r.holds) holders.push(pid)
   }
   for (const hint of new Set(hintPids)) {
-    if (hint > 0 && !holders.includes(hint)) evidence.push(`pid ${hint} does not hold the lock (exited, or the pid now names another process)`)
+    if (hint <= 0 || holders.includes(hint)) continue
+    evidence.push(denied.includes(hint)
+      ? `pid ${hint} could not be checked (not allowed to read its fds)`
+      : `pid ${hint} does not hold the lock (exited, or the pid now names another process)`)
   }
   if (holders.length > 0) {
     evidence.push(`fd scan: ${holders.length === 1 ? 'pid' : 'pids'} ${holders.join(', ')} ${holders.length === 1 ? 'holds' : 'hold'} the ${lock} lock (fdinfo lock: line on an fd of ${devIno(stat)})`)

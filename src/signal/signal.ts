@@ -127,6 +127,9 @@ function notSignallable(located: Located): Partial<SignalResult> | null {
   if (t.state === 'unknown') {
     return {exit_code: 4, message: `${t.name}: cannot tell which process it is (${t.reasons.join(', ')}); nothing was signalled. See the evidence with: nslocate find ${t.name}`}
   }
+  if ((!t.visible || t.pid === null) && t.reasons.includes('permission_denied')) {
+    return {exit_code: 4, message: `${t.name} is running, but its lock holder could not be named (not allowed to read other processes' fds); nothing was signalled. Run as root or with CAP_SYS_PTRACE`}
+  }
   if (!t.visible || t.pid === null || !located.main) {
     return {exit_code: 4, message: `${t.name} is running in a PID namespace not visible from here (holder_not_visible); nothing was signalled. Run nslocate on the host, share the service's PID namespace (--pid=container:NAME), or use --container with the Docker socket`}
   }

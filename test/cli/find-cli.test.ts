@@ -1,8 +1,8 @@
-import {ChildProcess, spawn} from 'node:child_process'
+import {ChildProcess, spawn, spawnSync} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {cli, cliJson, dumpEvidence, killTracked, tmpdir, track, until} from '../helpers/cli'
+import {BIN, cli, cliJson, dumpEvidence, killTracked, tmpdir, track, until} from '../helpers/cli'
 
 /** A service that takes a POSIX lock (Python's fcntl.lockf), writes its pid, and sleeps. */
 function posixService(file: string, opts: {ignoreTerm?: boolean} = {}): ChildProcess {
@@ -207,6 +207,25 @@ describe('nslocate find (same namespace, real locks)', () => {
     expect(json.pidfile.lock).toBe('flock')
     expect([json.holder, json.pid]).toEqual([holder.pid, holder.pid])
     expect(json.reasons).toContain('empty_pidfile')
+  })
+
+  test('as an unprivileged user, a root flock holder: running, holder not named, permission_denied (not holder_not_visible)', async () => {
+    fs.chmodSync(dir, 0o755)
+    const file = path.join(dir, 'fl.pid')
+    track(spawn('flock', ['-o', file, 'sleep', '60'], {stdio: 'ignore'}))
+    await until(() => fs.existsSync(file) && fs.readFileSync('/proc/locks', 'utf8').includes(`:${fs.statSync(file).ino} `), 'flock taken')
+    fs.chmodSync(file, 0o644)
+    const asNobody = (args: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args],
+      {encoding: 'utf8', env: {...process.env, HOME: '/tmp'}, timeout: 20000})
+    const r = asNobody(['find', 'fl', '--dir', dir, '--json'])
+    const j = JSON.parse(r.stdout)
+    expect([r.status, j.state, j.pid, j.visible]).toEqual([0, 'running', null, false])
+    expect(j.reasons).toContain('permission_denied')
+    expect(j.reasons).not.toContain('holder_not_visible')
+    expect(j.evidence.join('\n')).toMatch(/CAP_SYS_PTRACE/)
+    const s = asNobody(['signal', 'fl', 'TERM', '--dir', dir])
+    expect(s.status).toBe(4)
+    expect(s.stderr).toMatch(/could not be named/)
   })
 
   test('list: one row per *.pid with its state; exit 0', async () => {
