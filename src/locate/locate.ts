@@ -256,7 +256,7 @@ function descendantNumbered(procfs: ProcFs, holder: ProcessFacts, n: number, boo
   } catch {}
   const isDescendant = (pid: number) => {
     let p = pid
-    for (let i = 0; i < 256 && p > 1; i++) {
+    for (let i = 0; i < 256 && p > 0; i++) {
       if (p === holder.pid) return true
       try {
         p = procfs.readStatus(p).ppid
