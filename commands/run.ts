@@ -71,8 +71,21 @@ The pidfile goes to --pidfile, or DIR/NAME.pid with DIR = --dir, $NSLOCATE_RUNTI
 /** Start COMMAND, write its pid, forward signals, release the pidfile when it exits. Resolves to our exit status. */
 function supervise(handle: PidfileHandle, command: string[]): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(command[0], command.slice(1), {stdio: 'inherit'})
+    // Forwarding is installed before the child exists: a signal that arrives between the pid being
+    // written and the handlers being installed would otherwise kill the supervisor (default action).
+    const pending: NodeJS.Signals[] = []
+    let spawned = false
     const handlers = new Map<string, () => void>()
+    for (const sig of FORWARDED) {
+      // The child is ours and unreaped until 'exit': its pid cannot be reused while we forward.
+      const h = () => {
+        if (spawned) child.kill(sig)
+        else pending.push(sig)
+      }
+      handlers.set(sig, h)
+      process.on(sig, h)
+    }
+    const child = spawn(command[0], command.slice(1), {stdio: 'inherit'})
     const cleanup = () => {
       for (const [sig, h] of handlers) process.removeListener(sig, h)
       handle.release()
@@ -84,14 +97,8 @@ function supervise(handle: PidfileHandle, command: string[]): Promise<number> {
     })
     child.once('spawn', () => {
       handle.write(child.pid!)
-      for (const sig of FORWARDED) {
-        // The child is ours and unreaped until 'exit': its pid cannot be reused while we forward.
-        const h = () => {
-          child.kill(sig)
-        }
-        handlers.set(sig, h)
-        process.on(sig, h)
-      }
+      spawned = true
+      for (const sig of pending.splice(0)) child.kill(sig)
     })
     child.once('exit', (code, sig) => {
       cleanup()

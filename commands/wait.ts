@@ -11,7 +11,7 @@ export default class Wait extends BaseCommand {
 Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe pidfile, ambiguous, permission).`
   static examples = [
     {command: '<%= config.bin %> wait db --for running --timeout 30s && ./migrate', description: 'Start work once db runs.'},
-    {command: '<%= config.bin %> signal app TERM && <%= config.bin %> wait app --for stopped --timeout 10s', description: 'Stop and wait.'},
+    {command: '<%= config.bin %> signal app TERM && <%= config.bin %> wait app --timeout 10s', description: 'Stop, then wait until it has stopped.'},
   ]
   static enableJsonFlag = true
   static args = {

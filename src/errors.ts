@@ -11,7 +11,6 @@ export type ErrorCode =
   | 'NOT_RUNNING'      // nothing to act on
   | 'NOT_VISIBLE'      // the holder lives in a PID namespace we cannot see
   | 'GONE'             // the process exited between identification and action (ESRCH)
-  | 'AMBIGUOUS'        // several processes fit an unlocked pidfile
   | 'CONFLICT'         // the pidfile is held by a running instance
   | 'TIMEOUT'
   | 'DOCKER'           // Docker API failure

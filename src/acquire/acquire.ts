@@ -19,6 +19,7 @@ import {NslocateError, isErrno} from '../errors'
 import {flock, probePosixLock, setPosixLock} from '../native/binding'
 import {locate} from '../locate/locate'
 import {validateName} from '../locate/name'
+import {registerHeld, unregisterHeld} from '../locate/pidfile'
 
 export interface AcquireOptions {
   name: string
@@ -79,6 +80,7 @@ export async function acquire(nameOrOptions: string | AcquireOptions): Promise<P
       // 5. the POSIX lock, for F_GETLK readers; held by this process for its whole life
       if (!setPosixLock(fd, 'write')) throw conflict(opts.name, file)
       keep = true
+      registerHeld(st, fd)
       const handle = makeHandle(file, fd)
       const pid = opts.pid === undefined ? process.pid : opts.pid
       if (pid !== null) handle.write(pid)
@@ -150,6 +152,7 @@ function makeHandle(file: string, fd: number): PidfileHandle {
       released = true
       try {
         const st = fs.fstatSync(fd)
+        unregisterHeld(st)
         const cur = fs.statSync(file)
         if (cur.ino === st.ino && cur.dev === st.dev) fs.unlinkSync(file)
       } catch {}

@@ -27,7 +27,11 @@ export abstract class BaseCommand extends Command {
   }
 
   /** Turn library errors into the documented exit status; anything else is a bug and exits 1 with its stack under DEBUG. */
-  protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+  protected async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    // With --json, oclif's own parse errors (unknown flag, missing argument, bad value) become a USAGE error object.
+    if (!(error instanceof NslocateError) && error.oclif?.exit === 2 && this.jsonEnabled()) {
+      error = new NslocateError('USAGE', error.message.split('\n')[0], {cause: error})
+    }
     if (error instanceof NslocateError) {
       if (this.jsonEnabled()) {
         this.logJson({error: {code: error.code, message: error.message, ...error.details}})

@@ -113,7 +113,7 @@ export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
       if (!result.container || result.container.id === opts.containerHint.id) result.container = {...opts.containerHint, ...result.container, name: opts.containerHint.name}
     }
   } finally {
-    fs.closeSync(opened.fd)
+    if (!opened.borrowed) fs.closeSync(opened.fd)
   }
   if (located.result.pid === null) {
     located.main = null

@@ -32,6 +32,15 @@ export interface LockFinding {
 export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs: ProcFs, hintPids: number[] = []): LockFinding {
   const evidence: string[] = []
   const probe = probePosixLock(fd)
+  // Holders' fd links show the file's real path: match the opened file's own name too (a symlinked
+  // pidfile). Only needed past the POSIX answer.
+  const names = [path.basename(file)]
+  const withRealName = () => {
+    try {
+      names.push(path.basename(fs.readlinkSync(`/proc/self/fd/${fd}`)))
+    } catch {}
+    return names
+  }
   if (probe.type !== 'unlocked') {
     if (probe.pid > 0) {
       evidence.push(`fcntl(F_GETLK): POSIX ${probe.type} lock held by pid ${probe.pid} (translated into this namespace by the kernel)`)
@@ -42,12 +51,13 @@ export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs:
       return {lock: 'posix', holders: [], notVisible: true, evidence, denied: []}
     }
     evidence.push('fcntl(F_GETLK): OFD lock held (l_pid -1: open file description locks have no owner); scanning fds for holders')
-    return scan('ofd', 'OFDLCK', file, stat, procfs, hintPids, evidence)
+    return scan('ofd', 'OFDLCK', withRealName(), stat, procfs, hintPids, evidence)
   }
   evidence.push('fcntl(F_GETLK): no POSIX or OFD lock')
   // flock locks are invisible to F_GETLK. /proc/locks tells whether one exists (when its caller is
   // visible here); the pidfile's own pid is checked too, since /proc/locks drops the line when the
   // caller is not visible in this /proc's namespace.
+  withRealName()
   let flockLines: LockLine[] = []
   try {
     flockLines = procfs.readLocks().filter((l) => l.kind === 'FLOCK' && sameFile(l, stat.dev, stat.ino))
@@ -55,7 +65,7 @@ export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs:
     evidence.push(`cannot read ${procfs.root}/locks: ${(error as Error).message}`)
   }
   if (flockLines.length === 0) {
-    const hinted = hintPids.filter((p) => p > 0 && holdsLock(procfs, p, 'FLOCK', file, stat).holds)
+    const hinted = hintPids.filter((p) => p > 0 && holdsLock(procfs, p, 'FLOCK', names, stat).holds)
     if (hinted.length === 0) {
       evidence.push(`${procfs.root}/locks: no flock lock on ${devIno(stat)}`)
       return {lock: 'none', holders: [], notVisible: false, evidence, denied: []}
@@ -63,14 +73,14 @@ export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs:
   } else {
     evidence.push(`${procfs.root}/locks: flock lock on ${devIno(stat)} created by pid ${flockLines.map((l) => l.pid).join(', ')} (the caller of flock(), not necessarily a holder)`)
   }
-  return scan('flock', 'FLOCK', file, stat, procfs, [...flockLines.map((l) => l.pid), ...hintPids], evidence)
+  return scan('flock', 'FLOCK', names, stat, procfs, [...flockLines.map((l) => l.pid), ...hintPids], evidence)
 }
 
-function scan(lock: PidfileLock, kind: LockKind, file: string, stat: fs.Stats, procfs: ProcFs, hintPids: number[], evidence: string[]): LockFinding {
+function scan(lock: PidfileLock, kind: LockKind, names: string[], stat: fs.Stats, procfs: ProcFs, hintPids: number[], evidence: string[]): LockFinding {
   const holders: number[] = []
   const denied: number[] = []
   for (const pid of procfs.listPids()) {
-    const r = holdsLock(procfs, pid, kind, file, stat)
+    const r = holdsLock(procfs, pid, kind, names, stat)
     if (r.denied) denied.push(pid)
     if (r.holds) holders.push(pid)
   }
@@ -91,8 +101,11 @@ function scan(lock: PidfileLock, kind: LockKind, file: string, stat: fs.Stats, p
   return {lock, holders, notVisible: holders.length === 0, evidence, denied}
 }
 
-/** Does `pid` have an fd on this dev:inode whose fdinfo carries a `kind` lock line for it? */
-export function holdsLock(procfs: ProcFs, pid: number, kind: LockKind, file: string, stat: fs.Stats): {holds: boolean; denied: boolean} {
+/**
+ * Does `pid` have an fd on this dev:inode whose fdinfo carries a `kind` lock line for it? Only fds
+ * whose link ends in one of `names` are stat'ed (a hard link under another name is not found).
+ */
+export function holdsLock(procfs: ProcFs, pid: number, kind: LockKind, names: string[], stat: fs.Stats): {holds: boolean; denied: boolean} {
   const fdDir = procfs.file(pid, 'fd')
   let fds: string[]
   try {
@@ -100,7 +113,6 @@ export function holdsLock(procfs: ProcFs, pid: number, kind: LockKind, file: str
   } catch (error) {
     return {holds: false, denied: (error as NodeJS.ErrnoException).code === 'EACCES'}
   }
-  const base = path.basename(file)
   for (const fd of fds) {
     let target: string
     try {
@@ -109,7 +121,7 @@ export function holdsLock(procfs: ProcFs, pid: number, kind: LockKind, file: str
       continue
     }
     // Cheap filter on the link text, then confirm identity by dev:inode (paths differ across mount namespaces).
-    if (!target.startsWith('/') || path.basename(target.replace(/ \(deleted\)$/, '')) !== base) continue
+    if (!target.startsWith('/') || !names.includes(path.basename(target.replace(/ \(deleted\)$/, '')))) continue
     try {
       const s = fs.statSync(path.join(fdDir, fd))
       if (s.ino !== stat.ino || s.dev !== stat.dev) continue

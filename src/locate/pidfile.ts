@@ -34,9 +34,27 @@ export function parsePidfileContent(text: string, pidMax = 4194304): PidfileCont
 
 export type SafetyReason = 'symlink' | 'world_writable' | 'unsafe_directory' | 'not_regular'
 
+/**
+ * Pidfiles this process holds through acquire(), by dev:inode. A POSIX lock is dropped when its
+ * owner closes ANY descriptor of the file, so locate() must not open and close such a file: it
+ * borrows the holding descriptor instead.
+ */
+const held = new Map<string, number>()
+const key = (st: {dev: number | bigint; ino: number | bigint}) => `${st.dev}:${st.ino}`
+
+export function registerHeld(st: fs.Stats, fd: number): void {
+  held.set(key(st), fd)
+}
+
+export function unregisterHeld(st: fs.Stats): void {
+  held.delete(key(st))
+}
+
 export interface OpenedPidfile {
   path: string
   fd: number
+  /** the descriptor belongs to acquire(): read through it, never close it */
+  borrowed: boolean
   stat: fs.Stats
   content: PidfileContent
   /** reasons that make the file untrustworthy whatever it says */
@@ -46,9 +64,9 @@ export interface OpenedPidfile {
 const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK | (fs.constants as Record<string, number>).O_CLOEXEC
 
 /**
- * Opens the pidfile read-only without following a final symlink (a symlink is reported, and then
- * followed only to read it when the caller allows unsafe pidfiles). Throws the fs error when it
- * cannot be opened at all.
+ * Opens the pidfile read-only without following a final symlink. A symlink is reported as unsafe
+ * and followed only to read it (so the evidence can say what it points to); locate() then refuses
+ * it unless the caller allows unsafe pidfiles. Throws the fs error when it cannot be opened at all.
  */
 export function openPidfile(file: string, opts: {allowUnsafe?: boolean; pidMax?: number} = {}): OpenedPidfile {
   const unsafe: OpenedPidfile['unsafe'] = []
@@ -57,31 +75,37 @@ export function openPidfile(file: string, opts: {allowUnsafe?: boolean; pidMax?:
   if (lst.isSymbolicLink()) {
     unsafe.push({reason: 'symlink', detail: `${file} is a symbolic link to ${safeReadlink(file)}; a pidfile must be a regular file`})
     fd = fs.openSync(file, READ_FLAGS & ~fs.constants.O_NOFOLLOW)
+  } else if (held.has(key(lst))) {
+    return {...readOpened(file, held.get(key(lst))!, opts.pidMax, unsafe), borrowed: true}
   } else {
     fd = fs.openSync(file, READ_FLAGS)
   }
   try {
-    const stat = fs.fstatSync(fd)
-    if (!stat.isFile()) unsafe.push({reason: 'not_regular', detail: `${file} is not a regular file`})
-    if (stat.mode & 0o002) unsafe.push({reason: 'world_writable', detail: `${file} is world-writable (mode ${mode(stat.mode)}): anyone could write any pid into it`})
-    const dir = path.dirname(file)
-    try {
-      const ds = fs.statSync(dir)
-      if (ds.mode & 0o002 && !(ds.mode & 0o1000)) {
-        unsafe.push({reason: 'unsafe_directory', detail: `${dir} is world-writable without the sticky bit (mode ${mode(ds.mode)}): anyone could replace the pidfile`})
-      }
-    } catch {}
-    let text = ''
-    if (stat.isFile()) {
-      const buf = Buffer.alloc(256)
-      const n = fs.readSync(fd, buf, 0, buf.length, 0)
-      text = buf.subarray(0, n).toString('latin1')
-    }
-    return {path: file, fd, stat, content: parsePidfileContent(text, opts.pidMax), unsafe}
+    return {...readOpened(file, fd, opts.pidMax, unsafe), borrowed: false}
   } catch (error) {
     fs.closeSync(fd)
     throw error
   }
+}
+
+function readOpened(file: string, fd: number, pidMax: number | undefined, unsafe: OpenedPidfile['unsafe']): Omit<OpenedPidfile, 'borrowed'> {
+  const stat = fs.fstatSync(fd)
+  if (!stat.isFile()) unsafe.push({reason: 'not_regular', detail: `${file} is not a regular file`})
+  if (stat.mode & 0o002) unsafe.push({reason: 'world_writable', detail: `${file} is world-writable (mode ${mode(stat.mode)}): anyone could write any pid into it`})
+  const dir = path.dirname(file)
+  try {
+    const ds = fs.statSync(dir)
+    if (ds.mode & 0o002 && !(ds.mode & 0o1000)) {
+      unsafe.push({reason: 'unsafe_directory', detail: `${dir} is world-writable without the sticky bit (mode ${mode(ds.mode)}): anyone could replace the pidfile`})
+    }
+  } catch {}
+  let text = ''
+  if (stat.isFile()) {
+    const buf = Buffer.alloc(256)
+    const n = fs.readSync(fd, buf, 0, buf.length, 0)
+    text = buf.subarray(0, n).toString('latin1')
+  }
+  return {path: file, fd, stat, content: parsePidfileContent(text, pidMax), unsafe}
 }
 
 export function mode(m: number): string {

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs'
 
-import {isErrno} from '../errors'
+import {NslocateError, isErrno} from '../errors'
 import {pidfdExited, pidfdOpen, pidfdSendSignal, waitPidfdFor} from '../native/binding'
 import {ProcFs} from '../proc/proc-fs'
 
@@ -46,6 +46,9 @@ export function pin(pid: number, starttime: number | null, procfs: ProcFs): {pin
   } catch (error) {
     if (isErrno(error, 'ESRCH')) return {failure: 'gone', detail: `pid ${pid} has exited`}
     if (isErrno(error, 'EPERM', 'EACCES')) return {failure: 'permission', detail: `not allowed to open a pidfd for pid ${pid}`}
+    if ((error as {unsupported?: boolean}).unsupported) {
+      throw new NslocateError('UNSUPPORTED', `this kernel has no pidfd_open(2) (Linux 5.3+): nslocate will not signal by bare pid, which could hit a reused pid`, {cause: error, exitCode: 4})
+    }
     throw error
   }
   try {

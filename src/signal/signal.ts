@@ -13,7 +13,7 @@ import {findLockHolder} from '../locate/lock-holder'
 import {pidfdExited} from '../native/binding'
 import {ProcFs, proc} from '../proc/proc-fs'
 import {Scope, cgroupMembers, cgroupOf, childrenMap, groupMembers} from './members'
-import {parseDuration, parseRetry, parseSignal, Step} from './parse'
+import {Sig, parseDuration, parseRetry, parseSignal, Step} from './parse'
 import {Pinned, pin, send, unpin, waitExit} from './pin'
 
 export interface SignalOptions extends Partial<Omit<LocateOptions, 'name'>> {
@@ -54,7 +54,7 @@ export async function signal(name: string, sigInput: string | number, options: S
   const scope = options.scope ?? 'main'
   if (!SCOPES.includes(scope)) throw new NslocateError('USAGE', `invalid scope ${JSON.stringify(scope)}: use one of ${SCOPES.join(', ')}`)
   const steps: Step[] = options.retry
-    ? parseRetry(options.retry, sig)
+    ? scheduleFor(options.retry, sig)
     : [{kind: 'signal', sig}, ...(options.wait ? [{kind: 'wait' as const, ms: options.timeoutMs ?? DEFAULT_WAIT_MS}] : [])]
   const waiting = steps.some((s) => s.kind === 'wait')
   const procfs = options.procfs ?? proc
@@ -91,7 +91,8 @@ export async function signal(name: string, sigInput: string | number, options: S
       if (step.kind === 'signal') {
         if (scope === 'tree') pinned.push(...members.discover())
         let sent = 0
-        const cgKill = scope === 'cgroup' && step.sig.name === 'KILL' && members.cgroup?.canKill
+        // cgroup.kill would also reach members refused as unsafe (pid 1, our ancestors): then pidfds only.
+        const cgKill = scope === 'cgroup' && step.sig.name === 'KILL' && members.cgroup?.canKill && !out.skipped.some((s) => s.reason.startsWith('unsafe'))
         if (cgKill) fs.writeFileSync(path.join(members.cgroup!.dir, 'cgroup.kill'), '1')
         for (const p of pinned) {
           const r = cgKill ? 'sent' : send(p, step.sig.number)
@@ -117,6 +118,16 @@ export async function signal(name: string, sigInput: string | number, options: S
   } finally {
     for (const p of pinned) unpin(p)
   }
+}
+
+/** A full schedule must start with SIGNAL itself, or the result would name a signal that was never sent. */
+function scheduleFor(retry: string, sig: Sig): Step[] {
+  const steps = parseRetry(retry, sig)
+  const first = steps[0]
+  if (first.kind === 'signal' && first.sig.number !== sig.number) {
+    throw new NslocateError('USAGE', `--retry ${retry} starts with ${first.sig.name}, but SIGNAL is ${sig.name}: start the schedule with ${sig.name} (e.g. ${sig.name}/30/KILL/5), or give a number of seconds`)
+  }
+  return steps
 }
 
 function notSignallable(located: Located): Partial<SignalResult> | null {
@@ -145,7 +156,9 @@ function reverifyLock(located: Located, procfs: ProcFs): string | null {
   if (!t.pidfile || t.pidfile.lock === 'none' || t.holder === null) return null
   let fd: number
   try {
-    fd = fs.openSync(t.pidfile.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
+    // A symlinked pidfile got this far only with --allow-unsafe-pidfile: follow it again then.
+    const nofollow = t.reasons.includes('symlink') ? 0 : fs.constants.O_NOFOLLOW
+    fd = fs.openSync(t.pidfile.path, fs.constants.O_RDONLY | nofollow | fs.constants.O_NONBLOCK)
   } catch {
     return `the pidfile ${t.pidfile.path} disappeared`
   }
@@ -324,7 +337,14 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
   const start = Date.now()
   const left = () => Math.max(0, timeoutMs - (Date.now() - start))
   for (;;) {
-    const located = locateDetailed({...options, name})
+    let located: Located
+    try {
+      located = locateDetailed({...options, name})
+    } catch (error) {
+      // The holder exited while being inspected: look again.
+      if (error instanceof NslocateError && error.code === 'GONE') continue
+      throw error
+    }
     const t = located.result
     const done = (reached: boolean, exitCode: number, message: string): WaitResult =>
       ({name, condition, reached, waited_ms: Date.now() - start, exit_code: exitCode, message, target: t})

@@ -228,6 +228,15 @@ describe('nslocate find (same namespace, real locks)', () => {
     expect(s.stderr).toMatch(/could not be named/)
   })
 
+  test('a symlink to a flock-held pidfile: the fd scan still names the holder (with --allow-unsafe-pidfile)', async () => {
+    const file = path.join(dir, 'real.pid')
+    const holder = track(spawn('flock', ['-o', file, 'sleep', '60'], {stdio: 'ignore'}))
+    await until(() => fs.existsSync(file) && fs.readFileSync('/proc/locks', 'utf8').includes(`:${fs.statSync(file).ino} `), 'flock taken')
+    fs.symlinkSync(file, path.join(dir, 'ln.pid'))
+    const {status, json} = await cliJson(['find', 'ln', '--dir', dir, '--allow-unsafe-pidfile'])
+    expect([status, json.pidfile.lock, json.holder]).toEqual([0, 'flock', holder.pid])
+  })
+
   test('list: one row per *.pid with its state; exit 0', async () => {
     const svc = posixService(path.join(dir, 'web.pid'))
     await ready(svc)

@@ -229,6 +229,28 @@ describe('nslocate signal and wait', () => {
     expect(r.stderr).toMatch(/schedule|signal|duration/)
   })
 
+  test('a schedule that does not start with SIGNAL is a usage error', async () => {
+    const r = await cli(['signal', 'svc', 'HUP', '--dir', dir, '--retry', 'TERM/1/KILL/1'])
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/starts with TERM, but SIGNAL is HUP/)
+  })
+
+  test('with --json, a parse error is a USAGE error object and exit 2', async () => {
+    const r = await cli(['signal', 'svc', 'TERM', '--json', '--bogus'])
+    expect(r.status).toBe(2)
+    expect(JSON.parse(r.stdout)).toEqual({error: {code: 'USAGE', message: 'Nonexistent flag: --bogus'}})
+  })
+
+  test('a symlinked, locked pidfile accepted with --allow-unsafe-pidfile is re-verified through the link and signalled', async () => {
+    runService('svc', dir, ['sleep', '60'])
+    const pid = await childPid(path.join(dir, 'svc.pid'))
+    fs.symlinkSync(path.join(dir, 'svc.pid'), path.join(dir, 'link.pid'))
+    const refused = await cliJson(['signal', 'link', 'TERM', '--dir', dir])
+    expect([refused.status, refused.json.delivered]).toEqual([4, []])
+    const r = await cliJson(['signal', 'link', 'TERM', '--dir', dir, '--allow-unsafe-pidfile', '--wait'])
+    expect([r.status, r.json.delivered.map((d: any) => d.pid)]).toEqual([0, [pid]])
+  })
+
   test('not running: exit 7, nothing signalled', async () => {
     const none = await cliJson(['signal', 'nothing', 'TERM', '--dir', dir], {env: {NSLOCATE_RUNTIME_DIR: dir}})
     expect([none.status, none.json.delivered]).toEqual([7, []])
