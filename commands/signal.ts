@@ -12,7 +12,7 @@ Never signals pid <= 0, nslocate itself or its ancestors, pid 1 of this namespac
 
 --retry takes start-stop-daemon's schedule: SIGNAL/TIMEOUT[/SIGNAL/TIMEOUT...], e.g. TERM/30/KILL/5 (send TERM, wait up to 30 s for exit, then KILL, wait 5 s); a bare number N means SIGNAL/N/KILL/N.
 
-Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1 failed or still running when the schedule ran out; 2 usage; 4 not permitted (permission, unsafe pidfile, holder not visible); 7 not running (nothing was signalled).`
+Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1 failed or still running when the schedule ran out; 2 usage; 4 not permitted (permission, unsafe pidfile, holder not visible); 7 not running (no pidfile, a stale one, or a --container that is not running; nothing was signalled).`
   static examples = [
     {command: '<%= config.bin %> signal nginx HUP', description: 'Reload nginx.'},
     {command: '<%= config.bin %> signal app TERM --retry TERM/30/KILL/5', description: 'Stop app: TERM, wait up to 30 s, then KILL.'},

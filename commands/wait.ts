@@ -8,6 +8,8 @@ export default class Wait extends BaseCommand {
   static summary = 'Wait until NAME is running, or until it has stopped.'
   static description = `--for stopped pins the running process with a pidfd and returns as soon as it exits (no polling of the pid); --for running re-checks every 25 ms until the pidfile is locked by a live process (or names one).
 
+With --container, a container that does not exist or is not running holds no running service: --for stopped holds at once, --for running looks at the container again every 250 ms.
+
 Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe pidfile, ambiguous, permission).`
   static examples = [
     {command: '<%= config.bin %> wait db --for running --timeout 30s && ./migrate', description: 'Start work once db runs.'},

@@ -10,7 +10,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {NslocateError} from '../errors'
-import {LocateOptions, LocateResult, locate} from '../locate/locate'
+import {LocateOptions, LocateResult, locate, stoppedResult} from '../locate/locate'
 import {runtimeDirs} from '../locate/name'
 import {ProcFs, proc} from '../proc/proc-fs'
 import {SignalOptions, SignalResult, WaitCondition, WaitOptions, WaitResult, signal, waitFor} from '../signal/signal'
@@ -33,6 +33,18 @@ export async function locateInContainer(name: string, ref: string, opts: Common 
 }
 
 export async function signalInContainer(name: string, sig: string, ref: string, opts: Omit<SignalOptions, 'rootPid'> & {api?: DockerApi} = {}): Promise<SignalResult & {helper?: string}> {
+  try {
+    return await signalInContainerAt(name, sig, ref, opts)
+  } catch (error) {
+    // signal speaks LSB action codes: "not running" is 7 there (3 is find's status code).
+    if (error instanceof NslocateError && error.code === 'NOT_RUNNING' && error.exitCode !== 7) {
+      throw new NslocateError('NOT_RUNNING', error.message, {exitCode: 7, cause: error.cause ?? error, details: error.details})
+    }
+    throw error
+  }
+}
+
+async function signalInContainerAt(name: string, sig: string, ref: string, opts: Omit<SignalOptions, 'rootPid'> & {api?: DockerApi}): Promise<SignalResult & {helper?: string}> {
   const t = await containerTarget(ref, opts)
   if (t.rootPid !== null) return signal(name, sig, {...opts, ...inTarget(t)})
   const argv = ['signal', name, sig, ...pidfileArgs(opts), '--scope', opts.scope ?? 'main']
@@ -44,12 +56,36 @@ export async function signalInContainer(name: string, sig: string, ref: string, 
   return {...(r.json as SignalResult), helper: r.image}
 }
 
+/**
+ * A container that does not exist or is not running holds no running service: `--for stopped` is
+ * reached at once; `--for running` looks at the container again every 250 ms until it runs (then
+ * waits for the service in it) or the time is up.
+ */
 export async function waitInContainer(name: string, condition: WaitCondition, ref: string, opts: WaitOptions & {api?: DockerApi} = {}): Promise<WaitResult> {
-  const t = await containerTarget(ref, opts)
-  if (t.rootPid !== null) return waitFor(name, condition, {...opts, ...inTarget(t)})
+  if (condition !== 'running' && condition !== 'stopped') throw new NslocateError('USAGE', `invalid condition ${JSON.stringify(condition)}: use running or stopped`)
+  const timeoutMs = opts.timeoutMs ?? 30_000
+  const start = Date.now()
+  const api = opts.api ?? (await dockerApi())
+  let t: ContainerTarget
+  for (;;) {
+    try {
+      t = await containerTarget(ref, {...opts, api})
+      break
+    } catch (error) {
+      if (!(error instanceof NslocateError && error.code === 'NOT_RUNNING')) throw error
+      const waited = Date.now() - start
+      const target = stoppedResult(name, ['container_not_running'], [error.message])
+      if (condition === 'stopped') return {name, condition, reached: true, waited_ms: waited, exit_code: 0, message: `${name} is not running (${error.message})`, target}
+      if (waited >= timeoutMs) return {name, condition, reached: false, waited_ms: waited, exit_code: 1, message: `${name}: timed out after ${timeoutMs} ms waiting for it to be running (${error.message})`, target}
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250, timeoutMs - waited)))
+    }
+  }
+  const left = Math.max(0, timeoutMs - (Date.now() - start))
+  const withTime = (r: WaitResult): WaitResult => ({...r, waited_ms: Date.now() - start})
+  if (t.rootPid !== null) return withTime(await waitFor(name, condition, {...opts, timeoutMs: left, ...inTarget(t)}))
   const argv = ['wait', name, '--for', condition, ...pidfileArgs(opts)]
-  if (opts.timeoutMs !== undefined) argv.push('--timeout', `${opts.timeoutMs}ms`)
-  return (await viaHelper(t, argv, {...opts, helperTimeoutMs: (opts.timeoutMs ?? 30_000) + HELPER_TIMEOUT_MS})).json as WaitResult
+  argv.push('--timeout', `${left}ms`)
+  return withTime((await viaHelper(t, argv, {...opts, helperTimeoutMs: left + HELPER_TIMEOUT_MS})).json as WaitResult)
 }
 
 /** Every *.pid in the container's runtime directories (as seen inside it). */

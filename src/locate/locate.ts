@@ -76,14 +76,19 @@ export interface Located {
   holder: ProcessFacts | null
 }
 
+/** A result saying NAME is not running, with no pidfile looked at (e.g. its container has stopped). */
+export function stoppedResult(name: string, reasons: string[] = [], evidence: string[] = []): LocateResult {
+  return {
+    name, state: 'stopped', pid: null, holder: null, visible: true, nspid: [], pidns: null,
+    pidfile: null, process: null, container: null, reasons, evidence,
+  }
+}
+
 export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
   const opts: LocateOptions = typeof nameOrOptions === 'string' ? {name: nameOrOptions} : nameOrOptions
   if (!opts.skipNameCheck) validateName(opts.name)
   const procfs = opts.procfs ?? proc
-  const result: LocateResult = {
-    name: opts.name, state: 'stopped', pid: null, holder: null, visible: true, nspid: [], pidns: null,
-    pidfile: null, process: null, container: null, reasons: [], evidence: [],
-  }
+  const result = stoppedResult(opts.name)
   const located: Located = {result, main: null, holder: null}
   if (opts.preEvidence) result.evidence.push(...opts.preEvidence)
   const inRoot = opts.rootPid !== undefined ? rootOf(opts, procfs) : null
@@ -150,7 +155,10 @@ function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions & {
   const finding = findLockHolder(opened.path, opened.fd, stat, procfs, written ? [written] : [])
   result.pidfile = {path: opened.path, pid: written, lock: finding.lock, uid: stat.uid, mode: mode(stat.mode)}
   result.evidence.push(...finding.evidence)
-  if (finding.denied.length > 0) result.reasons.push('permission_denied')
+  // Unreadable fds matter when they may hide the holder; once a holder is named they can only hide
+  // more processes sharing the same lock (an fd inherited across fork), which the evidence says.
+  if (finding.denied.length > 0 && finding.holders.length === 0) result.reasons.push('permission_denied')
+  else if (finding.denied.length > 0) result.evidence.push('the holder is named; processes whose fds could not be read may share its lock (an inherited descriptor), and are not listed')
   const bootMs = procfs.bootTimeMs()
   let main: ProcessFacts | null = null
 
@@ -181,7 +189,13 @@ function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions & {
       const base = path.basename(opened.path).replace(/\.pid$/, '')
       const r = resolveUnlocked({content: written, file: opts.innerPath ?? opened.path, stat, names: [opts.name, base, ...(opts.alsoNamed ?? [])], procfs, bootMs, pidns: opts.pidns})
       result.evidence.push(...r.evidence)
-      if (r.survivors.length === 1) {
+      if (r.undetermined.length > 0) {
+        // A process we may not inspect could be the service: neither "stale" nor a guess.
+        result.state = 'unknown'
+        if (!result.reasons.includes('permission_denied')) result.reasons.push('permission_denied')
+        if (r.survivors.length > 0) result.reasons.push('ambiguous')
+        result.evidence.push(`cannot tell which process wrote ${opened.path}: ${[...r.survivors, ...r.undetermined].map((f) => f.pid).join(', ')} ${r.survivors.length + r.undetermined.length === 1 ? 'fits' : 'fit'}, not all could be checked; run as root with CAP_SYS_PTRACE (e.g. --cap-add SYS_PTRACE) to decide`)
+      } else if (r.survivors.length === 1) {
         result.state = 'running'
         main = r.survivors[0]
       } else if (r.survivors.length > 1) {

@@ -96,7 +96,7 @@ function scan(lock: PidfileLock, kind: LockKind, names: string[], stat: fs.Stats
     evidence.push(`fd scan: no process visible here holds the ${lock} lock`)
   }
   if (denied.length > 0) {
-    evidence.push(`fd scan: not allowed to read the fds of ${denied.length} process(es) (${denied.slice(0, 5).join(', ')}${denied.length > 5 ? ', ...' : ''}); reading them needs CAP_SYS_PTRACE (or the same uid)`)
+    evidence.push(`fd scan: not allowed to read the fds of ${denied.length} process(es) (${denied.slice(0, 5).join(', ')}${denied.length > 5 ? ', ...' : ''}); listing another uid's /proc/PID/fd needs CAP_DAC_READ_SEARCH, reading its links needs CAP_SYS_PTRACE (or run as that uid)`)
   }
   return {lock, holders, notVisible: holders.length === 0, evidence, denied}
 }
@@ -113,11 +113,16 @@ export function holdsLock(procfs: ProcFs, pid: number, kind: LockKind, names: st
   } catch (error) {
     return {holds: false, denied: (error as NodeJS.ErrnoException).code === 'EACCES'}
   }
+  let denied = false
   for (const fd of fds) {
     let target: string
     try {
       target = fs.readlinkSync(path.join(fdDir, fd))
-    } catch {
+    } catch (error) {
+      // The fd directory of a process of our own uid lists, but its links need ptrace access
+      // (CAP_SYS_PTRACE when the process has capabilities we lack): not seen is not "not held".
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EACCES' || code === 'EPERM') denied = true
       continue
     }
     // Cheap filter on the link text, then confirm identity by dev:inode (paths differ across mount namespaces).
@@ -126,9 +131,12 @@ export function holdsLock(procfs: ProcFs, pid: number, kind: LockKind, names: st
       const s = fs.statSync(path.join(fdDir, fd))
       if (s.ino !== stat.ino || s.dev !== stat.dev) continue
       if (procfs.readFdinfoLocks(pid, fd).some((l) => l.kind === kind && sameFile(l, stat.dev, stat.ino))) return {holds: true, denied: false}
-    } catch {}
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EACCES' || code === 'EPERM') denied = true
+    }
   }
-  return {holds: false, denied: false}
+  return {holds: false, denied}
 }
 
 export function devIno(stat: fs.Stats): string {

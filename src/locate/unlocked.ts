@@ -22,6 +22,12 @@ export interface UnlockedResolution {
   survivors: ProcessFacts[]
   /** a candidate was dropped only because it started after the file was written */
   reused: boolean
+  /**
+   * candidates that passed every other step but whose mount namespace we were not allowed to look
+   * into (/proc/PID/root and mountinfo need ptrace access: CAP_SYS_PTRACE): they can be neither
+   * confirmed nor ruled out, so the answer is "cannot tell", never "stale"
+   */
+  undetermined: ProcessFacts[]
   evidence: string[]
 }
 
@@ -57,17 +63,24 @@ export function resolveUnlocked(opts: {
   }
   if (facts.length === 0) {
     evidence.push(`no live process has innermost pid ${content} in any PID namespace visible here`)
-    return {survivors: [], reused: false, evidence}
+    return {survivors: [], reused: false, undetermined: [], evidence}
   }
   evidence.push(`candidates with innermost pid ${content}: ${facts.map((f) => `${f.pid} (${f.stat.comm})`).join(', ')}`)
 
-  // (b) the candidate sees this very file
-  facts = narrow(facts, evidence, 'sees this pidfile', (f) => seesFile(procfs, f.pid, opts.file, opts.stat),
+  // (b) the candidate sees this very file; one whose mount namespace we may not look into is kept
+  // aside (undetermined) and goes through (c) and (d) too.
+  const sees = new Map(facts.map((f) => [f.pid, seesFile(procfs, f.pid, opts.file, opts.stat)]))
+  let undetermined = facts.filter((f) => sees.get(f.pid) === 'denied')
+  for (const f of undetermined) {
+    evidence.push(`pid ${f.pid}: not allowed to look into its mount namespace (/proc/${f.pid}/root, mountinfo: needs CAP_SYS_PTRACE), so whether it sees this pidfile cannot be checked`)
+  }
+  facts = narrow(facts.filter((f) => sees.get(f.pid) !== 'denied'), evidence, 'sees this pidfile', (f) => sees.get(f.pid) === true,
     `neither ${opts.file} nor NAME.pid under any of its mount points is this file (dev:inode) in its mount namespace`)
 
   // (c) name
   const names = [...new Set(opts.names.filter(Boolean))]
   facts = narrow(facts, evidence, `is named ${names.join(' or ')}`, (f) => matchesName(procfs, f, names), 'its comm, executable and argv[0] do not match')
+  undetermined = undetermined.filter((f) => matchesName(procfs, f, names))
 
   // (d) start time against the file's mtime
   let reused = false
@@ -76,20 +89,27 @@ export function resolveUnlocked(opts: {
   facts = narrow(facts, evidence, 'started before the pidfile was written', (f) => f.startedMs <= mtime + START_SLACK_MS,
     (f) => `it started at ${new Date(f.startedMs).toISOString()}, after the file was written at ${new Date(mtime).toISOString()}: the pid was reused`)
   if (before > 0 && facts.length === 0) reused = true
-  return {survivors: facts, reused, evidence}
+  undetermined = undetermined.filter((f) => f.startedMs <= mtime + START_SLACK_MS)
+  if (undetermined.length > 0) {
+    evidence.push(`pid ${undetermined.map((f) => f.pid).join(', ')} would fit but could not be checked against the pidfile (permission)`)
+  }
+  return {survivors: facts, reused, undetermined, evidence}
 }
 
 /**
  * Does pid's mount namespace contain this file? At the same path first; else (a volume mounted at
  * another path, e.g. host /srv/app/run -> container /run) directly under any of its mount points.
  */
-export function seesFile(procfs: ProcFs, pid: number, file: string, stat: fs.Stats): boolean {
+export function seesFile(procfs: ProcFs, pid: number, file: string, stat: fs.Stats): boolean | 'denied' {
   const root = procfs.file(pid, 'root')
+  let denied = false
+  const isDenied = (error: unknown) => ['EACCES', 'EPERM'].includes((error as NodeJS.ErrnoException).code ?? '')
   const same = (p: string) => {
     try {
       const s = fs.statSync(path.join(root, p))
       return s.dev === stat.dev && s.ino === stat.ino
-    } catch {
+    } catch (error) {
+      if (isDenied(error)) denied = true
       return false
     }
   }
@@ -97,8 +117,8 @@ export function seesFile(procfs: ProcFs, pid: number, file: string, stat: fs.Sta
   let mountinfo = ''
   try {
     mountinfo = fs.readFileSync(procfs.file(pid, 'mountinfo'), 'utf8')
-  } catch {
-    return false
+  } catch (error) {
+    return denied || isDenied(error) ? 'denied' : false
   }
   const base = path.basename(file)
   // mountinfo(5): ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; octal escapes for spaces.
@@ -108,7 +128,7 @@ export function seesFile(procfs: ProcFs, pid: number, file: string, stat: fs.Sta
     const mp = cols[4].replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(Number.parseInt(o, 8)))
     if (same(path.join(mp, base))) return true
   }
-  return false
+  return denied ? 'denied' : false
 }
 
 function narrow(facts: ProcessFacts[], evidence: string[], what: string, keep: (f: ProcessFacts) => boolean,

@@ -8,7 +8,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {NslocateError} from '../errors'
-import {Located, LocateOptions, LocateResult, locateDetailed} from '../locate/locate'
+import {Located, LocateOptions, LocateResult, locateDetailed, stoppedResult} from '../locate/locate'
 import {findLockHolder} from '../locate/lock-holder'
 import {pidfdExited} from '../native/binding'
 import {ProcFs, proc} from '../proc/proc-fs'
@@ -343,6 +343,13 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
     } catch (error) {
       // The holder exited while being inspected: look again.
       if (error instanceof NslocateError && error.code === 'GONE') continue
+      // --root-pid (a container's init) has exited: nothing runs in those namespaces any more.
+      if (error instanceof NslocateError && error.code === 'NOT_RUNNING' && options.rootPid !== undefined) {
+        const t = stoppedResult(name, ['root_exited'], [error.message])
+        const reached = condition === 'stopped'
+        return {name, condition, reached, waited_ms: Date.now() - start, exit_code: reached ? 0 : 1, target: t,
+          message: reached ? `${name} is not running (${error.message})` : `${name} cannot start there: ${error.message}`}
+      }
       throw error
     }
     const t = located.result

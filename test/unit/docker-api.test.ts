@@ -1,0 +1,391 @@
+/**
+ * The Docker API failure paths of --container, without an engine:
+ *  - dockerError(): each failure class -> NslocateError code, message, exit status;
+ *  - the library over nock (nock 15.0.0 intercepts dockerode's HTTP-over-unix-socket requests when
+ *    scoped as http://localhost): no such container, stopped container, an engine that refuses the
+ *    API version, a container that goes away between two calls, the helper route when State.Pid
+ *    names nothing here;
+ *  - the built CLI as a subprocess (exit status as users see it) against a tiny fake engine on a
+ *    unix socket in a temp dir, a socket that does not exist, and a socket the caller may not open
+ *    (mode 000, run as uid 65534). These need `npm run build` (npm test does it).
+ */
+import {ChildProcess, spawn} from 'node:child_process'
+import * as fs from 'node:fs'
+import * as http from 'node:http'
+import * as os from 'node:os'
+import * as path from 'node:path'
+
+import nock from 'nock'
+
+import {containerTarget} from '../../src/docker/container-target'
+import {dockerApi, dockerError} from '../../src/docker/docker'
+import {listContainers, locateInContainer, signalInContainer} from '../../src/docker/in-container'
+import {NslocateError} from '../../src/errors'
+
+const ROOT = path.resolve(__dirname, '../..')
+const BIN = path.join(ROOT, 'bin', 'run.js')
+const WHERE = 'unix:///var/run/docker.sock'
+const ID = 'a'.repeat(64)
+/** A pid no process can have (pid_max is at most 2^22, pids are below it). */
+const NO_SUCH_PID = 4_194_304
+
+/** A `GET /containers/ID/json` body, as the engine answers it. */
+function inspectBody(over: {running?: boolean; pid?: number; id?: string; name?: string} = {}) {
+  const running = over.running ?? true
+  return {
+    Id: over.id ?? ID, Name: `/${over.name ?? 'web'}`, Config: {Image: 'web:1'},
+    State: {Status: running ? 'running' : 'exited', Running: running, Pid: running ? over.pid ?? NO_SUCH_PID : 0, ExitCode: running ? 0 : 137},
+  }
+}
+
+/** Docker's multiplexed log stream (no TTY): [stream, 0, 0, 0, size BE32] + payload. */
+function frame(stream: 1 | 2, text: string): Buffer {
+  const payload = Buffer.from(text)
+  const head = Buffer.alloc(8)
+  head[0] = stream
+  head.writeUInt32BE(payload.length, 4)
+  return Buffer.concat([head, payload])
+}
+
+/** Runs fn and returns what it threw (failing if it did not throw a NslocateError). */
+async function caught(fn: () => unknown): Promise<NslocateError> {
+  try {
+    await fn()
+  } catch (error) {
+    if (error instanceof NslocateError) return error
+    throw error
+  }
+  throw new Error('expected a NslocateError, nothing was thrown')
+}
+
+describe('dockerError(): each failure says what to do, with the documented exit status', () => {
+  const err = (props: Record<string, unknown>) => Object.assign(new Error(String(props.message ?? 'x')), props)
+
+  test.each(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT'])('%s: the engine cannot be reached (DOCKER, exit 4)', (code) => {
+    const e = dockerError(err({code}), 'inspect container web', WHERE)
+    expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
+    expect(e.message).toBe(`cannot reach the Docker engine at ${WHERE} (${code}) while trying to inspect container web: is dockerd running? Set DOCKER_HOST to its socket, or mount /var/run/docker.sock into this container`)
+  })
+
+  test.each(['EACCES', 'EPERM'])('%s on the socket: PERMISSION, exit 4, says how to get access', (code) => {
+    const e = dockerError(err({code, syscall: 'connect', address: '/var/run/docker.sock'}), 'inspect container web', WHERE)
+    expect(e).toMatchObject({code: 'PERMISSION', exitCode: 4})
+    expect(e.message).toBe(`permission denied on the Docker socket ${WHERE} while trying to inspect container web: run as root or as a member of the docker group`)
+  })
+
+  test('404: no such container (NOT_RUNNING, exit 3), with the engine\'s own words', () => {
+    const e = dockerError(err({statusCode: 404, json: {message: 'No such container: web'}}), 'inspect container web', WHERE)
+    expect(e).toMatchObject({code: 'NOT_RUNNING', exitCode: 3})
+    expect(e.message).toBe('no such container while trying to inspect container web: No such container: web')
+  })
+
+  test('400 naming the API version: the engine is too old (DOCKER, exit 4)', () => {
+    const e = dockerError(err({statusCode: 400, json: {message: 'client version 1.41 is too new. Maximum supported API version is 1.23'}}), 'inspect container web', WHERE)
+    expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
+    expect(e.message).toContain('refused the API version while trying to inspect container web (client version 1.41 is too new. Maximum supported API version is 1.23)')
+    expect(e.message).toContain('nslocate needs Docker API 1.24 or newer')
+  })
+
+  test('409: the container is not running (NOT_RUNNING, exit 3)', () => {
+    const e = dockerError(err({statusCode: 409, json: {message: `Container ${ID} is not running`}}), 'run the helper container (image nslocate:local)', WHERE)
+    expect(e).toMatchObject({code: 'NOT_RUNNING', exitCode: 3})
+    expect(e.message).toBe(`the container is not running (Container ${ID} is not running) while trying to run the helper container (image nslocate:local)`)
+  })
+
+  test('anything else: DOCKER, exit 4, the engine\'s message', () => {
+    const e = dockerError(err({statusCode: 500, json: {message: 'driver failed'}}), 'list containers', WHERE)
+    expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
+    expect(e.message).toBe(`the Docker engine at ${WHERE} failed to list containers: driver failed`)
+  })
+})
+
+describe('the Docker API through nock (dockerode over the unix socket)', () => {
+  const saved = {DOCKER_HOST: process.env.DOCKER_HOST, NSLOCATE_HELPER_IMAGE: process.env.NSLOCATE_HELPER_IMAGE, HOSTNAME: process.env.HOSTNAME}
+
+  beforeAll(() => {
+    delete process.env.DOCKER_HOST
+    delete process.env.NSLOCATE_HELPER_IMAGE
+    nock.disableNetConnect()
+  })
+  afterEach(() => {
+    const pending = nock.pendingMocks()
+    nock.cleanAll()
+    for (const [k, v] of Object.entries(saved)) {
+      if (k === 'DOCKER_HOST' || k === 'NSLOCATE_HELPER_IMAGE') delete process.env[k]
+      else if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+    expect(pending).toEqual([]) // every call the test expected was made
+  })
+  afterAll(() => {
+    nock.enableNetConnect()
+    nock.restore()
+    for (const [k, v] of Object.entries(saved)) if (v !== undefined) process.env[k] = v
+  })
+
+  test('no such container: NOT_RUNNING, exit 3 for find (LSB status), 7 for signal (LSB action)', async () => {
+    nock('http://localhost').get('/containers/nope/json').times(3).reply(404, {message: 'No such container: nope'})
+    for (const [run, exitCode] of [[() => locateInContainer('app', 'nope'), 3], [() => signalInContainer('app', 'TERM', 'nope'), 7], [() => containerTarget('nope'), 3]] as const) {
+      const e = await caught(run)
+      expect(e).toMatchObject({code: 'NOT_RUNNING', exitCode})
+      expect(e.message).toBe('no such container while trying to inspect container nope: No such container: nope')
+    }
+  })
+
+  test('a stopped container: NOT_RUNNING, exit 3, naming it', async () => {
+    nock('http://localhost').get('/containers/web/json').reply(200, inspectBody({running: false}))
+    const e = await caught(() => locateInContainer('app', 'web'))
+    expect(e).toMatchObject({code: 'NOT_RUNNING', exitCode: 3, details: {container: ID}})
+    expect(e.message).toBe(`container web (${ID.slice(0, 12)}) is not running`)
+  })
+
+  test('an engine older than the client: 400 "client version ... is too new" -> DOCKER, exit 4', async () => {
+    nock('http://localhost').get('/containers/web/json').reply(400, {message: 'client version 1.41 is too new. Maximum supported API version is 1.23'})
+    const e = await caught(() => locateInContainer('app', 'web'))
+    expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
+    expect(e.message).toBe(`the Docker engine at ${WHERE} refused the API version while trying to inspect container web (client version 1.41 is too new. Maximum supported API version is 1.23): the engine is too old; nslocate needs Docker API 1.24 or newer`)
+  })
+
+  test('an engine that is not there: cannot reach, exit 4', async () => {
+    nock.enableNetConnect()
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nslocate-nosock-'))
+    try {
+      process.env.DOCKER_HOST = `unix://${dir}/docker.sock`
+      const e = await caught(async () => (await dockerApi()).inspect('web'))
+      expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
+      expect(e.message).toContain(`cannot reach the Docker engine at unix://${dir}/docker.sock (ENOENT) while trying to inspect container web`)
+    } finally {
+      fs.rmSync(dir, {recursive: true, force: true})
+      nock.disableNetConnect()
+    }
+  })
+
+  test('containers: one that goes away between list and inspect (404) is left out, not an error', async () => {
+    const other = 'b'.repeat(64)
+    nock('http://localhost')
+      .get('/containers/json').reply(200, [{Id: ID, Names: ['/web'], Image: 'web:1', State: 'running'}, {Id: other, Names: ['/gone'], Image: 'x', State: 'running'}])
+      .get(`/containers/${ID}/json`).reply(200, inspectBody({running: false}))
+      .get(`/containers/${other}/json`).reply(404, {message: `No such container: ${other}`})
+    const api = await dockerApi()
+    expect(await api.list()).toEqual([{id: ID, name: 'web', image: 'web:1', running: false, pid: 0}])
+  })
+
+  test('containers: one that stops between list and the /proc look (inspect says not running) is skipped', async () => {
+    nock('http://localhost')
+      .get('/containers/json').reply(200, [{Id: ID, Names: ['/web'], Image: 'web:1', State: 'running'}])
+      .get(`/containers/${ID}/json`).reply(200, inspectBody({pid: NO_SUCH_PID}))
+      .get(`/containers/${ID}/json`).reply(200, inspectBody({running: false}))
+    const rows = await listContainers()
+    expect(rows).toEqual([])
+  })
+
+  test('inspect says running but State.Pid names nothing here: reported as another PID namespace (the helper route)', async () => {
+    nock('http://localhost').get('/containers/web/json').reply(200, inspectBody({pid: NO_SUCH_PID}))
+    const t = await containerTarget('web')
+    expect(t.rootPid).toBeNull()
+    expect(t.evidence).toEqual([
+      `Docker API (${WHERE}): container web (${ID.slice(0, 12)}) runs with State.Pid ${NO_SUCH_PID} in the engine's PID namespace`,
+      `pid ${NO_SUCH_PID} does not exist here: nslocate runs in another PID namespace than the engine`,
+    ])
+  })
+
+  test('State.Pid gone and no helper image known: USAGE, exit 2 (what it does; a container that just stopped deserves NOT_RUNNING, see report)', async () => {
+    process.env.HOSTNAME = 'not-a-container'
+    nock('http://localhost')
+      .get('/containers/web/json').reply(200, inspectBody({pid: NO_SUCH_PID}))
+      .get('/containers/not-a-container/json').reply(404, {message: 'No such container: not-a-container'})
+    const e = await caught(() => locateInContainer('app', 'web'))
+    expect(e).toMatchObject({code: 'USAGE', exitCode: 2})
+    expect(e.message).toContain('no image for the helper container: set NSLOCATE_HELPER_IMAGE to the nslocate image')
+  })
+
+  test('the container stops mid-operation: the helper finds State.Pid gone and says so (NOT_RUNNING, exit 3); the helper is removed', async () => {
+    process.env.NSLOCATE_HELPER_IMAGE = 'nslocate:local'
+    const helper = 'c'.repeat(64)
+    const said = JSON.stringify({error: {code: 'NOT_RUNNING', message: `pid ${NO_SUCH_PID} (whose mount namespace holds the pidfile) has exited`}})
+    let created: any
+    nock('http://localhost')
+      .get('/containers/web/json').reply(200, inspectBody({pid: NO_SUCH_PID}))
+      .post('/containers/create', (body) => ((created = body), true)).query(true).reply(201, {Id: helper, Warnings: []})
+      .post(`/containers/${helper}/start`).query(true).reply(204)
+      .post(`/containers/${helper}/wait`).query(true).reply(200, {StatusCode: 3})
+      .get(`/containers/${helper}/logs`).query(true).reply(200, frame(1, said), {'Content-Type': 'application/vnd.docker.raw-stream'})
+      .delete(`/containers/${helper}`).query({force: 'true'}).reply(204)
+    const e = await caught(() => signalInContainer('app', 'TERM', 'web', {wait: true}))
+    expect(e).toMatchObject({code: 'NOT_RUNNING', exitCode: 7})
+    expect(e.message).toBe(`helper container: pid ${NO_SUCH_PID} (whose mount namespace holds the pidfile) has exited`)
+    // The helper: the engine's PID namespace, CAP_SYS_PTRACE, no network, labelled, the pid it was given.
+    expect(created).toMatchObject({
+      Image: 'nslocate:local',
+      Labels: {'nslocate.helper': '1', 'nslocate.target': ID},
+      HostConfig: {PidMode: 'host', CapAdd: ['SYS_PTRACE'], NetworkMode: 'none'},
+    })
+    expect(created.Cmd).toEqual(['signal', 'app', 'TERM', '--scope', 'main', '--wait', '--root-pid', String(NO_SUCH_PID), '--json'])
+  })
+
+  test('a second call answered 409 (not running): NOT_RUNNING, exit 3; the helper is still removed', async () => {
+    process.env.NSLOCATE_HELPER_IMAGE = 'nslocate:local'
+    const helper = 'd'.repeat(64)
+    nock('http://localhost')
+      .get('/containers/web/json').reply(200, inspectBody({pid: NO_SUCH_PID}))
+      .post('/containers/create').query(true).reply(201, {Id: helper, Warnings: []})
+      .post(`/containers/${helper}/start`).query(true).reply(409, {message: `Container ${ID} is not running`})
+      .delete(`/containers/${helper}`).query({force: 'true'}).reply(204)
+    const e = await caught(() => locateInContainer('app', 'web'))
+    expect(e).toMatchObject({code: 'NOT_RUNNING', exitCode: 3})
+    expect(e.message).toBe(`the container is not running (Container ${ID} is not running) while trying to run the helper container (image nslocate:local)`)
+  })
+
+  test('the helper\'s output is not JSON: DOCKER, exit 4, with what it printed', async () => {
+    process.env.NSLOCATE_HELPER_IMAGE = 'busybox:latest'
+    const helper = 'e'.repeat(64)
+    nock('http://localhost')
+      .get('/containers/web/json').reply(200, inspectBody({pid: NO_SUCH_PID}))
+      .post('/containers/create').query(true).reply(201, {Id: helper, Warnings: []})
+      .post(`/containers/${helper}/start`).query(true).reply(204)
+      .post(`/containers/${helper}/wait`).query(true).reply(200, {StatusCode: 127})
+      .get(`/containers/${helper}/logs`).query(true).reply(200, frame(2, 'exec: "find": executable file not found in $PATH\n'), {'Content-Type': 'application/vnd.docker.raw-stream'})
+      .delete(`/containers/${helper}`).query({force: 'true'}).reply(204)
+    const e = await caught(() => locateInContainer('app', 'web'))
+    expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
+    expect(e.message).toBe('the helper container (image busybox:latest) did not answer with JSON (exit 127): exec: "find": executable file not found in $PATH')
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------
+// The CLI as users run it: exit status and the --json error, against a fake engine on a unix socket.
+
+interface FakeEngine {
+  socket: string
+  requests: string[]
+  close(): Promise<void>
+}
+
+/** A tiny "engine": answers each request with route(method, url) -> [status, body]. */
+async function fakeEngine(dir: string, route: (method: string, url: string) => [number, unknown]): Promise<FakeEngine> {
+  const socket = path.join(dir, 'docker.sock')
+  const requests: string[] = []
+  const server = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`)
+    const [status, body] = route(req.method ?? 'GET', req.url ?? '/')
+    res.writeHead(status, {'Content-Type': 'application/json'})
+    res.end(JSON.stringify(body))
+  })
+  await new Promise<void>((resolve) => server.listen(socket, resolve))
+  return {socket, requests, close: () => new Promise((resolve) => server.close(() => resolve()))}
+}
+
+interface Run {
+  status: number | null
+  stdout: string
+  stderr: string
+  json: any
+}
+
+function runCli(args: string[], opts: {env?: NodeJS.ProcessEnv; uid?: number; gid?: number} = {}): Promise<Run> {
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'commands', 'find.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
+      cwd: ROOT, env: {PATH: process.env.PATH, HOME: os.tmpdir(), ...opts.env}, uid: opts.uid, gid: opts.gid, stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', (d) => (stdout += d))
+    child.stderr!.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`nslocate ${args.join(' ')} did not finish in 20 s`))
+    }, 20_000)
+    child.on('close', (status) => {
+      clearTimeout(timer)
+      let json: any = null
+      try {
+        json = JSON.parse(stdout)
+      } catch {}
+      resolve({status, stdout, stderr, json})
+    })
+  })
+}
+
+describe('the CLI against a fake engine (exit status as users see it)', () => {
+  let dir: string
+  let engine: FakeEngine
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nslocate-fake-engine-'))
+    fs.chmodSync(dir, 0o755)
+    engine = await fakeEngine(dir, (method, url) => {
+      if (url.startsWith('/containers/old/json')) return [400, {message: 'client version 1.41 is too new. Maximum supported API version is 1.23'}]
+      const m = url.match(/^\/containers\/([^/?]+)\/json/)
+      if (method === 'GET' && m) return [404, {message: `No such container: ${m[1]}`}]
+      return [500, {message: `fake engine: unexpected ${method} ${url}`}]
+    })
+  })
+  afterAll(async () => {
+    await engine?.close()
+    fs.rmSync(dir, {recursive: true, force: true})
+  })
+
+  const env = () => ({DOCKER_HOST: `unix://${engine.socket}`})
+
+  test('find --container x: no such container exits 3 (LSB status "not running")', async () => {
+    const r = await runCli(['find', 'app', '--container', 'x', '--json'], {env: env()})
+    expect(r.status).toBe(3)
+    expect(r.json).toEqual({error: {code: 'NOT_RUNNING', message: 'no such container while trying to inspect container x: No such container: x'}})
+    expect(engine.requests).toContain('GET /containers/x/json')
+  })
+
+  test('wait --container x: no such container: --for stopped is reached (0), --for running times out (1)', async () => {
+    const r = await runCli(['wait', 'app', '--container', 'x', '--json'], {env: env()})
+    expect(r.status).toBe(0)
+    expect(r.json).toMatchObject({reached: true, condition: 'stopped', exit_code: 0, target: {state: 'stopped', reasons: ['container_not_running']}})
+    const before = engine.requests.length
+    const t = await runCli(['wait', 'app', '--container', 'x', '--for', 'running', '--timeout', '700ms', '--json'], {env: env()})
+    expect(t.status).toBe(1)
+    expect(t.json).toMatchObject({reached: false, condition: 'running', exit_code: 1})
+    expect(t.json.message).toContain('timed out after 700 ms')
+    // It looked at the container again while waiting (every 250 ms).
+    expect(engine.requests.slice(before).filter((q) => q.startsWith('GET /containers/x/json')).length).toBeGreaterThanOrEqual(3)
+  })
+
+  test('signal --container x TERM: no such container exits 7 (LSB action "not running")', async () => {
+    const r = await runCli(['signal', 'app', 'TERM', '--container', 'x', '--json'], {env: env()})
+    expect(r.json.error.code).toBe('NOT_RUNNING')
+    expect(r.status).toBe(7)
+  })
+
+  test('an engine that refuses the API version exits 4 and says the engine is too old', async () => {
+    const r = await runCli(['find', 'app', '--container', 'old', '--json'], {env: env()})
+    expect(r.status).toBe(4)
+    expect(r.json.error.code).toBe('DOCKER')
+    expect(r.json.error.message).toContain('refused the API version while trying to inspect container old (client version 1.41 is too new')
+  })
+
+  test('DOCKER_HOST names a socket that does not exist: exit 4, "cannot reach"', async () => {
+    const missing = path.join(dir, 'missing.sock')
+    const r = await runCli(['find', 'app', '--container', 'x', '--json'], {env: {DOCKER_HOST: `unix://${missing}`}})
+    expect(r.status).toBe(4)
+    expect(r.json.error).toEqual({code: 'DOCKER', message: `cannot reach the Docker engine at unix://${missing} (ENOENT) while trying to inspect container x: is dockerd running? Set DOCKER_HOST to its socket, or mount /var/run/docker.sock into this container`})
+    // Without --json: the same words on stderr (oclif wraps long lines).
+    const t = await runCli(['signal', 'app', 'TERM', '--container', 'x'], {env: {DOCKER_HOST: `unix://${missing}`}})
+    expect(t.status).toBe(4)
+    expect(t.stderr.replace(/\s*\n\s*›?\s*/g, ' ')).toContain('cannot reach the Docker engine at')
+  })
+
+  test('a socket the caller may not open (mode 000, uid 65534): exit 4, permission denied, names the docker group', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test switches to uid 65534: run it as root (the test machines do)')
+    const locked = path.join(dir, 'locked.sock')
+    const other = await new Promise<http.Server>((resolve) => {
+      const s = http.createServer((_q, r) => r.end('{}'))
+      s.listen(locked, () => resolve(s))
+    })
+    try {
+      fs.chmodSync(locked, 0)
+      const r = await runCli(['find', 'app', '--container', 'x', '--json'], {env: {DOCKER_HOST: `unix://${locked}`}, uid: 65534, gid: 65534})
+      expect(r.status).toBe(4)
+      expect(r.json.error).toEqual({code: 'PERMISSION', message: `permission denied on the Docker socket unix://${locked} while trying to inspect container x: run as root or as a member of the docker group`})
+    } finally {
+      await new Promise((resolve) => other.close(resolve))
+    }
+  })
+})
