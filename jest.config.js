@@ -5,6 +5,7 @@
 //   cli        the built binary as a subprocess: help, exit codes, --json
 //   container  real Docker engine via testcontainers, images built locally (no pulls)
 //   packaging  npm pack into a temp prefix, the .deb, the man page
+//   bench      `npm run bench -- --smoke`: every measurement still runs (figures not asserted)
 const tier = (name, extra = {}) => ({
   displayName: name,
   testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
@@ -22,6 +23,7 @@ module.exports = {
     tier('cli'),
     tier('container'),
     tier('packaging'),
+    tier('bench'),
   ],
   testTimeout: 60000,
 }

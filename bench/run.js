@@ -27,7 +27,7 @@ const path = require('node:path')
 const {performance} = require('node:perf_hooks')
 
 const ROOT = path.resolve(__dirname, '..')
-const RESULTS_DIR = path.join(__dirname, 'results')
+const RESULTS_DIR = process.env.NSLOCATE_BENCH_OUT ? path.resolve(process.env.NSLOCATE_BENCH_OUT) : path.join(__dirname, 'results')
 const BIN_RUN = path.join(ROOT, 'bin', 'run.js')
 const NODE = process.execPath
 
