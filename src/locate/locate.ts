@@ -92,7 +92,7 @@ export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
   const located: Located = {result, main: null, holder: null}
   if (opts.preEvidence) result.evidence.push(...opts.preEvidence)
   const inRoot = opts.rootPid !== undefined ? rootOf(opts, procfs) : null
-  const {path: file, searched} = resolvePidfile(opts.name, inRoot ? inRoot.search : opts)
+  const {path: file, searched, lstat} = resolvePidfile(opts.name, inRoot ? inRoot.search : opts)
   if (!file) {
     result.reasons.push('no_pidfile')
     result.evidence.push(`no pidfile: looked for ${searched.join(', ')}`)
@@ -100,7 +100,7 @@ export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
   }
   let opened: OpenedPidfile
   try {
-    opened = openPidfile(file, {pidMax: procfs.pidMax()})
+    opened = openPidfile(file, {pidMax: procfs.pidMax(), lstat})
   } catch (error) {
     if (isErrno(error, 'ENOENT')) {
       result.reasons.push('no_pidfile')

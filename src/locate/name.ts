@@ -75,12 +75,12 @@ export function runtimeDirs(opts: SearchOptions = {}): string[] {
 }
 
 /** The first path of the search list that exists (lstat: a symlink counts, and is refused later). */
-export function resolvePidfile(name: string, opts: SearchOptions = {}): {path: string | null; searched: string[]} {
+export function resolvePidfile(name: string, opts: SearchOptions = {}): {path: string | null; searched: string[]; lstat?: fs.Stats} {
   const searched = pidfileSearchPath(name, opts)
   for (const p of searched) {
     try {
-      fs.lstatSync(p)
-      return {path: p, searched}
+      const lstat = fs.lstatSync(p)
+      return {path: p, searched, lstat}
     } catch {}
   }
   return {path: null, searched}

@@ -68,9 +68,11 @@ const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constant
  * and followed only to read it (so the evidence can say what it points to); locate() then refuses
  * it unless the caller allows unsafe pidfiles. Throws the fs error when it cannot be opened at all.
  */
-export function openPidfile(file: string, opts: {allowUnsafe?: boolean; pidMax?: number} = {}): OpenedPidfile {
+export function openPidfile(file: string, opts: {allowUnsafe?: boolean; pidMax?: number; lstat?: fs.Stats} = {}): OpenedPidfile {
   const unsafe: OpenedPidfile['unsafe'] = []
-  const lst = fs.lstatSync(file)
+  // The caller's lstat (the search just made it) saves one; the open below uses O_NOFOLLOW either
+  // way, so a file swapped for a symlink in between fails to open (ELOOP) instead of being followed.
+  const lst = opts.lstat ?? fs.lstatSync(file)
   let fd: number
   if (lst.isSymbolicLink()) {
     unsafe.push({reason: 'symlink', detail: `${file} is a symbolic link to ${safeReadlink(file)}; a pidfile must be a regular file`})

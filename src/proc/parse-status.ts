@@ -26,11 +26,21 @@ function ints(value: string | undefined): number[] {
   return value.trim().split(/\s+/).filter(Boolean).map(Number).filter((n) => Number.isInteger(n))
 }
 
+/** The lines parseStatus uses; they all come near the top, so parsing stops once they are seen. */
+const WANTED = new Set(['Name', 'Tgid', 'Pid', 'PPid', 'Uid', 'Gid', 'NStgid', 'NSpid', 'NSpgid', 'NSsid'])
+
 export function parseStatus(text: string): ProcStatus {
   const fields = new Map<string, string>()
-  for (const line of text.split('\n')) {
-    const colon = line.indexOf(':')
-    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1))
+  let at = 0
+  while (at < text.length && fields.size < WANTED.size) {
+    let end = text.indexOf('\n', at)
+    if (end < 0) end = text.length
+    const colon = text.indexOf(':', at)
+    if (colon > at && colon < end) {
+      const key = text.slice(at, colon)
+      if (WANTED.has(key)) fields.set(key, text.slice(colon + 1, end))
+    }
+    at = end + 1
   }
   const one = (k: string) => {
     const v = ints(fields.get(k))[0]

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import {performance} from 'node:perf_hooks'
 
 import {CgroupLine, parseCgroup} from './parse-cgroup'
 import {LockLine, parseFdinfoLocks, parseLocks} from './parse-locks'
@@ -14,7 +15,38 @@ import {ProcStatus, parseStatus} from './parse-status'
 /** USER_HZ: fixed at 100 on every Linux architecture nslocate runs on (x86, arm64): proc(5) starttime unit. */
 export const CLOCK_TICKS = 100
 
+/** How long boot time and pid_max are reused before being read again (a wall-clock step is seen within this). */
+const SYSTEM_FACTS_TTL_MS = 1000
+
+/** One buffer for every /proc read: these files are generated on read, so one read() usually takes all. */
+let buffer = Buffer.allocUnsafe(16384)
+
+/**
+ * The text of a /proc file: open, read into the shared buffer until a short read, close. Cheaper
+ * than fs.readFileSync, which also fstat()s (size 0 for /proc files) and reads until a read returns 0.
+ */
+export function readProcText(file: string): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY) // libuv adds O_CLOEXEC
+  try {
+    let n = fs.readSync(fd, buffer, 0, buffer.length, null)
+    if (n < buffer.length) return buffer.toString('utf8', 0, n)
+    const parts = [Buffer.from(buffer.subarray(0, n))]
+    while (n > 0) {
+      n = fs.readSync(fd, buffer, 0, buffer.length, null)
+      parts.push(Buffer.from(buffer.subarray(0, n)))
+    }
+    const all = Buffer.concat(parts)
+    if (all.length > buffer.length && all.length <= 1 << 20) buffer = Buffer.allocUnsafe(all.length * 2)
+    return all.toString('utf8')
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 export class ProcFs {
+  private boot: {at: number; ms: number} | null = null
+  private pidMaxCache: {at: number; value: number} | null = null
+
   constructor(readonly root = '/proc') {}
 
   file(pid: number | 'self', ...rest: string[]): string {
@@ -22,22 +54,22 @@ export class ProcFs {
   }
 
   readStatus(pid: number | 'self'): ProcStatus {
-    return parseStatus(fs.readFileSync(this.file(pid, 'status'), 'utf8'))
+    return parseStatus(readProcText(this.file(pid, 'status')))
   }
 
   readStat(pid: number | 'self'): ProcStat {
-    return parseStat(fs.readFileSync(this.file(pid, 'stat'), 'utf8'))
+    return parseStat(readProcText(this.file(pid, 'stat')))
   }
 
   readCmdline(pid: number): string[] {
-    const raw = fs.readFileSync(this.file(pid, 'cmdline'), 'utf8')
+    const raw = readProcText(this.file(pid, 'cmdline'))
     const parts = raw.split('\0')
     if (parts.length > 0 && parts[parts.length - 1] === '') parts.pop()
     return parts
   }
 
   readCgroup(pid: number): CgroupLine[] {
-    return parseCgroup(fs.readFileSync(this.file(pid, 'cgroup'), 'utf8'))
+    return parseCgroup(readProcText(this.file(pid, 'cgroup')))
   }
 
   /** `pid:[4026531836]` */
@@ -46,11 +78,11 @@ export class ProcFs {
   }
 
   readLocks(): LockLine[] {
-    return parseLocks(fs.readFileSync(path.join(this.root, 'locks'), 'utf8'))
+    return parseLocks(readProcText(path.join(this.root, 'locks')))
   }
 
   readFdinfoLocks(pid: number, fd: number | string): LockLine[] {
-    return parseFdinfoLocks(fs.readFileSync(this.file(pid, 'fdinfo', String(fd)), 'utf8'))
+    return parseFdinfoLocks(readProcText(this.file(pid, 'fdinfo', String(fd))))
   }
 
   /** Numeric entries of /proc: the processes (thread-group leaders) visible in this /proc mount. */
@@ -63,19 +95,30 @@ export class ProcFs {
     return out
   }
 
-  /** Boot time in ms since the epoch, from /proc/uptime (10 ms resolution; btime in /proc/stat has 1 s). */
+  /**
+   * Boot time in ms since the epoch, from /proc/uptime (10 ms resolution; btime in /proc/stat has 1 s).
+   * Reused for up to a second (measured on the monotonic clock), so a library caller locating many
+   * times a second reads it once, and a step of the wall clock is taken into account within a second.
+   */
   bootTimeMs(): number {
-    const uptime = Number(fs.readFileSync(path.join(this.root, 'uptime'), 'utf8').split(' ')[0])
-    return Date.now() - uptime * 1000
+    const now = performance.now()
+    if (this.boot && now - this.boot.at < SYSTEM_FACTS_TTL_MS && now >= this.boot.at) return this.boot.ms
+    const uptime = Number(readProcText(path.join(this.root, 'uptime')).split(' ')[0])
+    const ms = Date.now() - uptime * 1000
+    this.boot = {at: now, ms}
+    return ms
   }
 
-  /** pid_max: the largest pid the kernel hands out + 1. */
+  /** pid_max: the largest pid the kernel hands out + 1 (reused for up to a second, like boot time). */
   pidMax(): number {
+    const now = performance.now()
+    if (this.pidMaxCache && now - this.pidMaxCache.at < SYSTEM_FACTS_TTL_MS && now >= this.pidMaxCache.at) return this.pidMaxCache.value
+    let value = 4194304
     try {
-      return Number(fs.readFileSync(path.join(this.root, 'sys/kernel/pid_max'), 'utf8').trim()) || 4194304
-    } catch {
-      return 4194304
-    }
+      value = Number(readProcText(path.join(this.root, 'sys/kernel/pid_max')).trim()) || 4194304
+    } catch {}
+    this.pidMaxCache = {at: now, value}
+    return value
   }
 }
 

@@ -10,7 +10,7 @@ import * as path from 'node:path'
 import {NslocateError} from '../errors'
 import {Located, LocateOptions, LocateResult, locateDetailed, stoppedResult} from '../locate/locate'
 import {findLockHolder} from '../locate/lock-holder'
-import {pidfdExited} from '../native/binding'
+import {pidfdExited, probePosixLock} from '../native/binding'
 import {ProcFs, proc} from '../proc/proc-fs'
 import {Scope, cgroupMembers, cgroupOf, childrenMap, groupMembers} from './members'
 import {Sig, parseDuration, parseRetry, parseSignal, Step} from './parse'
@@ -363,16 +363,51 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
       const pinned = [located.main, located.holder].filter((f, i, a): f is NonNullable<typeof f> => f !== null && a.findIndex((g) => g?.pid === f.pid) === i)
         .map((f) => pin(f.pid, f.stat.starttime, procfs))
       const pins = pinned.flatMap((r) => ('pinned' in r ? [r.pinned] : []))
+      let allExited = false
       try {
         // Wait on every pinned process: the service is stopped when the last of them exits.
         if (pins.length > 0) await Promise.all(pins.map((p) => waitExit(p, left())))
+        allExited = pins.length === pinned.length && pins.every(isExited)
       } finally {
         pins.forEach(unpin)
+      }
+      // Every process we pinned is gone. For a POSIX-locked pidfile one F_GETLK tells whether anyone
+      // holds it now (a restarted instance would): if not, it is stopped, without the full re-locate
+      // (whose unlocked-pidfile path reads /proc/locks and scans the process table).
+      const after = allExited ? afterPosixHolderExit(t) : null
+      if (after) {
+        const target: LocateResult = {...t, ...after}
+        return {name, condition, reached: true, waited_ms: Date.now() - start, exit_code: 0, message: `${name} is not running (${target.state})`, target}
       }
       continue
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(interval, left())))
   }
+}
+
+/**
+ * After every process of a POSIX-locked service has exited: is the pidfile gone, or no longer
+ * locked? Then the answer is final (stopped / stale). null: look again the long way.
+ */
+function afterPosixHolderExit(t: LocateResult): Partial<LocateResult> | null {
+  if (t.pidfile?.lock !== 'posix') return null
+  const gone = {pid: null, holder: null, nspid: [], process: null}
+  let fd: number
+  try {
+    fd = fs.openSync(t.pidfile.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return null
+    return {...gone, state: 'stopped', pidfile: null, reasons: ['no_pidfile'], evidence: [...t.evidence, `after the exit of pid ${t.pid}: ${t.pidfile.path} has been removed`]}
+  }
+  try {
+    if (probePosixLock(fd).type !== 'unlocked') return null
+  } catch {
+    return null
+  } finally {
+    fs.closeSync(fd)
+  }
+  return {...gone, state: 'stale', pidfile: {...t.pidfile, lock: 'none'}, reasons: ['unlocked_pidfile', 'stale_pidfile'],
+    evidence: [...t.evidence, `after the exit of pid ${t.pid}: fcntl(F_GETLK) finds ${t.pidfile.path} no longer locked; it names the exited process`]}
 }
 
 export {parseDuration}
