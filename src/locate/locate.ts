@@ -152,7 +152,7 @@ function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions & {
     ? `${opened.path} holds "${content.shown}": ${content.problem?.replace('_', ' ')}`
     : `${opened.path} says pid ${written} (as numbered in the writer's PID namespace)`)
   if (content.problem) result.reasons.push(content.problem)
-  const finding = findLockHolder(opened.path, opened.fd, stat, procfs, written ? [written] : [])
+  const finding = findLockHolder(opened.path, opened.fd, stat, procfs, written ? [written] : [], {writtenPid: written ?? undefined})
   result.pidfile = {path: opened.path, pid: written, lock: finding.lock, uid: stat.uid, mode: mode(stat.mode)}
   result.evidence.push(...finding.evidence)
   // Unreadable fds matter when they may hide the holder; once a holder is named they can only hide

@@ -29,7 +29,18 @@ export interface LockFinding {
   denied: number[]
 }
 
-export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs: ProcFs, hintPids: number[] = []): LockFinding {
+export interface FindHolderOptions {
+  /**
+   * The pid written in the pidfile. A flock/OFD holder named by /proc/locks (or by the file) whose
+   * own pid (last NSpid column) is this number, and whose fdinfo shows the lock, is the answer the
+   * full fd scan would reconcile to: the scan of every process is then skipped.
+   */
+  writtenPid?: number
+  /** Only asking whether this pid still holds the lock (signal's re-check): verified directly. */
+  confirm?: number
+}
+
+export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs: ProcFs, hintPids: number[] = [], opts: FindHolderOptions = {}): LockFinding {
   const evidence: string[] = []
   const probe = probePosixLock(fd)
   // Holders' fd links show the file's real path: match the opened file's own name too (a symlinked
@@ -51,7 +62,9 @@ export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs:
       return {lock: 'posix', holders: [], notVisible: true, evidence, denied: []}
     }
     evidence.push('fcntl(F_GETLK): OFD lock held (l_pid -1: open file description locks have no owner); scanning fds for holders')
-    return scan('ofd', 'OFDLCK', withRealName(), stat, procfs, hintPids, evidence)
+    const quick = verifiedHolder(procfs, 'OFDLCK', withRealName(), stat, hintPids, opts)
+    if (quick) return quickFinding('ofd', quick, stat, evidence)
+    return scan('ofd', 'OFDLCK', names, stat, procfs, hintPids, evidence)
   }
   evidence.push('fcntl(F_GETLK): no POSIX or OFD lock')
   // flock locks are invisible to F_GETLK. /proc/locks tells whether one exists (when its caller is
@@ -73,7 +86,35 @@ export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs:
   } else {
     evidence.push(`${procfs.root}/locks: flock lock on ${devIno(stat)} created by pid ${flockLines.map((l) => l.pid).join(', ')} (the caller of flock(), not necessarily a holder)`)
   }
-  return scan('flock', 'FLOCK', names, stat, procfs, [...flockLines.map((l) => l.pid), ...hintPids], evidence)
+  const hints = [...flockLines.map((l) => l.pid), ...hintPids]
+  const quick = verifiedHolder(procfs, 'FLOCK', names, stat, hints, opts)
+  if (quick) return quickFinding('flock', quick, stat, evidence)
+  return scan('flock', 'FLOCK', names, stat, procfs, hints, evidence)
+}
+
+/** A hinted pid that provably holds the lock and is the one asked about (see FindHolderOptions). */
+function verifiedHolder(procfs: ProcFs, kind: LockKind, names: string[], stat: fs.Stats, hints: number[], opts: FindHolderOptions): {pid: number; why: string} | null {
+  if (opts.confirm !== undefined && opts.confirm > 0 && holdsLock(procfs, opts.confirm, kind, names, stat).holds) {
+    return {pid: opts.confirm, why: 'the process asked about'}
+  }
+  if (opts.writtenPid === undefined) return null
+  for (const pid of new Set(hints)) {
+    if (pid <= 0) continue
+    let own: number | undefined
+    try {
+      const nspid = procfs.readStatus(pid).nspid
+      own = nspid[nspid.length - 1]
+    } catch {
+      continue
+    }
+    if (own === opts.writtenPid && holdsLock(procfs, pid, kind, names, stat).holds) return {pid, why: `its own pid (${own}) is the one in the file`}
+  }
+  return null
+}
+
+function quickFinding(lock: PidfileLock, found: {pid: number; why: string}, stat: fs.Stats, evidence: string[]): LockFinding {
+  evidence.push(`fd check: pid ${found.pid} holds the ${lock} lock (fdinfo lock: line on an fd of ${devIno(stat)}) and ${found.why}: the scan of every process is skipped, so processes sharing that lock through an inherited descriptor are not listed`)
+  return {lock, holders: [found.pid], notVisible: false, evidence, denied: []}
 }
 
 function scan(lock: PidfileLock, kind: LockKind, names: string[], stat: fs.Stats, procfs: ProcFs, hintPids: number[], evidence: string[]): LockFinding {

@@ -163,7 +163,7 @@ function reverifyLock(located: Located, procfs: ProcFs): string | null {
     return `the pidfile ${t.pidfile.path} disappeared`
   }
   try {
-    const finding = findLockHolder(t.pidfile.path, fd, fs.fstatSync(fd), procfs)
+    const finding = findLockHolder(t.pidfile.path, fd, fs.fstatSync(fd), procfs, [], {confirm: t.holder})
     if (!finding.holders.includes(t.holder)) return `the lock on ${t.pidfile.path} is no longer held by pid ${t.holder}`
     const now = procfs.readStat(t.holder).starttime
     if (located.holder && now !== located.holder.stat.starttime) return `pid ${t.holder} was reused`
