@@ -3,25 +3,31 @@
 // Plain `nslocate find ...` skips loading oclif (its start-up costs more than Node's own); anything
 // the fast parser does not fully understand goes through oclif. See src/cli/fast-find.ts.
 const argv = process.argv.slice(2)
-if (argv[0] === 'find' && !process.env.NSLOCATE_NO_FAST_PATH) {
-  const fast = require('../dist/src/cli/fast-find')
-  const parsed = fast.parseFastFind(argv)
-  if (parsed) {
-    let status
-    try {
-      status = fast.runFastFind(parsed)
-    } catch (error) {
-      // Library errors carry a code and an exit status; print them as oclif would.
-      if (error && error.name === 'NslocateError') {
-        if (parsed.json) process.stdout.write(JSON.stringify({error: {code: error.code, message: error.message, ...error.details}}, null, 2) + '\n')
-        else process.stderr.write(` ›   Error: ${error.message}\n ›   Code: ${error.code}\n`)
-        status = error.exitCode
-      } else {
-        throw error
-      }
-    }
-    process.exitCode = status
-    return
+const fast = argv[0] === 'find' && !process.env.NSLOCATE_NO_FAST_PATH ? require('../dist/src/cli/fast-find') : null
+const parsed = fast && fast.parseFastFind(argv)
+if (parsed) {
+  // Library errors carry a code and an exit status; print them as oclif would.
+  const failed = (error) => {
+    if (!(error && error.name === 'NslocateError')) throw error
+    if (parsed.json) process.stdout.write(JSON.stringify({error: {code: error.code, message: error.message, ...error.details}}, null, 2) + '\n')
+    else process.stderr.write(` ›   Error: ${error.message}\n ›   Code: ${error.code}\n`)
+    return error.exitCode
   }
+  let status
+  try {
+    status = fast.runFastFind(parsed)
+  } catch (error) {
+    status = failed(error)
+  }
+  if (status && typeof status.then === 'function') {
+    status.then((s) => (process.exitCode = s), (error) => (process.exitCode = failed(error)))
+      .catch((error) => {
+        console.error(error)
+        process.exitCode = 1
+      })
+  } else {
+    process.exitCode = status
+  }
+} else {
+  require('@oclif/core').execute({dir: __dirname})
 }
-require('@oclif/core').execute({dir: __dirname})

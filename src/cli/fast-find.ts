@@ -2,12 +2,12 @@
  * The start-up fast path for `nslocate find`, the command health checks run many times a second.
  * Loading @oclif/core costs more than Node's own start (~60 ms here), so bin/run.js hands plain
  * `find` invocations to this parser first. It accepts exactly the common grammar and returns null
- * for anything else (help, --container, an unknown or malformed flag, a bad NAME), which then goes
+ * for anything else (help, an unknown or malformed flag, a bad NAME), which then goes
  * through oclif as usual, with oclif's messages. Both paths call the same locate() and formatFind(),
  * and test/cli checks that they print the same thing.
  */
 import {formatFind} from './format'
-import {locate, statusExitCode} from '../locate/locate'
+import {LocateResult, locate, statusExitCode} from '../locate/locate'
 import {NAME_PATTERN} from '../locate/name'
 
 export interface FastFind {
@@ -18,10 +18,11 @@ export interface FastFind {
   json: boolean
   allowUnsafe: boolean
   rootPid?: number
+  container?: string
 }
 
 /** Flags this parser knows; a test compares them with commands/find.ts. */
-export const FAST_FIND_FLAGS = ['pidfile', 'dir', 'quiet', 'json', 'allow-unsafe-pidfile', 'root-pid']
+export const FAST_FIND_FLAGS = ['pidfile', 'dir', 'quiet', 'json', 'allow-unsafe-pidfile', 'root-pid', 'container']
 
 export function parseFastFind(argv: string[]): FastFind | null {
   if (argv[0] !== 'find') return null
@@ -47,8 +48,14 @@ export function parseFastFind(argv: string[]): FastFind | null {
       }
       case '--root-pid': {
         const v = value()
-        if (v === null || !/^[1-9][0-9]*$/.test(v) || out.rootPid !== undefined) return null
+        if (v === null || !/^[1-9][0-9]*$/.test(v) || out.rootPid !== undefined || out.container !== undefined) return null
         out.rootPid = Number(v)
+        break
+      }
+      case '--container': {
+        const v = value()
+        if (v === null || v === '' || out.container !== undefined || out.rootPid !== undefined) return null
+        out.container = v
         break
       }
       case '--quiet':
@@ -74,9 +81,17 @@ export function parseFastFind(argv: string[]): FastFind | null {
   return out
 }
 
-/** Runs a parsed fast `find`; returns the exit status. */
-export function runFastFind(f: FastFind): number {
-  const result = locate({name: f.name, pidfile: f.pidfile, dir: f.dir, allowUnsafe: f.allowUnsafe, rootPid: f.rootPid})
+/** Runs a parsed fast `find`; returns the exit status (a Promise of it with --container). */
+export function runFastFind(f: FastFind): number | Promise<number> {
+  const opts = {pidfile: f.pidfile, dir: f.dir, allowUnsafe: f.allowUnsafe}
+  if (f.container !== undefined) {
+    const ref = f.container
+    return import('../docker/in-container').then(({locateInContainer}) => locateInContainer(f.name, ref, opts)).then((r) => print(f, r))
+  }
+  return print(f, locate({name: f.name, ...opts, rootPid: f.rootPid}))
+}
+
+function print(f: FastFind, result: LocateResult): number {
   if (f.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
   else if (!f.quiet) process.stdout.write(formatFind(result) + '\n')
   return statusExitCode(result.state)

@@ -1,6 +1,7 @@
 /**
- * All Docker Engine API access, through dockerode, loaded lazily (it costs ~200 ms to require) and
- * only when a command is given --container or runs `containers`. Nothing outside src/docker/
+ * All Docker Engine API access, through dockerode, loaded lazily (it costs ~100 ms to require) and
+ * only when a command needs more than `inspect` (`containers`, the helper container); `inspect` is
+ * one GET with node:http where DOCKER_HOST allows it (leanGet). Nothing outside src/docker/
  * imports dockerode, and no dockerode type leaves this file. DOCKER_HOST is honoured as docker(1)
  * does (unix:// or tcp://); the default is /var/run/docker.sock.
  */
@@ -55,16 +56,66 @@ export function dockerError(error: unknown, what: string, where: string): Nsloca
   return new NslocateError('DOCKER', `the Docker engine at ${where} failed to ${what}: ${detail}`, {cause: error, exitCode: 4})
 }
 
+/**
+ * Where a plain HTTP GET can reach the engine without dockerode: the default socket, unix://PATH,
+ * or tcp://HOST:PORT without TLS. null: TLS, ssh:// or anything else (dockerode handles those).
+ */
+export function leanEndpoint(env: NodeJS.ProcessEnv = process.env): {socketPath: string} | {host: string; port: number} | null {
+  const h = env.DOCKER_HOST
+  if (!h) return {socketPath: '/var/run/docker.sock'}
+  if (env.DOCKER_TLS_VERIFY || env.DOCKER_CERT_PATH) return null
+  if (h.startsWith('unix://') && h.length > 'unix://'.length) return {socketPath: h.slice('unix://'.length)}
+  const m = /^tcp:\/\/([^:/]+):(\d+)\/?$/.exec(h)
+  return m ? {host: m[1], port: Number(m[2])} : null
+}
+
+/**
+ * GET PATH from the engine with node:http and parse the JSON answer. Errors have the shape
+ * dockerode's have (socket errors with `code`; HTTP errors with `statusCode` and `json`), so
+ * dockerError() treats both alike. Used for `inspect`, the one call on the path of
+ * `find/signal/wait --container`: requiring dockerode costs ~100 ms, node:http ~3 ms.
+ */
+async function leanGet(endpoint: NonNullable<ReturnType<typeof leanEndpoint>>, urlPath: string, timeoutMs = 30_000): Promise<unknown> {
+  const http = await import('node:http')
+  return new Promise((resolve, reject) => {
+    const req = http.request({...endpoint, path: urlPath, method: 'GET', headers: {Accept: 'application/json'}, timeout: timeoutMs}, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('error', reject)
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        let json: unknown = null
+        try {
+          json = JSON.parse(text)
+        } catch {}
+        const status = res.statusCode ?? 0
+        if (status >= 200 && status < 300 && json !== null) return resolve(json)
+        const message = (json as {message?: string} | null)?.message ?? (text.trim() || `HTTP ${status}`)
+        reject(Object.assign(new Error(message), {statusCode: status, json: json ?? {message}}))
+      })
+    })
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), {code: 'ETIMEDOUT'})))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+type DockerodeClient = import('dockerode')
+
 export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<DockerApi> {
   const where = dockerWhere(env)
-  // Lazy: keeps dockerode off the start-up path of every command that does not talk to Docker.
-  const Docker = (await import('dockerode')).default
-  let client: InstanceType<typeof Docker>
-  try {
-    client = new Docker()
-  } catch (error) {
-    throw new NslocateError('USAGE', `DOCKER_HOST=${env.DOCKER_HOST} is not understood: use unix:///path/to/docker.sock or tcp://HOST:PORT`, {cause: error})
-  }
+  const lean = leanEndpoint(env)
+  // Lazy: keeps dockerode off the start-up path of every command that does not need more than inspect.
+  let clientP: Promise<DockerodeClient> | null = null
+  const dockerode = (): Promise<DockerodeClient> => (clientP ??= (async () => {
+    const Docker = (await import('dockerode')).default
+    try {
+      return new Docker()
+    } catch (error) {
+      throw new NslocateError('USAGE', `DOCKER_HOST=${env.DOCKER_HOST} is not understood: use unix:///path/to/docker.sock or tcp://HOST:PORT`, {cause: error})
+    }
+  })())
+  if (!lean) await dockerode() // a DOCKER_HOST only dockerode understands: parse it now, as before
   const summarize = (c: {Id: string; Name?: string; Names?: string[]; Config?: {Image?: string}; Image?: string; State?: {Running?: boolean; Pid?: number} | string}): ContainerSummary => ({
     id: c.Id,
     name: (c.Name ?? c.Names?.[0] ?? '').replace(/^\//, ''),
@@ -76,12 +127,15 @@ export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<D
     where,
     async inspect(ref) {
       try {
-        return summarize(await client.getContainer(ref).inspect())
+        const body = lean ? await leanGet(lean, `/containers/${encodeURIComponent(ref)}/json`) : await (await dockerode()).getContainer(ref).inspect()
+        return summarize(body as Parameters<typeof summarize>[0])
       } catch (error) {
+        if (error instanceof NslocateError) throw error
         throw dockerError(error, `inspect container ${ref}`, where)
       }
     },
     async list() {
+      const client = await dockerode()
       try {
         const rows = await client.listContainers()
         const out: ContainerSummary[] = []
@@ -99,6 +153,7 @@ export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<D
       }
     },
     async runToCompletion(opts) {
+      const client = await dockerode()
       let container: Awaited<ReturnType<typeof client.createContainer>> | undefined
       try {
         container = await client.createContainer({
@@ -119,6 +174,11 @@ export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<D
         return {exitCode: waited.StatusCode, stdout, stderr}
       } catch (error) {
         if (error instanceof NslocateError) throw error
+        if (!container && (error as {statusCode?: number}).statusCode === 404) {
+          // Not "no such container": creating one answers 404 when the image does not exist.
+          const e = error as {json?: {message?: string}; message?: string}
+          throw new NslocateError('DOCKER', `cannot create the helper container: ${e.json?.message ?? e.message} (image ${opts.image}); build or load the nslocate image there, or set NSLOCATE_HELPER_IMAGE to it`, {cause: error, exitCode: 4})
+        }
         throw dockerError(error, `run the helper container (image ${opts.image})`, where)
       } finally {
         if (container) await container.remove({force: true}).catch(() => undefined)

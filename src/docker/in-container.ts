@@ -66,11 +66,11 @@ export async function waitInContainer(name: string, condition: WaitCondition, re
   const timeoutMs = opts.timeoutMs ?? 30_000
   const start = Date.now()
   const api = opts.api ?? (await dockerApi())
+  const withTime = (r: WaitResult): WaitResult => ({...r, waited_ms: Date.now() - start})
   let t: ContainerTarget
   for (;;) {
     try {
       t = await containerTarget(ref, {...opts, api})
-      break
     } catch (error) {
       if (!(error instanceof NslocateError && error.code === 'NOT_RUNNING')) throw error
       const waited = Date.now() - start
@@ -78,11 +78,16 @@ export async function waitInContainer(name: string, condition: WaitCondition, re
       if (condition === 'stopped') return {name, condition, reached: true, waited_ms: waited, exit_code: 0, message: `${name} is not running (${error.message})`, target}
       if (waited >= timeoutMs) return {name, condition, reached: false, waited_ms: waited, exit_code: 1, message: `${name}: timed out after ${timeoutMs} ms waiting for it to be running (${error.message})`, target}
       await new Promise((resolve) => setTimeout(resolve, Math.min(250, timeoutMs - waited)))
+      continue
     }
+    if (t.rootPid === null) break
+    const r = withTime(await waitFor(name, condition, {...opts, timeoutMs: Math.max(0, timeoutMs - (Date.now() - start)), ...inTarget(t)}))
+    // The container's init exited while waiting for the service to run (a restart, a crash loop):
+    // with time left, wait for the container to run again.
+    if (condition === 'running' && !r.reached && r.target.reasons.includes('root_exited') && Date.now() - start < timeoutMs) continue
+    return r
   }
   const left = Math.max(0, timeoutMs - (Date.now() - start))
-  const withTime = (r: WaitResult): WaitResult => ({...r, waited_ms: Date.now() - start})
-  if (t.rootPid !== null) return withTime(await waitFor(name, condition, {...opts, timeoutMs: left, ...inTarget(t)}))
   const argv = ['wait', name, '--for', condition, ...pidfileArgs(opts)]
   argv.push('--timeout', `${left}ms`)
   return withTime((await viaHelper(t, argv, {...opts, helperTimeoutMs: left + HELPER_TIMEOUT_MS})).json as WaitResult)

@@ -74,6 +74,8 @@ export interface Located {
   result: LocateResult
   main: ProcessFacts | null
   holder: ProcessFacts | null
+  /** device and inode of the pidfile that was read (to tell it from one made later at the same path) */
+  pidfileId?: {dev: number; ino: number}
 }
 
 /** A result saying NAME is not running, with no pidfile looked at (e.g. its container has stopped). */
@@ -112,6 +114,7 @@ export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
     result.evidence.push(`cannot open ${file}: ${(error as Error).message}`)
     return located
   }
+  located.pidfileId = {dev: Number(opened.stat.dev), ino: Number(opened.stat.ino)}
   try {
     decide(located, opened, inRoot ? {...opts, pidns: inRoot.pidns, innerPath: file.slice(inRoot.root.length) || '/'} : opts, procfs)
     if (opts.containerHint && result.pid !== null) {

@@ -42,6 +42,9 @@ export interface FindHolderOptions {
 
 export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs: ProcFs, hintPids: number[] = [], opts: FindHolderOptions = {}): LockFinding {
   const evidence: string[] = []
+  // /proc/locks drops the line of a flock() caller that has exited (lock, then daemonize) when this
+  // /proc is not the init namespace's: the process asked about is then a hint like the file's pid.
+  if (opts.confirm !== undefined && opts.confirm > 0) hintPids = [opts.confirm, ...hintPids]
   const probe = probePosixLock(fd)
   // Holders' fd links show the file's real path: match the opened file's own name too (a symlinked
   // pidfile). Only needed past the POSIX answer.

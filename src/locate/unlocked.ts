@@ -102,14 +102,19 @@ export function resolveUnlocked(opts: {
  */
 export function seesFile(procfs: ProcFs, pid: number, file: string, stat: fs.Stats): boolean | 'denied' {
   const root = procfs.file(pid, 'root')
-  let denied = false
   const isDenied = (error: unknown) => ['EACCES', 'EPERM'].includes((error as NodeJS.ErrnoException).code ?? '')
+  // Whether we may look into its mount namespace at all: /proc/PID/root itself needs ptrace access.
+  // (EACCES on one path further down, such as a 0710 directory, only means "not there".)
+  try {
+    fs.statSync(root)
+  } catch (error) {
+    return isDenied(error) ? 'denied' : false
+  }
   const same = (p: string) => {
     try {
       const s = fs.statSync(path.join(root, p))
       return s.dev === stat.dev && s.ino === stat.ino
-    } catch (error) {
-      if (isDenied(error)) denied = true
+    } catch {
       return false
     }
   }
@@ -118,7 +123,7 @@ export function seesFile(procfs: ProcFs, pid: number, file: string, stat: fs.Sta
   try {
     mountinfo = fs.readFileSync(procfs.file(pid, 'mountinfo'), 'utf8')
   } catch (error) {
-    return denied || isDenied(error) ? 'denied' : false
+    return isDenied(error) ? 'denied' : false
   }
   const base = path.basename(file)
   // mountinfo(5): ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; octal escapes for spaces.
@@ -128,7 +133,7 @@ export function seesFile(procfs: ProcFs, pid: number, file: string, stat: fs.Sta
     const mp = cols[4].replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(Number.parseInt(o, 8)))
     if (same(path.join(mp, base))) return true
   }
-  return denied ? 'denied' : false
+  return false
 }
 
 function narrow(facts: ProcessFacts[], evidence: string[], what: string, keep: (f: ProcessFacts) => boolean,

@@ -22,14 +22,17 @@ const SYSTEM_FACTS_TTL_MS = 1000
 let buffer = Buffer.allocUnsafe(16384)
 
 /**
- * The text of a /proc file: open, read into the shared buffer until a short read, close. Cheaper
- * than fs.readFileSync, which also fstat()s (size 0 for /proc files) and reads until a read returns 0.
+ * The text of a /proc file, read into the shared buffer. Cheaper than fs.readFileSync, which also
+ * fstat()s (size 0 for /proc files). `oneShot`: the file is generated as ONE seq_file record
+ * (single_open: status, stat, cgroup, fdinfo, uptime, a sysctl), which read(2) returns whole when
+ * the buffer is large enough, so a short read is the end. Multi-record files (/proc/locks, returned
+ * about a page per read) and cmdline are read until read(2) returns 0.
  */
-export function readProcText(file: string): string {
+export function readProcText(file: string, oneShot = false): string {
   const fd = fs.openSync(file, fs.constants.O_RDONLY) // libuv adds O_CLOEXEC
   try {
     let n = fs.readSync(fd, buffer, 0, buffer.length, null)
-    if (n < buffer.length) return buffer.toString('utf8', 0, n)
+    if (n === 0 || (oneShot && n < buffer.length)) return buffer.toString('utf8', 0, n)
     const parts = [Buffer.from(buffer.subarray(0, n))]
     while (n > 0) {
       n = fs.readSync(fd, buffer, 0, buffer.length, null)
@@ -54,11 +57,11 @@ export class ProcFs {
   }
 
   readStatus(pid: number | 'self'): ProcStatus {
-    return parseStatus(readProcText(this.file(pid, 'status')))
+    return parseStatus(readProcText(this.file(pid, 'status'), true))
   }
 
   readStat(pid: number | 'self'): ProcStat {
-    return parseStat(readProcText(this.file(pid, 'stat')))
+    return parseStat(readProcText(this.file(pid, 'stat'), true))
   }
 
   readCmdline(pid: number): string[] {
@@ -69,7 +72,7 @@ export class ProcFs {
   }
 
   readCgroup(pid: number): CgroupLine[] {
-    return parseCgroup(readProcText(this.file(pid, 'cgroup')))
+    return parseCgroup(readProcText(this.file(pid, 'cgroup'), true))
   }
 
   /** `pid:[4026531836]` */
@@ -82,7 +85,7 @@ export class ProcFs {
   }
 
   readFdinfoLocks(pid: number, fd: number | string): LockLine[] {
-    return parseFdinfoLocks(readProcText(this.file(pid, 'fdinfo', String(fd))))
+    return parseFdinfoLocks(readProcText(this.file(pid, 'fdinfo', String(fd)), true))
   }
 
   /** Numeric entries of /proc: the processes (thread-group leaders) visible in this /proc mount. */
@@ -103,7 +106,7 @@ export class ProcFs {
   bootTimeMs(): number {
     const now = performance.now()
     if (this.boot && now - this.boot.at < SYSTEM_FACTS_TTL_MS && now >= this.boot.at) return this.boot.ms
-    const uptime = Number(readProcText(path.join(this.root, 'uptime')).split(' ')[0])
+    const uptime = Number(readProcText(path.join(this.root, 'uptime'), true).split(' ')[0])
     const ms = Date.now() - uptime * 1000
     this.boot = {at: now, ms}
     return ms
@@ -115,7 +118,7 @@ export class ProcFs {
     if (this.pidMaxCache && now - this.pidMaxCache.at < SYSTEM_FACTS_TTL_MS && now >= this.pidMaxCache.at) return this.pidMaxCache.value
     let value = 4194304
     try {
-      value = Number(readProcText(path.join(this.root, 'sys/kernel/pid_max')).trim()) || 4194304
+      value = Number(readProcText(path.join(this.root, 'sys/kernel/pid_max'), true).trim()) || 4194304
     } catch {}
     this.pidMaxCache = {at: now, value}
     return value

@@ -58,7 +58,16 @@ export async function signal(name: string, sigInput: string | number, options: S
     : [{kind: 'signal', sig}, ...(options.wait ? [{kind: 'wait' as const, ms: options.timeoutMs ?? DEFAULT_WAIT_MS}] : [])]
   const waiting = steps.some((s) => s.kind === 'wait')
   const procfs = options.procfs ?? proc
-  const located = locateDetailed({...options, name})
+  let located: Located
+  try {
+    located = locateDetailed({...options, name})
+  } catch (error) {
+    // --root-pid has exited: "not running" is 7 among signal's LSB action codes (3 is find's).
+    if (error instanceof NslocateError && error.code === 'NOT_RUNNING' && error.exitCode !== 7) {
+      throw new NslocateError('NOT_RUNNING', error.message, {exitCode: 7, cause: error.cause ?? error, details: error.details})
+    }
+    throw error
+  }
   const target = located.result
   const out: SignalResult = {
     name, signal: sig.name, scope, delivered: [], skipped: [], exited: null, waited_ms: 0, dry_run: Boolean(options.dryRun),
@@ -336,6 +345,15 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
   const procfs = options.procfs ?? proc
   const start = Date.now()
   const left = () => Math.max(0, timeoutMs - (Date.now() - start))
+  // Only the exit of a namespace's init (pid 1 there, e.g. a container's) ends every process that
+  // could be the service; any other --root-pid only lends its mount namespace.
+  let rootIsInit = false
+  if (options.rootPid !== undefined) {
+    try {
+      const nspid = procfs.readStatus(options.rootPid).nspid
+      rootIsInit = nspid[nspid.length - 1] === 1
+    } catch {}
+  }
   for (;;) {
     let located: Located
     try {
@@ -345,10 +363,17 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
       if (error instanceof NslocateError && error.code === 'GONE') continue
       // --root-pid (a container's init) has exited: nothing runs in those namespaces any more.
       if (error instanceof NslocateError && error.code === 'NOT_RUNNING' && options.rootPid !== undefined) {
-        const t = stoppedResult(name, ['root_exited'], [error.message])
+        const waited = Date.now() - start
+        if (!rootIsInit) {
+          const t = stoppedResult(name, ['root_exited'], [error.message])
+          t.state = 'unknown'
+          return {name, condition, reached: false, waited_ms: waited, exit_code: 4, target: t,
+            message: `${name}: cannot tell: ${error.message}, and it was not the init of its PID namespace, so the service may still run elsewhere`}
+        }
+        const t = stoppedResult(name, ['root_exited'], [error.message, `pid ${options.rootPid} was the init of its PID namespace: every process in it has ended`])
         const reached = condition === 'stopped'
-        return {name, condition, reached, waited_ms: Date.now() - start, exit_code: reached ? 0 : 1, target: t,
-          message: reached ? `${name} is not running (${error.message})` : `${name} cannot start there: ${error.message}`}
+        return {name, condition, reached, waited_ms: waited, exit_code: reached ? 0 : 1, target: t,
+          message: reached ? `${name} is not running (${error.message})` : `${name}: its PID namespace has ended (${error.message}); gave up waiting for it to be running`}
       }
       throw error
     }
@@ -374,7 +399,7 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
       // Every process we pinned is gone. For a POSIX-locked pidfile one F_GETLK tells whether anyone
       // holds it now (a restarted instance would): if not, it is stopped, without the full re-locate
       // (whose unlocked-pidfile path reads /proc/locks and scans the process table).
-      const after = allExited ? afterPosixHolderExit(t) : null
+      const after = allExited ? afterPosixHolderExit(t, located.pidfileId, options.rootPid !== undefined) : null
       if (after) {
         const target: LocateResult = {...t, ...after}
         return {name, condition, reached: true, waited_ms: Date.now() - start, exit_code: 0, message: `${name} is not running (${target.state})`, target}
@@ -389,17 +414,24 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
  * After every process of a POSIX-locked service has exited: is the pidfile gone, or no longer
  * locked? Then the answer is final (stopped / stale). null: look again the long way.
  */
-function afterPosixHolderExit(t: LocateResult): Partial<LocateResult> | null {
-  if (t.pidfile?.lock !== 'posix') return null
-  const gone = {pid: null, holder: null, nspid: [], process: null}
+function afterPosixHolderExit(t: LocateResult, id: {dev: number; ino: number} | undefined, viaRoot: boolean): Partial<LocateResult> | null {
+  if (t.pidfile?.lock !== 'posix' || !id) return null
+  const gone = {pid: null, holder: null, nspid: [], process: null, pidns: null, container: null}
   let fd: number
   try {
     fd = fs.openSync(t.pidfile.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return null
+    // Under /proc/ROOTPID/root, ENOENT may mean the root process is gone, not the file: look again.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || viaRoot) return null
     return {...gone, state: 'stopped', pidfile: null, reasons: ['no_pidfile'], evidence: [...t.evidence, `after the exit of pid ${t.pid}: ${t.pidfile.path} has been removed`]}
   }
   try {
+    // The same file (not one a new instance made), still naming the same pid, and nobody's lock on it.
+    const st = fs.fstatSync(fd)
+    if (st.dev !== id.dev || st.ino !== id.ino) return null
+    const buf = Buffer.alloc(64)
+    const text = buf.toString('latin1', 0, fs.readSync(fd, buf, 0, buf.length, 0)).trim()
+    if (text !== String(t.pidfile.pid)) return null
     if (probePosixLock(fd).type !== 'unlocked') return null
   } catch {
     return null

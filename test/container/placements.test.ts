@@ -23,7 +23,7 @@ import * as path from 'node:path'
 import type {StartedTestContainer} from 'testcontainers'
 
 import {demux} from '../../src/docker/docker'
-import {cliJson, isAlive, killTracked, sh, track, until} from '../helpers/cli'
+import {cli, cliJson, isAlive, killTracked, sh, track, until} from '../helpers/cli'
 import {APP_IMAGE, RUN_ID, describeWithEngine, docker, engineEndpoint, ensureImages, testLabels, testcontainers} from '../helpers/engine'
 
 const started: StartedTestContainer[] = []
@@ -246,6 +246,18 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
       expect(json.pidfile).toMatchObject({pid: inner, lock: 'posix'})
       expect(json.container).toMatchObject({id: app.id, name: app.name, runtime: 'docker'})
       expect(json.process.cmdline).toEqual(['sleep', '1000'])
+    }, 30_000)
+
+    test('find --container takes the start-up fast path (no oclif, no dockerode) and prints what the oclif path prints', async () => {
+      const missing = `nsl-missing-${RUN_ID}`
+      for (const args of [['find', 'app', '--container', app.name], ['find', 'app', '--container', app.name, '--json'], ['find', 'app', '--container', missing, '--json']]) {
+        const fast = await cli(args)
+        const slow = await cli(args, {env: {NSLOCATE_NO_FAST_PATH: '1'}})
+        // Start times are computed from /proc/uptime at 10 ms resolution: they may differ by a few ms.
+        const strip = (t: string) => t.replace(/"started": "[^"]+"/g, '').replace(/started \S+/g, '')
+        expect({args, status: fast.status, out: strip(fast.stdout)}).toEqual({args, status: slow.status, out: strip(slow.stdout)})
+      }
+      expect((await cli(['find', 'app', '--container', missing])).status).toBe(3)
     }, 30_000)
 
     test('find: an unlocked pidfile (busybox sh writes $!) resolves to the container\'s sleep', async () => {
@@ -618,6 +630,25 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
       expect(s.json).toMatchObject({exited: true, delivered: [{pid: sleepPid, signal: 'TERM'}]})
       expect(isAlive(appPid)).toBe(false)
       expect(isAlive(sleepPid)).toBe(false)
+    }, 60_000)
+  })
+
+  describe('7. wait --container --for running across a restart of the container', () => {
+    test('the init exits while waiting (docker restart): the wait follows the container and returns when the service runs', async () => {
+      const dir = tempDir()
+      // Runs the service only once /m/go exists, i.e. after the restart.
+      const app = await startApp({tag: 'p7-app', entrypoint: ['sh'], binds: [[dir, '/m']],
+        cmd: ['-c', 'if [ -f /m/go ]; then exec nslocate run app -- sleep 1000; fi; exec sleep 1000']})
+      const waiting = cliJson(['wait', 'app', '--container', app.name, '--for', 'running', '--timeout', '30s'])
+      await new Promise((r) => setTimeout(r, 1500)) // polling: the container runs, the service does not
+      fs.writeFileSync(path.join(dir, 'go'), '')
+      await timeout(docker().getContainer(app.id).restart({t: 0}), 20_000, 'docker restart')
+      const w = await waiting
+      expect(w.status).toBe(0)
+      expect(w.json).toMatchObject({reached: true, condition: 'running', target: {state: 'running', process: {cmdline: ['sleep', '1000']}}})
+      const info = await docker().getContainer(app.id).inspect()
+      expect(w.json.target.holder).toBe(info.State.Pid) // the new init, not the one that was there when the wait began
+      expect(info.State.Pid).not.toBe(app.initPid)
     }, 60_000)
   })
 

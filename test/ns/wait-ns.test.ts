@@ -79,3 +79,41 @@ print('locked', flush=True); time.sleep(30)`
     second.kill('SIGKILL')
   }
 })
+
+test('waitFor --root-pid that is not a namespace init: its exit is "cannot tell" (4), never "stopped", while a new instance may run', async () => {
+  const dir = tempDir()
+  const file = path.join(dir, 'svc.pid')
+  const first = await spawnHolder({kind: 'posix', file, writePid: true})
+  // The root pid only lends its mount namespace (here: ours); it is an ordinary process.
+  const root = spawn('sleep', ['60'], {stdio: 'ignore'})
+  try {
+    const waiting = waitFor('svc', 'stopped', {pidfile: file, rootPid: root.pid!, timeoutMs: 10_000})
+    await new Promise((r) => setTimeout(r, 200))
+    root.kill('SIGKILL')
+    await new Promise((r) => root.once('exit', r))
+    // A new instance takes over with a new file (new inode) before the old one exits.
+    const second = await spawnHolder({kind: 'posix', file: path.join(dir, 'next.pid'), writePid: true})
+    fs.renameSync(path.join(dir, 'next.pid'), file)
+    process.kill(first.hostPid, 'SIGKILL')
+    const r = await waiting
+    expect(r).toMatchObject({reached: false, exit_code: 4, target: {state: 'unknown', reasons: ['root_exited']}})
+    expect(r.message).toContain('not the init of its PID namespace')
+    expect(fs.existsSync(`/proc/${second.hostPid}`)).toBe(true)
+    await second.stop()
+  } finally {
+    root.kill('SIGKILL')
+  }
+})
+
+test('waitFor --root-pid that is its namespace\'s init: its exit ends every process there, so the service is stopped (0)', async () => {
+  const dir = tempDir()
+  const file = path.join(dir, 'init.pid')
+  // The holder is pid 1 of a new PID namespace; it also serves as the root pid.
+  const h = await spawnHolder({kind: 'posix', file, writePid: true, levels: 1, pid1: true})
+  const waiting = waitFor('init', 'stopped', {pidfile: file, rootPid: h.hostPid, timeoutMs: 10_000})
+  await new Promise((r) => setTimeout(r, 200))
+  process.kill(h.hostPid, 'SIGKILL')
+  const r = await waiting
+  expect(r).toMatchObject({reached: true, exit_code: 0})
+  await h.stop()
+})

@@ -236,6 +236,16 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     expect(e.message).toBe(`the container is not running (Container ${ID} is not running) while trying to run the helper container (image nslocate:local)`)
   })
 
+  test('the helper image does not exist: the 404 of create is DOCKER (exit 4), never "not running" (7)', async () => {
+    process.env.NSLOCATE_HELPER_IMAGE = 'nslocate:missing'
+    nock('http://localhost')
+      .get('/containers/web/json').reply(200, inspectBody({pid: NO_SUCH_PID}))
+      .post('/containers/create').query(true).reply(404, {message: 'No such image: nslocate:missing'})
+    const e = await caught(() => signalInContainer('app', 'TERM', 'web'))
+    expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
+    expect(e.message).toBe('cannot create the helper container: No such image: nslocate:missing (image nslocate:missing); build or load the nslocate image there, or set NSLOCATE_HELPER_IMAGE to it')
+  })
+
   test('the helper\'s output is not JSON: DOCKER, exit 4, with what it printed', async () => {
     process.env.NSLOCATE_HELPER_IMAGE = 'busybox:latest'
     const helper = 'e'.repeat(64)

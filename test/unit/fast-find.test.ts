@@ -2,9 +2,8 @@ import Find from '../../commands/find'
 import {FAST_FIND_FLAGS, parseFastFind} from '../../src/cli/fast-find'
 
 describe('parseFastFind (start-up fast path of find)', () => {
-  test('knows exactly the flags of commands/find.ts, except --container (which needs oclif and Docker)', () => {
-    const flags = Object.keys(Find.flags).filter((f) => f !== 'container')
-    expect([...FAST_FIND_FLAGS].sort()).toEqual([...flags, 'json'].sort())
+  test('knows exactly the flags of commands/find.ts', () => {
+    expect([...FAST_FIND_FLAGS].sort()).toEqual([...Object.keys(Find.flags), 'json'].sort())
   })
   test.each([
     [['find', 'web'], {name: 'web', quiet: false, json: false, allowUnsafe: false}],
@@ -12,6 +11,8 @@ describe('parseFastFind (start-up fast path of find)', () => {
     [['find', '--json', 'web', '--dir', '/d'], {name: 'web', json: true, dir: '/d'}],
     [['find', 'web', '--pidfile=/x.pid', '--allow-unsafe-pidfile'], {pidfile: '/x.pid', allowUnsafe: true}],
     [['find', 'web', '--root-pid', '42'], {rootPid: 42}],
+    [['find', 'web', '--container', 'app', '--json'], {container: 'app', json: true}],
+    [['find', 'web', '--container=0123abcd', '--pidfile', '/run/web.pid'], {container: '0123abcd', pidfile: '/run/web.pid'}],
   ])('%j is parsed', (argv, want) => {
     expect(parseFastFind(argv)).toMatchObject(want)
   })
@@ -19,7 +20,10 @@ describe('parseFastFind (start-up fast path of find)', () => {
     [['find']], // missing NAME: oclif says so
     [['find', 'a/b']], // bad NAME: oclif path gives the usage error
     [['find', 'web', '--help']],
-    [['find', 'web', '--container', 'app']],
+    [['find', 'web', '--container', 'app', '--root-pid', '1']], // exclusive: oclif says so
+    [['find', 'web', '--root-pid', '1', '--container', 'app']],
+    [['find', 'web', '--container']],
+    [['find', 'web', '--container', '--json']],
     [['find', 'web', '--dir']],
     [['find', 'web', '--dir', '--json']],
     [['find', 'web', '--pidfile', 'a', '--dir', 'b']],
