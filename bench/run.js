@@ -12,6 +12,8 @@
  *   locate-rate    library locate() calls per second, POSIX-locked  vs a bare open+read+F_GETLK+status probe
  *   signal         library signal() start-to-delivery  vs process.kill()
  *   wait           process exit to waitFor(..., 'stopped') returning  vs a bare pidfd wait
+ *   find-container `find --container ID` on a service in a container  vs `docker inspect ID` (needs a
+ *                  Docker engine and the nslocate:local image; without an engine it is skipped, noted)
  * Medians and p90 over interleaved runs; ratio = nslocate median / reference median.
  *
  * Targets are reported, never asserted: exit status 0 whether or not they are met; 1 only when a
@@ -38,9 +40,9 @@ const USAGE = `usage: node bench/run.js [--smoke] [--procs N] [--runs N] [--only
   --procs N   other processes in the table for find-unlocked, find-flock and wait+procs (default 5000; env NSLOCATE_BENCH_PROCS)
   --runs N    timed runs per CLI command (default 15; env NSLOCATE_BENCH_RUNS); cheap measurements do more
   --smoke     tiny sizes and few runs (CI: finishes in well under 60 s; figures not meaningful; env NSLOCATE_BENCH_SMOKE=1)
-  --only LIST comma-separated subset of: find-posix,find-unlocked,find-flock,locate-rate,signal,wait`
+  --only LIST comma-separated subset of: find-posix,find-unlocked,find-flock,locate-rate,signal,wait,find-container`
 
-const ALL_IDS = ['find-posix', 'find-unlocked', 'find-flock', 'locate-rate', 'signal', 'wait']
+const ALL_IDS = ['find-posix', 'find-unlocked', 'find-flock', 'locate-rate', 'signal', 'wait', 'find-container']
 
 function parseOptions(argv) {
   const env = process.env
@@ -136,11 +138,20 @@ function removeTmpSync() {
   tmpDir = null
 }
 
+/** Containers started here (by id): removed on every way out. */
+const containers = new Set()
+function removeContainersSync() {
+  if (containers.size === 0) return
+  spawnSync('docker', ['rm', '-f', ...containers], {stdio: 'ignore', timeout: 30_000})
+  containers.clear()
+}
+
 let cleanedUp = false
 function cleanupSync() {
   if (cleanedUp) return
   cleanedUp = true
   killAllSync()
+  removeContainersSync()
   removeTmpSync()
 }
 
@@ -461,6 +472,8 @@ function checkFind(args, expectPid, expectLock) {
 
 const results = []
 const errors = []
+/** measurements left out for a reason that is not an error (e.g. no Docker engine) */
+const skippedNotes = []
 
 function ratioRow({id, metric, unit, better = 'lower', ours, ref, target, note}) {
   const ratio = ours && ref ? ours.median / ref.stats.median : null
@@ -513,6 +526,55 @@ async function measureFindPosix(ctx) {
   } catch (error) {
     await stop(h.entry)
     throw error
+  }
+}
+
+/**
+ * find --container on a service in a container, against `docker inspect` of that container alone
+ * (the one API call find makes) and `node -e 0`. Needs an engine (`docker version`) and the image
+ * nslocate:local (built with scripts/build-image.sh when missing). No engine: skipped, with a note.
+ */
+async function measureFindContainer(ctx) {
+  const {opts} = ctx
+  if (spawnSync('docker', ['version'], {stdio: 'ignore', timeout: 20_000}).status !== 0) {
+    skippedNotes.push('find-container: no Docker engine answers `docker version`: not measured')
+    return
+  }
+  const image = process.env.NSLOCATE_BENCH_IMAGE || 'nslocate:local'
+  if (spawnSync('docker', ['image', 'inspect', image], {stdio: 'ignore'}).status !== 0) {
+    log(`find-container: building ${image} (scripts/build-image.sh, offline)`)
+    const b = spawnSync('bash', [path.join(ROOT, 'scripts', 'build-image.sh')], {encoding: 'utf8', timeout: 15 * 60_000})
+    if (b.status !== 0) throw new Error(`scripts/build-image.sh failed (${b.status}): ${String(b.stderr).slice(-800)}`)
+  }
+  const run = spawnSync('docker', ['run', '-d', '--network', 'none', '--label', 'nslocate.bench=1', image, 'run', 'nslbench', '--', 'sleep', '1000'], {encoding: 'utf8', timeout: 60_000})
+  if (run.status !== 0) throw new Error(`docker run ${image}: ${run.stderr}`)
+  const id = run.stdout.trim()
+  containers.add(id)
+  try {
+    // Running, with its pidfile written (nslocate run writes it right after the start).
+    let j = null
+    for (let i = 0; i < 100 && !(j && j.state === 'running'); i++) {
+      const r = spawnSync(NODE, [BIN_RUN, 'find', 'nslbench', '--container', id, '--json'], {env: cleanEnv(), encoding: 'utf8', timeout: 60_000})
+      try { j = JSON.parse(r.stdout) } catch { j = null }
+      if (!(j && j.state === 'running')) await sleep(100)
+    }
+    if (!(j && j.state === 'running' && j.container && j.container.id === id)) throw new Error(`find --container ${id.slice(0, 12)}: not running: ${JSON.stringify(j)}`)
+    const cmds = [
+      {key: 'find', argv: [NODE, BIN_RUN, 'find', 'nslbench', '--container', id, '--quiet']},
+      {key: 'inspect', argv: ['docker', 'inspect', '--format', '{{.State.Pid}}', id], check: (out) => (Number(out.trim()) > 0 ? null : 'no State.Pid')},
+      {key: 'node', argv: [NODE, '-e', '0']},
+    ]
+    log(`find-container: ${opts.runs} interleaved runs of ${cmds.length} commands`)
+    const s = await sampleInterleaved(cmds, opts.runs, opts.warmup)
+    const ours = stats(s.find)
+    const note = 'CLI wall time of `nslocate find NAME --container ID --quiet` (Docker API inspect over the unix socket, then the pidfile through /proc/PID/root)'
+    ratioRow({id: 'find-container', metric: 'find --container, POSIX-locked pidfile (CLI)', unit: 'ms', ours,
+      ref: {label: 'docker inspect', command: 'docker inspect --format {{.State.Pid}} ID', stats: stats(s.inspect)}, note})
+    ratioRow({id: 'find-container-vs-node', metric: 'find --container, POSIX-locked pidfile (CLI)', unit: 'ms', ours,
+      ref: {label: 'node -e 0', command: 'node -e 0', stats: stats(s.node)}, note: 'information: the Node.js floor'})
+  } finally {
+    spawnSync('docker', ['rm', '-f', id], {stdio: 'ignore', timeout: 30_000})
+    containers.delete(id)
   }
 }
 
@@ -751,11 +813,11 @@ async function measureFindFlock(ctx) {
     log(`find-flock: ${opts.runs} interleaved runs (${procCount()} processes)`)
     const s = await sampleInterleaved(cmds, opts.runs, opts.warmup)
     const ours = stats(s.find)
-    ratioRow({id: 'find-flock', metric: `find, flock-held pidfile (fd scan), +${opts.procs} procs (CLI)`, unit: 'ms', ours,
+    ratioRow({id: 'find-flock', metric: `find, flock-held pidfile, +${opts.procs} procs (CLI)`, unit: 'ms', ours,
       ref: {label: 'lslocks -n -o PID,PATH', command: 'lslocks -n -o PID,PATH (all locks on the system, with paths)', stats: stats(s.lslocks)},
       target: {kind: 'ratio_max', value: 1.0, text: '<= 1.0x'},
       note: 'find: F_GETLK (nothing), /proc/locks, then /proc/*/fd + fdinfo of every process (all holders of the open file description)'})
-    ratioRow({id: 'find-flock-vs-lslocks-p', metric: `find, flock-held pidfile (fd scan), +${opts.procs} procs (CLI)`, unit: 'ms', ours,
+    ratioRow({id: 'find-flock-vs-lslocks-p', metric: `find, flock-held pidfile, +${opts.procs} procs (CLI)`, unit: 'ms', ours,
       ref: {label: 'lslocks -p PID', command: 'lslocks -n -o PID,PATH -p HOLDERPID', stats: stats(s.lslocksp)}, note: 'information: lslocks told the pid'})
     const lib = await libraryTimes(ctx, {name: 'nslbenchfl', pidfile: file}, h.pid)
     ratioRow({id: 'find-flock-lib', metric: `locate() alone, same flock-held pidfile, +${opts.procs} procs (library)`, unit: 'ms', ours: lib,
@@ -858,7 +920,7 @@ function svgChart(meta) {
 function writeOutputs(meta) {
   fs.mkdirSync(RESULTS_DIR, {recursive: true})
   const rows = tableRows()
-  const json = {meta, results, errors}
+  const json = {meta, results, errors, skipped: skippedNotes}
   fs.writeFileSync(path.join(RESULTS_DIR, 'results.json'), JSON.stringify(json, null, 2) + '\n')
   const refs = results.filter((r) => r.reference).map((r) => `- **${r.reference.label}**: \`${r.reference.command}\``)
   const md = [
@@ -884,6 +946,7 @@ function writeOutputs(meta) {
     '',
     ...results.filter((r) => r.note).map((r) => `- ${r.id}: ${r.note}`),
     ...(errors.length ? ['', '## Errors', '', ...errors.map((e) => `- ${e.id}: ${e.message.split('\n')[0]}`)] : []),
+    ...(skippedNotes.length ? ['', '## Not measured', '', ...skippedNotes.map((n) => `- ${n}`)] : []),
     '',
     '![chart](chart.svg)',
     '',
@@ -955,6 +1018,7 @@ async function main() {
   }
   await attempt('signal', () => measureSignal(ctx))
   await attempt('wait', () => measureWait(ctx, {label: '', id: 'wait'}))
+  await attempt('find-container', () => measureFindContainer(ctx))
 
   // Phase 2: N more processes.
   const needProcs = ['find-unlocked', 'find-flock', 'wait'].some((id) => opts.only.has(id))
@@ -992,6 +1056,7 @@ async function main() {
     `Written: ${rel(path.join(RESULTS_DIR, 'results.json'))}, results.md, chart.svg`,
   ]
   if (meta.busy) out.push('', `NOTE: the 1-minute load average (${start.loadavg[0]} at start, ${meta.end.loadavg[0]} at end) exceeded nproc (${meta.nproc}) at start, or nproc + 1.5 at end (the bench's own share): other work competed for the CPUs; compare with a quieter run before drawing conclusions.`)
+  if (skippedNotes.length) out.push('', ...skippedNotes.map((n) => `not measured: ${n}`))
   if (errors.length) out.push('', `${errors.length} measurement(s) could not run:`, ...errors.map((e) => `  ${e.id}: ${e.message.split('\n')[0]}`))
   process.stdout.write(out.join('\n') + '\n')
   return errors.length ? 1 : 0
