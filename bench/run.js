@@ -138,12 +138,17 @@ function removeTmpSync() {
   tmpDir = null
 }
 
-/** Containers started here (by id): removed on every way out. */
-const containers = new Set()
+/**
+ * Containers started here carry the label nslocate.bench=<this run's id> and are removed by it on
+ * every way out, also one whose `docker run` was interrupted before it printed the id.
+ */
+const BENCH_RUN_LABEL = `nslocate.bench=${process.pid}-${Date.now()}`
+let startedContainers = false
 function removeContainersSync() {
-  if (containers.size === 0) return
-  spawnSync('docker', ['rm', '-f', ...containers], {stdio: 'ignore', timeout: 30_000})
-  containers.clear()
+  if (!startedContainers) return
+  const ps = spawnSync('docker', ['ps', '-aq', '--filter', `label=${BENCH_RUN_LABEL}`], {encoding: 'utf8', timeout: 30_000})
+  const ids = String(ps.stdout || '').split('\n').filter(Boolean)
+  if (ids.length > 0) spawnSync('docker', ['rm', '-f', ...ids], {stdio: 'ignore', timeout: 30_000})
 }
 
 let cleanedUp = false
@@ -542,23 +547,31 @@ async function measureFindContainer(ctx) {
   }
   const image = process.env.NSLOCATE_BENCH_IMAGE || 'nslocate:local'
   if (spawnSync('docker', ['image', 'inspect', image], {stdio: 'ignore'}).status !== 0) {
+    if (image !== 'nslocate:local') throw new Error(`NSLOCATE_BENCH_IMAGE=${image}: no such image here`)
     log(`find-container: building ${image} (scripts/build-image.sh, offline)`)
     const b = spawnSync('bash', [path.join(ROOT, 'scripts', 'build-image.sh')], {encoding: 'utf8', timeout: 15 * 60_000})
     if (b.status !== 0) throw new Error(`scripts/build-image.sh failed (${b.status}): ${String(b.stderr).slice(-800)}`)
   }
-  const run = spawnSync('docker', ['run', '-d', '--network', 'none', '--label', 'nslocate.bench=1', image, 'run', 'nslbench', '--', 'sleep', '1000'], {encoding: 'utf8', timeout: 60_000})
+  startedContainers = true
+  const run = spawnSync('docker', ['run', '-d', '--network', 'none', '--label', BENCH_RUN_LABEL, image, 'run', 'nslbench', '--', 'sleep', '1000'], {encoding: 'utf8', timeout: 60_000})
   if (run.status !== 0) throw new Error(`docker run ${image}: ${run.stderr}`)
   const id = run.stdout.trim()
-  containers.add(id)
   try {
-    // Running, with its pidfile written (nslocate run writes it right after the start).
+    // Running, with the child's pid written (nslocate run writes it right after the start), and
+    // found as what the figure claims: the sleep, under the supervisor's POSIX lock, in this container.
+    const inspectPid = () => Number(spawnSync('docker', ['inspect', '--format', '{{.State.Pid}}', id], {encoding: 'utf8'}).stdout.trim())
     let j = null
-    for (let i = 0; i < 100 && !(j && j.state === 'running'); i++) {
+    for (let i = 0; i < 50; i++) {
       const r = spawnSync(NODE, [BIN_RUN, 'find', 'nslbench', '--container', id, '--json'], {env: cleanEnv(), encoding: 'utf8', timeout: 60_000})
       try { j = JSON.parse(r.stdout) } catch { j = null }
-      if (!(j && j.state === 'running')) await sleep(100)
+      if (j && j.state === 'running' && j.process && j.process.comm === 'sleep') break
+      if (!(inspectPid() > 0)) throw new Error(`container ${id.slice(0, 12)} stopped: ${spawnSync('docker', ['logs', id], {encoding: 'utf8'}).stderr}`)
+      await sleep(100)
     }
-    if (!(j && j.state === 'running' && j.container && j.container.id === id)) throw new Error(`find --container ${id.slice(0, 12)}: not running: ${JSON.stringify(j)}`)
+    const init = inspectPid()
+    if (!(j && j.state === 'running' && j.container && j.container.id === id && j.pidfile && j.pidfile.lock === 'posix' && j.holder === init && j.process && j.process.comm === 'sleep')) {
+      throw new Error(`find --container ${id.slice(0, 12)}: expected the sleep, POSIX lock held by the container's init ${init}; got ${JSON.stringify(j)}`)
+    }
     const cmds = [
       {key: 'find', argv: [NODE, BIN_RUN, 'find', 'nslbench', '--container', id, '--quiet']},
       {key: 'inspect', argv: ['docker', 'inspect', '--format', '{{.State.Pid}}', id], check: (out) => (Number(out.trim()) > 0 ? null : 'no State.Pid')},
@@ -573,8 +586,7 @@ async function measureFindContainer(ctx) {
     ratioRow({id: 'find-container-vs-node', metric: 'find --container, POSIX-locked pidfile (CLI)', unit: 'ms', ours,
       ref: {label: 'node -e 0', command: 'node -e 0', stats: stats(s.node)}, note: 'information: the Node.js floor'})
   } finally {
-    spawnSync('docker', ['rm', '-f', id], {stdio: 'ignore', timeout: 30_000})
-    containers.delete(id)
+    removeContainersSync()
   }
 }
 

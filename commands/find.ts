@@ -28,7 +28,7 @@ Exit status follows LSB "status": 0 running, 1 not running but a pidfile exists 
   async run(): Promise<LocateResult> {
     const {args, flags} = await this.parse(Find)
     const opts = {pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile']}
-    const result = flags.container
+    const result = flags.container !== undefined
       ? await (await import('../src/docker/in-container')).locateInContainer(args.name, flags.container, opts)
       : locate({name: args.name, ...opts, rootPid: flags['root-pid']})
     if (!flags.quiet && !this.jsonEnabled()) this.log(formatFind(result))

@@ -26,12 +26,12 @@ Exit status: 0 when the listing worked (whatever the services' states), 4 when a
 
   async run(): Promise<LocateResult[]> {
     const {flags} = await this.parse(List)
-    if (flags.container || flags['root-pid']) {
+    if (flags.container !== undefined || flags['root-pid']) {
       const {containerTarget} = await import('../src/docker/container-target')
       const {listInRoot} = await import('../src/docker/in-container')
       let rootPid = flags['root-pid']
       let hint
-      if (flags.container) {
+      if (flags.container !== undefined) {
         const t = await containerTarget(flags.container)
         if (t.rootPid === null) this.error(`the processes of container ${flags.container} are not visible from this PID namespace; run nslocate on the host`, {exit: 4})
         rootPid = t.rootPid

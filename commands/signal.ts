@@ -42,7 +42,7 @@ Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1
       pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], scope: flags.scope,
       wait: flags.wait, timeoutMs: parseDuration(flags.timeout), retry: flags.retry, dryRun: flags['dry-run'],
     }
-    const result = flags.container
+    const result = flags.container !== undefined
       ? await (await import('../src/docker/in-container')).signalInContainer(args.name, args.signal, flags.container, opts)
       : await signal(args.name, args.signal, {...opts, rootPid: flags['root-pid']})
     return this.report(result, result.skipped.map((s) => `  skipped pid ${s.pid}: ${s.reason}`))

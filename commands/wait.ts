@@ -29,7 +29,7 @@ Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe 
   async run(): Promise<WaitResult> {
     const {args, flags} = await this.parse(Wait)
     const opts = {pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], timeoutMs: parseDuration(flags.timeout)}
-    const result = flags.container
+    const result = flags.container !== undefined
       ? await (await import('../src/docker/in-container')).waitInContainer(args.name, flags.for, flags.container, opts)
       : await waitFor(args.name, flags.for, {...opts, rootPid: flags['root-pid']})
     return this.report(result)

@@ -10,6 +10,8 @@ export const pidfileFlags = {
 }
 
 export const containerFlags = {
+  // An empty value (CID=$(docker ps -q ...) found nothing) must never mean "no container", which
+  // would search the host: commands test `!== undefined`, and containerTarget() refuses '' (USAGE).
   container: Flags.string({summary: 'The service runs in this Docker container (name or id): read its pidfile inside the container, through the Docker API.', helpValue: 'REF', exclusive: ['root-pid']}),
   'root-pid': Flags.integer({summary: 'Look inside the mount and PID namespaces of process PID (e.g. 1 in a sidecar that shares the app\'s PID namespace).', helpValue: 'PID', min: 1, exclusive: ['container']}),
 }

@@ -22,10 +22,18 @@ export interface ContainerTarget {
   evidence: string[]
 }
 
-export async function containerTarget(ref: string, opts: {procfs?: ProcFs; api?: DockerApi} = {}): Promise<ContainerTarget> {
+export async function containerTarget(ref: string, opts: {procfs?: ProcFs; api?: DockerApi; settleMs?: number} = {}): Promise<ContainerTarget> {
+  if (ref.trim() === '') throw new NslocateError('USAGE', '--container needs a container name or id; it was given an empty value')
   const procfs = opts.procfs ?? proc
   const api = opts.api ?? (await dockerApi())
-  const summary = await api.inspect(ref)
+  let summary = await api.inspect(ref)
+  // State.Pid naming no process here: nslocate runs in another PID namespace (a sidecar), or the
+  // container's init has just exited and the engine still reports it running for a moment. Ask
+  // again shortly before taking the helper route, so a dying container is "not running".
+  for (let i = 0; i < 2 && summary.running && summary.pid > 0 && !fs.existsSync(procfs.file(summary.pid)); i++) {
+    await new Promise((resolve) => setTimeout(resolve, opts.settleMs ?? 150))
+    summary = await api.inspect(ref)
+  }
   if (!summary.running || summary.pid <= 0) {
     throw new NslocateError('NOT_RUNNING', `container ${ref} (${summary.id.slice(0, 12)}) is not running`, {exitCode: 3, details: {container: summary.id}})
   }

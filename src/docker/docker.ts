@@ -5,6 +5,10 @@
  * imports dockerode, and no dockerode type leaves this file. DOCKER_HOST is honoured as docker(1)
  * does (unix:// or tcp://); the default is /var/run/docker.sock.
  */
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+
 import {NslocateError} from '../errors'
 
 export interface ContainerSummary {
@@ -57,16 +61,23 @@ export function dockerError(error: unknown, what: string, where: string): Nsloca
 }
 
 /**
- * Where a plain HTTP GET can reach the engine without dockerode: the default socket, unix://PATH,
- * or tcp://HOST:PORT without TLS. null: TLS, ssh:// or anything else (dockerode handles those).
+ * Where a plain HTTP GET reaches the engine exactly as docker-modem (under dockerode) would: the
+ * default socket (when there is no ~/.docker/run/docker.sock, which docker-modem prefers),
+ * unix://PATH, or tcp://HOST:PORT that docker-modem would not switch to TLS (DOCKER_TLS_VERIFY=1 or
+ * port 2376). null for anything else (TLS, ssh://, a path prefix, a client timeout, ...): dockerode.
  */
 export function leanEndpoint(env: NodeJS.ProcessEnv = process.env): {socketPath: string} | {host: string; port: number} | null {
+  if (env.DOCKER_PATH_PREFIX || env.DOCKER_CLIENT_TIMEOUT || env.DOCKER_CERT_PATH || env.DOCKER_TLS_VERIFY) return null
   const h = env.DOCKER_HOST
-  if (!h) return {socketPath: '/var/run/docker.sock'}
-  if (env.DOCKER_TLS_VERIFY || env.DOCKER_CERT_PATH) return null
+  if (!h) {
+    const home = env.HOME || os.homedir()
+    return fs.existsSync(path.join(home, '.docker', 'run', 'docker.sock')) ? null : {socketPath: '/var/run/docker.sock'}
+  }
   if (h.startsWith('unix://') && h.length > 'unix://'.length) return {socketPath: h.slice('unix://'.length)}
-  const m = /^tcp:\/\/([^:/]+):(\d+)\/?$/.exec(h)
-  return m ? {host: m[1], port: Number(m[2])} : null
+  const m = /^tcp:\/\/([A-Za-z0-9.-]+):(\d{1,5})\/?$/.exec(h)
+  if (!m) return null
+  const port = Number(m[2])
+  return port > 0 && port <= 65535 && port !== 2376 ? {host: m[1], port} : null
 }
 
 /**
@@ -116,7 +127,13 @@ export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<D
     }
   })())
   if (!lean) await dockerode() // a DOCKER_HOST only dockerode understands: parse it now, as before
-  const summarize = (c: {Id: string; Name?: string; Names?: string[]; Config?: {Image?: string}; Image?: string; State?: {Running?: boolean; Pid?: number} | string}): ContainerSummary => ({
+  const summarize = (c: {Id: string; Name?: string; Names?: string[]; Config?: {Image?: string}; Image?: string; State?: {Running?: boolean; Pid?: number} | string}): ContainerSummary => {
+    if (!c || typeof c !== 'object' || typeof c.Id !== 'string' || c.State === undefined) {
+      throw new NslocateError('DOCKER', `the Docker engine at ${where} answered without a container's Id and State: ${JSON.stringify(c).slice(0, 200)}`, {exitCode: 4})
+    }
+    return summarizeValid(c)
+  }
+  const summarizeValid = (c: {Id: string; Name?: string; Names?: string[]; Config?: {Image?: string}; Image?: string; State?: {Running?: boolean; Pid?: number} | string}): ContainerSummary => ({
     id: c.Id,
     name: (c.Name ?? c.Names?.[0] ?? '').replace(/^\//, ''),
     image: c.Config?.Image ?? c.Image ?? '',

@@ -68,23 +68,40 @@ export async function waitInContainer(name: string, condition: WaitCondition, re
   const api = opts.api ?? (await dockerApi())
   const withTime = (r: WaitResult): WaitResult => ({...r, waited_ms: Date.now() - start})
   let t: ContainerTarget
+  // Once its init was visible here, a State.Pid that names nothing is the engine lagging behind a
+  // restart (it still reports the old init for a moment), not a reason for the helper route.
+  let sawVisible = false
+  const notYet = async (why: string): Promise<WaitResult | null> => {
+    const waited = Date.now() - start
+    const target = stoppedResult(name, ['container_not_running'], [why])
+    if (condition === 'stopped') return {name, condition, reached: true, waited_ms: waited, exit_code: 0, message: `${name} is not running (${why})`, target}
+    if (waited >= timeoutMs) return {name, condition, reached: false, waited_ms: waited, exit_code: 1, message: `${name}: timed out after ${timeoutMs} ms waiting for it to be running (${why})`, target}
+    await new Promise((resolve) => setTimeout(resolve, Math.min(250, timeoutMs - waited)))
+    return null
+  }
   for (;;) {
     try {
       t = await containerTarget(ref, {...opts, api})
     } catch (error) {
       if (!(error instanceof NslocateError && error.code === 'NOT_RUNNING')) throw error
-      const waited = Date.now() - start
-      const target = stoppedResult(name, ['container_not_running'], [error.message])
-      if (condition === 'stopped') return {name, condition, reached: true, waited_ms: waited, exit_code: 0, message: `${name} is not running (${error.message})`, target}
-      if (waited >= timeoutMs) return {name, condition, reached: false, waited_ms: waited, exit_code: 1, message: `${name}: timed out after ${timeoutMs} ms waiting for it to be running (${error.message})`, target}
-      await new Promise((resolve) => setTimeout(resolve, Math.min(250, timeoutMs - waited)))
+      const done = await notYet(error.message)
+      if (done) return done
       continue
     }
-    if (t.rootPid === null) break
+    if (t.rootPid === null) {
+      if (!sawVisible) break
+      const done = await notYet(`container ${t.summary.name} is restarting`)
+      if (done) return done
+      continue
+    }
+    sawVisible = true
     const r = withTime(await waitFor(name, condition, {...opts, timeoutMs: Math.max(0, timeoutMs - (Date.now() - start)), ...inTarget(t)}))
     // The container's init exited while waiting for the service to run (a restart, a crash loop):
     // with time left, wait for the container to run again.
-    if (condition === 'running' && !r.reached && r.target.reasons.includes('root_exited') && Date.now() - start < timeoutMs) continue
+    if (condition === 'running' && !r.reached && r.target.reasons.includes('root_exited') && Date.now() - start < timeoutMs) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250, Math.max(0, timeoutMs - (Date.now() - start)))))
+      continue
+    }
     return r
   }
   const left = Math.max(0, timeoutMs - (Date.now() - start))

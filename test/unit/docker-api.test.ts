@@ -18,7 +18,7 @@ import * as path from 'node:path'
 import nock from 'nock'
 
 import {containerTarget} from '../../src/docker/container-target'
-import {dockerApi, dockerError} from '../../src/docker/docker'
+import {dockerApi, dockerError, leanEndpoint} from '../../src/docker/docker'
 import {listContainers, locateInContainer, signalInContainer} from '../../src/docker/in-container'
 import {NslocateError} from '../../src/errors'
 
@@ -97,6 +97,40 @@ describe('dockerError(): each failure says what to do, with the documented exit 
     expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
     expect(e.message).toBe(`the Docker engine at ${WHERE} failed to list containers: driver failed`)
   })
+})
+
+describe('leanEndpoint(): inspect goes over node:http only where docker-modem would do the same', () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'nslocate-home-'))
+  afterAll(() => fs.rmSync(home, {recursive: true, force: true}))
+  test.each([
+    [{}, {socketPath: '/var/run/docker.sock'}],
+    [{DOCKER_HOST: 'unix:///run/user/1000/docker.sock'}, {socketPath: '/run/user/1000/docker.sock'}],
+    [{DOCKER_HOST: 'tcp://127.0.0.1:2375'}, {host: '127.0.0.1', port: 2375}],
+    [{DOCKER_HOST: 'tcp://docker.example:2375/'}, {host: 'docker.example', port: 2375}],
+    [{DOCKER_HOST: 'tcp://127.0.0.1:2376'}, null], // docker-modem switches to TLS on 2376
+    [{DOCKER_HOST: 'tcp://127.0.0.1:2375', DOCKER_TLS_VERIFY: '1'}, null],
+    [{DOCKER_HOST: 'tcp://127.0.0.1:2375', DOCKER_TLS_VERIFY: '0'}, null],
+    [{DOCKER_HOST: 'tcp://127.0.0.1:99999'}, null],
+    [{DOCKER_HOST: 'tcp://127.0.0.1'}, null],
+    [{DOCKER_HOST: 'unix://'}, null],
+    [{DOCKER_HOST: 'ssh://me@host'}, null],
+    [{DOCKER_PATH_PREFIX: '/v1.41'}, null],
+    [{DOCKER_CLIENT_TIMEOUT: '5000'}, null],
+  ])('%j -> %j', (env, want) => {
+    expect(leanEndpoint({HOME: home, ...env})).toEqual(want)
+  })
+  test('no DOCKER_HOST and a Docker Desktop socket in ~/.docker/run: left to docker-modem, which prefers it', () => {
+    fs.mkdirSync(path.join(home, '.docker', 'run'), {recursive: true})
+    fs.writeFileSync(path.join(home, '.docker', 'run', 'docker.sock'), '')
+    expect(leanEndpoint({HOME: home})).toBeNull()
+  })
+})
+
+test('an empty container ref is a usage error, never "no container" (which would search the host)', async () => {
+  for (const run of [() => locateInContainer('app', ''), () => signalInContainer('app', 'TERM', ' '), () => containerTarget('')]) {
+    const e = await caught(run)
+    expect(e).toMatchObject({code: 'USAGE', exitCode: 2, message: '--container needs a container name or id; it was given an empty value'})
+  }
 })
 
 describe('the Docker API through nock (dockerode over the unix socket)', () => {
@@ -180,7 +214,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
   })
 
   test('inspect says running but State.Pid names nothing here: reported as another PID namespace (the helper route)', async () => {
-    nock('http://localhost').get('/containers/web/json').reply(200, inspectBody({pid: NO_SUCH_PID}))
+    nock('http://localhost').get('/containers/web/json').times(3).reply(200, inspectBody({pid: NO_SUCH_PID}))
     const t = await containerTarget('web')
     expect(t.rootPid).toBeNull()
     expect(t.evidence).toEqual([
@@ -189,10 +223,19 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     ])
   })
 
+  test('State.Pid names nothing here, then the engine says the container stopped: NOT_RUNNING (3), no helper is started', async () => {
+    nock('http://localhost')
+      .get('/containers/web/json').reply(200, inspectBody({pid: NO_SUCH_PID}))
+      .get('/containers/web/json').reply(200, inspectBody({running: false}))
+    const e = await caught(() => locateInContainer('app', 'web'))
+    expect(e).toMatchObject({code: 'NOT_RUNNING', exitCode: 3})
+    expect(e.message).toBe(`container web (${ID.slice(0, 12)}) is not running`)
+  })
+
   test('State.Pid gone and no helper image known: USAGE, exit 2 (what it does; a container that just stopped deserves NOT_RUNNING, see report)', async () => {
     process.env.HOSTNAME = 'not-a-container'
     nock('http://localhost')
-      .get('/containers/web/json').reply(200, inspectBody({pid: NO_SUCH_PID}))
+      .get('/containers/web/json').times(3).reply(200, inspectBody({pid: NO_SUCH_PID}))
       .get('/containers/not-a-container/json').reply(404, {message: 'No such container: not-a-container'})
     const e = await caught(() => locateInContainer('app', 'web'))
     expect(e).toMatchObject({code: 'USAGE', exitCode: 2})
@@ -205,7 +248,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     const said = JSON.stringify({error: {code: 'NOT_RUNNING', message: `pid ${NO_SUCH_PID} (whose mount namespace holds the pidfile) has exited`}})
     let created: any
     nock('http://localhost')
-      .get('/containers/web/json').reply(200, inspectBody({pid: NO_SUCH_PID}))
+      .get('/containers/web/json').times(3).reply(200, inspectBody({pid: NO_SUCH_PID}))
       .post('/containers/create', (body) => ((created = body), true)).query(true).reply(201, {Id: helper, Warnings: []})
       .post(`/containers/${helper}/start`).query(true).reply(204)
       .post(`/containers/${helper}/wait`).query(true).reply(200, {StatusCode: 3})
@@ -227,7 +270,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     process.env.NSLOCATE_HELPER_IMAGE = 'nslocate:local'
     const helper = 'd'.repeat(64)
     nock('http://localhost')
-      .get('/containers/web/json').reply(200, inspectBody({pid: NO_SUCH_PID}))
+      .get('/containers/web/json').times(3).reply(200, inspectBody({pid: NO_SUCH_PID}))
       .post('/containers/create').query(true).reply(201, {Id: helper, Warnings: []})
       .post(`/containers/${helper}/start`).query(true).reply(409, {message: `Container ${ID} is not running`})
       .delete(`/containers/${helper}`).query({force: 'true'}).reply(204)
@@ -239,7 +282,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
   test('the helper image does not exist: the 404 of create is DOCKER (exit 4), never "not running" (7)', async () => {
     process.env.NSLOCATE_HELPER_IMAGE = 'nslocate:missing'
     nock('http://localhost')
-      .get('/containers/web/json').reply(200, inspectBody({pid: NO_SUCH_PID}))
+      .get('/containers/web/json').times(3).reply(200, inspectBody({pid: NO_SUCH_PID}))
       .post('/containers/create').query(true).reply(404, {message: 'No such image: nslocate:missing'})
     const e = await caught(() => signalInContainer('app', 'TERM', 'web'))
     expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
@@ -250,7 +293,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     process.env.NSLOCATE_HELPER_IMAGE = 'busybox:latest'
     const helper = 'e'.repeat(64)
     nock('http://localhost')
-      .get('/containers/web/json').reply(200, inspectBody({pid: NO_SUCH_PID}))
+      .get('/containers/web/json').times(3).reply(200, inspectBody({pid: NO_SUCH_PID}))
       .post('/containers/create').query(true).reply(201, {Id: helper, Warnings: []})
       .post(`/containers/${helper}/start`).query(true).reply(204)
       .post(`/containers/${helper}/wait`).query(true).reply(200, {StatusCode: 127})
@@ -326,6 +369,7 @@ describe('the CLI against a fake engine (exit status as users see it)', () => {
     fs.chmodSync(dir, 0o755)
     engine = await fakeEngine(dir, (method, url) => {
       if (url.startsWith('/containers/old/json')) return [400, {message: 'client version 1.41 is too new. Maximum supported API version is 1.23'}]
+      if (url.startsWith('/containers/odd/json')) return [200, {}]
       const m = url.match(/^\/containers\/([^/?]+)\/json/)
       if (method === 'GET' && m) return [404, {message: `No such container: ${m[1]}`}]
       return [500, {message: `fake engine: unexpected ${method} ${url}`}]
@@ -362,6 +406,24 @@ describe('the CLI against a fake engine (exit status as users see it)', () => {
     const r = await runCli(['signal', 'app', 'TERM', '--container', 'x', '--json'], {env: env()})
     expect(r.json.error.code).toBe('NOT_RUNNING')
     expect(r.status).toBe(7)
+  })
+
+  test('an answer without Id and State: DOCKER, exit 4, on the fast path and through oclif alike', async () => {
+    for (const extra of [{}, {NSLOCATE_NO_FAST_PATH: '1'}]) {
+      const r = await runCli(['find', 'app', '--container', 'odd', '--json'], {env: {...env(), ...extra}})
+      expect(r.status).toBe(4)
+      expect(r.json.error.code).toBe('DOCKER')
+      expect(r.json.error.message).toContain("answered without a container's Id and State")
+    }
+  })
+
+  test('an empty --container (CID=$(...) found nothing) is a usage error (2) for every command, and the engine is not asked', async () => {
+    const before = engine.requests.length
+    for (const args of [['find', 'app', '--container='], ['find', 'app', '--container', ''], ['signal', 'app', 'TERM', '--container', ''], ['wait', 'app', '--container', ''], ['list', '--container', '']]) {
+      const r = await runCli([...args, '--json'], {env: env()})
+      expect({args, status: r.status, code: r.json?.error?.code}).toEqual({args, status: 2, code: 'USAGE'})
+    }
+    expect(engine.requests.length).toBe(before)
   })
 
   test('an engine that refuses the API version exits 4 and says the engine is too old', async () => {
