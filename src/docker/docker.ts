@@ -34,8 +34,11 @@ export interface DockerApi {
   runToCompletion(opts: {image: string; cmd: string[]; pidMode: string; capAdd?: string[]; timeoutMs: number; labels?: Record<string, string>}): Promise<HelperRun>
 }
 
+/** The engine's address as messages name it: DOCKER_HOST, else the socket docker-modem picks. */
 export function dockerWhere(env: NodeJS.ProcessEnv = process.env): string {
-  return env.DOCKER_HOST || 'unix:///var/run/docker.sock'
+  if (env.DOCKER_HOST) return env.DOCKER_HOST
+  const desktop = path.join(env.HOME || os.homedir(), '.docker', 'run', 'docker.sock')
+  return fs.existsSync(desktop) ? `unix://${desktop}` : 'unix:///var/run/docker.sock'
 }
 
 /** Translate a dockerode/HTTP/socket error into a NslocateError that says what to do. */

@@ -18,7 +18,7 @@ import * as path from 'node:path'
 import nock from 'nock'
 
 import {containerTarget} from '../../src/docker/container-target'
-import {dockerApi, dockerError, leanEndpoint} from '../../src/docker/docker'
+import {dockerApi, dockerError, dockerWhere, leanEndpoint} from '../../src/docker/docker'
 import {listContainers, locateInContainer, signalInContainer} from '../../src/docker/in-container'
 import {NslocateError} from '../../src/errors'
 
@@ -119,10 +119,13 @@ describe('leanEndpoint(): inspect goes over node:http only where docker-modem wo
   ])('%j -> %j', (env, want) => {
     expect(leanEndpoint({HOME: home, ...env})).toEqual(want)
   })
-  test('no DOCKER_HOST and a Docker Desktop socket in ~/.docker/run: left to docker-modem, which prefers it', () => {
+  test('no DOCKER_HOST and a Docker Desktop socket in ~/.docker/run: left to docker-modem, which prefers it; messages name it', () => {
+    expect(dockerWhere({HOME: home})).toBe('unix:///var/run/docker.sock')
     fs.mkdirSync(path.join(home, '.docker', 'run'), {recursive: true})
     fs.writeFileSync(path.join(home, '.docker', 'run', 'docker.sock'), '')
     expect(leanEndpoint({HOME: home})).toBeNull()
+    expect(dockerWhere({HOME: home})).toBe(`unix://${home}/.docker/run/docker.sock`)
+    expect(dockerWhere({HOME: home, DOCKER_HOST: 'tcp://h:2375'})).toBe('tcp://h:2375')
   })
 })
 
