@@ -13,7 +13,7 @@ import {NslocateError} from '../errors'
 import {LocateOptions, LocateResult, locate, stoppedResult} from '../locate/locate'
 import {runtimeDirs} from '../locate/name'
 import {ProcFs, proc} from '../proc/proc-fs'
-import {SignalOptions, SignalResult, WaitCondition, WaitOptions, WaitResult, signal, waitFor} from '../signal/signal'
+import {SignalOptions, SignalResult, WaitCondition, WaitOptions, WaitResult, asSignalStatus, checkCondition, signal, waitFor} from '../signal/signal'
 import {ContainerTarget, containerTarget, helperImage} from './container-target'
 import {DockerApi, dockerApi} from './docker'
 
@@ -36,11 +36,7 @@ export async function signalInContainer(name: string, sig: string, ref: string, 
   try {
     return await signalInContainerAt(name, sig, ref, opts)
   } catch (error) {
-    // signal speaks LSB action codes: "not running" is 7 there (3 is find's status code).
-    if (error instanceof NslocateError && error.code === 'NOT_RUNNING' && error.exitCode !== 7) {
-      throw new NslocateError('NOT_RUNNING', error.message, {exitCode: 7, cause: error.cause ?? error, details: error.details})
-    }
-    throw error
+    throw asSignalStatus(error) // no such container, or it stopped
   }
 }
 
@@ -62,9 +58,11 @@ async function signalInContainerAt(name: string, sig: string, ref: string, opts:
  * waits for the service in it) or the time is up.
  */
 export async function waitInContainer(name: string, condition: WaitCondition, ref: string, opts: WaitOptions & {api?: DockerApi} = {}): Promise<WaitResult> {
-  if (condition !== 'running' && condition !== 'stopped') throw new NslocateError('USAGE', `invalid condition ${JSON.stringify(condition)}: use running or stopped`)
+  checkCondition(condition)
   const timeoutMs = opts.timeoutMs ?? 30_000
   const start = Date.now()
+  const left = () => Math.max(0, timeoutMs - (Date.now() - start))
+  const pause = () => new Promise((resolve) => setTimeout(resolve, Math.min(250, left())))
   const api = opts.api ?? (await dockerApi())
   const withTime = (r: WaitResult): WaitResult => ({...r, waited_ms: Date.now() - start})
   let t: ContainerTarget
@@ -75,8 +73,8 @@ export async function waitInContainer(name: string, condition: WaitCondition, re
     const waited = Date.now() - start
     const target = stoppedResult(name, ['container_not_running'], [why])
     if (condition === 'stopped') return {name, condition, reached: true, waited_ms: waited, exit_code: 0, message: `${name} is not running (${why})`, target}
-    if (waited >= timeoutMs) return {name, condition, reached: false, waited_ms: waited, exit_code: 1, message: `${name}: timed out after ${timeoutMs} ms waiting for it to be running (${why})`, target}
-    await new Promise((resolve) => setTimeout(resolve, Math.min(250, timeoutMs - waited)))
+    if (left() === 0) return {name, condition, reached: false, waited_ms: waited, exit_code: 1, message: `${name}: timed out after ${timeoutMs} ms waiting for it to be running (${why})`, target}
+    await pause()
     return null
   }
   for (;;) {
@@ -95,19 +93,18 @@ export async function waitInContainer(name: string, condition: WaitCondition, re
       continue
     }
     sawVisible = true
-    const r = withTime(await waitFor(name, condition, {...opts, timeoutMs: Math.max(0, timeoutMs - (Date.now() - start)), ...inTarget(t)}))
+    const r = withTime(await waitFor(name, condition, {...opts, timeoutMs: left(), ...inTarget(t)}))
     // The container's init exited while waiting for the service to run (a restart, a crash loop):
     // with time left, wait for the container to run again.
-    if (condition === 'running' && !r.reached && r.target.reasons.includes('root_exited') && Date.now() - start < timeoutMs) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(250, Math.max(0, timeoutMs - (Date.now() - start)))))
+    if (condition === 'running' && !r.reached && r.target.reasons.includes('root_exited') && left() > 0) {
+      await pause()
       continue
     }
     return r
   }
-  const left = Math.max(0, timeoutMs - (Date.now() - start))
-  const argv = ['wait', name, '--for', condition, ...pidfileArgs(opts)]
-  argv.push('--timeout', `${left}ms`)
-  return withTime((await viaHelper(t, argv, {...opts, helperTimeoutMs: left + HELPER_TIMEOUT_MS})).json as WaitResult)
+  const rest = left()
+  const argv = ['wait', name, '--for', condition, ...pidfileArgs(opts), '--timeout', `${rest}ms`]
+  return withTime((await viaHelper(t, argv, {...opts, helperTimeoutMs: rest + HELPER_TIMEOUT_MS})).json as WaitResult)
 }
 
 /** Every *.pid in the container's runtime directories (as seen inside it). */

@@ -13,6 +13,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
+import {isErrno} from '../errors'
 import {NS_TRANSLATE_UNSUPPORTED, nsPidFromPidns} from '../native/binding'
 import {isKernelThread} from '../proc/parse-stat'
 import {ProcFs} from '../proc/proc-fs'
@@ -79,17 +80,19 @@ export function resolveUnlocked(opts: {
 
   // (c) name
   const names = [...new Set(opts.names.filter(Boolean))]
-  facts = narrow(facts, evidence, `is named ${names.join(' or ')}`, (f) => matchesName(procfs, f, names), 'its comm, executable and argv[0] do not match')
-  undetermined = undetermined.filter((f) => matchesName(procfs, f, names))
+  const named = (f: ProcessFacts) => matchesName(procfs, f, names)
+  facts = narrow(facts, evidence, `is named ${names.join(' or ')}`, named, 'its comm, executable and argv[0] do not match')
+  undetermined = undetermined.filter(named)
 
   // (d) start time against the file's mtime
   let reused = false
   const mtime = opts.stat.mtimeMs
   const before = facts.length
-  facts = narrow(facts, evidence, 'started before the pidfile was written', (f) => f.startedMs <= mtime + START_SLACK_MS,
+  const startedBefore = (f: ProcessFacts) => f.startedMs <= mtime + START_SLACK_MS
+  facts = narrow(facts, evidence, 'started before the pidfile was written', startedBefore,
     (f) => `it started at ${new Date(f.startedMs).toISOString()}, after the file was written at ${new Date(mtime).toISOString()}: the pid was reused`)
   if (before > 0 && facts.length === 0) reused = true
-  undetermined = undetermined.filter((f) => f.startedMs <= mtime + START_SLACK_MS)
+  undetermined = undetermined.filter(startedBefore)
   if (undetermined.length > 0) {
     evidence.push(`pid ${undetermined.map((f) => f.pid).join(', ')} would fit but could not be checked against the pidfile (permission)`)
   }
@@ -102,13 +105,12 @@ export function resolveUnlocked(opts: {
  */
 export function seesFile(procfs: ProcFs, pid: number, file: string, stat: fs.Stats): boolean | 'denied' {
   const root = procfs.file(pid, 'root')
-  const isDenied = (error: unknown) => ['EACCES', 'EPERM'].includes((error as NodeJS.ErrnoException).code ?? '')
   // Whether we may look into its mount namespace at all: /proc/PID/root itself needs ptrace access.
   // (EACCES on one path further down, such as a 0710 directory, only means "not there".)
   try {
     fs.statSync(root)
   } catch (error) {
-    return isDenied(error) ? 'denied' : false
+    return isErrno(error, 'EACCES', 'EPERM') ? 'denied' : false
   }
   const same = (p: string) => {
     try {
@@ -123,7 +125,7 @@ export function seesFile(procfs: ProcFs, pid: number, file: string, stat: fs.Sta
   try {
     mountinfo = fs.readFileSync(procfs.file(pid, 'mountinfo'), 'utf8')
   } catch (error) {
-    return isDenied(error) ? 'denied' : false
+    return isErrno(error, 'EACCES', 'EPERM') ? 'denied' : false
   }
   const base = path.basename(file)
   // mountinfo(5): ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; octal escapes for spaces.

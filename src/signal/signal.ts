@@ -7,9 +7,10 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {NslocateError} from '../errors'
+import {NslocateError, isErrno} from '../errors'
 import {Located, LocateOptions, LocateResult, locateDetailed, stoppedResult} from '../locate/locate'
 import {findLockHolder} from '../locate/lock-holder'
+import {OpenedPidfile, openPidfile} from '../locate/pidfile'
 import {pidfdExited, probePosixLock} from '../native/binding'
 import {ProcFs, proc} from '../proc/proc-fs'
 import {Scope, cgroupMembers, cgroupOf, childrenMap, groupMembers} from './members'
@@ -62,11 +63,7 @@ export async function signal(name: string, sigInput: string | number, options: S
   try {
     located = locateDetailed({...options, name})
   } catch (error) {
-    // --root-pid has exited: "not running" is 7 among signal's LSB action codes (3 is find's).
-    if (error instanceof NslocateError && error.code === 'NOT_RUNNING' && error.exitCode !== 7) {
-      throw new NslocateError('NOT_RUNNING', error.message, {exitCode: 7, cause: error.cause ?? error, details: error.details})
-    }
-    throw error
+    throw asSignalStatus(error) // --root-pid has exited
   }
   const target = located.result
   const out: SignalResult = {
@@ -338,8 +335,24 @@ export interface WaitResult {
  * is no kernel event for "a lock was taken", so this polls, every 25 ms by default).
  * stopped: pin the running process with a pidfd and wait for it to exit; then re-check.
  */
-export async function waitFor(name: string, condition: WaitCondition, options: WaitOptions = {}): Promise<WaitResult> {
+/** `wait`'s condition, checked before any waiting. */
+export function checkCondition(condition: string): asserts condition is WaitCondition {
   if (condition !== 'running' && condition !== 'stopped') throw new NslocateError('USAGE', `invalid condition ${JSON.stringify(condition)}: use running or stopped`)
+}
+
+/**
+ * NOT_RUNNING carries find's LSB status code (3); signal speaks LSB action codes, where "not
+ * running" is 7. Returns the error to throw.
+ */
+export function asSignalStatus(error: unknown): unknown {
+  if (error instanceof NslocateError && error.code === 'NOT_RUNNING' && error.exitCode !== 7) {
+    return new NslocateError('NOT_RUNNING', error.message, {exitCode: 7, cause: error.cause ?? error, details: error.details})
+  }
+  return error
+}
+
+export async function waitFor(name: string, condition: WaitCondition, options: WaitOptions = {}): Promise<WaitResult> {
+  checkCondition(condition)
   const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_MS
   const interval = options.intervalMs ?? 25
   const procfs = options.procfs ?? proc
@@ -417,26 +430,22 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
 function afterPosixHolderExit(t: LocateResult, id: {dev: number; ino: number} | undefined, viaRoot: boolean): Partial<LocateResult> | null {
   if (t.pidfile?.lock !== 'posix' || !id) return null
   const gone = {pid: null, holder: null, nspid: [], process: null, pidns: null, container: null}
-  let fd: number
+  let opened: OpenedPidfile
   try {
-    fd = fs.openSync(t.pidfile.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
+    opened = openPidfile(t.pidfile.path)
   } catch (error) {
     // Under /proc/ROOTPID/root, ENOENT may mean the root process is gone, not the file: look again.
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || viaRoot) return null
+    if (!isErrno(error, 'ENOENT') || viaRoot) return null
     return {...gone, state: 'stopped', pidfile: null, reasons: ['no_pidfile'], evidence: [...t.evidence, `after the exit of pid ${t.pid}: ${t.pidfile.path} has been removed`]}
   }
   try {
     // The same file (not one a new instance made), still naming the same pid, and nobody's lock on it.
-    const st = fs.fstatSync(fd)
-    if (st.dev !== id.dev || st.ino !== id.ino) return null
-    const buf = Buffer.alloc(64)
-    const text = buf.toString('latin1', 0, fs.readSync(fd, buf, 0, buf.length, 0)).trim()
-    if (text !== String(t.pidfile.pid)) return null
-    if (probePosixLock(fd).type !== 'unlocked') return null
+    if (Number(opened.stat.dev) !== id.dev || Number(opened.stat.ino) !== id.ino || opened.content.pid !== t.pidfile.pid) return null
+    if (probePosixLock(opened.fd).type !== 'unlocked') return null
   } catch {
     return null
   } finally {
-    fs.closeSync(fd)
+    if (!opened.borrowed) fs.closeSync(opened.fd)
   }
   return {...gone, state: 'stale', pidfile: {...t.pidfile, lock: 'none'}, reasons: ['unlocked_pidfile', 'stale_pidfile'],
     evidence: [...t.evidence, `after the exit of pid ${t.pid}: fcntl(F_GETLK) finds ${t.pidfile.path} no longer locked; it names the exited process`]}
