@@ -10,6 +10,7 @@ import * as path from 'node:path'
 import {NslocateError, isErrno} from '../errors'
 import {NS_TRANSLATE_UNSUPPORTED, nsPidFromPidns} from '../native/binding'
 import {ContainerRef} from '../proc/parse-cgroup'
+import {ProcStatus} from '../proc/parse-status'
 import {ProcFs, proc} from '../proc/proc-fs'
 import {PidfileLock, findLockHolder} from './lock-holder'
 import {SearchOptions, resolvePidfile, validateName} from './name'
@@ -177,7 +178,7 @@ function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions & {
         result.evidence.push('the service is running in a PID namespace this process cannot see; run on the host, share its PID namespace, or use --container')
       }
     } else {
-      const r = reconcileWithHolders(finding.holders, written, procfs, bootMs, result.evidence)
+      const r = reconcileWithHolders(finding.holders, written, procfs, bootMs, result.evidence, finding.holderStatus)
       result.holder = r.holder.pid
       located.holder = r.holder
       main = r.main
@@ -229,8 +230,9 @@ function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions & {
  * descendant of the holder numbered that way in the holder's namespace (a supervisor such as
  * daemon(1) or `nslocate run` holds the lock for its child).
  */
-function reconcileWithHolders(holders: number[], written: number | null, procfs: ProcFs, bootMs: number, evidence: string[]): {holder: ProcessFacts; main: ProcessFacts; mismatch: boolean} {
-  const facts = holders.map((h) => readFacts(procfs, h, bootMs)).filter((f): f is ProcessFacts => f !== null)
+function reconcileWithHolders(holders: number[], written: number | null, procfs: ProcFs, bootMs: number, evidence: string[], holderStatus?: ProcStatus): {holder: ProcessFacts; main: ProcessFacts; mismatch: boolean} {
+  // holderStatus belongs to the only holder of an fd check (findLockHolder's quick path).
+  const facts = holders.map((h) => readFacts(procfs, h, bootMs, holders.length === 1 ? holderStatus : undefined)).filter((f): f is ProcessFacts => f !== null)
   if (facts.length === 0) throw new NslocateError('GONE', `the lock holder (pid ${holders.join(', ')}) exited while being inspected; run again`)
   if (written === null) {
     evidence.push(`lock held by pid ${facts[0].pid} but the file has no pid yet (a service that is starting writes it after locking)`)

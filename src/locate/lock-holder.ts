@@ -12,8 +12,10 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
+import {isErrno} from '../errors'
 import {probePosixLock} from '../native/binding'
 import {ProcFs} from '../proc/proc-fs'
+import {ProcStatus} from '../proc/parse-status'
 import {LockKind, LockLine, sameFile} from '../proc/parse-locks'
 
 export type PidfileLock = 'posix' | 'ofd' | 'flock' | 'none'
@@ -27,6 +29,8 @@ export interface LockFinding {
   evidence: string[]
   /** pids whose fds we were not allowed to read */
   denied: number[]
+  /** the holder's /proc status, when the fd check already read it (saves reading it again) */
+  holderStatus?: ProcStatus
 }
 
 export interface FindHolderOptions {
@@ -80,9 +84,10 @@ export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs:
   } catch (error) {
     evidence.push(`cannot read ${procfs.root}/locks: ${(error as Error).message}`)
   }
+  const proven = new Set<number>()
   if (flockLines.length === 0) {
-    const hinted = hintPids.filter((p) => p > 0 && holdsLock(procfs, p, 'FLOCK', names, stat).holds)
-    if (hinted.length === 0) {
+    for (const p of hintPids) if (p > 0 && holdsLock(procfs, p, 'FLOCK', names, stat).holds) proven.add(p)
+    if (proven.size === 0) {
       evidence.push(`${procfs.root}/locks: no flock lock on ${devIno(stat)}`)
       return {lock: 'none', holders: [], notVisible: false, evidence, denied: []}
     }
@@ -90,34 +95,42 @@ export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs:
     evidence.push(`${procfs.root}/locks: flock lock on ${devIno(stat)} created by pid ${flockLines.map((l) => l.pid).join(', ')} (the caller of flock(), not necessarily a holder)`)
   }
   const hints = [...flockLines.map((l) => l.pid), ...hintPids]
-  const quick = verifiedHolder(procfs, 'FLOCK', names, stat, hints, opts)
+  const quick = verifiedHolder(procfs, 'FLOCK', names, stat, hints, opts, proven)
   if (quick) return quickFinding('flock', quick, stat, evidence)
   return scan('flock', 'FLOCK', names, stat, procfs, hints, evidence)
 }
 
-/** A hinted pid that provably holds the lock and is the one asked about (see FindHolderOptions). */
-function verifiedHolder(procfs: ProcFs, kind: LockKind, names: string[], stat: fs.Stats, hints: number[], opts: FindHolderOptions): {pid: number; why: string} | null {
-  if (opts.confirm !== undefined && opts.confirm > 0 && holdsLock(procfs, opts.confirm, kind, names, stat).holds) {
-    return {pid: opts.confirm, why: 'the process asked about'}
-  }
+interface Verified {
+  pid: number
+  why: string
+  status?: ProcStatus
+}
+
+/**
+ * A hinted pid that provably holds the lock and is the one asked about (see FindHolderOptions).
+ * `proven`: pids already seen holding it (their fds are not read again).
+ */
+function verifiedHolder(procfs: ProcFs, kind: LockKind, names: string[], stat: fs.Stats, hints: number[], opts: FindHolderOptions, proven = new Set<number>()): Verified | null {
+  const holds = (pid: number) => proven.has(pid) || holdsLock(procfs, pid, kind, names, stat).holds
+  if (opts.confirm !== undefined && opts.confirm > 0 && holds(opts.confirm)) return {pid: opts.confirm, why: 'the process asked about'}
   if (opts.writtenPid === undefined) return null
   for (const pid of new Set(hints)) {
     if (pid <= 0) continue
-    let own: number | undefined
+    let status: ProcStatus
     try {
-      const nspid = procfs.readStatus(pid).nspid
-      own = nspid[nspid.length - 1]
+      status = procfs.readStatus(pid)
     } catch {
       continue
     }
-    if (own === opts.writtenPid && holdsLock(procfs, pid, kind, names, stat).holds) return {pid, why: `its own pid (${own}) is the one in the file`}
+    const own = status.nspid[status.nspid.length - 1]
+    if (own === opts.writtenPid && holds(pid)) return {pid, why: `its own pid (${own}) is the one in the file`, status}
   }
   return null
 }
 
-function quickFinding(lock: PidfileLock, found: {pid: number; why: string}, stat: fs.Stats, evidence: string[]): LockFinding {
+function quickFinding(lock: PidfileLock, found: Verified, stat: fs.Stats, evidence: string[]): LockFinding {
   evidence.push(`fd check: pid ${found.pid} holds the ${lock} lock (fdinfo lock: line on an fd of ${devIno(stat)}) and ${found.why}: the scan of every process is skipped, so processes sharing that lock through an inherited descriptor are not listed`)
-  return {lock, holders: [found.pid], notVisible: false, evidence, denied: []}
+  return {lock, holders: [found.pid], notVisible: false, evidence, denied: [], holderStatus: found.status}
 }
 
 function scan(lock: PidfileLock, kind: LockKind, names: string[], stat: fs.Stats, procfs: ProcFs, hintPids: number[], evidence: string[]): LockFinding {
@@ -165,8 +178,7 @@ export function holdsLock(procfs: ProcFs, pid: number, kind: LockKind, names: st
     } catch (error) {
       // The fd directory of a process of our own uid lists, but its links need ptrace access
       // (CAP_SYS_PTRACE when the process has capabilities we lack): not seen is not "not held".
-      const code = (error as NodeJS.ErrnoException).code
-      if (code === 'EACCES' || code === 'EPERM') denied = true
+      if (isErrno(error, 'EACCES', 'EPERM')) denied = true
       continue
     }
     // Cheap filter on the link text, then confirm identity by dev:inode (paths differ across mount namespaces).
@@ -176,8 +188,7 @@ export function holdsLock(procfs: ProcFs, pid: number, kind: LockKind, names: st
       if (s.ino !== stat.ino || s.dev !== stat.dev) continue
       if (procfs.readFdinfoLocks(pid, fd).some((l) => l.kind === kind && sameFile(l, stat.dev, stat.ino))) return {holds: true, denied: false}
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if (code === 'EACCES' || code === 'EPERM') denied = true
+      if (isErrno(error, 'EACCES', 'EPERM')) denied = true
     }
   }
   return {holds: false, denied}

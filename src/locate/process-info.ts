@@ -20,9 +20,10 @@ export interface ProcessFacts {
   startedMs: number
 }
 
-export function readFacts(procfs: ProcFs, pid: number, bootMs: number): ProcessFacts | null {
+/** `status`: already read by the caller for this pid (it is not read again). */
+export function readFacts(procfs: ProcFs, pid: number, bootMs: number, status?: ProcStatus): ProcessFacts | null {
   try {
-    const status = procfs.readStatus(pid)
+    status ??= procfs.readStatus(pid)
     const stat = procfs.readStat(pid)
     return {pid, status, stat, startedMs: bootMs + (stat.starttime * 1000) / CLOCK_TICKS}
   } catch {
