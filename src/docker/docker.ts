@@ -34,11 +34,16 @@ export interface DockerApi {
   runToCompletion(opts: {image: string; cmd: string[]; pidMode: string; capAdd?: string[]; timeoutMs: number; labels?: Record<string, string>}): Promise<HelperRun>
 }
 
+/** Docker Desktop's socket, which docker-modem prefers to /var/run/docker.sock when it exists. */
+function desktopSocket(env: NodeJS.ProcessEnv): string | null {
+  const p = path.join(env.HOME || os.homedir(), '.docker', 'run', 'docker.sock')
+  return fs.existsSync(p) ? p : null
+}
+
 /** The engine's address as messages name it: DOCKER_HOST, else the socket docker-modem picks. */
-export function dockerWhere(env: NodeJS.ProcessEnv = process.env): string {
+export function dockerWhere(env: NodeJS.ProcessEnv = process.env, desktop = env.DOCKER_HOST ? null : desktopSocket(env)): string {
   if (env.DOCKER_HOST) return env.DOCKER_HOST
-  const desktop = path.join(env.HOME || os.homedir(), '.docker', 'run', 'docker.sock')
-  return fs.existsSync(desktop) ? `unix://${desktop}` : 'unix:///var/run/docker.sock'
+  return desktop ? `unix://${desktop}` : 'unix:///var/run/docker.sock'
 }
 
 /** Translate a dockerode/HTTP/socket error into a NslocateError that says what to do. */
@@ -69,13 +74,10 @@ export function dockerError(error: unknown, what: string, where: string): Nsloca
  * unix://PATH, or tcp://HOST:PORT that docker-modem would not switch to TLS (DOCKER_TLS_VERIFY=1 or
  * port 2376). null for anything else (TLS, ssh://, a path prefix, a client timeout, ...): dockerode.
  */
-export function leanEndpoint(env: NodeJS.ProcessEnv = process.env): {socketPath: string} | {host: string; port: number} | null {
+export function leanEndpoint(env: NodeJS.ProcessEnv = process.env, desktop = env.DOCKER_HOST ? null : desktopSocket(env)): {socketPath: string} | {host: string; port: number} | null {
   if (env.DOCKER_PATH_PREFIX || env.DOCKER_CLIENT_TIMEOUT || env.DOCKER_CERT_PATH || env.DOCKER_TLS_VERIFY) return null
   const h = env.DOCKER_HOST
-  if (!h) {
-    const home = env.HOME || os.homedir()
-    return fs.existsSync(path.join(home, '.docker', 'run', 'docker.sock')) ? null : {socketPath: '/var/run/docker.sock'}
-  }
+  if (!h) return desktop ? null : {socketPath: '/var/run/docker.sock'}
   if (h.startsWith('unix://') && h.length > 'unix://'.length) return {socketPath: h.slice('unix://'.length)}
   const m = /^tcp:\/\/([A-Za-z0-9.-]+):(\d{1,5})\/?$/.exec(h)
   if (!m) return null
@@ -117,8 +119,9 @@ async function leanGet(endpoint: NonNullable<ReturnType<typeof leanEndpoint>>, u
 type DockerodeClient = import('dockerode')
 
 export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<DockerApi> {
-  const where = dockerWhere(env)
-  const lean = leanEndpoint(env)
+  const desktop = env.DOCKER_HOST ? null : desktopSocket(env)
+  const where = dockerWhere(env, desktop)
+  const lean = leanEndpoint(env, desktop)
   // Lazy: keeps dockerode off the start-up path of every command that does not need more than inspect.
   let clientP: Promise<DockerodeClient> | null = null
   const dockerode = (): Promise<DockerodeClient> => (clientP ??= (async () => {
@@ -134,15 +137,14 @@ export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<D
     if (!c || typeof c !== 'object' || typeof c.Id !== 'string' || c.State === undefined) {
       throw new NslocateError('DOCKER', `the Docker engine at ${where} answered without a container's Id and State: ${JSON.stringify(c).slice(0, 200)}`, {exitCode: 4})
     }
-    return summarizeValid(c)
+    return {
+      id: c.Id,
+      name: (c.Name ?? c.Names?.[0] ?? '').replace(/^\//, ''),
+      image: c.Config?.Image ?? c.Image ?? '',
+      running: typeof c.State === 'object' ? Boolean(c.State.Running) : c.State === 'running',
+      pid: typeof c.State === 'object' ? c.State.Pid ?? 0 : 0,
+    }
   }
-  const summarizeValid = (c: {Id: string; Name?: string; Names?: string[]; Config?: {Image?: string}; Image?: string; State?: {Running?: boolean; Pid?: number} | string}): ContainerSummary => ({
-    id: c.Id,
-    name: (c.Name ?? c.Names?.[0] ?? '').replace(/^\//, ''),
-    image: c.Config?.Image ?? c.Image ?? '',
-    running: typeof c.State === 'object' ? Boolean(c.State.Running) : c.State === 'running',
-    pid: typeof c.State === 'object' ? c.State.Pid ?? 0 : 0,
-  })
   return {
     where,
     async inspect(ref) {

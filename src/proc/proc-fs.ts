@@ -46,9 +46,32 @@ export function readProcText(file: string, oneShot = false): string {
   }
 }
 
+/** A value read again once it is SYSTEM_FACTS_TTL_MS old (on the monotonic clock). */
+class Recent<T> {
+  private at = Number.NEGATIVE_INFINITY
+  private value: T | undefined
+
+  constructor(private readonly read: () => T) {}
+
+  get(): T {
+    const now = performance.now()
+    if (this.value === undefined || !(now - this.at < SYSTEM_FACTS_TTL_MS)) {
+      this.value = this.read()
+      this.at = now
+    }
+    return this.value
+  }
+}
+
 export class ProcFs {
-  private boot: {at: number; ms: number} | null = null
-  private pidMaxCache: {at: number; value: number} | null = null
+  private readonly boot = new Recent(() => Date.now() - Number(readProcText(path.join(this.root, 'uptime'), true).split(' ')[0]) * 1000)
+  private readonly pidMaxValue = new Recent(() => {
+    try {
+      return Number(readProcText(path.join(this.root, 'sys/kernel/pid_max'), true).trim()) || 4194304
+    } catch {
+      return 4194304
+    }
+  })
 
   constructor(readonly root = '/proc') {}
 
@@ -100,28 +123,16 @@ export class ProcFs {
 
   /**
    * Boot time in ms since the epoch, from /proc/uptime (10 ms resolution; btime in /proc/stat has 1 s).
-   * Reused for up to a second (measured on the monotonic clock), so a library caller locating many
-   * times a second reads it once, and a step of the wall clock is taken into account within a second.
+   * Reused for up to a second, so a library caller locating many times a second reads it once, and
+   * a step of the wall clock is taken into account within a second.
    */
   bootTimeMs(): number {
-    const now = performance.now()
-    if (this.boot && now - this.boot.at < SYSTEM_FACTS_TTL_MS && now >= this.boot.at) return this.boot.ms
-    const uptime = Number(readProcText(path.join(this.root, 'uptime'), true).split(' ')[0])
-    const ms = Date.now() - uptime * 1000
-    this.boot = {at: now, ms}
-    return ms
+    return this.boot.get()
   }
 
   /** pid_max: the largest pid the kernel hands out + 1 (reused for up to a second, like boot time). */
   pidMax(): number {
-    const now = performance.now()
-    if (this.pidMaxCache && now - this.pidMaxCache.at < SYSTEM_FACTS_TTL_MS && now >= this.pidMaxCache.at) return this.pidMaxCache.value
-    let value = 4194304
-    try {
-      value = Number(readProcText(path.join(this.root, 'sys/kernel/pid_max'), true).trim()) || 4194304
-    } catch {}
-    this.pidMaxCache = {at: now, value}
-    return value
+    return this.pidMaxValue.get()
   }
 }
 
