@@ -557,21 +557,27 @@ async function measureFindContainer(ctx) {
   if (run.status !== 0) throw new Error(`docker run ${image}: ${run.stderr}`)
   const id = run.stdout.trim()
   try {
-    // Running, with the child's pid written (nslocate run writes it right after the start), and
-    // found as what the figure claims: the sleep, under the supervisor's POSIX lock, in this container.
+    // Correctness before timing: find names the init's only child (the sleep, read from the kernel
+    // here, not from nslocate), under a POSIX lock held by the init, in this container. Retried
+    // while `nslocate run` starts its child and writes the pid.
     const inspectPid = () => Number(spawnSync('docker', ['inspect', '--format', '{{.State.Pid}}', id], {encoding: 'utf8'}).stdout.trim())
-    let j = null
-    for (let i = 0; i < 50; i++) {
-      const r = spawnSync(NODE, [BIN_RUN, 'find', 'nslbench', '--container', id, '--json'], {env: cleanEnv(), encoding: 'utf8', timeout: 60_000})
-      try { j = JSON.parse(r.stdout) } catch { j = null }
-      if (j && j.state === 'running' && j.process && j.process.comm === 'sleep') break
-      if (!(inspectPid() > 0)) throw new Error(`container ${id.slice(0, 12)} stopped: ${spawnSync('docker', ['logs', id], {encoding: 'utf8'}).stderr}`)
-      await sleep(100)
-    }
     const init = inspectPid()
-    if (!(j && j.state === 'running' && j.container && j.container.id === id && j.pidfile && j.pidfile.lock === 'posix' && j.holder === init && j.process && j.process.comm === 'sleep')) {
-      throw new Error(`find --container ${id.slice(0, 12)}: expected the sleep, POSIX lock held by the container's init ${init}; got ${JSON.stringify(j)}`)
+    let lastError = null
+    for (let i = 0; i < 50; i++) {
+      try {
+        const kids = fs.readFileSync(`/proc/${init}/task/${init}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number)
+        if (kids.length !== 1) throw new Error(`the container's init ${init} has children [${kids.join(', ')}], expected the sleep alone`)
+        const j = checkFind(['nslbench', '--container', id], kids[0], 'posix')
+        if (j.holder !== init || !j.container || j.container.id !== id) throw new Error(`find --container ${id.slice(0, 12)}: expected holder ${init} in this container, got holder ${j.holder}, container ${JSON.stringify(j.container)}`)
+        lastError = null
+        break
+      } catch (error) {
+        lastError = error
+        if (!(inspectPid() > 0)) throw new Error(`container ${id.slice(0, 12)} stopped: ${spawnSync('docker', ['logs', id], {encoding: 'utf8'}).stderr}`)
+        await sleep(100)
+      }
     }
+    if (lastError) throw lastError
     const cmds = [
       {key: 'find', argv: [NODE, BIN_RUN, 'find', 'nslbench', '--container', id, '--quiet']},
       {key: 'inspect', argv: ['docker', 'inspect', '--format', '{{.State.Pid}}', id], check: (out) => (Number(out.trim()) > 0 ? null : 'no State.Pid')},

@@ -47,6 +47,14 @@ function frame(stream: 1 | 2, text: string): Buffer {
   return Buffer.concat([head, payload])
 }
 
+/**
+ * The engine names container web's init by a pid that is not in this PID namespace (the sidecar
+ * case). Answered 3 times: containerTarget asks again twice before taking the helper route.
+ */
+function webInAnotherPidNs(): nock.Scope {
+  return nock('http://localhost').get('/containers/web/json').times(3).reply(200, inspectBody({pid: NO_SUCH_PID}))
+}
+
 /** Runs fn and returns what it threw (failing if it did not throw a NslocateError). */
 async function caught(fn: () => unknown): Promise<NslocateError> {
   try {
@@ -217,7 +225,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
   })
 
   test('inspect says running but State.Pid names nothing here: reported as another PID namespace (the helper route)', async () => {
-    nock('http://localhost').get('/containers/web/json').times(3).reply(200, inspectBody({pid: NO_SUCH_PID}))
+    webInAnotherPidNs()
     const t = await containerTarget('web')
     expect(t.rootPid).toBeNull()
     expect(t.evidence).toEqual([
@@ -235,10 +243,9 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     expect(e.message).toBe(`container web (${ID.slice(0, 12)}) is not running`)
   })
 
-  test('State.Pid gone and no helper image known: USAGE, exit 2 (what it does; a container that just stopped deserves NOT_RUNNING, see report)', async () => {
+  test('State.Pid in another PID namespace and no helper image known: USAGE, exit 2 (a container that has just stopped is NOT_RUNNING: see above)', async () => {
     process.env.HOSTNAME = 'not-a-container'
-    nock('http://localhost')
-      .get('/containers/web/json').times(3).reply(200, inspectBody({pid: NO_SUCH_PID}))
+    webInAnotherPidNs()
       .get('/containers/not-a-container/json').reply(404, {message: 'No such container: not-a-container'})
     const e = await caught(() => locateInContainer('app', 'web'))
     expect(e).toMatchObject({code: 'USAGE', exitCode: 2})
@@ -250,8 +257,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     const helper = 'c'.repeat(64)
     const said = JSON.stringify({error: {code: 'NOT_RUNNING', message: `pid ${NO_SUCH_PID} (whose mount namespace holds the pidfile) has exited`}})
     let created: any
-    nock('http://localhost')
-      .get('/containers/web/json').times(3).reply(200, inspectBody({pid: NO_SUCH_PID}))
+    webInAnotherPidNs()
       .post('/containers/create', (body) => ((created = body), true)).query(true).reply(201, {Id: helper, Warnings: []})
       .post(`/containers/${helper}/start`).query(true).reply(204)
       .post(`/containers/${helper}/wait`).query(true).reply(200, {StatusCode: 3})
@@ -272,8 +278,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
   test('a second call answered 409 (not running): NOT_RUNNING, exit 3; the helper is still removed', async () => {
     process.env.NSLOCATE_HELPER_IMAGE = 'nslocate:local'
     const helper = 'd'.repeat(64)
-    nock('http://localhost')
-      .get('/containers/web/json').times(3).reply(200, inspectBody({pid: NO_SUCH_PID}))
+    webInAnotherPidNs()
       .post('/containers/create').query(true).reply(201, {Id: helper, Warnings: []})
       .post(`/containers/${helper}/start`).query(true).reply(409, {message: `Container ${ID} is not running`})
       .delete(`/containers/${helper}`).query({force: 'true'}).reply(204)
@@ -284,8 +289,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
 
   test('the helper image does not exist: the 404 of create is DOCKER (exit 4), never "not running" (7)', async () => {
     process.env.NSLOCATE_HELPER_IMAGE = 'nslocate:missing'
-    nock('http://localhost')
-      .get('/containers/web/json').times(3).reply(200, inspectBody({pid: NO_SUCH_PID}))
+    webInAnotherPidNs()
       .post('/containers/create').query(true).reply(404, {message: 'No such image: nslocate:missing'})
     const e = await caught(() => signalInContainer('app', 'TERM', 'web'))
     expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
@@ -295,8 +299,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
   test('the helper\'s output is not JSON: DOCKER, exit 4, with what it printed', async () => {
     process.env.NSLOCATE_HELPER_IMAGE = 'busybox:latest'
     const helper = 'e'.repeat(64)
-    nock('http://localhost')
-      .get('/containers/web/json').times(3).reply(200, inspectBody({pid: NO_SUCH_PID}))
+    webInAnotherPidNs()
       .post('/containers/create').query(true).reply(201, {Id: helper, Warnings: []})
       .post(`/containers/${helper}/start`).query(true).reply(204)
       .post(`/containers/${helper}/wait`).query(true).reply(200, {StatusCode: 127})
