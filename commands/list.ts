@@ -1,16 +1,13 @@
-import * as fs from 'node:fs'
-import * as path from 'node:path'
-
 import {Flags} from '@oclif/core'
 
-import {BaseCommand, containerFlags} from '../src/cli/base-command'
+import {BaseCommand, containerFlags, pathFlag} from '../src/cli/base-command'
 import {formatList} from '../src/cli/format'
+import {listPidfiles} from '../src/locate/list-pidfiles'
 import {LocateResult, locate} from '../src/locate/locate'
-import {runtimeDirs} from '../src/locate/name'
 
 export default class List extends BaseCommand {
-  static summary = 'Every *.pid in the runtime directories, one row each.'
-  static description = `Looks at every *.pid file in --dir, or in $NSLOCATE_RUNTIME_DIR, $XDG_RUNTIME_DIR/nslocate (non-root), /run/nslocate, /run and /var/run, and reports each as find would.
+  static summary = 'Every pidfile find would find, one row each.'
+  static description = `Shows exactly the pidfiles that find NAME would find, for every NAME with one in the search path: $NSLOCATE_RUNTIME_DIR, $XDG_RUNTIME_DIR/nslocate (non-root), /run/nslocate, /run, /run/NAME/NAME.pid, /var/run and /var/run/NAME/NAME.pid (FILES in nslocate(1)), and reports each as find would. With --dir, only the *.pid files of that directory.
 
 Exit status: 0 when the listing worked (whatever the services' states), 4 when a directory could not be read, 2 usage error.`
   static examples = [
@@ -19,7 +16,7 @@ Exit status: 0 when the listing worked (whatever the services' states), 4 when a
   ]
   static enableJsonFlag = true
   static flags = {
-    dir: Flags.string({summary: 'List the *.pid files of this directory only.', helpValue: 'DIR'}),
+    dir: pathFlag({summary: 'List the *.pid files of this directory only (relative: to the working directory).', helpValue: 'DIR'}),
     'allow-unsafe-pidfile': Flags.boolean({summary: 'Trust symlinked, world-writable or foreign-owned pidfiles.', default: false}),
     ...containerFlags,
   }
@@ -41,24 +38,15 @@ Exit status: 0 when the listing worked (whatever the services' states), 4 when a
       if (!this.jsonEnabled()) this.log(formatList(inside))
       return inside
     }
-    const rows: LocateResult[] = []
-    let failed = false
-    for (const dir of runtimeDirs({dir: flags.dir})) {
-      let names: string[]
-      try {
-        names = fs.readdirSync(dir).filter((n) => n.endsWith('.pid')).sort()
-      } catch (error) {
-        failed = true
-        this.warn(`cannot read ${dir}: ${(error as Error).message}`)
-        continue
-      }
-      for (const file of names) {
-        const pidfile = path.join(dir, file)
-        rows.push(locate({name: file.slice(0, -4), pidfile, skipNameCheck: true, allowUnsafe: flags['allow-unsafe-pidfile']}))
-      }
+    const listing = listPidfiles({dir: flags.dir})
+    for (const u of listing.unreadable) this.warn(`cannot read ${u.dir}: ${u.message}`)
+    if (listing.denied.length > 0) {
+      this.warn(`could not look into ${listing.denied.join(', ')} (permission denied): a NAME.pid there is not listed; run as root or as the directory's owner`)
     }
+    const allowUnsafe = flags['allow-unsafe-pidfile']
+    const rows = listing.files.map((f) => locate({name: f.name, pidfile: f.path, skipNameCheck: !f.validName, allowUnsafe}))
     if (!this.jsonEnabled()) this.log(formatList(rows))
-    process.exitCode = failed ? 4 : 0
+    process.exitCode = listing.unreadable.length > 0 ? 4 : 0
     return rows
   }
 }

@@ -2,11 +2,25 @@
 import {Command, Flags} from '@oclif/core'
 
 import {NslocateError} from '../errors'
+import {withAbsolutePaths} from '../locate/search-path'
+
+/**
+ * A path option (--pidfile, --dir): an empty value is a usage error (exit 2), never "not given"
+ * (which would search the default directories), and a relative one is made absolute against the
+ * working directory at once.
+ */
+export function pathFlag(opts: {summary: string; helpValue: string; exclusive?: string[]; key?: 'pidfile' | 'dir'}) {
+  const key = opts.key ?? (opts.helpValue === 'DIR' ? 'dir' : 'pidfile')
+  return Flags.string({
+    summary: opts.summary, helpValue: opts.helpValue, exclusive: opts.exclusive,
+    parse: async (input: string) => withAbsolutePaths({[key]: input})[key] as string,
+  })
+}
 
 export const pidfileFlags = {
-  pidfile: Flags.string({summary: 'Use this pidfile instead of searching for NAME.pid.', helpValue: 'PATH', exclusive: ['dir']}),
-  dir: Flags.string({summary: 'Look for NAME.pid in this directory first.', helpValue: 'DIR', exclusive: ['pidfile']}),
-  'allow-unsafe-pidfile': Flags.boolean({summary: 'Trust a symlinked, world-writable or foreign-owned pidfile (prints a warning).', default: false}),
+  pidfile: pathFlag({summary: 'Use this pidfile instead of searching for NAME.pid (relative: to the working directory).', helpValue: 'PATH', exclusive: ['dir']}),
+  dir: pathFlag({summary: 'Look for NAME.pid in this directory first (relative: to the working directory).', helpValue: 'DIR', exclusive: ['pidfile']}),
+  'allow-unsafe-pidfile': Flags.boolean({summary: 'Trust a pidfile the safety rules refuse: symlinked, world- or group-writable, foreign-owned, or on an unsafe path (prints a warning).', default: false}),
 }
 
 export const containerFlags = {

@@ -6,6 +6,8 @@
  * through oclif as usual, with oclif's messages. Both paths call the same locate() and formatFind(),
  * and test/cli checks that they print the same thing.
  */
+import * as path from 'node:path'
+
 import {formatFind} from './format'
 import {LocateResult, locate, statusExitCode} from '../locate/locate'
 import {NAME_PATTERN} from '../locate/name'
@@ -40,10 +42,12 @@ export function parseFastFind(argv: string[]): FastFind | null {
     switch (flag) {
       case '--pidfile':
       case '--dir': {
+        // An empty value goes through oclif, which refuses it (USAGE, exit 2) with the same message.
         const v = value()
-        if (v === null || out.pidfile !== undefined || out.dir !== undefined) return null
-        if (flag === '--pidfile') out.pidfile = v
-        else out.dir = v
+        if (v === null || v === '' || out.pidfile !== undefined || out.dir !== undefined) return null
+        // Relative: to the working directory, now (as the oclif flags do).
+        if (flag === '--pidfile') out.pidfile = path.resolve(v)
+        else out.dir = path.resolve(v)
         break
       }
       case '--root-pid': {

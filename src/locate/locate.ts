@@ -13,8 +13,9 @@ import {ContainerRef} from '../proc/parse-cgroup'
 import {ProcStatus} from '../proc/parse-status'
 import {ProcFs, proc} from '../proc/proc-fs'
 import {PidfileLock, findLockHolder} from './lock-holder'
-import {SearchOptions, resolvePidfile, validateName} from './name'
+import {SearchOptions, resolvePidfile, validateName, withAbsolutePaths} from './name'
 import {OpenedPidfile, mode, openPidfile} from './pidfile'
+import {applySafety} from './pidfile-trust'
 import {ProcessFacts, ProcessInfo, describeProcess, readContainer, readFacts, readPidns} from './process-info'
 import {resolveUnlocked} from './unlocked'
 
@@ -88,7 +89,8 @@ export function stoppedResult(name: string, reasons: string[] = [], evidence: st
 }
 
 export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
-  const opts: LocateOptions = typeof nameOrOptions === 'string' ? {name: nameOrOptions} : nameOrOptions
+  // Relative --pidfile/--dir: against the caller's working directory, before anything else; empty: USAGE.
+  const opts: LocateOptions = withAbsolutePaths(typeof nameOrOptions === 'string' ? {name: nameOrOptions} : nameOrOptions)
   if (!opts.skipNameCheck) validateName(opts.name)
   const procfs = opts.procfs ?? proc
   const result = stoppedResult(opts.name)
@@ -103,7 +105,7 @@ export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
   }
   let opened: OpenedPidfile
   try {
-    opened = openPidfile(file, {pidMax: procfs.pidMax(), lstat})
+    opened = openPidfile(file, {pidMax: procfs.pidMax(), lstat, root: inRoot?.root, uid: opts.uid})
   } catch (error) {
     if (isErrno(error, 'ENOENT')) {
       result.reasons.push('no_pidfile')
@@ -155,6 +157,7 @@ function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions & {
   result.evidence.push(written === null
     ? `${opened.path} holds "${content.shown}": ${content.problem?.replace('_', ' ')}`
     : `${opened.path} says pid ${written} (as numbered in the writer's PID namespace)`)
+  if (content.note) result.evidence.push(`${opened.path}: ${content.note}`)
   if (content.problem) result.reasons.push(content.problem)
   const finding = findLockHolder(opened.path, opened.fd, stat, procfs, written ? [written] : [], {writtenPid: written ?? undefined})
   result.pidfile = {path: opened.path, pid: written, lock: finding.lock, uid: stat.uid, mode: mode(stat.mode)}
@@ -222,7 +225,7 @@ function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions & {
     result.process = describeProcess(procfs, main)
     result.container = readContainer(procfs, main.pid)
   }
-  applySafety(result, opened, opts)
+  applySafety(result, opened, opts, main)
 }
 
 /**
@@ -294,33 +297,4 @@ function descendantNumbered(procfs: ProcFs, holder: ProcessFacts, n: number, boo
     if (f && f.status.nspid.length > level && f.status.nspid[level] === n && isDescendant(pid)) return f
   }
   return null
-}
-
-/**
- * Refuse what systemd and start-stop-daemon refuse: symlinks, world-writable files, files in
- * world-writable non-sticky directories, and (as root) a pidfile owned by another user naming a
- * process that user does not own (CVE-2018-16888).
- */
-function applySafety(result: LocateResult, opened: OpenedPidfile, opts: LocateOptions): void {
-  const problems = opened.unsafe.map((u) => ({reason: u.reason as string, detail: u.detail}))
-  const callerUid = opts.uid ?? process.getuid?.() ?? 0
-  const owner = opened.stat.uid
-  if (callerUid === 0 && owner !== 0 && result.process && result.process.uid !== owner) {
-    problems.push({reason: 'unsafe_owner', detail: `${opened.path} is owned by uid ${owner} but names pid ${result.pid} of uid ${result.process.uid}: an unprivileged user could make root signal any process`})
-  }
-  if (problems.length === 0) return
-  for (const p of problems) if (!result.reasons.includes(p.reason)) result.reasons.push(p.reason)
-  if (opts.allowUnsafe) {
-    for (const p of problems) result.evidence.push(`WARNING: ${p.detail} (accepted: --allow-unsafe-pidfile)`)
-    return
-  }
-  for (const p of problems) result.evidence.push(`REFUSED: ${p.detail}`)
-  result.evidence.push('not trusting this pidfile; fix its ownership/mode, or pass --allow-unsafe-pidfile to accept it')
-  result.state = 'unknown'
-  result.pid = null
-  result.holder = null
-  result.nspid = []
-  result.pidns = null
-  result.process = null
-  result.container = null
 }

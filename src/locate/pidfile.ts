@@ -1,38 +1,61 @@
 /**
- * Reading a pidfile safely: no symlinks, strict parse, and the ownership rules of systemd
- * (CVE-2018-16888) and start-stop-daemon. Nothing here trusts the number yet: locate() checks it
+ * Reading a pidfile safely: a checked path (path-safety.ts), no symlinks, strict parse of the first
+ * line, and the mode rules of start-stop-daemon (the ownership rules are in pidfile-trust.ts). Nothing here trusts the number yet: locate() checks it
  * against the lock holder or the process table.
  */
 import * as fs from 'node:fs'
-import * as path from 'node:path'
+
+import {Controller, chasePath, fdPath} from './path-safety'
 
 export type ContentProblem = 'empty_pidfile' | 'garbage_pidfile' | 'invalid_pid'
+
+/** The longest first line read; a longer one is rejected whole, never cut into another number. */
+export const FIRST_LINE_MAX = 4096
 
 export interface PidfileContent {
   pid: number | null
   problem: ContentProblem | null
   /** what the file held, for evidence (first 40 characters, control characters escaped) */
   shown: string
+  /** for the evidence: later lines ignored, or why the first line was rejected */
+  note: string | null
 }
+
+const BLANK = /^[ \t\r\f\v]+|[ \t\r\f\v]+$/g
 
 /**
- * Strict parse, as libbsd's pidfile reader and systemd's parse_pid() do: optional surrounding
- * whitespace (a trailing newline is common), then decimal digits only. 0, negatives and values at
- * or above pid_max are not pids.
+ * The pid is the first line, parsed strictly as libbsd's pidfile reader and systemd's parse_pid()
+ * do: optional blanks around it (a trailing newline is common), then decimal digits only. 0,
+ * negatives and values at or above pid_max are not pids. Later lines are ignored and noted: postgres's
+ * postmaster.pid, for one, continues with the data directory, start time, port, socket directory,
+ * listen address, shared memory key and status. `more`: the file goes on beyond `text`; if the
+ * first line does not end within it, the file is rejected rather than cut into another number.
  */
-export function parsePidfileContent(text: string, pidMax = 4194304): PidfileContent {
-  const shown = JSON.stringify(text.slice(0, 40)).slice(1, -1) + (text.length > 40 ? '...' : '')
-  const trimmed = text.trim()
-  if (trimmed === '') return {pid: null, problem: 'empty_pidfile', shown}
-  if (!/^[0-9]+$/.test(trimmed)) {
-    return {pid: null, problem: /^[+-]?[0-9]+$/.test(trimmed) ? 'invalid_pid' : 'garbage_pidfile', shown}
+export function parsePidfileContent(text: string, pidMax = 4194304, more = false): PidfileContent {
+  const shown = JSON.stringify(text.slice(0, 40)).slice(1, -1) + (text.length > 40 || more ? '...' : '')
+  const nl = text.indexOf('\n')
+  if (nl < 0 && more) {
+    return {pid: null, problem: 'garbage_pidfile', shown, note: `its first line is longer than ${FIRST_LINE_MAX} bytes: not a pid`}
   }
-  const n = Number(trimmed)
-  if (!Number.isSafeInteger(n) || n <= 0 || n >= pidMax) return {pid: null, problem: 'invalid_pid', shown}
-  return {pid: n, problem: null, shown}
+  const first = (nl < 0 ? text : text.slice(0, nl)).replace(BLANK, '')
+  const rest = nl < 0 ? '' : text.slice(nl + 1)
+  const later = rest.split('\n').filter((l) => l.replace(BLANK, '') !== '').length
+  const note = later > 0 || more
+    ? `${more ? 'more than ' : ''}${later} later line${later === 1 && !more ? '' : 's'} ignored: the pid is the first line (as in postgres's postmaster.pid)`
+    : null
+  if (first === '') {
+    if (later === 0 && !more) return {pid: null, problem: 'empty_pidfile', shown, note: null}
+    return {pid: null, problem: 'garbage_pidfile', shown, note: 'its first line is empty; the pid must be on the first line'}
+  }
+  if (!/^[0-9]+$/.test(first)) {
+    return {pid: null, problem: /^[+-]?[0-9]+$/.test(first) ? 'invalid_pid' : 'garbage_pidfile', shown, note}
+  }
+  const n = Number(first)
+  if (!Number.isSafeInteger(n) || n <= 0 || n >= pidMax) return {pid: null, problem: 'invalid_pid', shown, note}
+  return {pid: n, problem: null, shown, note}
 }
 
-export type SafetyReason = 'symlink' | 'world_writable' | 'unsafe_directory' | 'not_regular'
+export type SafetyReason = 'symlink' | 'world_writable' | 'group_writable' | 'unsafe_directory' | 'unsafe_symlink' | 'not_regular'
 
 /**
  * Pidfiles this process holds through acquire(), by dev:inode. A POSIX lock is dropped when its
@@ -59,65 +82,81 @@ export interface OpenedPidfile {
   content: PidfileContent
   /** reasons that make the file untrustworthy whatever it says */
   unsafe: Array<{reason: SafetyReason; detail: string}>
+  /** users and groups besides root and the caller who control the path: trusted only for their own processes (pidfile-trust.ts) */
+  controllers: Controller[]
+  /** symlinks followed on the way, for the evidence */
+  symlinks: string[]
 }
 
-const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK | (fs.constants as Record<string, number>).O_CLOEXEC
+export interface OpenOptions {
+  pidMax?: number
+  /** unused (the walk lstats every component); kept for callers that pass it */
+  lstat?: fs.Stats
+  /** `file` lies under this root (/proc/PID/root): symlinks resolve inside it */
+  root?: string
+  /** the caller's uid and gid (default: this process's), whom the safety rules trust */
+  uid?: number
+  gid?: number
+  allowUnsafe?: boolean
+}
+
+const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK
 
 /**
- * Opens the pidfile read-only without following a final symlink. A symlink is reported as unsafe
- * and followed only to read it (so the evidence can say what it points to); locate() then refuses
- * it unless the caller allows unsafe pidfiles. Throws the fs error when it cannot be opened at all.
+ * Opens the pidfile read-only, walking its path component by component (path-safety.ts): what
+ * was checked is what is opened. Symlinks (the file's own, or a directory's) are followed only to
+ * read the file, so the evidence can say what it holds, and are reported as unsafe when the rules
+ * say so; locate() then refuses the file unless the caller allows unsafe pidfiles. Throws an
+ * errno-style error (ENOENT, EACCES, ...) naming the component when it cannot be opened at all.
  */
-export function openPidfile(file: string, opts: {allowUnsafe?: boolean; pidMax?: number; lstat?: fs.Stats} = {}): OpenedPidfile {
-  const unsafe: OpenedPidfile['unsafe'] = []
-  // The caller's lstat (the search just made it) saves one; the open below uses O_NOFOLLOW either
-  // way, so a file swapped for a symlink in between fails to open (ELOOP) instead of being followed.
-  const lst = opts.lstat ?? fs.lstatSync(file)
-  let fd: number
-  if (lst.isSymbolicLink()) {
-    unsafe.push({reason: 'symlink', detail: `${file} is a symbolic link to ${safeReadlink(file)}; a pidfile must be a regular file`})
-    fd = fs.openSync(file, READ_FLAGS & ~fs.constants.O_NOFOLLOW)
-  } else if (held.has(key(lst))) {
-    return {...readOpened(file, held.get(key(lst))!, opts.pidMax, unsafe), borrowed: true}
-  } else {
-    fd = fs.openSync(file, READ_FLAGS)
-  }
+export function openPidfile(file: string, opts: OpenOptions = {}): OpenedPidfile {
+  const chased = chasePath(file, {root: opts.root, uid: opts.uid, gid: opts.gid})
   try {
-    return {...readOpened(file, fd, opts.pidMax, unsafe), borrowed: false}
-  } catch (error) {
-    fs.closeSync(fd)
-    throw error
+    const p = fdPath(chased.dirFd, chased.base)
+    const lst = fs.lstatSync(p)
+    const base = {path: file, unsafe: [...chased.problems] as OpenedPidfile['unsafe'], controllers: chased.controllers, symlinks: chased.symlinks}
+    const borrowed = held.get(key(lst))
+    if (borrowed !== undefined) return {...base, ...readOpened(file, borrowed, opts, base.unsafe), borrowed: true}
+    // O_NOFOLLOW: a file swapped for a symlink after the walk fails to open (ELOOP) instead of being followed.
+    const fd = fs.openSync(p, READ_FLAGS)
+    try {
+      return {...base, ...readOpened(file, fd, opts, base.unsafe), borrowed: false}
+    } catch (error) {
+      fs.closeSync(fd)
+      throw error
+    }
+  } finally {
+    fs.closeSync(chased.dirFd)
   }
 }
 
-function readOpened(file: string, fd: number, pidMax: number | undefined, unsafe: OpenedPidfile['unsafe']): Omit<OpenedPidfile, 'borrowed'> {
+function readOpened(file: string, fd: number, opts: OpenOptions, unsafe: OpenedPidfile['unsafe']): {fd: number; stat: fs.Stats; content: PidfileContent} {
   const stat = fs.fstatSync(fd)
+  const uid = opts.uid ?? process.getuid?.() ?? 0
+  const gid = opts.gid ?? process.getgid?.() ?? 0
   if (!stat.isFile()) unsafe.push({reason: 'not_regular', detail: `${file} is not a regular file`})
   if (stat.mode & 0o002) unsafe.push({reason: 'world_writable', detail: `${file} is world-writable (mode ${mode(stat.mode)}): anyone could write any pid into it`})
-  const dir = path.dirname(file)
-  try {
-    const ds = fs.statSync(dir)
-    if (ds.mode & 0o002 && !(ds.mode & 0o1000)) {
-      unsafe.push({reason: 'unsafe_directory', detail: `${dir} is world-writable without the sticky bit (mode ${mode(ds.mode)}): anyone could replace the pidfile`})
-    }
-  } catch {}
-  let text = ''
-  if (stat.isFile()) {
-    const buf = Buffer.alloc(256)
-    const n = fs.readSync(fd, buf, 0, buf.length, 0)
-    text = buf.subarray(0, n).toString('latin1')
+  // As start-stop-daemon does: as root, a pidfile its group may write is another user's to fill.
+  else if (uid === 0 && stat.mode & 0o020 && stat.gid !== 0 && stat.gid !== gid) {
+    unsafe.push({reason: 'group_writable', detail: `${file} is writable by group ${stat.gid} (mode ${mode(stat.mode)}): any member could write any pid into it`})
   }
-  return {path: file, fd, stat, content: parsePidfileContent(text, pidMax), unsafe}
+  let text = ''
+  let more = false
+  if (stat.isFile()) {
+    // One byte more than the longest first line: whether the file goes on is then known.
+    const buf = Buffer.alloc(FIRST_LINE_MAX + 1)
+    let n = 0
+    while (n < buf.length) {
+      const got = fs.readSync(fd, buf, n, buf.length - n, n)
+      if (got === 0) break
+      n += got
+    }
+    more = n > FIRST_LINE_MAX
+    text = buf.subarray(0, Math.min(n, FIRST_LINE_MAX)).toString('latin1')
+  }
+  return {fd, stat, content: parsePidfileContent(text, opts.pidMax, more)}
 }
 
 export function mode(m: number): string {
   return (m & 0o7777).toString(8).padStart(4, '0')
-}
-
-function safeReadlink(p: string): string {
-  try {
-    return fs.readlinkSync(p)
-  } catch {
-    return '?'
-  }
 }

@@ -36,7 +36,7 @@ describe('parsePidfileContent', () => {
       const r = parsePidfileContent(text)
       if (r.pid !== null) {
         expect(r.pid).toBeGreaterThan(0)
-        expect(text.trim()).toMatch(/^[0-9]+$/)
+        expect(text.split('\n')[0].trim()).toMatch(/^[0-9]+$/)
       } else {
         expect(r.problem).not.toBeNull()
       }

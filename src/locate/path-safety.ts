@@ -1,0 +1,193 @@
+/**
+ * Walking to a pidfile one component at a time, the way systemd's chase() with CHASE_SAFE does,
+ * and noting who besides root and the caller could have changed where the walk leads.
+ *
+ * Each directory is opened with O_PATH|O_NOFOLLOW and the next component is looked up through
+ * /proc/self/fd/N/NAME, so what is checked is what is opened: a directory swapped for a symlink
+ * after its check is not followed. A symlink is resolved by us (at most 40), its target walked the
+ * same way; under a root (/proc/PID/root of a container) absolute targets stay inside it.
+ *
+ * The rules (docs/nslocate.1.md, NOTES):
+ * - a directory or symlink on the way owned by a user other than root or the caller, or a directory
+ *   writable by a group other than root's or the caller's, hands the pidfile to that user or group.
+ *   Such a "controller" is accepted only when it owns the process the file names (the file-owner
+ *   rule of systemd, CVE-2018-16888, applied to the whole path): checked in pidfile-trust.ts;
+ * - a world-writable directory is unsafe unless it is sticky and owned by root (/tmp).
+ * Group and world writability do not count in a sticky root-owned directory: there nobody can
+ * replace another user's file.
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+
+/** open(2)'s O_PATH (Linux, the same value on x86-64, arm64, arm, riscv, s390x, ppc64le). */
+const O_PATH = 0o10000000
+const DIR_FLAGS = O_PATH | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW
+const MAX_SYMLINKS = 40
+
+export interface PathProblem {
+  reason: 'unsafe_directory' | 'unsafe_symlink' | 'symlink'
+  detail: string
+}
+
+/** A user or group other than root and the caller who could replace the pidfile or redirect the path. */
+export interface Controller {
+  kind: 'uid' | 'gid'
+  id: number
+  reason: 'unsafe_directory' | 'unsafe_symlink'
+  /** "DIR is owned by uid 1001" */
+  what: string
+}
+
+export interface ChasedPath {
+  /** O_PATH descriptor of the directory that holds the file; the caller closes it */
+  dirFd: number
+  /** the file's name in that directory */
+  base: string
+  /** where the walk ended, for messages (under `root` when one was given) */
+  resolved: string
+  problems: PathProblem[]
+  controllers: Controller[]
+  /** the symlinks followed, "LINK -> TARGET", for the evidence */
+  symlinks: string[]
+}
+
+export interface ChaseOptions {
+  /** walk inside this directory (absolute symlinks resolve under it), e.g. /proc/PID/root */
+  root?: string
+  uid?: number
+  gid?: number
+}
+
+export function fdPath(fd: number, name: string): string {
+  return `/proc/self/fd/${fd}/${name}`
+}
+
+/** An errno-style error for locate() to classify (EACCES -> permission_denied), with a message that says where and what to do. */
+function fsError(code: string, message: string, cause?: unknown): Error {
+  return Object.assign(new Error(message, {cause}), {code})
+}
+
+function octal(m: number): string {
+  return (m & 0o7777).toString(8).padStart(4, '0')
+}
+
+/**
+ * Walks `file` (absolute; under `opts.root` when given) to the directory that holds it. Throws an
+ * errno-style error (code ENOENT, ENOTDIR, EACCES, EPERM, ELOOP) when a component cannot be
+ * reached; the error's message names the component.
+ */
+export function chasePath(file: string, opts: ChaseOptions = {}): ChasedPath {
+  const uid = opts.uid ?? process.getuid?.() ?? 0
+  const gid = opts.gid ?? process.getgid?.() ?? 0
+  // /proc/PID/root is a magic link: the kernel follows it into that process's root, which its text
+  // ("/") would not. Walk inside it as locate() does for --root-pid.
+  const rootArg = opts.root ?? /^\/proc\/[0-9]+\/root(?=\/|$)/.exec(file)?.[0]
+  const root = rootArg ?? '/'
+  const inner = rootArg ? file.slice(rootArg.length) || '/' : file
+  if (!path.isAbsolute(inner)) throw fsError('EINVAL', `${file} is not an absolute path`)
+  const rootFd = fs.openSync(root, O_PATH | fs.constants.O_DIRECTORY)
+  const stack: Array<{fd: number; name: string; st: fs.Stats}> = []
+  const out: Omit<ChasedPath, 'dirFd' | 'base'> = {resolved: '', problems: [], controllers: [], symlinks: []}
+  try {
+    const rootSt = fs.fstatSync(rootFd)
+    // Inside a container, its own root user (the owner of its / , which may be a mapped uid) is trusted as root is.
+    const trustedUids = new Set([0, uid, rootSt.uid])
+    const trustedGids = new Set([0, gid, rootSt.gid])
+    const rootUids = new Set([0, rootSt.uid])
+    const check = (st: fs.Stats, where: string) => checkDirectory(st, where, {uids: trustedUids, gids: trustedGids, rootUids}, out)
+    const shown = (parts: string[]) => (rootArg ? path.join(rootArg, ...parts) : '/' + parts.join('/'))
+    const names = () => stack.map((s) => s.name)
+    const cur = () => (stack.length > 0 ? stack[stack.length - 1] : {fd: rootFd, name: '', st: rootSt})
+    check(rootSt, shown([]))
+    const todo = inner.split('/').filter((c) => c !== '' && c !== '.')
+    if (todo.length === 0) throw fsError('EISDIR', `${file} is a directory, not a pidfile`)
+    let links = 0
+    while (todo.length > 0) {
+      const name = todo.shift()!
+      if (name === '..') {
+        const up = stack.pop()
+        if (up) fs.closeSync(up.fd)
+        continue
+      }
+      const here = cur()
+      const p = fdPath(here.fd, name)
+      const where = shown([...names(), name])
+      let st: fs.Stats
+      try {
+        st = fs.lstatSync(p)
+      } catch (error) {
+        throw reachError(error, where, shown(names()), here.st)
+      }
+      if (st.isSymbolicLink()) {
+        if (++links > MAX_SYMLINKS) throw fsError('ELOOP', `${file}: more than ${MAX_SYMLINKS} symbolic links on the way (a loop?)`)
+        const target = fs.readlinkSync(p)
+        out.symlinks.push(`${where} -> ${target}`)
+        if (todo.length === 0) out.problems.push({reason: 'symlink', detail: `${where} is a symbolic link to ${target}; a pidfile must be a regular file`})
+        if (!trustedUids.has(st.uid)) {
+          out.controllers.push({kind: 'uid', id: st.uid, reason: 'unsafe_symlink', what: `the symbolic link ${where} -> ${target} is owned by uid ${st.uid}`})
+        }
+        if (target.startsWith('/')) {
+          for (const s of stack.splice(0)) fs.closeSync(s.fd)
+        }
+        todo.unshift(...target.split('/').filter((c) => c !== '' && c !== '.'))
+        if (todo.length === 0) throw fsError('EISDIR', `${where} points to ${target}, a directory, not a pidfile`)
+        continue
+      }
+      if (todo.length === 0) {
+        const dir = cur()
+        stack.pop()
+        for (const s of stack) fs.closeSync(s.fd)
+        stack.length = 0
+        if (dir.fd === rootFd) return {...out, resolved: where, dirFd: fs.openSync(root, O_PATH | fs.constants.O_DIRECTORY), base: name}
+        return {...out, resolved: where, dirFd: dir.fd, base: name}
+      }
+      if (!st.isDirectory()) throw fsError('ENOTDIR', `${where} (on the way to ${file}) is not a directory`)
+      let fd: number
+      try {
+        fd = fs.openSync(p, DIR_FLAGS)
+      } catch (error) {
+        throw reachError(error, where, shown(names()), here.st)
+      }
+      const fst = fs.fstatSync(fd)
+      stack.push({fd, name, st: fst})
+      if (fst.ino !== st.ino || fst.dev !== st.dev) throw fsError('EAGAIN', `${where} changed while being checked; run again`)
+      check(fst, where)
+    }
+    throw fsError('EISDIR', `${file} is a directory, not a pidfile`)
+  } catch (error) {
+    for (const s of stack) fs.closeSync(s.fd)
+    throw error
+  } finally {
+    fs.closeSync(rootFd)
+  }
+}
+
+interface Trusted {
+  uids: Set<number>
+  gids: Set<number>
+  /** root, and the owner of the walk's root (a container's root user) */
+  rootUids: Set<number>
+}
+
+function checkDirectory(st: fs.Stats, where: string, trusted: Trusted, out: Omit<ChasedPath, 'dirFd' | 'base'>): void {
+  const sticky = (st.mode & 0o1000) !== 0
+  const rootOwned = trusted.rootUids.has(st.uid)
+  if (!trusted.uids.has(st.uid)) out.controllers.push({kind: 'uid', id: st.uid, reason: 'unsafe_directory', what: `the directory ${where} is owned by uid ${st.uid}`})
+  if (sticky && rootOwned) return
+  if (st.mode & 0o002) {
+    out.problems.push({reason: 'unsafe_directory', detail: `${where} is world-writable${sticky ? ' and sticky, but not owned by root' : ' without the sticky bit'} (mode ${octal(st.mode)}): anyone could replace the pidfile`})
+  } else if (st.mode & 0o020 && !trusted.gids.has(st.gid)) {
+    out.controllers.push({kind: 'gid', id: st.gid, reason: 'unsafe_directory', what: `the directory ${where} is writable by group ${st.gid} (mode ${octal(st.mode)})`})
+  }
+}
+
+/** Why a component could not be reached, naming the directory that refused (and its owner and mode). */
+function reachError(error: unknown, where: string, parent: string, parentSt: fs.Stats): Error {
+  const code = (error as NodeJS.ErrnoException).code ?? 'EIO'
+  if (code === 'EACCES' || code === 'EPERM') {
+    return fsError(code, `permission denied: cannot look into ${parent || '/'} (mode ${octal(parentSt.mode)}, owner uid ${parentSt.uid}, group ${parentSt.gid}) to reach ${where}; ` +
+      'run as root or as a user allowed into that directory', error)
+  }
+  if (code === 'ENOENT') return fsError(code, `${where} does not exist`, error)
+  return fsError(code, `cannot reach ${where}: ${(error as Error).message}`, error)
+}

@@ -1,0 +1,61 @@
+/**
+ * Whether locate() may believe a pidfile: refuse what systemd and start-stop-daemon refuse
+ * (docs/nslocate.1.md, NOTES "Safety rules"). The mode and path facts come from openPidfile();
+ * the rules that depend on the process the file names are decided here:
+ * - as root, a pidfile owned by another user naming a process that user does not own
+ *   (CVE-2018-16888: an unprivileged user could make root signal any process);
+ * - the same for every user or group who controls the path (owns a directory or symlink on it, or
+ *   may write a directory on it): trusted only for a process of their own.
+ */
+import {LocateResult} from './locate'
+import {OpenedPidfile} from './pidfile'
+import {ProcessFacts} from './process-info'
+
+export interface TrustOptions {
+  uid?: number
+  allowUnsafe?: boolean
+}
+
+/** Every reason not to believe `opened` for the process `main` (null: it names none). */
+export function trustProblems(opened: OpenedPidfile, result: LocateResult, main: ProcessFacts | null, opts: TrustOptions): Array<{reason: string; detail: string}> {
+  const problems = opened.unsafe.map((u) => ({reason: u.reason as string, detail: u.detail}))
+  const callerUid = opts.uid ?? process.getuid?.() ?? 0
+  const owner = opened.stat.uid
+  if (callerUid === 0 && owner !== 0 && result.process && result.process.uid !== owner) {
+    problems.push({reason: 'unsafe_owner', detail: `${opened.path} is owned by uid ${owner} but names pid ${result.pid} of uid ${result.process.uid}: an unprivileged user could make root signal any process`})
+  }
+  if (main) {
+    const uid = main.status.uid[0]
+    const gid = main.status.gid[0]
+    const seen = new Set<string>()
+    for (const c of opened.controllers) {
+      const ok = c.kind === 'uid' ? c.id === uid : c.id === gid
+      if (ok || seen.has(`${c.kind}:${c.id}`)) continue
+      seen.add(`${c.kind}:${c.id}`)
+      problems.push({reason: c.reason, detail: `${c.what}, who could replace ${opened.path} or redirect its path, but it names pid ${main.pid} of uid ${uid} (gid ${gid}); ` +
+        'every directory and symlink on the way must belong to root, the caller, or the process\'s own user'})
+    }
+  }
+  return problems
+}
+
+/** Applies trustProblems(): with --allow-unsafe-pidfile as warnings, otherwise the answer becomes unknown with no process. */
+export function applySafety(result: LocateResult, opened: OpenedPidfile, opts: TrustOptions, main: ProcessFacts | null): void {
+  if (opened.symlinks.length > 0) result.evidence.push(`reached through ${opened.symlinks.join(', ')}`)
+  const problems = trustProblems(opened, result, main, opts)
+  if (problems.length === 0) return
+  for (const p of problems) if (!result.reasons.includes(p.reason)) result.reasons.push(p.reason)
+  if (opts.allowUnsafe) {
+    for (const p of problems) result.evidence.push(`WARNING: ${p.detail} (accepted: --allow-unsafe-pidfile)`)
+    return
+  }
+  for (const p of problems) result.evidence.push(`REFUSED: ${p.detail}`)
+  result.evidence.push('not trusting this pidfile; fix its ownership/mode, or pass --allow-unsafe-pidfile to accept it')
+  result.state = 'unknown'
+  result.pid = null
+  result.holder = null
+  result.nspid = []
+  result.pidns = null
+  result.process = null
+  result.container = null
+}
