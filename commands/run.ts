@@ -3,7 +3,7 @@ import {constants} from 'node:os'
 
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../src/cli/base-command'
+import {BaseCommand, pathFlag} from '../src/cli/base-command'
 import {NslocateError} from '../src/errors'
 import {DEFAULT_LOCK_TIMEOUT_MS, PidfileHandle, acquire, pidfilePathFor} from '../src/acquire/acquire'
 import {validateName} from '../src/locate/name'
@@ -29,8 +29,8 @@ The pidfile goes to --pidfile, or DIR/NAME.pid with DIR = --dir, $NSLOCATE_RUNTI
     name: Args.string({description: 'Service name: the pidfile is NAME.pid.', required: true}),
   }
   static flags = {
-    pidfile: Flags.string({summary: 'Write this pidfile instead of DIR/NAME.pid.', helpValue: 'PATH', exclusive: ['dir']}),
-    dir: Flags.string({summary: 'Directory for NAME.pid.', helpValue: 'DIR', exclusive: ['pidfile']}),
+    pidfile: pathFlag({summary: 'Write this pidfile instead of DIR/NAME.pid (relative: to the working directory; empty: usage error).', helpValue: 'PATH', exclusive: ['dir']}),
+    dir: pathFlag({summary: 'Directory for NAME.pid (relative: to the working directory; empty: usage error).', helpValue: 'DIR', exclusive: ['pidfile']}),
     replace: Flags.boolean({summary: 'Stop a running instance (TERM, then KILL after --lock-timeout) and take over.', default: false}),
     'lock-timeout': Flags.string({summary: 'How long to contend for the lock, and with --replace how long the old instance gets to exit.', default: `${DEFAULT_LOCK_TIMEOUT_MS / 1000}s`, helpValue: 'DURATION'}),
     'conflict-exit-code': Flags.integer({summary: 'Exit status when NAME is already running.', default: 1, min: 0, max: 255}),

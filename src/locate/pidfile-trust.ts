@@ -30,8 +30,8 @@ export function trustProblems(opened: OpenedPidfile, result: LocateResult, main:
     const seen = new Set<string>()
     for (const c of opened.controllers) {
       const ok = c.kind === 'uid' ? c.id === uid : c.id === gid
-      if (ok || seen.has(`${c.kind}:${c.id}`)) continue
-      seen.add(`${c.kind}:${c.id}`)
+      if (ok || seen.has(`${c.kind}:${c.id}:${c.reason}`)) continue
+      seen.add(`${c.kind}:${c.id}:${c.reason}`)
       problems.push({reason: c.reason, detail: `${c.what}, who could replace ${opened.path} or redirect its path, but it names pid ${main.pid} of uid ${uid} (gid ${gid}); ` +
         'every directory and symlink on the way must belong to root, the caller, or the process\'s own user'})
     }
