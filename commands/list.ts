@@ -17,7 +17,7 @@ Exit status: 0 when the listing worked (whatever the services' states), 4 when a
   static enableJsonFlag = true
   static flags = {
     dir: pathFlag({summary: 'List the *.pid files of this directory only (relative: to the working directory).', helpValue: 'DIR'}),
-    'allow-unsafe-pidfile': Flags.boolean({summary: 'Trust symlinked, world-writable or foreign-owned pidfiles.', default: false}),
+    'allow-unsafe-pidfile': Flags.boolean({summary: 'Trust pidfiles the safety rules refuse: symlinked, world- or group-writable, foreign-owned, or on an unsafe path.', default: false}),
     ...containerFlags,
   }
 
