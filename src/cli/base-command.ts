@@ -49,6 +49,9 @@ export abstract class BaseCommand extends Command {
       error = new NslocateError('USAGE', error.message.split('\n')[0], {cause: error})
     }
     if (error instanceof NslocateError) {
+      // oclif prefixes an error thrown by a flag's parse() with "Parsing --FLAG" and a help hint: keep our message.
+      const parsed = /^Parsing --\S+ \n\t([\s\S]*)\nSee more help with --help$/.exec(error.message)
+      if (parsed) error.message = parsed[1]
       if (this.jsonEnabled()) {
         this.logJson({error: {code: error.code, message: error.message, ...error.details}})
         this.exit(error.exitCode)

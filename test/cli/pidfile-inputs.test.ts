@@ -83,6 +83,11 @@ describe('empty --pidfile / --dir are usage errors everywhere (issue 12, item 11
     }
   })
 
+  test.each(['find', 'list'])('%s --json: a USAGE error object whose message names the flag', async (cmd) => {
+    const r = await cliJson(cmd === 'find' ? ['find', 'siglog', '--dir='] : ['list', '--dir', ''])
+    expect({status: r.status, error: r.json.error}).toEqual({status: 2, error: {code: 'USAGE', message: expect.stringMatching(/^--dir is empty: give a directory path/)}})
+  })
+
   test('the library refuses an empty pidfile (USAGE) instead of searching', () => {
     const script = `const {locate} = require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'index.js'))}); ` +
       "try { locate({name: 'siglog', pidfile: ''}); console.log('searched') } catch (e) { console.log(e.code) }"
