@@ -11,7 +11,7 @@ import * as path from 'node:path'
 
 import {NslocateError} from '../errors'
 import {LocateOptions, LocateResult, locate, stoppedResult} from '../locate/locate'
-import {runtimeDirs} from '../locate/name'
+import {listPidfiles} from '../locate/list-pidfiles'
 import {ProcFs, proc} from '../proc/proc-fs'
 import {SignalOptions, SignalResult, WaitCondition, WaitOptions, WaitResult, asSignalStatus, checkCondition, signal, waitFor} from '../signal/signal'
 import {ContainerTarget, containerTarget, helperImage} from './container-target'
@@ -107,24 +107,13 @@ export async function waitInContainer(name: string, condition: WaitCondition, re
   return withTime((await viaHelper(t, argv, {...opts, helperTimeoutMs: rest + HELPER_TIMEOUT_MS})).json as WaitResult)
 }
 
-/** Every *.pid in the container's runtime directories (as seen inside it). */
+/** What `find NAME --root-pid ROOTPID` would find, for every NAME in the search path inside ROOTPID's root (list-pidfiles.ts). */
 export function listInRoot(rootPid: number, opts: {procfs?: ProcFs; dir?: string; allowUnsafe?: boolean; preEvidence?: string[]; containerHint?: LocateOptions['containerHint']} = {}): LocateResult[] {
   const procfs = opts.procfs ?? proc
   const root = procfs.file(rootPid, 'root')
-  const rows: LocateResult[] = []
-  for (const dir of runtimeDirs({root, dir: opts.dir ? path.join(root, opts.dir) : undefined, env: {}, uid: 0})) {
-    let names: string[] = []
-    try {
-      names = fs.readdirSync(dir).filter((n) => n.endsWith('.pid')).sort()
-    } catch {
-      continue
-    }
-    for (const file of names) {
-      const inner = path.join(dir.slice(root.length) || '/', file)
-      rows.push(locate({name: file.slice(0, -4), pidfile: inner, rootPid, skipNameCheck: true, allowUnsafe: opts.allowUnsafe, containerHint: opts.containerHint, preEvidence: opts.preEvidence}))
-    }
-  }
-  return rows
+  const {files} = listPidfiles({root, dir: opts.dir ? path.join(root, path.resolve(opts.dir)) : undefined, env: {}, uid: 0})
+  return files.map((f) => locate({name: f.name, pidfile: f.path.slice(root.length) || '/', rootPid, skipNameCheck: !f.validName,
+    allowUnsafe: opts.allowUnsafe, containerHint: opts.containerHint, preEvidence: opts.preEvidence}))
 }
 
 export interface ContainerServices {

@@ -9,6 +9,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {isValidName} from './name'
+import {lstatIn, readdirIn} from './path-safety'
 import {SearchOptions, resolvePidfile, searchEntries, withAbsolutePaths} from './search-path'
 
 export interface ListedPidfile {
@@ -36,7 +37,7 @@ export function listPidfiles(options: SearchOptions = {}): PidfileListing {
   for (const entry of entries) {
     let dirents: fs.Dirent[]
     try {
-      dirents = fs.readdirSync(entry.dir, {withFileTypes: true})
+      dirents = readdirIn(entry.dir, opts.root)
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'ENOENT' || code === 'ENOTDIR') continue
@@ -55,7 +56,7 @@ export function listPidfiles(options: SearchOptions = {}): PidfileListing {
       if (!(d.isDirectory() || d.isSymbolicLink()) || !isValidName(d.name)) continue
       const p = path.join(entry.dir, d.name, `${d.name}.pid`)
       try {
-        fs.lstatSync(p)
+        lstatIn(p, opts.root)
         names.add(d.name)
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code

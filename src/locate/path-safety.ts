@@ -49,6 +49,8 @@ export interface ChasedPath {
   controllers: Controller[]
   /** the symlinks followed, "LINK -> TARGET", for the evidence */
   symlinks: string[]
+  /** lstat of the file itself (after the symlinks on the way) */
+  stat: fs.Stats
 }
 
 export interface ChaseOptions {
@@ -87,7 +89,7 @@ export function chasePath(file: string, opts: ChaseOptions = {}): ChasedPath {
   if (!path.isAbsolute(inner)) throw fsError('EINVAL', `${file} is not an absolute path`)
   const rootFd = fs.openSync(root, O_PATH | fs.constants.O_DIRECTORY)
   const stack: Array<{fd: number; name: string; st: fs.Stats}> = []
-  const out: Omit<ChasedPath, 'dirFd' | 'base'> = {resolved: '', problems: [], controllers: [], symlinks: []}
+  const out: Omit<ChasedPath, 'dirFd' | 'base' | 'stat'> = {resolved: '', problems: [], controllers: [], symlinks: []}
   try {
     const rootSt = fs.fstatSync(rootFd)
     // Inside a container, its own root user (the owner of its / , which may be a mapped uid) is trusted as root is.
@@ -138,8 +140,8 @@ export function chasePath(file: string, opts: ChaseOptions = {}): ChasedPath {
         stack.pop()
         for (const s of stack) fs.closeSync(s.fd)
         stack.length = 0
-        if (dir.fd === rootFd) return {...out, resolved: where, dirFd: fs.openSync(root, O_PATH | fs.constants.O_DIRECTORY), base: name}
-        return {...out, resolved: where, dirFd: dir.fd, base: name}
+        if (dir.fd === rootFd) return {...out, resolved: where, dirFd: fs.openSync(root, O_PATH | fs.constants.O_DIRECTORY), base: name, stat: st}
+        return {...out, resolved: where, dirFd: dir.fd, base: name, stat: st}
       }
       if (!st.isDirectory()) throw fsError('ENOTDIR', `${where} (on the way to ${file}) is not a directory`)
       let fd: number
@@ -169,7 +171,7 @@ interface Trusted {
   rootUids: Set<number>
 }
 
-function checkDirectory(st: fs.Stats, where: string, trusted: Trusted, out: Omit<ChasedPath, 'dirFd' | 'base'>): void {
+function checkDirectory(st: fs.Stats, where: string, trusted: Trusted, out: Omit<ChasedPath, 'dirFd' | 'base' | 'stat'>): void {
   const sticky = (st.mode & 0o1000) !== 0
   const rootOwned = trusted.rootUids.has(st.uid)
   if (!trusted.uids.has(st.uid)) out.controllers.push({kind: 'uid', id: st.uid, reason: 'unsafe_directory', what: `the directory ${where} is owned by uid ${st.uid}`})
@@ -190,4 +192,33 @@ function reachError(error: unknown, where: string, parent: string, parentSt: fs.
   }
   if (code === 'ENOENT') return fsError(code, `${where} does not exist`, error)
   return fsError(code, `cannot reach ${where}: ${(error as Error).message}`, error)
+}
+
+/**
+ * lstat of a path under `root` (/proc/PID/root): through the kernel, an absolute symlink there
+ * (/var/run -> /run) would resolve against the caller's root and leave the container; walked, it
+ * stays inside. Without a root, plain lstat.
+ */
+export function lstatIn(file: string, root?: string): fs.Stats {
+  if (!root) return fs.lstatSync(file)
+  const c = chasePath(file, {root})
+  fs.closeSync(c.dirFd)
+  return c.stat
+}
+
+/** readdir of a directory under `root`, walked the same way (see lstatIn). */
+export function readdirIn(dir: string, root?: string): fs.Dirent[] {
+  if (!root) return fs.readdirSync(dir, {withFileTypes: true})
+  const c = chasePath(dir, {root})
+  try {
+    if (!c.stat.isDirectory()) throw fsError('ENOTDIR', `${c.resolved} is not a directory`)
+    const fd = fs.openSync(fdPath(c.dirFd, c.base), DIR_FLAGS)
+    try {
+      return fs.readdirSync(`/proc/self/fd/${fd}`, {withFileTypes: true})
+    } finally {
+      fs.closeSync(fd)
+    }
+  } finally {
+    fs.closeSync(c.dirFd)
+  }
 }

@@ -6,6 +6,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {NslocateError} from '../errors'
+import {lstatIn} from './path-safety'
 
 export interface SearchOptions {
   pidfile?: string
@@ -83,7 +84,7 @@ export function resolvePidfile(name: string, opts: SearchOptions = {}): {path: s
   const searched = pidfileSearchPath(name, opts)
   for (const p of searched) {
     try {
-      const lstat = fs.lstatSync(p)
+      const lstat = lstatIn(p, opts.root)
       return {path: p, searched, lstat}
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code

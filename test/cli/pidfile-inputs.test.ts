@@ -8,7 +8,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {BIN, ROOT, cli, cliJson} from '../helpers/cli'
-import {sleep, stopAll, tempDir} from '../helpers/holders'
+import {sleep, spawnTracked, stopAll, tempDir} from '../helpers/holders'
 import {Victim, spawnVictim} from '../helpers/victims'
 
 afterAll(() => stopAll())
@@ -148,5 +148,18 @@ describe('list shows what find finds (issue 11, item 7)', () => {
     expect(found).toEqual(listed)
     // (Every row is stale: the victim lives outside this mount namespace and does not see these files.)
     expect(rows.map((x) => x.name).sort()).toEqual(['both', 'crond', 'mysqld', 'redis', 'siglog'])
+  })
+
+  test('list --root-pid: the nested places inside the target, and nothing of the host through its absolute /var/run -> /run link', async () => {
+    const script = 'mount -t tmpfs nslocate-test /run && mkdir /run/redis && echo $$ > /run/redis/redis.pid && echo $$ > /run/flat.pid && exec sleep 60'
+    const child = spawnTracked(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script])
+    const pid = child.pid!
+    const deadline = Date.now() + 10_000
+    while (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'sleep' && Date.now() < deadline) await sleep(50)
+    const r = await cliJson(['list', '--root-pid', String(pid)])
+    expect(r.status).toBe(0)
+    expect(r.json.map((x: {pidfile: {path: string}}) => x.pidfile.path).sort()).toEqual([`/proc/${pid}/root/run/flat.pid`, `/proc/${pid}/root/run/redis/redis.pid`])
+    const found = await cliJson(['find', 'redis', '--root-pid', String(pid)])
+    expect(found.json.pidfile.path).toBe(`/proc/${pid}/root/run/redis/redis.pid`)
   })
 })
