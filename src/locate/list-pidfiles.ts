@@ -34,7 +34,14 @@ export function listPidfiles(options: SearchOptions = {}): PidfileListing {
   const out: PidfileListing = {files: [], unreadable: [], denied: []}
   const names = new Set<string>()
   const odd: ListedPidfile[] = []
+  const visited = new Set<string>()
   for (const entry of entries) {
+    // A directory reached twice (/var/run when it links to /run) is read once per kind of entry.
+    const id = dirId(entry.dir, opts.root)
+    if (id !== null) {
+      if (visited.has(`${id}:${entry.nested}`)) continue
+      visited.add(`${id}:${entry.nested}`)
+    }
     let dirents: fs.Dirent[]
     try {
       dirents = readdirIn(entry.dir, opts.root)
@@ -80,4 +87,13 @@ export function listPidfiles(options: SearchOptions = {}): PidfileListing {
   }
   out.files.sort((a, b) => a.path.localeCompare(b.path))
   return out
+}
+
+function dirId(dir: string, root?: string): string | null {
+  try {
+    const st = root ? lstatIn(dir, root) : fs.statSync(dir)
+    return `${st.dev}:${st.ino}`
+  } catch {
+    return null
+  }
 }
