@@ -1,24 +1,24 @@
-import {spawn} from 'node:child_process'
-import {constants} from 'node:os'
-
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand, pathFlag} from '../src/cli/base-command'
 import {NslocateError} from '../src/errors'
-import {DEFAULT_LOCK_TIMEOUT_MS, PidfileHandle, acquire, pidfilePathFor} from '../src/acquire/acquire'
+import {AcquireOptions, DEFAULT_LOCK_TIMEOUT_MS, PidfileHandle, acquire, pidfilePathFor} from '../src/acquire/acquire'
+import {resolveCommand} from '../src/acquire/command'
+import {RUN_STATUS, RunFailure, runStatusOf} from '../src/acquire/run-status'
+import {supervise} from '../src/acquire/supervise'
 import {validateName} from '../src/locate/name'
 import {parseDuration} from '../src/signal/parse'
 import {signal, waitFor} from '../src/signal/signal'
 
-const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const
-
 export default class Run extends BaseCommand {
   static summary = 'Take NAME\'s pidfile, run COMMAND, and hold the pidfile for exactly as long as it lives.'
-  static description = `Creates and locks NAME's pidfile (flock and POSIX lock, so every kind of reader sees it held), starts COMMAND, writes its pid (decimal, no newline), forwards TERM, INT, HUP, QUIT, USR1, USR2 and WINCH to it, and exits with its exit status (128+N when killed by signal N), removing the pidfile.
+  static description = `Creates and locks NAME's pidfile (flock and POSIX lock, so every kind of reader sees it held), starts COMMAND held before it executes, writes its pid (decimal, no newline), only then lets it run, forwards TERM, INT, HUP, QUIT, USR1, USR2 and WINCH to it, and exits with its exit status (128+N when killed by signal N), removing the pidfile. If the pid cannot be written (a full disk), COMMAND never runs: run removes the file and exits 125.
 
-If NAME is already running, prints "already running (pid P)" and exits with --conflict-exit-code without touching the running instance's file. With --replace, the running instance is sent TERM, given --lock-timeout to exit, then KILL (through a pidfd), and replaced.
+COMMAND inherits the locked descriptor, so the flock lock lasts as long as the service does: if run itself is killed (SIGKILL), find still names the service and another run of NAME conflicts instead of starting a second instance.
 
-The pidfile goes to --pidfile, or DIR/NAME.pid with DIR = --dir, $NSLOCATE_RUNTIME_DIR, /run/nslocate (root) or $XDG_RUNTIME_DIR/nslocate, created 0755 if missing.`
+If NAME is already running, prints "already running (pid P)" and exits with --conflict-exit-code (122) without touching the running instance's file. With --replace, the running instance is sent TERM, given --lock-timeout to exit, then KILL (through a pidfd), and replaced.
+
+The pidfile goes to --pidfile, or DIR/NAME.pid with DIR = --dir, $NSLOCATE_RUNTIME_DIR, /run/nslocate (root) or $XDG_RUNTIME_DIR/nslocate (relative paths are taken from the working directory), created 0755 if missing. No symbolic link or directory another user controls is followed on the way, and a file with another link or another owner (but root) is refused (123). run's own failures exit in the 120s (see EXIT STATUS).`
   static examples = [
     {command: '<%= config.bin %> run web -- node server.js', description: 'Run a service under its pidfile.'},
     {command: '<%= config.bin %> run job --conflict-exit-code 0 -- ./nightly.sh', description: 'A cron job that quietly skips when the last run is still going.'},
@@ -33,7 +33,7 @@ The pidfile goes to --pidfile, or DIR/NAME.pid with DIR = --dir, $NSLOCATE_RUNTI
     dir: pathFlag({summary: 'Directory for NAME.pid (relative: to the working directory; empty: usage error).', helpValue: 'DIR', exclusive: ['pidfile']}),
     replace: Flags.boolean({summary: 'Stop a running instance (TERM, then KILL after --lock-timeout) and take over.', default: false}),
     'lock-timeout': Flags.string({summary: 'How long to contend for the lock, and with --replace how long the old instance gets to exit.', default: `${DEFAULT_LOCK_TIMEOUT_MS / 1000}s`, helpValue: 'DURATION'}),
-    'conflict-exit-code': Flags.integer({summary: 'Exit status when NAME is already running.', default: 1, min: 0, max: 255}),
+    'conflict-exit-code': Flags.integer({summary: 'Exit status when NAME is already running.', default: RUN_STATUS.CONFLICT, min: 0, max: 255}),
   }
 
   async run(): Promise<void> {
@@ -43,66 +43,51 @@ The pidfile goes to --pidfile, or DIR/NAME.pid with DIR = --dir, $NSLOCATE_RUNTI
     if (!flags.pidfile) validateName(args.name)
     const lockTimeoutMs = parseDuration(flags['lock-timeout'])
     const opts = {name: args.name, pidfile: flags.pidfile, dir: flags.dir, lockTimeoutMs, pid: null}
-    let handle: PidfileHandle
+    let status: number
     try {
-      handle = await acquire(opts)
+      // The command is looked up first: a missing program touches no pidfile.
+      const file = resolveCommand(command[0])
+      const handle = await this.take(opts, flags.replace)
+      status = handle === null ? flags['conflict-exit-code'] : await supervise(handle, file, command)
+    } catch (error) {
+      if (error instanceof RunFailure) status = this.fail(error.status, error.message)
+      else if (error instanceof NslocateError && error.code !== 'USAGE') status = this.fail(runStatusOf(error), error.message)
+      else throw error
+    }
+    this.exit(status)
+  }
+
+  /** The pidfile, or null when NAME is already running (and not replaced). */
+  private async take(opts: AcquireOptions, replace: boolean): Promise<PidfileHandle | null> {
+    try {
+      return await acquire(opts)
     } catch (error) {
       if (!(error instanceof NslocateError) || error.code !== 'CONFLICT') throw error
-      if (!flags.replace) {
+      if (!replace) {
         const pid = error.details.pid
-        this.logToStderr(`nslocate: ${args.name} already running${pid ? ` (pid ${pid})` : ''}`)
-        this.exit(flags['conflict-exit-code'])
+        this.logToStderr(`nslocate: ${opts.name} already running${pid ? ` (pid ${pid})` : ''}`)
+        return null
       }
-      const secs = lockTimeoutMs / 1000
-      const stopped = await signal(args.name, 'TERM', {pidfile: pidfilePathFor(opts), retry: `TERM/${secs}/KILL/${secs}`, scope: 'main'})
-      if (stopped.exit_code !== 0 && stopped.exit_code !== 7) {
-        this.error(`cannot replace ${args.name}: ${stopped.message}`, {exit: stopped.exit_code === 4 ? 4 : 1})
-      }
-      // The lock may be held by a supervisor of the process just stopped: wait (on pidfds) until it lets go.
-      const gone = await waitFor(args.name, 'stopped', {pidfile: pidfilePathFor(opts), timeoutMs: lockTimeoutMs})
-      if (!gone.reached) this.error(`cannot replace ${args.name}: ${gone.message}`, {exit: 1})
-      handle = await acquire(opts)
     }
-    const code = await supervise(handle, command)
-    this.exit(code)
+    const ms = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS
+    const secs = ms / 1000
+    const file = pidfilePathFor(opts)
+    const stopped = await signal(opts.name, 'TERM', {pidfile: file, retry: `TERM/${secs}/KILL/${secs}`, scope: 'main'})
+    if (stopped.exit_code !== 0 && stopped.exit_code !== 7) throw new RunFailure(RUN_STATUS.TIMEOUT, `cannot replace ${opts.name}: ${stopped.message}`)
+    // The lock may be held by a supervisor of the process just stopped: wait (on pidfds) until it lets go.
+    const gone = await waitFor(opts.name, 'stopped', {pidfile: file, timeoutMs: ms})
+    if (!gone.reached) throw new RunFailure(RUN_STATUS.TIMEOUT, `cannot replace ${opts.name}: ${gone.message}`)
+    try {
+      return await acquire(opts)
+    } catch (error) {
+      if (!(error instanceof NslocateError) || error.code !== 'CONFLICT') throw error
+      this.logToStderr(`nslocate: ${opts.name} already running again (pid ${error.details.pid ?? '?'}) after it was replaced: another starter took it`)
+      return null
+    }
   }
-}
 
-/** Start COMMAND, write its pid, forward signals, release the pidfile when it exits. Resolves to our exit status. */
-function supervise(handle: PidfileHandle, command: string[]): Promise<number> {
-  return new Promise((resolve) => {
-    // Forwarding is installed before the child exists: a signal that arrives between the pid being
-    // written and the handlers being installed would otherwise kill the supervisor (default action).
-    const pending: NodeJS.Signals[] = []
-    let spawned = false
-    const handlers = new Map<string, () => void>()
-    for (const sig of FORWARDED) {
-      // The child is ours and unreaped until 'exit': its pid cannot be reused while we forward.
-      const h = () => {
-        if (spawned) child.kill(sig)
-        else pending.push(sig)
-      }
-      handlers.set(sig, h)
-      process.on(sig, h)
-    }
-    const child = spawn(command[0], command.slice(1), {stdio: 'inherit'})
-    const cleanup = () => {
-      for (const [sig, h] of handlers) process.removeListener(sig, h)
-      handle.release()
-    }
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      cleanup()
-      process.stderr.write(`nslocate: cannot start ${command[0]}: ${error.message}\n`)
-      resolve(error.code === 'ENOENT' ? 127 : 126)
-    })
-    child.once('spawn', () => {
-      handle.write(child.pid!)
-      spawned = true
-      for (const sig of pending.splice(0)) child.kill(sig)
-    })
-    child.once('exit', (code, sig) => {
-      cleanup()
-      resolve(code ?? 128 + (sig ? (constants.signals as Record<string, number>)[sig] ?? 0 : 0))
-    })
-  })
+  private fail(status: number, message: string): number {
+    this.logToStderr(`nslocate: ${message}`)
+    return status
+  }
 }

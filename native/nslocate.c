@@ -7,6 +7,7 @@
  *   pidfd_open / pidfd_send_signal / poll on a pidfd   (pidfd_open(2), pidfd_send_signal(2))
  *   ioctl(PIDFD_GET_INFO)         pid, ppid, uids, cgroup id, exit status of a pidfd (Linux 6.13+)
  *   ioctl(NS_GET_PID_FROM_PIDNS / NS_GET_PID_IN_PIDNS / NS_GET_ID)  nsfs translation (ioctl_ns(2))
+ *   fork + a gate pipe + execve, waitpid    run's child, held before execve until its pid is written
  *
  * Every function is synchronous and cheap except waitPidfd, which watches the pidfd with a uv_poll
  * handle on the event loop: no threadpool thread is held while waiting, so hundreds of waits cannot
@@ -90,6 +91,7 @@ static napi_value make_errno_error(napi_env env, int err, const char *syscall_na
     case ENOLCK: code_str = "ENOLCK"; break;
     case EMFILE: code_str = "EMFILE"; break;
     case ENOMEM: code_str = "ENOMEM"; break;
+    case ECHILD: code_str = "ECHILD"; break;
     default: code_str = "EUNKNOWN"; break;
   }
   snprintf(msg, sizeof msg, "%s %s%s%s", code_str, strerror(err), detail ? " " : "", detail ? detail : "");
@@ -433,6 +435,130 @@ static napi_value NsGetId(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/* ---- run's gated start (src/acquire/spawn-gated.ts) -------------------------------------------
+ * spawnGated(file, argv, envp, keepFd) -> {pid, gateFd, errFd}
+ *   fork(); the child resets every signal to SIG_DFL, unblocks them all, clears FD_CLOEXEC on
+ *   keepFd (the flock'd pidfile descriptor it is to inherit; -1: none) and then blocks in read(2)
+ *   on the gate pipe. Only when the parent writes one byte does it execve(file, argv, envp). EOF
+ *   on the gate (the parent closed it, or died) makes it _exit(125) without ever running file.
+ *   errFd is the read end of a close-on-exec pipe: EOF there means execve succeeded; 4 bytes are
+ *   the errno of a failed execve (the child then _exits 127 for ENOENT, else 126).
+ *   Between fork and execve the child calls only async-signal-safe functions; argv and envp are
+ *   built before fork. Signals are blocked across fork, as libuv's uv_spawn does, so a signal that
+ *   arrives in the child before its handlers are reset cannot run Node's handler there.
+ * reapChild(pid) -> null while running, else {code, signal}: waitpid(WNOHANG). libuv reaps only the
+ *   children it spawned itself, so this child is ours to reap, and its pid cannot be reused before.
+ */
+#include <sys/wait.h>
+
+static char *dup_string(napi_env env, napi_value v) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *buf = malloc(len + 1);
+  if (!buf) return NULL;
+  napi_get_value_string_utf8(env, v, buf, len + 1, &len);
+  return buf;
+}
+
+static char **dup_string_array(napi_env env, napi_value arr) {
+  uint32_t n = 0;
+  if (napi_get_array_length(env, arr, &n) != napi_ok) return NULL;
+  char **out = calloc((size_t)n + 1, sizeof *out);
+  if (!out) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    napi_get_element(env, arr, i, &e);
+    if (!(out[i] = dup_string(env, e))) {
+      for (uint32_t j = 0; j < i; j++) free(out[j]);
+      free(out);
+      return NULL;
+    }
+  }
+  return out;
+}
+
+static void free_string_array(char **a) {
+  if (!a) return;
+  for (char **p = a; *p; p++) free(*p);
+  free(a);
+}
+
+static napi_value SpawnGated(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int32_t keep_fd;
+  if (!get_args(env, info, 4, argv) || !get_i32(env, argv[3], &keep_fd)) return NULL;
+  char *file = dup_string(env, argv[0]);
+  char **args = dup_string_array(env, argv[1]);
+  char **envp = dup_string_array(env, argv[2]);
+  int gate[2] = {-1, -1}, err[2] = {-1, -1};
+  int fail = 0;
+  const char *what = "spawn";
+  if (!file || !args || !envp) { fail = ENOMEM; what = "malloc"; }
+  else if (pipe2(gate, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) { fail = errno; what = "pipe2"; }
+  pid_t pid = -1;
+  if (!fail) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = fork();
+    if (pid == 0) {
+      /* Only the parent may hold the gate's write end: EOF must come when the parent closes or dies. */
+      close(gate[1]);
+      close(err[0]);
+      for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP) continue;
+        signal(s, SIG_DFL);
+      }
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, NULL);
+      if (keep_fd >= 0 && fcntl(keep_fd, F_SETFD, 0) < 0) _exit(125);
+      char go;
+      ssize_t r;
+      do r = read(gate[0], &go, 1); while (r < 0 && errno == EINTR);
+      if (r != 1) _exit(125);
+      execve(file, args, envp);
+      int e = errno;
+      (void)!write(err[1], &e, sizeof e);
+      _exit(e == ENOENT ? 127 : 126);
+    }
+    if (pid < 0) { fail = errno; what = "fork"; }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+  }
+  free(file);
+  free_string_array(args);
+  free_string_array(envp);
+  if (gate[0] >= 0) close(gate[0]);
+  if (err[1] >= 0) close(err[1]);
+  if (fail) {
+    if (gate[1] >= 0) close(gate[1]);
+    if (err[0] >= 0) close(err[0]);
+    return throw_errno(env, fail, what);
+  }
+  napi_value o;
+  napi_create_object(env, &o);
+  obj_set_i32(env, o, "pid", pid);
+  obj_set_i32(env, o, "gateFd", gate[1]);
+  obj_set_i32(env, o, "errFd", err[0]);
+  return o;
+}
+
+static napi_value ReapChild(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t pid;
+  if (!get_args(env, info, 1, argv) || !get_i32(env, argv[0], &pid)) return NULL;
+  int status = 0;
+  pid_t r;
+  do r = waitpid(pid, &status, WNOHANG); while (r < 0 && errno == EINTR);
+  if (r < 0) return throw_errno(env, errno, "waitpid");
+  napi_value o;
+  if (r == 0) { napi_get_null(env, &o); return o; }
+  napi_create_object(env, &o);
+  obj_set_i32(env, o, "code", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  obj_set_i32(env, o, "signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  return o;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
       {"getlk", NULL, Getlk, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -446,6 +572,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"pidfdGetInfo", NULL, PidfdGetInfo, NULL, NULL, NULL, napi_enumerable, NULL},
       {"nsTranslate", NULL, NsTranslate, NULL, NULL, NULL, napi_enumerable, NULL},
       {"nsGetId", NULL, NsGetId, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"spawnGated", NULL, SpawnGated, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reapChild", NULL, ReapChild, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;

@@ -24,6 +24,8 @@ interface Addon {
   pidfdGetInfo(pidfd: number): RawPidfdInfo
   nsTranslate(nsfd: number, which: 0 | 1 | 2 | 3, pid: number): number
   nsGetId(nsfd: number): bigint
+  spawnGated(file: string, argv: string[], envp: string[], keepFd: number): {pid: number; gateFd: number; errFd: number}
+  reapChild(pid: number): {code: number; signal: number} | null
 }
 
 interface RawPidfdInfo {
@@ -186,4 +188,24 @@ export function nsId(nsfd: number): bigint | null {
     if ((error as SystemError).unsupported) return null
     throw error
   }
+}
+
+// ---- run's gated start (used only by src/acquire/spawn-gated.ts) ----
+
+export interface GatedChild {
+  pid: number
+  /** write one byte to let the child execve; close it to make the child _exit(125) without running anything */
+  gateFd: number
+  /** EOF once execve succeeded; else 4 bytes, the errno of the failed execve */
+  errFd: number
+}
+
+/** fork a child that waits on a gate pipe before execve(file, argv, envp), inheriting keepFd (-1: none). */
+export function spawnGated(file: string, argv: string[], envp: string[], keepFd: number): GatedChild {
+  return native().spawnGated(file, argv, envp, keepFd)
+}
+
+/** waitpid(pid, WNOHANG) on a child from spawnGated(): null while it runs; code -1 when killed by `signal`. */
+export function reapChild(pid: number): {code: number; signal: number} | null {
+  return native().reapChild(pid)
 }

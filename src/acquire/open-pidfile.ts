@@ -1,0 +1,80 @@
+/**
+ * Open (or create) the pidfile itself inside a directory opened by openDirSafely(), and refuse a
+ * file another user could have chosen for us (docs/architecture.md, "Writing a pidfile", step 1):
+ * - a symbolic link (O_NOFOLLOW) or anything but a regular file, looked at before it is opened
+ *   (opening a FIFO or a device can have effects of its own);
+ * - a file with more than one link: a hard link planted at the path would make us rewrite, and
+ *   later leave behind, whatever file it is another name of;
+ * - a file owned by anyone but the caller or root: its owner could rewrite our live pidfile;
+ * - a file others may write (group or world): made 0644 when it is ours, refused otherwise.
+ * A new file is created with O_EXCL, so nothing that appeared in between is adopted unchecked.
+ */
+import * as fs from 'node:fs'
+
+import {NslocateError, isErrno} from '../errors'
+import {at, callerUid, ioError} from './safe-dir'
+
+const C = fs.constants as Record<string, number>
+const OPEN = fs.constants.O_RDWR | fs.constants.O_NOFOLLOW | C.O_CLOEXEC
+const CREATE = OPEN | fs.constants.O_CREAT | fs.constants.O_EXCL
+
+/** Returns a read-write, close-on-exec descriptor of `name` in `dirFd`; `file` names it in messages. */
+export function openPidfileIn(dirFd: number, name: string, file: string): number {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    let before: fs.Stats | null = null
+    try {
+      before = fs.lstatSync(at(dirFd, name))
+    } catch (error) {
+      if (!isErrno(error, 'ENOENT')) throw ioError(file, error, 'look up')
+    }
+    if (before) refuseKind(before, file)
+    let fd: number
+    try {
+      fd = fs.openSync(at(dirFd, name), before ? OPEN : CREATE, 0o644)
+    } catch (error) {
+      // Created or removed between the lstat and the open: look again.
+      if (isErrno(error, 'EEXIST', 'ENOENT')) continue
+      if (isErrno(error, 'ELOOP')) throw symlink(file)
+      throw ioError(file, error, before ? 'open' : 'create')
+    }
+    try {
+      const st = fs.fstatSync(fd)
+      if (before && (st.ino !== before.ino || st.dev !== before.dev)) {
+        fs.closeSync(fd)
+        continue
+      }
+      refuseKind(st, file)
+      refuseForeign(fd, st, file)
+      return fd
+    } catch (error) {
+      fs.closeSync(fd)
+      throw error
+    }
+  }
+  throw new NslocateError('IO', `${file} kept appearing and disappearing while it was being opened; is something creating and deleting it in a loop?`, {details: {pidfile: file}})
+}
+
+function symlink(file: string): NslocateError {
+  return new NslocateError('UNSAFE_PIDFILE', `${file} is a symbolic link; refusing to write a pidfile through it (remove it)`, {details: {pidfile: file}})
+}
+
+function refuseKind(st: fs.Stats, file: string): void {
+  if (st.isSymbolicLink()) throw symlink(file)
+  if (!st.isFile()) throw new NslocateError('UNSAFE_PIDFILE', `${file} is not a regular file; refusing to use it as a pidfile (remove it)`, {details: {pidfile: file}})
+  if (st.nlink > 1) {
+    throw new NslocateError('UNSAFE_PIDFILE', `${file} has ${st.nlink} links: it is also another file's name, which writing the pid would overwrite; refusing it (remove ${file} if it is a leftover)`, {details: {pidfile: file, nlink: st.nlink}})
+  }
+}
+
+function refuseForeign(fd: number, st: fs.Stats, file: string): void {
+  const uid = callerUid()
+  if (st.uid !== uid && st.uid !== 0) {
+    throw new NslocateError('UNSAFE_PIDFILE', `${file} is owned by uid ${st.uid}, not by root or by uid ${uid}: its owner could rewrite the pidfile while the service runs; refusing it (remove it)`, {details: {pidfile: file, uid: st.uid}})
+  }
+  if ((st.mode & 0o022) === 0) return
+  if (st.uid === uid) {
+    fs.fchmodSync(fd, 0o644)
+    return
+  }
+  throw new NslocateError('UNSAFE_PIDFILE', `${file} may be written by others (mode ${(st.mode & 0o7777).toString(8)}) and is not yours to fix; refusing it (remove it)`, {details: {pidfile: file}})
+}

@@ -1,0 +1,17 @@
+/** Where acquire() puts NAME's pidfile: always an absolute path, made so against the caller's working directory. */
+import * as path from 'node:path'
+
+import {NslocateError} from '../errors'
+
+export function defaultRuntimeDir(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0): string {
+  if (env.NSLOCATE_RUNTIME_DIR) return path.resolve(env.NSLOCATE_RUNTIME_DIR)
+  if (uid === 0) return '/run/nslocate'
+  if (env.XDG_RUNTIME_DIR) return path.resolve(env.XDG_RUNTIME_DIR, 'nslocate')
+  throw new NslocateError('USAGE', 'no runtime directory for a non-root user: set NSLOCATE_RUNTIME_DIR or XDG_RUNTIME_DIR, or pass --dir/--pidfile')
+}
+
+/** --pidfile, else DIR/NAME.pid; relative paths are resolved against process.cwd() (issue 11, item 1). */
+export function pidfilePathFor(opts: {name: string; pidfile?: string; dir?: string; env?: NodeJS.ProcessEnv}): string {
+  if (opts.pidfile) return path.resolve(opts.pidfile)
+  return path.resolve(opts.dir ?? defaultRuntimeDir(opts.env), `${opts.name}.pid`)
+}
