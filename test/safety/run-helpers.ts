@@ -1,0 +1,63 @@
+/** Shared by the run-*.test.ts files of the safety tier: supervisors started the way users start them, and what /proc says. */
+import {ChildProcess, spawn} from 'node:child_process'
+import * as fs from 'node:fs'
+
+import {BIN, track, until} from '../helpers/cli'
+
+/** `nslocate run ARGS...` in the background, in its own process group (killTracked() reaches its child too). */
+export function runInBackground(args: string[], opts: {env?: NodeJS.ProcessEnv} = {}): ChildProcess {
+  return track(spawn(process.execPath, [BIN, 'run', ...args], {stdio: 'ignore', detached: true, env: {...process.env, ...opts.env}}), {group: true})
+}
+
+export async function pidIn(file: string): Promise<number> {
+  await until(() => fs.existsSync(file) && /^[0-9]+$/.test(fs.readFileSync(file, 'utf8')), `${file} to hold a pid`)
+  return Number(fs.readFileSync(file, 'utf8'))
+}
+
+export function exitOf(child: ChildProcess): Promise<{code: number | null; signal: string | null}> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({code: child.exitCode, signal: child.signalCode})
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({code, signal})))
+}
+
+/** Live (not zombie) processes whose command line contains `token`. */
+export function processesWith(token: string): number[] {
+  const out: number[] = []
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name) || Number(name) === process.pid) continue
+    try {
+      const cmdline = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8')
+      if (!cmdline.includes(token)) continue
+      if (/\) [ZX] /.test(fs.readFileSync(`/proc/${name}/stat`, 'utf8'))) continue
+      out.push(Number(name))
+    } catch {}
+  }
+  return out
+}
+
+/** SIGKILL a pid we started ourselves (a reparented service), and wait until it is gone. */
+export async function killPid(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    return
+  }
+  await until(() => !fs.existsSync(`/proc/${pid}`) || /\) [ZX] /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')), `pid ${pid} to die`)
+}
+
+/**
+ * Wait until `pid` runs `comm` (run's child has passed its gate and executed the program; before
+ * that it is a copy of node waiting to be let go) and catches signal `caught` (its handlers are in).
+ */
+export async function untilRunning(pid: number, comm: string, caught = 0): Promise<void> {
+  await until(() => {
+    try {
+      const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+      if (/^Name:\s*(.*)$/m.exec(status)?.[1] !== comm) return false
+      if (!caught) return true
+      const m = /^SigCgt:\s*([0-9a-f]+)/m.exec(status)
+      return Boolean(m && (BigInt(`0x${m[1]}`) >> BigInt(caught - 1)) & 1n)
+    } catch {
+      return false
+    }
+  }, `pid ${pid} to run ${comm}`)
+}
