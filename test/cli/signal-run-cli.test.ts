@@ -76,19 +76,18 @@ describe('nslocate run', () => {
     expect(fs.existsSync(path.join(dir, 'svc4.pid'))).toBe(false)
   })
 
-  test('supervisor killed with SIGKILL: find says stale, the next run takes over', async () => {
+  test('supervisor killed with SIGKILL: the child keeps the flock lock, find names it, the next run conflicts', async () => {
     const sup = runService('svc', dir, ['sleep', '60'])
     const file = path.join(dir, 'svc.pid')
     const orphan = await childPid(file)
+    await until(() => fs.readFileSync(`/proc/${orphan}/comm`, 'utf8').trim() === 'sleep', 'the child to exec sleep')
     sup.kill('SIGKILL')
     await exitOf(sup)
     try {
       const {status, json} = await cliJson(['find', 'svc', '--dir', dir])
-      expect([status, json.state]).toEqual([1, 'stale'])
-      const next = runService('svc', dir, ['sleep', '60'])
-      await until(() => fs.readFileSync(file, 'utf8') !== String(orphan), 'the new run to write its pid')
-      const again = await cliJson(['find', 'svc', '--dir', dir])
-      expect([again.status, again.json.holder]).toEqual([0, next.pid])
+      expect([status, json.state, json.pid, json.holder, json.pidfile.lock]).toEqual([0, 'running', orphan, orphan, 'flock'])
+      const next = await cli(['run', 'svc', '--dir', dir, '--', 'true'])
+      expect([next.status, next.stderr.trim()]).toEqual([122, `nslocate: svc already running (pid ${orphan})`])
     } finally {
       process.kill(orphan, 'SIGKILL')
     }
@@ -109,7 +108,7 @@ describe('nslocate run', () => {
   test('refuses a symlinked pidfile path', async () => {
     fs.symlinkSync('/etc/passwd', path.join(dir, 'evil.pid'))
     const r = await cli(['run', 'evil', '--dir', dir, '--', 'true'])
-    expect(r.status).toBe(4)
+    expect(r.status).toBe(123)
     expect(r.stderr).toMatch(/symbolic link/)
   })
 
@@ -125,7 +124,7 @@ describe('nslocate run', () => {
     const holder = track(spawn('flock', ['-o', other, 'sleep', '60'], {stdio: 'ignore'}))
     await until(() => fs.existsSync(other) && fs.readFileSync('/proc/locks', 'utf8').includes(`:${fs.statSync(other).ino} `), 'flock(1) to lock')
     const r = await cli(['run', 'held', '--dir', dir, '--', 'true'])
-    expect(r.status).toBe(1)
+    expect(r.status).toBe(122)
     expect(r.stderr).toContain('already running')
     expect(holder.exitCode).toBeNull()
   })
