@@ -166,7 +166,7 @@ describe('interop with libbsd pidfile(3)', () => {
     const file = path.join(dir, 'svc.pid')
     const h = await spawnHolder({kind: 'flock', file, libbsd: true})
     const r = await run([process.execPath, BIN, 'run', 'svc', '--dir', dir, '--', 'true'])
-    expect(r.status).toBe(1)
+    expect(r.status).toBe(122)
     expect(r.stderr).toContain(`already running (pid ${h.hostPid})`)
     expect(fs.readFileSync(file, 'utf8')).toBe(String(h.hostPid))
     await h.stop()

@@ -12,7 +12,7 @@ import {BIN, cli, cliJson, killTracked, until} from '../helpers/cli'
 import {stopAll, tempDir} from '../helpers/holders'
 import {createTestUser} from '../helpers/users'
 import {readLog, siglogBinary} from '../helpers/victims'
-import {exitOf, pidIn, processesWith, runInBackground, untilRunning} from './run-helpers'
+import {exitOf, pidIn, processesWith, runInBackground, unmount, untilRunning} from './run-helpers'
 
 const NO_STACK = /^\s+at |Node\.js v|TypeError|Error: [A-Z]+:/m
 
@@ -32,7 +32,7 @@ describe('the pidfile cannot be written: a full tmpfs', () => {
     fs.rmSync(path.join(mnt, 'probe'), {force: true})
   })
   afterAll(() => {
-    spawnSync('umount', [mnt])
+    unmount(mnt)
   })
 
   test('exit 125 with a message; the command never ran, nothing is left running, no pidfile is left', async () => {

@@ -1,5 +1,5 @@
 /** Shared by the run-*.test.ts files of the safety tier: supervisors started the way users start them, and what /proc says. */
-import {ChildProcess, spawn} from 'node:child_process'
+import {ChildProcess, spawn, spawnSync} from 'node:child_process'
 import * as fs from 'node:fs'
 
 import {BIN, track, until} from '../helpers/cli'
@@ -60,4 +60,9 @@ export async function untilRunning(pid: number, comm: string, caught = 0): Promi
       return false
     }
   }, `pid ${pid} to run ${comm}`)
+}
+
+/** Unmount a test's tmpfs; lazily when something (a failing old build) still holds a file open in it. */
+export function unmount(dir: string): void {
+  if (spawnSync('umount', [dir]).status !== 0) spawnSync('umount', ['-l', dir])
 }
