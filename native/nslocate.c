@@ -437,7 +437,8 @@ static napi_value NsGetId(napi_env env, napi_callback_info info) {
 
 /* ---- run's gated start (src/acquire/spawn-gated.ts) -------------------------------------------
  * spawnGated(file, argv, envp, keepFd) -> {pid, gateFd, errFd}
- *   fork(); the child resets every signal to SIG_DFL, unblocks them all, clears FD_CLOEXEC on
+ *   fork(); the child resets every signal to SIG_DFL, unblocks them all, keeps fds 0-2 open
+ *   across execve in blocking mode (as libuv's uv_spawn does), clears FD_CLOEXEC on
  *   keepFd (the flock'd pidfile descriptor it is to inherit; -1: none) and then blocks in read(2)
  *   on the gate pipe. Only when the parent writes one byte does it execve(file, argv, envp). EOF
  *   on the gate (the parent closed it, or died) makes it _exit(125) without ever running file.
@@ -512,6 +513,14 @@ static napi_value SpawnGated(napi_env env, napi_callback_info info) {
       sigset_t none;
       sigemptyset(&none);
       sigprocmask(SIG_SETMASK, &none, NULL);
+      /* As libuv does for a spawned child: stdin, stdout and stderr inherited (Node marks them
+       * close-on-exec) and in blocking mode (Node may have made a pipe non-blocking; programs
+       * that write to it expect blocking writes). */
+      for (int f = 0; f <= 2; f++) {
+        fcntl(f, F_SETFD, 0);
+        int fl = fcntl(f, F_GETFL);
+        if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(f, F_SETFL, fl & ~O_NONBLOCK);
+      }
       if (keep_fd >= 0 && fcntl(keep_fd, F_SETFD, 0) < 0) _exit(125);
       char go;
       ssize_t r;

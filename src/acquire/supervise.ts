@@ -61,7 +61,11 @@ export async function supervise(handle: PidfileHandle, file: string, argv: strin
     gateOpen = false
   }
   try {
-    pidfd = pidfdOpen(child.pid)
+    try {
+      pidfd = pidfdOpen(child.pid)
+    } catch (error) {
+      throw new Error(`cannot open a pidfd for the child ${child.pid} (${(error as Error).message}); nslocate needs Linux 5.3 or later`)
+    }
     handle.write(child.pid)
   } catch (error) {
     // The child is still before execve: closing the gate makes it _exit(125) having run nothing.

@@ -92,7 +92,7 @@ test('the pid is in the file before the program runs (10 rounds)', async () => {
     const [seen, self] = fs.readFileSync(out, 'utf8').trim().split(/\s+/)
     expect({round, seen}).toEqual({round, seen: self})
   }
-})
+}, 180_000)
 
 test('signals sent to run reach the service, from run, and run exits with its status', async () => {
   const dir = tempDir('nslocate-fwd-')
@@ -109,4 +109,16 @@ test('signals sent to run reach the service, from run, and run exits with its st
   expect(await exitOf(sup)).toEqual({code: 0, signal: null})
   expect(readLog(log).map((l) => [l.pid, l.signo, l.from])).toEqual([[pid, 10, sup.pid], [pid, 1, sup.pid], [pid, 12, sup.pid], [pid, 15, sup.pid]])
   expect(fs.existsSync(path.join(dir, 'svc.pid'))).toBe(false)
+})
+
+test('the command gets run\'s stdin, stdout and stderr (blocking), and its environment', () => {
+  const dir = tempDir('nslocate-stdio-')
+  const r = spawnSync(process.execPath, [BIN, 'run', 'svc', '--dir', dir, '--', 'sh', '-c', 'cat; echo "out $NSL_T"; echo err >&2; grep ^flags /proc/self/fdinfo/1; exit 7'],
+    {input: 'from stdin\n', encoding: 'utf8', env: {...process.env, NSL_T: 'env-ok'}, timeout: 15000})
+  expect(r.status).toBe(7)
+  const lines = r.stdout.trim().split('\n')
+  expect(lines.slice(0, 2)).toEqual(['from stdin', 'out env-ok'])
+  // fdinfo flags are octal: O_NONBLOCK is 04000
+  expect(Number.parseInt(lines[2].split(/\s+/)[1], 8) & 0o4000).toBe(0)
+  expect(r.stderr).toBe('err\n')
 })
