@@ -43,8 +43,9 @@ export function unsafeDirectory(st: fs.Stats, uid = callerUid()): string | null 
 }
 
 /**
- * Walk `dir` (absolute) and return a descriptor of it (O_RDONLY|O_DIRECTORY, close-on-exec).
- * `shown`: how the path is named in messages.
+ * Walk `dir` (absolute) and return a descriptor of it (O_RDONLY|O_DIRECTORY, close-on-exec);
+ * `create`: make missing directories (0755). Throws UNSAFE_PIDFILE, PERMISSION or IO naming the
+ * component at fault.
  */
 export function openDirSafely(dir: string, opts: {create: boolean} = {create: true}): number {
   const uid = callerUid()
