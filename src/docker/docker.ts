@@ -153,9 +153,12 @@ export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<D
     async list() {
       const client = await dockerode()
       try {
-        const rows = await client.listContainers()
+        const rows = await client.listContainers() as unknown
+        if (!Array.isArray(rows) || rows.some((r) => typeof r?.Id !== 'string')) {
+          throw new NslocateError('DOCKER', `the Docker engine at ${where} answered the container list with something else than a list of containers: ${JSON.stringify(rows)?.slice(0, 200)}`, {exitCode: 4})
+        }
         const out: ContainerSummary[] = []
-        for (const r of rows) {
+        for (const r of rows as {Id: string}[]) {
           try {
             out.push(summarize(await client.getContainer(r.Id).inspect()))
           } catch (error) {
@@ -165,6 +168,7 @@ export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<D
         }
         return out
       } catch (error) {
+        if (error instanceof NslocateError) throw error
         throw dockerError(error, 'list containers', where, limits)
       }
     },
