@@ -73,7 +73,7 @@ export abstract class BaseCommand extends Command {
         this.logJson({error: {code: error.code, message: error.message, ...error.details}})
         this.exit(error.exitCode)
       }
-      this.error(escapeText(error.message), {exit: error.exitCode, code: error.code})
+      this.error(escapeLines(error.message), {exit: error.exitCode, code: error.code})
     }
     if (!this.jsonEnabled() && typeof error.message === 'string') error.message = escapeLines(error.message)
     return super.catch(error)
