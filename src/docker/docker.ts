@@ -41,8 +41,10 @@ export function dockerWhere(env: NodeJS.ProcessEnv = process.env, desktop = env.
 /** The unix socket docker-modem would use, and why; null for tcp://, ssh:// and the like. */
 export function dockerSocket(env: NodeJS.ProcessEnv = process.env, desktop = env.DOCKER_HOST ? null : desktopSocket(env)): {path: string; source: SocketSource} | null {
   const h = env.DOCKER_HOST
-  if (h) return h.startsWith('unix://') && h.length > 'unix://'.length ? {path: h.slice('unix://'.length), source: 'DOCKER_HOST'} : null
-  return desktop ? {path: desktop, source: 'desktop'} : {path: SYSTEM_SOCKET, source: 'default'}
+  if (h && h !== 'unix://') return h.startsWith('unix://') ? {path: h.slice('unix://'.length), source: 'DOCKER_HOST'} : null
+  // Unset, or unix:// without a path, which docker-modem reads as unset.
+  const d = h ? desktopSocket(env) : desktop
+  return d ? {path: d, source: 'desktop'} : {path: SYSTEM_SOCKET, source: 'default'}
 }
 
 /** Translate a dockerode/HTTP/socket error into a NslocateError that says what to do. */
