@@ -135,7 +135,10 @@ export function leanGet(endpoint: Endpoint, urlPath: string, limits: DockerLimit
       })
     })
     const timer = setTimeout(() => done(deadlineError(limits)), limits.deadlineMs)
-    req.on('error', (e) => done(e))
+    let connected = false
+    req.on('socket', (s) => s.once('connect', () => (connected = true)))
+    // A hang-up after the connection was made is an answer cut short, not an engine that is not there.
+    req.on('error', (e: Error & {code?: string}) => done(connected && e.code === 'ECONNRESET' ? fail(TRUNCATED, `the engine closed the connection before a complete answer (${e.message})`) : e))
     req.end()
   })
 }

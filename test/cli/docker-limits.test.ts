@@ -137,7 +137,8 @@ describe('an engine that lies: DOCKER (4), never a raw error, never a pid acted 
     ['a JSON array', {kind: 'json', body: [1, 2, 3]}, "answered without a container's Id and State"],
     ['an Id that is a number', {kind: 'json', body: {Id: 5, State: {Running: true, Pid: 1}}}, "answered without a container's Id and State"],
     ['a body cut short (Content-Length 1000, 10 bytes, then close)', {kind: 'raw', data: 'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{"Id": "ab', end: 'close'}, 'cut its answer short while trying to inspect container web'],
-    ['headers cut short, then close', {kind: 'raw', data: 'HTTP/1.1 200 OK\r\nContent-Le', end: 'close'}, 'while trying to inspect container web'],
+    ['headers cut short, then close', {kind: 'raw', data: 'HTTP/1.1 200 OK\r\nContent-Le', end: 'close'}, 'cut its answer short while trying to inspect container web'],
+    ['nothing at all, then close', {kind: 'raw', data: '', end: 'close'}, 'cut its answer short while trying to inspect container web'],
     ['a truncated body held open', {kind: 'raw', data: 'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{"Id": "ab', end: 'hold'}, 'did not answer within 1 s while trying to inspect container web'],
   ])('%s', async (_what, behaviour, message) => {
     const e = await engine(() => behaviour)
