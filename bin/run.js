@@ -10,7 +10,7 @@ if (parsed) {
   const failed = (error) => {
     if (!(error && error.name === 'NslocateError')) throw error
     if (parsed.json) process.stdout.write(JSON.stringify({error: {code: error.code, message: error.message, ...error.details}}, null, 2) + '\n')
-    else process.stderr.write(` ›   Error: ${error.message}\n ›   Code: ${error.code}\n`)
+    else process.stderr.write(` ›   Error: ${require('../dist/src/cli/escape').escapeLines(error.message)}\n ›   Code: ${error.code}\n`)
     return error.exitCode
   }
   let status

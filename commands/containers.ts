@@ -1,4 +1,5 @@
 import {BaseCommand} from '../src/cli/base-command'
+import {escapeText} from '../src/cli/escape'
 import {formatList} from '../src/cli/format'
 import type {ContainerServices} from '../src/docker/in-container'
 
@@ -20,7 +21,7 @@ Exit status: 0 listed; 4 the engine could not be asked (unreachable, permission 
     if (!this.jsonEnabled()) {
       if (rows.length === 0) this.log('no running containers')
       for (const c of rows) {
-        this.log(`${c.name} (${c.id.slice(0, 12)}, ${c.image}, init pid ${c.pid})`)
+        this.log(`${escapeText(c.name)} (${escapeText(c.id.slice(0, 12))}, ${escapeText(c.image)}, init pid ${c.pid})`)
         if (!c.visible) this.log('  its processes are not visible from this PID namespace')
         else this.log(formatList(c.services).replace(/^/gm, '  '))
       }

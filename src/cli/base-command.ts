@@ -1,8 +1,11 @@
 /** Shared flags and error handling for nslocate's commands. Commands stay thin: parse, call the library, print. */
 import {Command, Flags} from '@oclif/core'
 
+import {format} from 'node:util'
+
 import {NslocateError} from '../errors'
 import {withAbsolutePaths} from '../locate/search-path'
+import {escapeLines, escapeText} from './escape'
 
 /**
  * A path option (--pidfile, --dir): an empty value is a usage error (exit 2), never "not given"
@@ -31,12 +34,26 @@ export const containerFlags = {
 }
 
 export abstract class BaseCommand extends Command {
+  // Every text line goes out escaped (src/cli/escape.ts): a comm, a path or a container name with
+  // ESC never reaches the terminal raw. --json (logJson) is not touched: JSON escapes by itself.
+  log(message = '', ...args: unknown[]): void {
+    super.log(escapeLines(format(message, ...args)))
+  }
+
+  logToStderr(message = '', ...args: unknown[]): void {
+    super.logToStderr(escapeLines(format(message, ...args)))
+  }
+
+  warn(input: string | Error): string | Error {
+    return super.warn(typeof input === 'string' ? escapeLines(input) : Object.assign(input, {message: escapeLines(input.message)}))
+  }
+
   /** For results that carry their own verdict: print the message (stdout on success, stderr otherwise) and set the exit status. */
   protected report<T extends {exit_code: number; message: string}>(result: T, extra: string[] = []): T {
     if (!this.jsonEnabled()) {
-      if (result.exit_code === 0) this.log(result.message)
-      else this.logToStderr(`nslocate: ${result.message}`)
-      for (const line of extra) this.logToStderr(line)
+      if (result.exit_code === 0) this.log(escapeText(result.message))
+      else this.logToStderr(`nslocate: ${escapeText(result.message)}`)
+      for (const line of extra) this.logToStderr(escapeText(line))
     }
     process.exitCode = result.exit_code
     return result
@@ -56,8 +73,9 @@ export abstract class BaseCommand extends Command {
         this.logJson({error: {code: error.code, message: error.message, ...error.details}})
         this.exit(error.exitCode)
       }
-      this.error(error.message, {exit: error.exitCode, code: error.code})
+      this.error(escapeLines(error.message), {exit: error.exitCode, code: error.code})
     }
+    if (!this.jsonEnabled() && typeof error.message === 'string') error.message = escapeLines(error.message)
     return super.catch(error)
   }
 }

@@ -1,5 +1,10 @@
-/** Text output for people: one screen per service, the pid chain drawn across namespaces. */
+/**
+ * Text output for people: one screen per service, the pid chain drawn across namespaces. Every
+ * string that comes from outside (names, paths, comm, cmdline, evidence) goes through escapeText()
+ * (src/cli/escape.ts): no control character reaches the terminal; --json keeps them exact.
+ */
 import type {LocateResult} from '../locate/locate'
+import {escapeText as esc} from './escape'
 
 export function formatFind(r: LocateResult): string {
   const lines: string[] = []
@@ -9,24 +14,24 @@ export function formatFind(r: LocateResult): string {
     stopped: 'not running (no pidfile)',
     unknown: 'cannot tell',
   }
-  lines.push(`${r.name}: ${head[r.state]}`)
+  lines.push(`${esc(r.name)}: ${head[r.state]}`)
   const row = (k: string, v: string) => lines.push(`  ${k.padEnd(10)}${v}`)
   if (r.pidfile) {
     const p = r.pidfile
-    row('pidfile', `${p.path}  (says ${p.pid ?? 'nothing usable'}; ${p.lock === 'none' ? 'not locked' : `${p.lock} lock`}; uid ${p.uid}; mode ${p.mode})`)
+    row('pidfile', `${esc(p.path)}  (says ${p.pid ?? 'nothing usable'}; ${p.lock === 'none' ? 'not locked' : `${p.lock} lock`}; uid ${p.uid}; mode ${p.mode})`)
   }
   if (r.process && r.pid !== null) {
-    const cmd = (r.process.cmdline.length ? r.process.cmdline.join(' ') : `[${r.process.comm}]`).replace(/[\x00-\x1f\x7f]+/g, ' ')
+    const cmd = esc(r.process.cmdline.length ? r.process.cmdline.join(' ') : `[${r.process.comm}]`)
     row('process', `${r.pid}  ${cmd.length > 60 ? cmd.slice(0, 57) + '...' : cmd}`)
-    row('', `comm ${r.process.comm}, uid ${r.process.uid}, ppid ${r.process.ppid}, started ${r.process.started}`)
+    row('', `comm ${esc(r.process.comm)}, uid ${r.process.uid}, ppid ${r.process.ppid}, started ${r.process.started}`)
   }
   if (r.holder !== null && r.holder !== r.pid) row('holder', `${r.holder}  (holds the lock for pid ${r.pid})`)
   if (r.nspid.length > 0) row('pid chain', formatChain(r.nspid, r.pidns))
-  if (r.container) row('container', `${r.container.runtime} ${r.container.id.slice(0, 12)}${r.container.name ? ` (${r.container.name})` : ''}`)
+  if (r.container) row('container', `${esc(r.container.runtime)} ${esc(r.container.id.slice(0, 12))}${r.container.name ? ` (${esc(r.container.name)})` : ''}`)
   if (r.reasons.length) row('reasons', r.reasons.join(', '))
   if (r.evidence.length) {
     lines.push('  evidence')
-    for (const e of r.evidence) lines.push(`    - ${e}`)
+    for (const e of r.evidence) lines.push(`    - ${esc(e)}`)
   }
   return lines.join('\n')
 }
@@ -43,7 +48,7 @@ export function formatChain(nspid: number[], pidns: string | null): string {
 
 export function formatList(rows: LocateResult[]): string {
   if (rows.length === 0) return 'no pidfiles found'
-  const table = rows.map((r) => [r.name, r.state, r.pid === null ? (r.state === 'running' ? 'hidden' : '-') : String(r.pid), r.pidfile?.lock ?? '-', r.pidfile?.path ?? '-', r.reasons.join(',')])
+  const table = rows.map((r) => [esc(r.name), r.state, r.pid === null ? (r.state === 'running' ? 'hidden' : '-') : String(r.pid), r.pidfile?.lock ?? '-', esc(r.pidfile?.path ?? '-'), r.reasons.join(',')])
   const head = ['NAME', 'STATE', 'PID', 'LOCK', 'PIDFILE', 'REASONS']
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)))
   return [head, ...table].map((cols) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n')

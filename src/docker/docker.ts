@@ -5,11 +5,9 @@
  * imports dockerode, and no dockerode type leaves this file. DOCKER_HOST is honoured as docker(1)
  * does (unix:// or tcp://); the default is /var/run/docker.sock.
  */
-import * as fs from 'node:fs'
-import * as os from 'node:os'
-import * as path from 'node:path'
-
 import {NslocateError} from '../errors'
+import {DEADLINE, DockerLimits, Endpoint, TOO_BIG, TRUNCATED, dockerLimits, formatBytes, formatMs, guardedAgent, leanGet} from './http'
+import {SYSTEM_SOCKET, SocketSource, checkSocket, desktopSocket} from './socket-trust'
 
 export interface ContainerSummary {
   id: string
@@ -34,22 +32,34 @@ export interface DockerApi {
   runToCompletion(opts: {image: string; cmd: string[]; pidMode: string; capAdd?: string[]; timeoutMs: number; labels?: Record<string, string>}): Promise<HelperRun>
 }
 
-/** Docker Desktop's socket, which docker-modem prefers to /var/run/docker.sock when it exists. */
-function desktopSocket(env: NodeJS.ProcessEnv): string | null {
-  const p = path.join(env.HOME || os.homedir(), '.docker', 'run', 'docker.sock')
-  return fs.existsSync(p) ? p : null
-}
-
 /** The engine's address as messages name it: DOCKER_HOST, else the socket docker-modem picks. */
 export function dockerWhere(env: NodeJS.ProcessEnv = process.env, desktop = env.DOCKER_HOST ? null : desktopSocket(env)): string {
   if (env.DOCKER_HOST) return env.DOCKER_HOST
-  return desktop ? `unix://${desktop}` : 'unix:///var/run/docker.sock'
+  return desktop ? `unix://${desktop}` : `unix://${SYSTEM_SOCKET}`
+}
+
+/** The unix socket docker-modem would use, and why; null for tcp://, ssh:// and the like. */
+export function dockerSocket(env: NodeJS.ProcessEnv = process.env, desktop = env.DOCKER_HOST ? null : desktopSocket(env)): {path: string; source: SocketSource} | null {
+  const h = env.DOCKER_HOST
+  if (h && h !== 'unix://') return h.startsWith('unix://') ? {path: h.slice('unix://'.length), source: 'DOCKER_HOST'} : null
+  // Unset, or unix:// without a path, which docker-modem reads as unset.
+  const d = h ? desktopSocket(env) : desktop
+  return d ? {path: d, source: 'desktop'} : {path: SYSTEM_SOCKET, source: 'default'}
 }
 
 /** Translate a dockerode/HTTP/socket error into a NslocateError that says what to do. */
-export function dockerError(error: unknown, what: string, where: string): NslocateError {
+export function dockerError(error: unknown, what: string, where: string, limits: DockerLimits = {deadlineMs: NaN, maxBytes: NaN}): NslocateError {
   const e = error as {code?: string; statusCode?: number; json?: {message?: string}; message?: string; reason?: string}
   const detail = e?.json?.message ?? e?.message ?? String(error)
+  if (e?.code === DEADLINE) {
+    return new NslocateError('DOCKER', `the Docker engine at ${where} did not answer within ${formatMs(limits.deadlineMs)} while trying to ${what}: it is hung or overloaded; NSLOCATE_DOCKER_TIMEOUT sets the deadline of each request (default 10s)`, {cause: error, exitCode: 4})
+  }
+  if (e?.code === TOO_BIG) {
+    return new NslocateError('DOCKER', `the Docker engine at ${where} sent more than ${formatBytes(limits.maxBytes)} while trying to ${what}; nslocate stopped reading: NSLOCATE_DOCKER_MAX_BYTES sets the cap of each answer (default 16M)`, {cause: error, exitCode: 4})
+  }
+  if (e?.code === TRUNCATED) {
+    return new NslocateError('DOCKER', `the Docker engine at ${where} cut its answer short while trying to ${what} (${detail}): is dockerd restarting?`, {cause: error, exitCode: 4})
+  }
   if (e?.code === 'ENOENT' || e?.code === 'ECONNREFUSED' || e?.code === 'ECONNRESET' || e?.code === 'EHOSTUNREACH' || e?.code === 'ETIMEDOUT') {
     return new NslocateError('DOCKER', `cannot reach the Docker engine at ${where} (${e.code}) while trying to ${what}: is dockerd running? Set DOCKER_HOST to its socket, or mount /var/run/docker.sock into this container`, {cause: error, exitCode: 4})
   }
@@ -74,7 +84,7 @@ export function dockerError(error: unknown, what: string, where: string): Nsloca
  * unix://PATH, or tcp://HOST:PORT that docker-modem would not switch to TLS (DOCKER_TLS_VERIFY=1 or
  * port 2376). null for anything else (TLS, ssh://, a path prefix, a client timeout, ...): dockerode.
  */
-export function leanEndpoint(env: NodeJS.ProcessEnv = process.env, desktop = env.DOCKER_HOST ? null : desktopSocket(env)): {socketPath: string} | {host: string; port: number} | null {
+export function leanEndpoint(env: NodeJS.ProcessEnv = process.env, desktop = env.DOCKER_HOST ? null : desktopSocket(env)): Endpoint | null {
   if (env.DOCKER_PATH_PREFIX || env.DOCKER_CLIENT_TIMEOUT || env.DOCKER_CERT_PATH || env.DOCKER_TLS_VERIFY) return null
   const h = env.DOCKER_HOST
   if (!h) return desktop ? null : {socketPath: '/var/run/docker.sock'}
@@ -85,53 +95,39 @@ export function leanEndpoint(env: NodeJS.ProcessEnv = process.env, desktop = env
   return port > 0 && port <= 65535 && port !== 2376 ? {host: m[1], port} : null
 }
 
-/**
- * GET PATH from the engine with node:http and parse the JSON answer. Errors have the shape
- * dockerode's have (socket errors with `code`; HTTP errors with `statusCode` and `json`), so
- * dockerError() treats both alike. Used for `inspect`, the one call on the path of
- * `find/signal/wait --container`: requiring dockerode costs ~100 ms, node:http ~3 ms.
- */
-async function leanGet(endpoint: NonNullable<ReturnType<typeof leanEndpoint>>, urlPath: string, timeoutMs = 30_000): Promise<unknown> {
-  const http = await import('node:http')
-  return new Promise((resolve, reject) => {
-    const req = http.request({...endpoint, path: urlPath, method: 'GET', headers: {Accept: 'application/json'}, timeout: timeoutMs}, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('error', reject)
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8')
-        let json: unknown = null
-        try {
-          json = JSON.parse(text)
-        } catch {}
-        const status = res.statusCode ?? 0
-        if (status >= 200 && status < 300 && json !== null) return resolve(json)
-        const message = (json as {message?: string} | null)?.message ?? (text.trim() || `HTTP ${status}`)
-        reject(Object.assign(new Error(message), {statusCode: status, json: json ?? {message}}))
-      })
-    })
-    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), {code: 'ETIMEDOUT'})))
-    req.on('error', reject)
-    req.end()
-  })
-}
-
 type DockerodeClient = import('dockerode')
 
 export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<DockerApi> {
   const desktop = env.DOCKER_HOST ? null : desktopSocket(env)
   const where = dockerWhere(env, desktop)
+  const limits = dockerLimits(env)
+  // The very socket that was checked is the one used: dockerode is given it, and never looks again.
+  const socket = dockerSocket(env, desktop)
+  if (socket) checkSocket(socket.path, socket.source, env)
   const lean = leanEndpoint(env, desktop)
   // Lazy: keeps dockerode off the start-up path of every command that does not need more than inspect.
-  let clientP: Promise<DockerodeClient> | null = null
-  const dockerode = (): Promise<DockerodeClient> => (clientP ??= (async () => {
-    const Docker = (await import('dockerode')).default
-    try {
-      return new Docker()
-    } catch (error) {
-      throw new NslocateError('USAGE', `DOCKER_HOST=${env.DOCKER_HOST} is not understood: use unix:///path/to/docker.sock or tcp://HOST:PORT`, {cause: error})
+  // One client per deadline: the helper's `wait` may take as long as the helper runs.
+  const clients = new Map<number, Promise<DockerodeClient>>()
+  const dockerode = (deadlineMs = limits.deadlineMs): Promise<DockerodeClient> => {
+    let c = clients.get(deadlineMs)
+    if (!c) {
+      c = (async () => {
+        const Docker = (await import('dockerode')).default
+        let client: DockerodeClient
+        try {
+          client = new Docker(socket ? {socketPath: socket.path} : undefined)
+        } catch (error) {
+          throw new NslocateError('USAGE', `DOCKER_HOST=${env.DOCKER_HOST} is not understood: use unix:///path/to/docker.sock or tcp://HOST:PORT`, {cause: error})
+        }
+        const modem = client.modem as {protocol?: string; agent?: unknown}
+        // ssh:// brings its own agent (docker-modem replaces any other): the limits do not apply there (NOTES).
+        if (modem.protocol !== 'ssh') modem.agent = guardedAgent(modem.protocol === 'https' ? 'https' : 'http', {...limits, deadlineMs})
+        return client
+      })()
+      clients.set(deadlineMs, c)
     }
-  })())
+    return c
+  }
   if (!lean) await dockerode() // a DOCKER_HOST only dockerode understands: parse it now, as before
   const summarize = (c: {Id: string; Name?: string; Names?: string[]; Config?: {Image?: string}; Image?: string; State?: {Running?: boolean; Pid?: number} | string}): ContainerSummary => {
     if (!c || typeof c !== 'object' || typeof c.Id !== 'string' || c.State === undefined) {
@@ -149,19 +145,22 @@ export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<D
     where,
     async inspect(ref) {
       try {
-        const body = lean ? await leanGet(lean, `/containers/${encodeURIComponent(ref)}/json`) : await (await dockerode()).getContainer(ref).inspect()
+        const body = lean ? await leanGet(lean, `/containers/${encodeURIComponent(ref)}/json`, limits) : await (await dockerode()).getContainer(ref).inspect()
         return summarize(body as Parameters<typeof summarize>[0])
       } catch (error) {
         if (error instanceof NslocateError) throw error
-        throw dockerError(error, `inspect container ${ref}`, where)
+        throw dockerError(error, `inspect container ${ref}`, where, limits)
       }
     },
     async list() {
       const client = await dockerode()
       try {
-        const rows = await client.listContainers()
+        const rows = await client.listContainers() as unknown
+        if (!Array.isArray(rows) || rows.some((r) => typeof r?.Id !== 'string')) {
+          throw new NslocateError('DOCKER', `the Docker engine at ${where} answered the container list with something else than a list of containers: ${JSON.stringify(rows)?.slice(0, 200)}`, {exitCode: 4})
+        }
         const out: ContainerSummary[] = []
-        for (const r of rows) {
+        for (const r of rows as {Id: string}[]) {
           try {
             out.push(summarize(await client.getContainer(r.Id).inspect()))
           } catch (error) {
@@ -171,7 +170,8 @@ export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<D
         }
         return out
       } catch (error) {
-        throw dockerError(error, 'list containers', where)
+        if (error instanceof NslocateError) throw error
+        throw dockerError(error, 'list containers', where, limits)
       }
     },
     async runToCompletion(opts) {
@@ -186,8 +186,10 @@ export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<D
           HostConfig: {PidMode: opts.pidMode, CapAdd: opts.capAdd ?? [], NetworkMode: 'none', AutoRemove: false},
         })
         await container.start()
+        // The wait lasts as long as the helper runs: its own client, with the helper's timeout added to the deadline.
+        const waiting = (await dockerode(Math.min(opts.timeoutMs + limits.deadlineMs, 2_147_483_647))).getContainer(container.id)
         const waited = await Promise.race([
-          container.wait() as Promise<{StatusCode: number}>,
+          waiting.wait() as Promise<{StatusCode: number}>,
           new Promise<null>((resolve) => setTimeout(() => resolve(null), opts.timeoutMs).unref()),
         ])
         if (waited === null) throw new NslocateError('TIMEOUT', `the helper container ${container.id.slice(0, 12)} did not finish within ${opts.timeoutMs} ms`, {exitCode: 1})
@@ -201,7 +203,7 @@ export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<D
           const e = error as {json?: {message?: string}; message?: string}
           throw new NslocateError('DOCKER', `cannot create the helper container: ${e.json?.message ?? e.message} (image ${opts.image}); build or load the nslocate image there, or set NSLOCATE_HELPER_IMAGE to it`, {cause: error, exitCode: 4})
         }
-        throw dockerError(error, `run the helper container (image ${opts.image})`, where)
+        throw dockerError(error, `run the helper container (image ${opts.image})`, where, limits)
       } finally {
         if (container) await container.remove({force: true}).catch(() => undefined)
       }

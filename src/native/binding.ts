@@ -11,6 +11,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {NslocateError, SystemError} from '../errors'
+import {untrustedOnPath} from '../path-trust'
 
 interface Addon {
   getlk(fd: number, ofd: boolean): {type: 0 | 1 | 2; pid: number; start: number; len: number}
@@ -44,6 +45,28 @@ export function addonCandidates(): string[] {
   return [...new Set(list)]
 }
 
+/**
+ * NSLOCATE_ADDON is code nslocate runs as the caller (often root): it is loaded only when it and
+ * every directory on its path pass src/path-trust.ts (owned by root or the caller, not writable by
+ * group or others; sticky root-owned directories such as /tmp excepted). Otherwise NATIVE_LOAD,
+ * naming the file, its owner and what to do, and nothing else is tried: a refused override is
+ * never silently replaced by another addon.
+ */
+function checkOverride(file: string): void {
+  let bad
+  try {
+    bad = untrustedOnPath(file)
+  } catch {
+    return // not there or not reachable: loading it fails and says so, as before
+  }
+  if (!bad) return
+  const on = bad.path === path.resolve(file) ? '' : ` (on its path: ${bad.path})`
+  throw new NslocateError('NATIVE_LOAD',
+    `refusing to load NSLOCATE_ADDON=${file}${on}: ${bad.why}; another user could run code as you through it. ` +
+    'Put the addon where only root (or you) can write, e.g. chown root and chmod go-w it and its directories, or unset NSLOCATE_ADDON to use the addon built with the package.',
+    {exitCode: 4})
+}
+
 export function native(): Addon {
   if (addon) return addon
   const tried: string[] = []
@@ -52,6 +75,7 @@ export function native(): Addon {
       tried.push(`${file}: not found`)
       continue
     }
+    if (file === process.env.NSLOCATE_ADDON) checkOverride(file)
     try {
       addon = require(file) as Addon
       return addon

@@ -24,7 +24,7 @@ beforeAll(() => {
   top = tempDir('nslocate-loader-')
   // <top>/pkg/src/native/binding.js: the candidates are then <top>/pkg/build/... and <top>/build/...
   pkg = path.join(top, 'pkg')
-  for (const rel of ['src/native/binding.ts', 'src/errors.ts']) {
+  for (const rel of ['src/native/binding.ts', 'src/errors.ts', 'src/path-trust.ts']) {
     const out = ts.transpileModule(fs.readFileSync(path.join(ROOT, rel), 'utf8'), {
       compilerOptions: {module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true},
       fileName: rel,

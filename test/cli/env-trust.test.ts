@@ -1,0 +1,239 @@
+/**
+ * Sockets and files chosen by the environment are used only when no other user can have planted
+ * them (docs/nslocate.1.md, NOTES, "Trusted sockets and addons"): the Docker socket (DOCKER_HOST,
+ * Docker Desktop's ~/.docker/run/docker.sock, /var/run/docker.sock) must be owned by root or the
+ * caller, and so must every directory on its way, none writable by others unless sticky and
+ * root's; NSLOCATE_ADDON likewise, and not writable by group or others itself.
+ *
+ * Against the world: a real unprivileged user (test/helpers/users.ts) owns the planted socket or
+ * addon and its directories; root runs the built CLI. A planted socket must receive no connection
+ * at all (the fake engine counts them); a planted addon must not be loaded (its ELF constructor
+ * would write a marker file, which must not exist). Controls show that the same socket or addon
+ * is used when root, or the user itself, may trust it.
+ */
+import {execFileSync, spawn} from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+
+import {BIN, ROOT, cli, tmpdir} from '../helpers/cli'
+import {FakeEngine, startFakeEngine} from '../helpers/fake-engine'
+import {TestUser, createTestUser} from '../helpers/users'
+
+if (process.getuid?.() !== 0) throw new Error('these tests plant files as a second user: run them as root (the test machines do)')
+
+let mallory: TestUser
+let dir: string
+const engines: FakeEngine[] = []
+
+beforeAll(() => {
+  mallory = createTestUser('envtrust')
+  dir = tmpdir('nslocate-envtrust-')
+  fs.chmodSync(dir, 0o755)
+})
+afterAll(async () => {
+  for (const e of engines) await e.close()
+  mallory?.remove()
+  fs.rmSync(dir, {recursive: true, force: true})
+})
+
+/** A fake engine that knows no container (404): reaching it gives exit 3. */
+async function engineAt(socket: string): Promise<FakeEngine> {
+  const e = await startFakeEngine(socket, (_m, url) => url.startsWith('/containers/json')
+    ? {kind: 'json', body: []}
+    : {kind: 'json', status: 404, body: {message: 'No such container: web'}})
+  engines.push(e)
+  return e
+}
+
+function chownR(p: string, stopAt: string, u: TestUser): void {
+  for (let q = p; q.startsWith(stopAt) && q !== stopAt; q = path.dirname(q)) fs.chownSync(q, u.uid, u.gid)
+}
+
+function json(stdout: string): any {
+  try {
+    return JSON.parse(stdout)
+  } catch {
+    return null
+  }
+}
+
+/** The CLI as user u (no supplementary groups, a clean environment plus env). */
+function cliAs(u: TestUser, args: string[], env: Record<string, string>): Promise<{status: number | null; stdout: string; stderr: string}> {
+  return new Promise((resolve, reject) => {
+    const argv = u.as(['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, BIN, ...args])
+    const child = spawn(argv[0], argv.slice(1), {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`nslocate ${args.join(' ')} as ${u.name} did not finish in 30 s`))
+    }, 30_000)
+    child.on('close', (status) => {
+      clearTimeout(timer)
+      resolve({status, stdout, stderr})
+    })
+  })
+}
+
+describe('the Docker socket', () => {
+  test("as root with another user's HOME (sudo -E): her ~/.docker/run/docker.sock is refused (4) and receives no connection, on every path", async () => {
+    const socket = path.join(mallory.home, '.docker', 'run', 'docker.sock')
+    const e = await engineAt(socket)
+    chownR(socket, path.dirname(mallory.home), mallory)
+    for (const args of [['find', 'app', '--container', 'web'], ['signal', 'app', 'TERM', '--container', 'web'], ['containers'], ['list', '--container', 'web']]) {
+      for (const extra of [{}, {NSLOCATE_NO_FAST_PATH: '1'}]) {
+        const r = await cli([...args, '--json'], {env: {HOME: mallory.home, DOCKER_HOST: undefined, ...extra}})
+        const err = json(r.stdout)?.error
+        expect({args, status: r.status, code: err?.code}).toEqual({args, status: 4, code: 'DOCKER'})
+        expect(err.message).toBe(`refusing the Docker socket ${socket} (on its path: ${mallory.home}): owned by uid ${mallory.uid} (${mallory.name}), not by root or the caller (uid 0); another user could answer as the engine and choose the pid nslocate acts on. it is Docker Desktop's socket under HOME=${mallory.home}: set DOCKER_HOST=unix:///var/run/docker.sock to use the system engine, or keep another user's HOME out of root's environment (sudo without -E), or run nslocate as uid ${mallory.uid}`)
+      }
+    }
+    // Text output says the same on stderr, without a stack trace.
+    const t = await cli(['find', 'app', '--container', 'web'], {env: {HOME: mallory.home, DOCKER_HOST: undefined}})
+    expect(t.status).toBe(4)
+    expect(t.stderr).toContain(`refusing the Docker socket ${socket}`)
+    expect(t.stderr).not.toMatch(/\n\s+at /)
+    expect(e.connections).toBe(0)
+  })
+
+  test('the socket file itself owned by the other user, in a directory root owns: refused, no connection', async () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'own-'))
+    fs.chmodSync(sub, 0o755)
+    const socket = path.join(sub, 'docker.sock')
+    const e = await engineAt(socket)
+    fs.chownSync(socket, mallory.uid, mallory.gid)
+    const r = await cli(['find', 'app', '--container', 'web', '--json'], {env: {DOCKER_HOST: `unix://${socket}`}})
+    expect(r.status).toBe(4)
+    expect(json(r.stdout).error.message).toContain(`refusing the Docker socket ${socket}: owned by uid ${mallory.uid} (${mallory.name}), not by root or the caller (uid 0)`)
+    expect(json(r.stdout).error.message).toContain(`DOCKER_HOST=unix://${socket} names it: point DOCKER_HOST at a socket owned by root or by you`)
+    expect(e.connections).toBe(0)
+  })
+
+  test('a root-owned socket in a directory others may write (0777, not sticky): refused; the same directory made sticky (1777): used', async () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'open-'))
+    const socket = path.join(sub, 'docker.sock')
+    const e = await engineAt(socket)
+    fs.chmodSync(sub, 0o777)
+    const r = await cli(['containers', '--json'], {env: {DOCKER_HOST: `unix://${socket}`}})
+    expect(r.status).toBe(4)
+    expect(json(r.stdout).error.message).toContain(`refusing the Docker socket ${socket} (on its path: ${sub}): writable by group and others (mode 0777, not sticky and root-owned), owned by uid 0 (root)`)
+    expect(e.connections).toBe(0)
+    fs.chmodSync(sub, 0o1777)
+    const ok = await cli(['find', 'app', '--container', 'web', '--json'], {env: {DOCKER_HOST: `unix://${socket}`}})
+    expect(ok.status).toBe(3) // the engine was asked, and knows no container web
+    expect(e.requests).toEqual(['GET /containers/web/json'])
+  })
+
+  test('a root-owned symlink to a socket in the other user\'s directory: the target is judged, refused, no connection', async () => {
+    const theirs = fs.mkdtempSync(path.join(dir, 'theirs-'))
+    fs.chmodSync(theirs, 0o755)
+    const socket = path.join(theirs, 'docker.sock')
+    const e = await engineAt(socket)
+    chownR(socket, dir, mallory)
+    const link = path.join(dir, 'link.sock')
+    fs.symlinkSync(socket, link)
+    const r = await cli(['find', 'app', '--container', 'web', '--json'], {env: {DOCKER_HOST: `unix://${link}`}})
+    expect(r.status).toBe(4)
+    expect(json(r.stdout).error.message).toContain(`refusing the Docker socket ${link} (on its path: ${theirs}): owned by uid ${mallory.uid}`)
+    expect(e.connections).toBe(0)
+  })
+
+  test('controls: a root-owned socket in root-owned directories is used by root; the user\'s own socket is used by the user', async () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'root-'))
+    fs.chmodSync(sub, 0o755)
+    const rootSock = path.join(sub, 'docker.sock')
+    const e = await engineAt(rootSock)
+    fs.chmodSync(rootSock, 0o660) // like /var/run/docker.sock (root:docker 0660): who may connect, not who answers
+    const r = await cli(['find', 'app', '--container', 'web', '--json'], {env: {DOCKER_HOST: `unix://${rootSock}`}})
+    expect(r.status).toBe(3)
+    expect(e.connections).toBe(1)
+
+    const own = path.join(mallory.home, 'rootless', 'docker.sock')
+    const mine = await engineAt(own)
+    chownR(own, path.dirname(mallory.home), mallory)
+    const m = await cliAs(mallory, ['find', 'app', '--container', 'web', '--json'], {DOCKER_HOST: `unix://${own}`})
+    expect({status: m.status, error: json(m.stdout)?.error?.code}).toEqual({status: 3, error: 'NOT_RUNNING'})
+    expect(mine.connections).toBe(1)
+    // ... and the same socket is refused to root.
+    const asRoot = await cli(['find', 'app', '--container', 'web', '--json'], {env: {DOCKER_HOST: `unix://${own}`}})
+    expect(asRoot.status).toBe(4)
+    expect(mine.connections).toBe(1)
+  })
+})
+
+describe('NSLOCATE_ADDON', () => {
+  let addonSrc: string
+  let pidfile: string
+  beforeAll(() => {
+    // A shared object whose ELF constructor writes $NSLOCATE_TEST_MARKER: it runs at dlopen(), before
+    // Node could reject the file as an addon, so the marker proves whether the file was loaded.
+    const c = path.join(dir, 'planted.c')
+    fs.writeFileSync(c, `#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+__attribute__((constructor)) static void planted(void) {
+  const char *m = getenv("NSLOCATE_TEST_MARKER");
+  if (!m) return;
+  int fd = open(m, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd >= 0) { (void)write(fd, "loaded\\n", 7); close(fd); }
+}
+`)
+    addonSrc = path.join(dir, 'planted.node')
+    execFileSync('cc', ['-shared', '-fPIC', '-o', addonSrc, c])
+    pidfile = path.join(dir, 'app.pid')
+    fs.writeFileSync(pidfile, '4194304')
+  })
+
+  function plant(where: string, owner: TestUser | null, mode: number): string {
+    fs.mkdirSync(path.dirname(where), {recursive: true})
+    fs.copyFileSync(addonSrc, where)
+    fs.chmodSync(where, mode)
+    if (owner) fs.chownSync(where, owner.uid, owner.gid)
+    return where
+  }
+
+  test("an addon in the other user's directory, owned by her: refused (NATIVE_LOAD, 4) and never loaded", async () => {
+    const addon = plant(path.join(mallory.home, 'lib', 'nslocate.node'), mallory, 0o755)
+    chownR(addon, path.dirname(mallory.home), mallory)
+    const marker = path.join(dir, 'marker-theirs')
+    for (const extra of [{}, {NSLOCATE_NO_FAST_PATH: '1'}]) {
+      const r = await cli(['find', 'app', '--pidfile', pidfile, '--json'], {env: {NSLOCATE_ADDON: addon, NSLOCATE_TEST_MARKER: marker, ...extra}})
+      expect(r.status).toBe(4)
+      expect(json(r.stdout).error).toEqual({code: 'NATIVE_LOAD', message: `refusing to load NSLOCATE_ADDON=${addon} (on its path: ${mallory.home}): owned by uid ${mallory.uid} (${mallory.name}), not by root or the caller (uid 0); another user could run code as you through it. Put the addon where only root (or you) can write, e.g. chown root and chmod go-w it and its directories, or unset NSLOCATE_ADDON to use the addon built with the package.`})
+      expect(fs.existsSync(marker)).toBe(false)
+    }
+  })
+
+  test('a root-owned addon that others may write (0666), or in a directory others may write: refused, never loaded', async () => {
+    const writable = plant(path.join(dir, 'w', 'nslocate.node'), null, 0o666)
+    fs.chmodSync(path.dirname(writable), 0o755)
+    const openDir = plant(path.join(dir, 'o', 'nslocate.node'), null, 0o755)
+    fs.chmodSync(path.dirname(openDir), 0o777)
+    for (const [addon, why] of [[writable, `refusing to load NSLOCATE_ADDON=${writable}: writable by group and others (mode 0666), owned by uid 0 (root)`], [openDir, `refusing to load NSLOCATE_ADDON=${openDir} (on its path: ${path.dirname(openDir)}): writable by group and others (mode 0777, not sticky and root-owned)`]]) {
+      const marker = path.join(dir, `marker-${path.basename(path.dirname(addon))}`)
+      const r = await cli(['find', 'app', '--pidfile', pidfile, '--json'], {env: {NSLOCATE_ADDON: addon, NSLOCATE_TEST_MARKER: marker}})
+      expect(r.status).toBe(4)
+      expect(json(r.stdout).error.code).toBe('NATIVE_LOAD')
+      expect(json(r.stdout).error.message).toContain(why)
+      expect(fs.existsSync(marker)).toBe(false)
+    }
+  })
+
+  test('controls: the same file, root-owned 0755 in root-owned directories, is loaded by root (marker written); hers is loaded by her', async () => {
+    const addon = plant(path.join(dir, 'ok', 'nslocate.node'), null, 0o755)
+    fs.chmodSync(path.dirname(addon), 0o755)
+    const marker = path.join(dir, 'marker-ok')
+    const r = await cli(['find', 'app', '--pidfile', pidfile, '--json'], {env: {NSLOCATE_ADDON: addon, NSLOCATE_TEST_MARKER: marker}})
+    expect(fs.existsSync(marker)).toBe(true) // dlopen() ran it; Node then refuses it as an addon ...
+    expect({status: r.status, state: json(r.stdout)?.state}).toEqual({status: 1, state: 'stale'}) // ... and the package's own addon is loaded next, as before
+
+    const hers = plant(path.join(mallory.home, 'own', 'nslocate.node'), mallory, 0o755)
+    chownR(hers, path.dirname(mallory.home), mallory)
+    const herMarker = path.join(mallory.home, 'marker')
+    const m = await cliAs(mallory, ['find', 'app', '--pidfile', pidfile, '--json'], {NSLOCATE_ADDON: hers, NSLOCATE_TEST_MARKER: herMarker})
+    expect(fs.existsSync(herMarker)).toBe(true)
+    expect(m.status).toBe(1) // her addon ran (hers to trust), then the package's: app is stale
+  })
+})
