@@ -7,6 +7,7 @@
 //   packaging  npm pack into a temp prefix, the .deb, the man page
 //   bench      `npm run bench -- --smoke`: every measurement still runs (figures not asserted)
 //   safety     attacks and faults: real unprivileged users, full filesystems, SIGKILLed supervisors
+//   sidecar    signal dispositions, exit status, reload, serve (real inotify, nginx, HTTP, Docker)
 const tier = (name, extra = {}) => ({
   displayName: name,
   testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
@@ -26,6 +27,7 @@ module.exports = {
     tier('packaging'),
     tier('bench'),
     tier('safety'),
+    tier('sidecar'),
   ],
   testTimeout: 60000,
 }

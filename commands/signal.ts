@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand, containerFlags, pidfileFlags} from '../src/cli/base-command'
 import {parseDuration} from '../src/signal/parse'
+import {dispositionLines} from '../src/signal/landing'
 import {SignalResult, signal} from '../src/signal/signal'
 
 export default class Signal extends BaseCommand {
@@ -12,7 +13,9 @@ Never signals pid <= 0, nslocate itself or its ancestors, pid 1 of this namespac
 
 --retry takes start-stop-daemon's schedule: SIGNAL/TIMEOUT[/SIGNAL/TIMEOUT...], e.g. TERM/30/KILL/5 (send TERM, wait up to 30 s for exit, then KILL, wait 5 s); a bare number N means SIGNAL/N/KILL/N.
 
-Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1 failed or still running when the schedule ran out; 2 usage; 4 not permitted (permission, unsafe pidfile, holder not visible); 7 not running (no pidfile, a stale one, or a --container that is not running; nothing was signalled).`
+Before sending, the target's disposition is read from /proc/PID/status (SigCgt, SigIgn, SigBlk, NSpid) and reported: handled, default (terminate, core, stop, ignore, continue), ignored, blocked (stays pending), or dropped (pid 1 of its PID namespace without a handler: the kernel discards everything but KILL/STOP from an ancestor namespace, and those too from inside). A signal that will not act is still sent (unless --require-handler), and the message names the target and why.
+
+Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1 failed, still running when the schedule ran out, sent but without effect on every target (dropped or ignored; nothing was waited for), or nothing sent because no target catches SIGNAL (--require-handler); 2 usage; 4 not permitted (permission, unsafe pidfile, holder not visible); 7 not running (no pidfile, a stale one, or a --container that is not running; nothing was signalled).`
   static examples = [
     {command: '<%= config.bin %> signal nginx HUP', description: 'Reload nginx.'},
     {command: '<%= config.bin %> signal app TERM --retry TERM/30/KILL/5', description: 'Stop app: TERM, wait up to 30 s, then KILL.'},
@@ -34,6 +37,7 @@ Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1
     timeout: Flags.string({summary: 'How long --wait waits: 500ms, 30s, 2m or plain seconds.', default: '30s', helpValue: 'DURATION'}),
     retry: Flags.string({summary: 'Escalation schedule, e.g. TERM/30/KILL/5 or a number of seconds; implies --wait.', helpValue: 'SCHEDULE'}),
     'dry-run': Flags.boolean({summary: 'Print what would be signalled; send nothing.', default: false}),
+    'require-handler': Flags.boolean({summary: 'Send only to targets that catch SIGNAL (SigCgt), as util-linux kill --require-handler; the others are skipped (no_handler).', default: false}),
   }
 
   async run(): Promise<SignalResult> {
@@ -41,10 +45,11 @@ Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1
     const opts = {
       pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], scope: flags.scope,
       wait: flags.wait, timeoutMs: parseDuration(flags.timeout), retry: flags.retry, dryRun: flags['dry-run'],
+      requireHandler: flags['require-handler'],
     }
     const result = flags.container !== undefined
       ? await (await import('../src/docker/in-container')).signalInContainer(args.name, args.signal, flags.container, opts)
       : await signal(args.name, args.signal, {...opts, rootPid: flags['root-pid']})
-    return this.report(result, result.skipped.map((s) => `  skipped pid ${s.pid}: ${s.reason}`))
+    return this.report(result, [...dispositionLines(result.dispositions), ...result.skipped.map((s) => `  skipped pid ${s.pid}: ${s.reason}`)])
   }
 }

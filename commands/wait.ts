@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand, containerFlags, pidfileFlags} from '../src/cli/base-command'
 import {parseDuration} from '../src/signal/parse'
+import {describeExit} from '../src/signal/landing'
 import {WaitResult, waitFor} from '../src/signal/signal'
 
 export default class Wait extends BaseCommand {
@@ -9,6 +10,8 @@ export default class Wait extends BaseCommand {
   static description = `--for stopped pins the running process with a pidfd and returns as soon as it exits (no polling of the pid); --for running re-checks every 25 ms until the pidfile is locked by a live process (or names one).
 
 With --container, a container that does not exist or is not running holds no running service: --for stopped holds at once, --for running looks at the container again every 250 ms.
+
+--for stopped reports how the process ended as "exit": {"code": N} or {"signal": "TERM", "core": false}, read with PIDFD_GET_INFO/PIDFD_INFO_EXIT once its parent has reaped it (Linux 6.15+; "unknown" on older kernels or while it is an unreaped zombie); null when the service was not running when the wait began.
 
 Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe pidfile, ambiguous, permission).`
   static examples = [
@@ -32,6 +35,7 @@ Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe 
     const result = flags.container !== undefined
       ? await (await import('../src/docker/in-container')).waitInContainer(args.name, flags.for, flags.container, opts)
       : await waitFor(args.name, flags.for, {...opts, rootPid: flags['root-pid']})
+    if (result.exit) result.message += ` (${describeExit(result.exit)})`
     return this.report(result)
   }
 }

@@ -72,8 +72,8 @@ export async function waitInContainer(name: string, condition: WaitCondition, re
   const notYet = async (why: string): Promise<WaitResult | null> => {
     const waited = Date.now() - start
     const target = stoppedResult(name, ['container_not_running'], [why])
-    if (condition === 'stopped') return {name, condition, reached: true, waited_ms: waited, exit_code: 0, message: `${name} is not running (${why})`, target}
-    if (left() === 0) return {name, condition, reached: false, waited_ms: waited, exit_code: 1, message: `${name}: timed out after ${timeoutMs} ms waiting for it to be running (${why})`, target}
+    if (condition === 'stopped') return {name, condition, reached: true, waited_ms: waited, exit_code: 0, message: `${name} is not running (${why})`, target, exit: null}
+    if (left() === 0) return {name, condition, reached: false, waited_ms: waited, exit_code: 1, message: `${name}: timed out after ${timeoutMs} ms waiting for it to be running (${why})`, target, exit: null}
     await pause()
     return null
   }

@@ -16,6 +16,8 @@ import {ProcFs, proc} from '../proc/proc-fs'
 import {Scope, cgroupMembers, cgroupOf, childrenMap, groupMembers} from './members'
 import {Sig, parseDuration, parseRetry, parseSignal, Step} from './parse'
 import {Pinned, pin, send, unpin, waitExit} from './pin'
+import {Landing, explain, gate, recordExit} from './landing'
+import {ExitStatus, exitStatusOf} from './exit-status'
 
 export interface SignalOptions extends Partial<Omit<LocateOptions, 'name'>> {
   scope?: Scope
@@ -26,9 +28,11 @@ export interface SignalOptions extends Partial<Omit<LocateOptions, 'name'>> {
   /** start-stop-daemon schedule, e.g. TERM/30/KILL/5; implies wait */
   retry?: string
   dryRun?: boolean
+  /** send only to targets that catch the signal (util-linux kill --require-handler) */
+  requireHandler?: boolean
 }
 
-export interface SignalResult {
+export interface SignalResult extends Landing {
   name: string
   signal: string
   scope: Scope
@@ -68,7 +72,7 @@ export async function signal(name: string, sigInput: string | number, options: S
   const target = located.result
   const out: SignalResult = {
     name, signal: sig.name, scope, delivered: [], skipped: [], exited: null, waited_ms: 0, dry_run: Boolean(options.dryRun),
-    would_deliver: [], exit_code: 0, message: '', target,
+    would_deliver: [], exit_code: 0, message: '', target, dispositions: [], exit: null,
   }
   const refuse = notSignallable(located)
   if (refuse) return {...out, ...refuse}
@@ -87,7 +91,7 @@ export async function signal(name: string, sigInput: string | number, options: S
     members.discover()
     pinned.push(...members.extra)
     if (options.dryRun) {
-      out.would_deliver = pinned.map((p) => ({pid: p.pid, nspid: p.nspid}))
+      out.would_deliver = pinned.filter((p) => gate(out, p, sig, Boolean(options.requireHandler), procfs)).map((p) => ({pid: p.pid, nspid: p.nspid}))
       out.message = `${name}: would send ${sig.name} to ${describePids(pinned)} (dry run: nothing sent)`
       return out
     }
@@ -98,9 +102,10 @@ export async function signal(name: string, sigInput: string | number, options: S
         if (scope === 'tree') pinned.push(...members.discover())
         let sent = 0
         // cgroup.kill would also reach members refused as unsafe (pid 1, our ancestors): then pidfds only.
-        const cgKill = scope === 'cgroup' && step.sig.name === 'KILL' && members.cgroup?.canKill && !out.skipped.some((s) => s.reason.startsWith('unsafe'))
+        const cgKill = scope === 'cgroup' && step.sig.name === 'KILL' && !options.requireHandler && members.cgroup?.canKill && !out.skipped.some((s) => s.reason.startsWith('unsafe'))
         if (cgKill) fs.writeFileSync(path.join(members.cgroup!.dir, 'cgroup.kill'), '1')
         for (const p of pinned) {
+          if (!gate(out, p, step.sig, Boolean(options.requireHandler), procfs)) continue
           const r = cgKill ? 'sent' : send(p, step.sig.number)
           if (r === 'sent') {
             sent++
@@ -120,7 +125,8 @@ export async function signal(name: string, sigInput: string | number, options: S
     }
     out.waited_ms = waiting ? Date.now() - start : 0
     if (waiting) out.exited = allExited || pinned.every((p) => isExited(p))
-    return finish(out, name, sig.name, waiting)
+    if (waiting) await recordExit(out, pinned)
+    return explain(finish(out, name, sig.name, waiting), sig.name, waiting, Boolean(options.requireHandler))
   } finally {
     for (const p of pinned) unpin(p)
   }
@@ -328,6 +334,8 @@ export interface WaitResult {
   exit_code: number
   message: string
   target: LocateResult
+  /** --for stopped, when this wait saw the process exit: its wait status (`unknown` before Linux 6.15); else null */
+  exit: ExitStatus | null
 }
 
 /**
@@ -358,6 +366,7 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
   const procfs = options.procfs ?? proc
   const start = Date.now()
   const left = () => Math.max(0, timeoutMs - (Date.now() - start))
+  let exit: ExitStatus | null = null // the wait status of the process this wait saw exit
   // Only the exit of a namespace's init (pid 1 there, e.g. a container's) ends every process that
   // could be the service; any other --root-pid only lends its mount namespace.
   let rootIsInit = false
@@ -380,19 +389,19 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
         if (!rootIsInit) {
           const t = stoppedResult(name, ['root_exited'], [error.message])
           t.state = 'unknown'
-          return {name, condition, reached: false, waited_ms: waited, exit_code: 4, target: t,
+          return {name, condition, reached: false, waited_ms: waited, exit_code: 4, target: t, exit,
             message: `${name}: cannot tell: ${error.message}, and it was not the init of its PID namespace, so the service may still run elsewhere`}
         }
         const t = stoppedResult(name, ['root_exited'], [error.message, `pid ${options.rootPid} was the init of its PID namespace: every process in it has ended`])
         const reached = condition === 'stopped'
-        return {name, condition, reached, waited_ms: waited, exit_code: reached ? 0 : 1, target: t,
+        return {name, condition, reached, waited_ms: waited, exit_code: reached ? 0 : 1, target: t, exit,
           message: reached ? `${name} is not running (${error.message})` : `${name}: its PID namespace has ended (${error.message}); gave up waiting for it to be running`}
       }
       throw error
     }
     const t = located.result
     const done = (reached: boolean, exitCode: number, message: string): WaitResult =>
-      ({name, condition, reached, waited_ms: Date.now() - start, exit_code: exitCode, message, target: t})
+      ({name, condition, reached, waited_ms: Date.now() - start, exit_code: exitCode, message, target: t, exit})
     if (t.state === 'unknown') return done(false, 4, `${name}: cannot tell whether it runs (${t.reasons.join(', ')})`)
     if (condition === 'running' && t.state === 'running') return done(true, 0, `${name} is running${t.pid !== null ? ` (pid ${t.pid})` : ''}`)
     if (condition === 'stopped' && t.state !== 'running') return done(true, 0, `${name} is not running (${t.state})`)
@@ -406,6 +415,7 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
         // Wait on every pinned process: the service is stopped when the last of them exits.
         if (pins.length > 0) await Promise.all(pins.map((p) => waitExit(p, left())))
         allExited = pins.length === pinned.length && pins.every(isExited)
+        if (pins.length > 0) exit = await exitStatusOf(pins[0].fd)
       } finally {
         pins.forEach(unpin)
       }
@@ -415,7 +425,7 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
       const after = allExited ? afterPosixHolderExit(t, located.pidfileId, options.rootPid !== undefined) : null
       if (after) {
         const target: LocateResult = {...t, ...after}
-        return {name, condition, reached: true, waited_ms: Date.now() - start, exit_code: 0, message: `${name} is not running (${target.state})`, target}
+        return {name, condition, reached: true, waited_ms: Date.now() - start, exit_code: 0, message: `${name} is not running (${target.state})`, target, exit}
       }
       continue
     }
