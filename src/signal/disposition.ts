@@ -81,8 +81,9 @@ export function decide(sig: number, masks: SigMasks, allThreadsBlock: boolean, i
     return make('default', `${name} cannot be caught: it will ${action}`, false, action)
   }
   if (allThreadsBlock) {
-    const later = base.handler ? 'its handler runs once it is unblocked' : init ? 'then dropped (pid 1 of its namespace without a handler)' : `then ${action}`
-    return make('blocked', `${name} is blocked by pid ${pid}: it stays pending; ${later}`, false, base.handler ? null : action)
+    const ignored = has(masks.ignored, sig)
+    const later = base.handler ? 'its handler runs once it is unblocked' : ignored ? 'then discarded (SIG_IGN)' : init ? 'then dropped (pid 1 of its namespace without a handler)' : `then ${action}`
+    return make('blocked', `${name} is blocked by pid ${pid}: it stays pending; ${later}`, ignored || (init && !base.handler), base.handler || ignored ? null : action)
   }
   if (has(masks.ignored, sig)) return make('ignored', `${name} is ignored by pid ${pid} (SIG_IGN): the kernel discards it`, true)
   if (base.handler) return make('handled', `pid ${pid} has a ${name} handler`, false)
