@@ -1,0 +1,29 @@
+/**
+ * One service as the sidecar commands name it (NAME plus --pidfile/--dir/--root-pid/--container),
+ * located or signalled through the same library calls as `find` and `signal`, afresh each time.
+ */
+import {LocateResult, locate} from '../locate/locate'
+import {SignalOptions, SignalResult, signal} from '../signal/signal'
+
+export interface ServiceRef {
+  name: string
+  pidfile?: string
+  dir?: string
+  allowUnsafe?: boolean
+  rootPid?: number
+  container?: string
+}
+
+function common(ref: ServiceRef) {
+  return {pidfile: ref.pidfile, dir: ref.dir, allowUnsafe: ref.allowUnsafe}
+}
+
+export async function locateService(ref: ServiceRef): Promise<LocateResult> {
+  if (ref.container !== undefined) return (await import('../docker/in-container')).locateInContainer(ref.name, ref.container, common(ref))
+  return locate({name: ref.name, ...common(ref), rootPid: ref.rootPid})
+}
+
+export async function signalService(ref: ServiceRef, sig: string, extra: Pick<SignalOptions, 'scope' | 'requireHandler'> = {}): Promise<SignalResult> {
+  if (ref.container !== undefined) return (await import('../docker/in-container')).signalInContainer(ref.name, sig, ref.container, {...common(ref), ...extra})
+  return signal(ref.name, sig, {...common(ref), ...extra, rootPid: ref.rootPid})
+}

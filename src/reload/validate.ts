@@ -1,0 +1,36 @@
+/** The --validate command (e.g. `nginx -t -c /etc/nginx/nginx.conf`), run with /bin/sh -c; a reload is sent only when it exits 0. */
+import {spawn} from 'node:child_process'
+
+export interface Validation {
+  ok: boolean
+  exit_code: number | null
+  signal: string | null
+  duration_ms: number
+  /** the last 2,000 characters of its stdout and stderr */
+  output: string
+  /** set when it could not be run or timed out */
+  error?: string
+}
+
+const TAIL = 2000
+
+export function runValidation(command: string, timeoutMs: number): Promise<Validation> {
+  const start = Date.now()
+  return new Promise((resolve) => {
+    let output = ''
+    let error: string | undefined
+    const child = spawn('/bin/sh', ['-c', command], {stdio: ['ignore', 'pipe', 'pipe']})
+    const keep = (d: Buffer) => (output = (output + d.toString()).slice(-TAIL))
+    child.stdout!.on('data', keep)
+    child.stderr!.on('data', keep)
+    const timer = setTimeout(() => {
+      error = `timed out after ${timeoutMs} ms (killed)`
+      child.kill('SIGKILL')
+    }, timeoutMs)
+    child.on('error', (e) => (error = `cannot run /bin/sh: ${e.message}`))
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ok: code === 0 && !error, exit_code: code, signal, duration_ms: Date.now() - start, output: output.trim(), ...(error ? {error} : {})})
+    })
+  })
+}

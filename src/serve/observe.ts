@@ -1,0 +1,61 @@
+/**
+ * What `serve` knows about each service: the last find result, and the restarts seen (the main
+ * process changed: another pid, or the same pid with another start time) between observations.
+ */
+import type {LocateResult} from '../locate/locate'
+import {proc} from '../proc/proc-fs'
+import {ServiceRef, locateService} from '../reload/service-ref'
+
+/** The start time in clock ticks (proc(5) stat field 22): exact, unlike `started`, whose boot time is derived from the wall clock. */
+function startTicks(pid: number): number | null {
+  try {
+    return proc.readStat(pid).starttime
+  } catch {
+    return null
+  }
+}
+
+export interface Observation {
+  result: LocateResult
+  at: Date
+  restarts: number
+}
+
+export class Observer {
+  private readonly last = new Map<string, Observation>()
+  private readonly identity = new Map<string, string>()
+
+  constructor(readonly services: ServiceRef[]) {}
+
+  find(name: string): ServiceRef | undefined {
+    return this.services.find((s) => s.name === name)
+  }
+
+  /** Locates the service now (never signals) and updates its restart count. */
+  async observe(ref: ServiceRef): Promise<Observation> {
+    let result: LocateResult
+    try {
+      result = await locateService(ref)
+    } catch (error) {
+      result = {name: ref.name, state: 'unknown', pid: null, holder: null, visible: false, nspid: [], pidns: null, pidfile: null, process: null, container: null,
+        reasons: [(error as {code?: string}).code?.toLowerCase() ?? 'error'], evidence: [(error as Error).message]}
+    }
+    const prev = this.last.get(ref.name)
+    let restarts = prev?.restarts ?? 0
+    if (result.state === 'running' && result.pid !== null) {
+      const id = `${result.pid}@${startTicks(result.pid) ?? result.process?.started ?? ''}`
+      const before = this.identity.get(ref.name)
+      if (before !== undefined && before !== id) restarts++
+      this.identity.set(ref.name, id)
+    }
+    const o = {result, at: new Date(), restarts}
+    this.last.set(ref.name, o)
+    return o
+  }
+
+  async observeAll(): Promise<Observation[]> {
+    const out: Observation[] = []
+    for (const s of this.services) out.push(await this.observe(s))
+    return out
+  }
+}
