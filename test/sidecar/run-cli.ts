@@ -39,3 +39,34 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCl
     },
   }
 }
+
+/** The JSON lines a long-running command (reload, serve) printed so far. */
+export function events(r: RunningCli): Array<Record<string, any>> {
+  return r.stdout().split('\n').filter((l) => l.trim()).map((l) => {
+    try {
+      return JSON.parse(l)
+    } catch {
+      return {event: 'not-json', line: l}
+    }
+  })
+}
+
+/** Resolves with the first event matching pred; rejects with everything printed after timeoutMs. */
+export async function nextEvent(r: RunningCli, pred: (e: Record<string, any>) => boolean, timeoutMs = 15000, after = 0): Promise<Record<string, any>> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    const hit = events(r).slice(after).find(pred)
+    if (hit) return hit
+    if (Date.now() > end || r.child.exitCode !== null) throw new Error(`no matching event after ${timeoutMs} ms (exit ${r.child.exitCode}).\nstdout:\n${r.stdout()}\nstderr:\n${r.stderr()}`)
+    await new Promise((res) => setTimeout(res, 20))
+  }
+}
+
+/** SIGTERM, then the result (it must stop by itself within timeoutMs). */
+export async function stopCli(r: RunningCli, timeoutMs = 10000) {
+  if (r.child.exitCode === null) r.child.kill('SIGTERM')
+  let timer: NodeJS.Timeout | undefined
+  const res = await Promise.race([r.result, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`did not stop within ${timeoutMs} ms after SIGTERM`)), timeoutMs)))])
+  clearTimeout(timer)
+  return res
+}
