@@ -15,8 +15,10 @@ export interface RunningCli {
   holdsPidfd(): boolean
 }
 
-export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCli {
-  const child = track(spawn(process.execPath, [BIN, ...args], {cwd: ROOT, env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']}))
+/** `prefix`: argv put before node (e.g. an unshare chain); then `pid` is the prefix's. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, prefix: string[] = []): RunningCli {
+  const argv = [...prefix, process.execPath, BIN, ...args]
+  const child = track(spawn(argv[0], argv.slice(1), {cwd: ROOT, env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']}))
   let out = ''
   let err = ''
   child.stdout!.on('data', (d) => (out += d))
