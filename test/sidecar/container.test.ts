@@ -1,0 +1,100 @@
+/**
+ * The reloader next to an app container on a real engine (images FROM scratch-built bases, nothing
+ * pulled; every container labelled nslocate.test=1 and removed by describeWithEngine):
+ *   - as a sidecar container sharing the app's PID namespace (PidMode container:<app>), the pidfile
+ *     and a ConfigMap-style config directory on shared volumes;
+ *   - from the host with --container (the Docker socket route).
+ * The app's service is a shell that appends a line to hup.log for every HUP it receives.
+ */
+import {execFileSync} from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+
+import {demux} from '../../src/docker/docker'
+import {killTracked, until} from '../helpers/cli'
+import {ROOT, describeWithEngine, docker, testLabels} from '../helpers/engine'
+import {ConfigMapVolume} from './configmap'
+import {events, nextEvent, startCli, stopCli} from './run-cli'
+
+/** Its own tag: other worktrees build nslocate:local from other code at the same time. */
+const IMAGE = 'nslocate:sidecar-test'
+const HUP_LOOP = 'trap "echo HUP >> /run/app/hup.log" HUP; while :; do sleep 0.1; done'
+const dirs: string[] = []
+
+function tempDir(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'nslocate-sidecar-ctr-'))
+  fs.chmodSync(d, 0o755)
+  dirs.push(d)
+  return d
+}
+const lines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : [])
+
+async function start(cmd: string[], o: {binds: Array<[string, string]>; pidMode?: string; tag: string}): Promise<{id: string; name: string}> {
+  const name = `nsl-sidecar-${o.tag}-${process.pid}-${Date.now().toString(36)}`
+  const c = await docker().createContainer({
+    name, Image: IMAGE, Cmd: cmd, Labels: testLabels({'nslocate.test.sidecar': o.tag}), NetworkDisabled: true,
+    HostConfig: {NetworkMode: 'none', PidMode: o.pidMode, Binds: o.binds.map(([h, c]) => `${h}:${c}`)},
+  })
+  await c.start()
+  return {id: c.id, name}
+}
+
+async function logsOf(id: string): Promise<{stdout: string; stderr: string}> {
+  const raw = (await docker().getContainer(id).logs({stdout: true, stderr: true, follow: false})) as unknown as Buffer
+  return demux(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)))
+}
+
+describeWithEngine('reload in container placements', () => {
+  let dir: string
+  let cfg: string
+  let vol: ConfigMapVolume
+  let app: {id: string; name: string}
+
+  beforeAll(async () => {
+    execFileSync('bash', [path.join(ROOT, 'scripts', 'build-image.sh'), IMAGE], {cwd: ROOT, stdio: 'pipe', timeout: 10 * 60_000})
+    dir = tempDir()
+    cfg = tempDir()
+    vol = new ConfigMapVolume(path.join(cfg, 'config'), {'app.conf': 'v1'})
+    app = await start(['run', 'hupper', '--dir', '/run/app', '--', 'sh', '-c', HUP_LOOP], {binds: [[dir, '/run/app']], tag: 'app'})
+    await until(() => fs.existsSync(path.join(dir, 'hupper.pid')) && fs.readFileSync(path.join(dir, 'hupper.pid'), 'utf8').trim() !== '', 'hupper.pid written', 30_000)
+  }, 11 * 60_000)
+
+  afterAll(async () => {
+    await killTracked()
+    for (const d of dirs) fs.rmSync(d, {recursive: true, force: true})
+  })
+
+  test('a sidecar container sharing the PID namespace: each ConfigMap swap is one HUP the service logs; docker stop ends it cleanly (0)', async () => {
+    const before = lines(path.join(dir, 'hup.log')).length
+    const side = await start(['reload', 'hupper', '--pidfile', '/run/app/hupper.pid', '--watch', '/config', '--debounce', '200ms'],
+      {binds: [[dir, '/run/app'], [path.join(cfg, 'config'), '/config']], pidMode: `container:${app.id}`, tag: 'reloader'})
+    await until(async () => (await logsOf(side.id)).stdout.includes('"event":"service"'), 'the reloader reports the service', 30_000)
+    vol.update({'app.conf': 'v2'})
+    await until(() => lines(path.join(dir, 'hup.log')).length === before + 1, 'HUP logged by the service after swap 1', 15_000)
+    vol.update({'app.conf': 'v3'})
+    await until(() => lines(path.join(dir, 'hup.log')).length === before + 2, 'HUP logged by the service after swap 2', 15_000)
+    await docker().getContainer(side.id).stop({t: 10})
+    const {StatusCode} = await docker().getContainer(side.id).wait()
+    const out = (await logsOf(side.id)).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    expect(StatusCode).toBe(0)
+    const inner = Number(fs.readFileSync(path.join(dir, 'hupper.pid'), 'utf8'))
+    const sigs = out.filter((e) => e.event === 'signal')
+    expect(sigs).toHaveLength(2)
+    expect(sigs.every((e) => e.result === 'signalled' && e.pid === inner && e.dispositions[0].disposition === 'handled')).toBe(true)
+    expect(out.slice(-1)[0]).toMatchObject({event: 'stop', reason: 'SIGTERM'})
+  }, 120_000)
+
+  test('from the host with --container: the swap reaches the service in the container at its host pid', async () => {
+    const before = lines(path.join(dir, 'hup.log')).length
+    const r = startCli(['reload', 'hupper', '--container', app.name, '--dir', '/run/app', '--watch', path.join(cfg, 'config'), '--debounce', '200ms'])
+    expect(await nextEvent(r, (e) => e.event === 'service', 30_000)).toMatchObject({state: 'running'})
+    vol.update({'app.conf': 'v4'})
+    const sig = await nextEvent(r, (e) => e.event === 'signal', 30_000)
+    expect(sig).toMatchObject({result: 'signalled'})
+    expect(sig.nspid).toHaveLength(2) // host pid -> pid inside the container
+    await until(() => lines(path.join(dir, 'hup.log')).length === before + 1, 'HUP logged by the service', 15_000)
+    expect((await stopCli(r)).status).toBe(0)
+    expect(events(r).slice(-1)[0]).toMatchObject({event: 'stop'})
+  }, 120_000)
+})
