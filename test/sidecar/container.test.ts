@@ -15,11 +15,11 @@ import {demux} from '../../src/docker/docker'
 import {killTracked, until} from '../helpers/cli'
 import {ROOT, describeWithEngine, docker, testLabels} from '../helpers/engine'
 import {ConfigMapVolume} from './configmap'
+import {APP_CMD, RELOADER_CMD} from './placement-commands'
 import {events, nextEvent, startCli, stopCli} from './run-cli'
 
 /** Its own tag: other worktrees build nslocate:local from other code at the same time. */
 const IMAGE = 'nslocate:sidecar-test'
-const HUP_LOOP = 'trap "echo HUP >> /run/app/hup.log" HUP; while :; do sleep 0.1; done'
 const dirs: string[] = []
 
 function tempDir(): string {
@@ -56,7 +56,7 @@ describeWithEngine('reload in container placements', () => {
     dir = tempDir()
     cfg = tempDir()
     vol = new ConfigMapVolume(path.join(cfg, 'config'), {'app.conf': 'v1'})
-    app = await start(['run', 'hupper', '--dir', '/run/app', '--', 'sh', '-c', HUP_LOOP], {binds: [[dir, '/run/app']], tag: 'app'})
+    app = await start(APP_CMD, {binds: [[dir, '/run/app']], tag: 'app'})
     await until(() => fs.existsSync(path.join(dir, 'hupper.pid')) && fs.readFileSync(path.join(dir, 'hupper.pid'), 'utf8').trim() !== '', 'hupper.pid written', 30_000)
   }, 11 * 60_000)
 
@@ -67,7 +67,7 @@ describeWithEngine('reload in container placements', () => {
 
   test('a sidecar container sharing the PID namespace: each ConfigMap swap is one HUP the service logs; docker stop ends it cleanly (0)', async () => {
     const before = lines(path.join(dir, 'hup.log')).length
-    const side = await start(['reload', 'hupper', '--pidfile', '/run/app/hupper.pid', '--watch', '/config', '--debounce', '200ms'],
+    const side = await start(RELOADER_CMD,
       {binds: [[dir, '/run/app'], [path.join(cfg, 'config'), '/config']], pidMode: `container:${app.id}`, tag: 'reloader'})
     await until(async () => (await logsOf(side.id)).stdout.includes('"event":"service"'), 'the reloader reports the service', 30_000)
     vol.update({'app.conf': 'v2'})
