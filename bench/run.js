@@ -14,6 +14,8 @@
  *   wait           process exit to waitFor(..., 'stopped') returning  vs a bare pidfd wait
  *   find-container `find --container ID` on a service in a container  vs `docker inspect ID` (needs a
  *                  Docker engine and the nslocate:local image; without an engine it is skipped, noted)
+ *   reload         `nslocate reload`: file change to signal received; signals per 100 changes in 1 s
+ *   serve          GET /healthz/NAME and /metrics  vs the exec probe `nslocate find --quiet` (bench/sidecar.js)
  * Medians and p90 over interleaved runs; ratio = nslocate median / reference median.
  *
  * Targets are reported, never asserted: exit status 0 whether or not they are met; 1 only when a
@@ -40,9 +42,9 @@ const USAGE = `usage: node bench/run.js [--smoke] [--procs N] [--runs N] [--only
   --procs N   other processes in the table for find-unlocked, find-flock and wait+procs (default 5000; env NSLOCATE_BENCH_PROCS)
   --runs N    timed runs per CLI command (default 15; env NSLOCATE_BENCH_RUNS); cheap measurements do more
   --smoke     tiny sizes and few runs (CI: finishes in well under 60 s; figures not meaningful; env NSLOCATE_BENCH_SMOKE=1)
-  --only LIST comma-separated subset of: find-posix,find-unlocked,find-flock,locate-rate,signal,wait,find-container`
+  --only LIST comma-separated subset of: find-posix,find-unlocked,find-flock,locate-rate,signal,wait,find-container,reload,serve`
 
-const ALL_IDS = ['find-posix', 'find-unlocked', 'find-flock', 'locate-rate', 'signal', 'wait', 'find-container']
+const ALL_IDS = ['find-posix', 'find-unlocked', 'find-flock', 'locate-rate', 'signal', 'wait', 'find-container', 'reload', 'serve']
 
 function parseOptions(argv) {
   const env = process.env
@@ -1037,6 +1039,10 @@ async function main() {
   await attempt('signal', () => measureSignal(ctx))
   await attempt('wait', () => measureWait(ctx, {label: '', id: 'wait'}))
   await attempt('find-container', () => measureFindContainer(ctx))
+  const sidecar = require('./sidecar')
+  const helpers = {NODE, BIN_RUN, cleanEnv, track, lines, startReady, stop, stats, ratioRow, realMs, hrMs, sleep, log, timeOnce}
+  await attempt('reload', () => sidecar.measureReload(ctx, helpers))
+  await attempt('serve', () => sidecar.measureServe(ctx, helpers))
 
   // Phase 2: N more processes.
   const needProcs = ['find-unlocked', 'find-flock', 'wait'].some((id) => opts.only.has(id))
