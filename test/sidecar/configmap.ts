@@ -30,3 +30,13 @@ export class ConfigMapVolume {
     this.current = ts
   }
 }
+
+/**
+ * Write a file the way editors and config managers do: a temp file renamed over it. A plain
+ * writeFileSync truncates first, and under load a debounced batch can end between the truncation
+ * and the write (the reloader then sees, and validates, an empty file).
+ */
+export function writeAtomic(file: string, content: string): void {
+  fs.writeFileSync(`${file}.tmp-${process.pid}`, content)
+  fs.renameSync(`${file}.tmp-${process.pid}`, file)
+}

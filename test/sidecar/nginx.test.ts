@@ -11,6 +11,7 @@ import * as path from 'node:path'
 
 import {killTracked, until} from '../helpers/cli'
 import {spawnTracked, stopAll, tempDir} from '../helpers/holders'
+import {writeAtomic} from './configmap'
 import {events, nextEvent, startCli, stopCli} from './run-cli'
 
 afterAll(async () => {
@@ -80,7 +81,7 @@ test('nginx -t validates, the HUP reaches the master by pidfd, the workers are r
   expect(await nextEvent(r, (e) => e.event === 'service')).toMatchObject({state: 'running', pid: master.pid})
 
   // A broken config: nginx -t fails, nothing is sent, the old workers still serve v1.
-  fs.writeFileSync(file, conf(dir, port, 'v2').replace('events {', 'events { bogus_directive on;'))
+  writeAtomic(file, conf(dir, port, 'v2').replace('events {', 'events { bogus_directive on;'))
   const bad = await nextEvent(r, (e) => e.event === 'validation')
   expect(bad.ok).toBe(false)
   expect(bad.output).toContain('bogus_directive')
@@ -90,8 +91,7 @@ test('nginx -t validates, the HUP reaches the master by pidfd, the workers are r
   expect(await get(port)).toBe('v1')
 
   // A good one, written the way editors do (a temp file renamed over it).
-  fs.writeFileSync(`${file}.tmp`, conf(dir, port, 'v2'))
-  fs.renameSync(`${file}.tmp`, file)
+  writeAtomic(file, conf(dir, port, 'v2'))
   const sig = await nextEvent(r, (e) => e.event === 'signal')
   expect(sig).toMatchObject({result: 'signalled', pid: master.pid, dispositions: [expect.objectContaining({disposition: 'handled', signal: 'HUP'})]})
   await until(async () => (await get(port)) === 'v2', 'nginx serving v2', 10000)

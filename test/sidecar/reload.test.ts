@@ -7,7 +7,7 @@ import * as path from 'node:path'
 
 import {cli, killTracked, until} from '../helpers/cli'
 import {stopAll, tempDir} from '../helpers/holders'
-import {ConfigMapVolume} from './configmap'
+import {ConfigMapVolume, writeAtomic} from './configmap'
 import {spawnLockedVictim} from './locked-victim'
 import {events, nextEvent, startCli, stopCli} from './run-cli'
 
@@ -58,16 +58,16 @@ test('a ConfigMap volume: every atomic ..data swap is one HUP (watched as the mo
 test('a failing --validate sends nothing; once it passes, the HUP goes out', async () => {
   const v = await spawnLockedVictim()
   const conf = path.join(v.dir, 'app.conf')
-  fs.writeFileSync(conf, 'good 1\n')
+  writeAtomic(conf, 'good 1\n')
   const r = reload(['victim', '--pidfile', v.pidfile, '--watch', conf, '--debounce', '100ms', '--validate', `grep -q '^good' ${conf}`])
   await started(r)
-  fs.writeFileSync(conf, 'broken\n')
+  writeAtomic(conf, 'broken\n')
   const failed = await nextEvent(r, (e) => e.event === 'validation')
   expect(failed).toMatchObject({ok: false, exit_code: 1})
   await new Promise((res) => setTimeout(res, 500))
   expect(hups(v)).toBe(0)
   expect(events(r).some((e) => e.event === 'signal')).toBe(false)
-  fs.writeFileSync(conf, 'good 2\n')
+  writeAtomic(conf, 'good 2\n')
   await nextEvent(r, (e) => e.event === 'signal')
   await until(() => hups(v) === 1, 'HUP after a passing validation')
   expect(events(r).filter((e) => e.event === 'validation').map((e) => e.ok)).toEqual([false, true])
@@ -77,16 +77,16 @@ test('a failing --validate sends nothing; once it passes, the HUP goes out', asy
 test('a service restarted between two changes gets the second HUP at its new pid', async () => {
   const first = await spawnLockedVictim()
   const conf = path.join(first.dir, 'app.conf')
-  fs.writeFileSync(conf, 'a')
+  writeAtomic(conf, 'a')
   const r = reload(['victim', '--pidfile', first.pidfile, '--watch', conf, '--debounce', '100ms'])
   await started(r)
-  fs.writeFileSync(conf, 'b')
+  writeAtomic(conf, 'b')
   await until(() => hups(first) === 1, 'HUP to the first instance')
   process.kill(first.hostPid, 'SIGKILL')
   await first.exited
   const second = await spawnLockedVictim({dir: first.dir, log: path.join(first.dir, 'second.log')})
   expect(second.hostPid).not.toBe(first.hostPid)
-  fs.writeFileSync(conf, 'c')
+  writeAtomic(conf, 'c')
   await until(() => hups(second) === 1, 'HUP to the restarted instance')
   const sigs = events(r).filter((e) => e.event === 'signal')
   expect(sigs.map((e) => e.pid)).toEqual([first.hostPid, second.hostPid])
@@ -96,12 +96,12 @@ test('a service restarted between two changes gets the second HUP at its new pid
 test('100 changes in one second give at most a few signals (counted in the victim log)', async () => {
   const v = await spawnLockedVictim()
   const conf = path.join(v.dir, 'app.conf')
-  fs.writeFileSync(conf, '0')
+  writeAtomic(conf, '0')
   const r = reload(['victim', '--pidfile', v.pidfile, '--watch', conf, '--debounce', '200ms'])
   await started(r)
   const t0 = Date.now()
   for (let i = 1; i <= 100; i++) {
-    fs.writeFileSync(conf, String(i))
+    writeAtomic(conf, String(i))
     await new Promise((res) => setTimeout(res, Math.max(0, t0 + i * 10 - Date.now())))
   }
   await until(() => hups(v) >= 1, 'at least one HUP')
@@ -116,15 +116,15 @@ test('100 changes in one second give at most a few signals (counted in the victi
 test('a service that is not running is logged and waited for, not fatal; once it runs, the next change reaches it', async () => {
   const dir = tempDir('nslocate-sidecar-')
   const conf = path.join(dir, 'app.conf')
-  fs.writeFileSync(conf, '1')
+  writeAtomic(conf, '1')
   const r = reload(['victim', '--pidfile', path.join(dir, 'victim.pid'), '--watch', conf, '--debounce', '100ms'])
   expect(await started(r)).toMatchObject({state: 'stopped', pid: null})
-  fs.writeFileSync(conf, '2')
+  writeAtomic(conf, '2')
   expect(await nextEvent(r, (e) => e.event === 'signal')).toMatchObject({result: 'not_running', exit_code: 7})
   const v = await spawnLockedVictim({dir})
   expect(await nextEvent(r, (e) => e.event === 'service' && e.state === 'running')).toMatchObject({pid: v.hostPid})
   expect(hups(v)).toBe(0) // a service that just started has read the config itself
-  fs.writeFileSync(conf, '3')
+  writeAtomic(conf, '3')
   await until(() => hups(v) === 1, 'HUP once it runs')
   expect(r.child.exitCode).toBeNull()
   await stopCli(r)
@@ -148,10 +148,10 @@ test('usage errors at start exit 2 and say what to do: a missing watch path, a b
 test('an ignored HUP is reported per event as no_effect (the service is named), and the reloader goes on', async () => {
   const v = await spawnLockedVictim({ignore: ['HUP']})
   const conf = path.join(v.dir, 'app.conf')
-  fs.writeFileSync(conf, 'x')
+  writeAtomic(conf, 'x')
   const r = reload(['victim', '--pidfile', v.pidfile, '--watch', conf, '--debounce', '100ms'])
   await started(r)
-  fs.writeFileSync(conf, 'y')
+  writeAtomic(conf, 'y')
   const e = await nextEvent(r, (x) => x.event === 'signal')
   expect(e).toMatchObject({result: 'no_effect', exit_code: 1, dispositions: [expect.objectContaining({disposition: 'ignored', pid: v.hostPid})]})
   expect(e.message).toContain(`HUP is ignored by pid ${v.hostPid}`)

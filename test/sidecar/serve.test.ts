@@ -8,6 +8,7 @@ import * as path from 'node:path'
 
 import {cli, killTracked, until} from '../helpers/cli'
 import {spawnHolder, stopAll, tempDir} from '../helpers/holders'
+import {writeAtomic} from './configmap'
 import {spawnLockedVictim} from './locked-victim'
 import {RunningCli, nextEvent, startCli, stopCli} from './run-cli'
 
@@ -133,13 +134,13 @@ test('several names, /healthz for all, an unknown name 404, anything but GET/HEA
 test('reload --listen: reloads by result and the last reload time in /metrics', async () => {
   const v = await spawnLockedVictim()
   const conf = path.join(v.dir, 'app.conf')
-  fs.writeFileSync(conf, '1')
+  writeAtomic(conf, '1')
   const r = startCli(['reload', 'victim', '--pidfile', v.pidfile, '--watch', conf, '--debounce', '100ms', '--listen', '0', '--validate', `grep -q ok ${conf}`])
   const {address} = await nextEvent(r, (e) => e.event === 'listen')
   await nextEvent(r, (e) => e.event === 'service')
-  fs.writeFileSync(conf, 'bad')
+  writeAtomic(conf, 'bad')
   await nextEvent(r, (e) => e.event === 'validation')
-  fs.writeFileSync(conf, 'ok')
+  writeAtomic(conf, 'ok')
   const t0 = Date.now() / 1000
   await nextEvent(r, (e) => e.event === 'signal')
   const m = (await request(address, '/metrics')).body
