@@ -30,11 +30,11 @@ function tempDir(): string {
 }
 const lines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : [])
 
-async function start(cmd: string[], o: {binds: Array<[string, string]>; pidMode?: string; tag: string}): Promise<{id: string; name: string}> {
+async function start(cmd: string[], o: {binds: Array<[string, string]>; pidMode?: string; networkMode?: string; tag: string}): Promise<{id: string; name: string}> {
   const name = `nsl-sidecar-${o.tag}-${process.pid}-${Date.now().toString(36)}`
   const c = await docker().createContainer({
-    name, Image: IMAGE, Cmd: cmd, Labels: testLabels({'nslocate.test.sidecar': o.tag}), NetworkDisabled: true,
-    HostConfig: {NetworkMode: 'none', PidMode: o.pidMode, Binds: o.binds.map(([h, c]) => `${h}:${c}`)},
+    name, Image: IMAGE, Cmd: cmd, Labels: testLabels({'nslocate.test.sidecar': o.tag}), NetworkDisabled: o.networkMode === undefined,
+    HostConfig: {NetworkMode: o.networkMode ?? 'none', PidMode: o.pidMode, Binds: o.binds.map(([h, c]) => `${h}:${c}`)},
   })
   await c.start()
   return {id: c.id, name}
@@ -96,5 +96,23 @@ describeWithEngine('reload in container placements', () => {
     await until(() => lines(path.join(dir, 'hup.log')).length === before + 1, 'HUP logged by the service', 15_000)
     expect((await stopCli(r)).status).toBe(0)
     expect(events(r).slice(-1)[0]).toMatchObject({event: 'stop'})
+  }, 120_000)
+
+  test('serve as a sidecar in the app\'s PID and network namespaces: the app container reaches /healthz and /metrics on its loopback', async () => {
+    const probe = await start(['serve', 'hupper', '--pidfile', '/run/app/hupper.pid', '--listen', '127.0.0.1:9090'],
+      {binds: [[dir, '/run/app']], pidMode: `container:${app.id}`, networkMode: `container:${app.id}`, tag: 'probe'})
+    await until(async () => (await logsOf(probe.id)).stdout.includes('"event":"listen"'), 'serve listening', 30_000)
+    // From the app container (same network namespace), with busybox wget: loopback only.
+    const fetch = (p: string) => execFileSync('docker', ['exec', app.id, 'wget', '-qO-', `http://127.0.0.1:9090${p}`], {encoding: 'utf8', timeout: 15_000})
+    const inner = Number(fs.readFileSync(path.join(dir, 'hupper.pid'), 'utf8'))
+    expect(JSON.parse(fetch('/healthz/hupper'))).toMatchObject({state: 'running', pid: inner, nspid: [inner]})
+    const metrics = fetch('/metrics')
+    expect(metrics).toContain('nslocate_service_up{name="hupper"} 1')
+    expect(metrics).toContain(`nslocate_service_main_pid{name="hupper"} ${inner}`)
+    const before = lines(path.join(dir, 'hup.log')).length
+    await docker().getContainer(probe.id).stop({t: 10})
+    expect((await docker().getContainer(probe.id).wait()).StatusCode).toBe(0)
+    expect((await logsOf(probe.id)).stdout).toContain('"event":"stop"')
+    expect(lines(path.join(dir, 'hup.log')).length).toBe(before) // nothing was signalled
   }, 120_000)
 })
