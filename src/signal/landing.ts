@@ -61,8 +61,9 @@ export function explain<T extends Out>(out: T, sigName: string, waiting: boolean
     out.message = `${out.name}: nothing was signalled: no target catches ${sigName} (--require-handler)${why.length ? `; ${why.join('; ')}` : ''}`
     return out
   }
+  const ended = out.exit && out.exited ? ` (${describeExit(out.exit)})` : ''
   if (inert.length === 0) {
-    if (out.exit && out.exited) out.message += ` (${describeExit(out.exit)})`
+    out.message += ended
     return out
   }
   const notes = inert.map((d) => d.note).join('; ')
@@ -73,7 +74,10 @@ export function explain<T extends Out>(out: T, sigName: string, waiting: boolean
     out.message += `: ${notes}${hint}`
     return out
   }
-  if (waiting && out.exited) return out
+  if (waiting) {
+    out.message += `${ended}; ${notes}`
+    return out
+  }
   const everyTargetInert = out.delivered.every((d) => inert.some((i) => i.pid === d.pid && i.signal === d.signal))
   out.message += `, but it will not act: ${notes}`
   if (everyTargetInert && out.exit_code === 0) out.exit_code = 1

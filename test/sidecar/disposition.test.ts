@@ -101,6 +101,7 @@ test('--wait on a dropped TERM explains the timeout; --retry TERM/1/KILL/5 ends 
   expect(r.status).toBe(0)
   expect(r.json.dispositions.map((d: any) => [d.signal, d.disposition])).toEqual([['TERM', 'dropped'], ['KILL', 'default']])
   expect(r.json.exit).toEqual({signal: 'KILL', core: false})
+  expect(r.json.message).toMatch(/sent TERM, then KILL to pid \d+; exited after \d+ ms \(killed by KILL\); TERM is dropped by the kernel/)
   await until(() => !alive(v.hostPid), 'pid 1 gone')
 })
 
