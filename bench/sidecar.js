@@ -37,7 +37,7 @@ async function measureReload(ctx, h) {
   const svc = await h.startReady(bins.sigholder, [file], {what: 'reload service'})
   const rl = await startCli(h, ['reload', 'nslbenchrl', '--pidfile', file, '--watch', conf, '--signal', 'USR1', '--debounce', '0ms'], 'nslocate reload')
   try {
-    await rl.reader.next('{"time":', 20_000) // start
+    await rl.reader.next('{"time":', 60_000) // start
     const iters = opts.smoke ? 3 : Math.max(20, opts.runs * 2)
     const lat = []
     h.log(`reload: ${iters} changes, one at a time`)
@@ -56,7 +56,7 @@ async function measureReload(ctx, h) {
   // 100 changes in one second, default debounce (1 s).
   const burst = await startCli(h, ['reload', 'nslbenchrl', '--pidfile', file, '--watch', conf, '--signal', 'USR1'], 'nslocate reload (burst)')
   try {
-    await burst.reader.next('{"time":', 20_000)
+    await burst.reader.next('{"time":', 60_000)
     await h.sleep(100)
     let got = 0
     const counting = (async () => {
@@ -102,7 +102,7 @@ async function measureServe(ctx, h) {
   const svc = await h.startReady(bins.sigholder, [file], {what: 'serve service'})
   const srv = await startCli(h, ['serve', 'nslbenchsv', '--pidfile', file, '--listen', '127.0.0.1:0', '--interval', '1h'], 'nslocate serve')
   try {
-    const port = Number(JSON.parse(await srv.reader.next('{"time":', 20_000)).address.split(':').pop())
+    const port = Number(JSON.parse(await srv.reader.next('{"time":', 60_000)).address.split(':').pop())
     const n = opts.smoke ? 5 : 200
     const lat = {healthz: [], metrics: []}
     for (const p of ['/healthz/nslbenchsv', '/metrics']) if ((await get(port, p)) !== 200) throw new Error(`GET ${p}: not 200`)

@@ -38,6 +38,8 @@ Exit status: 0 stopped by SIGTERM or SIGINT; 1 the --listen address cannot be us
     const {args, flags} = await this.parse(Reload)
     const service = {name: args.name, pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], rootPid: flags['root-pid'], container: flags.container}
     const write = (e: ReloadEvent) => process.stdout.write(JSON.stringify(e) + '\n')
+    // A reader that went away (`| head -1`): stop as on TERM instead of dying on EPIPE.
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => error.code === 'EPIPE' && process.emit('SIGTERM', 'SIGTERM'))
     const server = flags.listen !== undefined ? await (await import('../src/serve/server')).prepareServer(flags.listen, [service], {intervalMs: 5000}) : null
     const reloader = new Reloader({
       service, watch: flags.watch, signal: flags.signal, validate: flags.validate, validateTimeoutMs: parseDuration(flags['validate-timeout']),

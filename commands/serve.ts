@@ -44,6 +44,8 @@ Exit status: 0 stopped by SIGTERM or SIGINT; 1 the address cannot be used (in us
     const services = names.map((name) => ({name, pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], rootPid: flags['root-pid'], container: flags.container}))
     const server = await prepareServer(flags.listen, services, {withReloads: false, intervalMs: parseDuration(flags.interval)})
     const write = (e: Record<string, unknown>) => process.stdout.write(JSON.stringify({time: new Date().toISOString(), ...e}) + '\n')
+    // A reader that went away (`| head -1`): stop as on TERM instead of dying on EPIPE.
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => error.code === 'EPIPE' && process.emit('SIGTERM', 'SIGTERM'))
     write({event: 'listen', address: await server.listen(), names})
     const reason = await new Promise<string>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'))
