@@ -91,8 +91,9 @@ export async function signal(name: string, sigInput: string | number, options: S
     members.discover()
     pinned.push(...members.extra)
     if (options.dryRun) {
-      out.would_deliver = pinned.filter((p) => gate(out, p, sig, Boolean(options.requireHandler), procfs)).map((p) => ({pid: p.pid, nspid: p.nspid}))
-      out.message = `${name}: would send ${sig.name} to ${describePids(pinned)} (dry run: nothing sent)`
+      const would = pinned.filter((p) => gate(out, p, sig, Boolean(options.requireHandler), procfs)) // landing.ts: dispositions, --require-handler
+      out.would_deliver = would.map((p) => ({pid: p.pid, nspid: p.nspid}))
+      out.message = `${name}: would send ${sig.name} to ${would.length ? describePids(would) : 'no process (none catches it: --require-handler)'} (dry run: nothing sent)`
       return out
     }
     const start = Date.now()
