@@ -6,6 +6,7 @@
 //   container  real Docker engine via testcontainers, images built locally (no pulls)
 //   packaging  npm pack into a temp prefix, the .deb, the man page
 //   bench      `npm run bench -- --smoke`: every measurement still runs (figures not asserted)
+//   safety     never the wrong process: forced pid reuse, attacks by another user, bad durations (issue 12)
 const tier = (name, extra = {}) => ({
   displayName: name,
   testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
@@ -24,6 +25,7 @@ module.exports = {
     tier('container'),
     tier('packaging'),
     tier('bench'),
+    tier('safety'),
   ],
   testTimeout: 60000,
 }
