@@ -31,7 +31,7 @@ export const RTMAX = 64
 export function rtName(n: number): string {
   if (n === RTMIN) return 'RTMIN'
   if (n === RTMAX) return 'RTMAX'
-  return n - RTMIN <= RTMAX - n - 1 ? `RTMIN+${n - RTMIN}` : `RTMAX-${RTMAX - n}`
+  return n <= RTMIN + 15 ? `RTMIN+${n - RTMIN}` : `RTMAX-${RTMAX - n}`
 }
 
 function parseRt(key: string): number | null {
