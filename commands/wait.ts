@@ -13,7 +13,9 @@ With --container, a container that does not exist or is not running holds no run
 
 --for stopped reports how the process ended as "exit": {"code": N} or {"signal": "TERM", "core": false}, read with PIDFD_GET_INFO/PIDFD_INFO_EXIT once its parent has reaped it (Linux 6.15+; "unknown" on older kernels or while it is an unreaped zombie); null when the service was not running when the wait began.
 
-Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe pidfile, ambiguous, permission).`
+With --root-pid or --container, a process outside the target's PID namespace is never the service (outside_target_namespace: cannot tell).
+
+Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe pidfile, ambiguous, permission, outside the target's namespace).`
   static examples = [
     {command: '<%= config.bin %> wait db --for running --timeout 30s && ./migrate', description: 'Start work once db runs.'},
     {command: '<%= config.bin %> signal app TERM && <%= config.bin %> wait app --timeout 10s', description: 'Stop, then wait until it has stopped.'},
@@ -26,7 +28,7 @@ Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe 
     ...pidfileFlags,
     ...containerFlags,
     for: Flags.option({options: ['running', 'stopped'] as const, default: 'stopped' as const, summary: 'The condition to wait for.'})(),
-    timeout: Flags.string({summary: 'Give up after this long: 500ms, 30s, 2m or plain seconds.', default: '30s', helpValue: 'DURATION'}),
+    timeout: Flags.string({summary: 'Give up after this long: 500ms, 30s, 2m, 1h or plain seconds (at most 100000h).', default: '30s', helpValue: 'DURATION'}),
   }
 
   async run(): Promise<WaitResult> {

@@ -12,6 +12,7 @@ import {NS_TRANSLATE_UNSUPPORTED, nsPidFromPidns} from '../native/binding'
 import {ContainerRef} from '../proc/parse-cgroup'
 import {ProcStatus} from '../proc/parse-status'
 import {ProcFs, proc} from '../proc/proc-fs'
+import {confine} from './confine'
 import {PidfileLock, findLockHolder} from './lock-holder'
 import {SearchOptions, resolvePidfile, validateName, withAbsolutePaths} from './name'
 import {OpenedPidfile, mode, openPidfile} from './pidfile'
@@ -126,6 +127,7 @@ export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
   } finally {
     if (!opened.borrowed) fs.closeSync(opened.fd)
   }
+  if (opts.rootPid !== undefined) confine(located, opts.rootPid, procfs)
   if (located.result.pid === null) {
     located.main = null
     located.holder = null
