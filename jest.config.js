@@ -6,10 +6,19 @@
 //   container  real Docker engine via testcontainers, images built locally (no pulls)
 //   packaging  npm pack into a temp prefix, the .deb, the man page
 //   bench      `npm run bench -- --smoke`: every measurement still runs (figures not asserted)
+// Dependencies that ship only ES modules (see docs/architecture.md, "Dependencies").
+// nock >= 15.0.1 and the modules it loads.
+const ESM_ONLY = ['nock', '@mswjs/interceptors', '@open-draft/until', 'rettime']
+
 const tier = (name, extra = {}) => ({
   displayName: name,
   testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
-  transform: {'^.+\\.ts$': ['ts-jest', {tsconfig: {module: 'commonjs', isolatedModules: true}}]},
+  transform: {
+    '^.+\\.ts$': ['ts-jest', {tsconfig: {module: 'commonjs', isolatedModules: true}}],
+    // ESM-only dependencies compiled to CommonJS for jest's module system (works on Node 22 too).
+    [`/node_modules/(${ESM_ONLY.join('|')})/.+\\.m?js$`]: '<rootDir>/test/helpers/esm-to-cjs.js',
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`],
   testEnvironment: 'node',
   setupFiles: ['<rootDir>/test/helpers/console.js'],
   ...extra,
