@@ -4,10 +4,11 @@
 //   ns         the library and CLI across real PID namespaces (unshare), every lock kind
 //   cli        the built binary as a subprocess: help, exit codes, --json
 //   container  real Docker engine via testcontainers, images built locally (no pulls)
-//   packaging  npm pack into a temp prefix, the .deb, the man page
+//   packaging  npm pack into a temp prefix and a fresh TypeScript consumer; the .deb (lintian, then apt
+//              into a debootstrapped bookworm root cached in build/cache/); the man page
 //   bench      `npm run bench -- --smoke`: every measurement still runs (figures not asserted)
-// Dependencies that ship only ES modules (see docs/architecture.md, "Dependencies").
-// nock >= 15.0.1 and the modules it loads.
+// Dependencies that ship only ES modules: nock >= 15.0.1 and the modules it loads (compiled to
+// CommonJS by test/helpers/esm-to-cjs.js; docs/architecture.md, "Why each dependency").
 const ESM_ONLY = ['nock', '@mswjs/interceptors', '@open-draft/until', 'rettime']
 
 const tier = (name, extra = {}) => ({
