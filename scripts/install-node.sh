@@ -49,8 +49,8 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "install-node: fetching $pkg@$version and npm@$npm_version from the npm registry" >&2
-(cd "$tmp" && npm pack --silent "$pkg@$version" "npm@$npm_version" >/dev/null) ||
-  { echo "install-node: npm pack $pkg@$version npm@$npm_version failed (is the npm registry reachable?)" >&2; exit 1; }
+(cd "$tmp" && npm pack --loglevel=error "$pkg@$version" "npm@$npm_version" >/dev/null 2>"$tmp/pack.log") ||
+  { cat "$tmp/pack.log" >&2; echo "install-node: npm pack $pkg@$version npm@$npm_version failed (is the npm registry reachable?)" >&2; exit 1; }
 
 # Unpack beside the prefix, then swap it in: a half-installed prefix is never on PATH.
 parent=$(dirname "$prefix")
