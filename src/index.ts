@@ -1,3 +1,7 @@
+/// <reference types="node" preserve="true" />
+// The declarations use Node.js types (NodeJS.ProcessEnv, Buffer, node:fs): a consumer whose tsconfig
+// has "types": [] (the default since TypeScript 6) gets them through this reference and the
+// @types/node dependency.
 // nslocate's library entry. Commands and other programs import from here.
 export {NslocateError} from './errors'
 export type {ErrorCode} from './errors'
