@@ -53,10 +53,16 @@ export function decideUnlocked(cands: Candidate[], ctx: {content: number; names:
   const tried = ctx.names.map((n) => `"${n}"`).join(', ')
   const drop = (c: Candidate, why: string) => evidence.push(`pid ${c.facts.pid} dropped: ${why}`)
 
+  const positive = (c: Candidate) => c.placed ?? c.nameMatch ?? (c.identity?.ok ? 'it matches the identity options' : null)
+  // A namespace's init counts only on positive identity, whatever else may be said of it.
+  const inits = cands.filter((c) => c.nsInit && !positive(c))
+  for (const c of inits) {
+    drop(c, `it is PID 1 of ${c.ownNs ? 'this' : 'its'} PID namespace (an init), and nothing identifies it as the service (none of ${describeNames(c.names)} is ${tried}): a pidfile saying 1 never names an init on the number alone`)
+  }
   // The file: a candidate whose mount namespace may not be looked into is kept aside (undetermined).
   let live: Candidate[] = []
   const undetermined: Candidate[] = []
-  for (const c of cands) {
+  for (const c of cands.filter((x) => !inits.includes(x))) {
     if (c.sees === true) {
       evidence.push(c.seesWhy)
       live.push(c)
@@ -77,20 +83,15 @@ export function decideUnlocked(cands: Candidate[], ctx: {content: number; names:
   // Identity options are required of every answer.
   const all = [...live, ...pending]
   const failedIdentity = all.filter((c) => c.identity && !c.identity.ok)
-  for (const c of failedIdentity) drop(c, c.identity!.detail)
+  for (const c of failedIdentity) drop(c, c.identity!.detail.replace(/^pid [0-9]+ /, ''))
   live = live.filter((c) => !c.identity || c.identity.ok)
   const pendingOk = pending.filter((c) => !c.identity || c.identity.ok)
   for (const c of live) if (c.identity) evidence.push(c.identity.detail)
 
-  // Positive identity, and what each candidate has.
-  const positive = (c: Candidate) => c.placed ?? c.nameMatch ?? (c.identity?.ok ? 'it matches the identity options' : null)
+  // What identifies each candidate.
   const possible: Candidate[] = []
   for (const c of live) {
     const why = positive(c)
-    if (c.nsInit && !why) {
-      drop(c, `it is PID 1 of ${c.ownNs ? 'this' : 'its'} PID namespace (an init), and nothing identifies it as the service (none of ${describeNames(c.names)} is ${tried}): a pidfile saying 1 never names an init on the number alone`)
-      continue
-    }
     if (why) evidence.push(`pid ${c.facts.pid} is identified: ${why}`)
     else if (c.ownNs) evidence.push(`pid ${c.facts.pid} is in this PID namespace, sees the file and started before it was written: it is the service although its name differs (${describeNames(c.names)}; tried ${tried})`)
     else evidence.push(`pid ${c.facts.pid} is pid ${ctx.content} in another PID namespace and sees the file, but nothing identifies it (${describeNames(c.names)}; tried ${tried})`)
