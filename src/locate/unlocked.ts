@@ -52,6 +52,12 @@ export function resolveUnlocked(opts: UnlockedInput): UnlockedDecision {
       evidence.push(`pid ${pid} is a kernel thread: not a candidate`)
       continue
     }
+    // ioctl(NS_GET_PID_FROM_PIDNS) translates any task id, and /proc/TID answers for a thread too:
+    // a pidfile holds getpid(), the thread-group leader's id, so a thread is never the writer.
+    if (f.status.tgid !== f.status.pid) {
+      evidence.push(`pid ${pid} is a thread of process ${f.status.tgid}, not a process: not a candidate`)
+      continue
+    }
     if (f.stat.state === 'Z' || f.stat.state === 'X') {
       evidence.push(`pid ${pid} has exited (state ${f.stat.state}): not a candidate`)
       continue

@@ -87,6 +87,14 @@ describe('a service in a child PID namespace whose name differs from the pidfile
     await withEvidence(() => expect([status, j.state, j.pid, j.nspid]).toEqual([0, 'running', hostPid, [hostPid, victim.ready[0]]]), () => JSON.stringify(j, null, 1))
   })
 
+  test('reached through its own root (/proc/PID/root/...): the place identifies it, running', async () => {
+    const {status, j} = await nslocate('find', 'svc', '--pidfile', `/proc/${hostPid}/root${file}`)
+    await withEvidence(() => {
+      expect([status, j.state, j.pid]).toEqual([0, 'running', hostPid])
+      expect(j.evidence.join('\n')).toContain(`the file was reached through /proc/${hostPid}/root, and it is in that process's PID namespace`)
+    }, () => JSON.stringify(j, null, 1))
+  })
+
   test('its name given as NAME: running', async () => {
     const {status, j} = await nslocate('find', 'siglog', '--pidfile', file)
     expect([status, j.state, j.pid, j.reasons]).toEqual([0, 'running', hostPid, ['unlocked_pidfile']])
@@ -151,6 +159,23 @@ describe('a python3 app writing a pidfile named after the service, not after pyt
     }, () => JSON.stringify(j, null, 1))
     const byScript = await nslocate('find', 'app', '--pidfile', file)
     expect([byScript.j.pid, byScript.j.reasons]).toEqual([app.pid, ['unlocked_pidfile']])
+    app.kill('SIGKILL')
+  })
+})
+
+describe('a pidfile holding a thread id', () => {
+  test('the thread is not a process: stale, even in this PID namespace (a thread passed the own-namespace rule before)', async () => {
+    const d = tempDir()
+    const file = path.join(d, 'thr.pid')
+    const app = spawnTracked(['python3', '-c', `import threading, time\ndef w():\n    open(${JSON.stringify(file)}, "w").write(str(threading.get_native_id()))\n    time.sleep(600)\nthreading.Thread(target=w, daemon=True).start()\ntime.sleep(600)\n`], {stdio: 'ignore'})
+    await until(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8') !== '', 'the thread wrote its id')
+    const tid = Number(fs.readFileSync(file, 'utf8'))
+    expect(tid).not.toBe(app.pid)
+    const {status, j} = await nslocate('find', 'python3', '--pidfile', file)
+    await withEvidence(() => {
+      expect([status, j.state, j.pid]).toEqual([1, 'stale', null])
+      expect(j.evidence).toContain(`pid ${tid} is a thread of process ${app.pid}, not a process: not a candidate`)
+    }, () => JSON.stringify(j, null, 1))
     app.kill('SIGKILL')
   })
 })

@@ -121,6 +121,12 @@ const CASES: Array<[string, Case]> = [
       t.processes[written(t)].stat = {error: 'ENOENT'}
     },
     want: {state: 'stale', reasons: [], pid: () => null}}],
+  ['a thread (its id translated by the ioctl, /proc/TID answers) is not a candidate: stale', {tree: 'python-svc',
+    edit: (t) => {
+      const p = t.processes[written(t)]
+      p.status = {value: (p.status as {value: string}).value.replace(/^Tgid:\t[0-9]+$/m, 'Tgid:\t1')}
+    },
+    want: {state: 'stale', reasons: [], pid: () => null}, evidence: [/is a thread of process 1, not a process: not a candidate/]}],
   ['malformed: a zombie is not a candidate', {tree: 'python-svc',
     edit: (t) => {
       const p = t.processes[written(t)]
