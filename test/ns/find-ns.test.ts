@@ -190,14 +190,17 @@ function expectStaleOrAmbiguous(status: number | null, j: any, before: number[],
 
 describe('stale and reused pids inside a namespace', () => {
   test('kill -9 of a POSIX holder: stale (exit 1)', async () => {
-    const file = path.join(dir, 'stale', 'holder.pid')
+    // Not named after the holder binary: other tests' holders (same name, same small inner pid, the
+    // same /tmp) would be identified by name. Here nothing identifies any of them.
+    const file = path.join(dir, 'stale', 'stalesvc.pid')
     fs.mkdirSync(path.dirname(file), {recursive: true})
     const h = await spawnHolder({kind: 'posix', file, levels: 1, writePid: true})
     process.kill(h.hostPid, 'SIGKILL')
     for (let i = 0; i < 200 && fs.existsSync(`/proc/${h.hostPid}`); i++) await new Promise((res) => setTimeout(res, 10))
     // The lock is gone with its holder; the bare number is another namespace's pid 2 or so.
     const before = othersWhoCouldHaveWritten(h.innerPid, file)
-    const {status, j} = await findFromHost(file)
+    const r = await run([process.execPath, BIN, 'find', 'stalesvc', '--pidfile', file, '--json'])
+    const {status, j} = {status: r.status, j: json(r)}
     const after = othersWhoCouldHaveWritten(h.innerPid, file)
     await withEvidence(() => expectStaleOrAmbiguous(status, j, before, after), () => `others: ${before.join(', ')} / ${after.join(', ')}\n${JSON.stringify(j, null, 1)}`)
     await h.stop()
