@@ -43,7 +43,7 @@ export function seesFile(procfs: ProcFs, pid: number, file: string, stat: {dev: 
   try {
     procfs.statUnder(pid, 'root')
   } catch (error) {
-    if (isErrno(error, 'EACCES', 'EPERM')) return {sees: 'denied', why: `pid ${pid} is in ${other}, ${versus}; not allowed to look into it (/proc/${pid}/root): ${ptraceDenial(procfs, pid)}`}
+    if (isErrno(error, 'EACCES', 'EPERM')) return {sees: 'denied', why: `pid ${pid}: not allowed to look into its mount namespace (/proc/${pid}/root; it is in ${other}, ${versus}): ${ptraceDenial(procfs, pid)}`}
     return {sees: false, why: `pid ${pid}: /proc/${pid}/root cannot be read (${(error as Error).message})`}
   }
   const same = (p: string) => {
@@ -59,7 +59,7 @@ export function seesFile(procfs: ProcFs, pid: number, file: string, stat: {dev: 
   try {
     mountinfo = procfs.readMountinfo(pid)
   } catch (error) {
-    if (isErrno(error, 'EACCES', 'EPERM')) return {sees: 'denied', why: `pid ${pid} is in ${other}, ${versus}; not allowed to read /proc/${pid}/mountinfo: ${ptraceDenial(procfs, pid)}`}
+    if (isErrno(error, 'EACCES', 'EPERM')) return {sees: 'denied', why: `pid ${pid}: not allowed to look into its mount namespace (/proc/${pid}/mountinfo; it is in ${other}, ${versus}): ${ptraceDenial(procfs, pid)}`}
     return {sees: false, why: `pid ${pid}: /proc/${pid}/mountinfo cannot be read (${(error as Error).message})`}
   }
   const base = path.basename(file)

@@ -97,7 +97,7 @@ const CASES: Array<[string, Case]> = [
   ['one number, two candidates: the name breaks the tie (python3 here)', {tree: 'tie', names: ['python3'],
     want: {state: 'running', reasons: [], pid: (t) => written(t)}}],
   ['uid 65534 and a root process in another mount namespace: permission_denied, the capability named (the caller lacks it)', {tree: 'denied',
-    want: {state: 'unknown', reasons: ['permission_denied'], pid: () => null}, evidence: [/not allowed to look into it \(\/proc\/[0-9]+\/root\): another user's process: run as its user, or as root \(with CAP_SYS_PTRACE\)/]}],
+    want: {state: 'unknown', reasons: ['permission_denied'], pid: () => null}, evidence: [/pid [0-9]+: not allowed to look into its mount namespace \(\/proc\/[0-9]+\/root; it is in its mount namespace \(ns\/mnt not readable\), not this process's mnt:\[[0-9]+\]\): another user's process: run as its user, or as root \(with CAP_SYS_PTRACE\)/]}],
   ['root with CAP_SYS_PTRACE facing a protected process: said so, no capability asked for', {tree: 'denied',
     edit: (t) => {
       t.self.uid = 0
