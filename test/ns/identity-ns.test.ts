@@ -12,7 +12,16 @@ import {BIN, isAlive, until} from '../helpers/cli'
 import {run, spawnTracked, stopAll, tempDir, withEvidence} from '../helpers/holders'
 import {spawnVictim} from '../helpers/victims'
 
-afterAll(() => stopAll())
+/** Services whose supervisor may be killed first (they outlive it): ended by pid after the tests. */
+const afterService: number[] = []
+afterAll(async () => {
+  for (const pid of afterService) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {}
+  }
+  await stopAll()
+})
 
 const nslocate = async (...args: string[]) => {
   const r = await run([process.execPath, BIN, ...args, '--json'])
@@ -187,6 +196,8 @@ describe('identity options on a locked pidfile', () => {
     const victimLog = path.join(tempDir(), 'signals.log')
     const victim = await spawnVictim({prefix: [process.execPath, BIN, 'run', 'locked', '--pidfile', file, '--'], log: victimLog})
     await until(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8') !== '', 'the pid is written')
+    // stopAll() ends the supervisor; the service it started outlives a SIGKILL of it: ended here.
+    afterService.push(victim.ready[0])
     const siglog = fs.readlinkSync(`/proc/${fs.readFileSync(file, 'utf8')}/exe`)
     const ok = await nslocate('find', 'locked', '--pidfile', file, '--exec', siglog, '--user', '0')
     expect([ok.status, ok.j.state, ok.j.pid, ok.j.holder]).toEqual([0, 'running', victim.ready[0], victim.pid])
@@ -220,6 +231,7 @@ describe('wait --for running on a locked pidfile that is still empty', () => {
     fs.writeFileSync(go, '')
     const w = await waiting
     const service = Number(fs.readFileSync(file, 'utf8'))
+    afterService.push(service)
     await withEvidence(() => {
       expect([w.status, w.j.reached]).toEqual([0, true])
       expect(w.j.target).toMatchObject({state: 'running', starting: false, pid: service, holder: sup.pid})
