@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, containerFlags, pidfileFlags} from '../src/cli/base-command'
+import {BaseCommand, containerFlags, identityFlags, identityOptions, pidfileFlags} from '../src/cli/base-command'
 import {formatFind} from '../src/cli/format'
 import {LocateResult, locate, statusExitCode} from '../src/locate/locate'
 
@@ -22,12 +22,13 @@ Exit status follows LSB "status": 0 running, 1 not running but a pidfile exists 
   static flags = {
     ...pidfileFlags,
     ...containerFlags,
+    ...identityFlags,
     quiet: Flags.boolean({char: 'q', summary: 'Print nothing; only set the exit status.', default: false}),
   }
 
   async run(): Promise<LocateResult> {
     const {args, flags} = await this.parse(Find)
-    const opts = {pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile']}
+    const opts = {pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], ...identityOptions(flags)}
     const result = flags.container !== undefined
       ? await (await import('../src/docker/in-container')).locateInContainer(args.name, flags.container, opts)
       : locate({name: args.name, ...opts, rootPid: flags['root-pid']})

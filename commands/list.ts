@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand, containerFlags, pathFlag} from '../src/cli/base-command'
+import {BaseCommand, containerFlags, identityFlags, identityOptions, pathFlag} from '../src/cli/base-command'
 import {formatList} from '../src/cli/format'
 import {listPidfiles} from '../src/locate/list-pidfiles'
 import {LocateResult, locate} from '../src/locate/locate'
@@ -19,6 +19,7 @@ Exit status: 0 when the listing worked (whatever the services' states), 4 when a
     dir: pathFlag({summary: 'List the *.pid files of this directory only (relative: to the working directory).', helpValue: 'DIR'}),
     'allow-unsafe-pidfile': Flags.boolean({summary: 'Trust pidfiles the safety rules refuse: symlinked, world- or group-writable, foreign-owned, or on an unsafe path.', default: false}),
     ...containerFlags,
+    ...identityFlags,
   }
 
   async run(): Promise<LocateResult[]> {
@@ -34,7 +35,7 @@ Exit status: 0 when the listing worked (whatever the services' states), 4 when a
         rootPid = t.rootPid
         hint = t.container
       }
-      const inside = listInRoot(rootPid!, {dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], containerHint: hint})
+      const inside = listInRoot(rootPid!, {dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], containerHint: hint, ...identityOptions(flags)})
       if (!this.jsonEnabled()) this.log(formatList(inside))
       return inside
     }
@@ -44,7 +45,7 @@ Exit status: 0 when the listing worked (whatever the services' states), 4 when a
       this.warn(`could not look into ${listing.denied.join(', ')} (permission denied): a NAME.pid there is not listed; run as root or as the directory's owner`)
     }
     const allowUnsafe = flags['allow-unsafe-pidfile']
-    const rows = listing.files.map((f) => locate({name: f.name, pidfile: f.path, skipNameCheck: !f.validName, allowUnsafe}))
+    const rows = listing.files.map((f) => locate({name: f.name, pidfile: f.path, skipNameCheck: !f.validName, allowUnsafe, ...identityOptions(flags)}))
     if (!this.jsonEnabled()) this.log(formatList(rows))
     process.exitCode = listing.unreadable.length > 0 ? 4 : 0
     return rows

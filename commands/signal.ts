@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, containerFlags, pidfileFlags} from '../src/cli/base-command'
+import {BaseCommand, containerFlags, identityFlags, identityOptions, pidfileFlags} from '../src/cli/base-command'
 import {parseDuration} from '../src/signal/parse'
 import {dispositionLines} from '../src/signal/landing'
 import {SignalResult, signal} from '../src/signal/signal'
@@ -35,6 +35,7 @@ Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1
   static flags = {
     ...pidfileFlags,
     ...containerFlags,
+    ...identityFlags,
     scope: Flags.option({options: ['main', 'group', 'cgroup', 'tree'] as const, default: 'main' as const,
       summary: 'main: the main process; group: its process group; cgroup: every process in its own cgroup (a container\'s or a unit\'s); tree: it and all its descendants.'})(),
     wait: Flags.boolean({summary: 'Wait for the signalled process(es) to exit (see --timeout).', default: false}),
@@ -49,7 +50,7 @@ Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1
     const opts = {
       pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], scope: flags.scope,
       wait: flags.wait, timeoutMs: parseDuration(flags.timeout), retry: flags.retry, dryRun: flags['dry-run'],
-      requireHandler: flags['require-handler'],
+      requireHandler: flags['require-handler'], ...identityOptions(flags),
     }
     const result = flags.container !== undefined
       ? await (await import('../src/docker/in-container')).signalInContainer(args.name, args.signal, flags.container, opts)

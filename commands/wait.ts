@@ -1,13 +1,13 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, containerFlags, pidfileFlags} from '../src/cli/base-command'
+import {BaseCommand, containerFlags, identityFlags, identityOptions, pidfileFlags} from '../src/cli/base-command'
 import {parseDuration} from '../src/signal/parse'
 import {describeExit} from '../src/signal/landing'
 import {WaitResult, waitFor} from '../src/signal/signal'
 
 export default class Wait extends BaseCommand {
   static summary = 'Wait until NAME is running, or until it has stopped.'
-  static description = `--for stopped pins the running process with a pidfd and returns as soon as it exits (no polling of the pid); --for running re-checks every 25 ms until the pidfile is locked by a live process (or names one).
+  static description = `--for stopped pins the running process with a pidfd and returns as soon as it exits (no polling of the pid); --for running re-checks every 25 ms until find identifies the service: a locked pidfile that names its process, or an unlocked one resolved to one process. A locked pidfile that is still empty is only starting (find's starting field is true): its holder may be a supervisor, so the wait goes on.
 
 With --container, a container that does not exist or is not running holds no running service: --for stopped holds at once, --for running looks at the container again every 250 ms.
 
@@ -27,13 +27,14 @@ Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe 
   static flags = {
     ...pidfileFlags,
     ...containerFlags,
+    ...identityFlags,
     for: Flags.option({options: ['running', 'stopped'] as const, default: 'stopped' as const, summary: 'The condition to wait for.'})(),
     timeout: Flags.string({summary: 'Give up after this long: 500ms, 30s, 2m, 1h or plain seconds (at most 100000h).', default: '30s', helpValue: 'DURATION'}),
   }
 
   async run(): Promise<WaitResult> {
     const {args, flags} = await this.parse(Wait)
-    const opts = {pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], timeoutMs: parseDuration(flags.timeout)}
+    const opts = {pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], timeoutMs: parseDuration(flags.timeout), ...identityOptions(flags)}
     const result = flags.container !== undefined
       ? await (await import('../src/docker/in-container')).waitInContainer(args.name, flags.for, flags.container, opts)
       : await waitFor(args.name, flags.for, {...opts, rootPid: flags['root-pid']})

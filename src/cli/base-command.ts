@@ -33,6 +33,21 @@ export const containerFlags = {
   'root-pid': Flags.integer({summary: 'Look inside the mount and PID namespaces of process PID (e.g. 1 in a sidecar that shares the app\'s PID namespace).', helpValue: 'PID', min: 1, exclusive: ['container']}),
 }
 
+/**
+ * Explicit identity, as start-stop-daemon's --exec, --name and --user: required of every answer,
+ * locked pidfile or not (a process that does not match is never reported or signalled).
+ */
+export const identityFlags = {
+  exec: Flags.string({summary: 'The service runs this executable: a process whose /proc/PID/exe is another file is not it (as start-stop-daemon --exec).', helpValue: 'PATH'}),
+  'process-name': Flags.string({summary: 'The service is named NAME: its comm, executable, argv[0] or script name, exactly (as start-stop-daemon --name).', helpValue: 'NAME'}),
+  user: Flags.string({summary: 'The service runs as this user (real uid; a name or a number), as start-stop-daemon --user.', helpValue: 'USER|UID'}),
+}
+
+/** The library's options from identityFlags. */
+export function identityOptions(flags: {exec?: string; 'process-name'?: string; user?: string}): {exec?: string; processName?: string; user?: string} {
+  return {exec: flags.exec, processName: flags['process-name'], user: flags.user}
+}
+
 export abstract class BaseCommand extends Command {
   // Every text line goes out escaped (src/cli/escape.ts): a comm, a path or a container name with
   // ESC never reaches the terminal raw. --json (logJson) is not touched: JSON escapes by itself.

@@ -21,10 +21,13 @@ export interface FastFind {
   allowUnsafe: boolean
   rootPid?: number
   container?: string
+  exec?: string
+  processName?: string
+  user?: string
 }
 
 /** Flags this parser knows; a test compares them with commands/find.ts. */
-export const FAST_FIND_FLAGS = ['pidfile', 'dir', 'quiet', 'json', 'allow-unsafe-pidfile', 'root-pid', 'container']
+export const FAST_FIND_FLAGS = ['pidfile', 'dir', 'quiet', 'json', 'allow-unsafe-pidfile', 'root-pid', 'container', 'exec', 'process-name', 'user']
 
 export function parseFastFind(argv: string[]): FastFind | null {
   if (argv[0] !== 'find') return null
@@ -62,6 +65,15 @@ export function parseFastFind(argv: string[]): FastFind | null {
         out.container = v
         break
       }
+      case '--exec':
+      case '--process-name':
+      case '--user': {
+        const v = value()
+        const key = flag === '--exec' ? 'exec' : flag === '--user' ? 'user' : 'processName'
+        if (v === null || out[key] !== undefined) return null
+        out[key] = v
+        break
+      }
       case '--quiet':
       case '-q':
         if (inline !== undefined) return null
@@ -87,7 +99,7 @@ export function parseFastFind(argv: string[]): FastFind | null {
 
 /** Runs a parsed fast `find`; returns the exit status (a Promise of it with --container). */
 export function runFastFind(f: FastFind): number | Promise<number> {
-  const opts = {pidfile: f.pidfile, dir: f.dir, allowUnsafe: f.allowUnsafe}
+  const opts = {pidfile: f.pidfile, dir: f.dir, allowUnsafe: f.allowUnsafe, exec: f.exec, processName: f.processName, user: f.user}
   if (f.container !== undefined) {
     const ref = f.container
     return import('../docker/in-container').then(({locateInContainer}) => locateInContainer(f.name, ref, opts)).then((r) => print(f, r))

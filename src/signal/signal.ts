@@ -288,10 +288,12 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
     const t = located.result
     const done = (reached: boolean, exitCode: number, message: string): WaitResult =>
       ({name, condition, reached, waited_ms: Date.now() - start, exit_code: exitCode, message, target: t, exit})
-    if (t.state === 'unknown') return done(false, 4, `${name}: cannot tell whether it runs (${t.reasons.join(', ')})`)
-    if (condition === 'running' && t.state === 'running') return done(true, 0, `${name} is running${t.pid !== null ? ` (pid ${t.pid})` : ''}`)
+    // A locked, empty pidfile (starting): its holder may be a supervisor; running once the pid is written.
+    const starting = condition === 'running' && t.starting
+    if (t.state === 'unknown' && !starting) return done(false, 4, `${name}: cannot tell whether it runs (${t.reasons.join(', ')})`)
+    if (condition === 'running' && t.state === 'running' && !starting) return done(true, 0, `${name} is running${t.pid !== null ? ` (pid ${t.pid})` : ''}`)
     if (condition === 'stopped' && t.state !== 'running') return done(true, 0, `${name} is not running (${t.state})`)
-    if (left() === 0) return done(false, 1, `${name}: timed out after ${timeoutMs} ms waiting for it to be ${condition}`)
+    if (left() === 0) return done(false, 1, `${name}: timed out after ${timeoutMs} ms waiting for it to be ${condition}${starting ? ` (still starting: ${t.pidfile?.path} is locked by pid ${t.holder ?? '?'} but holds no pid)` : ''}`)
     if (condition === 'stopped' && t.visible && located.main) {
       const pinned = [located.main, located.holder].filter((f, i, a): f is NonNullable<typeof f> => f !== null && a.findIndex((g) => g?.pid === f.pid) === i)
         .map((f) => pin(f.pid, f.stat.starttime, procfs))
