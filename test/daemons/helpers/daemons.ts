@@ -245,6 +245,13 @@ export class Daemon {
    */
   async stop(): Promise<void> {
     if (this.main && sameProcess(this.main.pid, this.main.start)) this.record()
+    // Started but never identified (a readiness wait failed): ours are the processes started since
+    // this Daemon was made whose cmdline names its temp dir.
+    if (!this.main) {
+      for (const p of allProcs()) {
+        if (p.start >= this.since && !this.before.has(p.pid) && p.cmdline.join(' ').includes(this.dir)) this.recorded.set(p.pid, p.start)
+      }
+    }
     const alive = () => [...this.recorded].filter(([pid, start]) => sameProcess(pid, start))
     const send = (sig: NodeJS.Signals) => {
       for (const [pid] of alive()) {

@@ -1,0 +1,29 @@
+/**
+ * memcached as its documentation starts it by hand: -d (daemonize), -P (pidfile, unlocked),
+ * -u memcache, on 127.0.0.1 only, UDP off. The pidfile is /run/memcached/memcached.pid (Debian's
+ * path), found by the natural NAME `memcached` with no --pidfile: `find` searches /run/NAME/NAME.pid.
+ * memcached has no reload; SIGHUP's arrival is shown by strace -p.
+ */
+import * as fs from 'node:fs'
+
+import {Daemon, freePort, procEntry, tcpOpen} from './helpers/daemons'
+import {daemonSuite} from './helpers/suite'
+
+daemonSuite('memcached', async (d: Daemon) => {
+  const port = await freePort()
+  const pidfile = '/run/memcached/memcached.pid'
+  const held = fs.existsSync(pidfile) ? Number(fs.readFileSync(pidfile, 'utf8')) : 0
+  if (held && procEntry(held)) throw new Error(`${pidfile} names running pid ${held}: another memcached uses Debian's pidfile; stop it first`)
+  fs.mkdirSync('/run/memcached', {recursive: true})
+  d.onStop(() => fs.rmSync(pidfile, {force: true}))
+  d.launch(['/usr/bin/memcached', '-d', '-u', 'memcache', '-l', '127.0.0.1', '-p', String(port), '-U', '0', '-m', '16', '-P', pidfile])
+  await d.until(() => tcpOpen(port), `memcached on 127.0.0.1:${port}`)
+  await d.until(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').trim() !== '', pidfile)
+  const main = await d.discoverMain({exe: '/usr/bin/memcached', marker: `-p ${port}`})
+  return {
+    targets: [{name: 'memcached', pidfile, args: []}],
+    main,
+    reload: {signal: 'HUP', proof: {kind: 'strace'}, why: 'memcached has no reload; strace shows SIGHUP arrive'},
+    ready: () => tcpOpen(port),
+  }
+})
