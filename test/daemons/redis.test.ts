@@ -3,6 +3,8 @@
  * with `daemonize yes` (redis forks, the child writes the unlocked pidfile). Redis ignores SIGHUP,
  * so arrival is shown by strace -p.
  */
+import * as fs from 'node:fs'
+
 import {Daemon, freePort, tcpOpen} from './helpers/daemons'
 import {daemonSuite} from './helpers/suite'
 
@@ -21,7 +23,7 @@ daemonSuite('redis-server', async (d: Daemon) => {
     '--exec', '/usr/bin/redis-server', '--', conf])
   await d.until(() => tcpOpen(port), `redis on 127.0.0.1:${port}`)
   const main = await d.discoverMain({exe: '/usr/bin/redis-server', marker: `127.0.0.1:${port}`})
-  await d.until(async () => (await import('node:fs')).existsSync(pidfile), `${pidfile}`)
+  await d.until(() => fs.existsSync(pidfile), pidfile)
   return {
     targets: [{name: 'redis-server', pidfile, args: ['--pidfile', pidfile]}],
     main,
