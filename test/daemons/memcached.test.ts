@@ -14,7 +14,10 @@ daemonSuite('memcached', async (d: Daemon) => {
   const pidfile = '/run/memcached/memcached.pid'
   const held = fs.existsSync(pidfile) ? Number(fs.readFileSync(pidfile, 'utf8')) : 0
   if (held && procEntry(held)) throw new Error(`${pidfile} names running pid ${held}: another memcached uses Debian's pidfile; stop it first`)
-  fs.mkdirSync('/run/memcached', {recursive: true})
+  if (!fs.existsSync('/run/memcached')) {
+    fs.mkdirSync('/run/memcached', {mode: 0o755}) // tmpfiles.d makes it at install and boot; not if it is gone
+    d.onStop(() => fs.rmSync('/run/memcached', {recursive: true, force: true}))
+  }
   d.onStop(() => fs.rmSync(pidfile, {force: true}))
   d.launch(['/usr/bin/memcached', '-d', '-u', 'memcache', '-l', '127.0.0.1', '-p', String(port), '-U', '0', '-m', '16', '-P', pidfile])
   await d.until(() => tcpOpen(port), `memcached on 127.0.0.1:${port}`)
