@@ -12,7 +12,8 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(redis-server memcached postgresql apache2 nginx-light openssh-server cron rsyslog
   gunicorn python3-gunicorn haproxy strace)
 missing=()
-for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+for p in "${pkgs[@]}"; do installed "$p" || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && { echo "setup-daemons: packages ok"; exit 0; }
 
 policy=/usr/sbin/policy-rc.d
