@@ -113,7 +113,13 @@ export function daemonSuite(label: string, setup: (d: Daemon) => Promise<Spec>, 
 
     beforeAll(async () => {
       d = new Daemon(label)
-      spec = await setup(d)
+      try {
+        spec = await setup(d)
+      } catch (error) {
+        const e = error as Error
+        e.message = `${label} did not start: ${e.message}\n(the tier's Debian packages come from scripts/setup-daemons.sh, run as root)`
+        throw e
+      }
       for (const t of spec.targets) {
         rows.push({daemon: spec.targets.length > 1 ? `${label} (${path.basename(t.pidfile)})` : label, pidfile: t.pidfile.replace(d.dir, '$DIR'), locked: lockOf(t.pidfile),
           main: String(spec.main), find: 'not run', reload: 'not run', term: 'not run', after: 'not run'})
