@@ -151,7 +151,7 @@ export function daemonSuite(label: string, setup: (d: Daemon) => Promise<Spec>, 
     test('a reload signal arrives and the daemon lives', async () => {
       const t = spec.targets[0]
       const {signal: sig, proof} = spec.reload
-      let r: Awaited<ReturnType<typeof cliJson>> | undefined
+      let r: {status: number | null; json: any; stderr: string} | undefined
       const send = async () => {
         r = await cliJson(['signal', t.name, sig, ...t.args], {timeoutMs: 60_000})
         return r.status === 0
