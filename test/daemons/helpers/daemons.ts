@@ -239,9 +239,10 @@ export class Daemon {
   }
 
   /**
-   * Stop whatever of ours still runs: TERM to the recorded processes still alive with the same
-   * start time (plus new descendants of the main process), up to 15 s, then KILL; then the
-   * onStop() steps; then the temp dir. Never by name.
+   * Stop whatever of ours still runs: TERM to the main process (or, without one, to every recorded
+   * process), up to 15 s for all recorded processes (plus new descendants of the main process) to
+   * exit, then KILL to those still alive with the same start time; then the onStop() steps; then
+   * the temp dir. Never by name.
    */
   async stop(): Promise<void> {
     if (this.main && sameProcess(this.main.pid, this.main.start)) this.record()
@@ -261,7 +262,15 @@ export class Daemon {
       }
     }
     if (alive().length > 0) {
-      send('SIGTERM')
+      // The main process first (it stops its workers the way it was built to), everyone else only
+      // when it is not there to do so.
+      if (this.main && sameProcess(this.main.pid, this.main.start)) {
+        try {
+          process.kill(this.main.pid, 'SIGTERM')
+        } catch {}
+      } else {
+        send('SIGTERM')
+      }
       const end = Date.now() + 15_000
       while (alive().length > 0 && Date.now() < end) await sleep(100)
       send('SIGKILL')
