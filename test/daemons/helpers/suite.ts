@@ -120,6 +120,7 @@ export function daemonSuite(label: string, setup: (d: Daemon) => Promise<Spec>, 
         e.message = `${label} did not start: ${e.message}\n(the tier's Debian packages come from scripts/setup-daemons.sh, run as root)`
         throw e
       }
+      for (const t of spec.targets) await d.until(() => /^\s*[0-9]+/.test(readOr(t.pidfile)), `a pid in ${t.pidfile}`)
       for (const t of spec.targets) {
         rows.push({daemon: spec.targets.length > 1 ? `${label} (${path.basename(t.pidfile)})` : label, pidfile: t.pidfile.replace(d.dir, '$DIR'), locked: lockOf(t.pidfile),
           main: String(spec.main), find: 'not run', reload: 'not run', term: 'not run', after: 'not run'})
