@@ -1,7 +1,7 @@
 /**
  * redis-server as Debian's init script starts it: start-stop-daemon --chuid redis:redis, a config
  * with `daemonize yes` (redis forks, the child writes the unlocked pidfile). Redis ignores SIGHUP,
- * so arrival is shown by strace -p.
+ * so arrival is shown by strace -p; nslocate says it will not act (exit 1).
  */
 import * as fs from 'node:fs'
 
@@ -27,7 +27,7 @@ daemonSuite('redis-server', async (d: Daemon) => {
   return {
     targets: [{name: 'redis-server', pidfile, args: ['--pidfile', pidfile]}],
     main,
-    reload: {signal: 'HUP', proof: {kind: 'strace'}, why: 'redis ignores SIGHUP; strace shows it arrive'},
+    reload: {signal: 'HUP', proof: {kind: 'strace'}, why: 'redis ignores SIGHUP; strace shows it arrive', ignored: true},
     ready: () => tcpOpen(port),
   }
 })
