@@ -31,7 +31,9 @@ test('the parent SIGKILLed before the gate opens: the child exits without runnin
   const gated = await pid
   await new Promise((r) => setTimeout(r, 300))
   expect(isAlive(gated)).toBe(true)
-  expect(fs.readFileSync(`/proc/${gated}/comm`, 'utf8').trim()).toBe('node') // still before execve
+  // Still before execve: the child has the comm of the thread that forked it (node's main thread:
+  // "node" on Node 22, "MainThread" on Node 24), not the program's.
+  expect(fs.readFileSync(`/proc/${gated}/comm`, 'utf8').trim()).toBe(fs.readFileSync(`/proc/${child.pid}/comm`, 'utf8').trim())
   child.kill('SIGKILL')
   await exitOf(child)
   await until(() => !isAlive(gated), 'the gated child to exit')
