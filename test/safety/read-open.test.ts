@@ -107,3 +107,22 @@ test('a FIFO, a socket and a directory named NAME.pid: just not_regular (unknown
     server.close()
   }
 })
+
+test('a pidfile under a write lease: unknown (unreadable_pidfile) with a message naming the file and the lease, no raw error', async () => {
+  const dir = serviceDir()
+  const file = path.join(dir, 'leased.pid')
+  fs.writeFileSync(file, `${process.pid}\n`)
+  const py = 'import fcntl,os,signal,sys,time\nsignal.signal(signal.SIGIO, signal.SIG_IGN)\nfd=os.open(sys.argv[1], os.O_RDWR)\nfcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)\nprint("ready", flush=True)\ntime.sleep(600)\n'
+  const holder = spawnTracked(['python3', '-c', py, file], {stdio: ['ignore', 'pipe', 'inherit']})
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout!.on('data', (d) => String(d).includes('ready') && resolve())
+    holder.once('exit', (c) => reject(new Error(`lease holder exited ${c}`)))
+  })
+  const r = await cliJson(['find', 'leased', '--dir', dir, '--json'])
+  expect(r.status).toBe(4)
+  expect(r.json.state).toBe('unknown')
+  expect(r.json.reasons).toEqual(['unreadable_pidfile'])
+  const ev = r.json.evidence.join('\n')
+  expect(ev).toContain(`cannot open ${file}: another process holds a lease on it`)
+  expect(ev + r.stderr).not.toMatch(/\/proc\/self\/fd|EAGAIN: resource/)
+})
