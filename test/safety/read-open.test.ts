@@ -46,7 +46,7 @@ test("a symlink to a FIFO: root's find never opens the target (its writer is nev
   const opened = path.join(fifoDir, 'opened')
   execFileSync('mkfifo', [fifo])
   // The writer's open(2) returns only once somebody opens the FIFO for reading: then it records it.
-  spawnTracked(['sh', '-c', `exec 3>'${fifo}'; echo opened > '${opened}'; sleep 600`], {stdio: 'ignore'})
+  spawnTracked(['sh', '-c', `exec 3>'${fifo}'; echo opened > '${opened}'; exec sleep 600`], {stdio: 'ignore'})
   plant(['ln', '-s', fifo, path.join(dir, 'wd.pid')])
   for (const args of [['find', 'wd', '--dir', dir, '--json'], ['find', 'wd', '--pidfile', path.join(dir, 'wd.pid'), '--json'], ['list', '--dir', dir, '--json']]) {
     const r = await cliJson(args)
