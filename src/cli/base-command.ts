@@ -23,7 +23,7 @@ export function pathFlag(opts: {summary: string; helpValue: string; exclusive?: 
 export const pidfileFlags = {
   pidfile: pathFlag({summary: 'Use this pidfile instead of searching for NAME.pid (relative: to the working directory).', helpValue: 'PATH', exclusive: ['dir']}),
   dir: pathFlag({summary: 'Look for NAME.pid in this directory first (relative: to the working directory).', helpValue: 'DIR', exclusive: ['pidfile']}),
-  'allow-unsafe-pidfile': Flags.boolean({summary: 'Trust a pidfile the safety rules refuse: symlinked, world- or group-writable, foreign-owned, or on an unsafe path (prints a warning).', default: false}),
+  'allow-unsafe-pidfile': Flags.boolean({summary: 'Trust a pidfile the safety rules refuse: symlinked, world- or group-writable, foreign-owned, locked by another user, or on an unsafe path (prints a warning; a non-regular file is never accepted).', default: false}),
 }
 
 export const containerFlags = {
