@@ -28,6 +28,11 @@ export function trustProblems(opened: OpenedPidfile, result: LocateResult, main:
   if (callerUid === 0 && owner !== 0 && result.process && result.process.uid !== owner) {
     problems.push({reason: 'unsafe_owner', detail: `${opened.path} is owned by uid ${owner} but names pid ${result.pid} of uid ${result.process.uid}: an unprivileged user could make root signal any process`})
   }
+  // A pidfile its group may write (group_writable) is the process's own when that group is the
+  // process's primary group and holds nobody but its user: Debian's redis (start-stop-daemon
+  // --umask 007 --chuid redis:redis) writes 0660 redis:redis, and the group redis has no members.
+  const gw = problems.findIndex((p) => p.reason === 'group_writable')
+  if (gw >= 0 && main && opened.stat.gid === main.status.gid[0] && groupOnlyOf(opened.stat.gid, main.status.uid[0]).only) problems.splice(gw, 1)
   const foreign = foreignHolder(result, opened, main, callerUid, opts.procfs)
   if (foreign) problems.push(foreign)
   if (main) {

@@ -140,3 +140,36 @@ describe('F3: a group-writable directory is trusted only when its group holds no
     expect(victim.received().map((r) => r.signo)).toEqual([SIGTERM])
   })
 })
+
+describe('a group-writable pidfile (as root)', () => {
+  test("redis-style 0660 pg:pg naming pg's own process, the group private to pg: believed, TERM reaches it", async () => {
+    const dir = publicDir()
+    const file = path.join(dir, 'siglog.pid')
+    const victim = await spawnVictim({prefix: pg.as([]), log: logFor(pg), exitOn: ['TERM'], env: {NSLOCATE_SIGLOG_PDEATH: '1'}})
+    fs.writeFileSync(file, String(victim.ready[0]), {mode: 0o660})
+    fs.chownSync(file, pg.uid, pg.gid)
+    fs.chmodSync(file, 0o660)
+    const found = await cliJson(['find', 'siglog', '--pidfile', file])
+    expect(found.json.reasons).not.toContain('group_writable')
+    expect(found.json).toMatchObject({state: 'running', pid: victim.ready[0]})
+    const sent = await cliJson(['signal', 'siglog', 'TERM', '--pidfile', file])
+    expect(sent.status).toBe(0)
+    await victim.exited
+    expect(victim.received().map((r) => r.signo)).toEqual([SIGTERM])
+  })
+
+  test("0660 bob:shr naming bob's process, where alice is in shr too: group_writable, nothing is sent", async () => {
+    const dir = publicDir()
+    const file = path.join(dir, 'siglog.pid')
+    const victim = await spawnVictim({prefix: ['setpriv', `--reuid=${bob.uid}`, `--regid=${shrGid}`, '--clear-groups', '--'], log: logFor(bob), env: {NSLOCATE_SIGLOG_PDEATH: '1'}})
+    fs.writeFileSync(file, String(victim.ready[0]), {mode: 0o660})
+    fs.chownSync(file, bob.uid, shrGid)
+    fs.chmodSync(file, 0o660)
+    const found = await cliJson(['find', 'siglog', '--pidfile', file])
+    expect(found.status).toBe(4)
+    expect(found.json.reasons).toContain('group_writable')
+    const sent = await cliJson(['signal', 'siglog', 'TERM', '--pidfile', file])
+    expect(sent.status).toBe(4)
+    await nothingReceived(victim)
+  })
+})
