@@ -114,37 +114,37 @@ export function readDisposition(pid: number, nspid: number[], sig: {name: string
   return decide(sig.number, masks, blocked, init, init ? senderOf(pid, nspid, procfs) : null, pid, sig.name)
 }
 
-/** Some thread of pid sleeps in rt_sigtimedwait(2) (its wchan is do_sigtimedwait). */
-function inSigwait(pid: number, procfs: ProcFs): boolean {
+/**
+ * Whether some thread of pid satisfies `test` (a thread that cannot be read is skipped); `unreadable`
+ * when the thread list itself cannot be read.
+ */
+function someThread(pid: number, procfs: ProcFs, test: (tid: string) => boolean, unreadable: boolean): boolean {
   let tids: string[]
   try {
     tids = fs.readdirSync(procfs.file(pid, 'task'))
   } catch {
-    return false
+    return unreadable
   }
-  for (const tid of tids) {
+  return tids.some((tid) => {
     try {
-      if (fs.readFileSync(procfs.file(pid, 'task', tid, 'wchan'), 'latin1').startsWith('do_sigtimedwait')) return true
-    } catch {}
-  }
-  return false
+      return test(tid)
+    } catch {
+      return false
+    }
+  })
+}
+
+/** Some thread of pid sleeps in rt_sigtimedwait(2) (its wchan is do_sigtimedwait). */
+function inSigwait(pid: number, procfs: ProcFs): boolean {
+  return someThread(pid, procfs, (tid) => fs.readFileSync(procfs.file(pid, 'task', tid, 'wchan'), 'latin1').startsWith('do_sigtimedwait'), false)
 }
 
 /** A process-directed signal goes to any thread that does not block it. */
 function everyThreadBlocks(pid: number, sig: number, procfs: ProcFs): boolean {
-  let tids: string[]
-  try {
-    tids = fs.readdirSync(procfs.file(pid, 'task'))
-  } catch {
-    return true
-  }
-  for (const tid of tids) {
-    try {
-      const m = parseSigMasks(readProcText(procfs.file(pid, 'task', tid, 'status'), true))
-      if (m && !has(m.blocked, sig)) return false
-    } catch {}
-  }
-  return true
+  return !someThread(pid, procfs, (tid) => {
+    const m = parseSigMasks(readProcText(procfs.file(pid, 'task', tid, 'status'), true))
+    return m !== null && !has(m.blocked, sig)
+  }, false)
 }
 
 /**
