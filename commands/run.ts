@@ -14,7 +14,7 @@ export default class Run extends BaseCommand {
   static summary = 'Take NAME\'s pidfile, run COMMAND, and hold the pidfile for exactly as long as it lives.'
   static description = `Creates and locks NAME's pidfile (flock and POSIX lock, so every kind of reader sees it held), starts COMMAND held before it executes, writes its pid (decimal, no newline), only then lets it run, forwards TERM, INT, HUP, QUIT, USR1, USR2 and WINCH to it, and exits with its exit status (128+N when killed by signal N), removing the pidfile. If the pid cannot be written (a full disk), COMMAND never runs: run removes the file and exits 125.
 
-COMMAND inherits the locked descriptor, so the flock lock lasts as long as the service does: if run itself is killed (SIGKILL), find still names the service and another run of NAME conflicts instead of starting a second instance.
+COMMAND inherits a read-only descriptor holding the flock lock (never the read-write one run writes through), so the flock lock lasts as long as the service does: if run itself is killed (SIGKILL), find still names the service and another run of NAME conflicts instead of starting a second instance.
 
 If NAME is already running, prints "already running (pid P)" and exits with --conflict-exit-code (122) without touching the running instance's file. With --replace, the running instance is sent TERM, given --lock-timeout to exit, then KILL (through a pidfd), and replaced.
 
@@ -38,7 +38,10 @@ The pidfile goes to --pidfile, or DIR/NAME.pid with DIR = --dir, $NSLOCATE_RUNTI
 
   async run(): Promise<void> {
     const {args, flags, argv} = await this.parse(Run)
-    const command = (argv as string[]).slice(1)
+    // Everything after the first "--" is COMMAND verbatim: oclif's parser mangles a "--" of the
+    // command's own (setpriv ... -- prog), so it is not taken from the parsed argv then.
+    const dashes = this.argv.indexOf('--')
+    const command = dashes >= 0 ? this.argv.slice(dashes + 1) : (argv as string[]).slice(1)
     if (command.length === 0) throw new NslocateError('USAGE', 'no COMMAND given: nslocate run NAME [flags] -- COMMAND [ARGS...]')
     if (!flags.pidfile) validateName(args.name)
     const lockTimeoutMs = parseDuration(flags['lock-timeout'])

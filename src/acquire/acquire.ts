@@ -4,7 +4,9 @@
  *  1. resolve the path against the cwd; open its directory component by component, never through
  *     a symlink or a directory another user controls (safe-dir.ts); open or create the file in it
  *     and refuse a symlink, a non-regular file, a hard link, a foreign owner (open-pidfile.ts);
- *  2. flock(LOCK_SH|LOCK_NB): fails only if a running instance holds it exclusively -> conflict;
+ *  2. (on a second, READ-ONLY open file description of the same inode, the one COMMAND inherits,
+ *     so that no service, however privilege-dropped, can write the pidfile through it)
+ *     flock(LOCK_SH|LOCK_NB): fails only if a running instance holds it exclusively -> conflict;
  *     a POSIX lock (F_GETLK) held by anyone is a running instance of a POSIX-locking writer -> conflict;
  *  3. upgrade to LOCK_EX|LOCK_NB, retried with jitter until --lock-timeout (lock.ts);
  *  4. the name must still be our inode (lstat in the directory held open), else start over (bounded);
@@ -23,7 +25,7 @@ import {PidfileHandle, makeHandle} from './handle'
 import {conflict, lockExclusive} from './lock'
 import {openPidfileIn} from './open-pidfile'
 import {pidfilePathFor} from './paths'
-import {at, openDirSafely} from './safe-dir'
+import {at, ioError, openDirSafely} from './safe-dir'
 
 export {defaultRuntimeDir, pidfilePathFor} from './paths'
 export type {PidfileHandle} from './handle'
@@ -72,9 +74,11 @@ export async function acquire(nameOrOptions: string | AcquireOptions): Promise<P
 /** One open-lock-verify round; null when the name no longer names the inode locked (start over). */
 async function lockOnce(dirFd: number, name: string, file: string, deadline: number, service: string): Promise<PidfileHandle | null> {
   const fd = openPidfileIn(dirFd, name, file)
+  let lockFd = -1
   let keep = false
   try {
-    await lockExclusive(fd, file, deadline, service)
+    lockFd = reopenReadOnly(fd, file)
+    await lockExclusive(lockFd, fd, file, deadline, service)
     // 4. the name must still be the inode we locked (a stopping instance may have unlinked it)
     const st = fs.fstatSync(fd)
     let cur: fs.Stats | null = null
@@ -86,8 +90,33 @@ async function lockOnce(dirFd: number, name: string, file: string, deadline: num
     if (!setPosixLock(fd, 'write')) throw conflict(service, file)
     keep = true
     registerHeld(st, fd)
-    return makeHandle(file, dirFd, name, fd)
+    return makeHandle(file, dirFd, name, fd, lockFd)
   } finally {
-    if (!keep) fs.closeSync(fd)
+    if (!keep) {
+      if (lockFd >= 0) fs.closeSync(lockFd)
+      fs.closeSync(fd)
+    }
   }
+}
+
+/**
+ * A new, read-only open file description of the inode open as `fd` (through the magic link
+ * /proc/self/fd/N, which names that very inode, not a path). It carries the flock lock and is the
+ * only pidfile descriptor COMMAND inherits: writes and ftruncate through it fail with EBADF, and a
+ * privilege-dropped service cannot reopen it for writing (the magic link checks the file's mode).
+ */
+function reopenReadOnly(fd: number, file: string): number {
+  let ro: number
+  try {
+    ro = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY | (fs.constants as Record<string, number>).O_CLOEXEC)
+  } catch (error) {
+    throw ioError(file, error, 'reopen read-only')
+  }
+  const a = fs.fstatSync(fd)
+  const b = fs.fstatSync(ro)
+  if (a.ino !== b.ino || a.dev !== b.dev) {
+    fs.closeSync(ro)
+    throw new NslocateError('IO', `${file}: reopening it read-only gave another file; refusing it`, {details: {pidfile: file}})
+  }
+  return ro
 }

@@ -12,8 +12,13 @@ import {at} from './safe-dir'
 
 export interface PidfileHandle {
   readonly path: string
-  /** the locked descriptor (read-write, close-on-exec) */
+  /** the descriptor written through (read-write, close-on-exec; carries the POSIX lock) */
   readonly fd: number
+  /**
+   * the flock'd descriptor (READ-ONLY, close-on-exec, same inode): the only one to hand to a
+   * child, so that the lock outlives this process without giving the child a way to write the file
+   */
+  readonly lockFd: number
   /** the pid written in the file (null until written) */
   pid: number | null
   /** truncate, write the pid (decimal, no newline), fsync; on failure the file is left empty and IO is thrown */
@@ -22,11 +27,12 @@ export interface PidfileHandle {
   release(): void
 }
 
-export function makeHandle(file: string, dirFd: number, name: string, fd: number): PidfileHandle {
+export function makeHandle(file: string, dirFd: number, name: string, fd: number, lockFd: number): PidfileHandle {
   let released = false
   const handle: PidfileHandle = {
     path: file,
     fd,
+    lockFd,
     pid: null,
     write(pid: number) {
       if (released) throw new NslocateError('IO', `${file} was released`)
@@ -60,6 +66,7 @@ export function makeHandle(file: string, dirFd: number, name: string, fd: number
         const cur = fs.lstatSync(at(dirFd, name))
         if (cur.ino === st.ino && cur.dev === st.dev) fs.unlinkSync(at(dirFd, name))
       } catch {}
+      fs.closeSync(lockFd)
       fs.closeSync(fd)
       fs.closeSync(dirFd)
     },

@@ -3,12 +3,16 @@ import {NslocateError} from '../errors'
 import {locate} from '../locate/locate'
 import {flock, probePosixLock} from '../native/binding'
 
-/** Returns true with LOCK_EX held; throws CONFLICT when an instance runs; TIMEOUT at the deadline. */
-export async function lockExclusive(fd: number, file: string, deadline: number, name: string): Promise<boolean> {
+/**
+ * Returns true with LOCK_EX held on `lockFd` (the read-only description COMMAND inherits; flock
+ * needs no write access); `rwFd` (same inode) is the one F_GETLK asks about a POSIX write lock.
+ * Throws CONFLICT when an instance runs; TIMEOUT at the deadline.
+ */
+export async function lockExclusive(lockFd: number, rwFd: number, file: string, deadline: number, name: string): Promise<boolean> {
   for (let i = 0; ; i++) {
-    if (!flock(fd, 'shared')) throw conflict(name, file)
-    if (probePosixLock(fd).type !== 'unlocked') throw conflict(name, file)
-    if (flock(fd, 'exclusive')) return true
+    if (!flock(lockFd, 'shared')) throw conflict(name, file)
+    if (probePosixLock(rwFd).type !== 'unlocked') throw conflict(name, file)
+    if (flock(lockFd, 'exclusive')) return true
     // Another starter holds LOCK_SH too (our own was dropped by the failed upgrade). Back off with jitter.
     if (Date.now() >= deadline) {
       throw new NslocateError('TIMEOUT', `could not lock ${file} before the lock timeout: other starters kept contending for it`, {exitCode: 1, details: {pidfile: file}})

@@ -8,7 +8,9 @@
  * forked by the native addon and waits on a pipe; if the write fails the pipe is closed and the
  * child _exits(125) without ever executing COMMAND.
  *
- * Why the child inherits the locked descriptor: the flock(2) lock belongs to the open file
+ * Why the child inherits the locked descriptor (handle.lockFd, a READ-ONLY open file description: a
+ * service that drops privilege must not be able to write root's pidfile through what it inherited;
+ * the read-write one stays close-on-exec here): the flock(2) lock belongs to the open file
  * description, so it stays held as long as either the supervisor or the service (or a process
  * that inherited it from the service) keeps a copy. A SIGKILLed supervisor then leaves the service
  * running *with* its pidfile locked: find names it, and a second `run` conflicts instead of
@@ -50,7 +52,7 @@ export async function supervise(handle: PidfileHandle, file: string, argv: strin
   }
   let child
   try {
-    child = spawnGated(file, argv, envp(), handle.fd)
+    child = spawnGated(file, argv, envp(), handle.lockFd)
   } catch (error) {
     cleanup()
     throw new RunFailure(RUN_STATUS.FAILED, `cannot start ${argv[0]}: ${(error as Error).message}; nothing was started`)
