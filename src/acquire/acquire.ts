@@ -23,7 +23,7 @@ import {validateName} from '../locate/name'
 import {registerHeld} from '../locate/pidfile'
 import {PidfileHandle, makeHandle} from './handle'
 import {conflict, lockExclusive} from './lock'
-import {openPidfileIn} from './open-pidfile'
+import {FINAL_MODE, openPidfileIn} from './open-pidfile'
 import {pidfilePathFor} from './paths'
 import {at, ioError, openDirSafely} from './safe-dir'
 
@@ -73,7 +73,7 @@ export async function acquire(nameOrOptions: string | AcquireOptions): Promise<P
 
 /** One open-lock-verify round; null when the name no longer names the inode locked (start over). */
 async function lockOnce(dirFd: number, name: string, file: string, deadline: number, service: string): Promise<PidfileHandle | null> {
-  const fd = openPidfileIn(dirFd, name, file)
+  const {fd, created} = openPidfileIn(dirFd, name, file)
   let lockFd = -1
   let keep = false
   try {
@@ -86,6 +86,8 @@ async function lockOnce(dirFd: number, name: string, file: string, deadline: num
       cur = fs.lstatSync(at(dirFd, name))
     } catch {}
     if (!cur || cur.ino !== st.ino || cur.dev !== st.dev) return null
+    // A file created here was 0400 until now, so no other user could have locked it first.
+    if (created) fs.fchmodSync(fd, FINAL_MODE)
     // 5. the POSIX lock, for F_GETLK readers; held by this process for its whole life
     if (!setPosixLock(fd, 'write')) throw conflict(service, file)
     keep = true
@@ -93,10 +95,20 @@ async function lockOnce(dirFd: number, name: string, file: string, deadline: num
     return makeHandle(file, dirFd, name, fd, lockFd)
   } finally {
     if (!keep) {
+      // Never leave behind an (empty) file this round created itself, whatever stopped it.
+      if (created) unlinkIfSame(dirFd, name, fd)
       if (lockFd >= 0) fs.closeSync(lockFd)
       fs.closeSync(fd)
     }
   }
+}
+
+function unlinkIfSame(dirFd: number, name: string, fd: number): void {
+  try {
+    const st = fs.fstatSync(fd)
+    const cur = fs.lstatSync(at(dirFd, name))
+    if (cur.ino === st.ino && cur.dev === st.dev) fs.unlinkSync(at(dirFd, name))
+  } catch {}
 }
 
 /**

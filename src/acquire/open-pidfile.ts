@@ -7,7 +7,8 @@
  *   later leave behind, whatever file it is another name of;
  * - a file owned by anyone but the caller or root: its owner could rewrite our live pidfile;
  * - a file others may write (group or world): made 0644 when it is ours, refused otherwise.
- * A new file is created with O_EXCL, so nothing that appeared in between is adopted unchecked.
+ * A new file is created with O_EXCL (nothing that appeared in between is adopted unchecked), mode
+ * 0400 until acquire() holds its exclusive lock.
  */
 import * as fs from 'node:fs'
 
@@ -18,8 +19,16 @@ const C = fs.constants as Record<string, number>
 const OPEN = fs.constants.O_RDWR | fs.constants.O_NOFOLLOW | C.O_CLOEXEC
 const CREATE = OPEN | fs.constants.O_CREAT | fs.constants.O_EXCL
 
-/** Returns a read-write, close-on-exec descriptor of `name` in `dirFd`; `file` names it in messages. */
-export function openPidfileIn(dirFd: number, name: string, file: string): number {
+/**
+ * A new file is created mode 0400 (CREATE_MODE): no other user can open it, so no one who merely
+ * may read the directory can flock it before this starter has; acquire() makes it 0644 once it
+ * holds the exclusive lock (publish()).
+ */
+export const CREATE_MODE = 0o400
+export const FINAL_MODE = 0o644
+
+/** Returns a read-write, close-on-exec descriptor of `name` in `dirFd` and whether this call created it; `file` names it in messages. */
+export function openPidfileIn(dirFd: number, name: string, file: string): {fd: number; created: boolean} {
   for (let attempt = 0; attempt < 20; attempt++) {
     let before: fs.Stats | null = null
     try {
@@ -30,7 +39,7 @@ export function openPidfileIn(dirFd: number, name: string, file: string): number
     if (before) refuseKind(before, file)
     let fd: number
     try {
-      fd = fs.openSync(at(dirFd, name), before ? OPEN : CREATE, 0o644)
+      fd = fs.openSync(at(dirFd, name), before ? OPEN : CREATE, CREATE_MODE)
     } catch (error) {
       // Created or removed between the lstat and the open: look again.
       if (isErrno(error, 'EEXIST', 'ENOENT')) continue
@@ -45,7 +54,7 @@ export function openPidfileIn(dirFd: number, name: string, file: string): number
       }
       refuseKind(st, file)
       refuseForeign(fd, st, file)
-      return fd
+      return {fd, created: !before}
     } catch (error) {
       fs.closeSync(fd)
       throw error
