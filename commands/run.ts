@@ -5,6 +5,7 @@ import {NslocateError} from '../src/errors'
 import {AcquireOptions, DEFAULT_LOCK_TIMEOUT_MS, PidfileHandle, acquire, pidfilePathFor} from '../src/acquire/acquire'
 import {resolveCommand} from '../src/acquire/command'
 import {RUN_STATUS, RunFailure, runStatusOf} from '../src/acquire/run-status'
+import {catchEarlySignals} from '../src/acquire/early-signals'
 import {supervise} from '../src/acquire/supervise'
 import {validateName} from '../src/locate/name'
 import {parseDuration} from '../src/signal/parse'
@@ -12,7 +13,7 @@ import {signal, waitFor} from '../src/signal/signal'
 
 export default class Run extends BaseCommand {
   static summary = 'Take NAME\'s pidfile, run COMMAND, and hold the pidfile for exactly as long as it lives.'
-  static description = `Creates and locks NAME's pidfile (flock and POSIX lock, so every kind of reader sees it held), starts COMMAND held before it executes, writes its pid (decimal, no newline), only then lets it run, forwards TERM, INT, HUP, QUIT, USR1, USR2 and WINCH to it, and exits with its exit status (128+N when killed by signal N), removing the pidfile. If the pid cannot be written (a full disk), COMMAND never runs: run removes the file and exits 125.
+  static description = `Creates and locks NAME's pidfile (flock and POSIX lock, so every kind of reader sees it held), starts COMMAND held before it executes, writes its pid (decimal, no newline), only then lets it run, forwards TERM, INT, HUP, QUIT, USR1, USR2 and WINCH to it, and exits with its exit status (128+N when killed by signal N), removing the pidfile. If the pid cannot be written (a full disk), or one of those signals arrives while the pidfile is still being taken, COMMAND never runs: run removes the file and exits 125.
 
 COMMAND inherits a read-only descriptor holding the flock lock (never the read-write one run writes through), so the flock lock lasts as long as the service does: if run itself is killed (SIGKILL), find still names the service and another run of NAME conflicts instead of starting a second instance.
 
@@ -47,16 +48,30 @@ The pidfile goes to --pidfile, or DIR/NAME.pid with DIR = --dir, $NSLOCATE_RUNTI
     const lockTimeoutMs = parseDuration(flags['lock-timeout'])
     const opts = {name: args.name, pidfile: flags.pidfile, dir: flags.dir, lockTimeoutMs, pid: null}
     let status: number
+    // A forwarded signal that arrives before supervise() has installed its own handlers (while the
+    // pidfile is being taken) must neither kill run with the file left behind nor be lost: it is
+    // noted here, and run gives the file up and exits INTERRUPTED without starting COMMAND.
+    const early = catchEarlySignals()
     try {
       // The command is looked up first: a missing program touches no pidfile.
       const file = resolveCommand(command[0])
       const handle = await this.take(opts, flags.replace)
-      status = handle === null ? flags['conflict-exit-code'] : await supervise(handle, file, command)
+      if (handle !== null && early.signal !== null) {
+        handle.release()
+        throw new RunFailure(RUN_STATUS.INTERRUPTED, `interrupted by ${early.signal} before ${command[0]} was started; nothing was started and the pidfile was removed`)
+      }
+      if (handle === null) status = flags['conflict-exit-code']
+      else {
+        const supervised = supervise(handle, file, command) // installs its forwarding synchronously
+        early.stop()
+        status = await supervised
+      }
     } catch (error) {
       if (error instanceof RunFailure) status = this.fail(error.status, error.message)
       else if (error instanceof NslocateError && error.code !== 'USAGE') status = this.fail(runStatusOf(error), error.message)
       else throw error
     }
+    early.stop()
     this.exit(status)
   }
 

@@ -12,8 +12,10 @@ export const RUN_STATUS = {
   UNSAFE: 123,
   /** the lock could not be taken in time: other starters, or --replace could not stop the instance */
   TIMEOUT: 124,
-  /** run itself failed: the pidfile (or its directory) could not be created, locked or written, or the child could not be forked */
+  /** run itself failed, or (INTERRUPTED) a forwarded signal arrived before COMMAND was started: the pidfile (or its directory) could not be created, locked or written, or the child could not be forked */
   FAILED: 125,
+  /** TERM, INT, HUP, QUIT, USR1, USR2 or WINCH arrived while the pidfile was being taken: nothing started, file removed */
+  INTERRUPTED: 125,
   /** COMMAND was found but cannot be executed */
   CANNOT_EXECUTE: 126,
   /** COMMAND was not found */
