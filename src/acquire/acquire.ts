@@ -25,6 +25,7 @@ import {PidfileHandle, makeHandle} from './handle'
 import {conflict, lockExclusive} from './lock'
 import {FINAL_MODE, openPidfileIn} from './open-pidfile'
 import {pidfilePathFor} from './paths'
+import {refusePseudoFs} from './pseudo-fs'
 import {at, ioError, openDirSafely} from './safe-dir'
 
 export {defaultRuntimeDir, pidfilePathFor} from './paths'
@@ -54,6 +55,7 @@ export async function acquire(nameOrOptions: string | AcquireOptions): Promise<P
   const dirFd = openDirSafely(path.dirname(file))
   let handle: PidfileHandle | null = null
   try {
+    refusePseudoFs(dirFd, path.dirname(file), file)
     for (let attempt = 0; attempt < MAX_REOPENS && !handle; attempt++) handle = await lockOnce(dirFd, name, file, deadline, opts.name)
   } finally {
     if (!handle) fs.closeSync(dirFd)

@@ -82,7 +82,11 @@ function refuseForeign(fd: number, st: fs.Stats, file: string): void {
   }
   if ((st.mode & 0o022) === 0) return
   if (st.uid === uid) {
-    fs.fchmodSync(fd, 0o644)
+    try {
+      fs.fchmodSync(fd, 0o644)
+    } catch (error) {
+      throw new NslocateError('UNSAFE_PIDFILE', `${file} may be written by others (mode ${(st.mode & 0o7777).toString(8)}) and its mode cannot be changed (${(error as NodeJS.ErrnoException).code}); refusing it (remove it, or choose another --pidfile)`, {details: {pidfile: file}})
+    }
     return
   }
   throw new NslocateError('UNSAFE_PIDFILE', `${file} may be written by others (mode ${(st.mode & 0o7777).toString(8)}) and is not yours to fix; refusing it (remove it)`, {details: {pidfile: file}})
