@@ -13,7 +13,7 @@
 import * as fs from 'node:fs'
 
 import {NslocateError, isErrno} from '../errors'
-import {at, callerUid, ioError} from './safe-dir'
+import {at, callerUid, ioError, overflowNote} from './safe-dir'
 
 const C = fs.constants as Record<string, number>
 const OPEN = fs.constants.O_RDWR | fs.constants.O_NOFOLLOW | C.O_CLOEXEC
@@ -78,7 +78,7 @@ function refuseKind(st: fs.Stats, file: string): void {
 function refuseForeign(fd: number, st: fs.Stats, file: string): void {
   const uid = callerUid()
   if (st.uid !== uid && st.uid !== 0) {
-    throw new NslocateError('UNSAFE_PIDFILE', `${file} is owned by uid ${st.uid}, not by root or by uid ${uid}: its owner could rewrite the pidfile while the service runs; refusing it (remove it)`, {details: {pidfile: file, uid: st.uid}})
+    throw new NslocateError('UNSAFE_PIDFILE', `${file} is owned by uid ${st.uid}, not by root or by uid ${uid}${overflowNote(st.uid)}: its owner could rewrite the pidfile while the service runs; refusing it (remove it)`, {details: {pidfile: file, uid: st.uid}})
   }
   if ((st.mode & 0o022) === 0) return
   if (st.uid === uid) {

@@ -32,9 +32,22 @@ export function callerUid(): number {
   return process.geteuid?.() ?? 0
 }
 
+/**
+ * For the overflow uid (65534, /proc/sys/kernel/overflowuid): what a file's owner looks like from
+ * inside a user namespace (unshare -r, a rootless container) that does not map that owner.
+ */
+export function overflowNote(owner: number): string {
+  let overflow = 65534
+  try {
+    overflow = Number(fs.readFileSync('/proc/sys/kernel/overflowuid', 'utf8').trim()) || overflow
+  } catch {}
+  if (owner !== overflow) return ''
+  return ` (${overflow} is the overflow uid: the real owner, root or another user of the host, is not mapped into this user namespace; run outside it, or pass --dir or --pidfile under a directory you own, e.g. $XDG_RUNTIME_DIR or one you created)`
+}
+
 /** Why a directory may not hold a pidfile of the caller's, or null. */
 export function unsafeDirectory(st: fs.Stats, uid = callerUid()): string | null {
-  if (st.uid !== 0 && st.uid !== uid) return `it is owned by uid ${st.uid}, not by root or by uid ${uid}`
+  if (st.uid !== 0 && st.uid !== uid) return `it is owned by uid ${st.uid}, not by root or by uid ${uid}${overflowNote(st.uid)}`
   const rootSticky = st.uid === 0 && (st.mode & 0o1000) !== 0
   if (rootSticky) return null
   if (st.mode & 0o002) return `it may be written by every user (mode ${(st.mode & 0o7777).toString(8)}) and is not root's sticky directory`
