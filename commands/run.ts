@@ -4,6 +4,8 @@ import {BaseCommand, pathFlag} from '../src/cli/base-command'
 import {NslocateError} from '../src/errors'
 import {AcquireOptions, DEFAULT_LOCK_TIMEOUT_MS, PidfileHandle, acquire, pidfilePathFor} from '../src/acquire/acquire'
 import {resolveCommand} from '../src/acquire/command'
+import {refuseDirectoryName} from '../src/acquire/paths'
+import {withAbsolutePaths} from '../src/locate/search-path'
 import {RUN_STATUS, RunFailure, runStatusOf} from '../src/acquire/run-status'
 import {catchEarlySignals} from '../src/acquire/early-signals'
 import {supervise} from '../src/acquire/supervise'
@@ -30,7 +32,13 @@ The pidfile goes to --pidfile, or DIR/NAME.pid with DIR = --dir, $NSLOCATE_RUNTI
     name: Args.string({description: 'Service name: the pidfile is NAME.pid.', required: true}),
   }
   static flags = {
-    pidfile: pathFlag({summary: 'Write this pidfile instead of DIR/NAME.pid (relative: to the working directory; empty: usage error).', helpValue: 'PATH', exclusive: ['dir']}),
+    pidfile: Flags.string({
+      summary: 'Write this pidfile instead of DIR/NAME.pid (relative: to the working directory; empty, or a path naming a directory such as "/" or "x/": usage error).', helpValue: 'PATH', exclusive: ['dir'],
+      parse: async (input: string) => {
+        refuseDirectoryName(input)
+        return withAbsolutePaths({pidfile: input}).pidfile as string
+      },
+    }),
     dir: pathFlag({summary: 'Directory for NAME.pid (relative: to the working directory; empty: usage error).', helpValue: 'DIR', exclusive: ['pidfile']}),
     replace: Flags.boolean({summary: 'Stop a running instance (TERM, then KILL after --lock-timeout) and take over.', default: false}),
     'lock-timeout': Flags.string({summary: 'How long to contend for the lock, and with --replace how long the old instance gets to exit.', default: `${DEFAULT_LOCK_TIMEOUT_MS / 1000}s`, helpValue: 'DURATION'}),

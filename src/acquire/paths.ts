@@ -12,6 +12,16 @@ export function defaultRuntimeDir(env: NodeJS.ProcessEnv = process.env, uid = pr
 
 /** --pidfile, else DIR/NAME.pid; relative paths are resolved against process.cwd() (issue 11, item 1). */
 export function pidfilePathFor(opts: {name: string; pidfile?: string; dir?: string; env?: NodeJS.ProcessEnv}): string {
-  if (opts.pidfile) return path.resolve(opts.pidfile)
+  if (opts.pidfile) {
+    refuseDirectoryName(opts.pidfile, opts.name)
+    return path.resolve(opts.pidfile)
+  }
   return path.resolve(opts.dir ?? defaultRuntimeDir(opts.env), `${opts.name}.pid`)
+}
+
+/** "/", "x/", "x/.", "x/.." and "." name directories: a usage error, never the slash silently dropped and "x" written. */
+export function refuseDirectoryName(pidfile: string, name?: string): void {
+  if (pidfile !== '' && (/(^|\/)(\.{1,2})?$/.test(pidfile) || path.resolve(pidfile) === '/')) {
+    throw new NslocateError('USAGE', `--pidfile ${pidfile} names a directory, not a file: give the pidfile's own name (e.g. ${path.join(path.resolve(pidfile), `${name || 'NAME'}.pid`)}), or use --dir`, {details: {pidfile}})
+  }
 }
