@@ -29,5 +29,7 @@ if (parsed) {
     process.exitCode = status
   }
 } else {
-  require('@oclif/core').execute({dir: __dirname})
+  // No user plugins (nslocate has none to install): oclif would otherwise read
+  // $HOME/.local/share/nslocate/package.json and warn "(node:PID) [EACCES]" when HOME is not ours.
+  require('@oclif/core').execute({dir: __dirname, loadOptions: {root: __dirname, userPlugins: false}})
 }
