@@ -1,14 +1,7 @@
-import {Args, Flags} from '@oclif/core'
-
-import {BaseCommand, pathFlag} from '../src/cli/base-command'
-import {NslocateError} from '../src/errors'
-import {AcquireOptions, DEFAULT_LOCK_TIMEOUT_MS, PidfileHandle, acquire, pidfilePathFor} from '../src/acquire/acquire'
-import {resolveCommand} from '../src/acquire/command'
-import {RUN_STATUS, RunFailure, runStatusOf} from '../src/acquire/run-status'
-import {supervise} from '../src/acquire/supervise'
-import {validateName} from '../src/locate/name'
-import {parseDuration} from '../src/signal/parse'
-import {signal, waitFor} from '../src/signal/signal'
+import {BaseCommand} from '../src/cli/base-command'
+import {run as grammar} from '../src/cli/grammar'
+import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
+import {runService} from '../src/cli/run-service'
 
 export default class Run extends BaseCommand {
   static summary = 'Take NAME\'s pidfile, run COMMAND, and hold the pidfile for exactly as long as it lives.'
@@ -25,69 +18,13 @@ The pidfile goes to --pidfile, or DIR/NAME.pid with DIR = --dir, $NSLOCATE_RUNTI
     {command: '<%= config.bin %> run web --replace -- node server.js', description: 'Take over from a running instance.'},
   ]
   static strict = false
-  static args = {
-    name: Args.string({description: 'Service name: the pidfile is NAME.pid.', required: true}),
-  }
-  static flags = {
-    pidfile: pathFlag({summary: 'Write this pidfile instead of DIR/NAME.pid (relative: to the working directory; empty: usage error).', helpValue: 'PATH', exclusive: ['dir']}),
-    dir: pathFlag({summary: 'Directory for NAME.pid (relative: to the working directory; empty: usage error).', helpValue: 'DIR', exclusive: ['pidfile']}),
-    replace: Flags.boolean({summary: 'Stop a running instance (TERM, then KILL after --lock-timeout) and take over.', default: false}),
-    'lock-timeout': Flags.string({summary: 'How long to contend for the lock, and with --replace how long the old instance gets to exit.', default: `${DEFAULT_LOCK_TIMEOUT_MS / 1000}s`, helpValue: 'DURATION'}),
-    'conflict-exit-code': Flags.integer({summary: 'Exit status when NAME is already running.', default: RUN_STATUS.CONFLICT, min: 0, max: 255}),
-  }
+  // Arguments and flags: src/cli/grammar.ts (the fast path in bin/run.js reads the same definition).
+  static args = oclifArgs(grammar.args)
+  static flags = oclifFlags(grammar.flags)
 
   async run(): Promise<void> {
     const {args, flags, argv} = await this.parse(Run)
-    const command = (argv as string[]).slice(1)
-    if (command.length === 0) throw new NslocateError('USAGE', 'no COMMAND given: nslocate run NAME [flags] -- COMMAND [ARGS...]')
-    if (!flags.pidfile) validateName(args.name)
-    const lockTimeoutMs = parseDuration(flags['lock-timeout'])
-    const opts = {name: args.name, pidfile: flags.pidfile, dir: flags.dir, lockTimeoutMs, pid: null}
-    let status: number
-    try {
-      // The command is looked up first: a missing program touches no pidfile.
-      const file = resolveCommand(command[0])
-      const handle = await this.take(opts, flags.replace)
-      status = handle === null ? flags['conflict-exit-code'] : await supervise(handle, file, command)
-    } catch (error) {
-      if (error instanceof RunFailure) status = this.fail(error.status, error.message)
-      else if (error instanceof NslocateError && error.code !== 'USAGE') status = this.fail(runStatusOf(error), error.message)
-      else throw error
-    }
-    this.exit(status)
-  }
-
-  /** The pidfile, or null when NAME is already running (and not replaced). */
-  private async take(opts: AcquireOptions, replace: boolean): Promise<PidfileHandle | null> {
-    try {
-      return await acquire(opts)
-    } catch (error) {
-      if (!(error instanceof NslocateError) || error.code !== 'CONFLICT') throw error
-      if (!replace) {
-        const pid = error.details.pid
-        this.logToStderr(`nslocate: ${opts.name} already running${pid ? ` (pid ${pid})` : ''}`)
-        return null
-      }
-    }
-    const ms = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS
-    const secs = ms / 1000
-    const file = pidfilePathFor(opts)
-    const stopped = await signal(opts.name, 'TERM', {pidfile: file, retry: `TERM/${secs}/KILL/${secs}`, scope: 'main'})
-    if (stopped.exit_code !== 0 && stopped.exit_code !== 7) throw new RunFailure(RUN_STATUS.TIMEOUT, `cannot replace ${opts.name}: ${stopped.message}`)
-    // The lock may be held by a supervisor of the process just stopped: wait (on pidfds) until it lets go.
-    const gone = await waitFor(opts.name, 'stopped', {pidfile: file, timeoutMs: ms})
-    if (!gone.reached) throw new RunFailure(RUN_STATUS.TIMEOUT, `cannot replace ${opts.name}: ${gone.message}`)
-    try {
-      return await acquire(opts)
-    } catch (error) {
-      if (!(error instanceof NslocateError) || error.code !== 'CONFLICT') throw error
-      this.logToStderr(`nslocate: ${opts.name} already running again (pid ${error.details.pid ?? '?'}) after it was replaced: another starter took it`)
-      return null
-    }
-  }
-
-  private fail(status: number, message: string): number {
-    this.logToStderr(`nslocate: ${message}`)
-    return status
+    // The body is shared with the start-up fast path: src/cli/run-service.ts.
+    this.exit(await runService(args.name, flags, (argv as string[]).slice(1), (line) => this.logToStderr(line)))
   }
 }

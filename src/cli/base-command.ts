@@ -1,37 +1,16 @@
 /** Shared flags and error handling for nslocate's commands. Commands stay thin: parse, call the library, print. */
-import {Command, Flags} from '@oclif/core'
+import {Command} from '@oclif/core'
 
 import {format} from 'node:util'
 
 import {NslocateError} from '../errors'
-import {withAbsolutePaths} from '../locate/search-path'
 import {escapeLines, escapeText} from './escape'
+import * as grammar from './grammar'
+import {oclifFlags} from './oclif-grammar'
 
-/**
- * A path option (--pidfile, --dir): an empty value is a usage error (exit 2), never "not given"
- * (which would search the default directories), and a relative one is made absolute against the
- * working directory at once.
- */
-export function pathFlag(opts: {summary: string; helpValue: string; exclusive?: string[]; key?: 'pidfile' | 'dir'}) {
-  const key = opts.key ?? (opts.helpValue === 'DIR' ? 'dir' : 'pidfile')
-  return Flags.string({
-    summary: opts.summary, helpValue: opts.helpValue, exclusive: opts.exclusive,
-    parse: async (input: string) => withAbsolutePaths({[key]: input})[key] as string,
-  })
-}
-
-export const pidfileFlags = {
-  pidfile: pathFlag({summary: 'Use this pidfile instead of searching for NAME.pid (relative: to the working directory).', helpValue: 'PATH', exclusive: ['dir']}),
-  dir: pathFlag({summary: 'Look for NAME.pid in this directory first (relative: to the working directory).', helpValue: 'DIR', exclusive: ['pidfile']}),
-  'allow-unsafe-pidfile': Flags.boolean({summary: 'Trust a pidfile the safety rules refuse: symlinked, world- or group-writable, foreign-owned, or on an unsafe path (prints a warning).', default: false}),
-}
-
-export const containerFlags = {
-  // An empty value (CID=$(docker ps -q ...) found nothing) must never mean "no container", which
-  // would search the host: commands test `!== undefined`, and containerTarget() refuses '' (USAGE).
-  container: Flags.string({summary: 'The service runs in this Docker container (name or id): read its pidfile inside the container, through the Docker API.', helpValue: 'REF', exclusive: ['root-pid']}),
-  'root-pid': Flags.integer({summary: 'Look inside the mount and PID namespaces of process PID (e.g. 1 in a sidecar that shares the app\'s PID namespace).', helpValue: 'PID', min: 1, exclusive: ['container']}),
-}
+/** The shared flag groups, generated from src/cli/grammar.ts (define new flags there). */
+export const pidfileFlags = oclifFlags(grammar.pidfileFlags)
+export const containerFlags = oclifFlags(grammar.containerFlags)
 
 export abstract class BaseCommand extends Command {
   // Every text line goes out escaped (src/cli/escape.ts): a comm, a path or a container name with

@@ -1,0 +1,12 @@
+/** `nslocate run NAME [flags] -- COMMAND...` without oclif: the same body (src/cli/run-service.ts) as commands/run.ts. */
+import {Prepared, fastParseOnly} from './fast-parse'
+import {logToStderr} from './fast-io'
+import {run} from './grammar'
+import {RunFlags, runService} from './run-service'
+
+export const FAST_FLAGS: readonly string[] = Object.keys(run.flags)
+
+export function prepare(argv: string[]): Prepared | null {
+  const p = fastParseOnly(run, argv, FAST_FLAGS)
+  return p && {json: false, run: () => runService(p.args.name, p.flags as unknown as RunFlags, p.argv.slice(1), logToStderr)}
+}
