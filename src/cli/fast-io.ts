@@ -9,9 +9,10 @@ export function logToStderr(message: string): void {
   process.stderr.write(escapeLines(message) + '\n')
 }
 
-/** oclif's this.warn() (a string): ` ›   Warning: ...` on stderr. */
+/** oclif's this.warn() (text mode only): oclif's own formatting, loaded only when there is a warning. */
 export function warn(message: string): void {
-  process.stderr.write(` ›   Warning: ${escapeLines(message)}`.split('\n').join('\n ›   ') + '\n')
+  const {warn: oclifWarn} = require('@oclif/core/errors') as typeof import('@oclif/core').Errors
+  oclifWarn(escapeLines(message))
 }
 
 /** oclif's logJson on a pipe (no colours). */
@@ -30,11 +31,19 @@ export function report<T extends {exit_code: number; message: string}>(json: boo
   return result.exit_code
 }
 
-/** BaseCommand.catch() for a library error (NslocateError): its exit status; anything else is rethrown for oclif's handler. */
-export function failed(json: boolean, error: unknown): number {
+/**
+ * BaseCommand.catch() for a library error (NslocateError): with --json its error object and exit
+ * status; otherwise oclif's own error printing (loaded only now), which wraps and exits as the
+ * oclif path does. Anything else is rethrown.
+ */
+export function failed(json: boolean, error: unknown): number | Promise<number> {
   const e = error as {name?: string; code: string; message: string; details?: object; exitCode: number}
   if (!(e && e.name === 'NslocateError')) throw error
-  if (json) logJson({error: {code: e.code, message: e.message, ...e.details}})
-  else process.stderr.write(` ›   Error: ${escapeLines(e.message).split('\n').join('\n ›   ')}\n ›   Code: ${e.code}\n`)
-  return e.exitCode
+  if (json) {
+    logJson({error: {code: e.code, message: e.message, ...e.details}})
+    return e.exitCode
+  }
+  const {CLIError} = require('@oclif/core/errors') as typeof import('@oclif/core').Errors
+  const {handle} = require('@oclif/core/handle') as typeof import('@oclif/core').Errors
+  return handle(new CLIError(escapeLines(e.message), {exit: e.exitCode, code: e.code})).then(() => e.exitCode)
 }

@@ -28,17 +28,22 @@ export function runPrepared(p: Prepared): void {
     console.error(error)
     process.exitCode = 1
   }
+  const fail = (error: unknown) => {
+    const s = failed(p.json, error)
+    if (typeof s === 'number') done(s)
+    else s.then(done, crash)
+  }
   let status: number | Promise<number>
   try {
     status = p.run()
   } catch (error) {
     try {
-      done(failed(p.json, error))
+      fail(error)
     } catch (bug) {
       crash(bug)
     }
     return
   }
   if (typeof status === 'number') done(status)
-  else status.then(done, (error) => done(failed(p.json, error))).catch(crash)
+  else status.then(done, fail).catch(crash)
 }
