@@ -9,7 +9,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 
 const ROOT = path.resolve(__dirname, '../..')
-const IDS = ['find-posix', 'find-unlocked', 'find-flock', 'locate-rate', 'signal', 'wait']
+const IDS = ['find-posix', 'startup-find', 'startup-list', 'startup-signal', 'startup-wait', 'startup-run', 'find-unlocked', 'find-flock', 'locate-rate', 'signal', 'wait']
 
 test('npm run bench -- --smoke measures every figure and writes results.json, results.md and chart.svg', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'nslocate-bench-smoke-'))
