@@ -11,7 +11,7 @@ import {RUN_STATUS, RunFailure, runStatusOf} from '../acquire/run-status'
 import {supervise} from '../acquire/supervise'
 import {validateName} from '../locate/name'
 import {parseDuration} from '../signal/parse'
-import {signal, waitFor} from '../signal/signal'
+import type * as Signals from '../signal/signal'
 
 export interface RunFlags {
   pidfile?: string
@@ -58,6 +58,8 @@ async function take(opts: AcquireOptions, replace: boolean, logToStderr: (line: 
   const ms = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS
   const secs = ms / 1000
   const file = pidfilePathFor(opts)
+  // Loaded only to replace: the plain `run` starts without it.
+  const {signal, waitFor} = require('../signal/signal') as typeof Signals
   const stopped = await signal(opts.name, 'TERM', {pidfile: file, retry: `TERM/${secs}/KILL/${secs}`, scope: 'main'})
   if (stopped.exit_code !== 0 && stopped.exit_code !== 7) throw new RunFailure(RUN_STATUS.TIMEOUT, `cannot replace ${opts.name}: ${stopped.message}`)
   // The lock may be held by a supervisor of the process just stopped: wait (on pidfds) until it lets go.
