@@ -93,7 +93,7 @@ export function fastParse(g: CommandGrammar, argv: string[]): FastParsed | null 
       if (name === undefined) return null
     }
     const spec = g.flags[name]
-    if (given.has(name)) return null
+    if (given.has(name) || spec.multiple) return null
     if (spec.type === 'boolean') {
       if (inline !== undefined) return null
       flags[name] = true
@@ -113,6 +113,7 @@ export function fastParse(g: CommandGrammar, argv: string[]): FastParsed | null 
   argNames.forEach((k, j) => (args[k] = positional[j]))
   for (const k of argNames) if (g.args[k].name && !isValidName(args[k])) return null
   for (const k of given) if (g.flags[k].exclusive?.some((x) => given.has(x))) return null
+  for (const [k, spec] of Object.entries(g.flags)) if (spec.required && !given.has(k)) return null
   for (const [k, spec] of Object.entries(g.flags)) {
     if (!given.has(k)) flags[k] = 'default' in spec ? spec.default : undefined
   }

@@ -2,6 +2,7 @@
 import {Prepared, fastParseOnly} from './fast-parse'
 import {report} from './fast-io'
 import {wait} from './grammar'
+import {describeExit} from '../signal/landing'
 import {parseDuration} from '../signal/parse'
 import {waitFor} from '../signal/signal'
 
@@ -13,6 +14,8 @@ export function prepare(argv: string[]): Prepared | null {
   const flags = p.flags as {pidfile?: string; dir?: string; 'allow-unsafe-pidfile': boolean; 'root-pid'?: number; for: 'running' | 'stopped'; timeout: string}
   return {json: p.json, run: async () => {
     const opts = {pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], timeoutMs: parseDuration(flags.timeout)}
-    return report(p.json, await waitFor(p.args.name, flags.for, {...opts, rootPid: flags['root-pid']}))
+    const result = await waitFor(p.args.name, flags.for, {...opts, rootPid: flags['root-pid']})
+    if (result.exit) result.message += ` (${describeExit(result.exit)})`
+    return report(p.json, result)
   }}
 }

@@ -18,6 +18,10 @@ interface Common {
   helpValue?: string
   /** flags that may not be given with this one */
   exclusive?: readonly string[]
+  /** must be given (the fast parser then falls back when it is missing) */
+  required?: boolean
+  /** may be repeated, giving an array (the fast parser falls back on it) */
+  multiple?: boolean
 }
 export type FlagSpec =
   | (Common & {type: 'boolean'; default?: boolean})
@@ -128,5 +132,38 @@ export const run = {
   strict: false,
 } as const satisfies CommandGrammar
 
-export const GRAMMAR = {find, list, signal, wait, run} as const satisfies Record<string, CommandGrammar>
+// reload and serve run until stopped: no fast path; their flags are defined here all the same.
+export const reload = {
+  args: {name: nameArg('Service name (NAME.pid in the runtime directories).')},
+  flags: {
+    ...pidfileFlags,
+    ...containerFlags,
+    watch: {type: 'string', summary: 'A file or directory to watch (repeatable).', helpValue: 'PATH', multiple: true, required: true},
+    signal: {type: 'string', summary: 'The signal to send on a change.', default: 'HUP', helpValue: 'SIGNAL'},
+    validate: {type: 'string', summary: 'Run this with /bin/sh -c first; signal only if it exits 0.', helpValue: 'CMD'},
+    'validate-timeout': {type: 'string', summary: 'Kill --validate after this long (counts as failed).', default: '30s', helpValue: 'DURATION'},
+    debounce: {type: 'string', summary: 'Act once no event came for this long.', default: '1s', helpValue: 'DURATION'},
+    'require-handler': {type: 'boolean', summary: 'Signal only if the target catches the signal (see signal --require-handler).', default: false},
+    listen: {type: 'string', summary: 'Also serve /healthz/NAME and /metrics here (loopback unless another address is given).', helpValue: 'ADDR:PORT'},
+  },
+  json: false,
+  strict: true,
+} as const satisfies CommandGrammar
+
+export const serve = {
+  args: {name: {type: 'string', description: 'Service name(s) (NAME.pid in the runtime directories).', required: true}},
+  flags: {
+    // As on main: plain strings here (not `path`), so an empty --dir is not refused as in the other commands.
+    pidfile: {type: 'string', summary: 'With one NAME: use this pidfile instead of searching for NAME.pid.', helpValue: 'PATH', exclusive: ['dir']},
+    dir: {type: 'string', summary: 'Look for NAME.pid in this directory first.', helpValue: 'DIR', exclusive: ['pidfile']},
+    'allow-unsafe-pidfile': {type: 'boolean', summary: 'Trust a symlinked, world-writable or foreign-owned pidfile.', default: false},
+    ...containerFlags,
+    listen: {type: 'string', summary: 'Where to listen: PORT (loopback), HOST:PORT or [V6]:PORT.', default: '127.0.0.1:9090', helpValue: 'ADDR:PORT'},
+    interval: {type: 'string', summary: 'Observe every service this often between requests (restarts seen).', default: '5s', helpValue: 'DURATION'},
+  },
+  json: false,
+  strict: false,
+} as const satisfies CommandGrammar
+
+export const GRAMMAR = {find, list, signal, wait, run, reload, serve} as const satisfies Record<string, CommandGrammar>
 export type CommandId = keyof typeof GRAMMAR

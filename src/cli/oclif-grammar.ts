@@ -6,6 +6,7 @@ import {ArgSpec, FlagSpec} from './grammar'
 
 type OclifFlag<S> =
   S extends {type: 'boolean'} ? Interfaces.BooleanFlag<boolean>
+  : S extends {multiple: true} ? Interfaces.OptionFlag<string[]>
   : S extends {type: 'option'; options: readonly (infer O)[]} ? Interfaces.OptionFlag<O>
   : S extends {type: 'integer'; default: number} ? Interfaces.OptionFlag<number>
   : S extends {type: 'integer'} ? Interfaces.OptionFlag<number | undefined>
@@ -16,10 +17,13 @@ export type OclifFlags<T extends Record<string, FlagSpec>> = {[K in keyof T]: Oc
 export type OclifArgs<T extends Record<string, ArgSpec>> = {[K in keyof T]: Interfaces.Arg<string>}
 
 export function oclifFlag(name: string, s: FlagSpec): Interfaces.Flag<unknown> {
-  const common = {summary: s.summary, helpValue: s.helpValue, exclusive: s.exclusive ? [...s.exclusive] : undefined, ...(s.char ? {char: s.char as 'q'} : {})}
+  const common = {
+    summary: s.summary, helpValue: s.helpValue, exclusive: s.exclusive ? [...s.exclusive] : undefined,
+    ...(s.char ? {char: s.char as 'q'} : {}), ...(s.required ? {required: true} : {}),
+  }
   switch (s.type) {
     case 'boolean': return Flags.boolean({...common, default: s.default}) as Interfaces.Flag<unknown>
-    case 'string': return Flags.string({...common, default: s.default}) as Interfaces.Flag<unknown>
+    case 'string': return (s.multiple ? Flags.string({...common, multiple: true}) : Flags.string({...common, default: s.default})) as Interfaces.Flag<unknown>
     case 'path': {
       const key = s.key
       return Flags.string({...common, parse: async (input: string) => validatePath(key, input)}) as Interfaces.Flag<unknown>

@@ -54,6 +54,7 @@ describe('fast path and oclif path print the same', () => {
     ['list of a missing directory (warning, exit 4)', () => ['list', '--dir', path.join(dir, 'missing')]],
     ['signal 0', () => ['signal', 'svc', '0', '--dir', dir]],
     ['signal --dry-run --json', () => ['signal', 'svc', 'TERM', '--dry-run', '--scope', 'tree', '--dir', dir, '--json']],
+    ['signal --dry-run --require-handler', () => ['signal', 'svc', 'USR1', '--dry-run', '--require-handler', '--dir', dir]],
     ['signal absent', () => ['signal', 'absent', 'TERM', '--dir', dir]],
     ['signal of a bad signal name', () => ['signal', 'svc', 'NOSUCH', '--dir', dir]],
     ['signal with a bad --timeout (library usage error)', () => ['signal', 'svc', '0', '--wait', '--timeout', 'soon', '--dir', dir]],

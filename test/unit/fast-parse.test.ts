@@ -13,6 +13,8 @@ import {Config} from '@oclif/core'
 
 import Find from '../../commands/find'
 import List from '../../commands/list'
+import Reload from '../../commands/reload'
+import Serve from '../../commands/serve'
 import Run from '../../commands/run'
 import Signal from '../../commands/signal'
 import Wait from '../../commands/wait'
@@ -163,6 +165,19 @@ describe('the fast parser agrees with oclif on vectors generated from the gramma
       }
     }
   })
+})
+
+test('every command takes its args and flags from the grammar', () => {
+  const all = {...CLASSES, reload: Reload, serve: Serve}
+  expect(Object.keys(all).sort()).toEqual(Object.keys(GRAMMAR).sort())
+  for (const [id, Cmd] of Object.entries(all)) {
+    const g: CommandGrammar = GRAMMAR[id as keyof typeof GRAMMAR]
+    expect(Object.keys(Cmd.flags).sort()).toEqual(Object.keys(g.flags).sort())
+    expect(Object.keys(Cmd.args ?? {})).toEqual(Object.keys(g.args))
+    expect(Cmd.strict ?? true).toBe(g.strict)
+    expect(Boolean(Cmd.enableJsonFlag)).toBe(g.json)
+    for (const [k, f] of Object.entries(Cmd.flags)) expect((f as {summary?: string}).summary).toBe(g.flags[k].summary)
+  }
 })
 
 describe('the fast runners', () => {
