@@ -44,7 +44,10 @@ afterAll(async () => {
 })
 
 describe('fast path and oclif path print the same', () => {
-  const cases: Array<[string, () => string[]]> = [
+  const cases: Array<[string, () => string[], NodeJS.ProcessEnv?]> = [
+    // main's fast find printed library errors unwrapped, oclif wraps them at 80 columns
+    ['find --container, no engine at DOCKER_HOST (a long library error)', () => ['find', 'svc', '--container', 'web'],
+      {DOCKER_HOST: 'unix:///nonexistent/nslocate-test/a/rather/long/path/to/the/docker.sock'}],
     ['find running', () => ['find', 'svc', '--dir', dir]],
     ['find --json', () => ['find', 'svc', '--dir', dir, '--json']],
     ['find -q', () => ['find', 'svc', '--dir', dir, '-q']],
@@ -67,9 +70,9 @@ describe('fast path and oclif path print the same', () => {
     ['run: the exit status of COMMAND', () => ['run', 'other', '--dir', dir, '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']],
     ['run: a missing program', () => ['run', 'other', '--dir', dir, '--', path.join(dir, 'no-such-program')]],
   ]
-  test.each(cases)('%s', async (_what, argv) => {
-    const fast = await cli(argv())
-    const slow = await cli(argv(), {env: OCLIF})
+  test.each(cases)('%s', async (_what, argv, env = {}) => {
+    const fast = await cli(argv(), {env})
+    const slow = await cli(argv(), {env: {...env, ...OCLIF}})
     expect({status: fast.status, out: strip(fast.stdout), err: strip(fast.stderr)}).toEqual({status: slow.status, out: strip(slow.stdout), err: strip(slow.stderr)})
   })
 })
