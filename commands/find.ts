@@ -1,4 +1,4 @@
-import {BaseCommand} from '../src/cli/base-command'
+import {BaseCommand, identityOptions} from '../src/cli/base-command'
 import {find} from '../src/cli/grammar'
 import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
 import {formatFind} from '../src/cli/format'
@@ -22,7 +22,7 @@ Exit status follows LSB "status": 0 running, 1 not running but a pidfile exists 
 
   async run(): Promise<LocateResult> {
     const {args, flags} = await this.parse(Find)
-    const opts = {pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile']}
+    const opts = {pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], ...identityOptions(flags)}
     const result = flags.container !== undefined
       ? await (await import('../src/docker/in-container')).locateInContainer(args.name, flags.container, opts)
       : locate({name: args.name, ...opts, rootPid: flags['root-pid']})

@@ -1,4 +1,4 @@
-import {BaseCommand} from '../src/cli/base-command'
+import {BaseCommand, identityOptions} from '../src/cli/base-command'
 import {list} from '../src/cli/grammar'
 import {oclifFlags} from '../src/cli/oclif-grammar'
 import {formatList} from '../src/cli/format'
@@ -31,7 +31,7 @@ Exit status: 0 when the listing worked (whatever the services' states), 4 when a
         rootPid = t.rootPid
         hint = t.container
       }
-      const inside = listInRoot(rootPid!, {dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], containerHint: hint})
+      const inside = listInRoot(rootPid!, {dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], containerHint: hint, ...identityOptions(flags)})
       if (!this.jsonEnabled()) this.log(formatList(inside))
       return inside
     }
@@ -41,7 +41,7 @@ Exit status: 0 when the listing worked (whatever the services' states), 4 when a
       this.warn(`could not look into ${listing.denied.join(', ')} (permission denied): a NAME.pid there is not listed; run as root or as the directory's owner`)
     }
     const allowUnsafe = flags['allow-unsafe-pidfile']
-    const rows = listing.files.map((f) => locate({name: f.name, pidfile: f.path, skipNameCheck: !f.validName, allowUnsafe}))
+    const rows = listing.files.map((f) => locate({name: f.name, pidfile: f.path, skipNameCheck: !f.validName, allowUnsafe, ...identityOptions(flags)}))
     if (!this.jsonEnabled()) this.log(formatList(rows))
     process.exitCode = listing.unreadable.length > 0 ? 4 : 0
     return rows

@@ -1,4 +1,4 @@
-import {BaseCommand} from '../src/cli/base-command'
+import {BaseCommand, identityOptions} from '../src/cli/base-command'
 import {signal as grammar} from '../src/cli/grammar'
 import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
 import {parseDuration} from '../src/signal/parse'
@@ -9,13 +9,17 @@ export default class Signal extends BaseCommand {
   static summary = 'Send SIGNAL to exactly the process find identifies, through a pidfd.'
   static description = `Identifies NAME as find does, opens a pidfd on the process, re-checks that it is still that process (the lock is held by the same holder, the start time is unchanged), and only then sends the signal with pidfd_send_signal(2). With --wait or --retry the same pidfd is kept while waiting and escalating, so a pid reused meanwhile never receives anything.
 
-Never signals pid <= 0, nslocate itself or its ancestors, pid 1 of this namespace, or (with --scope group) nslocate's own process group.
+Never signals pid <= 0, nslocate itself or its ancestors, pid 1 of this namespace, or (with --scope group) nslocate's own process group. Scope members are found again before each signal of a schedule, but only from processes still pinned and proven to belong, so a pid reused meanwhile receives nothing. --scope cgroup uses only a cgroup of the service's own (a container's, or a unit's .service/.scope) that does not hold nslocate. With --root-pid or --container, a process outside the target's PID namespace is never the answer (outside_target_namespace).
+
+SIGNAL may be a real-time signal (RTMIN, RTMIN+3, SIGRTMAX-1, 34 to 64, as kill -l names them). Signal 0 only probes, so it cannot be combined with --wait or --retry (usage error). --dry-run makes every check a real run makes, the kernel's permission check included.
 
 --retry takes start-stop-daemon's schedule: SIGNAL/TIMEOUT[/SIGNAL/TIMEOUT...], e.g. TERM/30/KILL/5 (send TERM, wait up to 30 s for exit, then KILL, wait 5 s); a bare number N means SIGNAL/N/KILL/N.
 
 Before sending, the target's disposition is read from /proc/PID/status (SigCgt, SigIgn, SigBlk, NSpid) and reported: handled, default (terminate, core, stop, ignore, continue), ignored, blocked (stays pending), or dropped (pid 1 of its PID namespace without a handler: the kernel discards everything but KILL/STOP from an ancestor namespace, and those too from inside). A signal that will not act is still sent (unless --require-handler), and the message names the target and why.
 
-Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1 failed, still running when the schedule ran out, sent but without effect on every target (dropped or ignored; nothing was waited for), or nothing sent because no target catches SIGNAL (--require-handler); 2 usage; 4 not permitted (permission, unsafe pidfile, holder not visible); 7 not running (no pidfile, a stale one, or a --container that is not running; nothing was signalled).`
+Durations (--timeout, --retry) may be up to 100000h; longer is a usage error. Waits of any accepted length are kept: a KILL never comes early.
+
+Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1 failed, still running when the schedule ran out, sent but without effect on every target (dropped or ignored; nothing was waited for), or nothing sent because no target catches SIGNAL (--require-handler); 2 usage; 4 not permitted (permission, unsafe pidfile, holder not visible, outside the target's namespace, scope refused); 7 not running (no pidfile, a stale one, the process exited before it could be signalled, or a --container that is not running; nothing was signalled).`
   static examples = [
     {command: '<%= config.bin %> signal nginx HUP', description: 'Reload nginx.'},
     {command: '<%= config.bin %> signal app TERM --retry TERM/30/KILL/5', description: 'Stop app: TERM, wait up to 30 s, then KILL.'},
@@ -33,7 +37,7 @@ Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1
     const opts = {
       pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], scope: flags.scope,
       wait: flags.wait, timeoutMs: parseDuration(flags.timeout), retry: flags.retry, dryRun: flags['dry-run'],
-      requireHandler: flags['require-handler'],
+      requireHandler: flags['require-handler'], ...identityOptions(flags),
     }
     const result = flags.container !== undefined
       ? await (await import('../src/docker/in-container')).signalInContainer(args.name, args.signal, flags.container, opts)

@@ -1,4 +1,4 @@
-import {BaseCommand} from '../src/cli/base-command'
+import {BaseCommand, identityOptions} from '../src/cli/base-command'
 import {wait as grammar} from '../src/cli/grammar'
 import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
 import {parseDuration} from '../src/signal/parse'
@@ -7,13 +7,15 @@ import {WaitResult, waitFor} from '../src/signal/signal'
 
 export default class Wait extends BaseCommand {
   static summary = 'Wait until NAME is running, or until it has stopped.'
-  static description = `--for stopped pins the running process with a pidfd and returns as soon as it exits (no polling of the pid); --for running re-checks every 25 ms until the pidfile is locked by a live process (or names one).
+  static description = `--for stopped pins the running process with a pidfd and returns as soon as it exits (no polling of the pid); --for running re-checks every 25 ms until find identifies the service: a locked pidfile that names its process, or an unlocked one resolved to one process. A locked pidfile that is still empty is only starting (find's starting field is true): its holder may be a supervisor, so the wait goes on.
 
 With --container, a container that does not exist or is not running holds no running service: --for stopped holds at once, --for running looks at the container again every 250 ms.
 
 --for stopped reports how the process ended as "exit": {"code": N} or {"signal": "TERM", "core": false}, read with PIDFD_GET_INFO/PIDFD_INFO_EXIT once its parent has reaped it (Linux 6.15+; "unknown" on older kernels or while it is an unreaped zombie); null when the service was not running when the wait began.
 
-Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe pidfile, ambiguous, permission).`
+With --root-pid or --container, a process outside the target's PID namespace is never the service (outside_target_namespace: cannot tell).
+
+Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe pidfile, ambiguous, permission, outside the target's namespace).`
   static examples = [
     {command: '<%= config.bin %> wait db --for running --timeout 30s && ./migrate', description: 'Start work once db runs.'},
     {command: '<%= config.bin %> signal app TERM && <%= config.bin %> wait app --timeout 10s', description: 'Stop, then wait until it has stopped.'},
@@ -25,7 +27,7 @@ Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe 
 
   async run(): Promise<WaitResult> {
     const {args, flags} = await this.parse(Wait)
-    const opts = {pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], timeoutMs: parseDuration(flags.timeout)}
+    const opts = {pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], timeoutMs: parseDuration(flags.timeout), ...identityOptions(flags)}
     const result = flags.container !== undefined
       ? await (await import('../src/docker/in-container')).waitInContainer(args.name, flags.for, flags.container, opts)
       : await waitFor(args.name, flags.for, {...opts, rootPid: flags['root-pid']})

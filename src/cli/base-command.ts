@@ -12,6 +12,10 @@ import {oclifFlags} from './oclif-grammar'
 export const pidfileFlags = oclifFlags(grammar.pidfileFlags)
 export const containerFlags = oclifFlags(grammar.containerFlags)
 
+export const identityFlags = oclifFlags(grammar.identityFlags)
+/** The library's options from identityFlags (defined beside them, in the grammar). */
+export const identityOptions = grammar.identityOptions
+
 export abstract class BaseCommand extends Command {
   // Every text line goes out escaped (src/cli/escape.ts): a comm, a path or a container name with
   // ESC never reaches the terminal raw. --json (logJson) is not touched: JSON escapes by itself.

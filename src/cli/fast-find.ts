@@ -6,11 +6,11 @@
 import {formatFind} from './format'
 import {Prepared, fastParseOnly} from './fast-parse'
 import {log, logJson} from './fast-io'
-import {find} from './grammar'
+import {find, identityOptions} from './grammar'
 import {LocateResult, locate, statusExitCode} from '../locate/locate'
 
 /** The flags this runner reads (all of find's): any other flag given goes through oclif. */
-export const FAST_FLAGS: readonly string[] = ['pidfile', 'dir', 'allow-unsafe-pidfile', 'root-pid', 'container', 'quiet']
+export const FAST_FLAGS: readonly string[] = ['pidfile', 'dir', 'allow-unsafe-pidfile', 'root-pid', 'container', 'exec', 'process-name', 'user', 'quiet']
 
 export interface FastFind {
   name: string
@@ -21,6 +21,9 @@ export interface FastFind {
   allowUnsafe: boolean
   rootPid?: number
   container?: string
+  exec?: string
+  processName?: string
+  user?: string
 }
 
 /** Flags the fast path parses, with --json; test/unit/fast-find.test.ts compares them with commands/find.ts. */
@@ -31,18 +34,22 @@ export function parseFastFind(argv: string[]): FastFind | null {
   if (argv[0] !== 'find') return null
   const p = fastParseOnly(find, argv.slice(1), FAST_FLAGS)
   if (!p) return null
-  const f = p.flags as {pidfile?: string; dir?: string; quiet: boolean; 'allow-unsafe-pidfile': boolean; 'root-pid'?: number; container?: string}
+  const f = p.flags as {pidfile?: string; dir?: string; quiet: boolean; 'allow-unsafe-pidfile': boolean; 'root-pid'?: number; container?: string; exec?: string; 'process-name'?: string; user?: string}
   const out: FastFind = {name: p.args.name, quiet: f.quiet, json: p.json, allowUnsafe: f['allow-unsafe-pidfile']}
   if (f.pidfile !== undefined) out.pidfile = f.pidfile
   if (f.dir !== undefined) out.dir = f.dir
   if (f['root-pid'] !== undefined) out.rootPid = f['root-pid']
   if (f.container !== undefined) out.container = f.container
+  const identity = identityOptions(f)
+  if (identity.exec !== undefined) out.exec = identity.exec
+  if (identity.processName !== undefined) out.processName = identity.processName
+  if (identity.user !== undefined) out.user = identity.user
   return out
 }
 
 /** Runs a parsed fast `find`; returns the exit status (a Promise of it with --container). */
 export function runFastFind(f: FastFind): number | Promise<number> {
-  const opts = {pidfile: f.pidfile, dir: f.dir, allowUnsafe: f.allowUnsafe}
+  const opts = {pidfile: f.pidfile, dir: f.dir, allowUnsafe: f.allowUnsafe, exec: f.exec, processName: f.processName, user: f.user}
   if (f.container !== undefined) {
     const ref = f.container
     return import('../docker/in-container').then(({locateInContainer}) => locateInContainer(f.name, ref, opts)).then((r) => print(f, r))

@@ -61,11 +61,27 @@ export const containerFlags = {
   'root-pid': {type: 'integer', summary: 'Look inside the mount and PID namespaces of process PID (e.g. 1 in a sidecar that shares the app\'s PID namespace).', helpValue: 'PID', min: 1, exclusive: ['container']},
 } as const satisfies Record<string, FlagSpec>
 
+/**
+ * Explicit identity, as start-stop-daemon's --exec, --name and --user: required of every answer,
+ * locked pidfile or not (a process that does not match is never reported or signalled).
+ */
+export const identityFlags = {
+  exec: {type: 'string', summary: 'The service runs this executable: a process whose /proc/PID/exe is another file is not it (as start-stop-daemon --exec).', helpValue: 'PATH'},
+  'process-name': {type: 'string', summary: 'The service is named NAME: its comm, executable, argv[0] or script name, exactly (as start-stop-daemon --name).', helpValue: 'NAME'},
+  user: {type: 'string', summary: 'The service runs as this user (real uid; a name or a number), as start-stop-daemon --user.', helpValue: 'USER|UID'},
+} as const satisfies Record<string, FlagSpec>
+
+/** The library's options from identityFlags. */
+export function identityOptions(flags: {exec?: string; 'process-name'?: string; user?: string}): {exec?: string; processName?: string; user?: string} {
+  return {exec: flags.exec, processName: flags['process-name'], user: flags.user}
+}
+
 export const find = {
   args: {name: nameArg('Service name: the pidfile is NAME.pid in the runtime directories.')},
   flags: {
     ...pidfileFlags,
     ...containerFlags,
+    ...identityFlags,
     quiet: {type: 'boolean', char: 'q', summary: 'Print nothing; only set the exit status.', default: false},
   },
   json: true,
@@ -78,6 +94,7 @@ export const list = {
     dir: {type: 'path', key: 'dir', summary: 'List the *.pid files of this directory only (relative: to the working directory).', helpValue: 'DIR'},
     'allow-unsafe-pidfile': {type: 'boolean', summary: 'Trust pidfiles the safety rules refuse: symlinked, world- or group-writable, foreign-owned, or on an unsafe path.', default: false},
     ...containerFlags,
+    ...identityFlags,
   },
   json: true,
   strict: true,
@@ -86,17 +103,18 @@ export const list = {
 export const signal = {
   args: {
     name: nameArg('Service name (NAME.pid in the runtime directories).'),
-    signal: {type: 'string', description: 'TERM, SIGTERM, term, 15, or 0 to only probe.', required: true},
+    signal: {type: 'string', description: 'TERM, SIGTERM, term, 15, a real-time signal (RTMIN+2, RTMAX-1, 34..64), or 0 to only probe (not with --wait or --retry).', required: true},
   },
   flags: {
     ...pidfileFlags,
     ...containerFlags,
+    ...identityFlags,
     scope: {type: 'option', options: ['main', 'group', 'cgroup', 'tree'], default: 'main',
-      summary: 'main: the main process; group: its process group; cgroup: every process in its cgroup; tree: it and all its descendants.'},
+      summary: 'main: the main process; group: its process group; cgroup: every process in its own cgroup (a container\'s or a unit\'s); tree: it and all its descendants.'},
     wait: {type: 'boolean', summary: 'Wait for the signalled process(es) to exit (see --timeout).', default: false},
-    timeout: {type: 'string', summary: 'How long --wait waits: 500ms, 30s, 2m or plain seconds.', default: '30s', helpValue: 'DURATION'},
+    timeout: {type: 'string', summary: 'How long --wait waits: 500ms, 30s, 2m, 1h or plain seconds (at most 100000h).', default: '30s', helpValue: 'DURATION'},
     retry: {type: 'string', summary: 'Escalation schedule, e.g. TERM/30/KILL/5 or a number of seconds; implies --wait.', helpValue: 'SCHEDULE'},
-    'dry-run': {type: 'boolean', summary: 'Print what would be signalled; send nothing.', default: false},
+    'dry-run': {type: 'boolean', summary: 'Print what would be signalled, after every check of a real run (the kernel\'s permission check included); send nothing.', default: false},
     'require-handler': {type: 'boolean', summary: 'Send only to targets that catch SIGNAL (SigCgt), as util-linux kill --require-handler; the others are skipped (no_handler).', default: false},
   },
   json: true,
@@ -108,8 +126,9 @@ export const wait = {
   flags: {
     ...pidfileFlags,
     ...containerFlags,
+    ...identityFlags,
     for: {type: 'option', options: ['running', 'stopped'], default: 'stopped', summary: 'The condition to wait for.'},
-    timeout: {type: 'string', summary: 'Give up after this long: 500ms, 30s, 2m or plain seconds.', default: '30s', helpValue: 'DURATION'},
+    timeout: {type: 'string', summary: 'Give up after this long: 500ms, 30s, 2m, 1h or plain seconds (at most 100000h).', default: '30s', helpValue: 'DURATION'},
   },
   json: true,
   strict: true,

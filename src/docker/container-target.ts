@@ -45,6 +45,10 @@ export async function containerTarget(ref: string, opts: {procfs?: ProcFs; api?:
     visible = c !== null && c.id === summary.id
     if (c) container.cgroup = c.cgroup
   } catch {}
+  const lie = visible ? notTheContainersInit(summary, procfs) : null
+  if (lie) {
+    throw new NslocateError('DOCKER', `container ${ref}: refusing the engine's State.Pid ${summary.pid} (outside_target_namespace): ${lie}; nothing was signalled. Check which engine DOCKER_HOST (${api.where}) points at`, {exitCode: 4, details: {container: summary.id, reason: 'outside_target_namespace'}})
+  }
   if (!visible && fs.existsSync(procfs.file(summary.pid))) {
     evidence.push(`pid ${summary.pid} here is not in the container's cgroup: nslocate runs in another PID namespace than the engine`)
   } else if (!visible) {
@@ -53,6 +57,24 @@ export async function containerTarget(ref: string, opts: {procfs?: ProcFs; api?:
     evidence.push(`pid ${summary.pid} here is the container's init (its cgroup names the container)`)
   }
   return {api, summary, container, rootPid: visible ? summary.pid : null, evidence}
+}
+
+/**
+ * A process whose cgroup names the container may still not be its init: an engine that lies (or a
+ * process moved into a look-alike cgroup). Unless the engine says the container shares the host's
+ * PID namespace (HostConfig.PidMode=host), its init is pid 1 of a PID namespace that is not ours.
+ */
+function notTheContainersInit(summary: ContainerSummary, procfs: ProcFs): string | null {
+  if (summary.pidMode === 'host') return null
+  try {
+    const nspid = procfs.readStatus(summary.pid).nspid
+    const own = procfs.readPidnsLink(summary.pid) === procfs.readPidnsLink('self')
+    if (own) return `pid ${summary.pid} is in nslocate's own PID namespace, but the engine says the container has one of its own (HostConfig.PidMode ${JSON.stringify(summary.pidMode ?? '')})`
+    if ((!summary.pidMode || summary.pidMode === 'private') && nspid[nspid.length - 1] !== 1) return `pid ${summary.pid} is pid ${nspid[nspid.length - 1]} of its PID namespace, not its init (1)`
+    return null
+  } catch {
+    return null // exited meanwhile: what follows finds the container not running
+  }
 }
 
 /** The image a helper container is started from: $NSLOCATE_HELPER_IMAGE, else the image of the container nslocate runs in. */

@@ -16,6 +16,8 @@ export interface ContainerSummary {
   running: boolean
   /** State.Pid: the container's init, as a pid in the ENGINE's PID namespace (0 when not running) */
   pid: number
+  /** HostConfig.PidMode ('' when the engine does not say: the container has a PID namespace of its own) */
+  pidMode?: string
 }
 
 export interface HelperRun {
@@ -129,7 +131,7 @@ export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<D
     return c
   }
   if (!lean) await dockerode() // a DOCKER_HOST only dockerode understands: parse it now, as before
-  const summarize = (c: {Id: string; Name?: string; Names?: string[]; Config?: {Image?: string}; Image?: string; State?: {Running?: boolean; Pid?: number} | string}): ContainerSummary => {
+  const summarize = (c: {Id: string; Name?: string; Names?: string[]; Config?: {Image?: string}; Image?: string; State?: {Running?: boolean; Pid?: number} | string; HostConfig?: {PidMode?: string}}): ContainerSummary => {
     if (!c || typeof c !== 'object' || typeof c.Id !== 'string' || c.State === undefined) {
       throw new NslocateError('DOCKER', `the Docker engine at ${where} answered without a container's Id and State: ${JSON.stringify(c).slice(0, 200)}`, {exitCode: 4})
     }
@@ -139,6 +141,7 @@ export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<D
       image: c.Config?.Image ?? c.Image ?? '',
       running: typeof c.State === 'object' ? Boolean(c.State.Running) : c.State === 'running',
       pid: typeof c.State === 'object' ? c.State.Pid ?? 0 : 0,
+      pidMode: typeof c.HostConfig?.PidMode === 'string' ? c.HostConfig.PidMode : '',
     }
   }
   return {

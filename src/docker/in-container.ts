@@ -10,6 +10,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {NslocateError} from '../errors'
+import {IdentityOptions} from '../locate/identity-options'
 import {LocateOptions, LocateResult, locate, stoppedResult} from '../locate/locate'
 import {listPidfiles} from '../locate/list-pidfiles'
 import {ProcFs, proc} from '../proc/proc-fs'
@@ -108,12 +109,12 @@ export async function waitInContainer(name: string, condition: WaitCondition, re
 }
 
 /** What `find NAME --root-pid ROOTPID` would find, for every NAME in the search path inside ROOTPID's root (list-pidfiles.ts). */
-export function listInRoot(rootPid: number, opts: {procfs?: ProcFs; dir?: string; allowUnsafe?: boolean; preEvidence?: string[]; containerHint?: LocateOptions['containerHint']} = {}): LocateResult[] {
+export function listInRoot(rootPid: number, opts: {procfs?: ProcFs; dir?: string; allowUnsafe?: boolean; preEvidence?: string[]; containerHint?: LocateOptions['containerHint']} & IdentityOptions = {}): LocateResult[] {
   const procfs = opts.procfs ?? proc
   const root = procfs.file(rootPid, 'root')
   const {files} = listPidfiles({root, dir: opts.dir ? path.join(root, path.resolve(opts.dir)) : undefined, env: {}, uid: 0})
   return files.map((f) => locate({name: f.name, pidfile: f.path.slice(root.length) || '/', rootPid, skipNameCheck: !f.validName,
-    allowUnsafe: opts.allowUnsafe, containerHint: opts.containerHint, preEvidence: opts.preEvidence}))
+    allowUnsafe: opts.allowUnsafe, containerHint: opts.containerHint, preEvidence: opts.preEvidence, exec: opts.exec, processName: opts.processName, user: opts.user}))
 }
 
 export interface ContainerServices {
@@ -148,11 +149,15 @@ export async function listContainers(opts: {api?: DockerApi; procfs?: ProcFs} = 
   return out
 }
 
-function pidfileArgs(opts: {pidfile?: string; dir?: string; allowUnsafe?: boolean}): string[] {
+function pidfileArgs(opts: {pidfile?: string; dir?: string; allowUnsafe?: boolean} & IdentityOptions): string[] {
   const a: string[] = []
   if (opts.pidfile) a.push('--pidfile', opts.pidfile)
   if (opts.dir) a.push('--dir', opts.dir)
   if (opts.allowUnsafe) a.push('--allow-unsafe-pidfile')
+  // identity options are required of every answer: the helper must apply them too
+  if (opts.exec !== undefined) a.push('--exec', opts.exec)
+  if (opts.processName !== undefined) a.push('--process-name', opts.processName)
+  if (opts.user !== undefined) a.push('--user', String(opts.user))
   return a
 }
 

@@ -8,16 +8,20 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {NslocateError, isErrno} from '../errors'
-import {NS_TRANSLATE_UNSUPPORTED, nsPidFromPidns} from '../native/binding'
 import {ContainerRef} from '../proc/parse-cgroup'
-import {ProcStatus} from '../proc/parse-status'
 import {ProcFs, proc} from '../proc/proc-fs'
+import {confine} from './confine'
+import {hasPtraceCap, ptraceDenial} from './denial'
+import {IdentityOptions, ResolvedIdentity, checkIdentity, resolveIdentity} from './identity-options'
 import {PidfileLock, findLockHolder} from './lock-holder'
 import {SearchOptions, resolvePidfile, validateName, withAbsolutePaths} from './name'
 import {OpenedPidfile, mode, openPidfile} from './pidfile'
 import {applySafety} from './pidfile-trust'
-import {ProcessFacts, ProcessInfo, describeProcess, readContainer, readFacts, readPidns} from './process-info'
-import {resolveUnlocked} from './unlocked'
+import {ProcessFacts, ProcessInfo, describeProcess, readContainer, readPidns} from './process-info'
+import {describeNames} from './process-names'
+import {reconcileWithHolders} from './reconcile'
+import {readNames, resolveUnlocked} from './unlocked'
+import {MountRef} from './visibility'
 
 export type State = 'running' | 'stale' | 'stopped' | 'unknown'
 
@@ -33,13 +37,15 @@ export interface LocateResult {
   nspid: number[]
   pidns: string | null
   pidfile: {path: string; pid: number | null; lock: PidfileLock; uid: number; mode: string} | null
+  /** the pidfile is locked but holds no pid yet: the service is starting (`pid` is the lock holder, maybe its supervisor) */
+  starting: boolean
   process: ProcessInfo | null
   container: ContainerRef | null
   reasons: string[]
   evidence: string[]
 }
 
-export interface LocateOptions extends SearchOptions {
+export interface LocateOptions extends SearchOptions, IdentityOptions {
   name: string
   allowUnsafe?: boolean
   /** /proc mount to read (tests point it at another mount) */
@@ -84,7 +90,7 @@ export interface Located {
 export function stoppedResult(name: string, reasons: string[] = [], evidence: string[] = []): LocateResult {
   return {
     name, state: 'stopped', pid: null, holder: null, visible: true, nspid: [], pidns: null,
-    pidfile: null, process: null, container: null, reasons, evidence,
+    pidfile: null, starting: false, process: null, container: null, reasons, evidence,
   }
 }
 
@@ -97,6 +103,7 @@ export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
   const located: Located = {result, main: null, holder: null}
   if (opts.preEvidence) result.evidence.push(...opts.preEvidence)
   const inRoot = opts.rootPid !== undefined ? rootOf(opts, procfs) : null
+  const identity = resolveIdentity(opts, inRoot?.root)
   const {path: file, searched, lstat} = resolvePidfile(opts.name, inRoot ? inRoot.search : opts)
   if (!file) {
     result.reasons.push('no_pidfile')
@@ -119,13 +126,14 @@ export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
   }
   located.pidfileId = {dev: Number(opened.stat.dev), ino: Number(opened.stat.ino)}
   try {
-    decide(located, opened, inRoot ? {...opts, pidns: inRoot.pidns, innerPath: file.slice(inRoot.root.length) || '/'} : opts, procfs)
+    decide(located, opened, {...opts, identity, ...(inRoot ? {pidns: inRoot.pidns, innerPath: file.slice(inRoot.root.length) || '/', mountRef: inRoot.mountRef} : {})}, procfs)
     if (opts.containerHint && result.pid !== null) {
       if (!result.container || result.container.id === opts.containerHint.id) result.container = {...opts.containerHint, ...result.container, name: opts.containerHint.name}
     }
   } finally {
     if (!opened.borrowed) fs.closeSync(opened.fd)
   }
+  if (opts.rootPid !== undefined) confine(located, opts.rootPid, procfs)
   if (located.result.pid === null) {
     located.main = null
     located.holder = null
@@ -134,23 +142,57 @@ export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
 }
 
 /** /proc/ROOTPID/root, the search options under it, and ROOTPID's PID namespace. */
-function rootOf(opts: LocateOptions, procfs: ProcFs): {root: string; search: SearchOptions; pidns: string} {
+function rootOf(opts: LocateOptions, procfs: ProcFs): {root: string; search: SearchOptions; pidns: string; mountRef: MountRef} {
   const pid = opts.rootPid!
   const root = procfs.file(pid, 'root')
   let pidns: string
   try {
     pidns = procfs.readPidnsLink(pid)
-    fs.readdirSync(root)
+    procfs.statUnder(pid, 'root')
   } catch (error) {
     if (isErrno(error, 'ENOENT', 'ESRCH')) throw new NslocateError('NOT_RUNNING', `pid ${pid} (whose mount namespace holds the pidfile) has exited`, {exitCode: 3, cause: error})
-    throw new NslocateError('PERMISSION', `cannot enter the files of pid ${pid} through ${root}: ${(error as Error).message}; this needs root with CAP_SYS_PTRACE (docker run --cap-add SYS_PTRACE)`, {exitCode: 4, cause: error})
+    const cause = isErrno(error, 'EACCES', 'EPERM') ? ptraceDenial(procfs, pid) : 'run as root'
+    throw new NslocateError('PERMISSION', `cannot enter the files of pid ${pid} through ${root}: ${(error as Error).message}; ${cause}`, {exitCode: 4, cause: error})
   }
   const under = (p?: string) => (p ? path.join(root, p) : undefined)
+  let mnt: string | null = null
+  try {
+    mnt = procfs.readLink(pid, 'ns', 'mnt')
+  } catch {}
   // The caller's NSLOCATE_RUNTIME_DIR and XDG_RUNTIME_DIR describe the caller, not the target: not used.
-  return {root, pidns, search: {pidfile: under(opts.pidfile), dir: under(opts.dir), root, env: {}, uid: 0}}
+  return {root, pidns, search: {pidfile: under(opts.pidfile), dir: under(opts.dir), root, env: {}, uid: 0}, mountRef: {mnt, who: `pid ${pid} (--root-pid)`}}
 }
 
-function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions & {innerPath?: string}, procfs: ProcFs): void {
+/** This process's mount namespace, in which a pidfile given by its path was opened. */
+function selfMountRef(procfs: ProcFs): MountRef {
+  try {
+    return {mnt: procfs.readLink('self', 'ns', 'mnt'), who: 'this process'}
+  } catch {
+    return {mnt: null, who: 'this process'}
+  }
+}
+
+/**
+ * A path through another process's root (/proc/P/root/run/app.pid, given without --root-pid): the
+ * file lives in P's mount namespace, where only P's PID namespace is sure to see it.
+ */
+function throughRoot(file: string, procfs: ProcFs): {inner: string; mountRef: MountRef; placedNs?: {pidns: string; why: string}} | null {
+  const m = new RegExp(`^${procfs.root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/([0-9]+)/root(/.*)?$`).exec(file)
+  if (!m) return null
+  const pid = Number(m[1])
+  let mnt: string | null = null
+  let pidns: string | null = null
+  try {
+    mnt = procfs.readLink(pid, 'ns', 'mnt')
+    pidns = procfs.readPidnsLink(pid)
+  } catch {}
+  return {inner: m[2] ?? '/', mountRef: {mnt, who: `pid ${pid} (whose root the path goes through)`},
+    placedNs: pidns ? {pidns, why: `the file was reached through /proc/${pid}/root, and it is in that process's PID namespace (${pidns})`} : undefined}
+}
+
+type DecideOptions = LocateOptions & {innerPath?: string; mountRef?: MountRef; identity: ResolvedIdentity | null}
+
+function decide(located: Located, opened: OpenedPidfile, opts: DecideOptions, procfs: ProcFs): void {
   const {result} = located
   const {content, stat} = opened
   const written = content.pid
@@ -175,7 +217,7 @@ function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions & {
       result.visible = false
       if (finding.denied.length > 0) {
         // permission_denied is already among the reasons: the holder may be one of the unreadable processes.
-        result.evidence.push('the lock is held, but its holder is not among the processes whose fds could be read; run as root or with CAP_SYS_PTRACE to name it')
+        result.evidence.push(`the lock is held, but its holder is not among the processes whose fds could be read; ${hasPtraceCap(procfs) ? 'this process has CAP_SYS_PTRACE: the holder is a protected process' : 'run as root (with CAP_SYS_PTRACE) to name it'}`)
       } else {
         result.reasons.push('holder_not_visible')
         result.evidence.push('the service is running in a PID namespace this process cannot see; run on the host, share its PID namespace, or use --container')
@@ -186,6 +228,11 @@ function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions & {
       located.holder = r.holder
       main = r.main
       if (r.mismatch) result.reasons.push('content_mismatch')
+      if (written === null) {
+        result.starting = true
+        result.evidence.push(`starting: pid ${r.holder.pid} holds the lock on an empty file; it may be the service or its supervisor, which writes the service's pid next`)
+      }
+      if (opts.identity && !identityHolds(result, procfs, main, opts.identity)) main = null
     }
   } else {
     result.reasons.push('unlocked_pidfile')
@@ -194,25 +241,15 @@ function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions & {
       result.evidence.push('no lock and no usable pid: nothing identifies a process')
     } else {
       const base = path.basename(opened.path).replace(/\.pid$/, '')
-      const r = resolveUnlocked({content: written, file: opts.innerPath ?? opened.path, stat, names: [opts.name, base, ...(opts.alsoNamed ?? [])], procfs, bootMs, pidns: opts.pidns})
+      const via = opts.innerPath === undefined ? throughRoot(opened.path, procfs) : null
+      const r = resolveUnlocked({
+        content: written, file: opts.innerPath ?? via?.inner ?? opened.path, stat, names: [opts.name, base, ...(opts.alsoNamed ?? [])], procfs, bootMs,
+        pidns: opts.pidns, placedNs: via?.placedNs, mountRef: opts.mountRef ?? via?.mountRef ?? selfMountRef(procfs), identity: opts.identity,
+      })
       result.evidence.push(...r.evidence)
-      if (r.undetermined.length > 0) {
-        // A process we may not inspect could be the service: neither "stale" nor a guess.
-        result.state = 'unknown'
-        if (!result.reasons.includes('permission_denied')) result.reasons.push('permission_denied')
-        if (r.survivors.length > 0) result.reasons.push('ambiguous')
-        result.evidence.push(`cannot tell which process wrote ${opened.path}: ${[...r.survivors, ...r.undetermined].map((f) => f.pid).join(', ')} ${r.survivors.length + r.undetermined.length === 1 ? 'fits' : 'fit'}, not all could be checked; run as root with CAP_SYS_PTRACE (e.g. --cap-add SYS_PTRACE) to decide`)
-      } else if (r.survivors.length === 1) {
-        result.state = 'running'
-        main = r.survivors[0]
-      } else if (r.survivors.length > 1) {
-        result.state = 'unknown'
-        result.reasons.push('ambiguous')
-        result.evidence.push(`${r.survivors.length} processes fit (${r.survivors.map((f) => f.pid).join(', ')}): not guessing; give --pidfile of a locked pidfile or --container`)
-      } else {
-        result.state = 'stale'
-        result.reasons.push(r.reused ? 'pid_reused' : 'stale_pidfile')
-      }
+      result.state = r.state
+      for (const reason of r.reasons) if (!result.reasons.includes(reason)) result.reasons.push(reason)
+      main = r.main
     }
   }
   if (result.state === 'stale' && !result.reasons.includes('stale_pidfile')) result.reasons.push('stale_pidfile')
@@ -229,72 +266,17 @@ function decide(located: Located, opened: OpenedPidfile, opts: LocateOptions & {
 }
 
 /**
- * The pid in the file must be the holder's own view of itself (last NSpid column), or a
- * descendant of the holder numbered that way in the holder's namespace (a supervisor such as
- * daemon(1) or `nslocate run` holds the lock for its child).
+ * The identity options hold for the service found through the lock, or the answer is unknown
+ * (identity_mismatch) and names no process. A starting service's holder may be its supervisor:
+ * then nothing is claimed yet (wait --for running keeps waiting).
  */
-function reconcileWithHolders(holders: number[], written: number | null, procfs: ProcFs, bootMs: number, evidence: string[], holderStatus?: ProcStatus): {holder: ProcessFacts; main: ProcessFacts; mismatch: boolean} {
-  // holderStatus belongs to the only holder of an fd check (findLockHolder's quick path).
-  const facts = holders.map((h) => readFacts(procfs, h, bootMs, holders.length === 1 ? holderStatus : undefined)).filter((f): f is ProcessFacts => f !== null)
-  if (facts.length === 0) throw new NslocateError('GONE', `the lock holder (pid ${holders.join(', ')}) exited while being inspected; run again`)
-  if (written === null) {
-    evidence.push(`lock held by pid ${facts[0].pid} but the file has no pid yet (a service that is starting writes it after locking)`)
-    return {holder: facts[0], main: facts[0], mismatch: false}
-  }
-  for (const h of facts) {
-    const own = h.status.nspid[h.status.nspid.length - 1]
-    if (own === written) {
-      evidence.push(`consistent: holder ${h.pid} has NSpid ${h.status.nspid.join(' ')}; its own view (${own}) is the pid in the file`)
-      return {holder: h, main: h, mismatch: false}
-    }
-  }
-  for (const h of facts) {
-    const child = descendantNumbered(procfs, h, written, bootMs)
-    if (child) {
-      evidence.push(`consistent: the file names ${written}, which is pid ${child.pid} (NSpid ${child.status.nspid.join(' ')}), a descendant of the lock holder ${h.pid} in its namespace (supervisor holds the lock)`)
-      return {holder: h, main: child, mismatch: false}
-    }
-  }
-  const h = facts[0]
-  evidence.push(`MISMATCH: the file says ${written}, but the lock holder ${h.pid} is ${h.status.nspid[h.status.nspid.length - 1]} in its own namespace (NSpid ${h.status.nspid.join(' ')}) and has no descendant numbered ${written}; reporting the lock holder`)
-  return {holder: h, main: h, mismatch: true}
-}
-
-/** The process numbered `n` in `holder`'s own namespace, if it descends from `holder`. */
-function descendantNumbered(procfs: ProcFs, holder: ProcessFacts, n: number, bootMs: number): ProcessFacts | null {
-  const level = holder.status.nspid.length - 1
-  let candidate: number | null = null
-  try {
-    const fd = fs.openSync(procfs.file(holder.pid, 'ns', 'pid'), 'r')
-    try {
-      const x = nsPidFromPidns(fd, n)
-      if (x !== NS_TRANSLATE_UNSUPPORTED) {
-        if (x === null) return null
-        candidate = x
-      }
-    } finally {
-      fs.closeSync(fd)
-    }
-  } catch {}
-  const isDescendant = (pid: number) => {
-    let p = pid
-    for (let i = 0; i < 256 && p > 0; i++) {
-      if (p === holder.pid) return true
-      try {
-        p = procfs.readStatus(p).ppid
-      } catch {
-        return false
-      }
-    }
-    return false
-  }
-  if (candidate !== null) {
-    const f = readFacts(procfs, candidate, bootMs)
-    return f && f.status.nspid[level] === n && isDescendant(candidate) ? f : null
-  }
-  for (const pid of procfs.listPids()) {
-    const f = readFacts(procfs, pid, bootMs)
-    if (f && f.status.nspid.length > level && f.status.nspid[level] === n && isDescendant(pid)) return f
-  }
-  return null
+function identityHolds(result: LocateResult, procfs: ProcFs, main: ProcessFacts, identity: ResolvedIdentity): boolean {
+  const names = readNames(procfs, main)
+  const check = checkIdentity(procfs, main, names, identity)
+  result.evidence.push(check.ok ? check.detail : `MISMATCH: ${check.detail} (${describeNames(names)})`)
+  if (check.ok) return true
+  result.state = 'unknown'
+  result.reasons.push('identity_mismatch')
+  result.holder = null
+  return false
 }

@@ -13,8 +13,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {isErrno} from '../errors'
-import {probePosixLock} from '../native/binding'
 import {ProcFs} from '../proc/proc-fs'
+import {hasPtraceCap} from './denial'
 import {ProcStatus} from '../proc/parse-status'
 import {LockKind, LockLine, sameFile} from '../proc/parse-locks'
 
@@ -49,13 +49,13 @@ export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs:
   // /proc/locks drops the line of a flock() caller that has exited (lock, then daemonize) when this
   // /proc is not the init namespace's: the process asked about is then a hint like the file's pid.
   if (opts.confirm !== undefined && opts.confirm > 0) hintPids = [opts.confirm, ...hintPids]
-  const probe = probePosixLock(fd)
+  const probe = procfs.probeLock(fd)
   // Holders' fd links show the file's real path: match the opened file's own name too (a symlinked
   // pidfile). Only needed past the POSIX answer.
   const names = [path.basename(file)]
   const withRealName = () => {
     try {
-      names.push(path.basename(fs.readlinkSync(`/proc/self/fd/${fd}`)))
+      names.push(path.basename(procfs.readLink('self', 'fd', String(fd))))
     } catch {}
     return names
   }
@@ -153,7 +153,10 @@ function scan(lock: PidfileLock, kind: LockKind, names: string[], stat: fs.Stats
     evidence.push(`fd scan: no process visible here holds the ${lock} lock`)
   }
   if (denied.length > 0) {
-    evidence.push(`fd scan: not allowed to read the fds of ${denied.length} process(es) (${denied.slice(0, 5).join(', ')}${denied.length > 5 ? ', ...' : ''}); listing another uid's /proc/PID/fd needs CAP_DAC_READ_SEARCH, reading its links needs CAP_SYS_PTRACE (or run as that uid)`)
+    const list = `${denied.slice(0, 5).join(', ')}${denied.length > 5 ? ', ...' : ''}`
+    evidence.push(`fd scan: not allowed to read the fds of ${denied.length} process(es) (${list}); ` + (hasPtraceCap(procfs)
+      ? `this process has CAP_SYS_PTRACE, so ${denied.length === 1 ? 'it is' : 'they are'} protected (a sandbox's or container runtime's init, or a Yama/AppArmor/SELinux policy)`
+      : 'listing another uid\'s /proc/PID/fd needs CAP_DAC_READ_SEARCH, reading its links needs CAP_SYS_PTRACE (or run as that uid)'))
   }
   return {lock, holders, notVisible: holders.length === 0, evidence, denied}
 }
@@ -163,10 +166,9 @@ function scan(lock: PidfileLock, kind: LockKind, names: string[], stat: fs.Stats
  * whose link ends in one of `names` are stat'ed (a hard link under another name is not found).
  */
 export function holdsLock(procfs: ProcFs, pid: number, kind: LockKind, names: string[], stat: fs.Stats): {holds: boolean; denied: boolean} {
-  const fdDir = procfs.file(pid, 'fd')
   let fds: string[]
   try {
-    fds = fs.readdirSync(fdDir)
+    fds = procfs.listFds(pid)
   } catch (error) {
     return {holds: false, denied: (error as NodeJS.ErrnoException).code === 'EACCES'}
   }
@@ -174,7 +176,7 @@ export function holdsLock(procfs: ProcFs, pid: number, kind: LockKind, names: st
   for (const fd of fds) {
     let target: string
     try {
-      target = fs.readlinkSync(path.join(fdDir, fd))
+      target = procfs.readLink(pid, 'fd', fd)
     } catch (error) {
       // The fd directory of a process of our own uid lists, but its links need ptrace access
       // (CAP_SYS_PTRACE when the process has capabilities we lack): not seen is not "not held".
@@ -184,8 +186,8 @@ export function holdsLock(procfs: ProcFs, pid: number, kind: LockKind, names: st
     // Cheap filter on the link text, then confirm identity by dev:inode (paths differ across mount namespaces).
     if (!target.startsWith('/') || !names.includes(path.basename(target.replace(/ \(deleted\)$/, '')))) continue
     try {
-      const s = fs.statSync(path.join(fdDir, fd))
-      if (s.ino !== stat.ino || s.dev !== stat.dev) continue
+      const s = procfs.statUnder(pid, 'fd', fd)
+      if (s.ino !== Number(stat.ino) || s.dev !== Number(stat.dev)) continue
       if (procfs.readFdinfoLocks(pid, fd).some((l) => l.kind === kind && sameFile(l, stat.dev, stat.ino))) return {holds: true, denied: false}
     } catch (error) {
       if (isErrno(error, 'EACCES', 'EPERM')) denied = true

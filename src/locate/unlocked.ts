@@ -1,59 +1,61 @@
 /**
- * An unlocked pidfile holds a bare number written in SOME pid namespace. Candidates are user-space
- * processes whose innermost pid (last NSpid column) equals it; they are narrowed step by step and
- * every step is reported. Never guess: more than one survivor is `ambiguous`.
+ * An unlocked pidfile holds a bare number written in SOME pid namespace. This reads the facts about
+ * every process that could have written it; identity.ts decides (docs/nslocate.1.md, NOTES, "The
+ * identity model"). Every read goes through ProcFs, so the decision is tested over captured trees.
  *
  *  (a) per pid namespace, translate the number with ioctl(NS_GET_PID_FROM_PIDNS) (one call per
  *      namespace); on kernels without it, scan that namespace's processes' NSpid.
- *  (b) the candidate's mount namespace must see this very file (same dev:inode at the same path
- *      under /proc/PID/root).
- *  (c) its comm, executable or argv[0] starts with NAME or the pidfile's base name.
- *  (d) it started no later than the file was last written; else the pid was reused.
+ *  (b) whether its mount namespace holds this very file (visibility.ts);
+ *  (c) its names (comm, exe, argv[0], script) against NAME and the pidfile's base name;
+ *  (d) whether it started no later than the file was last written (else the pid was reused);
+ *  (e) the identity options (--exec, --process-name, --user), when given.
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
-
-import {isErrno} from '../errors'
-import {NS_TRANSLATE_UNSUPPORTED, nsPidFromPidns} from '../native/binding'
+import {NS_TRANSLATE_UNSUPPORTED} from '../native/binding'
 import {isKernelThread} from '../proc/parse-stat'
 import {ProcFs} from '../proc/proc-fs'
+import {ptraceDenial} from './denial'
+import {Candidate, UnlockedDecision, decideUnlocked} from './identity'
+import {ResolvedIdentity, checkIdentity} from './identity-options'
 import {ProcessFacts, readFacts} from './process-info'
-
-export interface UnlockedResolution {
-  survivors: ProcessFacts[]
-  /** a candidate was dropped only because it started after the file was written */
-  reused: boolean
-  /**
-   * candidates that passed every other step but whose mount namespace we were not allowed to look
-   * into (/proc/PID/root and mountinfo need ptrace access: CAP_SYS_PTRACE): they can be neither
-   * confirmed nor ruled out, so the answer is "cannot tell", never "stale"
-   */
-  undetermined: ProcessFacts[]
-  evidence: string[]
-}
+import {ProcessNames, matchName, processNames} from './process-names'
+import {MountRef, seesFile} from './visibility'
 
 /** Slack for comparing a start time (10 ms ticks, boot time read at 10 ms) with a file mtime. */
-const START_SLACK_MS = 30
+export const START_SLACK_MS = 30
 
-export function resolveUnlocked(opts: {
+export interface UnlockedInput {
   content: number
+  /** the pidfile's path in the reference mount namespace (under --root-pid: inside it) */
   file: string
-  stat: fs.Stats
+  stat: {dev: number | bigint; ino: number | bigint; mtimeMs: number}
   names: string[]
   procfs: ProcFs
   bootMs: number
-  /** restrict to this pid namespace (`pid:[inode]`), e.g. a container's */
+  /** restrict to this pid namespace (`pid:[inode]`), e.g. a container's: positive identity by place */
   pidns?: string
-}): UnlockedResolution {
+  /** the file was reached through this pid namespace's root (/proc/P/root/...): identity by place */
+  placedNs?: {pidns: string; why: string}
+  /** the mount namespace the file was opened in */
+  mountRef: MountRef
+  identity?: ResolvedIdentity | null
+}
+
+export function resolveUnlocked(opts: UnlockedInput): UnlockedDecision {
   const {content, procfs} = opts
   const evidence: string[] = []
   const found = candidatesByNamespace(procfs, content, opts.pidns, evidence)
-  let facts: ProcessFacts[] = []
+  const facts: ProcessFacts[] = []
   for (const pid of found) {
     const f = readFacts(procfs, pid, opts.bootMs)
     if (!f) continue
     if (isKernelThread(f.stat)) {
       evidence.push(`pid ${pid} is a kernel thread: not a candidate`)
+      continue
+    }
+    // ioctl(NS_GET_PID_FROM_PIDNS) translates any task id, and /proc/TID answers for a thread too:
+    // a pidfile holds getpid(), the thread-group leader's id, so a thread is never the writer.
+    if (f.status.tgid !== f.status.pid) {
+      evidence.push(`pid ${pid} is a thread of process ${f.status.tgid}, not a process: not a candidate`)
       continue
     }
     if (f.stat.state === 'Z' || f.stat.state === 'X') {
@@ -64,101 +66,56 @@ export function resolveUnlocked(opts: {
   }
   if (facts.length === 0) {
     evidence.push(`no live process has innermost pid ${content} in any PID namespace visible here`)
-    return {survivors: [], reused: false, undetermined: [], evidence}
+    return {main: null, state: 'stale', reasons: [], evidence}
   }
   evidence.push(`candidates with innermost pid ${content}: ${facts.map((f) => `${f.pid} (${f.stat.comm})`).join(', ')}`)
-
-  // (b) the candidate sees this very file; one whose mount namespace we may not look into is kept
-  // aside (undetermined) and goes through (c) and (d) too.
-  const sees = new Map(facts.map((f) => [f.pid, seesFile(procfs, f.pid, opts.file, opts.stat)]))
-  let undetermined = facts.filter((f) => sees.get(f.pid) === 'denied')
-  for (const f of undetermined) {
-    evidence.push(`pid ${f.pid}: not allowed to look into its mount namespace (/proc/${f.pid}/root, mountinfo: needs CAP_SYS_PTRACE), so whether it sees this pidfile cannot be checked`)
-  }
-  facts = narrow(facts.filter((f) => sees.get(f.pid) !== 'denied'), evidence, 'sees this pidfile', (f) => sees.get(f.pid) === true,
-    `neither ${opts.file} nor NAME.pid under any of its mount points is this file (dev:inode) in its mount namespace`)
-
-  // (c) name
   const names = [...new Set(opts.names.filter(Boolean))]
-  const named = (f: ProcessFacts) => matchesName(procfs, f, names)
-  facts = narrow(facts, evidence, `is named ${names.join(' or ')}`, named, 'its comm, executable and argv[0] do not match')
-  undetermined = undetermined.filter(named)
-
-  // (d) start time against the file's mtime
-  let reused = false
-  const mtime = opts.stat.mtimeMs
-  const before = facts.length
-  const startedBefore = (f: ProcessFacts) => f.startedMs <= mtime + START_SLACK_MS
-  facts = narrow(facts, evidence, 'started before the pidfile was written', startedBefore,
-    (f) => `it started at ${new Date(f.startedMs).toISOString()}, after the file was written at ${new Date(mtime).toISOString()}: the pid was reused`)
-  if (before > 0 && facts.length === 0) reused = true
-  undetermined = undetermined.filter(startedBefore)
-  if (undetermined.length > 0) {
-    evidence.push(`pid ${undetermined.map((f) => f.pid).join(', ')} would fit but could not be checked against the pidfile (permission)`)
-  }
-  return {survivors: facts, reused, undetermined, evidence}
+  const cands = facts.map((f) => candidate(opts, f, names))
+  const d = decideUnlocked(cands, {content, names, mtimeMs: opts.stat.mtimeMs, ptraceHint: ptraceHint(procfs, cands)})
+  return {...d, evidence: [...evidence, ...d.evidence]}
 }
 
-/**
- * Does pid's mount namespace contain this file? At the same path first; else (a volume mounted at
- * another path, e.g. host /srv/app/run -> container /run) directly under any of its mount points.
- */
-export function seesFile(procfs: ProcFs, pid: number, file: string, stat: fs.Stats): boolean | 'denied' {
-  const root = procfs.file(pid, 'root')
-  // Whether we may look into its mount namespace at all: /proc/PID/root itself needs ptrace access.
-  // (EACCES on one path further down, such as a 0710 directory, only means "not there".)
+function candidate(opts: UnlockedInput, f: ProcessFacts, names: string[]): Candidate {
+  const {procfs} = opts
+  const n = readNames(procfs, f)
+  const sight = seesFile(procfs, f.pid, opts.file, opts.stat, opts.mountRef)
+  let pidns: string | null = null
   try {
-    fs.statSync(root)
-  } catch (error) {
-    return isErrno(error, 'EACCES', 'EPERM') ? 'denied' : false
-  }
-  const same = (p: string) => {
-    try {
-      const s = fs.statSync(path.join(root, p))
-      return s.dev === stat.dev && s.ino === stat.ino
-    } catch {
-      return false
-    }
-  }
-  if (same(file)) return true
-  let mountinfo = ''
-  try {
-    mountinfo = fs.readFileSync(procfs.file(pid, 'mountinfo'), 'utf8')
-  } catch (error) {
-    return isErrno(error, 'EACCES', 'EPERM') ? 'denied' : false
-  }
-  const base = path.basename(file)
-  // mountinfo(5): ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; octal escapes for spaces.
-  for (const line of mountinfo.split('\n')) {
-    const cols = line.split(' ')
-    if (cols.length < 5) continue
-    const mp = cols[4].replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(Number.parseInt(o, 8)))
-    if (same(path.join(mp, base))) return true
-  }
-  return false
-}
-
-function narrow(facts: ProcessFacts[], evidence: string[], what: string, keep: (f: ProcessFacts) => boolean,
-  why: string | ((f: ProcessFacts) => string)): ProcessFacts[] {
-  const kept: ProcessFacts[] = []
-  for (const f of facts) {
-    if (keep(f)) kept.push(f)
-    else evidence.push(`pid ${f.pid} dropped: ${typeof why === 'string' ? why : why(f)}`)
-  }
-  if (kept.length > 0) evidence.push(`pid ${kept.map((f) => f.pid).join(', ')} ${what}`)
-  return kept
-}
-
-export function matchesName(procfs: ProcFs, f: ProcessFacts, names: string[]): boolean {
-  const ids = [f.stat.comm]
-  try {
-    ids.push(path.basename(fs.readlinkSync(procfs.file(f.pid, 'exe')).replace(/ \(deleted\)$/, '')))
+    pidns = procfs.readPidnsLink(f.pid)
   } catch {}
+  let placed: string | null = null
+  if (opts.pidns && pidns === opts.pidns) placed = `it is in the PID namespace given (${opts.pidns})`
+  else if (opts.placedNs && pidns === opts.placedNs.pidns) placed = opts.placedNs.why
+  const nameMatch = matchName(n, names)
+  return {
+    facts: f,
+    names: n,
+    ownNs: f.status.nspid.length === 1,
+    nsInit: opts.content === 1,
+    sees: sight.sees,
+    seesWhy: sight.why,
+    startedBefore: f.startedMs <= opts.stat.mtimeMs + START_SLACK_MS,
+    placed,
+    nameMatch: nameMatch ? `its ${nameMatch} matches` : null,
+    identity: opts.identity ? checkIdentity(procfs, f, n, opts.identity) : null,
+  }
+}
+
+export function readNames(procfs: ProcFs, f: ProcessFacts): ProcessNames {
+  let exe: string | null = null
   try {
-    const argv0 = procfs.readCmdline(f.pid)[0]
-    if (argv0) ids.push(path.basename(argv0.split(' ')[0]))
+    exe = procfs.readLink(f.pid, 'exe')
   } catch {}
-  return names.some((n) => ids.some((id) => id.startsWith(n) || (id.length === 15 && n.startsWith(id))))
+  let cmdline: string[] = []
+  try {
+    cmdline = procfs.readCmdline(f.pid)
+  } catch {}
+  return processNames(f.stat.comm, exe, cmdline)
+}
+
+function ptraceHint(procfs: ProcFs, cands: Candidate[]): string {
+  const denied = cands.find((c) => c.sees === 'denied')
+  return denied ? ptraceDenial(procfs, denied.facts.pid) : 'run as root to decide'
 }
 
 /** Host-side pids of processes whose innermost pid is `content`, one namespace at a time. */
@@ -167,7 +124,7 @@ function candidatesByNamespace(procfs: ProcFs, content: number, onlyNs: string |
   const unknownNs: number[] = []
   for (const pid of procfs.listPids()) {
     try {
-      const link = fs.readlinkSync(procfs.file(pid, 'ns', 'pid'))
+      const link = procfs.readPidnsLink(pid)
       const list = byNs.get(link)
       if (list) list.push(pid)
       else byNs.set(link, [pid])
@@ -181,15 +138,7 @@ function candidatesByNamespace(procfs: ProcFs, content: number, onlyNs: string |
   let translated = 0
   for (const [ns, pids] of byNs) {
     if (onlyNs && ns !== onlyNs) continue
-    let x: number | null | typeof NS_TRANSLATE_UNSUPPORTED = NS_TRANSLATE_UNSUPPORTED
-    try {
-      const fd = fs.openSync(procfs.file(pids[0], 'ns', 'pid'), 'r')
-      try {
-        x = nsPidFromPidns(fd, content)
-      } finally {
-        fs.closeSync(fd)
-      }
-    } catch {}
+    const x = procfs.pidFromPidns(pids[0], content)
     if (x === NS_TRANSLATE_UNSUPPORTED) {
       // Older kernel, or the ns file could not be opened: scan this namespace's processes.
       scanned++
@@ -198,7 +147,7 @@ function candidatesByNamespace(procfs: ProcFs, content: number, onlyNs: string |
     }
     translated++
     // x is numbered `content` in ns; it is a candidate only if ns is its OWN (innermost) namespace.
-    if (x !== null && fs.existsSync(procfs.file(x)) && sameNs(procfs, x, ns)) out.push(x)
+    if (x !== null && procfs.exists(x) && sameNs(procfs, x, ns)) out.push(x)
   }
   // Processes whose ns link we may not read (another user's, without CAP_SYS_PTRACE): status is world-readable.
   for (const pid of unknownNs) if ((!onlyNs) && innermost(procfs, pid) === content) out.push(pid)
@@ -211,7 +160,7 @@ function candidatesByNamespace(procfs: ProcFs, content: number, onlyNs: string |
 
 function sameNs(procfs: ProcFs, pid: number, ns: string): boolean {
   try {
-    return fs.readlinkSync(procfs.file(pid, 'ns', 'pid')) === ns
+    return procfs.readPidnsLink(pid) === ns
   } catch {
     return false
   }

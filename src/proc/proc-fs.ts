@@ -7,6 +7,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import {performance} from 'node:perf_hooks'
 
+import {LockProbe, NS_TRANSLATE_UNSUPPORTED, nsPidFromPidns, probePosixLock} from '../native/binding'
 import {CgroupLine, parseCgroup} from './parse-cgroup'
 import {LockLine, parseFdinfoLocks, parseLocks} from './parse-locks'
 import {ProcStat, parseStat} from './parse-stat'
@@ -109,6 +110,75 @@ export class ProcFs {
 
   readFdinfoLocks(pid: number, fd: number | string): LockLine[] {
     return parseFdinfoLocks(readProcText(this.file(pid, 'fdinfo', String(fd)), true))
+  }
+
+  /**
+   * The seam for everything else locate() asks of /proc (tests answer from a captured tree, see
+   * test/helpers/fixture-proc-fs.ts): a link under /proc/PID (`ns/pid`, `ns/mnt`, `exe`, `fd/3`).
+   */
+  readLink(pid: number | 'self', ...rest: string[]): string {
+    return fs.readlinkSync(this.file(pid, ...rest))
+  }
+
+  /** Device and inode of a path under /proc/PID (`root`, `root/run/x.pid`, `fd/3`, `exe`); throws the fs error. */
+  statUnder(pid: number, ...rest: string[]): {dev: number; ino: number} {
+    const s = fs.statSync(this.file(pid, ...rest))
+    return {dev: Number(s.dev), ino: Number(s.ino)}
+  }
+
+  readMountinfo(pid: number): string {
+    return readProcText(this.file(pid, 'mountinfo'))
+  }
+
+  /** The entries of /proc/PID/fd (throws EACCES for another user's process). */
+  listFds(pid: number): string[] {
+    return fs.readdirSync(this.file(pid, 'fd'))
+  }
+
+  /** Whether /proc/PID exists (the process, or a zombie, is there). */
+  exists(pid: number): boolean {
+    return fs.existsSync(this.file(pid))
+  }
+
+  /**
+   * The pid, in this /proc's namespace, of the process numbered `n` in the PID namespace of `nsOf`
+   * (ioctl NS_GET_PID_FROM_PIDNS on /proc/NSOF/ns/pid); null: no such process; UNSUPPORTED: the
+   * kernel cannot tell (before 6.11) or the namespace file cannot be opened.
+   */
+  pidFromPidns(nsOf: number, n: number): number | null | typeof NS_TRANSLATE_UNSUPPORTED {
+    let fd: number
+    try {
+      fd = fs.openSync(this.file(nsOf, 'ns', 'pid'), 'r')
+    } catch {
+      return NS_TRANSLATE_UNSUPPORTED
+    }
+    try {
+      return nsPidFromPidns(fd, n)
+    } catch {
+      return NS_TRANSLATE_UNSUPPORTED
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+
+  /** fcntl(F_GETLK) on the open pidfile (the one syscall on the file itself). */
+  probeLock(fd: number): LockProbe {
+    return probePosixLock(fd)
+  }
+
+  /** The caller's effective capabilities (CapEff of /proc/self/status), as a bit mask; null if unreadable. */
+  selfCapEff(): bigint | null {
+    try {
+      const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readProcText(this.file('self', 'status'), true))
+      return m ? BigInt(`0x${m[1]}`) : null
+    } catch {
+      return null
+    }
+  }
+
+  /** The caller's effective uid (tests answer from the captured tree). */
+  selfUid(): number {
+    return process.geteuid?.() ?? 0
   }
 
   /** Numeric entries of /proc: the processes (thread-group leaders) visible in this /proc mount. */

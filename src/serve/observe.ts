@@ -37,7 +37,7 @@ export class Observer {
     try {
       result = await locateService(ref)
     } catch (error) {
-      result = {name: ref.name, state: 'unknown', pid: null, holder: null, visible: false, nspid: [], pidns: null, pidfile: null, process: null, container: null,
+      result = {name: ref.name, state: 'unknown', pid: null, holder: null, visible: false, nspid: [], pidns: null, pidfile: null, starting: false, process: null, container: null,
         reasons: [(error as {code?: string}).code?.toLowerCase() ?? 'error'], evidence: [(error as Error).message]}
     }
     const prev = this.last.get(ref.name)

@@ -24,7 +24,29 @@ export function validSignalNames(): string[] {
   return [...signalTable().entries()].sort((a, b) => a[1] - b[1]).map(([k]) => k)
 }
 
-/** Accepts TERM, SIGTERM, term, 15, and 0 (probe only: checks the process is there, sends nothing). */
+/** The real-time signals as kill -l names them: 34 RTMIN, 35..49 RTMIN+1..15, 50..63 RTMAX-14..1, 64 RTMAX. */
+export const RTMIN = 34
+export const RTMAX = 64
+
+export function rtName(n: number): string {
+  if (n === RTMIN) return 'RTMIN'
+  if (n === RTMAX) return 'RTMAX'
+  return n <= RTMIN + 15 ? `RTMIN+${n - RTMIN}` : `RTMAX-${RTMAX - n}`
+}
+
+function parseRt(key: string): number | null {
+  const m = /^RT(MIN|MAX)(?:([+-])([0-9]{1,2}))?$/.exec(key)
+  if (!m) return null
+  const offset = m[3] === undefined ? 0 : Number(m[3])
+  if (m[2] === (m[1] === 'MIN' ? '-' : '+') && offset !== 0) return null
+  const n = m[1] === 'MIN' ? RTMIN + offset : RTMAX - offset
+  return n >= RTMIN && n <= RTMAX ? n : null
+}
+
+/**
+ * Accepts TERM, SIGTERM, term, 15, real-time signals (RTMIN+2, SIGRTMAX-1, 34..64), and 0 (probe
+ * only: checks the process is there, sends nothing).
+ */
 export function parseSignal(input: string): Sig {
   const s = String(input).trim()
   const table = signalTable()
@@ -32,21 +54,34 @@ export function parseSignal(input: string): Sig {
     const n = Number(s)
     if (n === 0) return {name: '0', number: 0}
     for (const [k, v] of table) if (v === n) return {name: k, number: n}
+    if (n >= RTMIN && n <= RTMAX) return {name: rtName(n), number: n}
   } else {
     const key = s.toUpperCase().replace(/^SIG/, '')
     const n = table.get(key)
     if (n !== undefined) return {name: key, number: n}
+    const rt = parseRt(key)
+    if (rt !== null) return {name: rtName(rt), number: rt}
   }
-  throw new NslocateError('USAGE', `invalid signal ${JSON.stringify(s)}: use a name (TERM, SIGTERM, term) or number (15), or 0 to only probe. Valid names: ${validSignalNames().join(' ')}`)
+  throw new NslocateError('USAGE', `invalid signal ${JSON.stringify(s)}: use a name (TERM, SIGTERM, term) or number (15), a real-time signal (RTMIN, RTMIN+3, RTMAX-2, or 34 to 64), or 0 to only probe. Valid names: ${validSignalNames().join(' ')} RTMIN RTMIN+1..RTMIN+15 RTMAX-14..RTMAX-1 RTMAX`)
 }
 
-/** 500ms, 30s, 2m, 1h, or plain seconds (1.5). */
+/**
+ * The longest DURATION accepted: 100000 hours (about 11 years). Longer ones are usage errors (2).
+ * Waits of any accepted length work: they are chunked below Node's 32-bit timer limit (timers.ts).
+ */
+export const MAX_DURATION_MS = 100_000 * 3_600_000
+
+/** 500ms, 30s, 2m, 1h, or plain seconds (1.5); at most MAX_DURATION_MS. */
 export function parseDuration(input: string): number {
   const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?\s*$/.exec(String(input))
-  if (!m) throw new NslocateError('USAGE', `invalid duration ${JSON.stringify(input)}: use e.g. 500ms, 30s, 2m, or plain seconds`)
+  if (!m) throw new NslocateError('USAGE', `invalid duration ${JSON.stringify(input)}: use e.g. 500ms, 30s, 2m, 1h, or plain seconds`)
   const n = Number(m[1])
   const unit = m[2] ?? 's'
-  return Math.round(n * {ms: 1, s: 1000, m: 60_000, h: 3_600_000}[unit]!)
+  const ms = Math.round(n * {ms: 1, s: 1000, m: 60_000, h: 3_600_000}[unit]!)
+  if (!Number.isFinite(ms) || ms > MAX_DURATION_MS) {
+    throw new NslocateError('USAGE', `invalid duration ${JSON.stringify(input)}: the longest accepted is 100000h (about 11 years)`)
+  }
+  return ms
 }
 
 export type Step = {kind: 'signal'; sig: Sig} | {kind: 'wait'; ms: number}
@@ -74,7 +109,9 @@ export function parseRetry(input: string, first: Sig): Step[] {
       if (/^[0-9]/.test(item) && steps.length === 0) {
         throw new NslocateError('USAGE', `invalid --retry schedule ${JSON.stringify(s)}: it starts with a signal (e.g. TERM/30/KILL/5)`)
       }
-      steps.push({kind: 'signal', sig: parseSignal(item.replace(/^-/, ''))})
+      const sig = parseSignal(item.replace(/^-/, ''))
+      if (sig.number === 0) throw new NslocateError('USAGE', `invalid --retry schedule ${JSON.stringify(s)}: signal 0 only probes and cannot be part of a schedule`)
+      steps.push({kind: 'signal', sig})
     }
   }
   if (steps[steps.length - 1].kind !== 'wait') {

@@ -7,8 +7,9 @@
 import * as fs from 'node:fs'
 
 import {NslocateError, isErrno} from '../errors'
-import {pidfdExited, pidfdOpen, pidfdSendSignal, waitPidfdFor} from '../native/binding'
+import {pidfdExited, pidfdOpen, pidfdSendSignal} from '../native/binding'
 import {ProcFs} from '../proc/proc-fs'
+import {waitPidfdUpTo} from './timers'
 
 export interface Pinned {
   pid: number
@@ -88,7 +89,7 @@ export function send(p: Pinned, sig: number): 'sent' | 'gone' | 'permission' {
   }
 }
 
-/** Resolves true when the pinned process exits within ms, false on timeout. */
+/** Resolves true when the pinned process exits within ms (any size: chunked), false on timeout. */
 export function waitExit(p: Pinned, ms: number): Promise<boolean> {
-  return waitPidfdFor(p.fd, ms)
+  return waitPidfdUpTo(p.fd, ms)
 }

@@ -5,19 +5,22 @@
  * waitFor(): wait until a service runs, or until it has stopped (on its pidfd, not by polling a pid).
  */
 import * as fs from 'node:fs'
-import * as path from 'node:path'
 
 import {NslocateError, isErrno} from '../errors'
 import {Located, LocateOptions, LocateResult, locateDetailed, stoppedResult} from '../locate/locate'
-import {findLockHolder} from '../locate/lock-holder'
 import {OpenedPidfile, openPidfile} from '../locate/pidfile'
-import {pidfdExited, probePosixLock} from '../native/binding'
-import {ProcFs, proc} from '../proc/proc-fs'
-import {Scope, cgroupMembers, cgroupOf, childrenMap, groupMembers} from './members'
-import {Sig, parseDuration, parseRetry, parseSignal, Step} from './parse'
+import {probePosixLock} from '../native/binding'
+import {proc} from '../proc/proc-fs'
+import {killDenied, ptraceDenied} from './caps'
+import {runSchedule} from './deliver'
+import {Scope} from './members'
+import {MAX_DURATION_MS, Sig, parseDuration, parseRetry, parseSignal, Step} from './parse'
 import {Pinned, pin, send, unpin, waitExit} from './pin'
 import {Landing, explain, gate, recordExit} from './landing'
 import {ExitStatus, exitStatusOf} from './exit-status'
+import {reverifyLock} from './reverify'
+import {Members, isExited} from './scope'
+import {sleep} from './timers'
 
 export interface SignalOptions extends Partial<Omit<LocateOptions, 'name'>> {
   scope?: Scope
@@ -58,16 +61,20 @@ export async function signal(name: string, sigInput: string | number, options: S
   const sig = parseSignal(String(sigInput))
   const scope = options.scope ?? 'main'
   if (!SCOPES.includes(scope)) throw new NslocateError('USAGE', `invalid scope ${JSON.stringify(scope)}: use one of ${SCOPES.join(', ')}`)
+  if (sig.number === 0 && (options.retry || options.wait)) {
+    throw new NslocateError('USAGE', `signal 0 only probes (nothing is sent), so there is nothing to wait for: drop ${options.retry ? '--retry' : '--wait'}, or give the signal that should stop the process (e.g. TERM --retry TERM/30/KILL/5)`)
+  }
   const steps: Step[] = options.retry
     ? scheduleFor(options.retry, sig)
     : [{kind: 'signal', sig}, ...(options.wait ? [{kind: 'wait' as const, ms: options.timeoutMs ?? DEFAULT_WAIT_MS}] : [])]
+  checkWaits(steps)
   const waiting = steps.some((s) => s.kind === 'wait')
   const procfs = options.procfs ?? proc
   let located: Located
   try {
     located = locateDetailed({...options, name})
   } catch (error) {
-    throw asSignalStatus(error) // --root-pid has exited
+    throw asSignalStatus(error) // --root-pid has exited; the holder exited while being inspected
   }
   const target = located.result
   const out: SignalResult = {
@@ -77,59 +84,63 @@ export async function signal(name: string, sigInput: string | number, options: S
   const refuse = notSignallable(located)
   if (refuse) return {...out, ...refuse}
 
-  const pinned: Pinned[] = []
+  const main = pin(located.result.pid!, located.main!.stat.starttime, procfs)
+  if ('failure' in main) {
+    return {...out, exit_code: main.failure === 'unsafe' || main.failure === 'permission' ? 4 : 7, message: `${name}: ${main.detail}; nothing was signalled`, skipped: [{pid: target.pid!, reason: main.failure}]}
+  }
+  const members = new Members(scope, main.pinned, procfs, out.skipped)
   try {
-    const main = pin(located.result.pid!, located.main!.stat.starttime, procfs)
-    if ('failure' in main) {
-      return {...out, exit_code: main.failure === 'unsafe' ? 4 : main.failure === 'permission' ? 4 : 7, message: `${name}: ${main.detail}; nothing was signalled`, skipped: [{pid: target.pid!, reason: main.failure}]}
-    }
-    pinned.push(main.pinned)
     const stillHeld = reverifyLock(located, procfs)
     if (stillHeld) return {...out, exit_code: 7, message: `${name}: ${stillHeld}; nothing was signalled`, skipped: [{pid: target.pid!, reason: 'gone'}]}
-
-    const members = new Members(scope, main.pinned, procfs, out.skipped)
     members.discover()
-    pinned.push(...members.extra)
-    if (options.dryRun) {
-      const would = pinned.filter((p) => gate(out, p, sig, Boolean(options.requireHandler), procfs)) // landing.ts: dispositions, --require-handler
-      out.would_deliver = would.map((p) => ({pid: p.pid, nspid: p.nspid}))
-      out.message = `${name}: would send ${sig.name} to ${would.length ? describePids(would) : 'no process (none catches it: --require-handler)'} (dry run: nothing sent)`
-      return out
-    }
+    // The targets are final here: members.pinned is what the first signal goes to.
+    const requireHandler = Boolean(options.requireHandler)
+    const hook = (p: Pinned, s: Sig) => gate(out, p, s, requireHandler, procfs) // landing.ts: dispositions, --require-handler
+    if (options.dryRun) return dryRun(out, members, name, sig, hook)
     const start = Date.now()
-    let allExited = false
-    for (const step of steps) {
-      if (step.kind === 'signal') {
-        if (scope === 'tree') pinned.push(...members.discover())
-        let sent = 0
-        // cgroup.kill would also reach members refused as unsafe (pid 1, our ancestors): then pidfds only.
-        const cgKill = scope === 'cgroup' && step.sig.name === 'KILL' && !options.requireHandler && members.cgroup?.canKill && !out.skipped.some((s) => s.reason.startsWith('unsafe'))
-        if (cgKill) fs.writeFileSync(path.join(members.cgroup!.dir, 'cgroup.kill'), '1')
-        for (const p of pinned) {
-          if (!gate(out, p, step.sig, Boolean(options.requireHandler), procfs)) continue
-          const r = cgKill ? 'sent' : send(p, step.sig.number)
-          if (r === 'sent') {
-            sent++
-            out.delivered.push({pid: p.pid, nspid: p.nspid, signal: step.sig.name})
-          } else if (!out.skipped.some((s) => s.pid === p.pid && s.reason === r)) {
-            out.skipped.push({pid: p.pid, reason: r})
-          }
-        }
-        if (sent === 0 && out.delivered.length === 0) break
-      } else {
-        const exited = await Promise.all(pinned.map((p) => waitExit(p, step.ms)))
-        if (exited.every(Boolean)) {
-          allExited = true
-          break
-        }
-      }
-    }
+    const done = await runSchedule(steps, members, out.skipped, true, hook, requireHandler)
+    out.delivered = done.delivered
+    // Waiting has ended here (out.exited says whether everything signalled is gone).
     out.waited_ms = waiting ? Date.now() - start : 0
-    if (waiting) out.exited = allExited || pinned.every((p) => isExited(p))
-    if (waiting) await recordExit(out, pinned)
-    return explain(finish(out, name, sig.name, waiting), sig.name, waiting, Boolean(options.requireHandler))
+    if (waiting) out.exited = done.allExited || members.pinned.every((p) => isExited(p))
+    if (waiting) await recordExit(out, members.pinned)
+    return explain(finish(out, name, sig.name, waiting), sig.name, waiting, requireHandler)
   } finally {
-    for (const p of pinned) unpin(p)
+    members.release()
+  }
+}
+
+/** --dry-run: the same checks as a real run, the kernel's permission check included (signal 0 through each pidfd). */
+function dryRun(out: SignalResult, members: Members, name: string, sig: Sig, gate: (p: Pinned, s: Sig) => boolean): SignalResult {
+  const allowed: Pinned[] = []
+  for (const p of members.pinned) {
+    if (!gate(p, sig)) continue
+    const r = send(p, 0)
+    if (r === 'sent') allowed.push(p)
+    else if (!out.skipped.some((s) => s.pid === p.pid && s.reason === r)) out.skipped.push({pid: p.pid, reason: r})
+  }
+  out.would_deliver = allowed.map((p) => ({pid: p.pid, nspid: p.nspid}))
+  if (allowed.length === 0) {
+    const perm = out.skipped.some((s) => s.reason === 'permission')
+    const unhandled = out.skipped.some((s) => s.reason === 'no_handler')
+    out.exit_code = perm ? 4 : unhandled ? 1 : 7
+    out.message = perm
+      ? `${name}: not permitted to signal ${out.skipped.map((s) => s.pid).join(', ')} (${killDenied()}) (dry run: nothing sent)`
+      : unhandled
+        ? `${name}: would send ${sig.name} to no process (none catches it: --require-handler) (dry run: nothing sent)`
+        : `${name}: the process exited before it could be signalled (dry run: nothing sent)`
+    return out
+  }
+  out.message = `${name}: would send ${sig.name} to ${describePids(allowed)} (dry run: nothing sent)`
+  return out
+}
+
+/** Every timeout of the schedule within the documented bound (parse.ts MAX_DURATION_MS). */
+function checkWaits(steps: Step[]): void {
+  for (const s of steps) {
+    if (s.kind === 'wait' && (!Number.isFinite(s.ms) || s.ms < 0 || s.ms > MAX_DURATION_MS)) {
+      throw new NslocateError('USAGE', `invalid timeout of ${s.ms} ms: use 0 to 100000h`)
+    }
   }
 }
 
@@ -152,143 +163,12 @@ function notSignallable(located: Located): Partial<SignalResult> | null {
     return {exit_code: 4, message: `${t.name}: cannot tell which process it is (${t.reasons.join(', ')}); nothing was signalled. See the evidence with: nslocate find ${t.name}`}
   }
   if ((!t.visible || t.pid === null) && t.reasons.includes('permission_denied')) {
-    return {exit_code: 4, message: `${t.name} is running, but its lock holder could not be named (not allowed to read other processes' fds); nothing was signalled. Run as root or with CAP_SYS_PTRACE`}
+    return {exit_code: 4, message: `${t.name} is running, but its lock holder could not be named (${ptraceDenied()}); nothing was signalled`}
   }
   if (!t.visible || t.pid === null || !located.main) {
     return {exit_code: 4, message: `${t.name} is running in a PID namespace not visible from here (holder_not_visible); nothing was signalled. Run nslocate on the host, share the service's PID namespace (--pid=container:NAME), or use --container with the Docker socket`}
   }
   return null
-}
-
-/**
- * After pinning: a locked pidfile must still be locked by the same holder (the same process, by
- * start time). An unlocked one was pinned by start time already.
- */
-function reverifyLock(located: Located, procfs: ProcFs): string | null {
-  const t = located.result
-  if (!t.pidfile || t.pidfile.lock === 'none' || t.holder === null) return null
-  let fd: number
-  try {
-    // A symlinked pidfile got this far only with --allow-unsafe-pidfile: follow it again then.
-    const nofollow = t.reasons.includes('symlink') ? 0 : fs.constants.O_NOFOLLOW
-    fd = fs.openSync(t.pidfile.path, fs.constants.O_RDONLY | nofollow | fs.constants.O_NONBLOCK)
-  } catch {
-    return `the pidfile ${t.pidfile.path} disappeared`
-  }
-  try {
-    const finding = findLockHolder(t.pidfile.path, fd, fs.fstatSync(fd), procfs, [], {confirm: t.holder})
-    if (!finding.holders.includes(t.holder)) return `the lock on ${t.pidfile.path} is no longer held by pid ${t.holder}`
-    const now = procfs.readStat(t.holder).starttime
-    if (located.holder && now !== located.holder.stat.starttime) return `pid ${t.holder} was reused`
-    return null
-  } catch {
-    return `pid ${t.holder} exited`
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-
-/** Scope members besides the main process, pinned as they are found. */
-class Members {
-  readonly extra: Pinned[] = []
-  cgroup: ReturnType<typeof cgroupOf> | null = null
-  private readonly seen = new Set<number>()
-
-  constructor(private readonly scope: Scope, private readonly main: Pinned, private readonly procfs: ProcFs, private readonly skipped: SignalResult['skipped']) {
-    this.seen.add(main.pid)
-  }
-
-  /** Finds (and pins) members not seen before; for `tree`, re-walks until a pass finds nothing new. */
-  discover(): Pinned[] {
-    const found: Pinned[] = []
-    for (let round = 0; round < 50; round++) {
-      const fresh = this.candidates().filter((c) => !this.seen.has(c.pid))
-      if (fresh.length === 0) break
-      for (const c of fresh) {
-        this.seen.add(c.pid)
-        const r = pin(c.pid, c.starttime, this.procfs)
-        if ('pinned' in r) {
-          if (this.scope === 'cgroup' && !this.inCgroup(c.pid)) {
-            unpin(r.pinned)
-            continue
-          }
-          found.push(r.pinned)
-        } else if (r.failure !== 'gone') {
-          this.skipped.push({pid: c.pid, reason: r.failure === 'unsafe' ? `unsafe: ${r.detail}` : r.failure})
-        }
-      }
-      if (this.scope !== 'tree') break
-    }
-    this.extra.push(...found)
-    return found
-  }
-
-  private candidates(): Array<{pid: number; starttime: number | null}> {
-    const {procfs} = this
-    switch (this.scope) {
-      case 'main':
-        return []
-      case 'group': {
-        const pgid = procfs.readStat(this.main.pid).pgrp
-        const own = procfs.readStat('self').pgrp
-        if (pgid === own) throw new NslocateError('PERMISSION', `refusing --scope group: process group ${pgid} of pid ${this.main.pid} is nslocate's own process group`, {exitCode: 4})
-        if (pgid <= 1) throw new NslocateError('PERMISSION', `refusing --scope group: pid ${this.main.pid} has process group ${pgid}`, {exitCode: 4})
-        return groupMembers(procfs, pgid).map((pid) => ({pid, starttime: starttimeOf(procfs, pid)}))
-      }
-      case 'cgroup': {
-        this.cgroup ??= cgroupOf(procfs, this.main.pid)
-        const own = (() => {
-          try {
-            return cgroupOf(procfs, process.pid).dir
-          } catch {
-            return null
-          }
-        })()
-        if (own === this.cgroup.dir) throw new NslocateError('PERMISSION', `refusing --scope cgroup: ${this.cgroup.path} is nslocate's own cgroup`, {exitCode: 4})
-        return cgroupMembers(this.cgroup).map((pid) => ({pid, starttime: null}))
-      }
-      case 'tree': {
-        const children = childrenMap(procfs)
-        const out: Array<{pid: number; starttime: number | null}> = []
-        const stack = [this.main.pid, ...this.extra.map((p) => p.pid)]
-        const visited = new Set<number>()
-        while (stack.length) {
-          const p = stack.pop()!
-          if (visited.has(p)) continue
-          visited.add(p)
-          for (const c of children.get(p) ?? []) {
-            out.push({pid: c, starttime: starttimeOf(procfs, c)})
-            stack.push(c)
-          }
-        }
-        return out
-      }
-    }
-  }
-
-  private inCgroup(pid: number): boolean {
-    try {
-      return cgroupOf(this.procfs, pid).dir === this.cgroup!.dir
-    } catch {
-      return false
-    }
-  }
-}
-
-function starttimeOf(procfs: ProcFs, pid: number): number | null {
-  try {
-    return procfs.readStat(pid).starttime
-  } catch {
-    return null
-  }
-}
-
-function isExited(p: Pinned): boolean {
-  try {
-    return pidfdExited(p.fd)
-  } catch {
-    return true
-  }
 }
 
 function describePids(pinned: Pinned[]): string {
@@ -302,7 +182,7 @@ function finish(out: SignalResult, name: string, sig: string, waiting: boolean):
     const perm = out.skipped.some((s) => s.reason === 'permission')
     out.exit_code = perm ? 4 : 7
     out.message = perm
-      ? `${name}: not permitted to signal ${out.skipped.map((s) => s.pid).join(', ')} (needs the same uid or CAP_KILL in its user namespace)`
+      ? `${name}: not permitted to signal ${out.skipped.map((s) => s.pid).join(', ')} (${killDenied()})`
       : `${name}: the process exited before it could be signalled; nothing was signalled`
     return out
   }
@@ -357,6 +237,11 @@ export function asSignalStatus(error: unknown): unknown {
   if (error instanceof NslocateError && error.code === 'NOT_RUNNING' && error.exitCode !== 7) {
     return new NslocateError('NOT_RUNNING', error.message, {exitCode: 7, cause: error.cause ?? error, details: error.details})
   }
+  // The process exited while being identified: for signal that is "not running" (7), as it is when
+  // it exits after pinning, never 4.
+  if (error instanceof NslocateError && error.code === 'GONE' && error.exitCode !== 7) {
+    return new NslocateError('GONE', `${error.message}; nothing was signalled`, {exitCode: 7, cause: error.cause ?? error, details: error.details})
+  }
   return error
 }
 
@@ -403,10 +288,12 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
     const t = located.result
     const done = (reached: boolean, exitCode: number, message: string): WaitResult =>
       ({name, condition, reached, waited_ms: Date.now() - start, exit_code: exitCode, message, target: t, exit})
-    if (t.state === 'unknown') return done(false, 4, `${name}: cannot tell whether it runs (${t.reasons.join(', ')})`)
-    if (condition === 'running' && t.state === 'running') return done(true, 0, `${name} is running${t.pid !== null ? ` (pid ${t.pid})` : ''}`)
+    // A locked, empty pidfile (starting): its holder may be a supervisor; running once the pid is written.
+    const starting = condition === 'running' && t.starting
+    if (t.state === 'unknown' && !starting) return done(false, 4, `${name}: cannot tell whether it runs (${t.reasons.join(', ')})`)
+    if (condition === 'running' && t.state === 'running' && !starting) return done(true, 0, `${name} is running${t.pid !== null ? ` (pid ${t.pid})` : ''}`)
     if (condition === 'stopped' && t.state !== 'running') return done(true, 0, `${name} is not running (${t.state})`)
-    if (left() === 0) return done(false, 1, `${name}: timed out after ${timeoutMs} ms waiting for it to be ${condition}`)
+    if (left() === 0) return done(false, 1, `${name}: timed out after ${timeoutMs} ms waiting for it to be ${condition}${starting ? ` (still starting: ${t.pidfile?.path} is locked by pid ${t.holder ?? '?'} but holds no pid)` : ''}`)
     if (condition === 'stopped' && t.visible && located.main) {
       const pinned = [located.main, located.holder].filter((f, i, a): f is NonNullable<typeof f> => f !== null && a.findIndex((g) => g?.pid === f.pid) === i)
         .map((f) => pin(f.pid, f.stat.starttime, procfs))
@@ -430,7 +317,7 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
       }
       continue
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(interval, left())))
+    await sleep(Math.min(interval, left()))
   }
 }
 

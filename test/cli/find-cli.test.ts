@@ -125,12 +125,18 @@ describe('nslocate find (same namespace, real locks)', () => {
     expect([r2.status, r2.json.state]).toEqual([1, 'stale'])
   })
 
-  test('unlocked pidfile naming a process of another name: stale, not trusted', async () => {
+  // Issue 11: this used to be "stale", which is what made running python/postgres/gunicorn services
+  // look dead. In this PID namespace, a live process that sees the file and started before it was
+  // written is the service whatever its name; --process-name (or --exec, --user) says otherwise.
+  test('unlocked pidfile naming a process of another name here: running with name_mismatch and the names compared; --process-name refuses it', async () => {
     const sleeper = track(spawn('sleep', ['60'], {stdio: 'ignore'}))
+    await until(() => fs.readFileSync(`/proc/${sleeper.pid}/comm`, 'utf8') === 'sleep\n', 'sleep has started')
     fs.writeFileSync(path.join(dir, 'nginx.pid'), String(sleeper.pid))
     const {status, json} = await cliJson(['find', 'nginx', '--dir', dir])
-    expect([status, json.state, json.pid]).toEqual([1, 'stale', null])
-    expect(json.evidence.join('\n')).toMatch(/do not match/)
+    expect([status, json.state, json.pid, json.reasons]).toEqual([0, 'running', sleeper.pid, ['unlocked_pidfile', 'name_mismatch']])
+    expect(json.evidence.join('\n')).toContain('it is the service although its name differs (comm "sleep", exe "sleep", argv[0] "sleep"; tried "nginx")')
+    const strict = await cliJson(['find', 'nginx', '--dir', dir, '--process-name', 'nginx'])
+    expect([strict.status, strict.json.state, strict.json.pid, strict.json.reasons]).toEqual([4, 'unknown', null, ['unlocked_pidfile', 'identity_mismatch']])
   })
 
   test('unlocked pidfile written before the process started: pid_reused', async () => {

@@ -13,9 +13,10 @@ export interface Run {
 }
 
 /** Run a program; resolves with its status (never rejects on a non-zero exit, only on a timeout). */
-export function run(file: string, args: string[], opts: {cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number} = {}): Promise<Run> {
+export function run(file: string, args: string[], opts: {cwd?: string; env?: NodeJS.ProcessEnv; replaceEnv?: boolean; timeoutMs?: number} = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, {cwd: opts.cwd ?? ROOT, env: {...process.env, ...opts.env}, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 << 20},
+    // replaceEnv: opts.env is the whole environment (no variable of this process leaks in).
+    execFile(file, args, {cwd: opts.cwd ?? ROOT, env: opts.replaceEnv ? opts.env : {...process.env, ...opts.env}, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 << 20},
       (error, stdout, stderr) => {
         if (error && (error.killed || error.signal)) {
           reject(new Error(`${file} ${args.join(' ')}: killed (${error.signal}) after ${opts.timeoutMs ?? 120_000} ms\n${stdout}${stderr}`))

@@ -212,7 +212,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
       .get(`/containers/${ID}/json`).reply(200, inspectBody({running: false}))
       .get(`/containers/${other}/json`).reply(404, {message: `No such container: ${other}`})
     const api = await dockerApi()
-    expect(await api.list()).toEqual([{id: ID, name: 'web', image: 'web:1', running: false, pid: 0}])
+    expect(await api.list()).toEqual([{id: ID, name: 'web', image: 'web:1', running: false, pid: 0, pidMode: ''}])
   })
 
   test('containers: one that stops between list and the /proc look (inspect says not running) is skipped', async () => {

@@ -13,6 +13,7 @@ describe('parseFastFind (start-up fast path of find)', () => {
     [['find', 'web', '--root-pid', '42'], {rootPid: 42}],
     [['find', 'web', '--container', 'app', '--json'], {container: 'app', json: true}],
     [['find', 'web', '--container=0123abcd', '--pidfile', '/run/web.pid'], {container: '0123abcd', pidfile: '/run/web.pid'}],
+    [['find', 'web', '--exec', '/usr/sbin/nginx', '--process-name=nginx', '--user', 'www-data'], {exec: '/usr/sbin/nginx', processName: 'nginx', user: 'www-data'}],
   ])('%j is parsed', (argv, want) => {
     expect(parseFastFind(argv)).toMatchObject(want)
   })
@@ -32,6 +33,8 @@ describe('parseFastFind (start-up fast path of find)', () => {
     [['find', 'web', '--root-pid', 'x']],
     [['find', 'web', '--quiet=yes']],
     [['find', 'web', '--bogus']],
+    [['find', 'web', '--exec']],
+    [['find', 'web', '--user', '1', '--user', '2']],
     [['list']],
   ])('%j falls back to oclif', (argv) => {
     expect(parseFastFind(argv)).toBeNull()

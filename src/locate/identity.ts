@@ -1,0 +1,137 @@
+/**
+ * The identity model for unlocked pidfiles (docs/nslocate.1.md, NOTES, "The identity model"). Pure:
+ * it decides over candidates whose facts unlocked.ts has read, so it is tested table-driven.
+ *
+ * A candidate is a live user-space process whose own pid (last NSpid column) is the number in the
+ * file, whose mount namespace holds the file, and which started no later than the file was written
+ * (a later start means the pid was reused). Then:
+ * - In the caller's own PID namespace, such a process IS the service, even when its name differs
+ *   (`name_mismatch`, with the names compared): the start time is what excludes reuse.
+ * - A namespace's PID 1 (ours or a container's) counts only on positive identity: a stale pidfile
+ *   saying `1` must never resolve to some init.
+ * - In another PID namespace it needs positive identity: the namespace was given (--root-pid,
+ *   --container), the file was reached through that namespace's root (/proc/P/root/...), its name
+ *   matches, or the identity options do. Without it the answer is `unknown`/`ambiguous`, never
+ *   a guess and never `stale` while it lives.
+ * - Several: a name match breaks the tie; still several: `ambiguous`.
+ * - Identity options (--exec, --process-name, --user), when given, are required of the answer:
+ *   candidates that fail only them give `unknown`/`identity_mismatch`.
+ */
+import {ProcessFacts} from './process-info'
+import {ProcessNames, describeNames} from './process-names'
+
+export interface Candidate {
+  facts: ProcessFacts
+  names: ProcessNames
+  /** in the PID namespace of this /proc (the caller's): one NSpid column */
+  ownNs: boolean
+  /** its own pid is 1: a namespace's init */
+  nsInit: boolean
+  sees: boolean | 'denied'
+  seesWhy: string
+  startedBefore: boolean
+  /** positive identity by place: in the given namespace, or the file was reached through its root */
+  placed: string | null
+  /** how its name matched (`comm "nginx"`), or null */
+  nameMatch: string | null
+  /** identity options: null when none were given */
+  identity: {ok: boolean; detail: string} | null
+}
+
+export interface UnlockedDecision {
+  /** the service, when identified */
+  main: ProcessFacts | null
+  state: 'running' | 'stale' | 'unknown'
+  /** reason codes to add (after unlocked_pidfile) */
+  reasons: string[]
+  evidence: string[]
+}
+
+export function decideUnlocked(cands: Candidate[], ctx: {content: number; names: string[]; mtimeMs: number; ptraceHint: string}): UnlockedDecision {
+  const evidence: string[] = []
+  const reasons: string[] = []
+  const tried = ctx.names.map((n) => `"${n}"`).join(', ')
+  const drop = (c: Candidate, why: string) => evidence.push(`pid ${c.facts.pid} dropped: ${why}`)
+
+  const positive = (c: Candidate) => c.placed ?? c.nameMatch ?? (c.identity?.ok ? 'it matches the identity options' : null)
+  // A namespace's init counts only on positive identity, whatever else may be said of it.
+  const inits = cands.filter((c) => c.nsInit && !positive(c))
+  for (const c of inits) {
+    drop(c, `it is PID 1 of ${c.ownNs ? 'this' : 'its'} PID namespace (an init), and nothing identifies it as the service (none of ${describeNames(c.names)} is ${tried}): a pidfile saying 1 never names an init on the number alone`)
+  }
+  // The file: a candidate whose mount namespace may not be looked into is kept aside (undetermined).
+  let live: Candidate[] = []
+  const undetermined: Candidate[] = []
+  for (const c of cands.filter((x) => !inits.includes(x))) {
+    if (c.sees === true) {
+      evidence.push(c.seesWhy)
+      live.push(c)
+    } else if (c.sees === 'denied') {
+      evidence.push(`${c.seesWhy}; so whether it sees this pidfile cannot be checked`)
+      undetermined.push(c)
+    } else {
+      drop(c, c.seesWhy)
+    }
+  }
+  // The start time: a later start is a reused pid.
+  const beforeTime = live.length
+  const late = (c: Candidate) => `it started at ${new Date(c.facts.startedMs).toISOString()}, after the file was written at ${new Date(ctx.mtimeMs).toISOString()}: the pid was reused`
+  live = live.filter((c) => c.startedBefore || (drop(c, late(c)), false))
+  const reused = beforeTime > 0 && live.length === 0
+  const pending = undetermined.filter((c) => c.startedBefore)
+
+  // Identity options are required of every answer.
+  const all = [...live, ...pending]
+  const failedIdentity = all.filter((c) => c.identity && !c.identity.ok)
+  for (const c of failedIdentity) drop(c, c.identity!.detail.replace(/^pid [0-9]+ /, ''))
+  live = live.filter((c) => !c.identity || c.identity.ok)
+  const pendingOk = pending.filter((c) => !c.identity || c.identity.ok)
+  for (const c of live) if (c.identity) evidence.push(c.identity.detail)
+
+  // What identifies each candidate.
+  const possible: Candidate[] = []
+  for (const c of live) {
+    const why = positive(c)
+    if (why) evidence.push(`pid ${c.facts.pid} is identified: ${why}`)
+    else if (c.ownNs) evidence.push(`pid ${c.facts.pid} is in this PID namespace, sees the file and started before it was written: it is the service although its name differs (${describeNames(c.names)}; tried ${tried})`)
+    else evidence.push(`pid ${c.facts.pid} is pid ${ctx.content} in another PID namespace and sees the file, but nothing identifies it (${describeNames(c.names)}; tried ${tried})`)
+    possible.push(c)
+  }
+
+  const identified = (c: Candidate) => c.ownNs || positive(c) !== null
+  if (pendingOk.length > 0) {
+    evidence.push(`cannot tell which process wrote the file: ${[...possible, ...pendingOk].map((c) => c.facts.pid).join(', ')} ${possible.length + pendingOk.length === 1 ? 'fits' : 'fit'}, not all could be checked; ${ctx.ptraceHint}`)
+    reasons.push('permission_denied')
+    if (possible.length > 0) reasons.push('ambiguous')
+    return {main: null, state: 'unknown', reasons, evidence}
+  }
+  if (possible.length === 0) {
+    if (failedIdentity.length > 0) {
+      evidence.push(`${failedIdentity.map((c) => c.facts.pid).join(', ')} ${failedIdentity.length === 1 ? 'fits' : 'fit'} the pidfile but not the identity options: not reporting ${failedIdentity.length === 1 ? 'it' : 'them'} as the service`)
+      return {main: null, state: 'unknown', reasons: ['identity_mismatch'], evidence}
+    }
+    if (reused) reasons.push('pid_reused')
+    return {main: null, state: 'stale', reasons, evidence}
+  }
+  let chosen = possible
+  if (possible.length > 1) {
+    const named = possible.filter((c) => positive(c) !== null)
+    if (named.length >= 1) {
+      evidence.push(`${possible.length} candidates (${possible.map((c) => c.facts.pid).join(', ')}); identified by name or place: ${named.map((c) => c.facts.pid).join(', ') }`)
+      chosen = named
+    }
+  }
+  if (chosen.length > 1) {
+    evidence.push(`${chosen.length} processes fit (${chosen.map((c) => c.facts.pid).join(', ')}): not guessing; give --exec, --process-name or --user, --root-pid or --container, or a locked pidfile`)
+    return {main: null, state: 'unknown', reasons: ['ambiguous'], evidence}
+  }
+  const c = chosen[0]
+  if (!identified(c)) {
+    evidence.push(`not guessing: pid ${c.facts.pid} lives in another PID namespace and may be the service; give --root-pid or --container for its namespace, --exec, --process-name or --user, or name the service as the process is named`)
+    return {main: null, state: 'unknown', reasons: ['ambiguous'], evidence}
+  }
+  if (positive(c) === null) {
+    reasons.push('name_mismatch')
+  }
+  return {main: c.facts, state: 'running', reasons, evidence}
+}

@@ -1,0 +1,32 @@
+/**
+ * What to tell a caller the kernel refused. A capability is named only when the caller lacks it
+ * (CapEff of /proc/self/status); a caller that has it is facing a protected process instead.
+ */
+import * as fs from 'node:fs'
+
+export const CAP_KILL = 5
+export const CAP_SYS_PTRACE = 19
+
+export function hasCap(cap: number, statusText?: string): boolean {
+  try {
+    const text = statusText ?? fs.readFileSync('/proc/self/status', 'utf8')
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(text)
+    return m ? ((BigInt(`0x${m[1]}`) >> BigInt(cap)) & 1n) === 1n : false
+  } catch {
+    return false
+  }
+}
+
+/** The end of "not permitted to signal PIDS (...)". */
+export function killDenied(has = hasCap(CAP_KILL)): string {
+  return has
+    ? 'the kernel refused although nslocate has CAP_KILL: the process is protected (by a security module such as AppArmor or SELinux, or it lives in a user namespace where nslocate has no privilege)'
+    : 'needs the same uid as the process, or CAP_KILL in its user namespace: run as that user or as root'
+}
+
+/** The end of "its lock holder could not be named (...)". */
+export function ptraceDenied(has = hasCap(CAP_SYS_PTRACE)): string {
+  return has
+    ? 'reading other processes\' fds was refused although nslocate has CAP_SYS_PTRACE: the holder is a protected process (e.g. a sandbox\'s init, or guarded by a security module)'
+    : 'not allowed to read other processes\' fds: run as root or with CAP_SYS_PTRACE'
+}

@@ -1,0 +1,103 @@
+/**
+ * --scope cgroup signals every process of a cgroup, so the cgroup must belong to the service alone.
+ * Accepted, on cgroup v2 and v1 alike (the first hierarchy of the process that qualifies):
+ *   - a container's cgroup, or one inside it: /docker/<id>, docker-<id>.scope, libpod-<id>,
+ *     cri-containerd-<id>.scope, crio-<id>.scope, /kubepods/.../pod<uid>/<id> (parse-cgroup.ts);
+ *   - a unit's: the path ends in a NAME.service or NAME.scope (optionally with sub-cgroups of it,
+ *     none of them a .slice), except init.scope, session-N.scope (a login session) and
+ *     user@UID.service (a user's whole manager), which hold unrelated processes.
+ * Refused: the root cgroup, a slice, any other path (such as a v1 memory cgroup a sandbox put every
+ * process in), and a cgroup that holds nslocate itself or one of whose descendants does.
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+
+import {NslocateError} from '../errors'
+import {CgroupLine, containerFromCgroup} from '../proc/parse-cgroup'
+import {ProcFs} from '../proc/proc-fs'
+
+export interface CgroupDir {
+  /** directory under /sys/fs/cgroup holding cgroup.procs */
+  dir: string
+  /** cgroup path as /proc/PID/cgroup shows it */
+  path: string
+  /** the hierarchy line it came from ('0::' for v2, else the v1 controllers) */
+  hierarchy: string
+  /** cgroup v2 with cgroup.kill (Linux 5.14+) */
+  canKill: boolean
+  /** inode of the directory, to tell a re-created cgroup of the same name */
+  ino: number
+}
+
+const SHARED_UNITS = /^(init\.scope|session-[^/]+\.scope|user@[0-9]+\.service|user-runtime-dir@[0-9]+\.service)$/
+
+/** Why the cgroup path is not a service's own, or null when it is. */
+export function notOwnCgroup(cgPath: string): string | null {
+  if (cgPath === '/' || cgPath === '') return 'it is the root cgroup, which holds every process not placed elsewhere'
+  if (containerFromCgroup([{hierarchy: 0, controllers: [], path: cgPath}])) return null
+  const parts = cgPath.split('/').filter(Boolean)
+  let unit = -1
+  for (let i = 0; i < parts.length; i++) if (/\.(service|scope)$/.test(parts[i])) unit = i
+  if (unit === -1) return parts[parts.length - 1].endsWith('.slice') ? 'it is a slice, shared by many units' : 'it is neither a container\'s nor a unit\'s (.service, .scope) cgroup, so other processes may share it'
+  if (SHARED_UNITS.test(parts[unit])) return `${parts[unit]} is shared (a login session, a user's manager, or init)`
+  if (parts.slice(unit + 1).some((p) => p.endsWith('.slice'))) return 'it is a slice, shared by many units'
+  return null
+}
+
+function hierarchyName(l: CgroupLine): string {
+  return l.hierarchy === 0 ? '0::' : `${l.controllers.join(',')}:`
+}
+
+/** The directories a cgroup line may live in (v2: the unified mount; v1: the controller's mount). */
+function dirsOf(l: CgroupLine, sysfs: string): string[] {
+  if (l.hierarchy === 0) return [path.join(sysfs, l.path), path.join(sysfs, 'unified', l.path)]
+  return [path.join(sysfs, l.controllers.map((c) => c.replace(/^name=/, '')).join(','), l.path)]
+}
+
+/** The cgroup through which --scope cgroup may signal pid, or a PERMISSION error (4) saying why not. */
+export function ownCgroupOf(procfs: ProcFs, pid: number, sysfs = '/sys/fs/cgroup'): CgroupDir {
+  const lines = procfs.readCgroup(pid)
+  const order = (l: CgroupLine) => (l.hierarchy === 0 ? 0 : l.controllers.includes('pids') ? 1 : l.controllers.includes('name=systemd') ? 2 : 3)
+  const refusals: string[] = []
+  let self: CgroupLine[] = []
+  try {
+    self = procfs.readCgroup(process.pid)
+  } catch {}
+  for (const l of [...lines].sort((a, b) => order(a) - order(b))) {
+    const why = notOwnCgroup(l.path)
+    if (why) {
+      refusals.push(`${hierarchyName(l)}${l.path}: ${why}`)
+      continue
+    }
+    const dir = dirsOf(l, sysfs).find((d) => fs.existsSync(path.join(d, 'cgroup.procs')))
+    if (!dir) continue
+    const mine = self.find((s) => s.hierarchy === l.hierarchy && s.controllers.join(',') === l.controllers.join(','))
+    if (mine && (mine.path === l.path || mine.path.startsWith(l.path.endsWith('/') ? l.path : `${l.path}/`))) {
+      throw new NslocateError('PERMISSION', `refusing --scope cgroup: the cgroup ${hierarchyName(l)}${l.path} of pid ${pid} also holds nslocate itself (shared_cgroup); nothing was signalled. Use --scope tree or group, or run nslocate from outside that cgroup`, {exitCode: 4, details: {reason: 'shared_cgroup', cgroup: l.path}})
+    }
+    return {dir, path: l.path, hierarchy: hierarchyName(l), canKill: fs.existsSync(path.join(dir, 'cgroup.kill')), ino: fs.statSync(dir).ino}
+  }
+  throw new NslocateError('PERMISSION', `refusing --scope cgroup: pid ${pid} is in no cgroup of its own (shared_cgroup): ${refusals.join('; ') || 'no cgroup directory found'}; nothing was signalled. Only a container's or a unit's (.service, .scope) cgroup is used; use --scope tree or group`, {exitCode: 4, details: {reason: 'shared_cgroup'}})
+}
+
+export function cgroupMembers(cg: CgroupDir): number[] {
+  return fs.readFileSync(path.join(cg.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
+}
+
+/** Is pid (now) in exactly this cgroup directory? */
+export function inCgroup(procfs: ProcFs, pid: number, cg: CgroupDir): boolean {
+  try {
+    return procfs.readCgroup(pid).some((l) => hierarchyName(l) === cg.hierarchy && l.path === cg.path)
+  } catch {
+    return false
+  }
+}
+
+/** The same directory (not one re-created under the name) still exists. */
+export function sameCgroup(cg: CgroupDir): boolean {
+  try {
+    return fs.statSync(cg.dir).ino === cg.ino
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Running a schedule over pinned members: each signal goes through the members' pidfds (after
+ * they were looked for again, safely: scope.ts), each timeout waits on the same pidfds. Waits of
+ * any length are chunked (timers.ts), so a KILL never comes early.
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+
+import {sameCgroup} from './cgroup-own'
+import {Sig, Step} from './parse'
+import {Pinned, send, waitExit} from './pin'
+import {Members, Skip, isExited} from './scope'
+
+export interface Delivery {
+  delivered: Array<{pid: number; nspid: number[]; signal: string}>
+  skipped: Skip[]
+  /** every pinned process has exited */
+  allExited: boolean
+}
+
+/**
+ * `gate`, when given, is asked right before each send (landing.ts: the target's disposition is read
+ * and recorded; false skips the target, e.g. --require-handler). A gate also rules out cgroup.kill,
+ * which would bypass it.
+ */
+export async function runSchedule(steps: Step[], members: Members, skipped: Skip[], first = true,
+  gate?: (p: Pinned, sig: Sig) => boolean, gateAll = false): Promise<Delivery> {
+  const delivered: Delivery['delivered'] = []
+  let allExited = false
+  for (const step of steps) {
+    if (step.kind === 'signal') {
+      // Before the first signal, discovery has just run (the caller's); before later ones, look again.
+      if (!first) members.discover()
+      first = false
+      let sent = 0
+      const cg = members.cgroup
+      // cgroup.kill would also reach members refused as unsafe (pid 1, our ancestors): then pidfds only.
+      const cgKill = cg !== null && step.sig.name === 'KILL' && cg.canKill && !gateAll && sameCgroup(cg) && !skipped.some((s) => s.reason.startsWith('unsafe'))
+      if (cgKill) fs.writeFileSync(path.join(cg.dir, 'cgroup.kill'), '1')
+      for (const p of members.pinned) {
+        if (gate && !gate(p, step.sig)) continue
+        const r = cgKill && !isExited(p) ? 'sent' : send(p, step.sig.number)
+        if (r === 'sent') {
+          sent++
+          delivered.push({pid: p.pid, nspid: p.nspid, signal: step.sig.name})
+        } else if (!skipped.some((s) => s.pid === p.pid && s.reason === r)) {
+          skipped.push({pid: p.pid, reason: r})
+        }
+      }
+      if (sent === 0 && delivered.length === 0) break
+    } else {
+      const exited = await Promise.all(members.pinned.map((p) => waitExit(p, step.ms)))
+      if (exited.every(Boolean)) {
+        allExited = true
+        break
+      }
+    }
+  }
+  return {delivered, skipped, allExited}
+}

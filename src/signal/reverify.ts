@@ -1,0 +1,34 @@
+/**
+ * After pinning: a locked pidfile must still be locked by the same holder (the same process, by
+ * start time). An unlocked one was pinned by start time already.
+ */
+import * as fs from 'node:fs'
+
+import {Located} from '../locate/locate'
+import {findLockHolder} from '../locate/lock-holder'
+import {ProcFs} from '../proc/proc-fs'
+
+/** null when the lock is still held by the identified holder, else why not. */
+export function reverifyLock(located: Located, procfs: ProcFs): string | null {
+  const t = located.result
+  if (!t.pidfile || t.pidfile.lock === 'none' || t.holder === null) return null
+  let fd: number
+  try {
+    // A symlinked pidfile got this far only with --allow-unsafe-pidfile: follow it again then.
+    const nofollow = t.reasons.includes('symlink') ? 0 : fs.constants.O_NOFOLLOW
+    fd = fs.openSync(t.pidfile.path, fs.constants.O_RDONLY | nofollow | fs.constants.O_NONBLOCK)
+  } catch {
+    return `the pidfile ${t.pidfile.path} disappeared`
+  }
+  try {
+    const finding = findLockHolder(t.pidfile.path, fd, fs.fstatSync(fd), procfs, [], {confirm: t.holder})
+    if (!finding.holders.includes(t.holder)) return `the lock on ${t.pidfile.path} is no longer held by pid ${t.holder}`
+    const now = procfs.readStat(t.holder).starttime
+    if (located.holder && now !== located.holder.stat.starttime) return `pid ${t.holder} was reused`
+    return null
+  } catch {
+    return `pid ${t.holder} exited`
+  } finally {
+    fs.closeSync(fd)
+  }
+}

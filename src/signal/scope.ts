@@ -1,0 +1,167 @@
+/**
+ * The members of a --scope, pinned. Discovery runs before the first signal and again before each
+ * signal of a --retry schedule, and it never trusts a pid NUMBER that outlived its process:
+ * membership is derived only from processes that are pinned (a pidfd) and still alive AFTER the
+ * /proc scan that named their members, so a pid reused meanwhile (an innocent forked onto the dead
+ * main process's pid, with children of its own) is never proposed, let alone signalled.
+ *   tree    children (by ppid) of pinned processes that are alive after the scan
+ *   group   processes of the process group G read once from the pinned main process; looked for
+ *           again only while a pinned member is still alive and still in G (so G is the same group)
+ *   cgroup  cgroup.procs of the service's own cgroup (cgroup-own.ts), the same directory inode as
+ *           at the start; each pid pinned, then checked to be in it, then checked alive again
+ */
+import {NslocateError} from '../errors'
+import {pidfdExited} from '../native/binding'
+import {ProcFs} from '../proc/proc-fs'
+import {CgroupDir, cgroupMembers, inCgroup, ownCgroupOf, sameCgroup} from './cgroup-own'
+import {Scope, childrenMap, groupMembers} from './members'
+import {Pinned, pin, unpin} from './pin'
+
+export interface Skip {
+  pid: number
+  reason: string
+}
+
+export function isExited(p: Pinned): boolean {
+  try {
+    return pidfdExited(p.fd)
+  } catch {
+    return true
+  }
+}
+
+export class Members {
+  /** every pinned process, the main one first */
+  readonly pinned: Pinned[]
+  cgroup: CgroupDir | null = null
+  private pgid: number | null = null
+  private readonly seen = new Set<number>()
+
+  constructor(private readonly scope: Scope, main: Pinned, private readonly procfs: ProcFs, private readonly skipped: Skip[]) {
+    this.pinned = [main]
+    this.seen.add(main.pid)
+  }
+
+  get main(): Pinned {
+    return this.pinned[0]
+  }
+
+  /** Finds and pins members not pinned yet (until a pass finds nothing new); returns them. */
+  discover(): Pinned[] {
+    const found: Pinned[] = []
+    if (this.scope === 'main') return found
+    for (let round = 0; round < 50; round++) {
+      const fresh = this.scope === 'tree' ? this.treePass() : this.scope === 'group' ? this.groupPass() : this.cgroupPass()
+      found.push(...fresh)
+      if (fresh.length === 0) break
+    }
+    return found
+  }
+
+  /** Unpins every member. */
+  release(): void {
+    for (const p of this.pinned) unpin(p)
+  }
+
+  /** Pins pid if it still is the process scanned (starttime) and `belongs()` holds while it is pinned. */
+  private adopt(pid: number, starttime: number | null, belongs: () => boolean = () => true): Pinned | null {
+    if (this.seen.has(pid)) return null
+    const r = pin(pid, starttime, this.procfs)
+    if ('failure' in r) {
+      // A reused or exited pid is simply not a member; refusals of safety and permission are shown.
+      if (r.failure === 'unsafe' || r.failure === 'permission') {
+        this.seen.add(pid)
+        this.skipped.push({pid, reason: r.failure === 'unsafe' ? `unsafe: ${r.detail}` : r.failure})
+      }
+      return null
+    }
+    if (!belongs() || isExited(r.pinned)) {
+      unpin(r.pinned)
+      return null
+    }
+    this.seen.add(pid)
+    this.pinned.push(r.pinned)
+    return r.pinned
+  }
+
+  private treePass(): Pinned[] {
+    const children = childrenMap(this.procfs)
+    // Checked AFTER the scan: a parent alive now was alive during it, so its pid number named it.
+    const queue = this.pinned.filter((p) => !isExited(p))
+    const found: Pinned[] = []
+    while (queue.length) {
+      const parent = queue.shift()!
+      for (const c of children.get(parent.pid) ?? []) {
+        // pin() checks the scanned start time: the child pinned is the one the scan saw.
+        const p = this.adopt(c.pid, c.starttime)
+        if (p) {
+          found.push(p)
+          queue.push(p)
+        }
+      }
+    }
+    return found
+  }
+
+  private groupPass(): Pinned[] {
+    if (this.pgid === null) {
+      let pgid: number
+      try {
+        pgid = this.procfs.readStat(this.main.pid).pgrp
+      } catch {
+        return [] // exited: nothing to look for
+      }
+      if (isExited(this.main)) return []
+      const own = this.procfs.readStat('self').pgrp
+      if (pgid === own) throw new NslocateError('PERMISSION', `refusing --scope group: process group ${pgid} of pid ${this.main.pid} is nslocate's own process group; nothing was signalled`, {exitCode: 4})
+      if (pgid <= 1) throw new NslocateError('PERMISSION', `refusing --scope group: pid ${this.main.pid} has process group ${pgid}; nothing was signalled`, {exitCode: 4})
+      this.pgid = pgid
+    }
+    const g = this.pgid
+    const inG = (p: Pinned) => {
+      try {
+        return this.procfs.readStat(p.pid).pgrp === g && !isExited(p)
+      } catch {
+        return false
+      }
+    }
+    if (!this.pinned.some(inG)) return []
+    const scanned = groupMembers(this.procfs, g)
+    // A pinned member alive in G after the scan proves G was the service's group during it.
+    if (!this.pinned.some(inG)) return []
+    const found: Pinned[] = []
+    for (const c of scanned) {
+      const p = this.adopt(c.pid, c.starttime)
+      if (p) found.push(p)
+    }
+    return found
+  }
+
+  private cgroupPass(): Pinned[] {
+    if (this.cgroup === null) {
+      let cg: CgroupDir
+      try {
+        cg = ownCgroupOf(this.procfs, this.main.pid)
+      } catch (error) {
+        if (isExited(this.main)) return [] // exited while its cgroup was read
+        throw error
+      }
+      if (isExited(this.main)) return []
+      this.cgroup = cg
+    }
+    const cg = this.cgroup
+    if (!sameCgroup(cg)) return []
+    let pids: number[]
+    try {
+      pids = cgroupMembers(cg)
+    } catch {
+      return []
+    }
+    const found: Pinned[] = []
+    for (const pid of pids) {
+      const p = this.adopt(pid, null, () => inCgroup(this.procfs, pid, cg) && sameCgroup(cg))
+      if (p) found.push(p)
+    }
+    return found
+  }
+}
