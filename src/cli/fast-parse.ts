@@ -30,6 +30,8 @@ export interface FastParsed {
 export interface Prepared {
   json: boolean
   run: () => number | Promise<number>
+  /** end the process with the status (as oclif's this.exit() does), whatever handles are still open */
+  exit?: boolean
 }
 
 /** fastParse, and null too when a flag was given that the command's fast runner does not read. */

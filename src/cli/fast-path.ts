@@ -23,7 +23,10 @@ export function prepareFast(argv: string[]): Prepared | null {
 /** Runs a prepared invocation and sets process.exitCode; library errors print as BaseCommand.catch prints them. */
 export function runPrepared(p: Prepared): void {
   const {failed} = require('./fast-io') as typeof import('./fast-io')
-  const done = (status: number) => (process.exitCode = status)
+  const done = (status: number) => {
+    process.exitCode = status
+    if (p.exit) process.exit(status)
+  }
   const crash = (error: unknown) => {
     console.error(error)
     process.exitCode = 1

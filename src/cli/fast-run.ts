@@ -8,5 +8,6 @@ export const FAST_FLAGS: readonly string[] = Object.keys(run.flags)
 
 export function prepare(argv: string[]): Prepared | null {
   const p = fastParseOnly(run, argv, FAST_FLAGS)
-  return p && {json: false, run: () => runService(p.args.name, p.flags as unknown as RunFlags, p.argv.slice(1), logToStderr)}
+  // commands/run.ts ends with this.exit(status): oclif then exits at once, so does this.
+  return p && {json: false, exit: true, run: () => runService(p.args.name, p.flags as unknown as RunFlags, p.argv.slice(1), logToStderr)}
 }
