@@ -9,6 +9,7 @@
 //   bench      `npm run bench -- --smoke`: every measurement still runs (figures not asserted)
 //   safety     attacks and faults: real unprivileged users, full filesystems, SIGKILLed supervisors
 //   sidecar    signal dispositions, exit status, reload, serve (real inotify, nginx, HTTP, Docker)
+//   daemons    real Debian daemons (scripts/setup-daemons.sh) started as their init scripts do
 // Dependencies that ship only ES modules: nock >= 15.0.1 and the modules it loads (compiled to
 // CommonJS by test/helpers/esm-to-cjs.js; docs/architecture.md, "Why each dependency").
 const ESM_ONLY = ['nock', '@mswjs/interceptors', '@open-draft/until', 'rettime']
@@ -38,6 +39,7 @@ module.exports = {
     tier('bench'),
     tier('safety'),
     tier('sidecar'),
+    tier('daemons', {globalSetup: '<rootDir>/test/daemons/helpers/global-setup.js'}),
   ],
   testTimeout: 60000,
 }

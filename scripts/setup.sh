@@ -53,6 +53,7 @@ else
   echo "setup: node $("$node_bin/node" --version) in ${node_bin%/bin}, linked from /usr/local/bin (system node: $(/usr/bin/node --version 2>/dev/null || echo none))"
 fi
 
+bash "$(dirname "$0")/setup-daemons.sh"  # the daemons tier's Debian packages, kept from starting
 if ! docker version >/dev/null 2>&1; then
   echo "setup: starting dockerd --bridge=none --iptables=false"
   mkdir -p /var/log

@@ -82,8 +82,13 @@ export function decide(sig: number, masks: SigMasks, allThreadsBlock: boolean, i
   }
   if (allThreadsBlock) {
     const ignored = has(masks.ignored, sig)
-    const later = base.handler ? 'its handler runs once it is unblocked' : ignored ? 'then discarded (SIG_IGN)' : init ? 'then dropped (pid 1 of its namespace without a handler)' : `then ${action}`
-    return make('blocked', `${name} is blocked by pid ${pid}: it stays pending; ${later}`, ignored || (init && !base.handler), base.handler || ignored ? null : action)
+    // A blocked signal is never discarded on sending, even under SIG_IGN (kernel/signal.c sig_ignored()):
+    // it stays pending, and sigwaitinfo(2)/signalfd(2) take it as it is. Only unblocking it later
+    // under SIG_IGN (or as an init without a handler) would drop it, so it is not called ineffective.
+    const later = base.handler ? 'its handler runs once it is unblocked'
+      : ignored ? 'sigwaitinfo(2) or signalfd(2) can take it; unblocked under SIG_IGN it would be discarded'
+        : init ? 'sigwaitinfo(2) or signalfd(2) can take it; unblocked it would be dropped (pid 1 of its namespace without a handler)' : `then ${action}`
+    return make('blocked', `${name} is blocked by pid ${pid}: it stays pending; ${later}`, false, base.handler || ignored ? null : action)
   }
   if (has(masks.ignored, sig)) return make('ignored', `${name} is ignored by pid ${pid} (SIG_IGN): the kernel discards it`, true)
   if (base.handler) return make('handled', `pid ${pid} has a ${name} handler`, false)
@@ -103,7 +108,26 @@ export function readDisposition(pid: number, nspid: number[], sig: {name: string
   const masks = parseSigMasks(text)
   if (!masks) return null
   const init = nspid.length > 0 && nspid[nspid.length - 1] === 1
-  return decide(sig.number, masks, has(masks.blocked, sig.number) && everyThreadBlocks(pid, sig.number, procfs), init, init ? senderOf(pid, nspid, procfs) : null, pid, sig.name)
+  // A thread inside sigwaitinfo()/sigtimedwait() has its wait set unblocked in SigBlk but kept in
+  // real_blocked, which sig_ignored() honours: the signal is taken there, as if blocked.
+  const blocked = (has(masks.blocked, sig.number) && everyThreadBlocks(pid, sig.number, procfs)) || inSigwait(pid, procfs)
+  return decide(sig.number, masks, blocked, init, init ? senderOf(pid, nspid, procfs) : null, pid, sig.name)
+}
+
+/** Some thread of pid sleeps in rt_sigtimedwait(2) (its wchan is do_sigtimedwait). */
+function inSigwait(pid: number, procfs: ProcFs): boolean {
+  let tids: string[]
+  try {
+    tids = fs.readdirSync(procfs.file(pid, 'task'))
+  } catch {
+    return false
+  }
+  for (const tid of tids) {
+    try {
+      if (fs.readFileSync(procfs.file(pid, 'task', tid, 'wchan'), 'latin1').startsWith('do_sigtimedwait')) return true
+    } catch {}
+  }
+  return false
 }
 
 /** A process-directed signal goes to any thread that does not block it. */

@@ -32,8 +32,8 @@ test.each([
   [9, true, 'same_namespace', false, 'dropped', 'terminate', true],
   [9, false, null, true, 'default', 'terminate', false], // KILL cannot be blocked
   [15, false, null, true, 'blocked', null, false], // pending, the handler runs later
-  [1, true, 'ancestor', true, 'blocked', 'terminate', true], // queued, then dropped by the init rule
-  [13, false, null, true, 'blocked', null, true], // blocked wins over SIG_IGN: queued, then discarded
+  [1, true, 'ancestor', true, 'blocked', 'terminate', false], // queued: sigwaitinfo/signalfd can take it (dropped only if unblocked)
+  [13, false, null, true, 'blocked', null, false], // blocked wins over SIG_IGN: queued, sigwaitinfo/signalfd can take it
 ] as const)('signal %i (init %s, sender %s, blocked %s) -> %s', (sig, init, sender, blocked, disposition, action, noEffect) => {
   expect(d(sig, init, sender, blocked)).toMatchObject({disposition, default_action: action, no_effect: noEffect})
 })

@@ -142,3 +142,40 @@ test('from inside its namespace: KILL to pid 1 is dropped (the library says so, 
   expect(v.received().map((r) => r.signo)).toEqual([1])
   expect(alive(v.hostPid)).toBe(true)
 })
+
+test('ignored but taken by sigwaitinfo (nohup + a sigwait loop): HUP is "blocked", not ineffective; exit 0 and the program gets it', async () => {
+  // The daemons tier's python3 app: nohup sets HUP to SIG_IGN, the app blocks HUP and waits for it
+  // with sigwaitinfo(). Inside sigwaitinfo SigBlk shows HUP unblocked, yet the kernel keeps it in
+  // real_blocked and hands the signal to the waiter (kernel/signal.c sig_ignored()).
+  const {tempDir, spawnTracked} = await import('../helpers/holders')
+  const fs = await import('node:fs')
+  const dir = tempDir('nslocate-sigwait-')
+  const pidfile = path.join(dir, 'waiter.pid')
+  const log = path.join(dir, 'got.log')
+  const script = [
+    'import os, signal, sys',
+    'signal.signal(signal.SIGHUP, signal.SIG_IGN)',
+    'signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGHUP])',
+    `open(${JSON.stringify(pidfile)}, "w").write(str(os.getpid()))`,
+    'while True:',
+    '    si = signal.sigwaitinfo([signal.SIGHUP])',
+    `    open(${JSON.stringify(log)}, "a").write("%d %d\\n" % (si.si_signo, si.si_pid))`,
+  ].join('\n')
+  const child = spawnTracked(['python3', '-c', script])
+  await until(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8') === String(child.pid), 'the pidfile')
+  await until(() => {
+    try {
+      return fs.readFileSync(`/proc/${child.pid}/wchan`, 'latin1').startsWith('do_sigtimedwait')
+    } catch {
+      return false
+    }
+  }, 'the waiter inside sigwaitinfo')
+  const {status, json} = await cliJson(['signal', 'waiter', 'HUP', '--pidfile', pidfile])
+  expect(json.dispositions[0]).toMatchObject({pid: child.pid, disposition: 'blocked', no_effect: false})
+  expect(status).toBe(0)
+  await until(() => fs.existsSync(log) && fs.readFileSync(log, 'utf8').trim() !== '', 'the waiter to log HUP')
+  const [signo, from] = fs.readFileSync(log, 'utf8').trim().split('\n')[0].split(' ').map(Number)
+  expect(signo).toBe(1)
+  expect(from).toBeGreaterThan(0) // the nslocate process that sent it (same PID namespace)
+  expect(alive(child.pid!)).toBe(true)
+})
