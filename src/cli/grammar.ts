@@ -51,7 +51,7 @@ const nameArg = (description: string) => ({type: 'string', description, required
 export const pidfileFlags = {
   pidfile: {type: 'path', key: 'pidfile', summary: 'Use this pidfile instead of searching for NAME.pid (relative: to the working directory).', helpValue: 'PATH', exclusive: ['dir']},
   dir: {type: 'path', key: 'dir', summary: 'Look for NAME.pid in this directory first (relative: to the working directory).', helpValue: 'DIR', exclusive: ['pidfile']},
-  'allow-unsafe-pidfile': {type: 'boolean', summary: 'Trust a pidfile the safety rules refuse: symlinked, world- or group-writable, foreign-owned, or on an unsafe path (prints a warning).', default: false},
+  'allow-unsafe-pidfile': {type: 'boolean', summary: 'Trust a pidfile the safety rules refuse: symlinked, world- or group-writable, foreign-owned, locked by another user, or on an unsafe path (prints a warning; a non-regular file is never accepted).', default: false},
 } as const satisfies Record<string, FlagSpec>
 
 export const containerFlags = {

@@ -53,7 +53,8 @@ export function listPidfiles(options: SearchOptions = {}): PidfileListing {
     }
     for (const d of dirents) {
       if (!entry.nested) {
-        if (!d.name.endsWith('.pid') || d.isDirectory()) continue
+        // A directory named NAME.pid is listed too: find reports it (not_regular), and list must agree.
+        if (!d.name.endsWith('.pid')) continue
         const name = d.name.slice(0, -4)
         if (isValidName(name)) names.add(name)
         else odd.push({name, path: path.join(entry.dir, d.name), validName: false})

@@ -16,6 +16,7 @@ import {IdentityOptions, ResolvedIdentity, checkIdentity, resolveIdentity} from 
 import {PidfileLock, findLockHolder} from './lock-holder'
 import {SearchOptions, resolvePidfile, validateName, withAbsolutePaths} from './name'
 import {OpenedPidfile, mode, openPidfile} from './pidfile'
+import {refusedResult} from './pidfile-look'
 import {applySafety} from './pidfile-trust'
 import {ProcessFacts, ProcessInfo, describeProcess, readContainer, readPidns} from './process-info'
 import {describeNames} from './process-names'
@@ -112,8 +113,9 @@ export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
   }
   let opened: OpenedPidfile
   try {
-    opened = openPidfile(file, {pidMax: procfs.pidMax(), lstat, root: inRoot?.root, uid: opts.uid})
+    opened = openPidfile(file, {pidMax: procfs.pidMax(), lstat, root: inRoot?.root, uid: opts.uid, allowUnsafe: opts.allowUnsafe})
   } catch (error) {
+    if (refusedResult(error, result)) return located
     if (isErrno(error, 'ENOENT')) {
       result.reasons.push('no_pidfile')
       result.evidence.push(`${file} disappeared while being read`)

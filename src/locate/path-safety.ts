@@ -92,10 +92,14 @@ export function chasePath(file: string, opts: ChaseOptions = {}): ChasedPath {
   const out: Omit<ChasedPath, 'dirFd' | 'base' | 'stat'> = {resolved: '', problems: [], controllers: [], symlinks: []}
   try {
     const rootSt = fs.fstatSync(rootFd)
-    // Inside a container, its own root user (the owner of its / , which may be a mapped uid) is trusted as root is.
-    const trustedUids = new Set([0, uid, rootSt.uid])
-    const trustedGids = new Set([0, gid, rootSt.gid])
-    const rootUids = new Set([0, rootSt.uid])
+    // Inside a container, its own root user (the owner of its / , which may be a mapped uid) is trusted as root is;
+    // but not the overflow uid (65534), which is what every unmapped owner looks like inside a user namespace.
+    const overflow = overflowIds()
+    const rootUid = rootSt.uid === overflow.uid ? [] : [rootSt.uid]
+    const rootGid = rootSt.gid === overflow.gid ? [] : [rootSt.gid]
+    const trustedUids = new Set([0, uid, ...rootUid])
+    const trustedGids = new Set([0, gid, ...rootGid])
+    const rootUids = new Set([0, ...rootUid])
     const check = (st: fs.Stats, where: string) => checkDirectory(st, where, {uids: trustedUids, gids: trustedGids, rootUids}, out)
     const shown = (parts: string[]) => (rootArg ? path.join(rootArg, ...parts) : '/' + parts.join('/'))
     const names = () => stack.map((s) => s.name)
@@ -162,6 +166,23 @@ export function chasePath(file: string, opts: ChaseOptions = {}): ChasedPath {
   } finally {
     fs.closeSync(rootFd)
   }
+}
+
+/**
+ * /proc/sys/kernel/overflowuid and overflowgid (65534 by default): what stat(2) reports, inside a
+ * user namespace, for an owner not mapped into it. Anyone unmapped looks like this, so it is never
+ * trusted as root.
+ */
+export function overflowIds(): {uid: number; gid: number} {
+  const read = (f: string) => {
+    try {
+      const n = Number(fs.readFileSync(`/proc/sys/kernel/${f}`, 'utf8').trim())
+      return Number.isInteger(n) ? n : 65534
+    } catch {
+      return 65534
+    }
+  }
+  return {uid: read('overflowuid'), gid: read('overflowgid')}
 }
 
 interface Trusted {

@@ -7,13 +7,17 @@
  * - the same for every user or group who controls the path (owns a directory or symlink on it, or
  *   may write a directory on it): trusted only for a process of their own.
  */
+import {ProcFs} from '../proc/proc-fs'
 import {LocateResult} from './locate'
+import {foreignHolder} from './foreign-holder'
+import {groupOnlyOf} from './group-members'
 import {OpenedPidfile} from './pidfile'
 import {ProcessFacts} from './process-info'
 
 export interface TrustOptions {
   uid?: number
   allowUnsafe?: boolean
+  procfs?: ProcFs
 }
 
 /** Every reason not to believe `opened` for the process `main` (null: it names none). */
@@ -24,14 +28,29 @@ export function trustProblems(opened: OpenedPidfile, result: LocateResult, main:
   if (callerUid === 0 && owner !== 0 && result.process && result.process.uid !== owner) {
     problems.push({reason: 'unsafe_owner', detail: `${opened.path} is owned by uid ${owner} but names pid ${result.pid} of uid ${result.process.uid}: an unprivileged user could make root signal any process`})
   }
+  // A pidfile its group may write (group_writable) is the process's own when that group is the
+  // process's primary group and holds nobody but its user: Debian's redis (start-stop-daemon
+  // --umask 007 --chuid redis:redis) writes 0660 redis:redis, and the group redis has no members.
+  const gw = problems.findIndex((p) => p.reason === 'group_writable')
+  if (gw >= 0 && main && opened.stat.gid === main.status.gid[0] && groupOnlyOf(opened.stat.gid, main.status.uid[0]).only) problems.splice(gw, 1)
+  const foreign = foreignHolder(result, opened, main, callerUid, opts.procfs)
+  if (foreign) problems.push(foreign)
   if (main) {
     const uid = main.status.uid[0]
     const gid = main.status.gid[0]
     const seen = new Set<string>()
     for (const c of opened.controllers) {
-      const ok = c.kind === 'uid' ? c.id === uid : c.id === gid
-      if (ok || seen.has(`${c.kind}:${c.id}:${c.reason}`)) continue
+      if (seen.has(`${c.kind}:${c.id}:${c.reason}`)) continue
       seen.add(`${c.kind}:${c.id}:${c.reason}`)
+      if (c.kind === 'uid' && c.id === uid) continue
+      if (c.kind === 'gid' && c.id === gid) {
+        // A group has members: it is the process's own only when nobody but its user can be in it.
+        const group = groupOnlyOf(gid, uid)
+        if (group.only) continue
+        problems.push({reason: c.reason, detail: `${c.what}: group ${group.describe}, not only uid ${uid} whose pid ${main.pid} the file names; ` +
+          `any member could replace ${opened.path}; a group-writable directory is trusted only when its group holds nobody but the process's own user`})
+        continue
+      }
       problems.push({reason: c.reason, detail: `${c.what}, who could replace ${opened.path} or redirect its path, but it names pid ${main.pid} of uid ${uid} (gid ${gid}); ` +
         'every directory and symlink on the way must belong to root, the caller, or the process\'s own user'})
     }

@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs'
 
-import {Controller, chasePath, fdPath} from './path-safety'
+import {Controller, chasePath} from './path-safety'
+import {openLooked} from './pidfile-look'
 
 export type ContentProblem = 'empty_pidfile' | 'garbage_pidfile' | 'invalid_pid'
 
@@ -104,25 +105,23 @@ const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constant
 
 /**
  * Opens the pidfile read-only, walking its path component by component (path-safety.ts): what
- * was checked is what is opened. Symlinks (the file's own, or a directory's) are followed only to
- * read the file, so the evidence can say what it holds, and are reported as unsafe when the rules
- * say so; locate() then refuses the file unless the caller allows unsafe pidfiles. Throws an
- * errno-style error (ENOENT, EACCES, ...) naming the component when it cannot be opened at all.
+ * was checked is what is opened. Directory symlinks on the way are followed (and judged later, in
+ * pidfile-trust.ts). Nothing is opened for reading before it is looked at (pidfile-look.ts): the
+ * pidfile's own symlink (unless the caller allows unsafe pidfiles) and anything but a regular file
+ * (a FIFO, a socket, a device, a directory) are refused with a PidfileRefused error, their content
+ * never read. Throws an errno-style error (ENOENT, EACCES, ...) naming the component when the
+ * file cannot be opened at all.
  */
 export function openPidfile(file: string, opts: OpenOptions = {}): OpenedPidfile {
   const chased = chasePath(file, {root: opts.root, uid: opts.uid, gid: opts.gid})
   try {
-    const p = fdPath(chased.dirFd, chased.base)
-    const lst = fs.lstatSync(p)
     const base = {path: file, unsafe: [...chased.problems] as OpenedPidfile['unsafe'], controllers: chased.controllers, symlinks: chased.symlinks}
-    const borrowed = held.get(key(lst))
-    if (borrowed !== undefined) return {...base, ...readOpened(file, borrowed, opts, base.unsafe), borrowed: true}
-    // O_NOFOLLOW: a file swapped for a symlink after the walk fails to open (ELOOP) instead of being followed.
-    const fd = fs.openSync(p, READ_FLAGS)
+    const fd = openLooked(file, chased, {allowUnsafe: opts.allowUnsafe, borrow: (st) => held.get(key(st))})
+    if (fd.borrowed) return {...base, ...readOpened(file, fd.fd, opts, base.unsafe), borrowed: true}
     try {
-      return {...base, ...readOpened(file, fd, opts, base.unsafe), borrowed: false}
+      return {...base, ...readOpened(file, fd.fd, opts, base.unsafe), borrowed: false}
     } catch (error) {
-      fs.closeSync(fd)
+      fs.closeSync(fd.fd)
       throw error
     }
   } finally {

@@ -9,7 +9,23 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 
 const ROOT = path.resolve(__dirname, '../..')
-const IDS = ['find-posix', 'startup-find', 'startup-list', 'startup-signal', 'startup-wait', 'startup-run', 'find-unlocked', 'find-flock', 'locate-rate', 'signal', 'wait']
+// Every measurement bench/run.js defines (its ALL_IDS, also what --only accepts), read from the
+// script itself so a new measurement cannot be left out of the smoke run.
+function benchIds(): string[] {
+  const src = fs.readFileSync(path.join(ROOT, 'bench', 'run.js'), 'utf8')
+  const m = /^const ALL_IDS = \[([^\]]*)\]/m.exec(src)
+  if (!m) throw new Error('bench/run.js: no `const ALL_IDS = [...]` line to read the measurement ids from')
+  return m[1].split(',').map((x) => x.trim().replace(/^'(.*)'$/, '$1')).filter(Boolean)
+}
+const ALL_IDS = benchIds()
+const IDS = ALL_IDS.filter((id) => id !== 'find-container')
+
+test('the measurement ids are read from bench/run.js and match its --only usage', () => {
+  expect(ALL_IDS).toEqual(expect.arrayContaining(['find-posix', 'find-unlocked', 'find-flock', 'locate-rate', 'signal', 'wait', 'find-container', 'reload', 'serve']))
+  for (const id of ALL_IDS) expect(id).toMatch(/^[a-z][a-z-]*$/)
+  const usage = /--only LIST comma-separated subset of: (\S+)`/.exec(fs.readFileSync(path.join(ROOT, 'bench', 'run.js'), 'utf8'))
+  expect(usage?.[1].split(',')).toEqual(ALL_IDS)
+})
 
 test('npm run bench -- --smoke measures every figure and writes results.json, results.md and chart.svg', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'nslocate-bench-smoke-'))
@@ -27,7 +43,11 @@ test('npm run bench -- --smoke measures every figure and writes results.json, re
     const engine = spawnSync('docker', ['version'], {stdio: 'ignore'}).status === 0
     if (process.env.CI === 'true' && !engine) throw new Error('CI=true: no Docker engine answers `docker version`')
     const ids = new Set(json.results.map((x: {id: string}) => x.id.replace(/-vs-.*$/, '')))
-    for (const id of engine ? [...IDS, 'find-container'] : IDS) expect([...ids].some((x) => String(x).startsWith(id))).toBe(true)
+    const missing = (engine ? ALL_IDS : IDS).filter((id) => ![...ids].some((x) => String(x).startsWith(id)))
+    expect({missing}).toEqual({missing: []})
+    // and every figure belongs to a measurement --only can name
+    const unknown = json.results.map((x: {id: string}) => x.id).filter((x: string) => !ALL_IDS.some((id) => x.startsWith(id)))
+    expect({unknown}).toEqual({unknown: []})
     expect(json.skipped).toEqual(engine ? [] : ['find-container: no Docker engine answers `docker version`: not measured'])
     for (const x of json.results) expect(Number.isFinite(x.nslocate?.median)).toBe(true)
     expect(fs.readFileSync(path.join(out, 'results.md'), 'utf8')).toContain('SMOKE run')

@@ -3,9 +3,19 @@ import {spawn} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {ROOT, cliJson, killTracked, tmpdir, track} from '../helpers/cli'
+import {ROOT, cliJson, killTracked, tmpdir as newTmpdir, track} from '../helpers/cli'
 
-afterEach(() => killTracked())
+const dirs: string[] = []
+afterEach(async () => {
+  await killTracked()
+  // tmpdir() does not remove what it made: every run left two directories behind.
+  for (const d of dirs.splice(0)) fs.rmSync(d, {recursive: true, force: true})
+})
+const tmpdir = () => {
+  const d = newTmpdir()
+  dirs.push(d)
+  return d
+}
 
 function service(script: string) {
   const lib = JSON.stringify(path.join(ROOT, 'dist/src'))

@@ -205,8 +205,9 @@ describe('nslocate find (same namespace, real locks)', () => {
 
   test('flock(1) holder: lock kind flock, holder found by fd scan', async () => {
     const file = path.join(dir, 'fl.pid')
-    // -o: flock(1) keeps the lock itself and does not pass the fd to sleep
-    const holder = track(spawn('flock', ['-o', file, 'sleep', '60'], {stdio: 'ignore'}))
+    // -o: flock(1) keeps the lock itself and does not pass the fd to sleep. Its own process group:
+    // killTracked() kills flock AND its sleep (flock forks it; killing flock alone left sleep behind).
+    const holder = track(spawn('flock', ['-o', file, 'sleep', '60'], {stdio: 'ignore', detached: true}), {group: true})
     await until(() => fs.existsSync(file) && fs.readFileSync('/proc/locks', 'utf8').includes(`:${fs.statSync(file).ino} `), 'flock taken')
     const {status, json} = await cliJson(['find', 'fl', '--dir', dir])
     expect(status).toBe(0)
@@ -218,7 +219,7 @@ describe('nslocate find (same namespace, real locks)', () => {
   test('as an unprivileged user, a root flock holder: running, holder not named, permission_denied (not holder_not_visible)', async () => {
     fs.chmodSync(dir, 0o755)
     const file = path.join(dir, 'fl.pid')
-    track(spawn('flock', ['-o', file, 'sleep', '60'], {stdio: 'ignore'}))
+    track(spawn('flock', ['-o', file, 'sleep', '60'], {stdio: 'ignore', detached: true}), {group: true})
     await until(() => fs.existsSync(file) && fs.readFileSync('/proc/locks', 'utf8').includes(`:${fs.statSync(file).ino} `), 'flock taken')
     fs.chmodSync(file, 0o644)
     const asNobody = (args: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args],
@@ -236,7 +237,7 @@ describe('nslocate find (same namespace, real locks)', () => {
 
   test('a symlink to a flock-held pidfile: the fd scan still names the holder (with --allow-unsafe-pidfile)', async () => {
     const file = path.join(dir, 'real.pid')
-    const holder = track(spawn('flock', ['-o', file, 'sleep', '60'], {stdio: 'ignore'}))
+    const holder = track(spawn('flock', ['-o', file, 'sleep', '60'], {stdio: 'ignore', detached: true}), {group: true})
     await until(() => fs.existsSync(file) && fs.readFileSync('/proc/locks', 'utf8').includes(`:${fs.statSync(file).ino} `), 'flock taken')
     fs.symlinkSync(file, path.join(dir, 'ln.pid'))
     const {status, json} = await cliJson(['find', 'ln', '--dir', dir, '--allow-unsafe-pidfile'])

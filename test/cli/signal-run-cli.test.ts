@@ -121,7 +121,8 @@ describe('nslocate run', () => {
     expect([pg.status, pg.stdout.trim()]).toEqual([0, String(pid)])
 
     const other = path.join(dir, 'held.pid')
-    const holder = track(spawn('flock', ['-o', other, 'sleep', '60'], {stdio: 'ignore'}))
+    // its own process group: killTracked() then kills flock(1) and the sleep it forked
+    const holder = track(spawn('flock', ['-o', other, 'sleep', '60'], {stdio: 'ignore', detached: true}), {group: true})
     await until(() => fs.existsSync(other) && fs.readFileSync('/proc/locks', 'utf8').includes(`:${fs.statSync(other).ino} `), 'flock(1) to lock')
     const r = await cli(['run', 'held', '--dir', dir, '--', 'true'])
     expect(r.status).toBe(122)

@@ -131,20 +131,34 @@ while True: time.sleep(1)
 test('acquire() in a child PID namespace is located from the host', async () => {
   const dir = tempDir()
   const script = `require(${JSON.stringify(path.join(ROOT, 'dist/src'))}).acquire({name: 'nsvc', dir: ${JSON.stringify(dir)}}).then((h) => { console.log('ready', h.pid, h.path); setInterval(() => {}, 1000) })`
-  const child = spawnTracked(['unshare', '--pid', '--fork', '--mount-proc', process.execPath, '-e', script])
+  // --kill-child: should unshare die first, the kernel kills the namespace's pid 1 (node, which as an
+  // init ignores TERM and would otherwise outlive the test).
+  const child = spawnTracked(['unshare', '--pid', '--fork', '--mount-proc', '--kill-child', process.execPath, '-e', script])
   const file = path.join(dir, 'nsvc.pid')
-  for (let i = 0; i < 500 && !(fs.existsSync(file) && fs.readFileSync(file, 'utf8')); i++) await new Promise((r) => setTimeout(r, 10))
-  expect(fs.readFileSync(file, 'utf8')).toBe('1')
-  const r = await run([process.execPath, BIN, 'find', 'nsvc', '--dir', dir, '--json'])
-  const j = json(r)
-  expect(r.status).toBe(0)
-  expect(j).toMatchObject({state: 'running', pidfile: {pid: 1, lock: 'posix'}, visible: true})
-  expect(j.nspid).toHaveLength(2)
-  expect(j.nspid[1]).toBe(1)
-  expect(j.holder).toBe(j.pid)
-  // flock readers see it too
-  expect((await run(['flock', '-n', file, 'true'])).status).toBe(1)
-  child.kill('SIGKILL')
+  let inner = 0
+  try {
+    for (let i = 0; i < 500 && !(fs.existsSync(file) && fs.readFileSync(file, 'utf8')); i++) await new Promise((r) => setTimeout(r, 10))
+    expect(fs.readFileSync(file, 'utf8')).toBe('1')
+    inner = Number(fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim())
+    const r = await run([process.execPath, BIN, 'find', 'nsvc', '--dir', dir, '--json'])
+    const j = json(r)
+    expect(r.status).toBe(0)
+    expect(j).toMatchObject({state: 'running', pidfile: {pid: 1, lock: 'posix'}, visible: true})
+    expect(j.nspid).toHaveLength(2)
+    expect(j.nspid[1]).toBe(1)
+    expect(j.holder).toBe(j.pid)
+    expect(j.pid).toBe(inner)
+    // flock readers see it too
+    expect((await run(['flock', '-n', file, 'true'])).status).toBe(1)
+  } finally {
+    // The namespace's init by its host pid (SIGKILL is the one signal it cannot ignore from outside),
+    // then unshare, which reaps it; verified gone.
+    if (inner > 0) process.kill(inner, 'SIGKILL')
+    child.kill('SIGKILL')
+    await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve)))
+    for (let i = 0; inner > 0 && i < 500 && fs.existsSync(`/proc/${inner}`); i++) await new Promise((r) => setTimeout(r, 10))
+    if (inner > 0) expect(fs.existsSync(`/proc/${inner}`)).toBe(false)
+  }
 })
 
 describe('interop with libbsd pidfile(3)', () => {

@@ -9,9 +9,13 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {BIN, isAlive, killTracked, track, until} from '../helpers/cli'
-import {tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/holders'
 
-afterAll(() => killTracked())
+// stopAll removes the tempDir()s (it was never called: every run left one behind).
+afterAll(async () => {
+  await killTracked()
+  await stopAll()
+})
 
 test('uid 65534 on a sleep of its own in another mount namespace that cannot see the file: stale (1), not unknown (4)', async () => {
   const top = tempDir()

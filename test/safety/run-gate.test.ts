@@ -7,10 +7,13 @@ import {spawn} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {isAlive, track, until} from '../helpers/cli'
+import {isAlive, killTracked, track, until} from '../helpers/cli'
 import {ADDON_PATH, stopAll, tempDir} from '../helpers/holders'
 import {exitOf} from './run-helpers'
 
+// killTracked: a failed expectation must not leave the parent (and so its gated child) running:
+// it kept jest from exiting until its timeout.
+afterEach(() => killTracked())
 afterAll(() => stopAll())
 
 /** A node parent that forks a gated `touch MARKER; sleep 30`, prints the child's pid, and then does what `then` says. */
@@ -31,7 +34,8 @@ test('the parent SIGKILLed before the gate opens: the child exits without runnin
   const gated = await pid
   await new Promise((r) => setTimeout(r, 300))
   expect(isAlive(gated)).toBe(true)
-  expect(fs.readFileSync(`/proc/${gated}/comm`, 'utf8').trim()).toBe('node') // still before execve
+  // still before execve: the fork's name is the parent's ('node'; 'MainThread' on Node 24), not sh or sleep
+  expect(fs.readFileSync(`/proc/${gated}/comm`, 'utf8').trim()).toBe(fs.readFileSync(`/proc/${child.pid}/comm`, 'utf8').trim())
   child.kill('SIGKILL')
   await exitOf(child)
   await until(() => !isAlive(gated), 'the gated child to exit')

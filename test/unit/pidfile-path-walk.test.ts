@@ -43,11 +43,12 @@ test('a symlink loop ends with ELOOP, a missing component with ENOENT naming it'
   expect(() => openPidfile(path.join(root, 'nope', 'x.pid'))).toThrow(expect.objectContaining({code: 'ENOENT', message: `${path.join(root, 'nope')} does not exist`}))
 })
 
-test("the pidfile's own symlink is reported (symlink) and followed only to read it", () => {
+test("the pidfile's own symlink is refused before its target is opened; followed only when unsafe pidfiles are allowed", () => {
   const root = tempDir()
   fs.writeFileSync(path.join(root, 'real.pid'), '99\n')
   fs.symlinkSync('real.pid', path.join(root, 'x.pid'))
-  const o = opened(path.join(root, 'x.pid'))
+  expect(() => openPidfile(path.join(root, 'x.pid'))).toThrow(expect.objectContaining({code: 'EREFUSED', reason: 'symlink'}))
+  const o = opened(path.join(root, 'x.pid'), {allowUnsafe: true})
   expect(o.content.pid).toBe(99)
   expect(o.unsafe.map((u) => u.reason)).toEqual(['symlink'])
 })

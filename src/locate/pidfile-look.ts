@@ -1,0 +1,114 @@
+/**
+ * Look before opening: the pidfile is first opened with O_PATH|O_NOFOLLOW (which reads nothing,
+ * and opens no device, FIFO or socket), fstat'ed, and reopened for reading through
+ * /proc/self/fd/N only when it is a regular file, and not a refused symlink. So a symlink a
+ * service user plants (NAME.pid -> /dev/watchdog, /dev/ptmx, a FIFO, /root/secret) never makes
+ * root open its target, and nothing of what such a target holds reaches the evidence.
+ */
+import * as fs from 'node:fs'
+
+import type {LocateResult} from './locate'
+import {ChasedPath, fdPath} from './path-safety'
+
+/** open(2)'s O_PATH (Linux; the same value on x86-64, arm64, arm, riscv, s390x, ppc64le). */
+const O_PATH = 0o10000000
+const LOOK_FLAGS = O_PATH | fs.constants.O_NOFOLLOW
+// No O_NOFOLLOW: /proc/self/fd/N is itself a (magic) link; fstat below checks the inode is the one looked at.
+const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK
+
+/** The pidfile was looked at and refused before being opened for reading; locate() reports `reason`. */
+export class PidfileRefused extends Error {
+  readonly code = 'EREFUSED'
+  constructor(readonly reason: 'symlink' | 'not_regular', message: string) {
+    super(message)
+  }
+}
+
+/** What a non-regular file is, for messages. */
+export function kindOf(st: fs.Stats): string {
+  if (st.isDirectory()) return 'a directory'
+  if (st.isFIFO()) return 'a FIFO (named pipe)'
+  if (st.isSocket()) return 'a unix socket'
+  if (st.isCharacterDevice()) return 'a character device'
+  if (st.isBlockDevice()) return 'a block device'
+  if (st.isSymbolicLink()) return 'a symbolic link'
+  return 'not a regular file'
+}
+
+function errnoError(code: string, message: string, cause?: unknown): Error {
+  return Object.assign(new Error(message, {cause}), {code})
+}
+
+/** A clear message for an open(2) failure on `file`, without the internal /proc/self/fd path. */
+export function openFailure(file: string, error: unknown): Error {
+  const code = (error as NodeJS.ErrnoException).code ?? 'EIO'
+  const why: Record<string, string> = {
+    EAGAIN: 'another process holds a lease on it (EAGAIN: a write lease keeps readers out); run again once it is released',
+    EWOULDBLOCK: 'another process holds a lease on it (EAGAIN: a write lease keeps readers out); run again once it is released',
+    ENXIO: 'it is a socket or a device with nothing behind it (ENXIO), not a pidfile',
+    ELOOP: 'it was replaced by a symbolic link while being opened (ELOOP); run again',
+    EACCES: 'permission denied (EACCES); run as root or as a user who may read it',
+    EPERM: 'operation not permitted (EPERM); run as root or as a user who may read it',
+    ENOENT: 'it disappeared while being opened (ENOENT)',
+  }
+  return errnoError(code, why[code] ?? `${code} while opening it`, error)
+}
+
+export interface LookOptions {
+  allowUnsafe?: boolean
+  /** a descriptor this process already holds on the file (acquire()), to read through instead */
+  borrow?: (st: fs.Stats) => number | undefined
+}
+
+/**
+ * The descriptor to read `file` through, after the walk `chased`: refuses (PidfileRefused) the
+ * pidfile's own symlink unless allowUnsafe, and anything that is not a regular file.
+ */
+export function openLooked(file: string, chased: ChasedPath, opts: LookOptions): {fd: number; borrowed: boolean} {
+  const link = chased.problems.find((p) => p.reason === 'symlink')
+  if (link && !opts.allowUnsafe) {
+    throw new PidfileRefused('symlink', `${link.detail}; not opened (its target is never read; pass --allow-unsafe-pidfile to follow it)`)
+  }
+  let look: number
+  try {
+    look = fs.openSync(fdPath(chased.dirFd, chased.base), LOOK_FLAGS)
+  } catch (error) {
+    throw openFailure(file, error)
+  }
+  try {
+    const st = fs.fstatSync(look)
+    if (!st.isFile()) {
+      const target = chased.symlinks.length > 0 ? ` (reached through ${chased.symlinks.join(', ')})` : ''
+      throw new PidfileRefused('not_regular', `${chased.resolved}${target} is ${kindOf(st)}, not a regular file: not opened, not a pidfile`)
+    }
+    const borrowed = opts.borrow?.(st)
+    if (borrowed !== undefined) return {fd: borrowed, borrowed: true}
+    let fd: number
+    try {
+      // The magic link /proc/self/fd/N reopens exactly the inode looked at.
+      fd = fs.openSync(`/proc/self/fd/${look}`, READ_FLAGS)
+    } catch (error) {
+      throw openFailure(file, error)
+    }
+    const rst = fs.fstatSync(fd)
+    if (rst.ino !== st.ino || rst.dev !== st.dev || !rst.isFile()) {
+      fs.closeSync(fd)
+      throw errnoError('EAGAIN', 'it changed while being opened; run again')
+    }
+    return {fd, borrowed: false}
+  } finally {
+    fs.closeSync(look)
+  }
+}
+
+/**
+ * locate()'s hook: a refused pidfile makes the answer unknown with the refusal's reason, and no
+ * process; false for any other error.
+ */
+export function refusedResult(error: unknown, result: LocateResult): boolean {
+  if (!(error instanceof PidfileRefused)) return false
+  result.state = 'unknown'
+  result.reasons.push(error.reason)
+  result.evidence.push(`REFUSED: ${error.message}`)
+  return true
+}
