@@ -1,6 +1,6 @@
-import {Args, Flags} from '@oclif/core'
-
-import {BaseCommand, containerFlags, identityFlags, identityOptions, pidfileFlags} from '../src/cli/base-command'
+import {BaseCommand, identityOptions} from '../src/cli/base-command'
+import {find} from '../src/cli/grammar'
+import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
 import {formatFind} from '../src/cli/format'
 import {LocateResult, locate, statusExitCode} from '../src/locate/locate'
 
@@ -16,15 +16,9 @@ Exit status follows LSB "status": 0 running, 1 not running but a pidfile exists 
     {command: '<%= config.bin %> find nginx --container web', description: 'nginx inside the Docker container web, as a pid on the host.'},
   ]
   static enableJsonFlag = true
-  static args = {
-    name: Args.string({description: 'Service name: the pidfile is NAME.pid in the runtime directories.', required: true}),
-  }
-  static flags = {
-    ...pidfileFlags,
-    ...containerFlags,
-    ...identityFlags,
-    quiet: Flags.boolean({char: 'q', summary: 'Print nothing; only set the exit status.', default: false}),
-  }
+  // Arguments and flags: src/cli/grammar.ts (the fast path in bin/run.js reads the same definition).
+  static args = oclifArgs(find.args)
+  static flags = oclifFlags(find.flags)
 
   async run(): Promise<LocateResult> {
     const {args, flags} = await this.parse(Find)

@@ -1,6 +1,6 @@
-import {Flags} from '@oclif/core'
-
-import {BaseCommand, containerFlags, identityFlags, identityOptions, pathFlag} from '../src/cli/base-command'
+import {BaseCommand, identityOptions} from '../src/cli/base-command'
+import {list} from '../src/cli/grammar'
+import {oclifFlags} from '../src/cli/oclif-grammar'
 import {formatList} from '../src/cli/format'
 import {listPidfiles} from '../src/locate/list-pidfiles'
 import {LocateResult, locate} from '../src/locate/locate'
@@ -15,12 +15,8 @@ Exit status: 0 when the listing worked (whatever the services' states), 4 when a
     '<%= config.bin %> list --dir /srv/app/run --json',
   ]
   static enableJsonFlag = true
-  static flags = {
-    dir: pathFlag({summary: 'List the *.pid files of this directory only (relative: to the working directory).', helpValue: 'DIR'}),
-    'allow-unsafe-pidfile': Flags.boolean({summary: 'Trust pidfiles the safety rules refuse: symlinked, world- or group-writable, foreign-owned, or on an unsafe path.', default: false}),
-    ...containerFlags,
-    ...identityFlags,
-  }
+  // Flags: src/cli/grammar.ts (the fast path in bin/run.js reads the same definition).
+  static flags = oclifFlags(list.flags)
 
   async run(): Promise<LocateResult[]> {
     const {flags} = await this.parse(List)

@@ -1,6 +1,6 @@
-import {Args, Flags} from '@oclif/core'
-
-import {BaseCommand, containerFlags, pidfileFlags} from '../src/cli/base-command'
+import {BaseCommand} from '../src/cli/base-command'
+import {reload as grammar} from '../src/cli/grammar'
+import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
 import {ReloadEvent, Reloader} from '../src/reload/reloader'
 import {checkWatchPath} from '../src/reload/watch'
 import {parseDuration} from '../src/signal/parse'
@@ -19,20 +19,9 @@ Exit status: 0 stopped by SIGTERM or SIGINT; 1 the --listen address cannot be us
     {command: '<%= config.bin %> reload app --watch /etc/config --root-pid 1 --dir /run/app', description: 'In a pod sidecar with a shared PID namespace; /etc/config is a ConfigMap volume.'},
     {command: '<%= config.bin %> reload app --watch /etc/config --container app --signal USR1 --debounce 2s', description: 'From a sidecar with the Docker socket.'},
   ]
-  static args = {
-    name: Args.string({description: 'Service name (NAME.pid in the runtime directories).', required: true}),
-  }
-  static flags = {
-    ...pidfileFlags,
-    ...containerFlags,
-    watch: Flags.string({summary: 'A file or directory to watch (repeatable).', helpValue: 'PATH', multiple: true, required: true}),
-    signal: Flags.string({summary: 'The signal to send on a change.', default: 'HUP', helpValue: 'SIGNAL'}),
-    validate: Flags.string({summary: 'Run this with /bin/sh -c first; signal only if it exits 0.', helpValue: 'CMD'}),
-    'validate-timeout': Flags.string({summary: 'Kill --validate after this long (counts as failed).', default: '30s', helpValue: 'DURATION'}),
-    debounce: Flags.string({summary: 'Act once no event came for this long.', default: '1s', helpValue: 'DURATION'}),
-    'require-handler': Flags.boolean({summary: 'Signal only if the target catches the signal (see signal --require-handler).', default: false}),
-    listen: Flags.string({summary: 'Also serve /healthz/NAME and /metrics here (loopback unless another address is given).', helpValue: 'ADDR:PORT'}),
-  }
+  // Arguments and flags: src/cli/grammar.ts.
+  static args = oclifArgs(grammar.args)
+  static flags = oclifFlags(grammar.flags)
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Reload)

@@ -1,6 +1,6 @@
-import {Args, Flags} from '@oclif/core'
-
-import {BaseCommand, containerFlags} from '../src/cli/base-command'
+import {BaseCommand} from '../src/cli/base-command'
+import {serve as grammar} from '../src/cli/grammar'
+import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
 import {prepareServer} from '../src/serve/server'
 import {parseDuration} from '../src/signal/parse'
 
@@ -20,17 +20,9 @@ Exit status: 0 stopped by SIGTERM or SIGINT; 1 the address cannot be used (in us
     {command: 'curl -fsS localhost:9090/healthz/nginx', description: 'A Kubernetes/Docker health check (exit 22 on 503).'},
   ]
   static strict = false
-  static args = {
-    name: Args.string({description: 'Service name(s) (NAME.pid in the runtime directories).', required: true}),
-  }
-  static flags = {
-    pidfile: Flags.string({summary: 'With one NAME: use this pidfile instead of searching for NAME.pid.', helpValue: 'PATH', exclusive: ['dir']}),
-    dir: Flags.string({summary: 'Look for NAME.pid in this directory first.', helpValue: 'DIR', exclusive: ['pidfile']}),
-    'allow-unsafe-pidfile': Flags.boolean({summary: 'Trust a symlinked, world-writable or foreign-owned pidfile.', default: false}),
-    ...containerFlags,
-    listen: Flags.string({summary: 'Where to listen: PORT (loopback), HOST:PORT or [V6]:PORT.', default: '127.0.0.1:9090', helpValue: 'ADDR:PORT'}),
-    interval: Flags.string({summary: 'Observe every service this often between requests (restarts seen).', default: '5s', helpValue: 'DURATION'}),
-  }
+  // Arguments and flags: src/cli/grammar.ts.
+  static args = oclifArgs(grammar.args)
+  static flags = oclifFlags(grammar.flags)
 
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(Serve)

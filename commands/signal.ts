@@ -1,6 +1,6 @@
-import {Args, Flags} from '@oclif/core'
-
-import {BaseCommand, containerFlags, identityFlags, identityOptions, pidfileFlags} from '../src/cli/base-command'
+import {BaseCommand, identityOptions} from '../src/cli/base-command'
+import {signal as grammar} from '../src/cli/grammar'
+import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
 import {parseDuration} from '../src/signal/parse'
 import {dispositionLines} from '../src/signal/landing'
 import {SignalResult, signal} from '../src/signal/signal'
@@ -28,22 +28,9 @@ Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1
     {command: '<%= config.bin %> signal nginx HUP --container web', description: 'Reload nginx in the container web, from the host or from a sidecar that has the Docker socket.'},
   ]
   static enableJsonFlag = true
-  static args = {
-    name: Args.string({description: 'Service name (NAME.pid in the runtime directories).', required: true}),
-    signal: Args.string({description: 'TERM, SIGTERM, term, 15, a real-time signal (RTMIN+2, RTMAX-1, 34..64), or 0 to only probe (not with --wait or --retry).', required: true}),
-  }
-  static flags = {
-    ...pidfileFlags,
-    ...containerFlags,
-    ...identityFlags,
-    scope: Flags.option({options: ['main', 'group', 'cgroup', 'tree'] as const, default: 'main' as const,
-      summary: 'main: the main process; group: its process group; cgroup: every process in its own cgroup (a container\'s or a unit\'s); tree: it and all its descendants.'})(),
-    wait: Flags.boolean({summary: 'Wait for the signalled process(es) to exit (see --timeout).', default: false}),
-    timeout: Flags.string({summary: 'How long --wait waits: 500ms, 30s, 2m, 1h or plain seconds (at most 100000h).', default: '30s', helpValue: 'DURATION'}),
-    retry: Flags.string({summary: 'Escalation schedule, e.g. TERM/30/KILL/5 or a number of seconds; implies --wait.', helpValue: 'SCHEDULE'}),
-    'dry-run': Flags.boolean({summary: 'Print what would be signalled, after every check of a real run (the kernel\'s permission check included); send nothing.', default: false}),
-    'require-handler': Flags.boolean({summary: 'Send only to targets that catch SIGNAL (SigCgt), as util-linux kill --require-handler; the others are skipped (no_handler).', default: false}),
-  }
+  // Arguments and flags: src/cli/grammar.ts (the fast path in bin/run.js reads the same definition).
+  static args = oclifArgs(grammar.args)
+  static flags = oclifFlags(grammar.flags)
 
   async run(): Promise<SignalResult> {
     const {args, flags} = await this.parse(Signal)

@@ -1,6 +1,6 @@
-import {Args, Flags} from '@oclif/core'
-
-import {BaseCommand, containerFlags, identityFlags, identityOptions, pidfileFlags} from '../src/cli/base-command'
+import {BaseCommand, identityOptions} from '../src/cli/base-command'
+import {wait as grammar} from '../src/cli/grammar'
+import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
 import {parseDuration} from '../src/signal/parse'
 import {describeExit} from '../src/signal/landing'
 import {WaitResult, waitFor} from '../src/signal/signal'
@@ -21,16 +21,9 @@ Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe 
     {command: '<%= config.bin %> signal app TERM && <%= config.bin %> wait app --timeout 10s', description: 'Stop, then wait until it has stopped.'},
   ]
   static enableJsonFlag = true
-  static args = {
-    name: Args.string({description: 'Service name (NAME.pid in the runtime directories).', required: true}),
-  }
-  static flags = {
-    ...pidfileFlags,
-    ...containerFlags,
-    ...identityFlags,
-    for: Flags.option({options: ['running', 'stopped'] as const, default: 'stopped' as const, summary: 'The condition to wait for.'})(),
-    timeout: Flags.string({summary: 'Give up after this long: 500ms, 30s, 2m, 1h or plain seconds (at most 100000h).', default: '30s', helpValue: 'DURATION'}),
-  }
+  // Arguments and flags: src/cli/grammar.ts (the fast path in bin/run.js reads the same definition).
+  static args = oclifArgs(grammar.args)
+  static flags = oclifFlags(grammar.flags)
 
   async run(): Promise<WaitResult> {
     const {args, flags} = await this.parse(Wait)

@@ -1,52 +1,20 @@
 /** Shared flags and error handling for nslocate's commands. Commands stay thin: parse, call the library, print. */
-import {Command, Flags} from '@oclif/core'
+import {Command} from '@oclif/core'
 
 import {format} from 'node:util'
 
 import {NslocateError} from '../errors'
-import {withAbsolutePaths} from '../locate/search-path'
 import {escapeLines, escapeText} from './escape'
+import * as grammar from './grammar'
+import {oclifFlags} from './oclif-grammar'
 
-/**
- * A path option (--pidfile, --dir): an empty value is a usage error (exit 2), never "not given"
- * (which would search the default directories), and a relative one is made absolute against the
- * working directory at once.
- */
-export function pathFlag(opts: {summary: string; helpValue: string; exclusive?: string[]; key?: 'pidfile' | 'dir'}) {
-  const key = opts.key ?? (opts.helpValue === 'DIR' ? 'dir' : 'pidfile')
-  return Flags.string({
-    summary: opts.summary, helpValue: opts.helpValue, exclusive: opts.exclusive,
-    parse: async (input: string) => withAbsolutePaths({[key]: input})[key] as string,
-  })
-}
+/** The shared flag groups, generated from src/cli/grammar.ts (define new flags there). */
+export const pidfileFlags = oclifFlags(grammar.pidfileFlags)
+export const containerFlags = oclifFlags(grammar.containerFlags)
 
-export const pidfileFlags = {
-  pidfile: pathFlag({summary: 'Use this pidfile instead of searching for NAME.pid (relative: to the working directory).', helpValue: 'PATH', exclusive: ['dir']}),
-  dir: pathFlag({summary: 'Look for NAME.pid in this directory first (relative: to the working directory).', helpValue: 'DIR', exclusive: ['pidfile']}),
-  'allow-unsafe-pidfile': Flags.boolean({summary: 'Trust a pidfile the safety rules refuse: symlinked, world- or group-writable, foreign-owned, locked by another user, or on an unsafe path (prints a warning; a non-regular file is never accepted).', default: false}),
-}
-
-export const containerFlags = {
-  // An empty value (CID=$(docker ps -q ...) found nothing) must never mean "no container", which
-  // would search the host: commands test `!== undefined`, and containerTarget() refuses '' (USAGE).
-  container: Flags.string({summary: 'The service runs in this Docker container (name or id): read its pidfile inside the container, through the Docker API.', helpValue: 'REF', exclusive: ['root-pid']}),
-  'root-pid': Flags.integer({summary: 'Look inside the mount and PID namespaces of process PID (e.g. 1 in a sidecar that shares the app\'s PID namespace).', helpValue: 'PID', min: 1, exclusive: ['container']}),
-}
-
-/**
- * Explicit identity, as start-stop-daemon's --exec, --name and --user: required of every answer,
- * locked pidfile or not (a process that does not match is never reported or signalled).
- */
-export const identityFlags = {
-  exec: Flags.string({summary: 'The service runs this executable: a process whose /proc/PID/exe is another file is not it (as start-stop-daemon --exec).', helpValue: 'PATH'}),
-  'process-name': Flags.string({summary: 'The service is named NAME: its comm, executable, argv[0] or script name, exactly (as start-stop-daemon --name).', helpValue: 'NAME'}),
-  user: Flags.string({summary: 'The service runs as this user (real uid; a name or a number), as start-stop-daemon --user.', helpValue: 'USER|UID'}),
-}
-
-/** The library's options from identityFlags. */
-export function identityOptions(flags: {exec?: string; 'process-name'?: string; user?: string}): {exec?: string; processName?: string; user?: string} {
-  return {exec: flags.exec, processName: flags['process-name'], user: flags.user}
-}
+export const identityFlags = oclifFlags(grammar.identityFlags)
+/** The library's options from identityFlags (defined beside them, in the grammar). */
+export const identityOptions = grammar.identityOptions
 
 export abstract class BaseCommand extends Command {
   // Every text line goes out escaped (src/cli/escape.ts): a comm, a path or a container name with

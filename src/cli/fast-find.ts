@@ -1,16 +1,16 @@
 /**
- * The start-up fast path for `nslocate find`, the command health checks run many times a second.
- * Loading @oclif/core costs more than Node's own start (~60 ms here), so bin/run.js hands plain
- * `find` invocations to this parser first. It accepts exactly the common grammar and returns null
- * for anything else (help, an unknown or malformed flag, a bad NAME), which then goes
- * through oclif as usual, with oclif's messages. Both paths call the same locate() and formatFind(),
- * and test/cli checks that they print the same thing.
+ * `nslocate find` without oclif (the command health checks run many times a second). The flags come
+ * from src/cli/grammar.ts through src/cli/fast-parse.ts; this mirrors commands/find.ts run() and
+ * test/cli checks that both print the same thing.
  */
-import * as path from 'node:path'
-
 import {formatFind} from './format'
+import {Prepared, fastParseOnly} from './fast-parse'
+import {log, logJson} from './fast-io'
+import {find, identityOptions} from './grammar'
 import {LocateResult, locate, statusExitCode} from '../locate/locate'
-import {NAME_PATTERN} from '../locate/name'
+
+/** The flags this runner reads (all of find's): any other flag given goes through oclif. */
+export const FAST_FLAGS: readonly string[] = ['pidfile', 'dir', 'allow-unsafe-pidfile', 'root-pid', 'container', 'exec', 'process-name', 'user', 'quiet']
 
 export interface FastFind {
   name: string
@@ -26,74 +26,24 @@ export interface FastFind {
   user?: string
 }
 
-/** Flags this parser knows; a test compares them with commands/find.ts. */
-export const FAST_FIND_FLAGS = ['pidfile', 'dir', 'quiet', 'json', 'allow-unsafe-pidfile', 'root-pid', 'container', 'exec', 'process-name', 'user']
+/** Flags the fast path parses, with --json; test/unit/fast-find.test.ts compares them with commands/find.ts. */
+export const FAST_FIND_FLAGS = [...Object.keys(find.flags), 'json']
 
+/** argv with the command id: ['find', NAME, ...]. */
 export function parseFastFind(argv: string[]): FastFind | null {
   if (argv[0] !== 'find') return null
-  const out: FastFind = {name: '', quiet: false, json: false, allowUnsafe: false}
-  let name: string | undefined
-  for (let i = 1; i < argv.length; i++) {
-    const a = argv[i]
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1
-    const flag = eq > 0 ? a.slice(0, eq) : a
-    const inline = eq > 0 ? a.slice(eq + 1) : undefined
-    const value = () => {
-      const v = inline ?? argv[++i]
-      return v === undefined || (inline === undefined && v.startsWith('-')) ? null : v
-    }
-    switch (flag) {
-      case '--pidfile':
-      case '--dir': {
-        // An empty value goes through oclif, which refuses it (USAGE, exit 2) with the same message.
-        const v = value()
-        if (v === null || v === '' || out.pidfile !== undefined || out.dir !== undefined) return null
-        // Relative: to the working directory, now (as the oclif flags do).
-        if (flag === '--pidfile') out.pidfile = path.resolve(v)
-        else out.dir = path.resolve(v)
-        break
-      }
-      case '--root-pid': {
-        const v = value()
-        if (v === null || !/^[1-9][0-9]*$/.test(v) || out.rootPid !== undefined || out.container !== undefined) return null
-        out.rootPid = Number(v)
-        break
-      }
-      case '--container': {
-        const v = value()
-        if (v === null || v === '' || out.container !== undefined || out.rootPid !== undefined) return null
-        out.container = v
-        break
-      }
-      case '--exec':
-      case '--process-name':
-      case '--user': {
-        const v = value()
-        const key = flag === '--exec' ? 'exec' : flag === '--user' ? 'user' : 'processName'
-        if (v === null || out[key] !== undefined) return null
-        out[key] = v
-        break
-      }
-      case '--quiet':
-      case '-q':
-        if (inline !== undefined) return null
-        out.quiet = true
-        break
-      case '--json':
-        if (inline !== undefined) return null
-        out.json = true
-        break
-      case '--allow-unsafe-pidfile':
-        if (inline !== undefined) return null
-        out.allowUnsafe = true
-        break
-      default:
-        if (a.startsWith('-') || name !== undefined) return null
-        name = a
-    }
-  }
-  if (name === undefined || !NAME_PATTERN.test(name) || name === '.' || name === '..') return null
-  out.name = name
+  const p = fastParseOnly(find, argv.slice(1), FAST_FLAGS)
+  if (!p) return null
+  const f = p.flags as {pidfile?: string; dir?: string; quiet: boolean; 'allow-unsafe-pidfile': boolean; 'root-pid'?: number; container?: string; exec?: string; 'process-name'?: string; user?: string}
+  const out: FastFind = {name: p.args.name, quiet: f.quiet, json: p.json, allowUnsafe: f['allow-unsafe-pidfile']}
+  if (f.pidfile !== undefined) out.pidfile = f.pidfile
+  if (f.dir !== undefined) out.dir = f.dir
+  if (f['root-pid'] !== undefined) out.rootPid = f['root-pid']
+  if (f.container !== undefined) out.container = f.container
+  const identity = identityOptions(f)
+  if (identity.exec !== undefined) out.exec = identity.exec
+  if (identity.processName !== undefined) out.processName = identity.processName
+  if (identity.user !== undefined) out.user = identity.user
   return out
 }
 
@@ -108,7 +58,13 @@ export function runFastFind(f: FastFind): number | Promise<number> {
 }
 
 function print(f: FastFind, result: LocateResult): number {
-  if (f.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
-  else if (!f.quiet) process.stdout.write(formatFind(result) + '\n')
+  if (f.json) logJson(result)
+  else if (!f.quiet) log(formatFind(result))
   return statusExitCode(result.state)
+}
+
+/** For src/cli/fast-path.ts: argv after the command id; null when oclif must take the invocation. */
+export function prepare(argv: string[]): Prepared | null {
+  const f = parseFastFind(['find', ...argv])
+  return f && {json: f.json, run: () => runFastFind(f)}
 }

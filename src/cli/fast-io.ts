@@ -1,0 +1,49 @@
+/** Output of the start-up fast path, byte for byte as BaseCommand prints through oclif (test/cli compares them). */
+import {escapeLines, escapeText} from './escape'
+
+export function log(message: string): void {
+  process.stdout.write(escapeLines(message) + '\n')
+}
+
+export function logToStderr(message: string): void {
+  process.stderr.write(escapeLines(message) + '\n')
+}
+
+/** oclif's this.warn() (text mode only): oclif's own formatting, loaded only when there is a warning. */
+export function warn(message: string): void {
+  const {warn: oclifWarn} = require('@oclif/core/errors') as typeof import('@oclif/core').Errors
+  oclifWarn(escapeLines(message))
+}
+
+/** oclif's logJson on a pipe (no colours). */
+export function logJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n')
+}
+
+/** BaseCommand.report(): the verdict on stdout (0) or stderr, and its exit status. */
+export function report<T extends {exit_code: number; message: string}>(json: boolean, result: T, extra: string[] = []): number {
+  if (json) logJson(result)
+  else {
+    if (result.exit_code === 0) log(escapeText(result.message))
+    else logToStderr(`nslocate: ${escapeText(result.message)}`)
+    for (const line of extra) logToStderr(escapeText(line))
+  }
+  return result.exit_code
+}
+
+/**
+ * BaseCommand.catch() for a library error (NslocateError): with --json its error object and exit
+ * status; otherwise oclif's own error printing (loaded only now), which wraps and exits as the
+ * oclif path does. Anything else is rethrown.
+ */
+export function failed(json: boolean, error: unknown): number | Promise<number> {
+  const e = error as {name?: string; code: string; message: string; details?: object; exitCode: number}
+  if (!(e && e.name === 'NslocateError')) throw error
+  if (json) {
+    logJson({error: {code: e.code, message: e.message, ...e.details}})
+    return e.exitCode
+  }
+  const {CLIError} = require('@oclif/core/errors') as typeof import('@oclif/core').Errors
+  const {handle} = require('@oclif/core/handle') as typeof import('@oclif/core').Errors
+  return handle(new CLIError(escapeLines(e.message), {exit: e.exitCode, code: e.code})).then(() => e.exitCode)
+}

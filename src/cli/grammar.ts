@@ -1,0 +1,191 @@
+/**
+ * The argument grammar of every command, as plain data, defined once. Two readers:
+ * - src/cli/oclif-grammar.ts turns it into oclif's `static args` / `static flags` (help, the
+ *   manifest, the man page, and oclif's parser with its messages for --help and every error);
+ * - src/cli/fast-parse.ts parses the common invocations from it without loading oclif, and gives up
+ *   (falls back to oclif) on anything it does not fully understand.
+ * No imports: bin/run.js loads this on every start.
+ *
+ * To add a flag, add it here (to the command's `flags`, or to a shared group), then read it in the
+ * command's run(). The fast path of a command handles only the flags its runner lists in `fastFlags`
+ * (src/cli/fast/*.ts); an invocation with any other flag goes through oclif, so a new flag is always
+ * correct before it is fast.
+ */
+
+interface Common {
+  summary: string
+  char?: string
+  helpValue?: string
+  /** flags that may not be given with this one */
+  exclusive?: readonly string[]
+  /** must be given (the fast parser then falls back when it is missing) */
+  required?: boolean
+  /** may be repeated, giving an array (the fast parser falls back on it) */
+  multiple?: boolean
+}
+export type FlagSpec =
+  | (Common & {type: 'boolean'; default?: boolean})
+  | (Common & {type: 'string'; default?: string})
+  /**
+   * A path: an empty value is a usage error (never "not given"), a relative one is made absolute at
+   * once. `file`: it must name a file ("/", "x/", "x/." are usage errors: run writes it).
+   */
+  | (Common & {type: 'path'; key: 'pidfile' | 'dir'; file?: boolean})
+  | (Common & {type: 'integer'; default?: number; min?: number; max?: number})
+  | (Common & {type: 'option'; options: readonly string[]; default: string})
+export interface ArgSpec {
+  type: 'string'
+  description: string
+  required: true
+  /** a service NAME: the fast path takes only a valid one (else oclif's path reports it) */
+  name?: boolean
+}
+export interface CommandGrammar {
+  args: Readonly<Record<string, ArgSpec>>
+  flags: Readonly<Record<string, FlagSpec>>
+  /** oclif's --json flag */
+  json: boolean
+  /** extra arguments allowed (run: `-- COMMAND [ARGS...]`) */
+  strict: boolean
+}
+
+const nameArg = (description: string) => ({type: 'string', description, required: true, name: true}) as const
+
+export const pidfileFlags = {
+  pidfile: {type: 'path', key: 'pidfile', summary: 'Use this pidfile instead of searching for NAME.pid (relative: to the working directory).', helpValue: 'PATH', exclusive: ['dir']},
+  dir: {type: 'path', key: 'dir', summary: 'Look for NAME.pid in this directory first (relative: to the working directory).', helpValue: 'DIR', exclusive: ['pidfile']},
+  'allow-unsafe-pidfile': {type: 'boolean', summary: 'Trust a pidfile the safety rules refuse: symlinked, world- or group-writable, foreign-owned, locked by another user, or on an unsafe path (prints a warning; a non-regular file is never accepted).', default: false},
+} as const satisfies Record<string, FlagSpec>
+
+export const containerFlags = {
+  // An empty value (CID=$(docker ps -q ...) found nothing) must never mean "no container", which
+  // would search the host: commands test `!== undefined`, and containerTarget() refuses '' (USAGE).
+  container: {type: 'string', summary: 'The service runs in this Docker container (name or id): read its pidfile inside the container, through the Docker API.', helpValue: 'REF', exclusive: ['root-pid']},
+  'root-pid': {type: 'integer', summary: 'Look inside the mount and PID namespaces of process PID (e.g. 1 in a sidecar that shares the app\'s PID namespace).', helpValue: 'PID', min: 1, exclusive: ['container']},
+} as const satisfies Record<string, FlagSpec>
+
+/**
+ * Explicit identity, as start-stop-daemon's --exec, --name and --user: required of every answer,
+ * locked pidfile or not (a process that does not match is never reported or signalled).
+ */
+export const identityFlags = {
+  exec: {type: 'string', summary: 'The service runs this executable: a process whose /proc/PID/exe is another file is not it (as start-stop-daemon --exec).', helpValue: 'PATH'},
+  'process-name': {type: 'string', summary: 'The service is named NAME: its comm, executable, argv[0] or script name, exactly (as start-stop-daemon --name).', helpValue: 'NAME'},
+  user: {type: 'string', summary: 'The service runs as this user (real uid; a name or a number), as start-stop-daemon --user.', helpValue: 'USER|UID'},
+} as const satisfies Record<string, FlagSpec>
+
+/** The library's options from identityFlags. */
+export function identityOptions(flags: {exec?: string; 'process-name'?: string; user?: string}): {exec?: string; processName?: string; user?: string} {
+  return {exec: flags.exec, processName: flags['process-name'], user: flags.user}
+}
+
+export const find = {
+  args: {name: nameArg('Service name: the pidfile is NAME.pid in the runtime directories.')},
+  flags: {
+    ...pidfileFlags,
+    ...containerFlags,
+    ...identityFlags,
+    quiet: {type: 'boolean', char: 'q', summary: 'Print nothing; only set the exit status.', default: false},
+  },
+  json: true,
+  strict: true,
+} as const satisfies CommandGrammar
+
+export const list = {
+  args: {},
+  flags: {
+    dir: {type: 'path', key: 'dir', summary: 'List the *.pid files of this directory only (relative: to the working directory).', helpValue: 'DIR'},
+    'allow-unsafe-pidfile': {type: 'boolean', summary: 'Trust pidfiles the safety rules refuse: symlinked, world- or group-writable, foreign-owned, or on an unsafe path.', default: false},
+    ...containerFlags,
+    ...identityFlags,
+  },
+  json: true,
+  strict: true,
+} as const satisfies CommandGrammar
+
+export const signal = {
+  args: {
+    name: nameArg('Service name (NAME.pid in the runtime directories).'),
+    signal: {type: 'string', description: 'TERM, SIGTERM, term, 15, a real-time signal (RTMIN+2, RTMAX-1, 34..64), or 0 to only probe (not with --wait or --retry).', required: true},
+  },
+  flags: {
+    ...pidfileFlags,
+    ...containerFlags,
+    ...identityFlags,
+    scope: {type: 'option', options: ['main', 'group', 'cgroup', 'tree'], default: 'main',
+      summary: 'main: the main process; group: its process group; cgroup: every process in its own cgroup (a container\'s or a unit\'s); tree: it and all its descendants.'},
+    wait: {type: 'boolean', summary: 'Wait for the signalled process(es) to exit (see --timeout).', default: false},
+    timeout: {type: 'string', summary: 'How long --wait waits: 500ms, 30s, 2m, 1h or plain seconds (at most 100000h).', default: '30s', helpValue: 'DURATION'},
+    retry: {type: 'string', summary: 'Escalation schedule, e.g. TERM/30/KILL/5 or a number of seconds; implies --wait.', helpValue: 'SCHEDULE'},
+    'dry-run': {type: 'boolean', summary: 'Print what would be signalled, after every check of a real run (the kernel\'s permission check included); send nothing.', default: false},
+    'require-handler': {type: 'boolean', summary: 'Send only to targets that catch SIGNAL (SigCgt), as util-linux kill --require-handler; the others are skipped (no_handler).', default: false},
+  },
+  json: true,
+  strict: true,
+} as const satisfies CommandGrammar
+
+export const wait = {
+  args: {name: nameArg('Service name (NAME.pid in the runtime directories).')},
+  flags: {
+    ...pidfileFlags,
+    ...containerFlags,
+    ...identityFlags,
+    for: {type: 'option', options: ['running', 'stopped'], default: 'stopped', summary: 'The condition to wait for.'},
+    timeout: {type: 'string', summary: 'Give up after this long: 500ms, 30s, 2m, 1h or plain seconds (at most 100000h).', default: '30s', helpValue: 'DURATION'},
+  },
+  json: true,
+  strict: true,
+} as const satisfies CommandGrammar
+
+/** src/acquire/acquire.ts DEFAULT_LOCK_TIMEOUT_MS and src/acquire/run-status.ts RUN_STATUS.CONFLICT; test/unit/fast-parse.test.ts checks they agree. */
+export const RUN_DEFAULT_LOCK_TIMEOUT = '10s'
+export const RUN_DEFAULT_CONFLICT_EXIT = 122
+
+export const run = {
+  args: {name: nameArg('Service name: the pidfile is NAME.pid.')},
+  flags: {
+    pidfile: {type: 'path', key: 'pidfile', file: true, summary: 'Write this pidfile instead of DIR/NAME.pid (relative: to the working directory; empty, or a path naming a directory such as "/" or "x/": usage error).', helpValue: 'PATH', exclusive: ['dir']},
+    dir: {type: 'path', key: 'dir', summary: 'Directory for NAME.pid (relative: to the working directory; empty: usage error).', helpValue: 'DIR', exclusive: ['pidfile']},
+    replace: {type: 'boolean', summary: 'Stop a running instance (TERM, then KILL after --lock-timeout) and take over.', default: false},
+    'lock-timeout': {type: 'string', summary: 'How long to contend for the lock, and with --replace how long the old instance gets to exit.', default: RUN_DEFAULT_LOCK_TIMEOUT, helpValue: 'DURATION'},
+    'conflict-exit-code': {type: 'integer', summary: 'Exit status when NAME is already running.', default: RUN_DEFAULT_CONFLICT_EXIT, min: 0, max: 255},
+  },
+  json: false,
+  strict: false,
+} as const satisfies CommandGrammar
+
+// reload and serve run until stopped: no fast path; their flags are defined here all the same.
+export const reload = {
+  args: {name: nameArg('Service name (NAME.pid in the runtime directories).')},
+  flags: {
+    ...pidfileFlags,
+    ...containerFlags,
+    watch: {type: 'string', summary: 'A file or directory to watch (repeatable).', helpValue: 'PATH', multiple: true, required: true},
+    signal: {type: 'string', summary: 'The signal to send on a change.', default: 'HUP', helpValue: 'SIGNAL'},
+    validate: {type: 'string', summary: 'Run this with /bin/sh -c first; signal only if it exits 0.', helpValue: 'CMD'},
+    'validate-timeout': {type: 'string', summary: 'Kill --validate after this long (counts as failed).', default: '30s', helpValue: 'DURATION'},
+    debounce: {type: 'string', summary: 'Act once no event came for this long.', default: '1s', helpValue: 'DURATION'},
+    'require-handler': {type: 'boolean', summary: 'Signal only if the target catches the signal (see signal --require-handler).', default: false},
+    listen: {type: 'string', summary: 'Also serve /healthz/NAME and /metrics here (loopback unless another address is given).', helpValue: 'ADDR:PORT'},
+  },
+  json: false,
+  strict: true,
+} as const satisfies CommandGrammar
+
+export const serve = {
+  args: {name: {type: 'string', description: 'Service name(s) (NAME.pid in the runtime directories).', required: true}},
+  flags: {
+    // As on main: plain strings here (not `path`), so an empty --dir is not refused as in the other commands.
+    pidfile: {type: 'string', summary: 'With one NAME: use this pidfile instead of searching for NAME.pid.', helpValue: 'PATH', exclusive: ['dir']},
+    dir: {type: 'string', summary: 'Look for NAME.pid in this directory first.', helpValue: 'DIR', exclusive: ['pidfile']},
+    'allow-unsafe-pidfile': {type: 'boolean', summary: 'Trust a symlinked, world-writable or foreign-owned pidfile.', default: false},
+    ...containerFlags,
+    listen: {type: 'string', summary: 'Where to listen: PORT (loopback), HOST:PORT or [V6]:PORT.', default: '127.0.0.1:9090', helpValue: 'ADDR:PORT'},
+    interval: {type: 'string', summary: 'Observe every service this often between requests (restarts seen).', default: '5s', helpValue: 'DURATION'},
+  },
+  json: false,
+  strict: false,
+} as const satisfies CommandGrammar
+
+export const GRAMMAR = {find, list, signal, wait, run, reload, serve} as const satisfies Record<string, CommandGrammar>
+export type CommandId = keyof typeof GRAMMAR
