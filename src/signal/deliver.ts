@@ -37,8 +37,12 @@ export async function runSchedule(steps: Step[], members: Members, skipped: Skip
       // cgroup.kill would also reach members refused as unsafe (pid 1, our ancestors): then pidfds only.
       const cgKill = cg !== null && step.sig.name === 'KILL' && cg.canKill && !gateAll && sameCgroup(cg) && !skipped.some((s) => s.reason.startsWith('unsafe'))
       if (cgKill) fs.writeFileSync(path.join(cg.dir, 'cgroup.kill'), '1')
-      for (const p of members.pinned) {
-        if (gate && !gate(p, step.sig)) continue
+      // Every target's disposition is read first, then the signals go out back to back, a namespace's
+      // init last: KILL to an init tears its namespace down, and the rest would otherwise be gone
+      // (not signalled by us) before their turn.
+      const targets = (gate ? members.pinned.filter((p) => gate(p, step.sig)) : [...members.pinned])
+        .sort((a, b) => Number(a.nspid[a.nspid.length - 1] === 1) - Number(b.nspid[b.nspid.length - 1] === 1))
+      for (const p of targets) {
         const r = cgKill && !isExited(p) ? 'sent' : send(p, step.sig.number)
         if (r === 'sent') {
           sent++
