@@ -36,14 +36,17 @@ export async function runSchedule(steps: Step[], members: Members, skipped: Skip
       const cg = members.cgroup
       // cgroup.kill would also reach members refused as unsafe (pid 1, our ancestors): then pidfds only.
       const cgKill = cg !== null && step.sig.name === 'KILL' && cg.canKill && !gateAll && sameCgroup(cg) && !skipped.some((s) => s.reason.startsWith('unsafe'))
-      if (cgKill) fs.writeFileSync(path.join(cg.dir, 'cgroup.kill'), '1')
       // Every target's disposition is read first, then the signals go out back to back, a namespace's
       // init last: KILL to an init tears its namespace down, and the rest would otherwise be gone
       // (not signalled by us) before their turn.
       const targets = (gate ? members.pinned.filter((p) => gate(p, step.sig)) : [...members.pinned])
         .sort((a, b) => Number(a.nspid[a.nspid.length - 1] === 1) - Number(b.nspid[b.nspid.length - 1] === 1))
+      // With cgroup.kill, a pinned member alive just before the write is one we killed: which ones is
+      // decided before writing (afterwards they are all exited, and would read as "gone").
+      const aliveAtKill = cgKill ? new Set(targets.filter((p) => !isExited(p))) : null
+      if (cgKill) fs.writeFileSync(path.join(cg.dir, 'cgroup.kill'), '1')
       for (const p of targets) {
-        const r = cgKill && !isExited(p) ? 'sent' : send(p, step.sig.number)
+        const r = aliveAtKill ? (aliveAtKill.has(p) ? 'sent' : 'gone') : send(p, step.sig.number)
         if (r === 'sent') {
           sent++
           delivered.push({pid: p.pid, nspid: p.nspid, signal: step.sig.name})
