@@ -136,9 +136,39 @@ export function pidfdExited(pidfd: number): boolean {
   return native().pidfdExited(pidfd)
 }
 
+/**
+ * How often a wait also asks pidfdExited() itself. On Node 26 (its libuv) uv_poll never reports a
+ * pidfd readable, so a wait relying on it alone would last until its timeout, or forever; on Node
+ * 22/24 the poll fires first and this check never decides.
+ */
+const EXIT_CHECK_MS = 50
+
+/** The addon's poll of the pidfd, also settled by a periodic pidfdExited() check; true once exited. */
+async function watchExit(pidfd: number, ms?: number): Promise<boolean> {
+  const addon = native()
+  // (async: a bad fd rejects, as the addon's own wait does, instead of throwing synchronously)
+  if (addon.pidfdExited(pidfd)) return true
+  const pending = addon.waitPidfd(pidfd)
+  const cancel = () => addon.cancelWait(pending.waitId)
+  const timer = ms === undefined ? null : setTimeout(cancel, ms)
+  const tick = setInterval(() => {
+    try {
+      if (addon.pidfdExited(pidfd)) cancel()
+    } catch {
+      cancel() // the fd went bad: let the wait end (the caller sees false) rather than throw in a timer
+    }
+  }, EXIT_CHECK_MS)
+  try {
+    return (await pending) || addon.pidfdExited(pidfd)
+  } finally {
+    if (timer) clearTimeout(timer)
+    clearInterval(tick)
+  }
+}
+
 /** Resolves when the process behind the pidfd exits. Uses the event loop, not the threadpool. */
 export function waitPidfd(pidfd: number): Promise<void> {
-  return native().waitPidfd(pidfd).then(() => undefined)
+  return watchExit(pidfd).then(() => undefined)
 }
 
 /**
@@ -146,15 +176,7 @@ export function waitPidfd(pidfd: number): Promise<void> {
  * On timeout the poll handle is cancelled, so nothing keeps the event loop alive afterwards.
  */
 export async function waitPidfdFor(pidfd: number, ms: number): Promise<boolean> {
-  const addon = native()
-  if (addon.pidfdExited(pidfd)) return true
-  const pending = addon.waitPidfd(pidfd)
-  const timer = setTimeout(() => addon.cancelWait(pending.waitId), ms)
-  try {
-    return await pending
-  } finally {
-    clearTimeout(timer)
-  }
+  return watchExit(pidfd, ms)
 }
 
 export interface PidfdInfo {
