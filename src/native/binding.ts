@@ -143,26 +143,38 @@ export function pidfdExited(pidfd: number): boolean {
  */
 const EXIT_CHECK_MS = 50
 
-/** The addon's poll of the pidfd, also settled by a periodic pidfdExited() check; true once exited. */
+/**
+ * The addon's poll of the pidfd, also settled by a periodic pidfdExited() check; true once exited.
+ * A wake-up is believed only when pidfdExited() confirms it: on Node 26 the poll can also report
+ * readable while the process runs (seen as `run` taking its live child for exited), so a wake-up
+ * that is not an exit waits EXIT_CHECK_MS and polls again.
+ */
 async function watchExit(pidfd: number, ms?: number): Promise<boolean> {
   const addon = native()
+  const deadline = ms === undefined ? Infinity : Date.now() + ms
   // (async: a bad fd rejects, as the addon's own wait does, instead of throwing synchronously)
-  if (addon.pidfdExited(pidfd)) return true
-  const pending = addon.waitPidfd(pidfd)
-  const cancel = () => addon.cancelWait(pending.waitId)
-  const timer = ms === undefined ? null : setTimeout(cancel, ms)
-  const tick = setInterval(() => {
+  for (let first = true; ; first = false) {
+    if (addon.pidfdExited(pidfd)) return true
+    const left = deadline - Date.now()
+    if (left <= 0) return false
+    if (!first) await new Promise((resolve) => setTimeout(resolve, Math.min(EXIT_CHECK_MS, left)))
+    if (addon.pidfdExited(pidfd)) return true
+    const pending = addon.waitPidfd(pidfd)
+    const cancel = () => addon.cancelWait(pending.waitId)
+    const timer = Number.isFinite(deadline) ? setTimeout(cancel, Math.max(0, Math.min(deadline - Date.now(), 2 ** 31 - 1))) : null
+    const tick = setInterval(() => {
+      try {
+        if (addon.pidfdExited(pidfd)) cancel()
+      } catch {
+        cancel() // the fd went bad: end this wait (the loop's own check then reports it)
+      }
+    }, EXIT_CHECK_MS)
     try {
-      if (addon.pidfdExited(pidfd)) cancel()
-    } catch {
-      cancel() // the fd went bad: let the wait end (the caller sees false) rather than throw in a timer
+      await pending
+    } finally {
+      if (timer) clearTimeout(timer)
+      clearInterval(tick)
     }
-  }, EXIT_CHECK_MS)
-  try {
-    return (await pending) || addon.pidfdExited(pidfd)
-  } finally {
-    if (timer) clearTimeout(timer)
-    clearInterval(tick)
   }
 }
 

@@ -144,6 +144,7 @@ describe('nslocate run', () => {
       const codes = starters.map((s) => s.exitCode)
       const running = starters.filter((s) => s.exitCode === null && s.signalCode === null)
       summary.push(`round ${round}: running ${running.length}, conflicts ${codes.filter((c) => c === 9).length}, other ${codes.filter((c) => c !== null && c !== 9).join(',') || 'none'}`)
+      if (running.length !== 1) console.log('RACE ' + summary.join('; '))
       expect(running).toHaveLength(1)
       expect(codes.filter((c) => c === 9)).toHaveLength(49)
       const {json} = await cliJson(['find', name, '--dir', dir])
