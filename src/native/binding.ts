@@ -153,6 +153,18 @@ async function watchExit(pidfd: number, ms?: number): Promise<boolean> {
   const addon = native()
   const deadline = ms === undefined ? Infinity : Date.now() + ms
   // (async: a bad fd rejects, as the addon's own wait does, instead of throwing synchronously)
+  const exitedNow = addon.pidfdExited(pidfd)
+  // The caller may close its pidfd while waiting (the addon polls its own dup), and the number may
+  // then name another process's pidfd: our own checks apply only while it is the same pidfd (inode).
+  const ino = fs.fstatSync(pidfd).ino
+  const same = () => {
+    try {
+      return fs.fstatSync(pidfd).ino === ino
+    } catch {
+      return false
+    }
+  }
+  if (exitedNow) return true
   for (let first = true; ; first = false) {
     if (addon.pidfdExited(pidfd)) return true
     const left = deadline - Date.now()
@@ -163,18 +175,18 @@ async function watchExit(pidfd: number, ms?: number): Promise<boolean> {
     const cancel = () => addon.cancelWait(pending.waitId)
     const timer = Number.isFinite(deadline) ? setTimeout(cancel, Math.max(0, Math.min(deadline - Date.now(), 2 ** 31 - 1))) : null
     const tick = setInterval(() => {
-      try {
-        if (addon.pidfdExited(pidfd)) cancel()
-      } catch {
-        cancel() // the fd went bad: end this wait (the loop's own check then reports it)
-      }
+      if (!same()) clearInterval(tick) // the caller closed its pidfd: the addon's own dup decides
+      else if (addon.pidfdExited(pidfd)) cancel()
     }, EXIT_CHECK_MS)
+    let woke: boolean
     try {
-      await pending
+      woke = await pending
     } finally {
       if (timer) clearTimeout(timer)
       clearInterval(tick)
     }
+    if (!same()) return woke // the caller's pidfd was closed meanwhile: the addon's own wait is the answer
+    if (addon.pidfdExited(pidfd)) return true
   }
 }
 
