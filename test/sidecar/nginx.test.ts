@@ -9,7 +9,7 @@ import * as http from 'node:http'
 import * as net from 'node:net'
 import * as path from 'node:path'
 
-import {killTracked, until} from '../helpers/cli'
+import {isAlive, killTracked, until} from '../helpers/cli'
 import {spawnTracked, stopAll, tempDir} from '../helpers/holders'
 import {writeAtomic} from './configmap'
 import {events, nextEvent, startCli, stopCli} from './run-cli'
@@ -101,5 +101,10 @@ test('nginx -t validates, the HUP reaches the master by pidfd, the workers are r
   }, 'both workers replaced', 10000)
   expect(fs.readFileSync(path.join(dir, 'error.log'), 'utf8')).toContain(`signal 1 (SIGHUP) received from ${r.pid}, reconfiguring`) // the sender is the reloader itself
   expect((await stopCli(r)).status).toBe(0)
+  // Graceful stop, waited for: SIGKILL of the master by afterAll's clean-up left its workers
+  // running, reparented to pid 1.
+  const last = workers(master.pid!)
   master.kill('SIGQUIT')
+  await until(() => master.exitCode !== null || master.signalCode !== null, 'nginx master to quit', 15000)
+  await until(() => last.every((w) => !isAlive(w)), 'nginx workers to quit', 15000)
 })
