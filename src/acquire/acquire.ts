@@ -18,7 +18,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {NslocateError} from '../errors'
-import {setPosixLock} from '../native/binding'
+import {flock, probePosixLock, setPosixLock} from '../native/binding'
 import {validateName} from '../locate/name'
 import {registerHeld} from '../locate/pidfile'
 import {PidfileHandle, makeHandle} from './handle'
@@ -98,16 +98,26 @@ async function lockOnce(dirFd: number, name: string, file: string, deadline: num
   } finally {
     if (!keep) {
       // Never leave behind an (empty) file this round created itself, whatever stopped it.
-      if (created) unlinkIfSame(dirFd, name, fd)
+      if (created) unlinkIfUnclaimed(dirFd, name, fd, lockFd)
       if (lockFd >= 0) fs.closeSync(lockFd)
       fs.closeSync(fd)
     }
   }
 }
 
-function unlinkIfSame(dirFd: number, name: string, fd: number): void {
+/**
+ * Remove the file this round created and is giving up, but only while holding it exclusively and
+ * unwritten. Another starter may have opened it meanwhile (root may open the 0400 file) and locked
+ * it: unlinking that live pidfile would let a third starter create a new inode at the path and run a
+ * second instance (seen in the 50-starter race under load). Holding LOCK_EX while unlinking keeps
+ * the protocol: a starter that opened the inode before and locks it after sees the name gone (step 4).
+ */
+function unlinkIfUnclaimed(dirFd: number, name: string, fd: number, lockFd: number): void {
   try {
+    if (!flock(lockFd >= 0 ? lockFd : fd, 'exclusive')) return // another starter holds or shares it
+    if (probePosixLock(fd).type !== 'unlocked') return
     const st = fs.fstatSync(fd)
+    if (st.size !== 0) return
     const cur = fs.lstatSync(at(dirFd, name))
     if (cur.ino === st.ino && cur.dev === st.dev) fs.unlinkSync(at(dirFd, name))
   } catch {}
