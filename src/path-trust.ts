@@ -9,8 +9,8 @@
  * Only this module does the walk; callers turn an Untrusted answer into their own error. System
  * errors on the way (ENOENT, EACCES, ENOTDIR, ELOOP) are thrown as they are: callers map them.
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
+import fs = require('node:fs')
+import path = require('node:path')
 
 export interface Untrusted {
   /** the entry that fails the rule (a directory on the way, or the file) */

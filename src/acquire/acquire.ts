@@ -11,11 +11,11 @@
  *  3. upgrade to LOCK_EX|LOCK_NB, retried with jitter until --lock-timeout (lock.ts);
  *  4. the name must still be our inode (lstat in the directory held open), else start over (bounded);
  *  5. take the POSIX write lock too (F_GETLK readers, translated into their namespace), then
- *     truncate, write the pid in decimal with no newline, fsync (handle.ts);
+ *     truncate, write the pid in decimal with no newline (handle.ts; no fsync, see docs);
  *  6. release(): unlink only if the name still is our inode, while still holding the locks.
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
+import fs = require('node:fs')
+import path = require('node:path')
 
 import {NslocateError} from '../errors'
 import {flock, probePosixLock, setPosixLock} from '../native/binding'

@@ -3,8 +3,8 @@
  * or unusable program is run's own failure (127 or 126, like env(1)) with a message, not a
  * crash after the pidfile was taken.
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
+import fs = require('node:fs')
+import path = require('node:path')
 
 import {RUN_STATUS, RunFailure} from './run-status'
 

@@ -4,7 +4,7 @@
  * unlinks the name in the very directory that was opened, and only if it still names the inode
  * that is locked: a file someone else put at the path is never deleted.
  */
-import * as fs from 'node:fs'
+import fs = require('node:fs')
 
 import {NslocateError} from '../errors'
 import {unregisterHeld} from '../locate/pidfile'
@@ -21,7 +21,7 @@ export interface PidfileHandle {
   readonly lockFd: number
   /** the pid written in the file (null until written) */
   pid: number | null
-  /** truncate, write the pid (decimal, no newline), fsync; on failure the file is left empty and IO is thrown */
+  /** truncate, write the pid (decimal, no newline); on failure the file is left empty and IO is thrown. No fsync: see docs/architecture.md step 6 */
   write(pid: number): void
   /** unlink (if the name still names our inode) and drop the locks; idempotent */
   release(): void
@@ -43,7 +43,6 @@ export function makeHandle(file: string, dirFd: number, name: string, fd: number
         // No trailing newline: libbsd's pidfile(3) reader rejects "PID\n"; kill $(cat) and pgrep -F accept both.
         const n = fs.writeSync(fd, text, 0)
         if (n !== text.length) throw Object.assign(new Error(`short write (${n} of ${text.length} bytes)`), {code: 'EIO'})
-        fs.fsyncSync(fd)
       } catch (error) {
         // Never leave a partial number that could name another process.
         try {

@@ -10,7 +10,7 @@
  * A new file is created with O_EXCL (nothing that appeared in between is adopted unchecked), mode
  * 0400 until acquire() holds its exclusive lock.
  */
-import * as fs from 'node:fs'
+import fs = require('node:fs')
 
 import {NslocateError, isErrno} from '../errors'
 import {at, callerUid, ioError, overflowNote} from './safe-dir'

@@ -1,5 +1,5 @@
 /** Where acquire() puts NAME's pidfile: always an absolute path, made so against the caller's working directory. */
-import * as path from 'node:path'
+import path = require('node:path')
 
 import {NslocateError} from '../errors'
 

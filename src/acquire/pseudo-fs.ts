@@ -3,7 +3,7 @@
  * cgroup or sysfs attribute changes the kernel, not a file. acquire() refuses a directory on one
  * (statfs f_type, from linux/magic.h) before anything in it is opened or created.
  */
-import * as fs from 'node:fs'
+import fs = require('node:fs')
 
 import {NslocateError} from '../errors'
 

@@ -16,7 +16,7 @@
  * - a missing component is created, mode 0755, by the caller (who then owns it).
  * Anything else is UNSAFE_PIDFILE and nothing is created or opened beyond it.
  */
-import * as fs from 'node:fs'
+import fs = require('node:fs')
 
 import {NslocateError, isErrno} from '../errors'
 

@@ -16,7 +16,7 @@
  * running *with* its pidfile locked: find names it, and a second `run` conflicts instead of
  * starting a duplicate (the POSIX lock, which belongs to the supervisor process, is gone with it).
  */
-import * as fs from 'node:fs'
+import fs = require('node:fs')
 import {constants, endianness} from 'node:os'
 import {getSystemErrorMap} from 'node:util'
 

@@ -1,12 +1,33 @@
 /** Output of the start-up fast path, byte for byte as BaseCommand prints through oclif (test/cli compares them). */
+import fs = require('node:fs')
+
 import {escapeLines, escapeText} from './escape'
 
+/**
+ * Write to fd 1 or 2 with write(2) itself. process.stdout and process.stderr are created on first
+ * use and load Node's stream modules (~20 of them, a few ms of every start-up); they write
+ * synchronously to files, pipes and terminals on Linux anyway, so the bytes and their order are the
+ * same. A descriptor someone made non-blocking (EAGAIN on a full pipe) gets the rest through the
+ * stream, which waits; a reader that went away (EPIPE) gets nothing more, as with `| head`.
+ */
+export function writeFd(fd: 1 | 2, text: string): void {
+  const buf = Buffer.from(text)
+  let off = 0
+  try {
+    while (off < buf.length) off += fs.writeSync(fd, buf, off)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EAGAIN') (fd === 1 ? process.stdout : process.stderr).write(buf.subarray(off))
+    else if (code !== 'EPIPE') throw error
+  }
+}
+
 export function log(message: string): void {
-  process.stdout.write(escapeLines(message) + '\n')
+  writeFd(1, escapeLines(message) + '\n')
 }
 
 export function logToStderr(message: string): void {
-  process.stderr.write(escapeLines(message) + '\n')
+  writeFd(2, escapeLines(message) + '\n')
 }
 
 /** oclif's this.warn() (text mode only): oclif's own formatting, loaded only when there is a warning. */
@@ -17,7 +38,7 @@ export function warn(message: string): void {
 
 /** oclif's logJson on a pipe (no colours). */
 export function logJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n')
+  writeFd(1, JSON.stringify(value, null, 2) + '\n')
 }
 
 /** BaseCommand.report(): the verdict on stdout (0) or stderr, and its exit status. */

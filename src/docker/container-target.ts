@@ -6,7 +6,7 @@
  * only the socket), that pid names nothing here, or another process. That is detected (the process
  * at State.Pid must carry the container id in its cgroup) and reported instead of trusted.
  */
-import * as fs from 'node:fs'
+import fs = require('node:fs')
 
 import {NslocateError} from '../errors'
 import {ContainerRef, containerFromCgroup} from '../proc/parse-cgroup'

@@ -7,7 +7,7 @@
  * leanGet() is the node:http GET of `inspect`; guardedAgent() gives dockerode's requests the same
  * limits, at the socket, so they hold whatever docker-modem does with the answer.
  */
-import * as http from 'node:http'
+import http = require('node:http')
 import type {Duplex} from 'node:stream'
 
 import {NslocateError} from '../errors'

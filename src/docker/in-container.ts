@@ -6,8 +6,8 @@
  * namespace, where State.Pid is valid; it does the same pidfd-safe work there and prints its JSON
  * result, which is returned as is. The helper is always removed.
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
+import fs = require('node:fs')
+import path = require('node:path')
 
 import {NslocateError} from '../errors'
 import {IdentityOptions} from '../locate/identity-options'

@@ -8,9 +8,9 @@
  * The socket is, as docker(1) and docker-modem choose it: DOCKER_HOST=unix://PATH; else Docker
  * Desktop's $HOME/.docker/run/docker.sock when it exists; else /var/run/docker.sock.
  */
-import * as fs from 'node:fs'
-import * as os from 'node:os'
-import * as path from 'node:path'
+import fs = require('node:fs')
+import os = require('node:os')
+import path = require('node:path')
 
 import {NslocateError, isErrno} from '../errors'
 import {untrustedOnPath} from '../path-trust'

@@ -8,7 +8,7 @@
  *            when the target shares the caller's PID namespace and only lends its mount namespace
  *            (a sandbox's unshare process), the process is also in that mount namespace.
  */
-import * as fs from 'node:fs'
+import fs = require('node:fs')
 
 import {NS_TRANSLATE_UNSUPPORTED, nsPidInPidns} from '../native/binding'
 import {ProcFs} from '../proc/proc-fs'

@@ -4,8 +4,7 @@
  * process's own" only when that set holds nobody but the process's user (postgres:postgres 2775
  * with only postgres in it). getent answers through NSS (files, LDAP, sss); without it, the files.
  */
-import {execFileSync} from 'node:child_process'
-import * as fs from 'node:fs'
+import fs = require('node:fs')
 
 export interface GroupFacts {
   /** nobody but `uid` can be in the group */
@@ -16,6 +15,8 @@ export interface GroupFacts {
 
 function getent(db: string, key?: string): string[] {
   try {
+    // node:child_process is loaded only here: it pulls in net, stream and dgram, a few ms of every start-up
+    const {execFileSync} = require('node:child_process') as typeof import('node:child_process')
     return execFileSync('getent', key === undefined ? [db] : [db, key], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000}).split('\n').filter(Boolean)
   } catch (error) {
     // Exit 2: no such key. Any other failure (no getent): read the files.

@@ -3,8 +3,8 @@
  * service is. When given, every answer must satisfy it, locked pidfile or not; a process that does
  * not is never reported (or signalled) as the service (reason identity_mismatch).
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
+import fs = require('node:fs')
+import path = require('node:path')
 
 import {NslocateError} from '../errors'
 import {ProcFs} from '../proc/proc-fs'

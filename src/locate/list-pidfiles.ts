@@ -5,8 +5,8 @@
  * construction. Files whose names are not valid NAMEs (find reaches them only with --pidfile) are
  * listed as they are.
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
+import fs = require('node:fs')
+import path = require('node:path')
 
 import {isValidName} from './name'
 import {lstatIn, readdirIn} from './path-safety'

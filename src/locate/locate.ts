@@ -4,8 +4,8 @@
  * file (the writer's word, in the writer's namespace) and the process table (NSpid, start time).
  * Nothing takes a lock. Output fields are documented in docs/nslocate.1.md (OUTPUT).
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
+import fs = require('node:fs')
+import path = require('node:path')
 
 import {NslocateError, isErrno} from '../errors'
 import {ContainerRef} from '../proc/parse-cgroup'

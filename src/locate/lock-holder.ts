@@ -9,8 +9,8 @@
  *    shows it). /proc/locks is used only to decide whether the scan is needed: for flock it names
  *    whoever CALLED flock(), who may be dead or an innocent process that reused the pid.
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
+import fs = require('node:fs')
+import path = require('node:path')
 
 import {isErrno} from '../errors'
 import {ProcFs} from '../proc/proc-fs'

@@ -1,5 +1,5 @@
 /** Service names, and (re-exported) where their pidfiles are looked for (search-path.ts). */
-import * as fs from 'node:fs'
+import fs = require('node:fs')
 
 import {NslocateError} from '../errors'
 import {SearchOptions, searchEntries} from './search-path'

@@ -16,8 +16,8 @@
  * Group and world writability do not count in a sticky root-owned directory: there nobody can
  * replace another user's file.
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
+import fs = require('node:fs')
+import path = require('node:path')
 
 /** open(2)'s O_PATH (Linux, the same value on x86-64, arm64, arm, riscv, s390x, ppc64le). */
 const O_PATH = 0o10000000

@@ -5,7 +5,7 @@
  * service user plants (NAME.pid -> /dev/watchdog, /dev/ptmx, a FIFO, /root/secret) never makes
  * root open its target, and nothing of what such a target holds reaches the evidence.
  */
-import * as fs from 'node:fs'
+import fs = require('node:fs')
 
 import type {LocateResult} from './locate'
 import {ChasedPath, fdPath} from './path-safety'

@@ -3,7 +3,7 @@
  * line, and the mode rules of start-stop-daemon (the ownership rules are in pidfile-trust.ts). Nothing here trusts the number yet: locate() checks it
  * against the lock holder or the process table.
  */
-import * as fs from 'node:fs'
+import fs = require('node:fs')
 
 import {Controller, chasePath} from './path-safety'
 import {openLooked} from './pidfile-look'

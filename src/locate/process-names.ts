@@ -9,7 +9,7 @@
  *   `nginx: master process /usr/sbin/nginx -g daemon on;`, `postgres: 15/main: checkpointer`;
  * - the daemon suffix `d`, both ways: NAME docker is dockerd, NAME crond is cron.
  */
-import * as path from 'node:path'
+import path = require('node:path')
 
 export interface ProcessNames {
   comm: string

@@ -2,8 +2,8 @@
  * The one definition of where NAME's pidfile may be (docs/nslocate.1.md, FILES). `find` takes the
  * first of these that exists; `list` enumerates the same places, so the two cannot drift apart.
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
+import fs = require('node:fs')
+import path = require('node:path')
 
 import {NslocateError} from '../errors'
 import {lstatIn} from './path-safety'

@@ -9,7 +9,7 @@
  *    /proc/PID/root, or directly under one of its mount points (a volume mounted at another path:
  *    host /srv/app/run is the container's /run).
  */
-import * as path from 'node:path'
+import path = require('node:path')
 
 import {isErrno} from '../errors'
 import {ProcFs} from '../proc/proc-fs'

@@ -7,8 +7,8 @@
  * gives `code: 'ENOTSUP'` with `unsupported: true`; the wrappers below turn that into `null` where
  * the caller has a fallback.
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
+import fs = require('node:fs')
+import path = require('node:path')
 
 import {NslocateError, SystemError} from '../errors'
 import {untrustedOnPath} from '../path-trust'

@@ -3,9 +3,8 @@
  * tree. Each reader returns parsed data or throws the fs error (ENOENT: the process is gone; EACCES:
  * not allowed). Callers that scan keep going past one unreadable process.
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
-import {performance} from 'node:perf_hooks'
+import fs = require('node:fs')
+import path = require('node:path')
 
 import {LockProbe, NS_TRANSLATE_UNSUPPORTED, nsPidFromPidns, probePosixLock} from '../native/binding'
 import {CgroupLine, parseCgroup} from './parse-cgroup'
@@ -47,6 +46,11 @@ export function readProcText(file: string, oneShot = false): string {
   }
 }
 
+/** The monotonic clock in ms (process.hrtime: node:perf_hooks would load ~12 modules at start-up). */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6
+}
+
 /** A value read again once it is SYSTEM_FACTS_TTL_MS old (on the monotonic clock). */
 class Recent<T> {
   private at = Number.NEGATIVE_INFINITY
@@ -55,7 +59,7 @@ class Recent<T> {
   constructor(private readonly read: () => T) {}
 
   get(): T {
-    const now = performance.now()
+    const now = monotonicMs()
     if (this.value === undefined || !(now - this.at < SYSTEM_FACTS_TTL_MS)) {
       this.value = this.read()
       this.at = now

@@ -5,8 +5,8 @@
  * "..", the ConfigMap machinery) and the content of each regular file in it.
  */
 import {createHash} from 'node:crypto'
-import * as fs from 'node:fs'
-import * as path from 'node:path'
+import fs = require('node:fs')
+import path = require('node:path')
 
 import type {WatchTarget} from './watch'
 

@@ -9,8 +9,8 @@
  * After every event the set of directories is computed again (a symlink may point elsewhere now) and
  * watches are re-armed; a directory that is gone is looked for again every second.
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
+import fs = require('node:fs')
+import path = require('node:path')
 
 import {NslocateError} from '../errors'
 

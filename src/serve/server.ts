@@ -5,7 +5,7 @@
  *   GET /metrics       Prometheus text (metrics.ts)
  * Nothing here ever signals: there is no route that could. Loopback unless another address is asked for.
  */
-import * as http from 'node:http'
+import http = require('node:http')
 import type {AddressInfo} from 'node:net'
 
 import {NslocateError} from '../errors'

@@ -2,7 +2,7 @@
  * What to tell a caller the kernel refused. A capability is named only when the caller lacks it
  * (CapEff of /proc/self/status); a caller that has it is facing a protected process instead.
  */
-import * as fs from 'node:fs'
+import fs = require('node:fs')
 
 export const CAP_KILL = 5
 export const CAP_SYS_PTRACE = 19

@@ -9,8 +9,8 @@
  * Refused: the root cgroup, a slice, any other path (such as a v1 memory cgroup a sandbox put every
  * process in), and a cgroup that holds nslocate itself or one of whose descendants does.
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
+import fs = require('node:fs')
+import path = require('node:path')
 
 import {NslocateError} from '../errors'
 import {CgroupLine, containerFromCgroup} from '../proc/parse-cgroup'

@@ -3,8 +3,8 @@
  * they were looked for again, safely: scope.ts), each timeout waits on the same pidfds. Waits of
  * any length are chunked (timers.ts), so a KILL never comes early.
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
+import fs = require('node:fs')
+import path = require('node:path')
 
 import {sameCgroup} from './cgroup-own'
 import {Sig, Step} from './parse'

@@ -10,7 +10,7 @@
  *   SigIgn: 0000000000001000    (SIG_IGN; process-wide)
  *   SigCgt: 0000000180004002    (a handler is installed; process-wide)
  */
-import * as fs from 'node:fs'
+import fs = require('node:fs')
 
 import {ProcFs, readProcText} from '../proc/proc-fs'
 

@@ -4,7 +4,7 @@
  * through it can never reach a process that later reuses the pid (ESRCH instead).
  * The pattern of systemd's pidref_verify(); pkill opens a pidfd but does not re-verify.
  */
-import * as fs from 'node:fs'
+import fs = require('node:fs')
 
 import {NslocateError, isErrno} from '../errors'
 import {pidfdExited, pidfdOpen, pidfdSendSignal} from '../native/binding'

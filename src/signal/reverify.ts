@@ -2,7 +2,7 @@
  * After pinning: a locked pidfile must still be locked by the same holder (the same process, by
  * start time). An unlocked one was pinned by start time already.
  */
-import * as fs from 'node:fs'
+import fs = require('node:fs')
 
 import {Located} from '../locate/locate'
 import {findLockHolder} from '../locate/lock-holder'

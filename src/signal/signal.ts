@@ -4,7 +4,7 @@
  * the TERM wait can never receive the KILL (start-stop-daemon's known hole).
  * waitFor(): wait until a service runs, or until it has stopped (on its pidfd, not by polling a pid).
  */
-import * as fs from 'node:fs'
+import fs = require('node:fs')
 
 import {NslocateError, isErrno} from '../errors'
 import {Located, LocateOptions, LocateResult, locateDetailed, stoppedResult} from '../locate/locate'

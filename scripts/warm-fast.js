@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// Make dist/fast/fast-path.cache: the V8 code cache bin/run.js compiles the bundled fast path with
+// (docs/architecture.md, "Start-up cost"). A cache made right after compiling holds only the
+// top-level code (~20 KB); V8 compiles each function on its first call. So this runs the plain
+// invocations of every fast command in one process, in a temp dir, against a real POSIX-locked
+// pidfile (held by a child through the addon) and an unlocked one, then serializes what was
+// compiled (~130 KB). A cache made by another Node/V8 build is rejected by V8 at run time and the
+// source compiled as usual, so a stale or missing cache costs time, never correctness.
+//
+//   node scripts/warm-fast.js           (part of `npm run build`, after scripts/bundle-fast.js)
+//   node scripts/warm-fast.js --child   (internal: the process that runs the commands)
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const vm = require('node:vm')
+const {spawn, spawnSync} = require('node:child_process')
+const {createRequire, wrap} = require('node:module')
+
+const root = path.resolve(__dirname, '..')
+const file = path.join(root, 'dist', 'fast', 'fast-path.js')
+const cacheFile = path.join(root, 'dist', 'fast', 'fast-path.cache')
+
+if (process.argv[2] !== '--child') {
+  // The commands print; their output is not ours to show. The child reports on fd 3.
+  fs.rmSync(cacheFile, {force: true})
+  fs.rmSync(cacheFile + '.json', {force: true})
+  const r = spawnSync(process.execPath, [__filename, '--child'], {stdio: ['ignore', 'ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 60_000})
+  const report = (r.output && r.output[3]) || ''
+  if (r.status !== 0 || !fs.existsSync(cacheFile)) {
+    console.error(`warm-fast: could not make ${path.relative(root, cacheFile)} (exit ${r.status}${r.signal ? `, ${r.signal}` : ''}):\n${report}${r.stderr}`)
+    process.exit(1)
+  }
+  console.log(`warm-fast: ${path.relative(root, cacheFile)}: ${fs.statSync(cacheFile).size} bytes (${report.trim()})`)
+  process.exit(0)
+}
+
+const out = (s) => fs.writeSync(3, s + '\n')
+const script = new vm.Script(wrap(fs.readFileSync(file, 'utf8')), {filename: file})
+const mod = {exports: {}, filename: file, id: file, loaded: true}
+script.runInThisContext().call(mod.exports, mod.exports, createRequire(file), mod, file, path.dirname(file))
+const fast = mod.exports
+
+async function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nslocate-warm-'))
+  const locked = path.join(dir, 'held.pid')
+  const unlocked = path.join(dir, 'loose.pid')
+  const addon = path.join(root, 'build', 'nslocate.node')
+  // A holder of a POSIX write lock, as `nslocate run` leaves one; and a sleep named by an unlocked file.
+  const holder = spawn(process.execPath, ['-e', `
+    const fs = require('fs'); const a = require(${JSON.stringify(addon)});
+    const fd = fs.openSync(${JSON.stringify(locked)}, 'w', 0o644); a.setlk(fd, 2, false, false);
+    fs.writeSync(fd, String(process.pid)); fs.writeSync(1, 'ready\\n'); setInterval(() => {}, 1000)`], {stdio: ['ignore', 'pipe', 'inherit']})
+  const sleeper = spawn('sleep', ['60'], {stdio: 'ignore'})
+  try {
+    await new Promise((resolve, reject) => {
+      holder.stdout.once('data', resolve)
+      holder.once('exit', (c) => reject(new Error(`the lock holder exited (${c})`)))
+    })
+    fs.writeFileSync(unlocked, String(sleeper.pid))
+    const runs = [
+      ['find', 'held', '--pidfile', locked, '--quiet'],
+      ['find', 'held', '--pidfile', locked],
+      ['find', 'held', '--pidfile', locked, '--json'],
+      ['find', 'sleep', '--pidfile', unlocked],
+      ['find', 'gone', '--dir', dir],
+      ['list', '--dir', dir],
+      ['list', '--dir', dir, '--json'],
+      ['signal', 'held', '0', '--pidfile', locked],
+      ['signal', 'sleep', 'TERM', '--pidfile', unlocked, '--wait', '--timeout', '5s'],
+      ['wait', 'held', '--for', 'running', '--pidfile', locked],
+      ['wait', 'sleep', '--for', 'stopped', '--pidfile', unlocked, '--timeout', '5s'],
+      ['run', 'warm', '--dir', dir, '--', '/bin/true'],
+    ]
+    const done = []
+    for (const argv of runs) {
+      const p = fast.prepareFast(argv)
+      if (!p) throw new Error(`not a fast-path invocation: ${argv.join(' ')}`)
+      const status = await p.run()
+      done.push(`${argv[0]} ${status}`)
+    }
+    out(`${runs.length} invocations: ${done.join(', ')}`)
+  } finally {
+    holder.kill('SIGKILL')
+    sleeper.kill('SIGKILL')
+    fs.rmSync(dir, {recursive: true, force: true})
+  }
+  fs.writeFileSync(cacheFile, script.createCachedData(), {mode: 0o644})
+  // Which runtime made it (test/cli/fast-bundle.test.ts: that runtime must accept it).
+  fs.writeFileSync(cacheFile + '.json', JSON.stringify({node: process.version, v8: process.versions.v8}) + '\n', {mode: 0o644})
+}
+
+main().then(() => process.exit(0), (error) => {
+  out(String(error && error.stack || error))
+  process.exit(1)
+})
