@@ -19,7 +19,7 @@ Before sending, the target's disposition is read from /proc/PID/status (SigCgt, 
 
 Durations (--timeout, --retry) may be up to 100000h; longer is a usage error. Waits of any accepted length are kept: a KILL never comes early.
 
-Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1 failed, still running when the schedule ran out, sent but without effect on every target (dropped or ignored; nothing was waited for), or nothing sent because no target catches SIGNAL (--require-handler); 2 usage; 4 not permitted (permission, unsafe pidfile, holder not visible, outside the target's namespace, scope refused); 7 not running (no pidfile, a stale one, the process exited before it could be signalled, or a --container that is not running; nothing was signalled).`
+Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1 failed, still running when the schedule ran out, sent but without effect on every target (dropped or ignored; nothing was waited for), or nothing sent because no target catches SIGNAL (--require-handler); 2 usage; 4 not permitted (permission, unsafe pidfile, holder not visible, outside the target's namespace, scope refused) or not identified (the pidfile locked but still empty after 2 s: starting); 7 not running (no pidfile, a stale one, the process exited before it could be signalled, or a --container that is not running; nothing was signalled).`
   static examples = [
     {command: '<%= config.bin %> signal nginx HUP', description: 'Reload nginx.'},
     {command: '<%= config.bin %> signal app TERM --retry TERM/30/KILL/5', description: 'Stop app: TERM, wait up to 30 s, then KILL.'},

@@ -40,6 +40,7 @@ try {
 } catch {
   failed = Math.max(1, failed)
 }
+fs.rmSync(path.dirname(report), {recursive: true, force: true})
 let status = run.status ?? 1
 if (process.env.CI === 'true' && skipped > 0) {
   console.error(`CI=true: ${skipped} test(s) skipped; in CI a skip counts as a failure.`)

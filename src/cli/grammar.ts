@@ -175,9 +175,9 @@ export const reload = {
 export const serve = {
   args: {name: {type: 'string', description: 'Service name(s) (NAME.pid in the runtime directories).', required: true}},
   flags: {
-    // As on main: plain strings here (not `path`), so an empty --dir is not refused as in the other commands.
-    pidfile: {type: 'string', summary: 'With one NAME: use this pidfile instead of searching for NAME.pid.', helpValue: 'PATH', exclusive: ['dir']},
-    dir: {type: 'string', summary: 'Look for NAME.pid in this directory first.', helpValue: 'DIR', exclusive: ['pidfile']},
+    // `path` as in the other commands: empty is a usage error, relative is made absolute against the working directory.
+    pidfile: {type: 'path', key: 'pidfile', summary: 'With one NAME: use this pidfile instead of searching for NAME.pid (relative: to the working directory).', helpValue: 'PATH', exclusive: ['dir']},
+    dir: {type: 'path', key: 'dir', summary: 'Look for NAME.pid in this directory first (relative: to the working directory).', helpValue: 'DIR', exclusive: ['pidfile']},
     'allow-unsafe-pidfile': {type: 'boolean', summary: 'Trust a symlinked, world-writable or foreign-owned pidfile.', default: false},
     ...containerFlags,
     listen: {type: 'string', summary: 'Where to listen: PORT (loopback), HOST:PORT or [V6]:PORT.', default: '127.0.0.1:9090', helpValue: 'ADDR:PORT'},

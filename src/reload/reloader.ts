@@ -119,7 +119,7 @@ export class Reloader {
       this.emit({event: 'validation', command: this.o.validate, ...v})
       if (!v.ok) return this.outcome('validation_failed')
     }
-    let r: SignalResult
+    let r: SignalResult & {helper?: string}
     try {
       r = await signalService(this.o.service, this.sig, {scope: this.o.scope, requireHandler: this.o.requireHandler})
     } catch (error) {
@@ -129,7 +129,9 @@ export class Reloader {
     }
     const outcome: ReloadOutcome = r.exit_code === 0 ? 'signalled' : r.exit_code === 7 ? 'not_running' : r.delivered.length > 0 && r.dispositions.some((d) => d.no_effect) ? 'no_effect' : 'failed'
     this.emit({event: 'signal', result: outcome, signal: this.sig, exit_code: r.exit_code, pid: r.target.pid, nspid: r.target.nspid,
-      delivered: r.delivered, skipped: r.skipped, dispositions: r.dispositions, message: r.message})
+      delivered: r.delivered, skipped: r.skipped, dispositions: r.dispositions, message: r.message,
+      // --container from where the container's processes are not visible: the helper container's image
+      ...(r.helper !== undefined ? {helper: r.helper} : {})})
     // Not running: it reads the new content when it starts. Signalled: done. Else try on the next change.
     if (outcome === 'signalled' || outcome === 'not_running') this.last = now
     this.outcome(outcome)

@@ -23,7 +23,7 @@ export async function locateService(ref: ServiceRef): Promise<LocateResult> {
   return locate({name: ref.name, ...common(ref), rootPid: ref.rootPid})
 }
 
-export async function signalService(ref: ServiceRef, sig: string, extra: Pick<SignalOptions, 'scope' | 'requireHandler'> = {}): Promise<SignalResult> {
+export async function signalService(ref: ServiceRef, sig: string, extra: Pick<SignalOptions, 'scope' | 'requireHandler'> = {}): Promise<SignalResult & {helper?: string}> {
   if (ref.container !== undefined) return (await import('../docker/in-container')).signalInContainer(ref.name, sig, ref.container, {...common(ref), ...extra})
   return signal(ref.name, sig, {...common(ref), ...extra, rootPid: ref.rootPid})
 }

@@ -70,16 +70,15 @@ export async function signal(name: string, sigInput: string | number, options: S
   checkWaits(steps)
   const waiting = steps.some((s) => s.kind === 'wait')
   const procfs = options.procfs ?? proc
-  let located: Located
-  try {
-    located = locateDetailed({...options, name})
-  } catch (error) {
-    throw asSignalStatus(error) // --root-pid has exited; the holder exited while being inspected
-  }
+  const located = await locateNotStarting(name, options)
   const target = located.result
   const out: SignalResult = {
     name, signal: sig.name, scope, delivered: [], skipped: [], exited: null, waited_ms: 0, dry_run: Boolean(options.dryRun),
     would_deliver: [], exit_code: 0, message: '', target, dispositions: [], exit: null,
+  }
+  if (target.starting) {
+    return {...out, exit_code: 4, skipped: target.holder !== null ? [{pid: target.holder, reason: 'starting'}] : [],
+      message: `${name} is starting: ${target.pidfile?.path} is locked by pid ${target.holder ?? '?'} but has held no pid for ${STARTING_GRACE_MS} ms, and the lock holder may be a supervisor rather than the service; nothing was signalled. Try again once it has written its pid (nslocate wait ${name} --for running)`}
   }
   const refuse = notSignallable(located)
   if (refuse) return {...out, ...refuse}
@@ -152,6 +151,28 @@ function scheduleFor(retry: string, sig: Sig): Step[] {
     throw new NslocateError('USAGE', `--retry ${retry} starts with ${first.sig.name}, but SIGNAL is ${sig.name}: start the schedule with ${sig.name} (e.g. ${sig.name}/30/KILL/5), or give a number of seconds`)
   }
   return steps
+}
+
+/** How long signal() waits for a starting service (pidfile locked, still empty) to write its pid. */
+export const STARTING_GRACE_MS = 2000
+
+/**
+ * locate(), again every 20 ms while the pidfile is locked but empty (starting) for up to
+ * STARTING_GRACE_MS: its lock holder may be a supervisor (flock(1), daemon(1), `nslocate run`
+ * before it writes), not the service, and is never signalled for it.
+ */
+async function locateNotStarting(name: string, options: SignalOptions): Promise<Located> {
+  const end = Date.now() + STARTING_GRACE_MS
+  for (;;) {
+    let located: Located
+    try {
+      located = locateDetailed({...options, name})
+    } catch (error) {
+      throw asSignalStatus(error) // --root-pid has exited; the holder exited while being inspected
+    }
+    if (!located.result.starting || Date.now() >= end) return located
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }
 
 function notSignallable(located: Located): Partial<SignalResult> | null {

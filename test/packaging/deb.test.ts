@@ -77,7 +77,10 @@ describe('nslocate_<version>_<arch>.deb', () => {
   })
 
   test('lintian: no error and no warning that packaging/deb/lintian-overrides does not justify', async () => {
-    const r = await run('lintian', ['--tag-display-limit', '0', deb], {timeoutMs: 300_000})
+    // Its own TMPDIR, removed with `dir`: lintian (MLDBM) leaves /tmp/mldbm-elf-* files behind.
+    const tmp = path.join(dir, 'lintian-tmp')
+    fs.mkdirSync(tmp)
+    const r = await run('lintian', ['--tag-display-limit', '0', deb], {timeoutMs: 300_000, env: {TMPDIR: tmp}})
     const tags = r.stdout.split('\n').filter((l) => /^[EW]: /.test(l))
     // lintian's only other words here: that it runs as root, as the whole tier does.
     const stderr = r.stderr.split('\n').filter((l) => l && l !== 'running with root privileges is not recommended!')

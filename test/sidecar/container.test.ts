@@ -3,11 +3,15 @@
  * pulled; every container labelled nslocate.test=1 and removed by describeWithEngine):
  *   - as a sidecar container sharing the app's PID namespace (PidMode container:<app>), the pidfile
  *     and a ConfigMap-style config directory on shared volumes;
- *   - from the host with --container (the Docker socket route).
+ *   - as a sidecar container with --pid=host and no capability at all (the pidfile on a shared volume);
+ *   - as a sibling container that shares only the config volume and has the Docker socket: --container
+ *     takes the helper-container route (a short-lived --pid=host helper per locate and per signal);
+ *   - from the host with --container (the Docker socket route), reload and serve.
  * The app's service is a shell that appends a line to hup.log for every HUP it receives.
  */
 import {execFileSync} from 'node:child_process'
 import * as fs from 'node:fs'
+import * as http from 'node:http'
 import * as os from 'node:os'
 import * as path from 'node:path'
 
@@ -30,11 +34,11 @@ function tempDir(): string {
 }
 const lines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : [])
 
-async function start(cmd: string[], o: {binds: Array<[string, string]>; pidMode?: string; networkMode?: string; tag: string}): Promise<{id: string; name: string}> {
+async function start(cmd: string[], o: {binds: Array<[string, string]>; pidMode?: string; networkMode?: string; tag: string; env?: string[]; capDrop?: string[]}): Promise<{id: string; name: string}> {
   const name = `nsl-sidecar-${o.tag}-${process.pid}-${Date.now().toString(36)}`
   const c = await docker().createContainer({
-    name, Image: IMAGE, Cmd: cmd, Labels: testLabels({'nslocate.test.sidecar': o.tag}), NetworkDisabled: o.networkMode === undefined,
-    HostConfig: {NetworkMode: o.networkMode ?? 'none', PidMode: o.pidMode, Binds: o.binds.map(([h, c]) => `${h}:${c}`)},
+    name, Image: IMAGE, Cmd: cmd, Env: o.env, Labels: testLabels({'nslocate.test.sidecar': o.tag}), NetworkDisabled: o.networkMode === undefined,
+    HostConfig: {NetworkMode: o.networkMode ?? 'none', PidMode: o.pidMode, CapDrop: o.capDrop, Binds: o.binds.map(([h, c]) => `${h}:${c}`)},
   })
   await c.start()
   return {id: c.id, name}
@@ -96,6 +100,87 @@ describeWithEngine('reload in container placements', () => {
     await until(() => lines(path.join(dir, 'hup.log')).length === before + 1, 'HUP logged by the service', 15_000)
     expect((await stopCli(r)).status).toBe(0)
     expect(events(r).slice(-1)[0]).toMatchObject({event: 'stop'})
+  }, 120_000)
+
+  /** The signal events of a reloader container after docker stop, which must end it with 0 and a stop event. */
+  async function stoppedReloader(id: string): Promise<Array<Record<string, any>>> {
+    await docker().getContainer(id).stop({t: 10})
+    const {StatusCode} = await docker().getContainer(id).wait()
+    const out = (await logsOf(id)).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    expect(StatusCode).toBe(0)
+    expect(out.slice(-1)[0]).toMatchObject({event: 'stop', reason: 'SIGTERM'})
+    return out.filter((e) => e.event === 'signal')
+  }
+
+  test('a sidecar container with --pid=host and --cap-drop ALL: each swap is one HUP at the service\'s host pid', async () => {
+    const before = lines(path.join(dir, 'hup.log')).length
+    const side = await start(RELOADER_CMD,
+      {binds: [[dir, '/run/app'], [path.join(cfg, 'config'), '/config']], pidMode: 'host', capDrop: ['ALL'], tag: 'pidhost'})
+    await until(async () => (await logsOf(side.id)).stdout.includes('"event":"service"'), 'the reloader reports the service', 30_000)
+    vol.update({'app.conf': 'h1'})
+    await until(() => lines(path.join(dir, 'hup.log')).length === before + 1, 'HUP logged by the service after swap 1', 15_000)
+    vol.update({'app.conf': 'h2'})
+    await until(() => lines(path.join(dir, 'hup.log')).length === before + 2, 'HUP logged by the service after swap 2', 15_000)
+    const sigs = await stoppedReloader(side.id)
+    const inner = Number(fs.readFileSync(path.join(dir, 'hupper.pid'), 'utf8'))
+    const hostPid = Number(execFileSync('docker', ['inspect', '--format', '{{.State.Pid}}', app.id], {encoding: 'utf8'}).trim())
+    expect(sigs).toHaveLength(2)
+    for (const e of sigs) {
+      expect(e).toMatchObject({result: 'signalled'})
+      // the host pid, with the chain down to the pid the service wrote in its own namespace
+      expect(e.nspid).toHaveLength(2)
+      expect(e.nspid[1]).toBe(inner)
+      expect(e.pid).toBe(e.nspid[0])
+      expect(e.pid).not.toBe(hostPid) // State.Pid is `nslocate run`, the supervisor; the HUP went to its child
+    }
+    expect(lines(path.join(dir, 'hup.log')).length).toBe(before + 2)
+  }, 120_000)
+
+  test('a sibling with only the config volume and the Docker socket: --container takes the helper route; each swap is one HUP, no helper is left', async () => {
+    const before = lines(path.join(dir, 'hup.log')).length
+    const side = await start(['reload', 'hupper', '--container', app.name, '--dir', '/run/app', '--watch', '/config', '--debounce', '200ms'], {
+      binds: [[path.join(cfg, 'config'), '/config'], ['/var/run/docker.sock', '/var/run/docker.sock']], env: [`NSLOCATE_HELPER_IMAGE=${IMAGE}`], tag: 'sock',
+    })
+    await until(async () => (await logsOf(side.id)).stdout.includes('"event":"service"'), 'the reloader reports the service', 60_000)
+    const service = (await logsOf(side.id)).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.event === 'service')
+    expect(service).toMatchObject({state: 'running'})
+    vol.update({'app.conf': 's1'})
+    await until(() => lines(path.join(dir, 'hup.log')).length === before + 1, 'HUP logged by the service after swap 1', 60_000)
+    vol.update({'app.conf': 's2'})
+    await until(() => lines(path.join(dir, 'hup.log')).length === before + 2, 'HUP logged by the service after swap 2', 60_000)
+    const sigs = await stoppedReloader(side.id)
+    const inner = Number(fs.readFileSync(path.join(dir, 'hupper.pid'), 'utf8'))
+    expect(sigs).toHaveLength(2)
+    // done by a helper container each time (the reloader cannot see the app's processes)
+    for (const e of sigs) expect(e).toMatchObject({result: 'signalled', helper: IMAGE})
+    expect(sigs.every((e) => e.nspid[e.nspid.length - 1] === inner)).toBe(true)
+    expect(lines(path.join(dir, 'hup.log')).length).toBe(before + 2)
+    const helpers = execFileSync('docker', ['ps', '-aq', '--filter', 'label=nslocate.helper=1', '--filter', `label=nslocate.target=${app.id}`], {encoding: 'utf8'}).trim()
+    expect(helpers).toBe('')
+  }, 240_000)
+
+  test('serve from the host with --container: /healthz/NAME and /metrics report the service at its host pid', async () => {
+    const r = startCli(['serve', 'hupper', '--container', app.name, '--dir', '/run/app', '--listen', '127.0.0.1:0'])
+    const listen = await nextEvent(r, (e) => e.event === 'listen', 30_000)
+    const port = Number(String(listen.address).split(':').pop())
+    const get = (p: string) => new Promise<{status: number; body: string}>((resolve, reject) => {
+      http.get({host: '127.0.0.1', port, path: p}, (res) => {
+        let body = ''
+        res.on('data', (d) => (body += d))
+        res.on('end', () => resolve({status: res.statusCode ?? 0, body}))
+      }).on('error', reject)
+    })
+    const inner = Number(fs.readFileSync(path.join(dir, 'hupper.pid'), 'utf8'))
+    const health = await get('/healthz/hupper')
+    expect(health.status).toBe(200)
+    const j = JSON.parse(health.body)
+    expect(j).toMatchObject({state: 'running', visible: true})
+    expect(j.nspid).toEqual([j.pid, inner])
+    const metrics = await get('/metrics')
+    expect(metrics.status).toBe(200)
+    expect(metrics.body).toContain('nslocate_service_up{name="hupper"} 1')
+    expect(metrics.body).toContain(`nslocate_service_main_pid{name="hupper"} ${j.pid}`)
+    expect((await stopCli(r)).status).toBe(0)
   }, 120_000)
 
   test('serve as a sidecar in the app\'s PID and network namespaces: the app container reaches /healthz and /metrics on its loopback', async () => {
