@@ -1,24 +1,27 @@
 #!/usr/bin/env node
-// Bundle the start-up fast path (src/cli/fast-path.ts and each command's runner, as tsc compiled them
-// into dist/src) into ONE file, dist/fast/fast-path.js, with esbuild. Why (docs/architecture.md,
-// "Start-up"): Node resolves, reads, wraps and compiles every module file separately; the ~35
-// files `find` needs cost more than the work itself. One file is one read and, with
-// module.enableCompileCache() (bin/run.js), one cached compile.
+// Bundle the start-up fast path: for each command of FAST_COMMANDS (src/cli/fast-path.ts), its
+// runner (src/cli/fast-COMMAND.ts) and src/cli/fast-prepared.ts, as tsc compiled them into dist/src,
+// become ONE file, dist/fast/COMMAND.js, with esbuild. Why (docs/architecture.md, "Start-up cost"):
+// Node resolves, reads, wraps and compiles every module file separately, and the ~35 files `find`
+// needs cost more than the work itself; one file per command is one read and, with the code cache
+// scripts/warm-fast.js makes for it, one cached compile of only that command's code.
 //
-// What stays outside the bundle, loaded only when asked for: the native addon (a .node file found
-// at run time), @oclif/core (errors are printed by oclif's own code), dockerode and everything else
-// under node_modules (--container, reload, serve). The bundle keeps dist/src's CommonJS semantics:
-// lazy require()s inside functions stay lazy (esbuild wraps each module in an initializer).
+// Outside the bundles, loaded only when asked for: the native addon (a .node file found at run
+// time), @oclif/core (errors are printed by oclif's own code), every package under node_modules,
+// and src/docker/in-container (find --container), which is required from dist/src: it brings the
+// Docker client and signal() with it, half of find's bundle otherwise. It shares no state with the
+// bundle: it returns a plain result, and errors are printed by name (fast-io.ts failed()).
+// Lazy require()s inside functions stay lazy (esbuild wraps each module in an initializer).
 //
 //   node scripts/bundle-fast.js           (part of `npm run build`, after tsc)
 const path = require('node:path')
 const fs = require('node:fs')
 
 const root = path.resolve(__dirname, '..')
-const entry = path.join(root, 'dist', 'src', 'cli', 'fast-path.js')
-const outfile = path.join(root, 'dist', 'fast', 'fast-path.js')
-if (!fs.existsSync(entry)) {
-  console.error(`bundle-fast: ${path.relative(root, entry)} is missing: run tsc first (npm run build)`)
+const src = path.join(root, 'dist', 'src')
+const out = path.join(root, 'dist', 'fast')
+if (!fs.existsSync(path.join(src, 'cli', 'fast-path.js'))) {
+  console.error('bundle-fast: dist/src/cli/fast-path.js is missing: run tsc first (npm run build)')
   process.exit(1)
 }
 let esbuild
@@ -28,19 +31,45 @@ try {
   console.error('bundle-fast: esbuild is not installed (a devDependency): run `npm install` in the checkout')
   process.exit(1)
 }
-const r = esbuild.buildSync({
-  entryPoints: [entry],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node22',
-  packages: 'external',
-  logLevel: 'warning',
-  // dist/fast/ is as deep below the package root as dist/src/native/ is below dist: the addon
-  // search (src/native/binding.ts, "../.." then "../../..") finds build/nslocate.node from both.
-  metafile: true,
+const {FAST_COMMANDS} = require(path.join(src, 'cli', 'fast-path.js'))
+
+// dist/fast/COMMAND.js requires it as dist/src/docker/in-container.js.
+const inContainerOutside = {
+  name: 'in-container-outside',
+  setup(build) {
+    build.onResolve({filter: /\/docker\/in-container$/}, () => ({path: '../src/docker/in-container.js', external: true}))
+  },
+}
+
+async function main() {
+fs.rmSync(out, {recursive: true, force: true})
+fs.mkdirSync(out, {recursive: true})
+const made = []
+for (const command of FAST_COMMANDS) {
+  const r = await esbuild.build({
+    stdin: {
+      contents: `exports.prepare = require('./cli/fast-${command}').prepare\nexports.runPrepared = require('./cli/fast-prepared').runPrepared\n`,
+      resolveDir: src,
+      sourcefile: `fast-${command}-entry.js`,
+    },
+    outfile: path.join(out, `${command}.js`),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node22',
+    packages: 'external',
+    plugins: [inContainerOutside],
+    logLevel: 'warning',
+    // dist/fast/ is as deep below the package root as dist/src/native/ is below dist: the addon
+    // search (src/native/binding.ts, "../.." then "../../..") finds build/nslocate.node from both.
+    metafile: true,
+  })
+  made.push(`${command} ${Object.keys(r.metafile.inputs).length - 1} modules ${fs.statSync(path.join(out, `${command}.js`)).size} bytes`)
+}
+console.log(`bundle-fast: dist/fast/: ${made.join('; ')}`)
+}
+
+main().catch((error) => {
+  console.error(`bundle-fast: ${error.message}`)
+  process.exit(1)
 })
-const inputs = Object.keys(r.metafile.inputs).length
-const bytes = fs.statSync(outfile).size
-console.log(`bundle-fast: ${path.relative(root, outfile)}: ${inputs} modules, ${bytes} bytes`)

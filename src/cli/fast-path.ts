@@ -1,10 +1,15 @@
 /**
- * The start-up fast path bin/run.js tries first: loading @oclif/core costs more than Node's own
- * start, so the plain invocations of find, list, signal, wait and run are parsed from the grammar
- * (src/cli/grammar.ts) and run here. Anything else returns null and goes through oclif.
- * Each command's runner is loaded only when that command is asked for.
+ * The start-up fast path: loading @oclif/core costs more than Node's own start, so the plain
+ * invocations of find, list, signal, wait and run are parsed from the grammar (src/cli/grammar.ts)
+ * and run without it. Anything else returns null and goes through oclif.
+ *
+ * As shipped, each command's runner is bundled with src/cli/fast-prepared.ts into its own file,
+ * dist/fast/COMMAND.js (scripts/bundle-fast.js, for the commands of FAST_COMMANDS), which bin/run.js
+ * loads directly; this module is the same dispatch for the library and the tests.
  */
 import type {Prepared} from './fast-parse'
+
+export {runPrepared} from './fast-prepared'
 
 const RUNNERS: Record<string, () => {prepare(argv: string[]): Prepared | null}> = {
   find: () => require('./fast-find'),
@@ -14,39 +19,12 @@ const RUNNERS: Record<string, () => {prepare(argv: string[]): Prepared | null}> 
   run: () => require('./fast-run'),
 }
 
+/** The commands with a fast path, one bundle each. */
+export const FAST_COMMANDS: readonly string[] = Object.keys(RUNNERS)
+
 /** argv: process.argv.slice(2), the command id first. */
 export function prepareFast(argv: string[]): Prepared | null {
   const load = Object.prototype.hasOwnProperty.call(RUNNERS, argv[0]) ? RUNNERS[argv[0]] : undefined
   return load ? load().prepare(argv.slice(1)) : null
 }
 
-/** Runs a prepared invocation and sets process.exitCode; library errors print as BaseCommand.catch prints them. */
-export function runPrepared(p: Prepared): void {
-  const {failed} = require('./fast-io') as typeof import('./fast-io')
-  const done = (status: number) => {
-    process.exitCode = status
-    if (p.exit) process.exit(status)
-  }
-  const crash = (error: unknown) => {
-    console.error(error)
-    process.exitCode = 1
-  }
-  const fail = (error: unknown) => {
-    const s = failed(p.json, error)
-    if (typeof s === 'number') done(s)
-    else s.then(done, crash)
-  }
-  let status: number | Promise<number>
-  try {
-    status = p.run()
-  } catch (error) {
-    try {
-      fail(error)
-    } catch (bug) {
-      crash(bug)
-    }
-    return
-  }
-  if (typeof status === 'number') done(status)
-  else status.then(done, fail).catch(crash)
-}

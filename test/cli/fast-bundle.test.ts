@@ -1,7 +1,7 @@
 /**
- * The start-up fast path as it ships (docs/architecture.md, "Start-up cost"): one bundled file,
- * compiled with the V8 code cache made at build time, loading no built-in module the answer does
- * not need. These guard the start-up ratios bench/ measures; they time nothing.
+ * The start-up fast path as it ships (docs/architecture.md, "Start-up cost"): one bundled file per
+ * command, compiled with the V8 code cache made for it at build time, loading no built-in module
+ * the answer does not need. These guard the start-up ratios bench/ measures; they time nothing.
  */
 import {spawnSync} from 'node:child_process'
 import * as fs from 'node:fs'
@@ -9,18 +9,35 @@ import * as path from 'node:path'
 import * as vm from 'node:vm'
 import {wrap} from 'node:module'
 
+import {FAST_COMMANDS} from '../../src/cli/fast-path'
 import {BIN, ROOT, tmpdir} from '../helpers/cli'
 
-const BUNDLE = path.join(ROOT, 'dist', 'fast', 'fast-path.js')
-const CACHE = path.join(ROOT, 'dist', 'fast', 'fast-path.cache')
+const FAST = path.join(ROOT, 'dist', 'fast')
 
-test('the code cache is accepted by the Node that made it, and holds the functions the commands ran (not only top-level code)', () => {
-  const made = JSON.parse(fs.readFileSync(CACHE + '.json', 'utf8'))
-  const cachedData = fs.readFileSync(CACHE)
-  expect(cachedData.length).toBeGreaterThan(100_000) // top-level only is ~20 KB
-  const script = new vm.Script(wrap(fs.readFileSync(BUNDLE, 'utf8')), {filename: BUNDLE, cachedData})
+test('one bundle and one code cache per fast command, and nothing else in dist/fast', () => {
+  const expected = FAST_COMMANDS.flatMap((c) => [`${c}.js`, `${c}.cache`, `${c}.cache.json`]).sort()
+  expect(fs.readdirSync(FAST).sort()).toEqual(expected)
+})
+
+test.each([...FAST_COMMANDS])('%s: the code cache is accepted by the Node that made it, and holds the functions the command ran (not only top-level code)', (command) => {
+  const bundle = path.join(FAST, `${command}.js`)
+  const cache = path.join(FAST, `${command}.cache`)
+  const made = JSON.parse(fs.readFileSync(cache + '.json', 'utf8'))
+  const cachedData = fs.readFileSync(cache)
+  const source = fs.readFileSync(bundle, 'utf8')
+  // top-level code alone is ~10% of the source's size
+  expect(cachedData.length).toBeGreaterThan(source.length / 2)
+  const script = new vm.Script(wrap(source), {filename: bundle, cachedData})
   // Another Node (CI's 22 and 26 legs run the 24 build) must reject it rather than misuse it.
   expect(script.cachedDataRejected).toBe(made.node !== process.version || made.v8 !== process.versions.v8)
+})
+
+test('find\'s bundle leaves out the Docker client and signal(): --container loads them from dist/src', () => {
+  const find = fs.readFileSync(path.join(FAST, 'find.js'), 'utf8')
+  expect(find).not.toContain('dist/src/docker/docker.js')
+  expect(find).not.toContain('dist/src/signal/signal.js')
+  expect(find).toContain('require("../src/docker/in-container.js")')
+  expect(fs.existsSync(path.join(FAST, '../src/docker/in-container.js'))).toBe(true)
 })
 
 test('a stale cache (from another source) is rejected and the command still answers', () => {
