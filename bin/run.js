@@ -9,8 +9,9 @@
 //
 // No module.enableCompileCache(): its default directory is $TMPDIR/node-compile-cache, which any
 // user can create first, and a code cache is code: root would run what another user put there.
-// The shipped cache sits next to the bundle, with the same owner and mode as the code itself; V8
-// rejects it (and compiles the source as usual) when it was made by another Node or V8 build.
+// The shipped cache sits next to the bundle, with the same owner and mode as the code itself; it is
+// used only with the bundle it was made from, and V8 rejects it (and compiles the source as usual)
+// when it was made by another Node or V8 build.
 const argv = process.argv.slice(2)
 const fast = process.env.NSLOCATE_NO_FAST_PATH ? null : loadFastPath(argv[0])
 const prepared = fast && fast.prepare(argv.slice(1))
@@ -31,9 +32,13 @@ function loadFastPath(command) {
   } catch {
     return null // no bundle: a command without a fast path (containers, reload, serve, help)
   }
+  // The cache starts with the bundle's first line (the sha256 of its code, scripts/bundle-fast.js)
+  // and is used only with that bundle: V8's own check is little more than the source's length.
   let cachedData
   try {
-    cachedData = fs.readFileSync(file.slice(0, -3) + '.cache')
+    const cache = fs.readFileSync(file.slice(0, -3) + '.cache')
+    const id = source.slice(0, source.indexOf('\n') + 1)
+    if (id.startsWith('// nslocate-bundle sha256:') && cache.toString('latin1', 0, id.length) === id) cachedData = cache.subarray(id.length)
   } catch {} // not made: compile without it
   const vm = require('node:vm')
   const {createRequire, wrap} = require('node:module')

@@ -14,6 +14,7 @@
 // Lazy require()s inside functions stay lazy (esbuild wraps each module in an initializer).
 //
 //   node scripts/bundle-fast.js           (part of `npm run build`, after tsc)
+const crypto = require('node:crypto')
 const path = require('node:path')
 const fs = require('node:fs')
 
@@ -64,7 +65,14 @@ for (const command of FAST_COMMANDS) {
     // search (src/native/binding.ts, "../.." then "../../..") finds build/nslocate.node from both.
     metafile: true,
   })
-  made.push(`${command} ${Object.keys(r.metafile.inputs).length - 1} modules ${fs.statSync(path.join(out, `${command}.js`)).size} bytes`)
+  // First line: the sha256 of the rest. warm-fast.js puts the same line at the head of the code
+  // cache, and bin/run.js uses a cache only with the bundle it was made from: V8 itself compares
+  // little more than the source's length, so a cache from another build of the same length would
+  // run that build's bytecode.
+  const file = path.join(out, `${command}.js`)
+  const body = fs.readFileSync(file, 'utf8')
+  fs.writeFileSync(file, `// nslocate-bundle sha256:${crypto.createHash('sha256').update(body).digest('hex')}\n${body}`)
+  made.push(`${command} ${Object.keys(r.metafile.inputs).length - 1} modules ${fs.statSync(file).size} bytes`)
 }
 console.log(`bundle-fast: dist/fast/: ${made.join('; ')}`)
 }

@@ -45,7 +45,8 @@ const file = bundleOf(command)
 const cacheFile = cacheOf(command)
 
 const out = (s) => fs.writeSync(3, s + '\n')
-const script = new vm.Script(wrap(fs.readFileSync(file, 'utf8')), {filename: file})
+const source = fs.readFileSync(file, 'utf8')
+const script = new vm.Script(wrap(source), {filename: file})
 const mod = {exports: {}, filename: file, id: file, loaded: true}
 script.runInThisContext().call(mod.exports, mod.exports, createRequire(file), mod, file, path.dirname(file))
 const fast = mod.exports
@@ -97,7 +98,10 @@ async function main() {
     sleeper.kill('SIGKILL')
     fs.rmSync(dir, {recursive: true, force: true})
   }
-  fs.writeFileSync(cacheFile, script.createCachedData(), {mode: 0o644})
+  // Headed by the bundle's first line (its sha256, scripts/bundle-fast.js): bin/run.js uses the
+  // cache only with that very bundle.
+  const id = source.slice(0, source.indexOf('\n') + 1)
+  fs.writeFileSync(cacheFile, Buffer.concat([Buffer.from(id, 'latin1'), script.createCachedData()]), {mode: 0o644})
   // Which runtime made it (test/cli/fast-bundle.test.ts: that runtime must accept it).
   fs.writeFileSync(cacheFile + '.json', JSON.stringify({node: process.version, v8: process.versions.v8}) + '\n', {mode: 0o644})
 }

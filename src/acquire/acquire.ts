@@ -23,10 +23,10 @@ import {validateName} from '../locate/name'
 import {registerHeld} from '../locate/pidfile'
 import {PidfileHandle, makeHandle} from './handle'
 import {conflict, lockExclusive} from './lock'
-import {FINAL_MODE, openPidfileIn} from './open-pidfile'
+import {CREATE_MODE, FINAL_MODE, openPidfileIn} from './open-pidfile'
 import {pidfilePathFor} from './paths'
 import {refusePseudoFs} from './pseudo-fs'
-import {at, ioError, openDirSafely} from './safe-dir'
+import {at, callerUid, ioError, openDirSafely} from './safe-dir'
 
 export {defaultRuntimeDir, pidfilePathFor} from './paths'
 export type {PidfileHandle} from './handle'
@@ -88,8 +88,9 @@ async function lockOnce(dirFd: number, name: string, file: string, deadline: num
       cur = fs.lstatSync(at(dirFd, name))
     } catch {}
     if (!cur || cur.ino !== st.ino || cur.dev !== st.dev) return null
-    // A file created here was 0400 until now, so no other user could have locked it first.
-    if (created) fs.fchmodSync(fd, FINAL_MODE)
+    // A file created 0400 (here, or by another root starter that then lost the lock to this one)
+    // could not be locked first by another user; now that it is ours and locked, readers may read it.
+    if (created || (st.uid === callerUid() && (st.mode & 0o7777) === CREATE_MODE)) fs.fchmodSync(fd, FINAL_MODE)
     // 5. the POSIX lock, for F_GETLK readers; held by this process for its whole life
     if (!setPosixLock(fd, 'write')) throw conflict(service, file)
     keep = true
@@ -97,7 +98,9 @@ async function lockOnce(dirFd: number, name: string, file: string, deadline: num
     return makeHandle(file, dirFd, name, fd, lockFd)
   } finally {
     if (!keep) {
-      // Never leave behind an (empty) file this round created itself, whatever stopped it.
+      // Remove an (empty) file this round created itself, whatever stopped it, unless another process
+      // holds a lock on it by now (then it stays, empty and 0400: the next starter that wins it makes
+      // it 0644 and writes its pid).
       if (created) unlinkIfUnclaimed(dirFd, name, fd, lockFd)
       if (lockFd >= 0) fs.closeSync(lockFd)
       fs.closeSync(fd)

@@ -10,15 +10,24 @@ import {escapeLines, escapeText} from './escape'
  * same. A descriptor someone made non-blocking (EAGAIN on a full pipe) gets the rest through the
  * stream, which waits; a reader that went away (EPIPE) gets nothing more, as with `| head`.
  */
+const viaStream = {1: false, 2: false}
+const ended = {1: false, 2: false}
+
 export function writeFd(fd: 1 | 2, text: string): void {
+  // Once part of the output waits in the stream, everything after it must queue behind it there.
+  if (viaStream[fd]) return void (fd === 1 ? process.stdout : process.stderr).write(text)
+  if (ended[fd]) return
   const buf = Buffer.from(text)
   let off = 0
   try {
     while (off < buf.length) off += fs.writeSync(fd, buf, off)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    if (code === 'EAGAIN') (fd === 1 ? process.stdout : process.stderr).write(buf.subarray(off))
-    else if (code !== 'EPIPE') throw error
+    if (code === 'EAGAIN') {
+      viaStream[fd] = true
+      ;(fd === 1 ? process.stdout : process.stderr).write(buf.subarray(off))
+    } else if (code === 'EPIPE') ended[fd] = true
+    else throw error
   }
 }
 

@@ -40,8 +40,11 @@ let addon: Addon | undefined
 export function addonCandidates(): string[] {
   const list: string[] = []
   if (process.env.NSLOCATE_ADDON) list.push(process.env.NSLOCATE_ADDON)
-  // src/native (ts-jest) and dist/src/native (compiled) both sit below the package root.
-  for (const up of ['../..', '../../..']) list.push(path.resolve(__dirname, up, 'build', 'nslocate.node'))
+  // src/native (ts-jest), dist/src/native (compiled) and dist/fast (the start-up bundles, where
+  // this module is inlined) all sit below the package root; never look above it (a build/ there
+  // is not the package's own).
+  const root = path.resolve(__dirname, __dirname.endsWith(path.join('dist', 'src', 'native')) ? '../../..' : '../..')
+  list.push(path.join(root, 'build', 'nslocate.node'))
   return [...new Set(list)]
 }
 

@@ -77,8 +77,14 @@ export async function signal(name: string, sigInput: string | number, options: S
     would_deliver: [], exit_code: 0, message: '', target, dispositions: [], exit: null,
   }
   if (target.starting) {
-    return {...out, exit_code: 4, skipped: target.holder !== null ? [{pid: target.holder, reason: 'starting'}] : [],
-      message: `${name} is starting: ${target.pidfile?.path} is locked by pid ${target.holder ?? '?'} but has held no pid for ${STARTING_GRACE_MS} ms, and the lock holder may be a supervisor rather than the service; nothing was signalled. Try again once it has written its pid (nslocate wait ${name} --for running)`}
+    const skipped = target.holder !== null ? [{pid: target.holder, reason: 'starting'}] : []
+    if (!isEmptyFile(target)) {
+      const problem = target.reasons.find((r) => r === 'garbage_pidfile' || r === 'invalid_pid') ?? 'no pid'
+      return {...out, exit_code: 4, skipped,
+        message: `${name}: ${target.pidfile?.path} is locked by pid ${target.holder ?? '?'} but holds no usable pid (${problem}), and the lock holder may be a supervisor rather than the service; nothing was signalled. See nslocate find ${name}; signal the process by its pid if you know which it is`}
+    }
+    return {...out, exit_code: 4, skipped,
+      message: `${name} is starting: ${target.pidfile?.path} is locked by pid ${target.holder ?? '?'} but has stayed empty for ${STARTING_GRACE_MS} ms, and the lock holder may be a supervisor rather than the service; nothing was signalled. Try again once it has written its pid (nslocate wait ${name} --for running)`}
   }
   const refuse = notSignallable(located)
   if (refuse) return {...out, ...refuse}
@@ -170,9 +176,14 @@ async function locateNotStarting(name: string, options: SignalOptions): Promise<
     } catch (error) {
       throw asSignalStatus(error) // --root-pid has exited; the holder exited while being inspected
     }
-    if (!located.result.starting || Date.now() >= end) return located
+    // Only an empty file is a pid about to be written; garbage is not waited for.
+    if (!located.result.starting || !isEmptyFile(located.result) || Date.now() >= end) return located
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
+}
+
+function isEmptyFile(t: LocateResult): boolean {
+  return t.reasons.includes('empty_pidfile')
 }
 
 function notSignallable(located: Located): Partial<SignalResult> | null {

@@ -22,7 +22,7 @@ let top: string
 
 beforeAll(() => {
   top = tempDir('nslocate-loader-')
-  // <top>/pkg/src/native/binding.js: the candidates are then <top>/pkg/build/... and <top>/build/...
+  // <top>/pkg/src/native/binding.js: the one candidate is then <top>/pkg/build/..., never <top>/build/... (above the package)
   pkg = path.join(top, 'pkg')
   for (const rel of ['src/native/binding.ts', 'src/errors.ts', 'src/path-trust.ts']) {
     const out = ts.transpileModule(fs.readFileSync(path.join(ROOT, rel), 'utf8'), {
@@ -60,7 +60,7 @@ const FIX = 'Build it with `npm rebuild nslocate` (or `node scripts/build-native
 test('nothing to load: the message lists every candidate as not found and says how to build the addon', async () => {
   const bad = path.join(top, 'nowhere', 'nslocate.node')
   const r = await load({NSLOCATE_ADDON: bad})
-  const candidates = [bad, path.join(pkg, 'build', 'nslocate.node'), path.join(top, 'build', 'nslocate.node')]
+  const candidates = [bad, path.join(pkg, 'build', 'nslocate.node')]
   expect(r.candidates).toEqual(candidates)
   expect(r.loaded).toBe(false)
   expect(r.error).toEqual({
@@ -77,7 +77,7 @@ test('a file that is not an addon: its dlopen error is listed, then the other ca
   const lines = r.error!.message.split('\n')
   expect(lines[0]).toBe("cannot load nslocate's native addon. Tried:")
   expect(lines[1]).toMatch(new RegExp(`^  ${bad}: .*(invalid ELF header|file too short)`))
-  expect(lines.slice(2)).toEqual([`  ${path.join(pkg, 'build', 'nslocate.node')}: not found`, `  ${path.join(top, 'build', 'nslocate.node')}: not found`, FIX])
+  expect(lines.slice(2)).toEqual([`  ${path.join(pkg, 'build', 'nslocate.node')}: not found`, FIX])
 })
 
 test('without NSLOCATE_ADDON the addon is found in build/ at the package root, and works', async () => {
@@ -86,10 +86,24 @@ test('without NSLOCATE_ADDON the addon is found in build/ at the package root, a
   fs.copyFileSync(ADDON_PATH, dest)
   try {
     const r = await load({})
-    expect(r.candidates).toEqual([dest, path.join(top, 'build', 'nslocate.node')])
+    expect(r.candidates).toEqual([dest])
     expect(r.error).toBeUndefined()
     expect(r).toMatchObject({loaded: true, probe: {type: 'unlocked', pid: 0}})
   } finally {
     fs.rmSync(dest)
+  }
+})
+
+test('an addon above the package (<top>/build/nslocate.node) is never loaded, even when the package has none', async () => {
+  const above = path.join(top, 'build', 'nslocate.node')
+  fs.mkdirSync(path.dirname(above), {recursive: true})
+  fs.copyFileSync(ADDON_PATH, above)
+  try {
+    const r = await load({})
+    expect(r.candidates).toEqual([path.join(pkg, 'build', 'nslocate.node')])
+    expect(r.loaded).toBe(false)
+    expect(r.error).toMatchObject({code: 'NATIVE_LOAD'})
+  } finally {
+    fs.rmSync(path.dirname(above), {recursive: true})
   }
 })

@@ -11,8 +11,10 @@ import {spawn} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {cli, killTracked, track} from '../helpers/cli'
+import {cliAs} from '../helpers/as-user'
+import {BIN, cli, killTracked, track, until} from '../helpers/cli'
 import {stopAll, tempDir} from '../helpers/holders'
+import {TestUser, createTestUser} from '../helpers/users'
 
 const RACER = String.raw`
 import fcntl, os, sys, time
@@ -41,7 +43,14 @@ while True:
     os.close(fd)
 `
 
-afterAll(() => stopAll())
+let reader: TestUser
+beforeAll(() => {
+  reader = createTestUser('startrd')
+})
+afterAll(async () => {
+  reader.remove()
+  await stopAll()
+})
 afterEach(() => killTracked())
 
 test('a starter that lost the lock to another never unlinks the winner\'s pidfile (40 rounds)', async () => {
@@ -64,3 +73,18 @@ test('a starter that lost the lock to another never unlinks the winner\'s pidfil
   expect(outcomes.length).toBeGreaterThan(0)
   expect(outcomes.filter((o) => o !== 'held')).toEqual([])
 }, 120_000)
+
+test('the winner of a file another root starter created (still 0400, empty) makes it 0644: other users can read the live pidfile', async () => {
+  const dir = tempDir('nslocate-starterrace-')
+  fs.chmodSync(dir, 0o755)
+  const file = path.join(dir, 'svc.pid')
+  // what a starter that created the file and then lost the lock to us leaves: empty, 0400, unlocked
+  fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR, 0o400))
+  expect(fs.statSync(file).mode & 0o777).toBe(0o400)
+  track(spawn(process.execPath, [BIN, 'run', 'svc', '--pidfile', file, '--', 'sleep', '60'], {stdio: 'ignore', detached: true}), {group: true})
+  await until(() => fs.readFileSync(file, 'utf8') !== '', 'run to write the pid')
+  expect(fs.statSync(file).mode & 0o777).toBe(0o644)
+  const r = cliAs(reader, ['find', 'svc', '--pidfile', file, '--json'])
+  expect([r.status, r.json?.state]).toEqual([0, 'running'])
+  expect(r.json.pid).toBe(Number(fs.readFileSync(file, 'utf8')))
+})

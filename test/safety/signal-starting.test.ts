@@ -29,6 +29,8 @@ for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
 fd = os.open(pidfile, os.O_RDWR | os.O_CREAT, 0o644)
 fcntl.flock(fd, fcntl.LOCK_EX)
 print('locked', flush=True)
+if delay == -2:
+    os.pwrite(fd, b'notapid', 0)
 if delay >= 0:
     time.sleep(delay)
     child = subprocess.Popen([siglog, siglog_log], stdout=subprocess.DEVNULL)
@@ -82,4 +84,20 @@ test('the pid written 500 ms after locking: the signal goes to that service, nev
   await until(() => readLog(s.siglogLog).some((r) => r.signo === 1), 'the service to log HUP')
   expect(readLog(s.siglogLog).map((r) => r.signo)).toEqual([1])
   expect(lines(s.log)).toEqual([])
+})
+
+test('a locked pidfile holding garbage is not waited for and its holder gets nothing (exit 4 at once, garbage named)', async () => {
+  const dir = tempDir('nslocate-starting-')
+  const s = supervisor(dir, -2)
+  await until(() => s.out().includes('locked') && fs.readFileSync(s.file, 'utf8') === 'notapid', 'the supervisor to lock and fill the pidfile')
+  const t0 = Date.now()
+  const {status, json} = await cliJson(['signal', 'svc', 'TERM', '--pidfile', s.file])
+  expect(status).toBe(4)
+  expect(Date.now() - t0).toBeLessThan(STARTING_GRACE_MS)
+  expect(json.delivered).toEqual([])
+  expect(json.skipped).toEqual([{pid: s.child.pid, reason: 'starting'}])
+  expect(json.message).toContain('garbage_pidfile')
+  await new Promise((r) => setTimeout(r, 200))
+  expect(lines(s.log)).toEqual([])
+  expect(isAlive(s.child.pid!)).toBe(true)
 })

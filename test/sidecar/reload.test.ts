@@ -88,6 +88,8 @@ test('a service restarted between two changes gets the second HUP at its new pid
   expect(second.hostPid).not.toBe(first.hostPid)
   writeAtomic(conf, 'c')
   await until(() => hups(second) === 1, 'HUP to the restarted instance')
+  // the victim logs the HUP as it arrives; the reloader prints its event just after sending
+  await until(() => events(r).filter((e) => e.event === 'signal').length === 2, 'the second signal event')
   const sigs = events(r).filter((e) => e.event === 'signal')
   expect(sigs.map((e) => e.pid)).toEqual([first.hostPid, second.hostPid])
   await stopCli(r)
