@@ -11,11 +11,11 @@
  * would write a marker file, which must not exist). Controls show that the same socket or addon
  * is used when root, or the user itself, may trust it.
  */
-import {execFileSync, spawn} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {BIN, ROOT, cli, tmpdir} from '../helpers/cli'
+import {BIN, CliResult, cli, runCollect, tmpdir} from '../helpers/cli'
 import {FakeEngine, startFakeEngine} from '../helpers/fake-engine'
 import {TestUser, createTestUser} from '../helpers/users'
 
@@ -58,23 +58,9 @@ function json(stdout: string): any {
 }
 
 /** The CLI as user u (no supplementary groups, a clean environment plus env). */
-function cliAs(u: TestUser, args: string[], env: Record<string, string>): Promise<{status: number | null; stdout: string; stderr: string}> {
-  return new Promise((resolve, reject) => {
-    const argv = u.as(['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, BIN, ...args])
-    const child = spawn(argv[0], argv.slice(1), {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`nslocate ${args.join(' ')} as ${u.name} did not finish in 30 s`))
-    }, 30_000)
-    child.on('close', (status) => {
-      clearTimeout(timer)
-      resolve({status, stdout, stderr})
-    })
-  })
+function cliAs(u: TestUser, args: string[], env: Record<string, string>): Promise<CliResult> {
+  const argv = u.as(['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, BIN, ...args])
+  return runCollect(argv, {timeoutMs: 30_000, what: `nslocate ${args.join(' ')} as ${u.name}`})
 }
 
 describe('the Docker socket', () => {

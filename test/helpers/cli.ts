@@ -15,15 +15,20 @@ export interface CliResult {
 }
 
 export function cli(args: string[], opts: {env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string} = {}): Promise<CliResult> {
+  return runCollect([process.execPath, BIN, ...args], {...opts, what: `nslocate ${args.join(' ')}`})
+}
+
+/** Run argv (e.g. the CLI behind a user switch) to its end and collect its output; rejects after timeoutMs (SIGKILL). */
+export function runCollect(argv: string[], opts: {env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; what?: string} = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {env: {...process.env, ...opts.env}, cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(argv[0], argv.slice(1), {env: {...process.env, ...opts.env}, cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
     child.stderr.on('data', (d) => (stderr += d))
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
-      reject(new Error(`nslocate ${args.join(' ')} did not finish in ${opts.timeoutMs ?? 20000} ms\nstdout: ${stdout}\nstderr: ${stderr}`))
+      reject(new Error(`${opts.what ?? argv.join(' ')} did not finish in ${opts.timeoutMs ?? 20000} ms\nstdout: ${stdout}\nstderr: ${stderr}`))
     }, opts.timeoutMs ?? 20000)
     child.on('close', (status, signal) => {
       clearTimeout(timer)
