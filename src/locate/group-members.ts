@@ -30,9 +30,26 @@ function getent(db: string, key?: string): string[] {
   }
 }
 
-export function groupOnlyOf(gid: number, uid: number): GroupFacts {
+interface GroupMembers {
+  /** the group's name, or its number when getent does not know it */
+  name: string
+  known: boolean
+  /** user name -> uid (null: the listed member has no passwd entry) */
+  members: Map<string, number | null>
+}
+
+/**
+ * getent spawns a process and reads the whole passwd database, and one locate() may ask about the
+ * same group for the file and each directory on its path: answers are kept for a second.
+ */
+const GROUP_TTL_MS = 1000
+const cache = new Map<number, {at: number; value: GroupMembers}>()
+
+function membersOf(gid: number): GroupMembers {
+  const now = Number(process.hrtime.bigint()) / 1e6
+  const hit = cache.get(gid)
+  if (hit && now - hit.at < GROUP_TTL_MS) return hit.value
   const entry = getent('group', String(gid))[0]?.split(':')
-  const name = entry?.[0] ?? String(gid)
   const passwd = getent('passwd').map((l) => l.split(':'))
   const uidOf = (user: string) => {
     const p = passwd.find((f) => f[0] === user) ?? getent('passwd', user)[0]?.split(':')
@@ -41,7 +58,14 @@ export function groupOnlyOf(gid: number, uid: number): GroupFacts {
   const members = new Map<string, number | null>()
   for (const m of (entry?.[3] ?? '').split(',').filter(Boolean)) members.set(m, uidOf(m))
   for (const f of passwd) if (Number(f[3]) === gid) members.set(f[0], Number(f[2]))
+  const value = {name: entry?.[0] ?? String(gid), known: entry !== undefined, members}
+  cache.set(gid, {at: now, value})
+  return value
+}
+
+export function groupOnlyOf(gid: number, uid: number): GroupFacts {
+  const {name, known, members} = membersOf(gid)
   const list = [...members].map(([n, u]) => `${n} (uid ${u ?? '?'})`)
-  const only = entry !== undefined && [...members.values()].every((u) => u === uid)
-  return {only, describe: `${name} (gid ${gid}) ${list.length > 0 ? `with members ${list.join(', ')}` : 'with no known members'}${entry === undefined ? ', unknown to getent' : ''}`}
+  const only = known && [...members.values()].every((u) => u === uid)
+  return {only, describe: `${name} (gid ${gid}) ${list.length > 0 ? `with members ${list.join(', ')}` : 'with no known members'}${known ? '' : ', unknown to getent'}`}
 }
