@@ -25,16 +25,35 @@ export function forbiddenTarget(pid: number, procfs: ProcFs): string | null {
   if (!Number.isInteger(pid) || pid <= 0) return `pid ${pid} is not a process`
   if (pid === process.pid) return `pid ${pid} is nslocate itself`
   if (pid === 1) return 'pid 1 is the init process of this PID namespace'
+  if (ancestorsOf(procfs).has(pid)) return `pid ${pid} is an ancestor of nslocate (signalling it would hit the caller)`
+  return null
+}
+
+/**
+ * nslocate's ancestors (parent up to, not including, pid 1), walked once and kept for a second:
+ * a scope's members are each checked, and the walk reads one /proc status per ancestor. Kept
+ * longer it could only refuse too much, never too little: a process's ancestors can die (and
+ * their pids be reused, hence the short life), but a new one never appears above it, as an orphan
+ * goes to a subreaper that already is its ancestor, or to pid 1.
+ */
+const ANCESTORS_TTL_MS = 1000
+let ancestors: {at: number; procfs: ProcFs; set: Set<number>} | null = null
+
+function ancestorsOf(procfs: ProcFs): Set<number> {
+  const now = Number(process.hrtime.bigint()) / 1e6
+  if (ancestors && ancestors.procfs === procfs && now - ancestors.at < ANCESTORS_TTL_MS) return ancestors.set
+  const set = new Set<number>()
   let p = process.ppid
   for (let i = 0; i < 256 && p > 1; i++) {
-    if (p === pid) return `pid ${pid} is an ancestor of nslocate (signalling it would hit the caller)`
+    set.add(p)
     try {
       p = procfs.readStatus(p).ppid
     } catch {
       break
     }
   }
-  return null
+  ancestors = {at: now, procfs, set}
+  return set
 }
 
 /** Open a pidfd on pid and check it still is the process that started at `starttime` (clock ticks). */
