@@ -76,16 +76,6 @@ export async function signal(name: string, sigInput: string | number, options: S
     name, signal: sig.name, scope, delivered: [], skipped: [], exited: null, waited_ms: 0, dry_run: Boolean(options.dryRun),
     would_deliver: [], exit_code: 0, message: '', target, dispositions: [], exit: null,
   }
-  if (target.starting) {
-    const skipped = target.holder !== null ? [{pid: target.holder, reason: 'starting'}] : []
-    if (!isEmptyFile(target)) {
-      const problem = target.reasons.find((r) => r === 'garbage_pidfile' || r === 'invalid_pid') ?? 'no pid'
-      return {...out, exit_code: 4, skipped,
-        message: `${name}: ${target.pidfile?.path} is locked by pid ${target.holder ?? '?'} but holds no usable pid (${problem}), and the lock holder may be a supervisor rather than the service; nothing was signalled. See nslocate find ${name}; signal the process by its pid if you know which it is`}
-    }
-    return {...out, exit_code: 4, skipped,
-      message: `${name} is starting: ${target.pidfile?.path} is locked by pid ${target.holder ?? '?'} but has stayed empty for ${STARTING_GRACE_MS} ms, and the lock holder may be a supervisor rather than the service; nothing was signalled. Try again once it has written its pid (nslocate wait ${name} --for running)`}
-  }
   const refuse = notSignallable(located)
   if (refuse) return {...out, ...refuse}
 
@@ -182,12 +172,25 @@ async function locateNotStarting(name: string, options: SignalOptions): Promise<
   }
 }
 
+/** A locked pidfile with no pid (still empty after the grace, or garbage): its holder may be a supervisor. */
+function notYetWritten(t: LocateResult): Partial<SignalResult> {
+  const skipped = t.holder !== null ? [{pid: t.holder, reason: 'starting'}] : []
+  if (!isEmptyFile(t)) {
+    const problem = t.reasons.find((r) => r === 'garbage_pidfile' || r === 'invalid_pid') ?? 'no pid'
+    return {exit_code: 4, skipped,
+      message: `${t.name}: ${t.pidfile?.path} is locked by pid ${t.holder ?? '?'} but holds no usable pid (${problem}), and the lock holder may be a supervisor rather than the service; nothing was signalled. See nslocate find ${t.name}; signal the process by its pid if you know which it is`}
+  }
+  return {exit_code: 4, skipped,
+    message: `${t.name} is starting: ${t.pidfile?.path} is locked by pid ${t.holder ?? '?'} but has stayed empty for ${STARTING_GRACE_MS} ms, and the lock holder may be a supervisor rather than the service; nothing was signalled. Try again once it has written its pid (nslocate wait ${t.name} --for running)`}
+}
+
 function isEmptyFile(t: LocateResult): boolean {
   return t.reasons.includes('empty_pidfile')
 }
 
 function notSignallable(located: Located): Partial<SignalResult> | null {
   const t = located.result
+  if (t.starting) return notYetWritten(t)
   if (t.state === 'stopped' || t.state === 'stale') {
     return {exit_code: 7, message: `${t.name} is not running (${t.state === 'stopped' ? 'no pidfile' : `stale pidfile ${t.pidfile?.path}`}); nothing was signalled`}
   }
