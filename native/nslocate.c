@@ -7,6 +7,8 @@
  *   pidfd_open / pidfd_send_signal / poll on a pidfd   (pidfd_open(2), pidfd_send_signal(2))
  *   ioctl(PIDFD_GET_INFO)         pid, ppid, uids, cgroup id, exit status of a pidfd (Linux 6.13+)
  *   ioctl(NS_GET_PID_FROM_PIDNS / NS_GET_PID_IN_PIDNS / NS_GET_ID)  nsfs translation (ioctl_ns(2))
+ *   ioctl(NS_GET_USERNS + NS_GET_OWNER_UID)  who created the user namespace owning a namespace
+ *   renameat2(RENAME_EXCHANGE)    swap two names atomically (run replacing a pidfile only non-writers lock)
  *   fork + a gate pipe + execve, waitpid    run's child, held before execve until its pid is written
  *
  * Every function is synchronous and cheap except waitPidfd, which watches the pidfd with a uv_poll
@@ -49,6 +51,11 @@
 #define NS_GET_TGID_FROM_PIDNS_ 0x8004b707UL
 #define NS_GET_PID_IN_PIDNS_ 0x8004b708UL
 #define NS_GET_TGID_IN_PIDNS_ 0x8004b709UL
+#define NS_GET_USERNS_ 0xb701UL
+#define NS_GET_OWNER_UID_ 0xb704UL
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
 /* include/uapi/linux/pidfd.h: _IOWR(0xFF, 11, struct pidfd_info) */
 #define PIDFD_GET_INFO_64 0xc040ff0bUL
 #define PIDFD_INFO_PID 0x1UL
@@ -435,6 +442,54 @@ static napi_value NsGetId(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/*
+ * nsOwnerUid(nsfd) -> uid | -1
+ *   The uid, in the caller's user namespace, of whoever created the user namespace that owns the
+ *   namespace open as nsfd (ioctl_ns(2): NS_GET_USERNS, then NS_GET_OWNER_UID; 0 for the initial
+ *   user namespace). -1 when the owner is not the caller's user namespace or a descendant of it
+ *   (EPERM from NS_GET_USERNS: it lies above the caller, i.e. it is more privileged than the caller's root).
+ */
+static napi_value NsOwnerUid(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv) || !get_i32(env, argv[0], &fd)) return NULL;
+  int userns = ioctl(fd, NS_GET_USERNS_);
+  napi_value v;
+  if (userns < 0) {
+    if (errno == EPERM) {
+      napi_create_int32(env, -1, &v);
+      return v;
+    }
+    return throw_errno(env, errno == EINVAL ? ENOTTY : errno, "ioctl(NS_GET_USERNS)");
+  }
+  uid_t uid = 0;
+  int r = ioctl(userns, NS_GET_OWNER_UID_, &uid);
+  int e = errno;
+  close(userns);
+  if (r < 0) return throw_errno(env, e == EINVAL ? ENOTTY : e, "ioctl(NS_GET_OWNER_UID)");
+  napi_create_int64(env, (int64_t)uid, &v);
+  return v;
+}
+
+/*
+ * renameExchange(dirfd, a, b): renameat2(dirfd, a, dirfd, b, RENAME_EXCHANGE): both names must
+ * exist; each then names the other's inode, in one step no reader can see half of.
+ */
+static napi_value RenameExchange(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t dirfd;
+  if (!get_args(env, info, 3, argv) || !get_i32(env, argv[0], &dirfd)) return NULL;
+  char a[4096], b[4096];
+  size_t la = 0, lb = 0;
+  if (napi_get_value_string_utf8(env, argv[1], a, sizeof a, &la) != napi_ok || la >= sizeof a - 1 ||
+      napi_get_value_string_utf8(env, argv[2], b, sizeof b, &lb) != napi_ok || lb >= sizeof b - 1) {
+    napi_throw_type_error(env, NULL, "renameExchange(dirfd, a, b): names must be strings shorter than 4095 bytes");
+    return NULL;
+  }
+  if (syscall(SYS_renameat2, dirfd, a, dirfd, b, RENAME_EXCHANGE) < 0) return throw_errno(env, errno, "renameat2(RENAME_EXCHANGE)");
+  return NULL;
+}
+
 /* ---- run's gated start (src/acquire/spawn-gated.ts) -------------------------------------------
  * spawnGated(file, argv, envp, keepFd) -> {pid, gateFd, errFd}
  *   fork(); the child resets every signal to SIG_DFL, unblocks them all, keeps fds 0-2 open
@@ -581,6 +636,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"pidfdGetInfo", NULL, PidfdGetInfo, NULL, NULL, NULL, napi_enumerable, NULL},
       {"nsTranslate", NULL, NsTranslate, NULL, NULL, NULL, napi_enumerable, NULL},
       {"nsGetId", NULL, NsGetId, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"nsOwnerUid", NULL, NsOwnerUid, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"renameExchange", NULL, RenameExchange, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spawnGated", NULL, SpawnGated, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reapChild", NULL, ReapChild, NULL, NULL, NULL, napi_enumerable, NULL},
   };

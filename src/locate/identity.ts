@@ -4,7 +4,10 @@
  *
  * A candidate is a live user-space process whose own pid (last NSpid column) is the number in the
  * file, whose mount namespace holds the file, and which started no later than the file was written
- * (a later start means the pid was reused). Then:
+ * (a later start means the pid was reused). First of all it must pass the writer rule (writer.ts):
+ * it could have written the file, or its pid number was handed out in a PID namespace whose owner
+ * could have; a process in an unprivileged user's own namespace is no candidate, whatever its
+ * name (names never outweigh the rule). Then:
  * - In the caller's own PID namespace, such a process IS the service, even when its name differs
  *   (`name_mismatch`, with the names compared): the start time is what excludes reuse.
  * - A namespace's PID 1 (ours or a container's) counts only on positive identity: a stale pidfile
@@ -22,6 +25,12 @@ import {ProcessNames, describeNames} from './process-names'
 
 export interface Candidate {
   facts: ProcessFacts
+  /**
+   * Could it be the process the file's writer meant (writer.ts)? true: it could have written the
+   * file, or its pid number was not chosen by someone who could not; false: no candidate at all;
+   * 'unknown': who owns its PID namespace cannot be read (then nothing is claimed).
+   */
+  writer: {ok: boolean | 'unknown'; why: string}
   names: ProcessNames
   /** in the PID namespace of this /proc (the caller's): one NSpid column */
   ownNs: boolean
@@ -53,6 +62,10 @@ export function decideUnlocked(cands: Candidate[], ctx: {content: number; names:
   const tried = ctx.names.map((n) => `"${n}"`).join(', ')
   const drop = (c: Candidate, why: string) => evidence.push(`pid ${c.facts.pid} dropped: ${why}`)
 
+  // The writer rule comes before everything, names included.
+  const notWriters = cands.filter((c) => c.writer.ok === false)
+  for (const c of notWriters) drop(c, `it could not have written the file: ${c.writer.why}`)
+  cands = cands.filter((c) => c.writer.ok === true || c.writer.ok === 'unknown')
   const positive = (c: Candidate) => c.placed ?? c.nameMatch ?? (c.identity?.ok ? 'it matches the identity options' : null)
   // A namespace's init counts only on positive identity, whatever else may be said of it.
   const inits = cands.filter((c) => c.nsInit && !positive(c))
@@ -63,7 +76,10 @@ export function decideUnlocked(cands: Candidate[], ctx: {content: number; names:
   let live: Candidate[] = []
   const undetermined: Candidate[] = []
   for (const c of cands.filter((x) => !inits.includes(x))) {
-    if (c.sees === true) {
+    if (c.sees === true && c.writer.ok === 'unknown') {
+      evidence.push(`${c.seesWhy}; but ${c.writer.why}, so whether its pid number is the writer's cannot be checked`)
+      undetermined.push(c)
+    } else if (c.sees === true) {
       evidence.push(c.seesWhy)
       live.push(c)
     } else if (c.sees === 'denied') {

@@ -17,6 +17,7 @@ import {ProcFs} from '../proc/proc-fs'
 import {hasPtraceCap} from './denial'
 import {ProcStatus} from '../proc/parse-status'
 import {LockKind, LockLine, sameFile} from '../proc/parse-locks'
+import {couldWrite, fileIds} from './writer'
 
 export type PidfileLock = 'posix' | 'ofd' | 'flock' | 'none'
 
@@ -31,6 +32,8 @@ export interface LockFinding {
   denied: number[]
   /** the holder's /proc status, when the fd check already read it (saves reading it again) */
   holderStatus?: ProcStatus
+  /** processes holding a lock on the file that could not have written it: no evidence (writer.ts) */
+  ignored: IgnoredHolder[]
 }
 
 export interface FindHolderOptions {
@@ -46,6 +49,7 @@ export interface FindHolderOptions {
 
 export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs: ProcFs, hintPids: number[] = [], opts: FindHolderOptions = {}): LockFinding {
   const evidence: string[] = []
+  const judge = writerJudge(procfs, stat)
   // /proc/locks drops the line of a flock() caller that has exited (lock, then daemonize) when this
   // /proc is not the init namespace's: the process asked about is then a hint like the file's pid.
   if (opts.confirm !== undefined && opts.confirm > 0) hintPids = [opts.confirm, ...hintPids]
@@ -61,43 +65,123 @@ export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs:
   }
   if (probe.type !== 'unlocked') {
     if (probe.pid > 0) {
-      evidence.push(`fcntl(F_GETLK): POSIX ${probe.type} lock held by pid ${probe.pid} (translated into this namespace by the kernel)`)
-      return {lock: 'posix', holders: [probe.pid], notVisible: false, evidence, denied: []}
+      const w = judge(probe.pid)
+      if (w.ok) {
+        evidence.push(`fcntl(F_GETLK): POSIX ${probe.type} lock held by pid ${probe.pid} (translated into this namespace by the kernel)`)
+        return {lock: 'posix', holders: [probe.pid], notVisible: false, evidence, denied: [], holderStatus: w.status, ignored: []}
+      }
+      evidence.push(`fcntl(F_GETLK): POSIX ${probe.type} lock held by pid ${probe.pid}, ${w.why}; looking for other holders`)
+      return everyHolder(names, withRealName, stat, procfs, hintPids, opts, evidence, judge)
     }
     if (probe.pid === 0) {
+      // Whoever it is cannot be seen, so whether it could have written the file cannot be asked
+      // (docs/nslocate.1.md, NOTES, "Who counts": a holder this process cannot see).
       evidence.push('fcntl(F_GETLK): POSIX lock held by a process that is not visible from this PID namespace (l_pid 0)')
-      return {lock: 'posix', holders: [], notVisible: true, evidence, denied: []}
+      return {lock: 'posix', holders: [], notVisible: true, evidence, denied: [], ignored: []}
     }
     evidence.push('fcntl(F_GETLK): OFD lock held (l_pid -1: open file description locks have no owner); scanning fds for holders')
-    const quick = verifiedHolder(procfs, 'OFDLCK', withRealName(), stat, hintPids, opts)
+    const quick = verifiedHolder(procfs, 'OFDLCK', withRealName(), stat, hintPids, opts, judge)
     if (quick) return quickFinding('ofd', quick, stat, evidence)
-    return scan('ofd', 'OFDLCK', names, stat, procfs, hintPids, evidence)
+    return everyHolder(names, () => names, stat, procfs, hintPids, opts, evidence, judge)
   }
   evidence.push('fcntl(F_GETLK): no POSIX or OFD lock')
   // flock locks are invisible to F_GETLK. /proc/locks tells whether one exists (when its caller is
   // visible here); the pidfile's own pid is checked too, since /proc/locks drops the line when the
   // caller is not visible in this /proc's namespace.
   withRealName()
-  let flockLines: LockLine[] = []
+  let lines: LockLine[] = []
   try {
-    flockLines = procfs.readLocks().filter((l) => l.kind === 'FLOCK' && sameFile(l, stat.dev, stat.ino))
+    lines = procfs.readLocks().filter((l) => l.kind === 'FLOCK' && sameFile(l, stat.dev, stat.ino))
   } catch (error) {
     evidence.push(`cannot read ${procfs.root}/locks: ${(error as Error).message}`)
   }
   const proven = new Set<number>()
-  if (flockLines.length === 0) {
+  if (lines.length === 0) {
     for (const p of hintPids) if (p > 0 && holdsLock(procfs, p, 'FLOCK', names, stat).holds) proven.add(p)
     if (proven.size === 0) {
       evidence.push(`${procfs.root}/locks: no flock lock on ${devIno(stat)}`)
-      return {lock: 'none', holders: [], notVisible: false, evidence, denied: []}
+      return {lock: 'none', holders: [], notVisible: false, evidence, denied: [], ignored: []}
     }
   } else {
-    evidence.push(`${procfs.root}/locks: flock lock on ${devIno(stat)} created by pid ${flockLines.map((l) => l.pid).join(', ')} (the caller of flock(), not necessarily a holder)`)
+    evidence.push(`${procfs.root}/locks: flock lock on ${devIno(stat)} created by pid ${lines.map((l) => l.pid).join(', ')} (the caller of flock(), not necessarily a holder)`)
   }
-  const hints = [...flockLines.map((l) => l.pid), ...hintPids]
-  const quick = verifiedHolder(procfs, 'FLOCK', names, stat, hints, opts, proven)
+  const hints = [...lines.map((l) => l.pid), ...hintPids]
+  const quick = verifiedHolder(procfs, 'FLOCK', names, stat, hints, opts, judge, proven)
   if (quick) return quickFinding('flock', quick, stat, evidence)
-  return scan('flock', 'FLOCK', names, stat, procfs, hints, evidence)
+  return scan('flock', 'FLOCK', names, stat, procfs, hints, evidence, judge, lines)
+}
+
+/** A lock holder, as weighed by the writer rule (writer.ts). */
+export interface IgnoredHolder {
+  pid: number
+  why: string
+}
+
+type Judge = (pid: number, status?: ProcStatus) => {ok: boolean; why: string; status?: ProcStatus}
+
+/** Whether a holder could have written the file; memoized per pid for one findLockHolder call. */
+function writerJudge(procfs: ProcFs, stat: fs.Stats): Judge {
+  const ids = fileIds(stat)
+  const seen = new Map<number, ReturnType<Judge>>()
+  return (pid, status) => {
+    const known = seen.get(pid)
+    if (known) return known
+    let r: ReturnType<Judge>
+    try {
+      status ??= procfs.readStatus(pid)
+      const w = couldWrite(status, ids)
+      r = w.ok ? {ok: true, why: w.why, status} : {ok: false, why: `who could not have written the file (${w.why}): its lock is no evidence (anyone who can read a file can lock it)`, status}
+    } catch {
+      r = {ok: false, why: 'whose credentials could not be read (it may have exited): its lock is no evidence'}
+    }
+    seen.set(pid, r)
+    return r
+  }
+}
+
+/**
+ * Every holder of every kind, when the first one seen could not have written the file: another
+ * lock, held by a writer, may be behind it (F_GETLK reports only the first conflicting lock, and
+ * POSIX, OFD and flock locks coexist). POSIX owners come from /proc/locks; OFD and flock holders
+ * from the fd scan. A writer of the first kind found, in that order, is the holder; with none, the
+ * file counts as unlocked, unless a lock that no visible holder accounts for may hide one.
+ */
+function everyHolder(names: string[], withRealName: () => string[], stat: fs.Stats, procfs: ProcFs, hintPids: number[], opts: FindHolderOptions, evidence: string[], judge: Judge): LockFinding {
+  let lines: LockLine[] = []
+  try {
+    lines = procfs.readLocks().filter((l) => sameFile(l, stat.dev, stat.ino))
+  } catch (error) {
+    evidence.push(`cannot read ${procfs.root}/locks: ${(error as Error).message}`)
+  }
+  const ignored: IgnoredHolder[] = []
+  const posix = [...new Set(lines.filter((l) => l.kind === 'POSIX' && l.pid > 0).map((l) => l.pid))]
+  for (const pid of posix) {
+    const w = judge(pid)
+    if (w.ok) {
+      evidence.push(`${procfs.root}/locks: POSIX lock on ${devIno(stat)} owned by pid ${pid}, ${w.why}`)
+      return {lock: 'posix', holders: [pid], notVisible: false, evidence, denied: [], holderStatus: w.status, ignored}
+    }
+    ignored.push({pid, why: w.why})
+  }
+  withRealName()
+  const denied = new Set<number>()
+  let unexplained = false
+  for (const [lock, kind] of [['ofd', 'OFDLCK'], ['flock', 'FLOCK']] as const) {
+    const mine = lines.filter((l) => l.kind === kind)
+    const hints = [...mine.map((l) => l.pid), ...hintPids]
+    if (mine.length === 0 && !hints.some((p) => p > 0 && holdsLock(procfs, p, kind, names, stat).holds)) continue
+    const found = scan(lock, kind, names, stat, procfs, hints, evidence, judge, mine)
+    for (const d of found.denied) denied.add(d)
+    ignored.push(...found.ignored)
+    if (found.holders.length > 0) return {...found, ignored}
+    if (found.notVisible) unexplained = true
+  }
+  if (unexplained) {
+    evidence.push('a lock on the file is not accounted for by any process visible here, and some processes could not be checked: its holder may be among them')
+    return {lock: 'flock', holders: [], notVisible: true, evidence, denied: [...denied], ignored}
+  }
+  evidence.push(`no process that could have written ${names[0]} holds a lock on it: it counts as unlocked`)
+  return {lock: 'none', holders: [], notVisible: false, evidence, denied: [], ignored}
 }
 
 interface Verified {
@@ -110,9 +194,9 @@ interface Verified {
  * A hinted pid that provably holds the lock and is the one asked about (see FindHolderOptions).
  * `proven`: pids already seen holding it (their fds are not read again).
  */
-function verifiedHolder(procfs: ProcFs, kind: LockKind, names: string[], stat: fs.Stats, hints: number[], opts: FindHolderOptions, proven = new Set<number>()): Verified | null {
+function verifiedHolder(procfs: ProcFs, kind: LockKind, names: string[], stat: fs.Stats, hints: number[], opts: FindHolderOptions, judge: Judge, proven = new Set<number>()): Verified | null {
   const holds = (pid: number) => proven.has(pid) || holdsLock(procfs, pid, kind, names, stat).holds
-  if (opts.confirm !== undefined && opts.confirm > 0 && holds(opts.confirm)) return {pid: opts.confirm, why: 'the process asked about'}
+  if (opts.confirm !== undefined && opts.confirm > 0 && judge(opts.confirm).ok && holds(opts.confirm)) return {pid: opts.confirm, why: 'the process asked about'}
   if (opts.writtenPid === undefined) return null
   for (const pid of new Set(hints)) {
     if (pid <= 0) continue
@@ -123,26 +207,39 @@ function verifiedHolder(procfs: ProcFs, kind: LockKind, names: string[], stat: f
       continue
     }
     const own = status.nspid[status.nspid.length - 1]
-    if (own === opts.writtenPid && holds(pid)) return {pid, why: `its own pid (${own}) is the one in the file`, status}
+    // Only a holder that could have written the file is the answer; any other is left to the scan.
+    if (own === opts.writtenPid && judge(pid, status).ok && holds(pid)) return {pid, why: `its own pid (${own}) is the one in the file`, status}
   }
   return null
 }
 
 function quickFinding(lock: PidfileLock, found: Verified, stat: fs.Stats, evidence: string[]): LockFinding {
   evidence.push(`fd check: pid ${found.pid} holds the ${lock} lock (fdinfo lock: line on an fd of ${devIno(stat)}) and ${found.why}: the scan of every process is skipped, so processes sharing that lock through an inherited descriptor are not listed`)
-  return {lock, holders: [found.pid], notVisible: false, evidence, denied: [], holderStatus: found.status}
+  return {lock, holders: [found.pid], notVisible: false, evidence, denied: [], holderStatus: found.status, ignored: []}
 }
 
-function scan(lock: PidfileLock, kind: LockKind, names: string[], stat: fs.Stats, procfs: ProcFs, hintPids: number[], evidence: string[]): LockFinding {
+/**
+ * Every visible process holding a `kind` lock on the file; only those that could have written it
+ * are holders, the others are `ignored`. `lines`: the /proc/locks lines of this kind on the file;
+ * a line no visible holder's fdinfo accounts for, when some fds could not be read, may hide a
+ * holder (notVisible). With no line to go by, nothing found and fds denied: notVisible too.
+ */
+function scan(lock: PidfileLock, kind: LockKind, names: string[], stat: fs.Stats, procfs: ProcFs, hintPids: number[], evidence: string[], judge: Judge, lines: LockLine[]): LockFinding {
   const holders: number[] = []
+  const ignored: IgnoredHolder[] = []
   const denied: number[] = []
+  const explained = new Set<string>()
   for (const pid of procfs.listPids()) {
     const r = holdsLock(procfs, pid, kind, names, stat)
     if (r.denied) denied.push(pid)
-    if (r.holds) holders.push(pid)
+    if (!r.holds) continue
+    for (const l of r.lines) explained.add(lineKey(l))
+    const w = judge(pid)
+    if (w.ok) holders.push(pid)
+    else ignored.push({pid, why: w.why})
   }
   for (const hint of new Set(hintPids)) {
-    if (hint <= 0 || holders.includes(hint)) continue
+    if (hint <= 0 || holders.includes(hint) || ignored.some((i) => i.pid === hint)) continue
     evidence.push(denied.includes(hint)
       ? `pid ${hint} could not be checked (not allowed to read its fds)`
       : `pid ${hint} does not hold the lock (exited, or the pid now names another process)`)
@@ -150,27 +247,37 @@ function scan(lock: PidfileLock, kind: LockKind, names: string[], stat: fs.Stats
   if (holders.length > 0) {
     evidence.push(`fd scan: ${holders.length === 1 ? 'pid' : 'pids'} ${holders.join(', ')} ${holders.length === 1 ? 'holds' : 'hold'} the ${lock} lock (fdinfo lock: line on an fd of ${devIno(stat)})`)
   } else {
-    evidence.push(`fd scan: no process visible here holds the ${lock} lock`)
+    evidence.push(`fd scan: no process visible here that could have written the file holds the ${lock} lock`)
   }
+  for (const i of ignored) evidence.push(`fd scan: pid ${i.pid} holds a ${lock} lock on ${devIno(stat)}, ${i.why}`)
   if (denied.length > 0) {
     const list = `${denied.slice(0, 5).join(', ')}${denied.length > 5 ? ', ...' : ''}`
     evidence.push(`fd scan: not allowed to read the fds of ${denied.length} process(es) (${list}); ` + (hasPtraceCap(procfs)
       ? `this process has CAP_SYS_PTRACE, so ${denied.length === 1 ? 'it is' : 'they are'} protected (a sandbox's or container runtime's init, or a Yama/AppArmor/SELinux policy)`
       : 'listing another uid\'s /proc/PID/fd needs CAP_DAC_READ_SEARCH, reading its links needs CAP_SYS_PTRACE (or run as that uid)'))
   }
-  return {lock, holders, notVisible: holders.length === 0, evidence, denied}
+  // Held by nobody visible that could have written the file. A lock only non-writers account for is
+  // no evidence; one nobody visible accounts for may be held by a process we could not check.
+  const hidden = ignored.length === 0 || (lines.length > 0 ? lines.some((l) => !explained.has(lineKey(l))) && denied.length > 0 : denied.length > 0)
+  const held = holders.length > 0 || hidden
+  return {lock: held ? lock : 'none', holders, notVisible: holders.length === 0 && hidden, evidence, denied: held ? denied : [], ignored}
+}
+
+/** A lock as /proc/locks and fdinfo both show it: kind, READ/WRITE and the pid that took it (-1 for OFD). */
+function lineKey(l: LockLine): string {
+  return `${l.kind}:${l.access}:${l.pid}`
 }
 
 /**
  * Does `pid` have an fd on this dev:inode whose fdinfo carries a `kind` lock line for it? Only fds
  * whose link ends in one of `names` are stat'ed (a hard link under another name is not found).
  */
-export function holdsLock(procfs: ProcFs, pid: number, kind: LockKind, names: string[], stat: fs.Stats): {holds: boolean; denied: boolean} {
+export function holdsLock(procfs: ProcFs, pid: number, kind: LockKind, names: string[], stat: fs.Stats): {holds: boolean; denied: boolean; lines: LockLine[]} {
   let fds: string[]
   try {
     fds = procfs.listFds(pid)
   } catch (error) {
-    return {holds: false, denied: (error as NodeJS.ErrnoException).code === 'EACCES'}
+    return {holds: false, denied: (error as NodeJS.ErrnoException).code === 'EACCES', lines: []}
   }
   let denied = false
   for (const fd of fds) {
@@ -188,12 +295,13 @@ export function holdsLock(procfs: ProcFs, pid: number, kind: LockKind, names: st
     try {
       const s = procfs.statUnder(pid, 'fd', fd)
       if (s.ino !== Number(stat.ino) || s.dev !== Number(stat.dev)) continue
-      if (procfs.readFdinfoLocks(pid, fd).some((l) => l.kind === kind && sameFile(l, stat.dev, stat.ino))) return {holds: true, denied: false}
+      const mine = procfs.readFdinfoLocks(pid, fd).filter((l) => l.kind === kind && sameFile(l, stat.dev, stat.ino))
+      if (mine.length > 0) return {holds: true, denied: false, lines: mine}
     } catch (error) {
       if (isErrno(error, 'EACCES', 'EPERM')) denied = true
     }
   }
-  return {holds: false, denied}
+  return {holds: false, denied, lines: []}
 }
 
 export function devIno(stat: fs.Stats): string {

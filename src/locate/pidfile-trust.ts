@@ -7,10 +7,12 @@
  * - the same for every user or group who controls the path (owns a directory or symlink on it, or
  *   may write a directory on it): trusted only for a process of their own.
  */
-import {ProcFs} from '../proc/proc-fs'
+import fs = require('node:fs')
+
+import {ProcFs, proc} from '../proc/proc-fs'
 import {LocateResult} from './locate'
-import {foreignHolder} from './foreign-holder'
 import {groupOnlyOf} from './group-members'
+import {ResolvedIdentity} from './identity-options'
 import {OpenedPidfile} from './pidfile'
 import {ProcessFacts} from './process-info'
 
@@ -18,7 +20,12 @@ export interface TrustOptions {
   uid?: number
   allowUnsafe?: boolean
   procfs?: ProcFs
+  /** the caller's --exec/--user, already checked against `main` by locate() */
+  identity?: ResolvedIdentity | null
 }
+
+/** Path problems that a stated identity (--exec or --user) the process matches may override. */
+const PATH_REASONS = new Set(['unsafe_directory', 'unsafe_symlink'])
 
 /** Every reason not to believe `opened` for the process `main` (null: it names none). */
 export function trustProblems(opened: OpenedPidfile, result: LocateResult, main: ProcessFacts | null, opts: TrustOptions): Array<{reason: string; detail: string}> {
@@ -33,8 +40,6 @@ export function trustProblems(opened: OpenedPidfile, result: LocateResult, main:
   // --umask 007 --chuid redis:redis) writes 0660 redis:redis, and the group redis has no members.
   const gw = problems.findIndex((p) => p.reason === 'group_writable')
   if (gw >= 0 && main && opened.stat.gid === main.status.gid[0] && groupOnlyOf(opened.stat.gid, main.status.uid[0]).only) problems.splice(gw, 1)
-  const foreign = foreignHolder(result, opened, main, callerUid, opts.procfs)
-  if (foreign) problems.push(foreign)
   if (main) {
     const uid = main.status.uid[0]
     const gid = main.status.gid[0]
@@ -58,7 +63,13 @@ export function trustProblems(opened: OpenedPidfile, result: LocateResult, main:
   return problems
 }
 
-/** Applies trustProblems(): with --allow-unsafe-pidfile as warnings, otherwise the answer becomes unknown with no process. */
+/**
+ * Applies trustProblems(): with --allow-unsafe-pidfile as warnings, otherwise the answer becomes
+ * unknown with no process. A path another user controls (unsafe_directory, unsafe_symlink) is
+ * accepted, as a warning, when the caller stated who the service is with --exec or --user and the
+ * process matches (start-stop-daemon's model; systemd accepts such a pidfile when its pid belongs
+ * to the unit): whoever controls the path can then point only at a process that is the service.
+ */
 export function applySafety(result: LocateResult, opened: OpenedPidfile, opts: TrustOptions, main: ProcessFacts | null): void {
   if (opened.symlinks.length > 0) result.evidence.push(`reached through ${opened.symlinks.join(', ')}`)
   const problems = trustProblems(opened, result, main, opts)
@@ -68,8 +79,14 @@ export function applySafety(result: LocateResult, opened: OpenedPidfile, opts: T
     for (const p of problems) result.evidence.push(`WARNING: ${p.detail} (accepted: --allow-unsafe-pidfile)`)
     return
   }
+  const id = opts.identity
+  const stated = id && (id.exec !== undefined || id.uid !== undefined)
+  if (main && stated && problems.every((p) => PATH_REASONS.has(p.reason))) {
+    for (const p of problems) result.evidence.push(`WARNING: ${p.detail} (accepted: pid ${main.pid} matches ${id.shown})`)
+    return
+  }
   for (const p of problems) result.evidence.push(`REFUSED: ${p.detail}`)
-  result.evidence.push('not trusting this pidfile; fix its ownership/mode, or pass --allow-unsafe-pidfile to accept it')
+  result.evidence.push(refusalHint(problems, main, opts.procfs ?? proc))
   result.state = 'unknown'
   result.pid = null
   result.holder = null
@@ -77,4 +94,28 @@ export function applySafety(result: LocateResult, opened: OpenedPidfile, opts: T
   result.pidns = null
   result.process = null
   result.container = null
+}
+
+/** What to do, with the exact flags: a path problem is overridden by stating the service's identity. */
+function refusalHint(problems: Array<{reason: string}>, main: ProcessFacts | null, procfs: ProcFs): string {
+  const generic = 'not trusting this pidfile; fix its ownership/mode, or pass --allow-unsafe-pidfile to accept it'
+  if (!main || !problems.every((p) => PATH_REASONS.has(p.reason))) return generic
+  let exe: string | null = null
+  try {
+    exe = procfs.readLink(main.pid, 'exe').replace(/ \(deleted\)$/, '')
+  } catch {}
+  const user = userName(main.status.uid[0])
+  const flags = `${exe ? `--exec ${exe} ` : ''}--user ${user}`
+  return `not trusting this pidfile: its path is controlled by someone else. If pid ${main.pid} (${exe ?? 'executable unreadable'}, uid ${main.status.uid[0]}) is the service, say so with ${flags}; or fix the directory's ownership, or pass --allow-unsafe-pidfile`
+}
+
+/** The user name of a uid from /etc/passwd (the number when there is none). */
+function userName(uid: number): string {
+  try {
+    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const f = line.split(':')
+      if (f.length > 2 && Number(f[2]) === uid && f[0] !== '') return f[0]
+    }
+  } catch {}
+  return String(uid)
 }

@@ -19,6 +19,7 @@ import {ResolvedIdentity, checkIdentity} from './identity-options'
 import {ProcessFacts, readFacts} from './process-info'
 import {ProcessNames, matchName, processNames} from './process-names'
 import {MountRef, seesFile} from './visibility'
+import {couldWrite, fileIds, pidNumberTrusted} from './writer'
 
 /** Slack for comparing a start time (10 ms ticks, boot time read at 10 ms) with a file mtime. */
 export const START_SLACK_MS = 30
@@ -27,7 +28,7 @@ export interface UnlockedInput {
   content: number
   /** the pidfile's path in the reference mount namespace (under --root-pid: inside it) */
   file: string
-  stat: {dev: number | bigint; ino: number | bigint; mtimeMs: number}
+  stat: {dev: number | bigint; ino: number | bigint; mtimeMs: number; uid: number; gid: number; mode: number}
   names: string[]
   procfs: ProcFs
   bootMs: number
@@ -87,7 +88,15 @@ function candidate(opts: UnlockedInput, f: ProcessFacts, names: string[]): Candi
   if (opts.pidns && pidns === opts.pidns) placed = `it is in the PID namespace given (${opts.pidns})`
   else if (opts.placedNs && pidns === opts.placedNs.pidns) placed = opts.placedNs.why
   const nameMatch = matchName(n, names)
+  const file = fileIds(opts.stat)
+  const w = couldWrite(f.status, file)
+  let writer: Candidate['writer'] = {ok: true, why: w.why}
+  if (!w.ok) {
+    const num = pidNumberTrusted(procfs, f.pid, f.status.nspid.length === 1, file)
+    writer = {ok: num.ok, why: num.ok === true ? `${num.why} (it could not have written the file itself: ${w.why})` : `${w.why}, and ${num.why}`}
+  }
   return {
+    writer,
     facts: f,
     names: n,
     ownNs: f.status.nspid.length === 1,

@@ -25,6 +25,8 @@ interface Addon {
   pidfdGetInfo(pidfd: number): RawPidfdInfo
   nsTranslate(nsfd: number, which: 0 | 1 | 2 | 3, pid: number): number
   nsGetId(nsfd: number): bigint
+  nsOwnerUid(nsfd: number): number
+  renameExchange(dirfd: number, a: string, b: string): void
   spawnGated(file: string, argv: string[], envp: string[], keepFd: number): {pid: number; gateFd: number; errFd: number}
   reapChild(pid: number): {code: number; signal: number} | null
 }
@@ -261,6 +263,26 @@ export function nsId(nsfd: number): bigint | null {
     if ((error as SystemError).unsupported) return null
     throw error
   }
+}
+
+/**
+ * The uid (in this process's user namespace) of whoever created the user namespace that owns the
+ * namespace open as `nsfd`: 0 for the initial user namespace. 'above': the owner is an ancestor of
+ * this process's user namespace (more privileged than this process's root). null: unsupported.
+ */
+export function nsOwnerUid(nsfd: number): number | 'above' | null {
+  try {
+    const uid = native().nsOwnerUid(nsfd)
+    return uid < 0 ? 'above' : uid
+  } catch (error) {
+    if ((error as SystemError).unsupported) return null
+    throw error
+  }
+}
+
+/** renameat2(RENAME_EXCHANGE) of two names in the directory `dirfd`: each then names the other's inode. */
+export function renameExchange(dirfd: number, a: string, b: string): void {
+  native().renameExchange(dirfd, a, b)
 }
 
 // ---- run's gated start (used only by src/acquire/spawn-gated.ts) ----

@@ -3,6 +3,7 @@
  *   Name:   nginx
  *   Tgid:   18745          PPid:   18720
  *   Uid:    0       0       0       0        (real, effective, saved, filesystem)
+ *   Groups: 4 27                              (supplementary groups)
  *   NStgid: 18745   1      NSpid:  18745   1      NSpgid: 18745   1      NSsid:  18745   1
  * The NS* lines list the id from the pid namespace of the /proc mount down to the process's own
  * namespace: the LAST column is what getpid() returns inside (what a pidfile contains). A 0 in
@@ -15,6 +16,8 @@ export interface ProcStatus {
   ppid: number
   uid: number[]
   gid: number[]
+  /** supplementary groups (Groups:) */
+  groups: number[]
   nstgid: number[]
   nspid: number[]
   nspgid: number[]
@@ -27,7 +30,7 @@ function ints(value: string | undefined): number[] {
 }
 
 /** The lines parseStatus uses; they all come near the top, so parsing stops once they are seen. */
-const WANTED = new Set(['Name', 'Tgid', 'Pid', 'PPid', 'Uid', 'Gid', 'NStgid', 'NSpid', 'NSpgid', 'NSsid'])
+const WANTED = new Set(['Name', 'Tgid', 'Pid', 'PPid', 'Uid', 'Gid', 'Groups', 'NStgid', 'NSpid', 'NSpgid', 'NSsid'])
 
 export function parseStatus(text: string): ProcStatus {
   const fields = new Map<string, string>()
@@ -58,6 +61,7 @@ export function parseStatus(text: string): ProcStatus {
     ppid: one('PPid'),
     uid: ints(fields.get('Uid')),
     gid: ints(fields.get('Gid')),
+    groups: ints(fields.get('Groups')),
     // Kernels before 4.1 have no NS* lines: then the process is seen only at our level.
     nstgid: fields.has('NStgid') ? ints(fields.get('NStgid')) : [tgid],
     nspid: fields.has('NSpid') ? ints(fields.get('NSpid')) : [pid],

@@ -6,7 +6,7 @@
 import fs = require('node:fs')
 import path = require('node:path')
 
-import {LockProbe, NS_TRANSLATE_UNSUPPORTED, nsPidFromPidns, probePosixLock} from '../native/binding'
+import {LockProbe, NS_TRANSLATE_UNSUPPORTED, nsPidFromPidns, nsOwnerUid, probePosixLock} from '../native/binding'
 import {CgroupLine, parseCgroup} from './parse-cgroup'
 import {LockLine, parseFdinfoLocks, parseLocks} from './parse-locks'
 import {ProcStat, parseStat} from './parse-stat'
@@ -160,6 +160,28 @@ export class ProcFs {
       return nsPidFromPidns(fd, n)
     } catch {
       return NS_TRANSLATE_UNSUPPORTED
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+
+  /**
+   * Who created the user namespace that owns `pid`'s PID namespace (ioctl NS_GET_USERNS, then
+   * NS_GET_OWNER_UID on /proc/PID/ns/pid), as a uid in this process's user namespace: 0 for the
+   * initial one. 'above': it owns this process's user namespace too (nobody below our root made it).
+   * null: cannot tell (the ns file may not be opened: another user's process; an old kernel).
+   */
+  pidnsOwnerUid(pid: number | 'self'): number | 'above' | null {
+    let fd: number
+    try {
+      fd = fs.openSync(this.file(pid, 'ns', 'pid'), 'r')
+    } catch {
+      return null
+    }
+    try {
+      return nsOwnerUid(fd)
+    } catch {
+      return null
     } finally {
       fs.closeSync(fd)
     }

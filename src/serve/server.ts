@@ -4,9 +4,22 @@
  *   GET /healthz       200 when every served NAME runs, else 503; {NAME: state}
  *   GET /metrics       Prometheus text (metrics.ts)
  * Nothing here ever signals: there is no route that could. Loopback unless another address is asked for.
+ *
+ * Anyone who can connect can hold connections open, and each one is a file descriptor: at
+ * RLIMIT_NOFILE every new connection, a health check too, would be refused. So (LIMITS below):
+ *   - at most connectionCap() connections are open; a new one closes the least recently active
+ *     connection with no request being answered (or, when every one is, the least recently active
+ *     one). http.Server's maxConnections is not used: it refuses the NEWEST connection, which is the
+ *     health check, and keeps the idle ones;
+ *   - a connection that has not sent a complete request head within 5 s (nothing at all, or a byte
+ *     at a time) gets 408 and is closed; so is a request not received within 10 s (checked every
+ *     second); an idle keep-alive connection is closed after 5 s, and any connection with no
+ *     traffic for 30 s;
+ *   - a URL that cannot be decoded (a malformed percent-escape) is a 400, never a 500.
  */
+import fs = require('node:fs')
 import http = require('node:http')
-import type {AddressInfo} from 'node:net'
+import type {AddressInfo, Socket} from 'node:net'
 
 import {NslocateError} from '../errors'
 import type {ServiceRef} from '../reload/service-ref'
@@ -22,6 +35,81 @@ export function parseListen(input: string): {host: string; port: number} {
   return {host, port}
 }
 
+/** The connection limits and timeouts of the endpoint (documented in docs/nslocate.1.md, serve). */
+export const LIMITS = {
+  /** the most connections held open, lowered to a quarter of RLIMIT_NOFILE when that is smaller (at least 8) */
+  maxConnections: 256,
+  /** a request head (request line and headers) must be complete within this long of its first byte or the connection's start */
+  headersTimeoutMs: 5000,
+  /** the whole request must be received within this long */
+  requestTimeoutMs: 10_000,
+  /** an idle keep-alive connection is closed after this long */
+  keepAliveTimeoutMs: 5000,
+  /** any connection with no traffic either way for this long is closed (e.g. one that does not read its answer) */
+  idleTimeoutMs: 30_000,
+  /** how often the header and request timeouts are checked */
+  checkIntervalMs: 1000,
+}
+
+/** The soft RLIMIT_NOFILE of this process (/proc/self/limits), or null when it cannot be read or is unlimited. */
+function openFileLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'))
+    return m ? Number(m[1]) : null
+  } catch {
+    return null
+  }
+}
+
+/** LIMITS.maxConnections, or a quarter of the descriptors this process may open if that is fewer (at least 8). */
+export function connectionCap(nofile: number | null = openFileLimit()): number {
+  return nofile === null ? LIMITS.maxConnections : Math.max(8, Math.min(LIMITS.maxConnections, Math.floor(nofile / 4)))
+}
+
+/**
+ * Holds at most `cap` connections: a new one closes the least recently active idle connection (no
+ * request being answered on it), or the least recently active one when none is idle, so that a new
+ * connection (a health check) is always taken.
+ */
+function capConnections(server: http.Server, cap: number): void {
+  const open = new Set<Socket>() // least recently active first
+  const answering = new Map<Socket, number>()
+  const touch = (sock: Socket) => {
+    if (open.delete(sock)) open.add(sock)
+  }
+  server.on('connection', (sock: Socket) => {
+    if (open.size >= cap) {
+      let victim: Socket | undefined
+      for (const c of open) {
+        if (!answering.has(c)) {
+          victim = c
+          break
+        }
+      }
+      victim ??= open.values().next().value as Socket
+      open.delete(victim)
+      answering.delete(victim)
+      victim.destroy()
+    }
+    open.add(sock)
+    sock.once('close', () => {
+      open.delete(sock)
+      answering.delete(sock)
+    })
+  })
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const sock = req.socket
+    answering.set(sock, (answering.get(sock) ?? 0) + 1)
+    touch(sock)
+    res.once('close', () => {
+      const n = (answering.get(sock) ?? 1) - 1
+      if (n > 0) answering.set(sock, n)
+      else answering.delete(sock)
+      touch(sock)
+    })
+  })
+}
+
 export interface PreparedServer {
   metrics: Metrics
   observer: Observer
@@ -34,7 +122,16 @@ export async function prepareServer(listen: string, services: ServiceRef[], opts
   const {host, port} = parseListen(listen)
   const observer = new Observer(services)
   const metrics = new Metrics(services.map((s) => s.name), opts.withReloads ?? true)
-  const server = http.createServer((req, res) => void handle(req, res, observer, metrics))
+  const server = http.createServer({
+    headersTimeout: LIMITS.headersTimeoutMs,
+    requestTimeout: LIMITS.requestTimeoutMs,
+    keepAliveTimeout: LIMITS.keepAliveTimeoutMs,
+    connectionsCheckingInterval: LIMITS.checkIntervalMs,
+  }, (req, res) => void handle(req, res, observer, metrics))
+  server.keepAliveTimeout = LIMITS.keepAliveTimeoutMs
+  // No 'timeout' listener: a connection silent for this long is destroyed.
+  server.setTimeout(LIMITS.idleTimeoutMs)
+  capConnections(server, connectionCap())
   let tick: NodeJS.Timeout | null = null
   const observeAll = async () => (await observer.observeAll()).forEach((o) => metrics.update(o))
   return {
@@ -67,7 +164,13 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, obser
   const json = (status: number, body: unknown) => send(status, 'application/json', JSON.stringify(body, null, 2) + '\n')
   try {
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, {error: {code: 'METHOD', message: `${req.method} is not served: this endpoint is read-only (GET /healthz/NAME, GET /metrics)`}})
-    const url = new URL(req.url ?? '/', 'http://localhost')
+    const badRequest = (what: string) => json(400, {error: {code: 'BAD_REQUEST', message: `${what}: GET /healthz/NAME, /healthz or /metrics`}})
+    let url: URL
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost')
+    } catch {
+      return badRequest(`cannot parse the URL ${JSON.stringify(req.url)}`)
+    }
     if (url.pathname === '/metrics') {
       ;(await observer.observeAll()).forEach((o) => metrics.update(o))
       return send(200, metrics.contentType, await metrics.text())
@@ -79,7 +182,13 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, obser
     }
     const m = /^\/healthz\/([^/]+)$/.exec(url.pathname)
     if (m) {
-      const ref = observer.find(decodeURIComponent(m[1]))
+      let name: string
+      try {
+        name = decodeURIComponent(m[1])
+      } catch {
+        return badRequest(`malformed percent-escape in ${JSON.stringify(url.pathname)}`)
+      }
+      const ref = observer.find(name)
       if (!ref) return json(404, {error: {code: 'UNKNOWN_NAME', message: `${m[1]} is not served here; served: ${observer.services.map((s) => s.name).join(', ')}`}})
       const o = await observer.observe(ref)
       metrics.update(o)
@@ -87,6 +196,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, obser
     }
     return json(404, {error: {code: 'NOT_FOUND', message: `no route ${url.pathname}: GET /healthz/NAME, /healthz or /metrics`}})
   } catch (error) {
+    if (res.headersSent) return void res.destroy()
     json(500, {error: {code: 'INTERNAL', message: (error as Error).message}})
   }
 }

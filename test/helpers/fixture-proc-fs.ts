@@ -35,6 +35,8 @@ export interface ProcTree {
   bootMs: number
   self: {pid: number; uid: number; status: Captured<string>; links: Record<string, Captured<string>>}
   translations: Record<string, number | null | 'unsupported'>
+  /** owner uid of each PID namespace's user namespace (pidnsOwnerUid); absent: root */
+  pidnsOwners?: Record<string, number | 'above' | null>
   processes: Record<string, CapturedProcess>
 }
 
@@ -137,6 +139,17 @@ export class FixtureProcFs extends ProcFs {
     const x = this.tree.translations[ns]
     if (x === undefined || x === 'unsupported' || String(n) !== this.tree.pidfile.content.split('\n')[0].trim()) return NS_TRANSLATE_UNSUPPORTED
     return x
+  }
+
+  /** Captured trees were made by root (unshare without a user namespace): every PID namespace's owner is root, unless the tree says otherwise. */
+  override pidnsOwnerUid(pid: number | 'self'): number | 'above' | null {
+    let ns: string
+    try {
+      ns = this.readPidnsLink(pid)
+    } catch {
+      return null
+    }
+    return this.tree.pidnsOwners?.[ns] ?? 0
   }
 
   override listPids(): number[] {

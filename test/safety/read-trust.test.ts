@@ -65,8 +65,8 @@ async function nothingReceived(v: Victim): Promise<void> {
   expect(fs.existsSync(`/proc/${v.ready[0]}`)).toBe(true)
 }
 
-describe('F2: a lock held by a user who is neither root, the owner, nor the caller is no proof of life', () => {
-  test("mallory flocks root's stale pidfile: find says unknown (foreign_lock_holder), wait --for running does not return, signal reaches nothing", async () => {
+describe('F2: a lock held by a user who could not have written the pidfile is no evidence (src/locate/writer.ts)', () => {
+  test("mallory flocks root's stale pidfile: find says stale as without her lock, wait --for running does not return, signal reaches nothing", async () => {
     const dir = publicDir()
     const file = path.join(dir, 'svc.pid')
     fs.writeFileSync(file, `${deadPid()}\n`, {mode: 0o644})
@@ -74,13 +74,14 @@ describe('F2: a lock held by a user who is neither root, the owner, nor the call
     const victim = await spawnVictim({prefix: mallory.as(['flock', '-s', file]), log: logFor(mallory), env: {NSLOCATE_SIGLOG_PDEATH: '1'}})
     const holder = victim.pid
     const found = await cliJson(['find', 'svc', '--pidfile', file, '--json'])
-    expect(found.status).toBe(4)
-    expect(found.json.state).toBe('unknown')
+    expect(found.status).toBe(1)
+    expect(found.json.state).toBe('stale')
     expect(found.json.pid).toBeNull()
-    expect(found.json.reasons).toContain('foreign_lock_holder')
+    expect(found.json.pidfile.lock).toBe('none')
+    expect(found.json.reasons).not.toContain('foreign_lock_holder')
     const ev = found.json.evidence.join('\n')
-    expect(ev).toContain(`held by pid ${holder} of uid ${mallory.uid}/${mallory.uid}`)
-    expect(ev).toContain("file's owner uid 0")
+    expect(ev).toContain(`pid ${holder} holds a flock lock`)
+    expect(ev).toContain(`its uids ${mallory.uid}/${mallory.uid}/${mallory.uid}/${mallory.uid} (real/effective/saved/fs) include neither root nor the file's owner uid 0`)
     const waited = await cliJson(['wait', 'svc', '--pidfile', file, '--for', 'running', '--timeout', '1500ms', '--json'])
     expect(waited.status).not.toBe(0)
     const sent = await cliJson(['signal', 'svc', 'TERM', '--pidfile', file, '--json'])
@@ -94,7 +95,7 @@ describe('F2: a lock held by a user who is neither root, the owner, nor the call
     const file = path.join(dir, 'own.pid')
     const victim = await spawnVictim({prefix: bob.as(['flock', file]), pidfile: file, log: logFor(bob), env: {NSLOCATE_SIGLOG_PDEATH: '1'}})
     const found = await cliJson(['find', 'own', '--pidfile', file, '--json'])
-    expect(found.json.reasons).not.toContain('foreign_lock_holder')
+    expect(found.json.pidfile.lock).toBe('flock')
     expect(found.json.state).toBe('running')
     expect(found.status).toBe(0)
     await nothingReceived(victim)

@@ -43,7 +43,7 @@ function decide(c: Case) {
   const mountRef = {mnt: (tree.self.links['ns/mnt'] as {value?: string}).value ?? null, who: 'this process'}
   const identity = c.identity ? {...c.identity, shown: 'the identity options'} : null
   const r = resolveUnlocked({
-    content: written(tree), file: tree.pidfile.inner, stat: tree.pidfile, names: c.names ?? [tree.name], procfs, bootMs: tree.bootMs,
+    content: written(tree), file: tree.pidfile.inner, stat: {...tree.pidfile, gid: 0}, names: c.names ?? [tree.name], procfs, bootMs: tree.bootMs,
     pidns: c.pidns?.(tree), placedNs: c.placed?.(tree), mountRef, identity,
   })
   return {tree, r}

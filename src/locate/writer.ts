@@ -1,0 +1,75 @@
+/**
+ * Who could have written a pidfile: the one rule every lock and every candidate is weighed by
+ * (docs/nslocate.1.md, NOTES, "Who counts").
+ *
+ * A pidfile's content and its lock are evidence only from someone who could have written the file.
+ * Anyone who can read a file can take a shared lock on it (flock(LOCK_SH), F_RDLCK, an OFD read
+ * lock, all on an O_RDONLY descriptor; flock(LOCK_EX) too), and any user can make a PID namespace
+ * of their own (inside a user namespace) and put a process of any name at any pid number there.
+ *
+ * - A PROCESS could have written the file when one of its real, effective, saved or filesystem
+ *   uids (/proc/PID/status Uid:, as seen from the caller's user namespace) is root or the file's
+ *   owner, or when the file is group-writable and one of its gids or supplementary groups is the
+ *   file's group (a world-writable file is refused before this is asked). A process inside a user
+ *   namespace shows the uids its ids map to out here: what an unprivileged user's namespace holds
+ *   writes only what that user could write, whatever it is called inside.
+ * - A PID NUMBER could have been chosen only by whoever owns the PID namespace it is numbered in:
+ *   forcing a pid (ns_last_pid, clone3 set_tid) needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE over
+ *   the user namespace that owns that PID namespace. One made by root (the host's, Docker's,
+ *   containerd's) hands out numbers the kernel chose; one made by user U hands out whatever U
+ *   asked for. So a process that could not write the file itself may still be the one the file
+ *   names (a daemon whose root launcher wrote the file, then dropped every uid) when its PID
+ *   namespace's owner could have written the file; never when that owner is someone else.
+ */
+import fs = require('node:fs')
+
+import {ProcStatus} from '../proc/parse-status'
+import {ProcFs} from '../proc/proc-fs'
+import {overflowIds} from './path-safety'
+
+export interface FileIds {
+  uid: number
+  gid: number
+  mode: number
+}
+
+export interface WriterCheck {
+  ok: boolean
+  /** "uid 0" / "uid 1001 (the file's owner)" / "none of uids 1001 ... is root or the owner (uid 0)" */
+  why: string
+}
+
+export function fileIds(stat: fs.Stats | {uid: number; gid: number; mode: number}): FileIds {
+  return {uid: Number(stat.uid), gid: Number(stat.gid), mode: Number(stat.mode)}
+}
+
+/** Could a process with these credentials have written the file (DAC only; a world-writable file is refused elsewhere)? */
+export function couldWrite(status: Pick<ProcStatus, 'uid' | 'gid' | 'groups'>, file: FileIds): WriterCheck {
+  const overflow = overflowIds()
+  const uids = [...new Set(status.uid)]
+  if (uids.includes(0)) return {ok: true, why: `it has uid 0 (uids ${status.uid.join('/')}, real/effective/saved/fs)`}
+  // An owner that is unmapped here (the overflow uid) names nobody: every unmapped user looks like it.
+  if (file.uid !== overflow.uid && uids.includes(file.uid)) return {ok: true, why: `it has the file's owner uid ${file.uid}`}
+  if (file.mode & 0o002) return {ok: true, why: 'the file is world-writable'}
+  if (file.mode & 0o020 && file.gid !== overflow.gid) {
+    const gids = new Set([...status.gid, ...(status.groups ?? [])])
+    if (gids.has(file.gid)) return {ok: true, why: `it is in the file's group ${file.gid}, which may write it`}
+  }
+  return {ok: false, why: `its uids ${status.uid.join('/')} (real/effective/saved/fs) include neither root nor the file's owner uid ${file.uid}${file.mode & 0o020 ? `, and none of its groups is the file's group ${file.gid}` : ''}`}
+}
+
+export type PidNumberCheck = {ok: true; why: string} | {ok: false; why: string} | {ok: 'unknown'; why: string}
+
+/**
+ * Could the number of a process in its own PID namespace have been chosen by someone who could not
+ * write the file? `ownNs`: the process is in the PID namespace of this /proc (the caller's own).
+ */
+export function pidNumberTrusted(procfs: ProcFs, pid: number, ownNs: boolean, file: FileIds): PidNumberCheck {
+  const owner = procfs.pidnsOwnerUid(ownNs ? 'self' : pid)
+  const where = ownNs ? 'this PID namespace' : `the PID namespace of pid ${pid}`
+  if (owner === null) return {ok: 'unknown', why: `who owns ${where} cannot be read (its /proc/${ownNs ? 'self' : pid}/ns/pid may not be opened by this user)`}
+  if (owner === 'above') return {ok: true, why: `${where} belongs to a user namespace above this process's`}
+  if (owner === 0) return {ok: true, why: `${where} was made by root, so its pid numbers were not chosen by an unprivileged user`}
+  if (owner === file.uid && owner !== overflowIds().uid) return {ok: true, why: `${where} was made by uid ${owner}, the file's owner`}
+  return {ok: false, why: `${where} belongs to a user namespace made by uid ${owner}, who could not have written the file and may put any process at any pid number there`}
+}
