@@ -7,12 +7,16 @@
  * lock, all on an O_RDONLY descriptor; flock(LOCK_EX) too), and any user can make a PID namespace
  * of their own (inside a user namespace) and put a process of any name at any pid number there.
  *
- * - A PROCESS could have written the file when one of its real, effective, saved or filesystem
- *   uids (/proc/PID/status Uid:, as seen from the caller's user namespace) is root or the file's
- *   owner, or when the file is group-writable and one of its gids or supplementary groups is the
- *   file's group (a world-writable file is refused before this is asked). A process inside a user
- *   namespace shows the uids its ids map to out here: what an unprivileged user's namespace holds
- *   writes only what that user could write, whatever it is called inside.
+ * - A PROCESS could have written the file when its REAL uid (/proc/PID/status Uid:, first column,
+ *   as seen from the caller's user namespace) is root or the file's owner, or when the file is
+ *   group-writable and its real gid or a supplementary group is the file's group (a world-writable
+ *   file is refused before this is asked). The real uid, not the effective or saved one: a
+ *   set-user-ID program that an unprivileged user runs (passwd waiting at its prompt) has euid and
+ *   saved uid 0, but it is the user's process, carrying the user's descriptors and locks across
+ *   execve; a privilege-separated daemon keeps real uid 0 and runs as its service user. A daemon
+ *   that dropped every uid is still found through its pid number (next rule).
+ *   A process inside a user namespace shows the uids its ids map to out here: what an unprivileged
+ *   user's namespace holds writes only what that user could write, whatever it is called inside.
  * - A PID NUMBER could have been chosen only by whoever owns the PID namespace it is numbered in:
  *   forcing a pid (ns_last_pid, clone3 set_tid) needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE over
  *   the user namespace that owns that PID namespace. One made by root (the host's, Docker's,
@@ -46,16 +50,17 @@ export function fileIds(stat: fs.Stats | {uid: number; gid: number; mode: number
 /** Could a process with these credentials have written the file (DAC only; a world-writable file is refused elsewhere)? */
 export function couldWrite(status: Pick<ProcStatus, 'uid' | 'gid' | 'groups'>, file: FileIds): WriterCheck {
   const overflow = overflowIds()
-  const uids = [...new Set(status.uid)]
-  if (uids.includes(0)) return {ok: true, why: `it has uid 0 (uids ${status.uid.join('/')}, real/effective/saved/fs)`}
+  const real = status.uid[0]
+  const all = `uids ${status.uid.join('/')} (real/effective/saved/fs)`
+  if (real === 0) return {ok: true, why: `its real uid is 0 (${all})`}
   // An owner that is unmapped here (the overflow uid) names nobody: every unmapped user looks like it.
-  if (file.uid !== overflow.uid && uids.includes(file.uid)) return {ok: true, why: `it has the file's owner uid ${file.uid}`}
+  if (file.uid !== overflow.uid && real === file.uid) return {ok: true, why: `its real uid ${real} owns the file`}
   if (file.mode & 0o002) return {ok: true, why: 'the file is world-writable'}
   if (file.mode & 0o020 && file.gid !== overflow.gid) {
-    const gids = new Set([...status.gid, ...(status.groups ?? [])])
-    if (gids.has(file.gid)) return {ok: true, why: `it is in the file's group ${file.gid}, which may write it`}
+    if (status.gid[0] === file.gid || (status.groups ?? []).includes(file.gid)) return {ok: true, why: `it is in the file's group ${file.gid}, which may write it`}
   }
-  return {ok: false, why: `its uids ${status.uid.join('/')} (real/effective/saved/fs) include neither root nor the file's owner uid ${file.uid}${file.mode & 0o020 ? `, and none of its groups is the file's group ${file.gid}` : ''}`}
+  const setuid = status.uid.slice(1).some((u) => u === 0 || u === file.uid) ? '; only its effective or saved uid is, as in a set-user-ID program its user started, which carries that user\'s descriptors' : ''
+  return {ok: false, why: `its real uid ${real} is neither root nor the file's owner uid ${file.uid}${file.mode & 0o020 ? `, and it is not in the file's group ${file.gid}` : ''} (${all}${setuid})`}
 }
 
 export type PidNumberCheck = {ok: true; why: string} | {ok: false; why: string} | {ok: 'unknown'; why: string}

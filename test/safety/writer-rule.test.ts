@@ -158,6 +158,39 @@ signal.pause()`
   })
 })
 
+describe('a set-user-ID program carrying an unprivileged user\'s lock is that user\'s process', () => {
+  test.each(['flock', 'posix'])("mallory locks (%s) root's stale pidfile and executes passwd (euid 0) with the lock: still stale, nothing signalled", async (mode) => {
+    const dir = tempDir('nslocate-wrule-')
+    fs.chmodSync(dir, 0o755)
+    const file = path.join(dir, 'carried.pid')
+    const dead = spawnTracked(['sh', '-c', 'echo $$'], {stdio: ['ignore', 'pipe', 'ignore']})
+    const deadPid = await new Promise<number>((resolve) => dead.stdout!.on('data', (d) => resolve(Number(String(d).trim()))))
+    fs.writeFileSync(file, `${deadPid}\n`, {mode: 0o644})
+    const child = spawnTracked(mallory.as(['python3', path.join(ROOT, 'fixtures', 'attackers', 'setuid-carrier.py'), file, mode]), {stdio: ['ignore', 'pipe', 'inherit']})
+    const carrier = await new Promise<number>((resolve) => child.stdout!.on('data', (d) => {
+      const m = /carrier (\d+)/.exec(String(d))
+      if (m) resolve(Number(m[1]))
+    }))
+    // The carrier's own pid (visible here) runs passwd with effective and saved uid 0 and holds the lock.
+    let uids: number[] = []
+    for (let i = 0; i < 50; i++) {
+      uids = /^Uid:\s*(.*)$/m.exec(fs.readFileSync(`/proc/${carrier}/status`, 'utf8'))![1].trim().split(/\s+/).map(Number)
+      if (uids[1] === 0 && fs.readFileSync('/proc/locks', 'utf8').includes(` ${carrier} `)) break
+      await sleep(100)
+    }
+    expect(uids).toEqual([mallory.uid, 0, 0, 0])
+    const found = await cliJson(['find', 'carried', '--pidfile', file, '--json'])
+    expect({status: found.status, state: found.json.state, pid: found.json.pid, holder: found.json.holder}).toEqual({status: 1, state: 'stale', pid: null, holder: null})
+    expect(found.json.evidence.join('\n')).toContain('only its effective or saved uid is, as in a set-user-ID program')
+    const waited = await cliJson(['wait', 'carried', '--pidfile', file, '--for', 'stopped', '--timeout', '3s', '--json'])
+    expect(waited.status).toBe(0)
+    const sent = await cliJson(['signal', 'carried', 'TERM', '--pidfile', file, '--json'])
+    expect(sent.status).not.toBe(0)
+    expect(fs.existsSync(`/proc/${carrier}`)).toBe(true)
+    process.kill(carrier, 'SIGKILL')
+  })
+})
+
 describe('hole 2: an impostor for an unlocked pidfile is no candidate, whatever its name', () => {
   test("mallory's process named after the service at its pid in her own namespace: find names root's service, never the impostor; not even ambiguous; the same after the file is rewritten", async () => {
     const {file, victim} = await rootService('app2')
