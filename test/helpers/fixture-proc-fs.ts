@@ -149,7 +149,8 @@ export class FixtureProcFs extends ProcFs {
     } catch {
       return null
     }
-    return this.tree.pidnsOwners?.[ns] ?? 0
+    const owners = this.tree.pidnsOwners ?? {}
+    return ns in owners ? owners[ns] : 0
   }
 
   override listPids(): number[] {

@@ -36,6 +36,13 @@ const denyAll = (t: ProcTree, pid: number) => {
   p.mountinfo = {error: 'EACCES'}
 }
 
+/** The process runs as `uid` (all four ids), in a PID namespace whose user namespace `owner` made (null: unreadable). */
+function asUserNs(t: ProcTree, pid: number, uid: number, owner: number | null): void {
+  const st = t.processes[pid].status as {value: string}
+  st.value = st.value.replace(/^Uid:.*$/m, `Uid:\t${uid}\t${uid}\t${uid}\t${uid}`)
+  t.pidnsOwners = {...t.pidnsOwners, [pidnsOf(t, pid)]: owner}
+}
+
 function decide(c: Case) {
   let tree = loadTree(c.tree)
   if (c.edit) tree = variant(tree, c.edit)
@@ -50,6 +57,22 @@ function decide(c: Case) {
 }
 
 const CASES: Array<[string, Case]> = [
+  // The writer rule (src/locate/writer.ts): who made the PID namespace, and whose process it is.
+  ['child PID namespace made by an unprivileged user, its process of that uid named as asked: no candidate (stale), names do not outweigh the rule', {tree: 'child-ns', names: ['sleep'],
+    edit: (t) => asUserNs(t, byCmd(t, /^sleep 600/), 1000, 1000),
+    want: {state: 'stale', reasons: [], pid: () => null}, evidence: [/dropped: it could not have written the file: its real uid 1000 is neither root nor the file's owner uid 0 .*, and the PID namespace of pid [0-9]+ belongs to a user namespace made by uid 1000/]}],
+  ['child PID namespace made by root, its process dropped to uid 1000: still the service (its number was not chosen by that user)', {tree: 'child-ns', names: ['sleep'],
+    edit: (t) => asUserNs(t, byCmd(t, /^sleep 600/), 1000, 0),
+    want: {state: 'running', reasons: [], pid: (t) => byCmd(t, /^sleep 600/)}}],
+  ['child PID namespace made by the file\'s owner (a rootless container\'s file): its process counts', {tree: 'child-ns', names: ['sleep'],
+    edit: (t) => {
+      asUserNs(t, byCmd(t, /^sleep 600/), 1000, 1000)
+      t.pidfile.uid = 1000
+    },
+    want: {state: 'running', reasons: [], pid: (t) => byCmd(t, /^sleep 600/)}}],
+  ['who made the child PID namespace cannot be read: unknown (permission_denied), never the process', {tree: 'child-ns', names: ['sleep'],
+    edit: (t) => asUserNs(t, byCmd(t, /^sleep 600/), 1000, null),
+    want: {state: 'unknown', reasons: ['permission_denied'], pid: () => null}, evidence: [/so whether its pid number is the writer's cannot be checked/]}],
   ['python3 app.py writing app.pid: its script names it', {tree: 'python-app',
     want: {state: 'running', reasons: [], pid: (t) => written(t)}, evidence: [/is identified: its script "app" matches/, /the one of this process/]}],
   ['python3 app.py writing svc.pid: own PID namespace, started before the write: running, name_mismatch with the names compared', {tree: 'python-svc',
