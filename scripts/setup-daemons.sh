@@ -10,7 +10,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(redis-server memcached postgresql apache2 nginx-light openssh-server cron rsyslog
-  gunicorn python3-gunicorn haproxy strace)
+  gunicorn python3-gunicorn haproxy strace at php8.2-fpm)
 missing=()
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 for p in "${pkgs[@]}"; do installed "$p" || missing+=("$p"); done

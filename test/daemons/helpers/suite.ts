@@ -68,6 +68,13 @@ async function withContext<T>(d: Daemon, fn: () => Promise<T>, context: () => st
 
 const brief = (j: any) => (j?.error ? `error ${j.error.code}` : `${j?.state} ${j?.pid ?? '-'}`)
 
+/** The identity options a target's find needs (--exec, --user, --process-name), for the table: "" when none. */
+function identityOf(t: Target): string {
+  const out: string[] = []
+  for (let i = 0; i < t.args.length - 1; i++) if (['--exec', '--user', '--process-name'].includes(t.args[i])) out.push(t.args[i], t.args[i + 1])
+  return out.length > 0 ? ` with ${out.join(' ')}` : ''
+}
+
 /** Run `action` while strace watches every thread of `pid`; resolve with the line showing SIG arriving. */
 export async function straceArrival(d: Daemon, pid: number, sig: string, action: () => Promise<boolean>): Promise<string | null> {
   const out = d.path(`strace-${sig}-${Date.now()}.txt`)
@@ -142,7 +149,7 @@ export function daemonSuite(label: string, setup: (d: Daemon) => Promise<Spec>, 
       const shown: string[] = []
       for (const t of spec.targets) {
         const r = await cliJson(['find', t.name, ...t.args], {timeoutMs: 60_000})
-        rowOf(t).find = `${brief(r.json)} (exit ${r.status})${(r.json as any).reasons?.length ? ` [${(r.json as any).reasons.join(', ')}]` : ''}`
+        rowOf(t).find = `${brief(r.json)} (exit ${r.status})${(r.json as any).reasons?.length ? ` [${(r.json as any).reasons.join(', ')}]` : ''}${identityOf(t)}`
         got.push({pidfile: t.pidfile, status: r.status, state: r.json.state, pid: r.json.pid})
         shown.push(`nslocate find ${t.name} ${t.args.join(' ')} --json (pidfile holds ${JSON.stringify(readOr(t.pidfile).slice(0, 80))}):\n${JSON.stringify(r.json, null, 1)}\n${r.stderr}`)
       }
