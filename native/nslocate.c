@@ -443,13 +443,15 @@ static napi_value NsGetId(napi_env env, napi_callback_info info) {
 }
 
 /*
- * nsOwnerUid(nsfd) -> uid | -1
- *   The uid, in the caller's user namespace, of whoever created the user namespace that owns the
- *   namespace open as nsfd (ioctl_ns(2): NS_GET_USERNS, then NS_GET_OWNER_UID; 0 for the initial
- *   user namespace). -1 when the owner is not the caller's user namespace or a descendant of it
- *   (EPERM from NS_GET_USERNS: it lies above the caller, i.e. it is more privileged than the caller's root).
+ * nsOwner(nsfd) -> {uid, ino} | null
+ *   Who created the user namespace that owns the namespace open as nsfd (ioctl_ns(2):
+ *   NS_GET_USERNS, then NS_GET_OWNER_UID), as a uid in the caller's user namespace (0 for the
+ *   initial one), and that user namespace's inode (to find a process in it and read its uid_map).
+ *   null when the owner is not the caller's user namespace or a descendant of it (EPERM from
+ *   NS_GET_USERNS: it lies above the caller, more privileged than the caller's root).
  */
-static napi_value NsOwnerUid(napi_env env, napi_callback_info info) {
+#include <sys/stat.h>
+static napi_value NsOwner(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
   if (!get_args(env, info, 1, argv) || !get_i32(env, argv[0], &fd)) return NULL;
@@ -457,17 +459,27 @@ static napi_value NsOwnerUid(napi_env env, napi_callback_info info) {
   napi_value v;
   if (userns < 0) {
     if (errno == EPERM) {
-      napi_create_int32(env, -1, &v);
+      napi_get_null(env, &v);
       return v;
     }
     return throw_errno(env, errno == EINVAL ? ENOTTY : errno, "ioctl(NS_GET_USERNS)");
   }
   uid_t uid = 0;
+  struct stat st;
   int r = ioctl(userns, NS_GET_OWNER_UID_, &uid);
   int e = errno;
+  if (r == 0 && fstat(userns, &st) < 0) {
+    r = -1;
+    e = errno;
+  }
   close(userns);
   if (r < 0) return throw_errno(env, e == EINVAL ? ENOTTY : e, "ioctl(NS_GET_OWNER_UID)");
-  napi_create_int64(env, (int64_t)uid, &v);
+  napi_value u, i;
+  napi_create_object(env, &v);
+  napi_create_int64(env, (int64_t)uid, &u);
+  napi_create_double(env, (double)st.st_ino, &i);
+  napi_set_named_property(env, v, "uid", u);
+  napi_set_named_property(env, v, "ino", i);
   return v;
 }
 
@@ -636,7 +648,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"pidfdGetInfo", NULL, PidfdGetInfo, NULL, NULL, NULL, napi_enumerable, NULL},
       {"nsTranslate", NULL, NsTranslate, NULL, NULL, NULL, napi_enumerable, NULL},
       {"nsGetId", NULL, NsGetId, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"nsOwnerUid", NULL, NsOwnerUid, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"nsOwner", NULL, NsOwner, NULL, NULL, NULL, napi_enumerable, NULL},
       {"renameExchange", NULL, RenameExchange, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spawnGated", NULL, SpawnGated, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reapChild", NULL, ReapChild, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -24,3 +24,21 @@ export function ptraceDenial(procfs: ProcFs, pid: number): string {
   const who = procfs.selfUid() === 0 ? 'root with CAP_SYS_PTRACE' : 'this process, which has CAP_SYS_PTRACE,'
   return `denied to ${who}: pid ${pid} is protected (a sandbox's or container runtime's init, or a Yama/AppArmor/SELinux policy forbids access)`
 }
+
+/** proc(5)'s PROC_PID_INIT_INO: the inode of the initial PID namespace, the same on every boot. */
+const INIT_PIDNS = 'pid:[4026531836]'
+
+/**
+ * Root with CAP_SYS_PTRACE in the initial PID namespace: every process that could hold a lock is
+ * visible, and its fds readable, except those the kernel protects even from root (a sandbox's init).
+ * Then a lock no visible process accounts for is held through something /proc/PID/fd does not show
+ * (a memory mapping, a descriptor in flight over a unix socket, a thread's private fd table, a
+ * zombie leader): anyone can make one, so it is no evidence (docs/nslocate.1.md, "Who counts").
+ */
+export function seesEveryHolder(procfs: ProcFs): boolean {
+  try {
+    return procfs.selfUid() === 0 && hasPtraceCap(procfs) === true && procfs.readPidnsLink('self') === INIT_PIDNS
+  } catch {
+    return false
+  }
+}

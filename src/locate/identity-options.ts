@@ -74,7 +74,9 @@ function uidOf(user: string | number): number {
 }
 
 /** Does this process satisfy every stated option? `detail` gives the values compared. */
-export function checkIdentity(procfs: ProcFs, f: ProcessFacts, names: ProcessNames, id: ResolvedIdentity): {ok: boolean; detail: string} {
+/** `strong`: --exec or --user was stated (what another user's process cannot copy, unlike a name). */
+export function checkIdentity(procfs: ProcFs, f: ProcessFacts, names: ProcessNames, id: ResolvedIdentity): {ok: boolean; detail: string; strong: boolean} {
+  const strong = id.exec !== undefined || id.uid !== undefined
   const failed: string[] = []
   const matched: string[] = []
   if (id.exec) {
@@ -102,6 +104,6 @@ export function checkIdentity(procfs: ProcFs, f: ProcessFacts, names: ProcessNam
     ;(uid === id.uid ? matched : failed).push(`real uid ${uid ?? '?'} ${uid === id.uid ? 'is' : 'is not'} ${id.uid}`)
   }
   return failed.length > 0
-    ? {ok: false, detail: `pid ${f.pid} does not match ${id.shown}: ${failed.join('; ')}`}
-    : {ok: true, detail: `pid ${f.pid} matches ${id.shown}: ${matched.join('; ')}`}
+    ? {ok: false, detail: `pid ${f.pid} does not match ${id.shown}: ${failed.join('; ')}`, strong}
+    : {ok: true, detail: `pid ${f.pid} matches ${id.shown}: ${matched.join('; ')}`, strong}
 }

@@ -28,9 +28,10 @@ export interface Candidate {
   /**
    * Could it be the process the file's writer meant (writer.ts)? true: it could have written the
    * file, or its pid number was not chosen by someone who could not; false: no candidate at all;
-   * 'unknown': who owns its PID namespace cannot be read (then nothing is claimed).
+   * 'unknown': who owns its PID namespace cannot be read (then nothing is claimed). `self`: it
+   * could have written the file itself (not only through its pid number).
    */
-  writer: {ok: boolean | 'unknown'; why: string}
+  writer: {ok: boolean | 'unknown'; self: boolean; why: string}
   names: ProcessNames
   /** in the PID namespace of this /proc (the caller's): one NSpid column */
   ownNs: boolean
@@ -44,7 +45,7 @@ export interface Candidate {
   /** how its name matched (`comm "nginx"`), or null */
   nameMatch: string | null
   /** identity options: null when none were given */
-  identity: {ok: boolean; detail: string} | null
+  identity: {ok: boolean; detail: string; strong?: boolean} | null
 }
 
 export interface UnlockedDecision {
@@ -130,10 +131,28 @@ export function decideUnlocked(cands: Candidate[], ctx: {content: number; names:
     return {main: null, state: 'stale', reasons, evidence}
   }
   let chosen = possible
+  // One that could have written the file itself beats one admitted only by its pid number (a
+  // privilege-dropped daemon, or any user's process that holds the number in this namespace while
+  // the file was written in another). Among the latter, a name is no tie-break: anyone may choose
+  // their process's name; only a place or --exec/--user (not --process-name) is.
   if (possible.length > 1) {
-    const named = possible.filter((c) => positive(c) !== null)
+    const selfWriters = possible.filter((c) => c.writer.self)
+    if (selfWriters.length > 0 && selfWriters.length < possible.length) {
+      evidence.push(`${possible.length} candidates (${possible.map((c) => c.facts.pid).join(', ')}); could have written the file themselves: ${selfWriters.map((c) => c.facts.pid).join(', ')}; the others only hold the number`)
+      chosen = selfWriters
+    }
+  }
+  const unforgeable = (c: Candidate) => c.placed ?? (c.identity?.ok && c.identity.strong ? 'it matches the identity options' : null)
+  if (chosen.length > 1 && !chosen.every((c) => c.writer.self)) {
+    const placed = chosen.filter((c) => unforgeable(c) !== null)
+    if (placed.length >= 1) {
+      evidence.push(`${chosen.length} candidates (${chosen.map((c) => c.facts.pid).join(', ')}), some only by their pid number, where names do not count; identified by place or --exec/--user: ${placed.map((c) => c.facts.pid).join(', ')}`)
+      chosen = placed
+    }
+  } else if (chosen.length > 1) {
+    const named = chosen.filter((c) => positive(c) !== null)
     if (named.length >= 1) {
-      evidence.push(`${possible.length} candidates (${possible.map((c) => c.facts.pid).join(', ')}); identified by name or place: ${named.map((c) => c.facts.pid).join(', ') }`)
+      evidence.push(`${chosen.length} candidates (${chosen.map((c) => c.facts.pid).join(', ')}); identified by name or place: ${named.map((c) => c.facts.pid).join(', ') }`)
       chosen = named
     }
   }

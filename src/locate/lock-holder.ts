@@ -14,10 +14,10 @@ import path = require('node:path')
 
 import {isErrno} from '../errors'
 import {ProcFs} from '../proc/proc-fs'
-import {hasPtraceCap} from './denial'
+import {hasPtraceCap, seesEveryHolder} from './denial'
 import {ProcStatus} from '../proc/parse-status'
 import {LockKind, LockLine, sameFile} from '../proc/parse-locks'
-import {couldWrite, fileIds} from './writer'
+import {fileIds, processCouldWrite} from './writer'
 
 export type PidfileLock = 'posix' | 'ofd' | 'flock' | 'none'
 
@@ -67,10 +67,18 @@ export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs:
     if (probe.pid > 0) {
       const w = judge(probe.pid)
       if (w.ok) {
-        evidence.push(`fcntl(F_GETLK): POSIX ${probe.type} lock held by pid ${probe.pid} (translated into this namespace by the kernel)`)
-        return {lock: 'posix', holders: [probe.pid], notVisible: false, evidence, denied: [], holderStatus: w.status, ignored: []}
+        // The pid F_GETLK gives is the one recorded when the lock was taken: a lock whose owner was a
+        // file table shared with an exited process (CLONE_FILES) names whoever has that pid now.
+        // The holder must show the lock on a descriptor of the file (fdinfo), unless its fds may not be read.
+        const own = holdsLock(procfs, probe.pid, 'POSIX', withRealName(), stat)
+        if (own.holds || own.denied) {
+          evidence.push(`fcntl(F_GETLK): POSIX ${probe.type} lock held by pid ${probe.pid} (translated into this namespace by the kernel)${own.holds ? '' : '; its fds could not be read to confirm it'}`)
+          return {lock: 'posix', holders: [probe.pid], notVisible: false, evidence, denied: [], holderStatus: w.status, ignored: []}
+        }
+        evidence.push(`fcntl(F_GETLK): POSIX ${probe.type} lock recorded for pid ${probe.pid}, but pid ${probe.pid} has no descriptor of the file showing it (the lock's owner shared its descriptors and exited; the pid now names another process): not its lock; looking for other holders`)
+      } else {
+        evidence.push(`fcntl(F_GETLK): POSIX ${probe.type} lock held by pid ${probe.pid}, ${w.why}; looking for other holders`)
       }
-      evidence.push(`fcntl(F_GETLK): POSIX ${probe.type} lock held by pid ${probe.pid}, ${w.why}; looking for other holders`)
       return everyHolder(names, withRealName, stat, procfs, hintPids, opts, evidence, judge)
     }
     if (probe.pid === 0) {
@@ -89,20 +97,16 @@ export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs:
   // visible here); the pidfile's own pid is checked too, since /proc/locks drops the line when the
   // caller is not visible in this /proc's namespace.
   withRealName()
-  let lines: LockLine[] = []
-  try {
-    lines = procfs.readLocks().filter((l) => l.kind === 'FLOCK' && sameFile(l, stat.dev, stat.ino))
-  } catch (error) {
-    evidence.push(`cannot read ${procfs.root}/locks: ${(error as Error).message}`)
-  }
+  const read = locksOn(procfs, stat, evidence)
+  const lines = read.lines.filter((l) => l.kind === 'FLOCK')
   const proven = new Set<number>()
-  if (lines.length === 0) {
-    for (const p of hintPids) if (p > 0 && holdsLock(procfs, p, 'FLOCK', names, stat).holds) proven.add(p)
+  if (lines.length === 0 && !read.incomplete) {
+    for (const p of hintPids) if (p > 0 && judge(p).ok && holdsLock(procfs, p, 'FLOCK', names, stat).holds) proven.add(p)
     if (proven.size === 0) {
       evidence.push(`${procfs.root}/locks: no flock lock on ${devIno(stat)}`)
       return {lock: 'none', holders: [], notVisible: false, evidence, denied: [], ignored: []}
     }
-  } else {
+  } else if (lines.length > 0) {
     evidence.push(`${procfs.root}/locks: flock lock on ${devIno(stat)} created by pid ${lines.map((l) => l.pid).join(', ')} (the caller of flock(), not necessarily a holder)`)
   }
   const hints = [...lines.map((l) => l.pid), ...hintPids]
@@ -129,7 +133,7 @@ function writerJudge(procfs: ProcFs, stat: fs.Stats): Judge {
     let r: ReturnType<Judge>
     try {
       status ??= procfs.readStatus(pid)
-      const w = couldWrite(status, ids)
+      const w = processCouldWrite(procfs, pid, status, ids)
       r = w.ok ? {ok: true, why: w.why, status} : {ok: false, why: `who could not have written the file (${w.why}): its lock is no evidence (anyone who can read a file can lock it)`, status}
     } catch {
       r = {ok: false, why: 'whose credentials could not be read (it may have exited): its lock is no evidence'}
@@ -147,29 +151,29 @@ function writerJudge(procfs: ProcFs, stat: fs.Stats): Judge {
  * file counts as unlocked, unless a lock that no visible holder accounts for may hide one.
  */
 function everyHolder(names: string[], withRealName: () => string[], stat: fs.Stats, procfs: ProcFs, hintPids: number[], opts: FindHolderOptions, evidence: string[], judge: Judge): LockFinding {
-  let lines: LockLine[] = []
-  try {
-    lines = procfs.readLocks().filter((l) => sameFile(l, stat.dev, stat.ino))
-  } catch (error) {
-    evidence.push(`cannot read ${procfs.root}/locks: ${(error as Error).message}`)
-  }
+  const read = locksOn(procfs, stat, evidence)
+  const lines = read.lines
   const ignored: IgnoredHolder[] = []
   const posix = [...new Set(lines.filter((l) => l.kind === 'POSIX' && l.pid > 0).map((l) => l.pid))]
+  withRealName()
   for (const pid of posix) {
     const w = judge(pid)
+    if (w.ok && !holdsLock(procfs, pid, 'POSIX', names, stat).holds) {
+      ignored.push({pid, why: 'which has no descriptor of the file showing that lock (its owner shared its descriptors and exited)'})
+      continue
+    }
     if (w.ok) {
       evidence.push(`${procfs.root}/locks: POSIX lock on ${devIno(stat)} owned by pid ${pid}, ${w.why}`)
       return {lock: 'posix', holders: [pid], notVisible: false, evidence, denied: [], holderStatus: w.status, ignored}
     }
     ignored.push({pid, why: w.why})
   }
-  withRealName()
   const denied = new Set<number>()
   let unexplained = false
   for (const [lock, kind] of [['ofd', 'OFDLCK'], ['flock', 'FLOCK']] as const) {
     const mine = lines.filter((l) => l.kind === kind)
     const hints = [...mine.map((l) => l.pid), ...hintPids]
-    if (mine.length === 0 && !hints.some((p) => p > 0 && holdsLock(procfs, p, kind, names, stat).holds)) continue
+    if (mine.length === 0 && !read.incomplete && !hints.some((p) => p > 0 && judge(p).ok && holdsLock(procfs, p, kind, names, stat).holds)) continue
     const found = scan(lock, kind, names, stat, procfs, hints, evidence, judge, mine)
     for (const d of found.denied) denied.add(d)
     ignored.push(...found.ignored)
@@ -229,7 +233,17 @@ function scan(lock: PidfileLock, kind: LockKind, names: string[], stat: fs.Stats
   const ignored: IgnoredHolder[] = []
   const denied: number[] = []
   const explained = new Set<string>()
+  // Root in the initial PID namespace sees every holder: only processes that could have written the
+  // file are looked into (a user's thousands of descriptors cost nothing), and a lock none of them
+  // accounts for is no evidence. Anyone else keeps the old accounting: a lock no visible process
+  // accounts for, with some processes unreadable, may be held by one of them.
+  const all = seesEveryHolder(procfs)
+  const hinted = new Set(hintPids.filter((p) => p > 0))
   for (const pid of procfs.listPids()) {
+    if ((all || hinted.has(pid)) && !judge(pid).ok) {
+      if (hinted.has(pid)) ignored.push({pid, why: judge(pid).why})
+      continue
+    }
     const r = holdsLock(procfs, pid, kind, names, stat)
     if (r.denied) denied.push(pid)
     if (!r.holds) continue
@@ -249,7 +263,7 @@ function scan(lock: PidfileLock, kind: LockKind, names: string[], stat: fs.Stats
   } else {
     evidence.push(`fd scan: no process visible here that could have written the file holds the ${lock} lock`)
   }
-  for (const i of ignored) evidence.push(`fd scan: pid ${i.pid} holds a ${lock} lock on ${devIno(stat)}, ${i.why}`)
+  for (const i of ignored) evidence.push(`fd scan: pid ${i.pid} ${hinted.has(i.pid) && !holders.includes(i.pid) ? 'may hold' : 'holds'} a ${lock} lock on ${devIno(stat)}, ${i.why}`)
   if (denied.length > 0) {
     const list = `${denied.slice(0, 5).join(', ')}${denied.length > 5 ? ', ...' : ''}`
     evidence.push(`fd scan: not allowed to read the fds of ${denied.length} process(es) (${list}); ` + (hasPtraceCap(procfs)
@@ -258,9 +272,25 @@ function scan(lock: PidfileLock, kind: LockKind, names: string[], stat: fs.Stats
   }
   // Held by nobody visible that could have written the file. A lock only non-writers account for is
   // no evidence; one nobody visible accounts for may be held by a process we could not check.
-  const hidden = ignored.length === 0 || (lines.length > 0 ? lines.some((l) => !explained.has(lineKey(l))) && denied.length > 0 : denied.length > 0)
+  const hidden = !all && (ignored.length === 0 || (lines.length > 0 ? lines.some((l) => !explained.has(lineKey(l))) && denied.length > 0 : denied.length > 0))
+  if (all && holders.length === 0) evidence.push(`no process that could have written the file holds the ${lock} lock; this process sees every process (root in the initial PID namespace), so a lock none of them accounts for is no evidence`)
   const held = holders.length > 0 || hidden
   return {lock: held ? lock : 'none', holders, notVisible: holders.length === 0 && hidden, evidence, denied: held ? denied : [], ignored}
+}
+
+/** At most this much of /proc/locks is read: the kernel regenerates it from the start at every page, so its cost grows with the square of its length, and any user can take millions of byte-range locks. */
+export const LOCKS_READ_MAX = 1 << 20
+
+/** The /proc/locks lines on the file; `incomplete` when there were more locks than LOCKS_READ_MAX bytes (or it could not be read). */
+function locksOn(procfs: ProcFs, stat: fs.Stats, evidence: string[]): {lines: LockLine[]; incomplete: boolean} {
+  try {
+    const r = procfs.readLocksBounded(LOCKS_READ_MAX)
+    if (r.truncated) evidence.push(`${procfs.root}/locks holds more than ${LOCKS_READ_MAX} bytes of locks (any user can take that many): not read further; the processes that could have written the file are looked into instead`)
+    return {lines: r.lines.filter((l) => sameFile(l, stat.dev, stat.ino)), incomplete: r.truncated}
+  } catch (error) {
+    evidence.push(`cannot read ${procfs.root}/locks: ${(error as Error).message}`)
+    return {lines: [], incomplete: true}
+  }
 }
 
 /** A lock as /proc/locks and fdinfo both show it: kind, READ/WRITE and the pid that took it (-1 for OFD). */

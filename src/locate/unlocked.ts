@@ -19,7 +19,7 @@ import {ResolvedIdentity, checkIdentity} from './identity-options'
 import {ProcessFacts, readFacts} from './process-info'
 import {ProcessNames, matchName, processNames} from './process-names'
 import {MountRef, seesFile} from './visibility'
-import {couldWrite, fileIds, pidNumberTrusted} from './writer'
+import {fileIds, pidNumberTrusted, processCouldWrite} from './writer'
 
 /** Slack for comparing a start time (10 ms ticks, boot time read at 10 ms) with a file mtime. */
 export const START_SLACK_MS = 30
@@ -89,11 +89,11 @@ function candidate(opts: UnlockedInput, f: ProcessFacts, names: string[]): Candi
   else if (opts.placedNs && pidns === opts.placedNs.pidns) placed = opts.placedNs.why
   const nameMatch = matchName(n, names)
   const file = fileIds(opts.stat)
-  const w = couldWrite(f.status, file)
-  let writer: Candidate['writer'] = {ok: true, why: w.why}
+  const w = processCouldWrite(procfs, f.pid, f.status, file)
+  let writer: Candidate['writer'] = {ok: true, self: true, why: w.why}
   if (!w.ok) {
     const num = pidNumberTrusted(procfs, f.pid, f.status.nspid.length === 1, file)
-    writer = {ok: num.ok, why: num.ok === true ? `${num.why} (it could not have written the file itself: ${w.why})` : `${w.why}, and ${num.why}`}
+    writer = {ok: num.ok, self: false, why: num.ok === true ? `${num.why} (it could not have written the file itself: ${w.why})` : `${w.why}, and ${num.why}`}
   }
   return {
     writer,

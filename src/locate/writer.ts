@@ -47,11 +47,19 @@ export function fileIds(stat: fs.Stats | {uid: number; gid: number; mode: number
   return {uid: Number(stat.uid), gid: Number(stat.gid), mode: Number(stat.mode)}
 }
 
-/** Could a process with these credentials have written the file (DAC only; a world-writable file is refused elsewhere)? */
-export function couldWrite(status: Pick<ProcStatus, 'uid' | 'gid' | 'groups'>, file: FileIds): WriterCheck {
+/**
+ * Could a process with these credentials have written the file (DAC only; a world-writable file is
+ * refused elsewhere)? `secureExec`: AT_SECURE of its program (ProcFs.readSecureExec): a program
+ * that gained its ids at execve(2) (set-user-ID or set-group-ID: passwd, at) is whoever started it,
+ * whatever ids it now shows; null when it could not be read.
+ */
+export function couldWrite(status: Pick<ProcStatus, 'uid' | 'gid' | 'groups'>, file: FileIds, secureExec: boolean | null = false): WriterCheck {
   const overflow = overflowIds()
   const real = status.uid[0]
   const all = `uids ${status.uid.join('/')} (real/effective/saved/fs)`
+  if (secureExec === true) {
+    return {ok: false, why: `it runs a set-user-ID or set-group-ID program (AT_SECURE), which carries the descriptors and locks of whoever started it, whatever its ids (${all})`}
+  }
   if (real === 0) return {ok: true, why: `its real uid is 0 (${all})`}
   // An owner that is unmapped here (the overflow uid) names nobody: every unmapped user looks like it.
   if (file.uid !== overflow.uid && real === file.uid) return {ok: true, why: `its real uid ${real} owns the file`}
@@ -63,18 +71,30 @@ export function couldWrite(status: Pick<ProcStatus, 'uid' | 'gid' | 'groups'>, f
   return {ok: false, why: `its real uid ${real} is neither root nor the file's owner uid ${file.uid}${file.mode & 0o020 ? `, and it is not in the file's group ${file.gid}` : ''} (${all}${setuid})`}
 }
 
+/** The writer rule for process `pid` whose status was read: couldWrite() with its AT_SECURE. */
+export function processCouldWrite(procfs: ProcFs, pid: number, status: Pick<ProcStatus, 'uid' | 'gid' | 'groups'>, file: FileIds): WriterCheck {
+  const plain = couldWrite(status, file)
+  // auxv is read only for a process its ids would admit.
+  return plain.ok && procfs.readSecureExec(pid) === true ? couldWrite(status, file, true) : plain
+}
+
 export type PidNumberCheck = {ok: true; why: string} | {ok: false; why: string} | {ok: 'unknown'; why: string}
 
 /**
  * Could the number of a process in its own PID namespace have been chosen by someone who could not
- * write the file? `ownNs`: the process is in the PID namespace of this /proc (the caller's own).
+ * write the file? Pid numbers are chosen (ns_last_pid, clone3 set_tid) by whoever has CAP_SYS_ADMIN
+ * or CAP_CHECKPOINT_RESTORE over the user namespace owning the PID namespace: its creator, and its
+ * own root (the uid inner uid 0 maps to). Both must be root or the file's owner. `ownNs`: the
+ * process is in the PID namespace of this /proc (the caller's own).
  */
 export function pidNumberTrusted(procfs: ProcFs, pid: number, ownNs: boolean, file: FileIds): PidNumberCheck {
-  const owner = procfs.pidnsOwnerUid(ownNs ? 'self' : pid)
+  const owner = procfs.pidnsOwner(ownNs ? 'self' : pid)
   const where = ownNs ? 'this PID namespace' : `the PID namespace of pid ${pid}`
   if (owner === null) return {ok: 'unknown', why: `who owns ${where} cannot be read (its /proc/${ownNs ? 'self' : pid}/ns/pid may not be opened by this user)`}
-  if (owner === 'above') return {ok: true, why: `${where} belongs to a user namespace above this process's`}
-  if (owner === 0) return {ok: true, why: `${where} was made by root, so its pid numbers were not chosen by an unprivileged user`}
-  if (owner === file.uid && owner !== overflowIds().uid) return {ok: true, why: `${where} was made by uid ${owner}, the file's owner`}
-  return {ok: false, why: `${where} belongs to a user namespace made by uid ${owner}, who could not have written the file and may put any process at any pid number there`}
+  if (owner.kind === 'ours') return {ok: true, why: `${where} belongs to this process's user namespace, so its pid numbers were not chosen by an unprivileged user`}
+  const overflow = overflowIds().uid
+  const writer = (u: number | null) => u === null || u === 0 || (u === file.uid && u !== overflow)
+  const who = `a user namespace made by uid ${owner.uid}${owner.root !== null ? ` whose root is uid ${owner.root}` : ''}`
+  if (writer(owner.uid) && writer(owner.root)) return {ok: true, why: `${where} belongs to ${who}, who could have written the file`}
+  return {ok: false, why: `${where} belongs to ${who}, who may put any process at any pid number there and could not have written the file`}
 }

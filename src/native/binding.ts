@@ -25,7 +25,7 @@ interface Addon {
   pidfdGetInfo(pidfd: number): RawPidfdInfo
   nsTranslate(nsfd: number, which: 0 | 1 | 2 | 3, pid: number): number
   nsGetId(nsfd: number): bigint
-  nsOwnerUid(nsfd: number): number
+  nsOwner(nsfd: number): {uid: number; ino: number} | null
   renameExchange(dirfd: number, a: string, b: string): void
   spawnGated(file: string, argv: string[], envp: string[], keepFd: number): {pid: number; gateFd: number; errFd: number}
   reapChild(pid: number): {code: number; signal: number} | null
@@ -266,14 +266,14 @@ export function nsId(nsfd: number): bigint | null {
 }
 
 /**
- * The uid (in this process's user namespace) of whoever created the user namespace that owns the
- * namespace open as `nsfd`: 0 for the initial user namespace. 'above': the owner is an ancestor of
- * this process's user namespace (more privileged than this process's root). null: unsupported.
+ * Who created the user namespace that owns the namespace open as `nsfd`: its creator's uid (in this
+ * process's user namespace; 0 for the initial one) and the user namespace's inode. 'above': the
+ * owner is an ancestor of this process's user namespace (more privileged than this process's root).
+ * null: unsupported.
  */
-export function nsOwnerUid(nsfd: number): number | 'above' | null {
+export function nsOwner(nsfd: number): {uid: number; ino: number} | 'above' | null {
   try {
-    const uid = native().nsOwnerUid(nsfd)
-    return uid < 0 ? 'above' : uid
+    return native().nsOwner(nsfd) ?? 'above'
   } catch (error) {
     if ((error as SystemError).unsupported) return null
     throw error

@@ -6,7 +6,7 @@
 import fs = require('node:fs')
 import path = require('node:path')
 
-import {LockProbe, NS_TRANSLATE_UNSUPPORTED, nsPidFromPidns, nsOwnerUid, probePosixLock} from '../native/binding'
+import {LockProbe, NS_TRANSLATE_UNSUPPORTED, nsOwner, nsPidFromPidns, probePosixLock} from '../native/binding'
 import {CgroupLine, parseCgroup} from './parse-cgroup'
 import {LockLine, parseFdinfoLocks, parseLocks} from './parse-locks'
 import {ProcStat, parseStat} from './parse-stat'
@@ -108,6 +108,28 @@ export class ProcFs {
     return fs.readlinkSync(this.file(pid, 'ns', 'pid'))
   }
 
+  /** /proc/locks, read up to `maxBytes` (whole lines only); `truncated` when it goes on. */
+  readLocksBounded(maxBytes: number): {lines: LockLine[]; truncated: boolean} {
+    const fd = fs.openSync(path.join(this.root, 'locks'), fs.constants.O_RDONLY)
+    try {
+      const parts: Buffer[] = []
+      let total = 0
+      const chunk = Buffer.allocUnsafe(65536)
+      for (;;) {
+        const n = fs.readSync(fd, chunk, 0, chunk.length, null)
+        if (n === 0) return {lines: parseLocks(Buffer.concat(parts).toString('utf8')), truncated: false}
+        parts.push(Buffer.from(chunk.subarray(0, n)))
+        total += n
+        if (total > maxBytes) {
+          const text = Buffer.concat(parts).toString('utf8')
+          return {lines: parseLocks(text.slice(0, text.lastIndexOf('\n') + 1)), truncated: true}
+        }
+      }
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+
   readLocks(): LockLine[] {
     return parseLocks(readProcText(path.join(this.root, 'locks')))
   }
@@ -166,25 +188,72 @@ export class ProcFs {
   }
 
   /**
-   * Who created the user namespace that owns `pid`'s PID namespace (ioctl NS_GET_USERNS, then
-   * NS_GET_OWNER_UID on /proc/PID/ns/pid), as a uid in this process's user namespace: 0 for the
-   * initial one. 'above': it owns this process's user namespace too (nobody below our root made it).
-   * null: cannot tell (the ns file may not be opened: another user's process; an old kernel).
+   * Who may choose pid numbers in `pid`'s PID namespace (docs/nslocate.1.md, NOTES, "Who counts"):
+   * whoever has CAP_SYS_ADMIN over the user namespace that owns it, that is its creator and the uid
+   * its root (inner uid 0) maps to. 'ours': it is this process's own user namespace (or `above` it:
+   * nobody below this process's root made it). null: cannot tell (the ns file may not be opened:
+   * another user's process; an old kernel).
    */
-  pidnsOwnerUid(pid: number | 'self'): number | 'above' | null {
+  pidnsOwner(pid: number | 'self'): PidnsOwner | null {
     let fd: number
     try {
       fd = fs.openSync(this.file(pid, 'ns', 'pid'), 'r')
     } catch {
       return null
     }
+    let owner: ReturnType<typeof nsOwner>
     try {
-      return nsOwnerUid(fd)
+      owner = nsOwner(fd)
     } catch {
       return null
     } finally {
       fs.closeSync(fd)
     }
+    if (owner === null) return null
+    if (owner === 'above') return {kind: 'ours'}
+    try {
+      if (fs.statSync(this.file('self', 'ns', 'user')).ino === owner.ino) return {kind: 'ours'}
+    } catch {}
+    return {kind: 'user', uid: owner.uid, root: this.usernsRoot(owner.ino, pid)}
+  }
+
+  /** The uid (in this process's user namespace) that inner uid 0 of the user namespace with inode `ino` maps to; null if none or not found. */
+  private usernsRoot(ino: number, hint: number | 'self'): number | null {
+    const inNs = (p: number | 'self') => {
+      try {
+        return fs.statSync(this.file(p, 'ns', 'user')).ino === ino
+      } catch {
+        return false
+      }
+    }
+    let member: number | 'self' | null = inNs(hint) ? hint : null
+    if (member === null) for (const p of this.listPids()) if (inNs(p)) { member = p; break }
+    if (member === null) return null
+    try {
+      return rootOfUidMap(readProcText(this.file(member, 'uid_map')))
+    } catch {
+      return null
+    }
+  }
+
+  /**
+   * Whether `pid` runs a program that gained its ids when it was executed (set-user-ID or
+   * set-group-ID, or file capabilities): AT_SECURE in /proc/PID/auxv (getauxval(3)). null: unreadable.
+   */
+  readSecureExec(pid: number): boolean | null {
+    let b: Buffer
+    try {
+      b = fs.readFileSync(this.file(pid, 'auxv'))
+    } catch {
+      return null
+    }
+    // Pairs of native words (64-bit here: x86-64, arm64), ending with AT_NULL.
+    for (let i = 0; i + 16 <= b.length; i += 16) {
+      const type = b.readBigUInt64LE(i)
+      if (type === 0n) break
+      if (type === AT_SECURE) return b.readBigUInt64LE(i + 8) !== 0n
+    }
+    return false
   }
 
   /** fcntl(F_GETLK) on the open pidfile (the one syscall on the file itself). */
@@ -233,3 +302,18 @@ export class ProcFs {
 }
 
 export const proc = new ProcFs()
+
+/** getauxval(3): AT_SECURE, set when execve(2) changed the process's ids or gave it capabilities. */
+const AT_SECURE = 23n
+
+/** Who may choose pid numbers in a PID namespace (ProcFs.pidnsOwner). */
+export type PidnsOwner = {kind: 'ours'} | {kind: 'user'; uid: number; root: number | null}
+
+/** user_namespaces(7) uid_map ("inner outer count" per line): the outer uid of inner uid 0, or null. */
+export function rootOfUidMap(text: string): number | null {
+  for (const line of text.split('\n')) {
+    const [inner, outer, count] = line.trim().split(/\s+/).map(Number)
+    if (Number.isSafeInteger(inner) && Number.isSafeInteger(outer) && count > 0 && inner <= 0 && 0 < inner + count) return outer - inner
+  }
+  return null
+}

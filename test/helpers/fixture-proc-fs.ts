@@ -11,7 +11,7 @@ import {CgroupLine} from '../../src/proc/parse-cgroup'
 import {LockLine} from '../../src/proc/parse-locks'
 import {ProcStat, parseStat} from '../../src/proc/parse-stat'
 import {ProcStatus, parseStatus} from '../../src/proc/parse-status'
-import {ProcFs} from '../../src/proc/proc-fs'
+import {PidnsOwner, ProcFs} from '../../src/proc/proc-fs'
 
 type Captured<T> = {value: T} | {error: string}
 
@@ -35,8 +35,8 @@ export interface ProcTree {
   bootMs: number
   self: {pid: number; uid: number; status: Captured<string>; links: Record<string, Captured<string>>}
   translations: Record<string, number | null | 'unsupported'>
-  /** owner uid of each PID namespace's user namespace (pidnsOwnerUid); absent: root */
-  pidnsOwners?: Record<string, number | 'above' | null>
+  /** who may choose pid numbers in each PID namespace (pidnsOwner); absent: this user namespace */
+  pidnsOwners?: Record<string, PidnsOwner | null>
   processes: Record<string, CapturedProcess>
 }
 
@@ -125,6 +125,10 @@ export class FixtureProcFs extends ProcFs {
     return []
   }
 
+  override readLocksBounded(): {lines: LockLine[]; truncated: boolean} {
+    return {lines: [], truncated: false}
+  }
+
   override exists(pid: number): boolean {
     return String(pid) in this.tree.processes
   }
@@ -141,8 +145,8 @@ export class FixtureProcFs extends ProcFs {
     return x
   }
 
-  /** Captured trees were made by root (unshare without a user namespace): every PID namespace's owner is root, unless the tree says otherwise. */
-  override pidnsOwnerUid(pid: number | 'self'): number | 'above' | null {
+  /** Captured trees were made by root (unshare without a user namespace): every PID namespace is in this user namespace, unless the tree says otherwise. */
+  override pidnsOwner(pid: number | 'self'): PidnsOwner | null {
     let ns: string
     try {
       ns = this.readPidnsLink(pid)
@@ -150,7 +154,12 @@ export class FixtureProcFs extends ProcFs {
       return null
     }
     const owners = this.tree.pidnsOwners ?? {}
-    return ns in owners ? owners[ns] : 0
+    return ns in owners ? owners[ns] : {kind: 'ours'}
+  }
+
+  /** No auxv was captured: no captured process ran a set-user-ID program. */
+  override readSecureExec(): boolean | null {
+    return false
   }
 
   override listPids(): number[] {

@@ -80,7 +80,7 @@ describe('F2: a lock held by a user who could not have written the pidfile is no
     expect(found.json.pidfile.lock).toBe('none')
     expect(found.json.reasons).not.toContain('foreign_lock_holder')
     const ev = found.json.evidence.join('\n')
-    expect(ev).toContain(`pid ${holder} holds a flock lock`)
+    expect(ev).toContain(`pid ${holder} may hold a flock lock`)
     expect(ev).toContain(`its real uid ${mallory.uid} is neither root nor the file's owner uid 0`)
     const waited = await cliJson(['wait', 'svc', '--pidfile', file, '--for', 'running', '--timeout', '1500ms', '--json'])
     expect(waited.status).not.toBe(0)

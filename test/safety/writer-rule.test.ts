@@ -11,7 +11,7 @@
  * evidence, for or against; a process that could not have written it, in a PID namespace whose
  * numbers its own user chose, is no candidate, whatever its name.
  */
-import {ChildProcess} from 'node:child_process'
+import {ChildProcess, execFileSync} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
@@ -20,7 +20,9 @@ import {sleep, spawnTracked, stopAll, tempDir} from '../helpers/holders'
 import {TestUser, createTestUser} from '../helpers/users'
 import {Victim, spawnVictim} from '../helpers/victims'
 
-const FORCE = path.join(ROOT, 'fixtures', 'attackers', 'force-pid.py')
+const ATTACKERS = path.join(ROOT, 'fixtures', 'attackers')
+const FORCE = path.join(ATTACKERS, 'force-pid.py')
+const PY = '/usr/bin/python3'
 const SIGTERM = 15
 let mallory: TestUser
 beforeAll(() => {
@@ -243,5 +245,136 @@ describe('hole 3: a read lock is no denial of service', () => {
     await sleep(300)
     expect(victim.received().map((r) => r.signo)).toEqual([1])
     expect(fs.existsSync(`/proc/${locker.pid}`)).toBe(true)
+  })
+})
+
+/** Start `argv` and resolve with its first stdout line matching `re` (match groups), e.g. "ready 123". */
+async function started(argv: string[], re: RegExp, opts: {env?: NodeJS.ProcessEnv} = {}): Promise<{child: ChildProcess; m: RegExpExecArray}> {
+  const child = spawnTracked(argv, {stdio: ['ignore', 'pipe', 'pipe'], env: opts.env})
+  let err = ''
+  child.stderr!.on('data', (d) => (err += d))
+  const m = await new Promise<RegExpExecArray>((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => reject(new Error(`${argv.join(' ')}: not ready: ${out} ${err}`)), 20_000)
+    child.stdout!.on('data', (d) => {
+      out += d
+      const x = re.exec(out)
+      if (x) {
+        clearTimeout(timer)
+        resolve(x)
+      }
+    })
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`${argv.join(' ')} exited ${code}: ${out} ${err}`))
+    })
+  })
+  return {child, m}
+}
+
+/** A pid free on the host now, from the top of the range (pids are handed out upwards, so it stays free for a while). */
+function freePid(): number {
+  const max = Number(fs.readFileSync('/proc/sys/kernel/pid_max', 'utf8'))
+  for (let n = max - 1 - Math.floor(Math.random() * 2000); n > 300; n--) if (!fs.existsSync(`/proc/${n}`)) return n
+  throw new Error('no free pid')
+}
+
+describe('red team, round 2: locks and numbers the writer rule must not believe', () => {
+  test.each(['mmap', 'inflight'])("a flock kept alive only by a %s (no descriptor in /proc/PID/fd): root's find is not steered, on a stale and on a live pidfile", async (how) => {
+    const {file, victim} = await rootService('hid')
+    const {child} = await started(mallory.as([PY, path.join(ATTACKERS, 'hidden-lock.py'), file, how]), /ready/)
+    expect(fs.readFileSync('/proc/locks', 'utf8')).toMatch(/FLOCK\s+ADVISORY\s+READ/)
+    const live = await cliJson(['find', 'hid', '--pidfile', file, '--json'])
+    expect({status: live.status, state: live.json.state, pid: live.json.pid, lock: live.json.pidfile.lock}).toEqual({status: 0, state: 'running', pid: victim.pid, lock: 'none'})
+    const sent = await cliJson(['signal', 'hid', 'HUP', '--pidfile', file, '--json'])
+    expect(sent.status).toBe(0)
+    await sleep(300)
+    expect(victim.received().map((r) => r.signo)).toEqual([1])
+    await stopVictim(victim)
+    const stale = await cliJson(['find', 'hid', '--pidfile', file, '--json'])
+    expect({status: stale.status, state: stale.json.state, pid: stale.json.pid}).toEqual({status: 1, state: 'stale', pid: null})
+    expect(stale.json.evidence.join('\n')).toContain('a lock none of them accounts for is no evidence')
+    const waited = await cliJson(['wait', 'hid', '--pidfile', file, '--for', 'stopped', '--timeout', '3s', '--json'])
+    expect(waited.status).toBe(0)
+    expect(fs.existsSync(`/proc/${child.pid}`)).toBe(true)
+  })
+
+  test("a POSIX lock recorded for a dead pid that a root process then gets: that process is not the holder, and root's TERM does not reach it", async () => {
+    const {file, victim} = await rootService('dead')
+    const {m} = await started(mallory.as([PY, path.join(ATTACKERS, 'dead-posix-owner.py'), file]), /ready (\d+)/)
+    const deadPid = Number(m[1])
+    expect(fs.existsSync(`/proc/${deadPid}`)).toBe(false)
+    // A root process is given the dead owner's pid (pid reuse, forced here with ns_last_pid).
+    const reuser = await started([PY, path.join(ATTACKERS, 'exec-at-pid.py'), String(deadPid), PY, '-c', 'import os,signal; print("ready", os.getpid(), flush=True); signal.pause()'], /ready (\d+)/)
+    expect(Number(reuser.m[1])).toBe(deadPid)
+    const probe = fs.readFileSync('/proc/locks', 'utf8')
+    expect(probe).toMatch(new RegExp(`POSIX\\s+ADVISORY\\s+READ\\s+${deadPid}\\s`))
+    const found = await cliJson(['find', 'dead', '--pidfile', file, '--json'])
+    expect({status: found.status, state: found.json.state, pid: found.json.pid, holder: found.json.holder}).toEqual({status: 0, state: 'running', pid: victim.pid, holder: null})
+    expect(found.json.evidence.join('\n')).toContain(`lock recorded for pid ${deadPid}, but pid ${deadPid} has no descriptor of the file showing it`)
+    const sent = await cliJson(['signal', 'dead', 'TERM', '--pidfile', file, '--json'])
+    expect(sent.status).toBe(0)
+    await sleep(300)
+    expect(victim.received().map((r) => r.signo)).toEqual([SIGTERM])
+    expect(fs.existsSync(`/proc/${deadPid}`)).toBe(true)
+  })
+
+  test("a set-user-ID program that makes its real uid root (as at(1) makes it daemon) carries mallory's lock: AT_SECURE, not a writer", async () => {
+    const dir = tempDir('nslocate-wrule-bin-')
+    fs.chmodSync(dir, 0o755)
+    const bin = path.join(dir, 'ruid-carrier')
+    execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-o', bin, path.join(ATTACKERS, 'ruid-carrier.c')])
+    fs.chmodSync(bin, 0o4755)
+    const {file, victim} = await rootService('ruid')
+    await stopVictim(victim)
+    // mallory opens and locks the stale root pidfile as fd 3, then executes the carrier with it.
+    const {m} = await started(mallory.as(['sh', '-c', 'exec 3<"$0" && flock -s 3 && exec "$1"', file, bin]), /ready (\d+)/)
+    const carrier = Number(m[1])
+    const uids = /^Uid:\s*(.*)$/m.exec(fs.readFileSync(`/proc/${carrier}/status`, 'utf8'))![1].trim().split(/\s+/).map(Number)
+    expect(uids).toEqual([0, mallory.uid, mallory.uid, mallory.uid])
+    const found = await cliJson(['find', 'ruid', '--pidfile', file, '--json'])
+    expect({status: found.status, state: found.json.state, pid: found.json.pid}).toEqual({status: 1, state: 'stale', pid: null})
+    // It does hold the lock (fd 3), and only AT_SECURE keeps it from counting.
+    expect(fs.readFileSync(`/proc/${carrier}/fdinfo/3`, 'utf8')).toMatch(/lock:.*FLOCK/)
+    const sent = await cliJson(['signal', 'ruid', 'TERM', '--pidfile', file, '--json'])
+    expect(sent.status).not.toBe(0)
+    expect(fs.existsSync(`/proc/${carrier}`)).toBe(true)
+  })
+
+  test("a container's service writes its inner pid into a shared directory; mallory holds that number on the host, named after it: the container's service is the answer", async () => {
+    const dir = tempDir('nslocate-wrule-ctr-')
+    fs.chmodSync(dir, 0o755)
+    const file = path.join(dir, 'siglog.pid')
+    const n = freePid()
+    // mallory's process at host pid N, named siglog, as the service is.
+    const imp = await started([PY, path.join(ATTACKERS, 'exec-at-pid.py'), String(n), ...mallory.as([PY, '-c', 'import ctypes,os,signal; ctypes.CDLL(None).prctl(15, b"siglog", 0, 0, 0); print("ready", os.getpid(), flush=True); signal.pause()'])], /ready (\d+)/)
+    expect(Number(imp.m[1])).toBe(n)
+    await sleep(50)
+    // Root's "container": a PID and mount namespace of root's; its service is pid N there.
+    const victim = await spawnVictim({prefix: ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child', PY, path.join(ATTACKERS, 'exec-at-pid.py'), String(n)], pidfile: file, env: {NSLOCATE_SIGLOG_PDEATH: '1'}})
+    expect(fs.readFileSync(file, 'utf8').trim()).toBe(String(n))
+    const found = await cliJson(['find', 'siglog', '--pidfile', file, '--json'])
+    if (found.json.state !== 'running') throw new Error(JSON.stringify(found.json, null, 1))
+    expect(found.json.pid).not.toBe(n)
+    expect({status: found.status, state: found.json.state, nspidLast: found.json.nspid[found.json.nspid.length - 1]}).toEqual({status: 0, state: 'running', nspidLast: n})
+    expect(found.json.evidence.join('\n')).toContain('could have written the file themselves')
+    const sent = await cliJson(['signal', 'siglog', 'HUP', '--pidfile', file, '--json'])
+    expect(sent.status).toBe(0)
+    await sleep(300)
+    expect(victim.received().map((r) => r.signo)).toEqual([1])
+    expect(fs.existsSync(`/proc/${n}`)).toBe(true)
+  })
+
+  test("a tenant of a user namespace root made but mapped to uid 300000 (LXC unprivileged, userns-remap) forces a process named after root's service at its number: no candidate", async () => {
+    const {file, victim} = await rootService('remap')
+    const tenant = await started([PY, path.join(ATTACKERS, 'remapped-tenant.py'), '300000', String(victim.pid), 'remap'], /ready (\d+)/)
+    expect(Number(tenant.m[1])).toBe(victim.pid)
+    const found = await cliJson(['find', 'remap', '--pidfile', file, '--json'])
+    expect({status: found.status, state: found.json.state, pid: found.json.pid}).toEqual({status: 0, state: 'running', pid: victim.pid})
+    expect(found.json.reasons).not.toContain('ambiguous')
+    expect(found.json.evidence.join('\n')).toMatch(/made by uid 0 whose root is uid 300000, who may put any process at any pid number there/)
+    await stopVictim(victim)
+    const after = await cliJson(['find', 'remap', '--pidfile', file, '--json'])
+    expect({status: after.status, state: after.json.state, pid: after.json.pid}).toEqual({status: 1, state: 'stale', pid: null})
   })
 })

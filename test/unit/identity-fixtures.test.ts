@@ -8,6 +8,7 @@ import {ResolvedIdentity, checkIdentity} from '../../src/locate/identity-options
 import {readFacts} from '../../src/locate/process-info'
 import {reconcileWithHolders} from '../../src/locate/reconcile'
 import {readNames, resolveUnlocked} from '../../src/locate/unlocked'
+import {PidnsOwner} from '../../src/proc/proc-fs'
 import {FixtureProcFs, ProcTree, loadTree, variant} from '../helpers/fixture-proc-fs'
 
 interface Case {
@@ -37,7 +38,7 @@ const denyAll = (t: ProcTree, pid: number) => {
 }
 
 /** The process runs as `uid` (all four ids), in a PID namespace whose user namespace `owner` made (null: unreadable). */
-function asUserNs(t: ProcTree, pid: number, uid: number, owner: number | null): void {
+function asUserNs(t: ProcTree, pid: number, uid: number, owner: PidnsOwner | null): void {
   const st = t.processes[pid].status as {value: string}
   st.value = st.value.replace(/^Uid:.*$/m, `Uid:\t${uid}\t${uid}\t${uid}\t${uid}`)
   t.pidnsOwners = {...t.pidnsOwners, [pidnsOf(t, pid)]: owner}
@@ -59,17 +60,20 @@ function decide(c: Case) {
 const CASES: Array<[string, Case]> = [
   // The writer rule (src/locate/writer.ts): who made the PID namespace, and whose process it is.
   ['child PID namespace made by an unprivileged user, its process of that uid named as asked: no candidate (stale), names do not outweigh the rule', {tree: 'child-ns', names: ['sleep'],
-    edit: (t) => asUserNs(t, byCmd(t, /^sleep 600/), 1000, 1000),
-    want: {state: 'stale', reasons: [], pid: () => null}, evidence: [/dropped: it could not have written the file: its real uid 1000 is neither root nor the file's owner uid 0 .*, and the PID namespace of pid [0-9]+ belongs to a user namespace made by uid 1000/]}],
+    edit: (t) => asUserNs(t, byCmd(t, /^sleep 600/), 1000, {kind: 'user', uid: 1000, root: 1000}),
+    want: {state: 'stale', reasons: [], pid: () => null}, evidence: [/dropped: it could not have written the file: its real uid 1000 is neither root nor the file's owner uid 0 .*, and the PID namespace of pid [0-9]+ belongs to a user namespace made by uid 1000 whose root is uid 1000, who may put any process/]}],
   ['child PID namespace made by root, its process dropped to uid 1000: still the service (its number was not chosen by that user)', {tree: 'child-ns', names: ['sleep'],
-    edit: (t) => asUserNs(t, byCmd(t, /^sleep 600/), 1000, 0),
+    edit: (t) => asUserNs(t, byCmd(t, /^sleep 600/), 1000, {kind: 'ours'}),
     want: {state: 'running', reasons: [], pid: (t) => byCmd(t, /^sleep 600/)}}],
   ['child PID namespace made by the file\'s owner (a rootless container\'s file): its process counts', {tree: 'child-ns', names: ['sleep'],
     edit: (t) => {
-      asUserNs(t, byCmd(t, /^sleep 600/), 1000, 1000)
+      asUserNs(t, byCmd(t, /^sleep 600/), 1000, {kind: 'user', uid: 1000, root: 1000})
       t.pidfile.uid = 1000
     },
     want: {state: 'running', reasons: [], pid: (t) => byCmd(t, /^sleep 600/)}}],
+  ['child PID namespace made by root whose user namespace maps its root to an unprivileged uid (LXC unprivileged, userns-remap): its root may force pids, so a process there that could not write the file is no candidate', {tree: 'child-ns', names: ['sleep'],
+    edit: (t) => asUserNs(t, byCmd(t, /^sleep 600/), 300000, {kind: 'user', uid: 0, root: 300000}),
+    want: {state: 'stale', reasons: [], pid: () => null}, evidence: [/belongs to a user namespace made by uid 0 whose root is uid 300000, who may put any process at any pid number there/]}],
   ['who made the child PID namespace cannot be read: unknown (permission_denied), never the process', {tree: 'child-ns', names: ['sleep'],
     edit: (t) => asUserNs(t, byCmd(t, /^sleep 600/), 1000, null),
     want: {state: 'unknown', reasons: ['permission_denied'], pid: () => null}, evidence: [/so whether its pid number is the writer's cannot be checked/]}],
