@@ -18,6 +18,8 @@
  *                  Docker engine and the nslocate:local image; without an engine it is skipped, noted)
  *   reload         `nslocate reload`: file change to signal received; signals per 100 changes in 1 s
  *   serve          GET /healthz/NAME and /metrics  vs the exec probe `nslocate find --quiet` (bench/sidecar.js)
+ *   list-scale     `nslocate list --dir DIR --json` over 10,000 pidfiles (mostly stale, some naming live
+ *                  processes, a few locked): median wall time and max RSS (targets 2 s, 100 MB)
  * Medians and p90 over interleaved runs; ratio = nslocate median / reference median.
  *
  * Targets are reported, never asserted: exit status 0 whether or not they are met; 1 only when a
@@ -44,9 +46,9 @@ const USAGE = `usage: node bench/run.js [--smoke] [--procs N] [--runs N] [--only
   --procs N   other processes in the table for find-unlocked, find-flock and wait+procs (default 5000; env NSLOCATE_BENCH_PROCS)
   --runs N    timed runs per CLI command (default 15; env NSLOCATE_BENCH_RUNS); cheap measurements do more
   --smoke     tiny sizes and few runs (CI: finishes in well under 60 s; figures not meaningful; env NSLOCATE_BENCH_SMOKE=1)
-  --only LIST comma-separated subset of: find-posix,startup,find-unlocked,find-flock,locate-rate,signal,wait,find-container,reload,serve`
+  --only LIST comma-separated subset of: find-posix,startup,find-unlocked,find-flock,locate-rate,signal,wait,find-container,reload,serve,list-scale`
 
-const ALL_IDS = ['find-posix', 'startup', 'find-unlocked', 'find-flock', 'locate-rate', 'signal', 'wait', 'find-container', 'reload', 'serve']
+const ALL_IDS = ['find-posix', 'startup', 'find-unlocked', 'find-flock', 'locate-rate', 'signal', 'wait', 'find-container', 'reload', 'serve', 'list-scale']
 
 function parseOptions(argv) {
   const env = process.env
@@ -384,6 +386,8 @@ function buildHelpers(dir) {
     holder: compile(path.join(ROOT, 'fixtures', 'holders', 'holder.c'), path.join(bin, 'holder')),
     sigholder: compile(path.join(__dirname, 'fixtures', 'sigholder.c'), path.join(bin, 'nslbenchsig')),
     sleepers: compile(path.join(__dirname, 'fixtures', 'sleepers.c'), path.join(bin, 'nslbenchsleep')),
+    // runs a command and reports its wall time and ru_maxrss (wait4), as GNU time's %e and %M
+    rusage: compile(path.join(__dirname, 'fixtures', 'rusage.c'), path.join(bin, 'nslbenchrusage')),
     // the service inside the PID namespace: sleep(1) under a name of its own, so comm == NAME
     svc: path.join(bin, 'nslbenchsvc'),
   }
@@ -886,6 +890,112 @@ async function measureFindFlock(ctx) {
   }
 }
 
+/**
+ * list-scale: `nslocate list --dir DIR --json` (CLI, start-up fast path) over 10,000 pidfiles in one
+ * directory (smoke: 300), a mix as a busy runtime directory holds: most unlocked and naming pids
+ * that no process has (stale; half of them end with a newline, half not), 1% unlocked naming one of
+ * 20 live processes (the sleepers' children: running, name_mismatch), and 10 locked by a holder
+ * that wrote its pid (5 POSIX, 5 flock). Every file is one the listing must look at the slow way
+ * (unlocked: /proc/locks and the process table by PID namespace; locked: the lock holder).
+ * Median wall time and max RSS (ru_maxrss from wait4, bench/fixtures/rusage.c), against absolute
+ * targets: <= 2 s, <= 100 MB.
+ */
+async function measureListScale(ctx) {
+  const {opts, dir, bins} = ctx
+  const n = opts.smoke ? 300 : 10_000
+  const lockedCount = opts.smoke ? 2 : 10
+  const liveProcs = opts.smoke ? 5 : 20
+  const liveFiles = opts.smoke ? 10 : Math.round(n / 100)
+  const d = path.join(dir, 'list-scale')
+  fs.mkdirSync(d)
+  log(`list-scale: ${n} pidfiles (${lockedCount} locked, ${liveFiles} naming ${liveProcs} live processes, the rest stale)`)
+  const sleepers = await startReady(bins.sleepers, [String(liveProcs)], {what: `${liveProcs} sleepers (list-scale)`, group: true})
+  const holders = []
+  try {
+    const live = fs.readFileSync(`/proc/${sleepers.pid}/task/${sleepers.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+    if (live.length !== liveProcs) throw new Error(`expected ${liveProcs} sleeping children, found ${live.length}`)
+    for (let i = 0; i < lockedCount; i++) {
+      const kind = i % 2 === 0 ? 'posix' : 'flock'
+      holders.push({kind, file: path.join(d, `locked${i}.pid`), h: await startReady(bins.holder, [kind, path.join(d, `locked${i}.pid`), '--write-pid'], {what: `${kind} holder (list-scale)`})})
+    }
+    for (let i = 0; i < liveFiles; i++) fs.writeFileSync(path.join(d, `live${i}.pid`), `${live[i % live.length]}\n`)
+    const pidMax = Number(fs.readFileSync('/proc/sys/kernel/pid_max', 'utf8'))
+    let p = pidMax - 1
+    const stale = n - lockedCount - liveFiles
+    for (let i = 0; i < stale; i++) {
+      while (p > 300 && fs.existsSync(`/proc/${p}`)) p--
+      if (p <= 300) throw new Error(`pid_max ${pidMax}: not enough unused pids for ${stale} stale pidfiles`)
+      fs.writeFileSync(path.join(d, `svc${i}.pid`), i % 2 === 0 ? `${p}\n` : String(p))
+      p--
+    }
+    const argv = [NODE, BIN_RUN, 'list', '--dir', d, '--json']
+    // Correctness before timing: every file listed, the locked ones running with their holder, the
+    // live ones running; nearly all stale ones stale (a pid may be taken by a new process meanwhile,
+    // which started after the file was written: still stale, as pid_reused).
+    const r = spawnSync(NODE, argv.slice(1), {env: cleanEnv(), encoding: 'utf8', timeout: 120_000, maxBuffer: 256 << 20})
+    let rows
+    try {
+      rows = JSON.parse(r.stdout)
+    } catch {
+      throw new Error(`list --json (status ${r.status}): not JSON: ${String(r.stdout).slice(0, 300)} ${String(r.stderr).slice(0, 300)}`)
+    }
+    if (r.status !== 0 || rows.length !== n) throw new Error(`list --json: status ${r.status}, ${rows.length} rows, expected 0 and ${n}`)
+    const byName = new Map(rows.map((x) => [x.name, x]))
+    for (const [i, {kind, h}] of holders.entries()) {
+      const x = byName.get(`locked${i}`)
+      if (!x || x.state !== 'running' || x.pid !== h.pid || x.pidfile.lock !== kind) throw new Error(`list: expected running ${kind} pid ${h.pid}, got ${JSON.stringify(x && {state: x.state, pid: x.pid, lock: x.pidfile?.lock, reasons: x.reasons})}`)
+    }
+    for (let i = 0; i < liveFiles; i++) {
+      const x = byName.get(`live${i}`)
+      if (!x || x.state !== 'running' || x.pid !== live[i % live.length]) throw new Error(`list: expected live${i} running as pid ${live[i % live.length]}, got ${JSON.stringify(x && {state: x.state, pid: x.pid, reasons: x.reasons})}`)
+    }
+    const notStale = rows.filter((x) => x.name.startsWith('svc') && x.state !== 'stale').length
+    if (notStale > stale / 100) throw new Error(`list: ${notStale} of ${stale} pidfiles naming unused pids are not stale`)
+    const runs = opts.smoke ? opts.runs : Math.max(5, Math.ceil(opts.runs / 3))
+    log(`list-scale: ${runs} runs (+${opts.warmup} warm-up) of \`nslocate list --dir DIR --json\``)
+    const wall = []
+    const cpu = []
+    const rss = []
+    for (let i = 0; i < opts.warmup + runs; i++) {
+      const m = await listRun(bins.rusage, argv, n)
+      if (i < opts.warmup) continue
+      wall.push(m.wallMs)
+      cpu.push(m.cpuMs)
+      rss.push(m.maxrssKb / 1024)
+    }
+    const note = `\`nslocate list --dir DIR --json\` (CLI, start-up fast path), ${n} pidfiles: ${stale} stale, ${liveFiles} naming ${liveProcs} live processes, ${lockedCount} locked; wall time and ru_maxrss of the CLI process (wait4)`
+    ratioRow({id: 'list-scale', metric: `list --dir DIR --json, ${n} pidfiles (CLI): wall time`, unit: 'ms', ours: stats(wall),
+      target: {kind: 'abs_max', value: 2000, text: '<= 2 s'}, note})
+    ratioRow({id: 'list-scale-rss', metric: `list --dir DIR --json, ${n} pidfiles (CLI): max RSS`, unit: 'MB', ours: stats(rss),
+      target: {kind: 'abs_max', value: 100, text: '<= 100 MB'}, note: 'the same runs: maximum resident set size (ru_maxrss, MiB) of the CLI process'})
+    ratioRow({id: 'list-scale-cpu', metric: `list --dir DIR --json, ${n} pidfiles (CLI): CPU time`, unit: 'ms', ours: stats(cpu),
+      note: 'information: the same runs, user + system CPU time of the CLI process (wait4): the wall time without waiting for a CPU on a busy machine'})
+  } finally {
+    for (const {h} of holders) await stop(h.entry)
+    await stop(sleepers.entry, {signal: 'SIGTERM', graceMs: 10_000})
+  }
+}
+
+/** One run of `list` under the rusage helper: wall and CPU ms, max RSS (kB); retried like timeWithRetry. */
+async function listRun(rusage, argv, n) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const r = spawnSync(rusage, argv, {env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, killSignal: 'SIGKILL', maxBuffer: 256 << 20})
+      if (r.error) throw new Error(`${shown(argv)}: ${r.error.message}`)
+      const m = /rusage wall_ms=([0-9.]+) cpu_ms=([0-9.]+) maxrss_kb=([0-9]+) status=([0-9]+)\s*$/.exec(String(r.stderr))
+      if (!m || r.status !== 0) throw new Error(`${shown(argv)}: exit status ${r.status}: ${String(r.stderr).slice(-500)}`)
+      // The output is the whole listing: one row per file (a half-built dist/ prints something else).
+      const rows = (String(r.stdout).match(/^ {2}\{$/gm) || []).length
+      if (rows !== n) throw new Error(`${shown(argv)}: ${rows} rows, expected ${n}`)
+      return {wallMs: Number(m[1]), cpuMs: Number(m[2]), maxrssKb: Number(m[3])}
+    } catch (error) {
+      if (attempt >= 6) throw error
+      warn(`run failed (attempt ${attempt}/6; retrying in 2 s, dist/ may be being rebuilt): ${error.message.split('\n')[0]}`)
+      await sleep(2000)
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Output: table, JSON, Markdown, SVG
 
@@ -962,7 +1072,7 @@ function svgChart(meta) {
     const y = top + i * rowH + 8
     const color = b <= 1 ? '#2e8b57' : '#c0392b'
     out.push(`<text x="${left - 8}" y="${y + 12}" text-anchor="end">${esc(r.metric.length > 58 ? r.metric.slice(0, 56) + '…' : r.metric)}</text>`)
-    out.push(`<text x="${left - 8}" y="${y + 26}" text-anchor="end" fill="#666" font-size="11">${esc(r.target.kind === 'ratio_max' ? `vs ${r.reference.label}` : r.target.kind === 'abs_min' ? 'absolute rate' : 'absolute latency')}</text>`)
+    out.push(`<text x="${left - 8}" y="${y + 26}" text-anchor="end" fill="#666" font-size="11">${esc(r.target.kind === 'ratio_max' ? `vs ${r.reference.label}` : r.target.kind === 'abs_min' ? 'absolute rate' : r.unit === 'MB' ? 'absolute memory' : 'absolute latency')}</text>`)
     out.push(`<rect x="${x(0.05)}" y="${y}" width="${Math.max(1, x(b) - x(0.05))}" height="22" fill="${color}" opacity="0.85"/>`)
     const measured = r.target.kind === 'ratio_max' ? `${r.ratio.toFixed(2)}x` : `${fmtVal(r.nslocate.median, r.unit)} ${r.unit}`
     const label = `${measured} (target ${r.target.text})`
@@ -1091,6 +1201,7 @@ async function main() {
   const helpers = {NODE, BIN_RUN, cleanEnv, track, lines, startReady, stop, stats, ratioRow, realMs, hrMs, sleep, log, timeOnce}
   await attempt('reload', () => sidecar.measureReload(ctx, helpers))
   await attempt('serve', () => sidecar.measureServe(ctx, helpers))
+  await attempt('list-scale', () => measureListScale(ctx))
 
   // Phase 2: N more processes.
   const needProcs = ['find-unlocked', 'find-flock', 'wait'].some((id) => opts.only.has(id))

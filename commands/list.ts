@@ -2,8 +2,10 @@ import {BaseCommand, identityOptions} from '../src/cli/base-command'
 import {list} from '../src/cli/grammar'
 import {oclifFlags} from '../src/cli/oclif-grammar'
 import {formatList} from '../src/cli/format'
-import {listPidfiles} from '../src/locate/list-pidfiles'
-import {LocateResult, locate} from '../src/locate/locate'
+import {listPidfiles, locateListed} from '../src/locate/list-pidfiles'
+import {LocateResult} from '../src/locate/locate'
+import {validateRootPid} from '../src/locate/name'
+import {proc} from '../src/proc/proc-fs'
 
 export default class List extends BaseCommand {
   static summary = 'Every pidfile find would find, one row each.'
@@ -24,6 +26,8 @@ Exit status: 0 when the listing worked (whatever the services' states), 4 when a
       const {containerTarget} = await import('../src/docker/container-target')
       const {listInRoot} = await import('../src/docker/in-container')
       let rootPid = flags['root-pid']
+      // As locate() does for find: a --root-pid at or above this kernel's pid_max is a usage error.
+      if (rootPid !== undefined) validateRootPid(rootPid, proc.pidMax())
       let hint
       if (flags.container !== undefined) {
         const t = await containerTarget(flags.container)
@@ -41,7 +45,7 @@ Exit status: 0 when the listing worked (whatever the services' states), 4 when a
       this.warn(`could not look into ${listing.denied.join(', ')} (permission denied): a NAME.pid there is not listed; run as root or as the directory's owner`)
     }
     const allowUnsafe = flags['allow-unsafe-pidfile']
-    const rows = listing.files.map((f) => locate({name: f.name, pidfile: f.path, skipNameCheck: !f.validName, allowUnsafe, ...identityOptions(flags)}))
+    const rows = locateListed(listing, {allowUnsafe, ...identityOptions(flags)})
     if (!this.jsonEnabled()) this.log(formatList(rows))
     process.exitCode = listing.unreadable.length > 0 ? 4 : 0
     return rows

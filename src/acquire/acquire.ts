@@ -19,7 +19,7 @@ import path = require('node:path')
 
 import {NslocateError} from '../errors'
 import {flock, probePosixLock, setPosixLock} from '../native/binding'
-import {validateName} from '../locate/name'
+import {mergeNameArgs, validateName} from '../locate/name'
 import {registerHeld} from '../locate/pidfile'
 import {PidfileHandle, makeHandle} from './handle'
 import {conflict, lockExclusive} from './lock'
@@ -46,8 +46,9 @@ export interface AcquireOptions {
 export const DEFAULT_LOCK_TIMEOUT_MS = 10_000
 const MAX_REOPENS = 20
 
-export async function acquire(nameOrOptions: string | AcquireOptions): Promise<PidfileHandle> {
-  const opts: AcquireOptions = typeof nameOrOptions === 'string' ? {name: nameOrOptions} : nameOrOptions
+/** acquire(NAME), acquire({name, ...}) or acquire(NAME, {...}): the second argument is merged, never ignored. */
+export async function acquire(nameOrOptions: string | AcquireOptions, options?: Partial<AcquireOptions>): Promise<PidfileHandle> {
+  const opts: AcquireOptions = mergeNameArgs('acquire', nameOrOptions, options)
   if (!opts.pidfile) validateName(opts.name)
   const file = pidfilePathFor(opts)
   const name = path.basename(file)

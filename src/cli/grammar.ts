@@ -61,7 +61,9 @@ export const containerFlags = {
   // An empty value (CID=$(docker ps -q ...) found nothing) must never mean "no container", which
   // would search the host: commands test `!== undefined`, and containerTarget() refuses '' (USAGE).
   container: {type: 'string', summary: 'The service runs in this Docker container (name or id): read its pidfile inside the container, through the Docker API.', helpValue: 'REF', exclusive: ['root-pid']},
-  'root-pid': {type: 'integer', summary: 'Look inside the mount and PID namespaces of process PID (e.g. 1 in a sidecar that shares the app\'s PID namespace).', helpValue: 'PID', min: 1, exclusive: ['container']},
+  // max: PID_MAX_LIMIT - 1 (2^22 - 1), above which no kernel has a pid; the running kernel's pid_max
+  // is checked by the library (validateRootPid in src/locate/name.ts): a usage error either way.
+  'root-pid': {type: 'integer', summary: 'Look inside the mount and PID namespaces of process PID (e.g. 1 in a sidecar that shares the app\'s PID namespace).', helpValue: 'PID', min: 1, max: 4194303, exclusive: ['container']},
 } as const satisfies Record<string, FlagSpec>
 
 /**

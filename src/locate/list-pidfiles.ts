@@ -8,9 +8,13 @@
 import fs = require('node:fs')
 import path = require('node:path')
 
+import {NslocateError} from '../errors'
+import {ProcFs, proc} from '../proc/proc-fs'
+import {IdentityOptions} from './identity-options'
+import {LocateOptions, LocateResult, locate} from './locate'
 import {isValidName} from './name'
 import {lstatIn, readdirIn} from './path-safety'
-import {SearchOptions, resolvePidfile, searchEntries, withAbsolutePaths} from './search-path'
+import {SearchOptions, pidfileSearchEntries, resolveIn, searchEntries, withAbsolutePaths} from './search-path'
 
 export interface ListedPidfile {
   name: string
@@ -64,7 +68,7 @@ export function listPidfiles(options: SearchOptions = {}): PidfileListing {
       if (!(d.isDirectory() || d.isSymbolicLink()) || !isValidName(d.name)) continue
       const p = path.join(entry.dir, d.name, `${d.name}.pid`)
       try {
-        lstatIn(p, opts.root)
+        lstatIn(p, opts.root, true) // a NAME.pid link that leads nowhere is listed too (find answers unknown)
         names.add(d.name)
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code
@@ -73,8 +77,10 @@ export function listPidfiles(options: SearchOptions = {}): PidfileListing {
     }
   }
   const seen = new Set<string>()
+  // find's search path, as resolvePidfile() builds it for each NAME: built once for all of them.
+  const places = pidfileSearchEntries(opts)
   for (const name of [...names].sort()) {
-    const found = resolvePidfile(name, opts)
+    const found = resolveIn(name, places, opts.root)
     if (found.path && !seen.has(found.path)) {
       seen.add(found.path)
       out.files.push({name, path: found.path, validName: true})
@@ -86,8 +92,57 @@ export function listPidfiles(options: SearchOptions = {}): PidfileListing {
       out.files.push(f)
     }
   }
-  out.files.sort((a, b) => a.path.localeCompare(b.path))
+  // One collator for the whole sort: the order of String.prototype.localeCompare() (the same
+  // default locale and options), without looking one up for every comparison.
+  const collator = new Intl.Collator()
+  out.files.sort((a, b) => collator.compare(a.path, b.path))
   return out
+}
+
+export interface ListLocateOptions extends IdentityOptions {
+  allowUnsafe?: boolean
+  /** /proc mount to read (tests count its reads) */
+  procfs?: ProcFs
+}
+
+/**
+ * Every listed pidfile as `find` reports it: locate() on each, with the pidfile given, through one
+ * ProcFs.forPass() view for the whole pass, so what costs a read per process (the process table's
+ * walk by PID namespace, for an unlocked pidfile) or a read of the whole lock table is not paid
+ * again for every file (proc-fs.ts). Each file is still opened, probed, read and reconciled on its
+ * own (its lock, its holder, its candidates), so the answers are those of one `find` per file.
+ * One row at a time, as each file is located (the caller need not keep them all).
+ */
+export function* eachListed(listing: PidfileListing, opts: ListLocateOptions = {}): Generator<LocateResult, void, undefined> {
+  const procfs = (opts.procfs ?? proc).forPass()
+  try {
+    for (const f of listing.files) yield locateOne({...opts, name: f.name, pidfile: f.path, skipNameCheck: !f.validName, procfs})
+  } finally {
+    procfs.release()
+  }
+}
+
+/** How often one file is looked at again when its lock holder exits while being inspected. */
+const GONE_RETRIES = 3
+
+/**
+ * locate(), looked at again (as `find` says to: "run again") when the lock holder exited while
+ * being inspected (GONE): over thousands of files, one service stopping meanwhile must not fail the
+ * whole listing, nor leave it half printed.
+ */
+function locateOne(opts: LocateOptions): LocateResult {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return locate(opts)
+    } catch (error) {
+      if (!(error instanceof NslocateError && error.code === 'GONE') || attempt >= GONE_RETRIES) throw error
+    }
+  }
+}
+
+/** eachListed(), as an array. */
+export function locateListed(listing: PidfileListing, opts: ListLocateOptions = {}): LocateResult[] {
+  return [...eachListed(listing, opts)]
 }
 
 function dirId(dir: string, root?: string): string | null {

@@ -14,7 +14,7 @@ import {confine} from './confine'
 import {hasPtraceCap, ptraceDenial} from './denial'
 import {IdentityOptions, ResolvedIdentity, checkIdentity, resolveIdentity} from './identity-options'
 import {PidfileLock, findLockHolder} from './lock-holder'
-import {SearchOptions, resolvePidfile, validateName, withAbsolutePaths} from './name'
+import {SearchOptions, mergeNameArgs, resolvePidfile, validateName, validateRootPid, withAbsolutePaths} from './name'
 import {OpenedPidfile, mode, openPidfile} from './pidfile'
 import {refusedResult} from './pidfile-look'
 import {applySafety} from './pidfile-trust'
@@ -74,8 +74,9 @@ export function statusExitCode(state: State): number {
   return {running: 0, stale: 1, stopped: 3, unknown: 4}[state]
 }
 
-export function locate(nameOrOptions: string | LocateOptions): LocateResult {
-  return locateDetailed(nameOrOptions).result
+/** locate(NAME), locate({name, ...}) or locate(NAME, {...}): the second argument is merged, never ignored. */
+export function locate(nameOrOptions: string | LocateOptions, options?: Partial<LocateOptions>): LocateResult {
+  return locateDetailed(nameOrOptions, options).result
 }
 
 /** The identified processes' facts as read during locate (start times pin identity for signal). */
@@ -95,11 +96,12 @@ export function stoppedResult(name: string, reasons: string[] = [], evidence: st
   }
 }
 
-export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
+export function locateDetailed(nameOrOptions: string | LocateOptions, options?: Partial<LocateOptions>): Located {
   // Relative --pidfile/--dir: against the caller's working directory, before anything else; empty: USAGE.
-  const opts: LocateOptions = withAbsolutePaths(typeof nameOrOptions === 'string' ? {name: nameOrOptions} : nameOrOptions)
+  const opts: LocateOptions = withAbsolutePaths(mergeNameArgs('locate', nameOrOptions, options))
   if (!opts.skipNameCheck) validateName(opts.name)
   const procfs = opts.procfs ?? proc
+  if (opts.rootPid !== undefined) validateRootPid(opts.rootPid, procfs.pidMax())
   const result = stoppedResult(opts.name)
   const located: Located = {result, main: null, holder: null}
   if (opts.preEvidence) result.evidence.push(...opts.preEvidence)
@@ -115,7 +117,9 @@ export function locateDetailed(nameOrOptions: string | LocateOptions): Located {
   try {
     opened = openPidfile(file, {pidMax: procfs.pidMax(), lstat, root: inRoot?.root, uid: opts.uid, allowUnsafe: opts.allowUnsafe})
   } catch (error) {
-    if (refusedResult(error, result)) return located
+    // A refused pidfile, or one that is a symbolic link leading to no file (dangling, looping, a
+    // directory): unknown, never "no pidfile" (pidfile-look.ts).
+    if (refusedResult(error, result, opts.allowUnsafe)) return located
     if (isErrno(error, 'ENOENT')) {
       result.reasons.push('no_pidfile')
       result.evidence.push(`${file} disappeared while being read`)

@@ -22,6 +22,57 @@ export function validateName(name: string): string {
   return name
 }
 
+function shownValue(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' || v === undefined) return String(v)
+  try {
+    return (JSON.stringify(v) ?? String(v)).slice(0, 80)
+  } catch {
+    return Object.prototype.toString.call(v)
+  }
+}
+
+function isOptionsObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/**
+ * The (NAME | OPTIONS) argument of locate() and acquire(), and an optional OPTIONS after a NAME, as
+ * one options object: locate('svc', {dir}) is locate({name: 'svc', dir}). A second argument after
+ * an options object, one that is not an object, or one naming another service is a USAGE error:
+ * an option is never silently ignored (which would search the default directories instead).
+ */
+export function mergeNameArgs<T extends {name: string}>(fn: string, nameOrOptions: string | T, more?: unknown): T {
+  if (more === undefined) {
+    if (typeof nameOrOptions === 'string') return {name: nameOrOptions} as T
+    if (!isOptionsObject(nameOrOptions)) {
+      throw new NslocateError('USAGE', `${fn}() takes a service NAME or an options object {name, ...}, not ${shownValue(nameOrOptions)}`)
+    }
+    return nameOrOptions
+  }
+  if (typeof nameOrOptions !== 'string') {
+    throw new NslocateError('USAGE', `${fn}(): give the options once, as ${fn}({name, ...}) or ${fn}(NAME, {...}); a second argument after an options object (${shownValue(more)}) would be ignored`)
+  }
+  if (!isOptionsObject(more)) {
+    throw new NslocateError('USAGE', `${fn}(${shownValue(nameOrOptions)}, OPTIONS): OPTIONS must be an options object, not ${shownValue(more)}`)
+  }
+  if (more.name !== undefined && more.name !== nameOrOptions) {
+    throw new NslocateError('USAGE', `${fn}(${shownValue(nameOrOptions)}, {name: ${shownValue(more.name)}}): two different names; give the name once`)
+  }
+  return {...more, name: nameOrOptions} as unknown as T
+}
+
+/**
+ * The library's rootPid (the CLI's --root-pid): a pid, i.e. a safe integer from 1 to pid_max - 1,
+ * given as a number. Anything else (NaN, 0, -1, 1.5, a string such as 'self' or '1/root/..', which
+ * would be joined into a /proc path) is a USAGE error naming the option and the value.
+ */
+export function validateRootPid(value: unknown, pidMax: number): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value < pidMax) return value
+  const kind = typeof value === 'number' ? '' : `, given as ${value === null ? 'null' : typeof value}: it must be a number`
+  throw new NslocateError('USAGE', `rootPid ${shownValue(value)} (--root-pid) is not a pid: give the id of a running process, an integer from 1 to ${pidMax - 1} (pid_max - 1)${kind}`,
+    {details: {option: 'rootPid', value: (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'string' ? value : shownValue(value)}})
+}
+
 /**
  * The directories of the search path that hold NAME.pid directly, each once (by dev:inode: /var/run
  * is a symlink to /run on most systems; realpath would resolve /proc/PID/root itself and leave the

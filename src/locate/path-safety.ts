@@ -58,6 +58,31 @@ export interface ChaseOptions {
   root?: string
   uid?: number
   gid?: number
+  /**
+   * A symlink as the last component is not followed: the walk ends on the link itself, as lstat(2)
+   * does (`stat` is the link's). For finding a pidfile: a link that leads nowhere still exists.
+   */
+  stopAtLink?: boolean
+}
+
+/**
+ * The walk met the file's own symbolic link (the last component of the path is a link) and could
+ * not follow it to a file: its target does not exist (ENOENT, ENOTDIR), the links loop (ELOOP),
+ * the target is a directory (EISDIR), or a directory on the way may not be entered (EACCES). The
+ * name exists, so this is never "no such file" (never `no_pidfile`, never "stopped"): locate()
+ * answers `unknown` (pidfile-look.ts, refusedResult). `code` is its own, so that no ENOENT check
+ * takes it for a missing file; `failure` is the error code that stopped the walk.
+ */
+export class BrokenLink extends Error {
+  readonly code = 'EBROKENLINK'
+  constructor(readonly link: string, readonly target: string, readonly failure: string, cause: unknown) {
+    super(`${link} is a symbolic link to ${target}, which cannot be followed to a file: ${(cause as Error).message}`, {cause})
+  }
+
+  /** The symlink refusal's own words (the same as for a link to an existing file). */
+  get detail(): string {
+    return `${this.link} is a symbolic link to ${this.target}; a pidfile must be a regular file`
+  }
 }
 
 export function fdPath(fd: number, name: string): string {
@@ -90,6 +115,8 @@ export function chasePath(file: string, opts: ChaseOptions = {}): ChasedPath {
   const rootFd = fs.openSync(root, O_PATH | fs.constants.O_DIRECTORY)
   const stack: Array<{fd: number; name: string; st: fs.Stats}> = []
   const out: Omit<ChasedPath, 'dirFd' | 'base' | 'stat'> = {resolved: '', problems: [], controllers: [], symlinks: []}
+  // The file's own link (the path's last component is a symbolic link): a failure past it is a BrokenLink.
+  let ownLink: {where: string; target: string} | null = null
   try {
     const rootSt = fs.fstatSync(rootFd)
     // Inside a container, its own root user (the owner of its / , which may be a mapped uid) is trusted as root is;
@@ -124,11 +151,14 @@ export function chasePath(file: string, opts: ChaseOptions = {}): ChasedPath {
       } catch (error) {
         throw reachError(error, where, shown(names()), here.st)
       }
-      if (st.isSymbolicLink()) {
+      if (st.isSymbolicLink() && !(todo.length === 0 && opts.stopAtLink)) {
         if (++links > MAX_SYMLINKS) throw fsError('ELOOP', `${file}: more than ${MAX_SYMLINKS} symbolic links on the way (a loop?)`)
         const target = fs.readlinkSync(p)
         out.symlinks.push(`${where} -> ${target}`)
-        if (todo.length === 0) out.problems.push({reason: 'symlink', detail: `${where} is a symbolic link to ${target}; a pidfile must be a regular file`})
+        if (todo.length === 0) {
+          out.problems.push({reason: 'symlink', detail: `${where} is a symbolic link to ${target}; a pidfile must be a regular file`})
+          ownLink ??= {where, target}
+        }
         if (!trustedUids.has(st.uid)) {
           out.controllers.push({kind: 'uid', id: st.uid, reason: 'unsafe_symlink', what: `the symbolic link ${where} -> ${target} is owned by uid ${st.uid}`})
         }
@@ -162,6 +192,7 @@ export function chasePath(file: string, opts: ChaseOptions = {}): ChasedPath {
     throw fsError('EISDIR', `${file} is a directory, not a pidfile`)
   } catch (error) {
     for (const s of stack) fs.closeSync(s.fd)
+    if (ownLink) throw new BrokenLink(ownLink.where, ownLink.target, (error as NodeJS.ErrnoException).code ?? 'EIO', error)
     throw error
   } finally {
     fs.closeSync(rootFd)
@@ -216,13 +247,14 @@ function reachError(error: unknown, where: string, parent: string, parentSt: fs.
 }
 
 /**
- * lstat of a path under `root` (/proc/PID/root): through the kernel, an absolute symlink there
+ * stat of a path under `root` (/proc/PID/root): through the kernel, an absolute symlink there
  * (/var/run -> /run) would resolve against the caller's root and leave the container; walked, it
- * stays inside. Without a root, plain lstat.
+ * stays inside. Without a root, plain stat. `noFollow`: lstat, a symlink as the last component is
+ * the answer (a dangling one too), as when looking for a pidfile.
  */
-export function lstatIn(file: string, root?: string): fs.Stats {
-  if (!root) return fs.lstatSync(file)
-  const c = chasePath(file, {root})
+export function lstatIn(file: string, root?: string, noFollow = false): fs.Stats {
+  if (!root) return noFollow ? fs.lstatSync(file) : fs.statSync(file)
+  const c = chasePath(file, {root, stopAtLink: noFollow})
   fs.closeSync(c.dirFd)
   return c.stat
 }
@@ -230,7 +262,14 @@ export function lstatIn(file: string, root?: string): fs.Stats {
 /** readdir of a directory under `root`, walked the same way (see lstatIn). */
 export function readdirIn(dir: string, root?: string): fs.Dirent[] {
   if (!root) return fs.readdirSync(dir, {withFileTypes: true})
-  const c = chasePath(dir, {root})
+  let c: ChasedPath
+  try {
+    c = chasePath(dir, {root})
+  } catch (error) {
+    // A directory behind a link that leads nowhere is simply not there (ENOENT), as readdir(2) says.
+    if (error instanceof BrokenLink) throw Object.assign(new Error(error.message, {cause: error}), {code: error.failure})
+    throw error
+  }
   try {
     if (!c.stat.isDirectory()) throw fsError('ENOTDIR', `${c.resolved} is not a directory`)
     const fd = fs.openSync(fdPath(c.dirFd, c.base), DIR_FLAGS)

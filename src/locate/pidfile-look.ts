@@ -8,7 +8,7 @@
 import fs = require('node:fs')
 
 import type {LocateResult} from './locate'
-import {ChasedPath, fdPath} from './path-safety'
+import {BrokenLink, ChasedPath, fdPath} from './path-safety'
 
 /** open(2)'s O_PATH (Linux; the same value on x86-64, arm64, arm, riscv, s390x, ppc64le). */
 const O_PATH = 0o10000000
@@ -104,8 +104,30 @@ export function openLooked(file: string, chased: ChasedPath, opts: LookOptions):
 /**
  * locate()'s hook: a refused pidfile makes the answer unknown with the refusal's reason, and no
  * process; false for any other error.
+ *
+ * A pidfile that is itself a symbolic link which leads to no file (dangling, looping, to a
+ * directory, through a directory that may not be entered: a BrokenLink from the walk) is refused
+ * the same way: without `allowUnsafe` exactly as any symlinked pidfile (`symlink`, whatever its
+ * target), with it as what following the link found: a directory is `not_regular`, anything else
+ * still `symlink` (plus `permission_denied` for EACCES/EPERM). The name exists, so it is never
+ * `no_pidfile`, and `wait --for stopped` never succeeds on it.
  */
-export function refusedResult(error: unknown, result: LocateResult): boolean {
+export function refusedResult(error: unknown, result: LocateResult, allowUnsafe = false): boolean {
+  if (error instanceof BrokenLink) {
+    result.state = 'unknown'
+    if (!allowUnsafe) {
+      result.reasons.push('symlink')
+      result.evidence.push(`REFUSED: ${error.detail}; not opened (its target is never read; pass --allow-unsafe-pidfile to follow it)`)
+    } else if (error.failure === 'EISDIR') {
+      result.reasons.push('not_regular')
+      result.evidence.push(`REFUSED: ${error.link} is a symbolic link to ${error.target}, a directory, not a regular file: not opened, not a pidfile`)
+    } else {
+      result.reasons.push('symlink')
+      if (error.failure === 'EACCES' || error.failure === 'EPERM') result.reasons.push('permission_denied')
+      result.evidence.push(`REFUSED: ${error.message}; a link that leads to no file is not a missing pidfile (it cannot be called stopped)`)
+    }
+    return true
+  }
   if (!(error instanceof PidfileRefused)) return false
   result.state = 'unknown'
   result.reasons.push(error.reason)

@@ -22,11 +22,16 @@ export interface PidfileContent {
   note: string | null
 }
 
-const BLANK = /^[ \t\r\f\v]+|[ \t\r\f\v]+$/g
+/**
+ * The blanks allowed around the pid (docs/nslocate.1.md, *Pidfile format*): spaces, tabs and
+ * carriage returns (a CRLF line end), nothing else: a vertical tab, a form feed or a non-ASCII space
+ * before or after the digits makes the file garbage_pidfile.
+ */
+const BLANK = /^[ \t\r]+|[ \t\r]+$/g
 
 /**
  * The pid is the first line, parsed strictly as libbsd's pidfile reader and systemd's parse_pid()
- * do: optional blanks around it (a trailing newline is common), then decimal digits only. 0,
+ * do: optional blanks around it (spaces, tabs, CR; the newline ends the line), then decimal digits only. 0,
  * negatives and values at or above pid_max are not pids. Later lines are ignored and noted: postgres's
  * postmaster.pid, for one, continues with the data directory, start time, port, socket directory,
  * listen address, shared memory key and status. `more`: the file goes on beyond `text`; if the

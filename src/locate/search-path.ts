@@ -69,22 +69,35 @@ export function entryPath(entry: SearchEntry, name: string): string {
 
 /** Every place NAME's pidfile may be, in order. The first that exists wins. */
 export function pidfileSearchPath(name: string, opts: SearchOptions = {}): string[] {
+  return pidfileSearchEntries(opts).map((e) => (typeof e === 'string' ? e : entryPath(e, name)))
+}
+
+/** pidfileSearchPath() before NAME is known: --pidfile (a path), or the search entries. */
+export function pidfileSearchEntries(opts: SearchOptions = {}): Array<SearchEntry | string> {
   if (opts.pidfile !== undefined) return [withAbsolutePaths({pidfile: opts.pidfile}).pidfile!]
   const abs = withAbsolutePaths({dir: opts.dir})
-  return searchEntries({...opts, dir: abs.dir}).map((e) => entryPath(e, name))
+  return searchEntries({...opts, dir: abs.dir})
 }
 
 /**
- * The first path of the search list that exists (lstat: a symlink counts, and is refused later).
- * A place that cannot be looked at (EACCES/EPERM on a directory on the way, say a 0700 directory
- * of another user) ends the search there: the pidfile may be behind it, so "not found" would be a
- * guess. The path is returned without `lstat`; opening it reports the denial (permission_denied).
+ * The first path of the search list that exists (lstat: a symlink counts, and is refused later;
+ * so does one that leads nowhere, dangling, looping or to a directory: found here, it is answered
+ * `unknown`, never skipped as if there were no file; under a root too, where the walk stops at the
+ * link instead of following it). A place that cannot be looked at (EACCES/EPERM on a directory on
+ * the way, say a 0700 directory of another user) ends the search there: the pidfile may be behind
+ * it, so "not found" would be a guess. The path is returned without `lstat`; opening it reports the
+ * denial (permission_denied).
  */
 export function resolvePidfile(name: string, opts: SearchOptions = {}): {path: string | null; searched: string[]; lstat?: fs.Stats} {
-  const searched = pidfileSearchPath(name, opts)
+  return resolveIn(name, pidfileSearchEntries(opts), opts.root)
+}
+
+/** resolvePidfile() over places from pidfileSearchEntries() (list resolves many NAMEs over the same places). */
+export function resolveIn(name: string, places: Array<SearchEntry | string>, root?: string): {path: string | null; searched: string[]; lstat?: fs.Stats} {
+  const searched = places.map((e) => (typeof e === 'string' ? e : entryPath(e, name)))
   for (const p of searched) {
     try {
-      const lstat = lstatIn(p, opts.root)
+      const lstat = lstatIn(p, root, true)
       return {path: p, searched, lstat}
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code

@@ -8,7 +8,7 @@ import path = require('node:path')
 
 import {LockProbe, NS_TRANSLATE_UNSUPPORTED, nsOwner, nsPidFromPidns, probePosixLock} from '../native/binding'
 import {CgroupLine, parseCgroup} from './parse-cgroup'
-import {LockLine, parseFdinfoLocks, parseLocks} from './parse-locks'
+import {LockLine, devMajor, devMinor, parseFdinfoLocks, parseLocks} from './parse-locks'
 import {ProcStat, parseStat} from './parse-stat'
 import {ProcStatus, parseStatus} from './parse-status'
 
@@ -299,6 +299,147 @@ export class ProcFs {
   pidMax(): number {
     return this.pidMaxValue.get()
   }
+
+  /**
+   * A view of this ProcFs for one pass over many pidfiles (`list`; release() it afterwards). Every
+   * read goes to this ProcFs, except what costs one read per process, or a read of the whole lock
+   * table, for every file:
+   * - the walk of the process table by PID namespace that an unlocked pidfile costs (listPids,
+   *   then the ns/pid link of every pid in turn) is read once and reused for up to `ttlMs` (as boot
+   *   time and pid_max are). A link is answered from it only while the caller walks the table in
+   *   order, right after listPids(); any other read of a link (a candidate's own namespace, a
+   *   result's pidns) is made afresh. Each namespace of the walk is translated in (ioctl
+   *   NS_GET_PID_FROM_PIDNS) through one descriptor of that very namespace held for the pass,
+   *   instead of opening /proc/PID/ns/pid again per file;
+   * - /proc/locks (readLocks, readLocksBounded) is reused for up to `ttlMs` too, but only for a
+   *   file it has no line about (the file whose lock was just probed, probeLock()): when it has a
+   *   line about the file, it is read afresh, so a lock seen on a file is never an old one. (Reading it more often would not be cheaper: a read
+   *   that follows the previous one by more than a few ms costs ~10 ms, bench/README.md.)
+   * - this process's own mount namespace link (/proc/self/ns/mnt) is read once.
+   * So a PID namespace made, or a flock(2) lock taken, less than that long before a file is looked
+   * at may be missed for that file (docs/nslocate.1.md, list); whatever is seen of a file's own
+   * lock, holder and candidates is as fresh as for `find`. Without it, list read one link per
+   * process per file: 10,000 pidfiles took 50 s.
+   */
+  forPass(ttlMs = SYSTEM_FACTS_TTL_MS): PassProcFs {
+    return passView(this, ttlMs)
+  }
+}
+
+/** At most this many namespace descriptors are held by a pass (one per PID namespace). */
+const MAX_NS_FDS = 256
+
+/** ProcFs.forPass(): the same readers, and release() to close what the pass holds. */
+export type PassProcFs = ProcFs & {release(): void}
+
+function passView(inner: ProcFs, ttlMs: number): PassProcFs {
+  const view = Object.create(inner) as PassProcFs
+  // The process table walk: pids, and their ns/pid links as read during the walk.
+  let walkedAt = Number.NEGATIVE_INFINITY
+  let pids: number[] = []
+  let links = new Map<number, {link: string} | {error: unknown}>()
+  let walk = -1 // index in `pids` of the link the walk asks for next; -1: not walking
+  view.listPids = () => {
+    const now = monotonicMs()
+    if (!(now - walkedAt < ttlMs)) {
+      pids = inner.listPids()
+      links = new Map()
+      walkedAt = now
+    }
+    walk = 0
+    return pids.slice() // a copy: no caller can change what the next one walks (a frozen array would slow every for-of over it)
+  }
+  view.readPidnsLink = (pid: number | 'self') => {
+    if (walk < 0 || walk >= pids.length || pid !== pids[walk]) {
+      walk = -1 // anything else ends the walk: from here on, every link is read afresh
+      return inner.readPidnsLink(pid)
+    }
+    walk++
+    let known = links.get(pid)
+    if (!known) {
+      try {
+        known = {link: inner.readPidnsLink(pid)}
+      } catch (error) {
+        known = {error} // ENOENT (exited) or EACCES (another user's, without CAP_SYS_PTRACE): the same for this pass
+      }
+      links.set(pid, known)
+    }
+    if ('error' in known) throw known.error
+    return known.link
+  }
+
+  // Translations: one descriptor per namespace of the walk (it names the namespace, not a process).
+  const nsFds = new Map<string, number>()
+  const ownTranslate = inner.pidFromPidns === ProcFs.prototype.pidFromPidns
+  view.pidFromPidns = (nsOf: number, n: number) => {
+    const known = links.get(nsOf)
+    if (!ownTranslate || !known || !('link' in known)) return inner.pidFromPidns(nsOf, n)
+    let fd = nsFds.get(known.link)
+    if (fd === undefined) {
+      if (nsFds.size >= MAX_NS_FDS) return inner.pidFromPidns(nsOf, n)
+      try {
+        fd = fs.openSync(inner.file(nsOf, 'ns', 'pid'), 'r')
+      } catch {
+        return NS_TRANSLATE_UNSUPPORTED
+      }
+      // The namespace the walk saw for nsOf, or nsOf is another process by now: then no shortcut.
+      if (`pid:[${fs.fstatSync(fd).ino}]` !== known.link) {
+        fs.closeSync(fd)
+        return inner.pidFromPidns(nsOf, n)
+      }
+      nsFds.set(known.link, fd)
+    }
+    try {
+      return nsPidFromPidns(fd, n)
+    } catch {
+      return NS_TRANSLATE_UNSUPPORTED
+    }
+  }
+
+  // /proc/locks: reused only for the file just probed, and only when it says nothing about it.
+  let probed: string | null = null
+  view.probeLock = (fd: number) => {
+    const r = inner.probeLock(fd)
+    try {
+      const st = fs.fstatSync(fd)
+      probed = `${devMajor(st.dev)}:${devMinor(st.dev)}:${st.ino}`
+    } catch {
+      probed = null
+    }
+    return r
+  }
+  // One reading per way of reading it (whole, or bounded to so many bytes).
+  const readings = new Map<string, {at: number; value: unknown; files: Set<string>}>()
+  const reuse = <T>(key: string, read: () => T, lines: (v: T) => readonly LockLine[]): T => {
+    const file = probed
+    probed = null
+    const now = monotonicMs()
+    const last = readings.get(key)
+    if (file !== null && last && now - last.at < ttlMs && !last.files.has(file)) return last.value as T
+    const value = read()
+    readings.set(key, {at: now, value, files: new Set(lines(value).map((l) => `${l.major}:${l.minor}:${l.inode}`))})
+    return value
+  }
+  // Copies of what is kept: no caller can change what the next one reads.
+  view.readLocks = () => reuse('all', () => inner.readLocks(), (v) => v).slice()
+  view.readLocksBounded = (maxBytes: number) => {
+    const r = reuse(`bounded ${maxBytes}`, () => inner.readLocksBounded(maxBytes), (v) => v.lines)
+    return {lines: r.lines.slice(), truncated: r.truncated}
+  }
+
+  // This process's own mount namespace (every unlocked pidfile is placed by it): setns(2) is never
+  // called, so it is the same for the whole pass.
+  let selfMnt: string | null = null
+  view.readLink = (pid: number | 'self', ...rest: string[]) => {
+    if (pid !== 'self' || rest.length !== 2 || rest[0] !== 'ns' || rest[1] !== 'mnt') return inner.readLink(pid, ...rest)
+    return (selfMnt ??= inner.readLink(pid, ...rest))
+  }
+
+  view.release = () => {
+    for (const fd of nsFds.values()) fs.closeSync(fd)
+    nsFds.clear()
+  }
+  return view
 }
 
 export const proc = new ProcFs()

@@ -50,6 +50,37 @@ describe('first line only', () => {
   })
 })
 
+describe('blanks are spaces, tabs and carriage returns only (issue 17, hole 9)', () => {
+  test.each([
+    [' \t1234\t \r\n', 1234, null],
+    ['\r1234\r', 1234, null],
+    ['1234\n', 1234, null],
+    ['1234', 1234, null],
+    ['\v1234\n', null, 'garbage_pidfile'],
+    ['\f1234\n', null, 'garbage_pidfile'],
+    ['1234\v\n', null, 'garbage_pidfile'],
+    ['1234\f', null, 'garbage_pidfile'],
+    [' \v 1234\n', null, 'garbage_pidfile'],
+    ['\u00a01234\n', null, 'garbage_pidfile'],
+    ['\v\n', null, 'garbage_pidfile'],
+    ['\f', null, 'garbage_pidfile'],
+    [' \t\r\n', null, 'empty_pidfile'],
+  ])('%j -> pid %p (%p)', (text, pid, problem) => {
+    const r = parsePidfileContent(text)
+    expect({pid: r.pid, problem: r.problem}).toEqual({pid, problem})
+  })
+
+  test('read from a file too', () => {
+    expect(read('\v4242\n').problem).toBe('garbage_pidfile')
+    expect(read('\f4242\n').problem).toBe('garbage_pidfile')
+    expect(read('\t4242\r\n').pid).toBe(4242)
+  })
+
+  test('a later line of form feeds still counts as a later line', () => {
+    expect(parsePidfileContent('1234\n\f\n').note).toBe("1 later line ignored: the pid is the first line (as in postgres's postmaster.pid)")
+  })
+})
+
 describe('the read size never changes the number', () => {
   test('254 spaces then 25570 is 25570 (the old 256-byte read made it 25)', () => {
     const r = read(' '.repeat(254) + '25570\n')
