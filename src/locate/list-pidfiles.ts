@@ -13,7 +13,7 @@ import {ProcFs, proc} from '../proc/proc-fs'
 import {IdentityOptions} from './identity-options'
 import {LocateOptions, LocateResult, locate} from './locate'
 import {isValidName} from './name'
-import {lstatIn, readdirIn} from './path-safety'
+import {ChaseCache, lstatIn, readdirIn} from './path-safety'
 import {SearchOptions, pidfileSearchEntries, resolveIn, searchEntries, withAbsolutePaths} from './search-path'
 
 export interface ListedPidfile {
@@ -115,9 +115,11 @@ export interface ListLocateOptions extends IdentityOptions {
  */
 export function* eachListed(listing: PidfileListing, opts: ListLocateOptions = {}): Generator<LocateResult, void, undefined> {
   const procfs = (opts.procfs ?? proc).forPass()
+  const chaseCache = new ChaseCache()
   try {
-    for (const f of listing.files) yield locateOne({...opts, name: f.name, pidfile: f.path, skipNameCheck: !f.validName, procfs})
+    for (const f of listing.files) yield locateOne({...opts, name: f.name, pidfile: f.path, skipNameCheck: !f.validName, procfs, chaseCache})
   } finally {
+    chaseCache.release()
     procfs.release()
   }
 }

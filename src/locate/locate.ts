@@ -23,6 +23,7 @@ import {describeNames} from './process-names'
 import {reconcileWithHolders} from './reconcile'
 import {readNames, resolveUnlocked} from './unlocked'
 import {MountRef} from './visibility'
+import type {ChaseCache} from './path-safety'
 
 export type State = 'running' | 'stale' | 'stopped' | 'unknown'
 
@@ -67,6 +68,8 @@ export interface LocateOptions extends SearchOptions, IdentityOptions {
   containerHint?: ContainerRef
   /** evidence gathered before locate (e.g. from the Docker API) */
   preEvidence?: string[]
+  /** set by list: the walks of the pidfiles' directories, shared by the files of one pass */
+  chaseCache?: ChaseCache
 }
 
 /** LSB status codes (find, list): running 0, stale 1, stopped 3, unknown 4. */
@@ -115,7 +118,7 @@ export function locateDetailed(nameOrOptions: string | LocateOptions, options?: 
   }
   let opened: OpenedPidfile
   try {
-    opened = openPidfile(file, {pidMax: procfs.pidMax(), lstat, root: inRoot?.root, uid: opts.uid, allowUnsafe: opts.allowUnsafe})
+    opened = openPidfile(file, {pidMax: procfs.pidMax(), lstat, root: inRoot?.root, uid: opts.uid, allowUnsafe: opts.allowUnsafe, chaseCache: opts.chaseCache})
   } catch (error) {
     // A refused pidfile, or one that is a symbolic link leading to no file (dangling, looping, a
     // directory): unknown, never "no pidfile" (pidfile-look.ts).

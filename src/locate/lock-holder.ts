@@ -57,7 +57,10 @@ export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs:
   // Holders' fd links show the file's real path: match the opened file's own name too (a symlinked
   // pidfile). Only needed past the POSIX answer.
   const names = [path.basename(file)]
+  let named = false
   const withRealName = () => {
+    if (named) return names
+    named = true
     try {
       names.push(path.basename(procfs.readLink('self', 'fd', String(fd))))
     } catch {}
@@ -96,12 +99,11 @@ export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs:
   // flock locks are invisible to F_GETLK. /proc/locks tells whether one exists (when its caller is
   // visible here); the pidfile's own pid is checked too, since /proc/locks drops the line when the
   // caller is not visible in this /proc's namespace.
-  withRealName()
   const read = locksOn(procfs, stat, evidence)
   const lines = read.lines.filter((l) => l.kind === 'FLOCK')
   const proven = new Set<number>()
   if (lines.length === 0 && !read.incomplete) {
-    for (const p of hintPids) if (p > 0 && judge(p).ok && holdsLock(procfs, p, 'FLOCK', names, stat).holds) proven.add(p)
+    for (const p of hintPids) if (p > 0 && judge(p).ok && holdsLock(procfs, p, 'FLOCK', withRealName(), stat).holds) proven.add(p)
     if (proven.size === 0) {
       evidence.push(`${procfs.root}/locks: no flock lock on ${devIno(stat)}`)
       return {lock: 'none', holders: [], notVisible: false, evidence, denied: [], ignored: []}
@@ -110,6 +112,7 @@ export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs:
     evidence.push(`${procfs.root}/locks: flock lock on ${devIno(stat)} created by pid ${lines.map((l) => l.pid).join(', ')} (the caller of flock(), not necessarily a holder)`)
   }
   const hints = [...lines.map((l) => l.pid), ...hintPids]
+  withRealName()
   const quick = verifiedHolder(procfs, 'FLOCK', names, stat, hints, opts, judge, proven)
   if (quick) return quickFinding('flock', quick, stat, evidence)
   return scan('flock', 'FLOCK', names, stat, procfs, hints, evidence, judge, lines)

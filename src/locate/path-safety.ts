@@ -51,6 +51,8 @@ export interface ChasedPath {
   symlinks: string[]
   /** lstat of the file itself (after the symlinks on the way) */
   stat: fs.Stats
+  /** dirFd belongs to a ChaseCache: the caller must not close it */
+  shared?: boolean
 }
 
 export interface ChaseOptions {
@@ -63,6 +65,35 @@ export interface ChaseOptions {
    * does (`stat` is the link's). For finding a pidfile: a link that leads nowhere still exists.
    */
   stopAtLink?: boolean
+  /** the directories already walked in this pass (list): their walk is reused, not repeated */
+  cache?: ChaseCache
+}
+
+/**
+ * The walks of the directories that hold pidfiles, kept for one pass over many files (`list`): the
+ * directory's O_PATH descriptor and what the walk found of its path. A file in it is then looked
+ * up relative to that descriptor, as the walk itself would do last, so what was checked is still
+ * what is opened; only the walk up to it (a lstat and an open per component) is not repeated. A
+ * walk that followed a symbolic link is not kept. release() closes the descriptors.
+ */
+export class ChaseCache {
+  private readonly dirs = new Map<string, {fd: number; out: Omit<ChasedPath, 'dirFd' | 'base' | 'stat'>}>()
+
+  get(key: string) {
+    return this.dirs.get(key)
+  }
+
+  keep(key: string, dirFd: number, out: Omit<ChasedPath, 'dirFd' | 'base' | 'stat'>): void {
+    if (this.dirs.has(key) || out.symlinks.length > 0 || this.dirs.size >= 64) return
+    try {
+      this.dirs.set(key, {fd: fs.openSync(fdPath(dirFd, '.'), DIR_FLAGS), out: structuredClone(out)})
+    } catch {}
+  }
+
+  release(): void {
+    for (const d of this.dirs.values()) fs.closeSync(d.fd)
+    this.dirs.clear()
+  }
 }
 
 /**
@@ -112,6 +143,20 @@ export function chasePath(file: string, opts: ChaseOptions = {}): ChasedPath {
   const root = rootArg ?? '/'
   const inner = rootArg ? file.slice(rootArg.length) || '/' : file
   if (!path.isAbsolute(inner)) throw fsError('EINVAL', `${file} is not an absolute path`)
+  const key = opts.cache ? `${root}\0${path.dirname(path.normalize(inner))}\0${uid}\0${gid}\0${opts.stopAtLink ? 1 : 0}` : ''
+  const base = path.basename(inner)
+  const hit = opts.cache && base !== '' && base !== '.' && base !== '..' ? opts.cache.get(key) : undefined
+  if (hit) {
+    // The directory's walk is reused; its entry is looked up as the walk's last step would. A
+    // symbolic link, or anything that fails, takes the whole walk (the same answer, or error, as alone).
+    try {
+      const st = fs.lstatSync(fdPath(hit.fd, base))
+      if (!st.isSymbolicLink()) {
+        const out = structuredClone(hit.out)
+        return {...out, resolved: path.join(out.resolved, base), dirFd: hit.fd, base, stat: st, shared: true}
+      }
+    } catch {}
+  }
   const rootFd = fs.openSync(root, O_PATH | fs.constants.O_DIRECTORY)
   const stack: Array<{fd: number; name: string; st: fs.Stats}> = []
   const out: Omit<ChasedPath, 'dirFd' | 'base' | 'stat'> = {resolved: '', problems: [], controllers: [], symlinks: []}
@@ -174,8 +219,9 @@ export function chasePath(file: string, opts: ChaseOptions = {}): ChasedPath {
         stack.pop()
         for (const s of stack) fs.closeSync(s.fd)
         stack.length = 0
-        if (dir.fd === rootFd) return {...out, resolved: where, dirFd: fs.openSync(root, O_PATH | fs.constants.O_DIRECTORY), base: name, stat: st}
-        return {...out, resolved: where, dirFd: dir.fd, base: name, stat: st}
+        const dirFd = dir.fd === rootFd ? fs.openSync(root, O_PATH | fs.constants.O_DIRECTORY) : dir.fd
+        if (opts.cache && !st.isSymbolicLink()) opts.cache.keep(key, dirFd, {...out, resolved: path.dirname(where)})
+        return {...out, resolved: where, dirFd, base: name, stat: st}
       }
       if (!st.isDirectory()) throw fsError('ENOTDIR', `${where} (on the way to ${file}) is not a directory`)
       let fd: number
@@ -204,7 +250,12 @@ export function chasePath(file: string, opts: ChaseOptions = {}): ChasedPath {
  * user namespace, for an owner not mapped into it. Anyone unmapped looks like this, so it is never
  * trusted as root.
  */
+let overflowCache: {at: number; ids: {uid: number; gid: number}} | null = null
+
+/** /proc/sys/kernel/overflow{uid,gid}, read again once a second (every pidfile and every holder asks). */
 export function overflowIds(): {uid: number; gid: number} {
+  const now = Number(process.hrtime.bigint() / 1000000n)
+  if (overflowCache && now - overflowCache.at < 1000) return overflowCache.ids
   const read = (f: string) => {
     try {
       const n = Number(fs.readFileSync(`/proc/sys/kernel/${f}`, 'utf8').trim())
@@ -213,7 +264,8 @@ export function overflowIds(): {uid: number; gid: number} {
       return 65534
     }
   }
-  return {uid: read('overflowuid'), gid: read('overflowgid')}
+  overflowCache = {at: now, ids: {uid: read('overflowuid'), gid: read('overflowgid')}}
+  return overflowCache.ids
 }
 
 interface Trusted {

@@ -5,7 +5,7 @@
  */
 import fs = require('node:fs')
 
-import {Controller, chasePath} from './path-safety'
+import {ChaseCache, Controller, chasePath} from './path-safety'
 import {openLooked} from './pidfile-look'
 
 export type ContentProblem = 'empty_pidfile' | 'garbage_pidfile' | 'invalid_pid'
@@ -104,7 +104,12 @@ export interface OpenOptions {
   uid?: number
   gid?: number
   allowUnsafe?: boolean
+  /** directory walks shared by the files of one pass (list) */
+  chaseCache?: ChaseCache
 }
+
+/** One buffer for every pidfile read (only the bytes read are used; list reads thousands). */
+const readBuffer = Buffer.allocUnsafe(FIRST_LINE_MAX + 1)
 
 const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK
 
@@ -118,7 +123,7 @@ const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constant
  * file cannot be opened at all.
  */
 export function openPidfile(file: string, opts: OpenOptions = {}): OpenedPidfile {
-  const chased = chasePath(file, {root: opts.root, uid: opts.uid, gid: opts.gid})
+  const chased = chasePath(file, {root: opts.root, uid: opts.uid, gid: opts.gid, cache: opts.chaseCache})
   try {
     const base = {path: file, unsafe: [...chased.problems] as OpenedPidfile['unsafe'], controllers: chased.controllers, symlinks: chased.symlinks}
     const fd = openLooked(file, chased, {allowUnsafe: opts.allowUnsafe, borrow: (st) => held.get(key(st))})
@@ -130,7 +135,7 @@ export function openPidfile(file: string, opts: OpenOptions = {}): OpenedPidfile
       throw error
     }
   } finally {
-    fs.closeSync(chased.dirFd)
+    if (!chased.shared) fs.closeSync(chased.dirFd)
   }
 }
 
@@ -148,7 +153,7 @@ function readOpened(file: string, fd: number, opts: OpenOptions, unsafe: OpenedP
   let more = false
   if (stat.isFile()) {
     // One byte more than the longest first line: whether the file goes on is then known.
-    const buf = Buffer.alloc(FIRST_LINE_MAX + 1)
+    const buf = readBuffer
     let n = 0
     while (n < buf.length) {
       const got = fs.readSync(fd, buf, n, buf.length - n, n)
