@@ -28,7 +28,14 @@ let mallory: TestUser
 beforeAll(() => {
   mallory = createTestUser('wrule')
 })
+/** Processes a test made that stopAll() does not reach (a tracked process's child, a carrier whose real uid is root): killed by pid. */
+const extra: number[] = []
 afterAll(async () => {
+  for (const pid of extra) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {}
+  }
   await stopAll()
   mallory.remove()
 })
@@ -306,6 +313,7 @@ describe('red team, round 2: locks and numbers the writer rule must not believe'
     expect(fs.existsSync(`/proc/${deadPid}`)).toBe(false)
     // A root process is given the dead owner's pid (pid reuse, forced here with ns_last_pid).
     const reuser = await started([PY, path.join(ATTACKERS, 'exec-at-pid.py'), String(deadPid), PY, '-c', 'import os,signal; print("ready", os.getpid(), flush=True); signal.pause()'], /ready (\d+)/)
+    extra.push(Number(reuser.m[1]))
     expect(Number(reuser.m[1])).toBe(deadPid)
     const probe = fs.readFileSync('/proc/locks', 'utf8')
     expect(probe).toMatch(new RegExp(`POSIX\\s+ADVISORY\\s+READ\\s+${deadPid}\\s`))
@@ -330,6 +338,7 @@ describe('red team, round 2: locks and numbers the writer rule must not believe'
     // mallory opens and locks the stale root pidfile as fd 3, then executes the carrier with it.
     const {m} = await started(mallory.as(['sh', '-c', 'exec 3<"$0" && flock -s 3 && exec "$1"', file, bin]), /ready (\d+)/)
     const carrier = Number(m[1])
+    extra.push(carrier)
     const uids = /^Uid:\s*(.*)$/m.exec(fs.readFileSync(`/proc/${carrier}/status`, 'utf8'))![1].trim().split(/\s+/).map(Number)
     expect(uids).toEqual([0, mallory.uid, mallory.uid, mallory.uid])
     const found = await cliJson(['find', 'ruid', '--pidfile', file, '--json'])
@@ -348,6 +357,7 @@ describe('red team, round 2: locks and numbers the writer rule must not believe'
     const n = freePid()
     // mallory's process at host pid N, named siglog, as the service is.
     const imp = await started([PY, path.join(ATTACKERS, 'exec-at-pid.py'), String(n), ...mallory.as([PY, '-c', 'import ctypes,os,signal; ctypes.CDLL(None).prctl(15, b"siglog", 0, 0, 0); print("ready", os.getpid(), flush=True); signal.pause()'])], /ready (\d+)/)
+    extra.push(Number(imp.m[1]))
     expect(Number(imp.m[1])).toBe(n)
     await sleep(50)
     // Root's "container": a PID and mount namespace of root's; its service is pid N there.
