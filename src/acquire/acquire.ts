@@ -6,10 +6,14 @@
  *     and refuse a symlink, a non-regular file, a hard link, a foreign owner (open-pidfile.ts);
  *  2. (on a second, READ-ONLY open file description of the same inode, the one COMMAND inherits,
  *     so that no service, however privilege-dropped, can write the pidfile through it)
- *     flock(LOCK_SH|LOCK_NB): fails only if a running instance holds it exclusively -> conflict;
- *     a POSIX lock (F_GETLK) held by anyone is a running instance of a POSIX-locking writer -> conflict;
+ *     flock(LOCK_SH|LOCK_NB): fails only if someone holds it exclusively; a POSIX or OFD lock
+ *     (F_GETLK) may be in the way too. A lock held by a process that could have written the file
+ *     is a running instance -> conflict (lock.ts);
  *  3. upgrade to LOCK_EX|LOCK_NB, retried with jitter until --lock-timeout (lock.ts);
+ *  3a. a lock only processes that could NOT have written the file hold (anyone may lock what they
+ *     may read) is no instance: the file is replaced by a fresh, held one (replace.ts);
  *  4. the name must still be our inode (lstat in the directory held open), else start over (bounded);
+ *     an existing file must be empty or hold a pid, never anything else (open-pidfile.ts);
  *  5. take the POSIX write lock too (F_GETLK readers, translated into their namespace), then
  *     truncate, write the pid in decimal with no newline (handle.ts; no fsync, see docs);
  *  6. release(): unlink only if the name still is our inode, while still holding the locks.
@@ -23,10 +27,11 @@ import {mergeNameArgs, validateName} from '../locate/name'
 import {registerHeld} from '../locate/pidfile'
 import {PidfileHandle, makeHandle} from './handle'
 import {conflict, lockExclusive} from './lock'
-import {CREATE_MODE, FINAL_MODE, openPidfileIn} from './open-pidfile'
+import {CREATE_MODE, FINAL_MODE, openPidfileIn, refuseNotPidfile, reopenReadOnly} from './open-pidfile'
 import {pidfilePathFor} from './paths'
 import {refusePseudoFs} from './pseudo-fs'
-import {at, callerUid, ioError, openDirSafely} from './safe-dir'
+import {replaceNonWriterLocked} from './replace'
+import {at, callerUid, openDirSafely} from './safe-dir'
 
 export {defaultRuntimeDir, pidfilePathFor} from './paths'
 export type {PidfileHandle} from './handle'
@@ -57,7 +62,15 @@ export async function acquire(nameOrOptions: string | AcquireOptions, options?: 
   let handle: PidfileHandle | null = null
   try {
     refusePseudoFs(dirFd, path.dirname(file), file)
-    for (let attempt = 0; attempt < MAX_REOPENS && !handle; attempt++) handle = await lockOnce(dirFd, name, file, deadline, opts.name)
+    for (let reopens = 0; reopens < MAX_REOPENS && !handle;) {
+      const round = await lockOnce(dirFd, name, file, deadline, opts.name)
+      if (round === 'reopen') reopens++
+      else if (round === 'busy') {
+        // Another starter is replacing a file only non-writers lock: its result is met next round.
+        if (Date.now() >= deadline) throw new NslocateError('TIMEOUT', `could not lock ${file} before the lock timeout: other starters kept replacing it`, {exitCode: 1, details: {pidfile: file}})
+        await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 8))
+      } else handle = round
+    }
   } finally {
     if (!handle) fs.closeSync(dirFd)
   }
@@ -74,21 +87,46 @@ export async function acquire(nameOrOptions: string | AcquireOptions, options?: 
   return handle
 }
 
-/** One open-lock-verify round; null when the name no longer names the inode locked (start over). */
-async function lockOnce(dirFd: number, name: string, file: string, deadline: number, service: string): Promise<PidfileHandle | null> {
+/**
+ * One open-lock-verify round: the handle, 'reopen' when the name no longer names the inode locked
+ * (start over), 'busy' when another starter is replacing a file that only non-writers lock.
+ */
+async function lockOnce(dirFd: number, name: string, file: string, deadline: number, service: string): Promise<PidfileHandle | 'reopen' | 'busy'> {
   const {fd, created} = openPidfileIn(dirFd, name, file)
   let lockFd = -1
   let keep = false
   try {
     lockFd = reopenReadOnly(fd, file)
-    await lockExclusive(lockFd, fd, file, deadline, service)
+    const named = () => {
+      try {
+        const st = fs.fstatSync(fd)
+        const cur = fs.lstatSync(at(dirFd, name))
+        return cur.ino === st.ino && cur.dev === st.dev
+      } catch {
+        return false
+      }
+    }
+    const outcome = await lockExclusive(lockFd, fd, file, deadline, service, named)
+    if (outcome.kind === 'reopen') return 'reopen'
+    if (outcome.kind === 'nonwriters') {
+      // 3a. Only processes that could not have written it lock it: no instance. Replace it (it is
+      // then unlinked, so it must be a pidfile too), and hold the fresh file as a winner would.
+      refuseNotPidfile(fd, file)
+      const r = replaceNonWriterLocked(dirFd, name, file, outcome.stat, outcome.holders)
+      if (r.kind !== 'replaced') return r.kind === 'busy' ? 'busy' : 'reopen'
+      registerHeld(r.stat, r.fd)
+      return makeHandle(file, dirFd, name, r.fd, r.lockFd)
+    }
     // 4. the name must still be the inode we locked (a stopping instance may have unlinked it)
     const st = fs.fstatSync(fd)
     let cur: fs.Stats | null = null
     try {
       cur = fs.lstatSync(at(dirFd, name))
     } catch {}
-    if (!cur || cur.ino !== st.ino || cur.dev !== st.dev) return null
+    if (!cur || cur.ino !== st.ino || cur.dev !== st.dev) return 'reopen'
+    // Held exclusively now: the file is never truncated, re-moded or unlinked unless it is empty or
+    // holds a pid (checked at the open too, before its mode could be changed; this is the check that counts).
+    refuseNotPidfile(fd, file)
     // A file created 0400 (here, or by another root starter that then lost the lock to this one)
     // could not be locked first by another user; now that it is ours and locked, readers may read it.
     if (created || (st.uid === callerUid() && (st.mode & 0o7777) === CREATE_MODE)) fs.fchmodSync(fd, FINAL_MODE)
@@ -125,26 +163,4 @@ function unlinkIfUnclaimed(dirFd: number, name: string, fd: number, lockFd: numb
     const cur = fs.lstatSync(at(dirFd, name))
     if (cur.ino === st.ino && cur.dev === st.dev) fs.unlinkSync(at(dirFd, name))
   } catch {}
-}
-
-/**
- * A new, read-only open file description of the inode open as `fd` (through the magic link
- * /proc/self/fd/N, which names that very inode, not a path). It carries the flock lock and is the
- * only pidfile descriptor COMMAND inherits: writes and ftruncate through it fail with EBADF, and a
- * privilege-dropped service cannot reopen it for writing (the magic link checks the file's mode).
- */
-function reopenReadOnly(fd: number, file: string): number {
-  let ro: number
-  try {
-    ro = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY | (fs.constants as Record<string, number>).O_CLOEXEC)
-  } catch (error) {
-    throw ioError(file, error, 'reopen read-only')
-  }
-  const a = fs.fstatSync(fd)
-  const b = fs.fstatSync(ro)
-  if (a.ino !== b.ino || a.dev !== b.dev) {
-    fs.closeSync(ro)
-    throw new NslocateError('IO', `${file}: reopening it read-only gave another file; refusing it`, {details: {pidfile: file}})
-  }
-  return ro
 }

@@ -7,12 +7,15 @@
  *   later leave behind, whatever file it is another name of;
  * - a file owned by anyone but the caller or root: its owner could rewrite our live pidfile;
  * - a file others may write (group or world): made 0644 when it is ours, refused otherwise.
+ * - a non-empty file that holds no pid (refuseNotPidfile): a typo in --pidfile must not destroy
+ *   a configuration file (issue 17, hole 6).
  * A new file is created with O_EXCL (nothing that appeared in between is adopted unchecked), mode
  * 0400 until acquire() holds its exclusive lock.
  */
 import fs = require('node:fs')
 
 import {NslocateError, isErrno} from '../errors'
+import {FIRST_LINE_MAX, parsePidfileContent} from '../locate/pidfile'
 import {at, callerUid, ioError, overflowNote} from './safe-dir'
 
 const C = fs.constants as Record<string, number>
@@ -53,7 +56,10 @@ export function openPidfileIn(dirFd: number, name: string, file: string): {fd: n
         continue
       }
       refuseKind(st, file)
-      refuseForeign(fd, st, file)
+      refuseOwner(st, file)
+      // Before its mode may be changed: a file that is not a pidfile is left exactly as it is.
+      if (before) refuseNotPidfile(fd, file)
+      refuseWritable(fd, st, file)
       return {fd, created: !before}
     } catch (error) {
       fs.closeSync(fd)
@@ -75,11 +81,15 @@ function refuseKind(st: fs.Stats, file: string): void {
   }
 }
 
-function refuseForeign(fd: number, st: fs.Stats, file: string): void {
+function refuseOwner(st: fs.Stats, file: string): void {
   const uid = callerUid()
   if (st.uid !== uid && st.uid !== 0) {
     throw new NslocateError('UNSAFE_PIDFILE', `${file} is owned by uid ${st.uid}, not by root or by uid ${uid}${overflowNote(st.uid)}: its owner could rewrite the pidfile while the service runs; refusing it (remove it)`, {details: {pidfile: file, uid: st.uid}})
   }
+}
+
+function refuseWritable(fd: number, st: fs.Stats, file: string): void {
+  const uid = callerUid()
   if ((st.mode & 0o022) === 0) return
   if (st.uid === uid) {
     try {
@@ -90,4 +100,55 @@ function refuseForeign(fd: number, st: fs.Stats, file: string): void {
     return
   }
   throw new NslocateError('UNSAFE_PIDFILE', `${file} may be written by others (mode ${(st.mode & 0o7777).toString(8)}) and is not yours to fix; refusing it (remove it)`, {details: {pidfile: file}})
+}
+
+/**
+ * run never truncates, rewrites, re-modes or deletes a file that is not a pidfile: an existing file
+ * must be empty (blanks only) or hold a pid on its first line and nothing else but blank lines
+ * (parsePidfileContent: what run, libbsd and most daemons write). Anything else (a configuration
+ * file named by a typo in --pidfile, a pid followed by more lines, a number that is no pid) is
+ * UNSAFE_PIDFILE, naming the file and its size. Read through `fd` (the descriptor that would be
+ * written), from offset 0.
+ */
+export function refuseNotPidfile(fd: number, file: string): void {
+  const st = fs.fstatSync(fd)
+  if (st.size === 0) return
+  const buf = Buffer.alloc(FIRST_LINE_MAX + 1)
+  let n = 0
+  try {
+    while (n < buf.length) {
+      const got = fs.readSync(fd, buf, n, buf.length - n, n)
+      if (got === 0) break
+      n += got
+    }
+  } catch (error) {
+    throw ioError(file, error, 'read')
+  }
+  const more = n > FIRST_LINE_MAX
+  const content = parsePidfileContent(buf.subarray(0, Math.min(n, FIRST_LINE_MAX)).toString('latin1'), undefined, more)
+  if (content.problem === 'empty_pidfile' || (content.problem === null && content.note === null)) return
+  const size = Math.max(st.size, n)
+  throw new NslocateError('UNSAFE_PIDFILE', `refusing to overwrite ${file}: it holds ${size} bytes that are not a pid; remove it or choose another --pidfile`, {details: {pidfile: file, size}})
+}
+
+/**
+ * A new, read-only open file description of the inode open as `fd` (through the magic link
+ * /proc/self/fd/N, which names that very inode, not a path). It carries the flock lock and is the
+ * only pidfile descriptor COMMAND inherits: writes and ftruncate through it fail with EBADF, and a
+ * privilege-dropped service cannot reopen it for writing (the magic link checks the file's mode).
+ */
+export function reopenReadOnly(fd: number, file: string): number {
+  let ro: number
+  try {
+    ro = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY | C.O_CLOEXEC)
+  } catch (error) {
+    throw ioError(file, error, 'reopen read-only')
+  }
+  const a = fs.fstatSync(fd)
+  const b = fs.fstatSync(ro)
+  if (a.ino !== b.ino || a.dev !== b.dev) {
+    fs.closeSync(ro)
+    throw new NslocateError('IO', `${file}: reopening it read-only gave another file; refusing it`, {details: {pidfile: file}})
+  }
+  return ro
 }

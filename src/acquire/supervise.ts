@@ -15,12 +15,19 @@
  * that inherited it from the service) keeps a copy. A SIGKILLed supervisor then leaves the service
  * running *with* its pidfile locked: find names it, and a second `run` conflicts instead of
  * starting a duplicate (the POSIX lock, which belongs to the supervisor process, is gone with it).
+ *
+ * When COMMAND exits while processes it started still share that description (it daemonized:
+ * `sh -c 'svc &'`, a double fork), run follows them (follow.ts): the pidfile stays, locked, naming
+ * the one left, signals go to it, and run exits with COMMAND's status once none is left. (When a
+ * signal killed COMMAND, the file keeps naming it and run keeps holding it until they are gone.)
  */
 import fs = require('node:fs')
 import {constants, endianness} from 'node:os'
 import {getSystemErrorMap} from 'node:util'
 
 import {pidfdOpen, pidfdSendSignal, reapChild, spawnGated, waitPidfd} from '../native/binding'
+import {proc} from '../proc/proc-fs'
+import {followInheritors} from './follow'
 import {PidfileHandle} from './handle'
 import {RUN_STATUS, RunFailure} from './run-status'
 
@@ -33,10 +40,20 @@ export async function supervise(handle: PidfileHandle, file: string, argv: strin
   const pending: number[] = []
   let pidfd = -1
   let running = false
+  // While following what a daemonizing COMMAND left (follow.ts): the pidfd of the process the file names.
+  let following = false
+  let followed = -1
   const handlers = new Map<string, () => void>()
   for (const sig of FORWARDED) {
     const signo = (constants.signals as Record<string, number>)[sig]
     const h = () => {
+      if (following) {
+        if (followed < 0) return void pending.push(signo)
+        try {
+          pidfdSendSignal(followed, signo)
+        } catch {} // it has exited: the next one found is named (and signalled) next
+        return
+      }
       if (!running) return void pending.push(signo)
       try {
         pidfdSendSignal(pidfd, signo)
@@ -62,6 +79,11 @@ export async function supervise(handle: PidfileHandle, file: string, argv: strin
     if (gateOpen) fs.closeSync(child.gateFd)
     gateOpen = false
   }
+  // COMMAND's start time: what it leaves behind started no earlier (follow.ts)
+  let since = 0
+  try {
+    since = proc.readStat(child.pid).starttime
+  } catch {}
   try {
     try {
       pidfd = pidfdOpen(child.pid)
@@ -94,8 +116,25 @@ export async function supervise(handle: PidfileHandle, file: string, argv: strin
       pidfdSendSignal(pidfd, signo)
     } catch {}
   }
-  const status = await reap(child.pid, pidfd)
+  let killed = false
+  const status = await reap(child.pid, pidfd, (signal) => (killed = signal > 0))
   running = false
+  // COMMAND has exited. If processes it started still hold the pidfile's lock (it daemonized), the
+  // file stays, locked and naming the one left, until none is left (follow.ts). If a signal killed
+  // it, what it left are stragglers, not a daemon: the file stays as it is, held, until they are gone.
+  following = true
+  try {
+    await followInheritors(handle, since, !killed, (fd) => {
+      followed = fd
+      if (fd < 0) return
+      for (const signo of pending.splice(0)) {
+        try {
+          pidfdSendSignal(fd, signo)
+        } catch {}
+      }
+    })
+  } catch {} // looking for them failed: the file is released as before
+  following = false
   cleanup()
   return status
 }
@@ -119,10 +158,11 @@ function readExecResult(fd: number): Promise<number | null> {
 }
 
 /** Wait for the child to exit (pidfd readable), reap it, and give its status as a shell would. */
-async function reap(pid: number, pidfd: number): Promise<number> {
+async function reap(pid: number, pidfd: number, how?: (signal: number) => void): Promise<number> {
   if (pidfd >= 0) await waitPidfd(pidfd)
   for (;;) {
     const r = reapChild(pid)
+    how?.(r && r.code < 0 ? r.signal : 0)
     if (r) return r.code >= 0 ? r.code : 128 + r.signal
     await new Promise((resolve) => setTimeout(resolve, 5))
   }

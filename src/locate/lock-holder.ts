@@ -62,7 +62,7 @@ export function findLockHolder(file: string, fd: number, stat: fs.Stats, procfs:
     if (named) return names
     named = true
     try {
-      names.push(path.basename(procfs.readLink('self', 'fd', String(fd))))
+      names.push(path.basename(procfs.readLink('self', 'fd', String(fd)).replace(/ \(deleted\)$/, '')))
     } catch {}
     return names
   }
