@@ -531,7 +531,7 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
       const r = await runNslocate(['find', 'fl', '--pidfile', '/shared/fl.pid', '--json'], sidecar(NO_CAPS))
       expect(r.exitCode).toBe(0)
       expect(r.json).toMatchObject({state: 'running', pid: null, holder: null, pidfile: {lock: 'flock', pid: 1}})
-      expect(r.json.evidence.join('\n')).toContain('fd scan: no process visible here holds the flock lock')
+      expect(r.json.evidence.join('\n')).toContain('fd scan: no process visible here that could have written the file holds the flock lock')
       const s = await runNslocate(['signal', 'fl', 'KILL', '--pidfile', '/shared/fl.pid', '--json'], sidecar(NO_CAPS))
       expect(s.exitCode).toBe(4)
       expect(s.json.delivered).toEqual([])
