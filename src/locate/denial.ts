@@ -27,9 +27,11 @@ export function ptraceDenial(procfs: ProcFs, pid: number): string {
 
 /** proc(5)'s PROC_PID_INIT_INO: the inode of the initial PID namespace, the same on every boot. */
 const INIT_PIDNS = 'pid:[4026531836]'
+/** PROC_USER_INIT_INO: the initial user namespace (root in a user namespace of its own sees less). */
+const INIT_USERNS = 'user:[4026531837]'
 
 /**
- * Root with CAP_SYS_PTRACE in the initial PID namespace: every process that could hold a lock is
+ * Root with CAP_SYS_PTRACE in the initial PID and user namespaces: every process that could hold a lock is
  * visible, and its fds readable, except those the kernel protects even from root (a sandbox's init).
  * Then a lock no visible process accounts for is held through something /proc/PID/fd does not show
  * (a memory mapping, a descriptor in flight over a unix socket, a thread's private fd table, a
@@ -37,7 +39,7 @@ const INIT_PIDNS = 'pid:[4026531836]'
  */
 export function seesEveryHolder(procfs: ProcFs): boolean {
   try {
-    return procfs.selfUid() === 0 && hasPtraceCap(procfs) === true && procfs.readPidnsLink('self') === INIT_PIDNS
+    return procfs.selfUid() === 0 && hasPtraceCap(procfs) === true && procfs.readPidnsLink('self') === INIT_PIDNS && procfs.readLink('self', 'ns', 'user') === INIT_USERNS
   } catch {
     return false
   }

@@ -173,7 +173,9 @@ function everyHolder(names: string[], withRealName: () => string[], stat: fs.Sta
   }
   const denied = new Set<number>()
   let unexplained = false
-  for (const [lock, kind] of [['ofd', 'OFDLCK'], ['flock', 'FLOCK']] as const) {
+  // With /proc/locks cut short, a writer's POSIX lock may be among the lines not read: scan for it too.
+  const kinds = [...(read.incomplete ? [['posix', 'POSIX']] as const : []), ['ofd', 'OFDLCK'], ['flock', 'FLOCK']] as const
+  for (const [lock, kind] of kinds) {
     const mine = lines.filter((l) => l.kind === kind)
     const hints = [...mine.map((l) => l.pid), ...hintPids]
     if (mine.length === 0 && !read.incomplete && !hints.some((p) => p > 0 && judge(p).ok && holdsLock(procfs, p, kind, names, stat).holds)) continue

@@ -57,8 +57,11 @@ export function couldWrite(status: Pick<ProcStatus, 'uid' | 'gid' | 'groups'>, f
   const overflow = overflowIds()
   const real = status.uid[0]
   const all = `uids ${status.uid.join('/')} (real/effective/saved/fs)`
-  if (secureExec === true) {
-    return {ok: false, why: `it runs a set-user-ID or set-group-ID program (AT_SECURE), which carries the descriptors and locks of whoever started it, whatever its ids (${all})`}
+  // A program that gained ids at exec (AT_SECURE) counts only if every one of its uids would: root
+  // running a set-group-ID program stays root (0/0/0/0); at(1) run by a user (daemon/U/U/U) or a
+  // carrier that set its real uid to root (0/U/U/U) is that user's.
+  if (secureExec === true && !status.uid.every((u) => u === 0 || (u === file.uid && file.uid !== overflow.uid))) {
+    return {ok: false, why: `it runs a set-user-ID or set-group-ID program (AT_SECURE) with ids of someone who could not have written the file, and carries the descriptors and locks of whoever started it (${all})`}
   }
   if (real === 0) return {ok: true, why: `its real uid is 0 (${all})`}
   // An owner that is unmapped here (the overflow uid) names nobody: every unmapped user looks like it.
@@ -93,6 +96,7 @@ export function pidNumberTrusted(procfs: ProcFs, pid: number, ownNs: boolean, fi
   if (owner === null) return {ok: 'unknown', why: `who owns ${where} cannot be read (its /proc/${ownNs ? 'self' : pid}/ns/pid may not be opened by this user)`}
   if (owner.kind === 'ours') return {ok: true, why: `${where} belongs to this process's user namespace, so its pid numbers were not chosen by an unprivileged user`}
   const overflow = overflowIds().uid
+  if (owner.root === undefined) return {ok: 'unknown', why: `${where} belongs to a user namespace made by uid ${owner.uid}, and no process in it is visible to read whom its root maps to`}
   const writer = (u: number | null) => u === null || u === 0 || (u === file.uid && u !== overflow)
   const who = `a user namespace made by uid ${owner.uid}${owner.root !== null ? ` whose root is uid ${owner.root}` : ''}`
   if (writer(owner.uid) && writer(owner.root)) return {ok: true, why: `${where} belongs to ${who}, who could have written the file`}

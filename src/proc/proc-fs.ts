@@ -210,6 +210,8 @@ export class ProcFs {
       fs.closeSync(fd)
     }
     if (owner === null) return null
+    // EPERM from NS_GET_USERNS: the owner is not this process's user namespace nor below it (an
+    // ancestor; a sibling only if /proc/PID/ns/pid could be opened, which ptrace access forbids).
     if (owner === 'above') return {kind: 'ours'}
     try {
       if (fs.statSync(this.file('self', 'ns', 'user')).ino === owner.ino) return {kind: 'ours'}
@@ -217,8 +219,8 @@ export class ProcFs {
     return {kind: 'user', uid: owner.uid, root: this.usernsRoot(owner.ino, pid)}
   }
 
-  /** The uid (in this process's user namespace) that inner uid 0 of the user namespace with inode `ino` maps to; null if none or not found. */
-  private usernsRoot(ino: number, hint: number | 'self'): number | null {
+  /** The uid (in this process's user namespace) that inner uid 0 of the user namespace with inode `ino` maps to; null if it maps none; undefined if no process in it could be read. */
+  private usernsRoot(ino: number, hint: number | 'self'): number | null | undefined {
     const inNs = (p: number | 'self') => {
       try {
         return fs.statSync(this.file(p, 'ns', 'user')).ino === ino
@@ -228,11 +230,11 @@ export class ProcFs {
     }
     let member: number | 'self' | null = inNs(hint) ? hint : null
     if (member === null) for (const p of this.listPids()) if (inNs(p)) { member = p; break }
-    if (member === null) return null
+    if (member === null) return undefined
     try {
       return rootOfUidMap(readProcText(this.file(member, 'uid_map')))
     } catch {
-      return null
+      return undefined
     }
   }
 
@@ -448,7 +450,7 @@ export const proc = new ProcFs()
 const AT_SECURE = 23n
 
 /** Who may choose pid numbers in a PID namespace (ProcFs.pidnsOwner). */
-export type PidnsOwner = {kind: 'ours'} | {kind: 'user'; uid: number; root: number | null}
+export type PidnsOwner = {kind: 'ours'} | {kind: 'user'; uid: number; root: number | null | undefined}
 
 /** user_namespaces(7) uid_map ("inner outer count" per line): the outer uid of inner uid 0, or null. */
 export function rootOfUidMap(text: string): number | null {

@@ -20,6 +20,17 @@ const CASES: Array<[string, ReturnType<typeof ids>, {uid: number; gid: number; m
   ['the overflow uid never owns anything (an unmapped owner inside a user namespace)', ids([65534, 65534, 65534, 65534]), {uid: 65534, gid: 65534, mode: 0o100644}, false, /real uid 65534/],
 ]
 
+describe('couldWrite of a program that gained ids at exec (AT_SECURE)', () => {
+  test.each([
+    ['root running a set-group-ID program (ssh-agent): still root', ids([0, 0, 0, 0]), ROOT_FILE, true],
+    ['at(1) run by a user: real uid daemon (the owner), effective the user', ids([1, 1004, 1004, 1004]), {uid: 1, gid: 1, mode: 0o100644}, false],
+    ['a carrier that set its real uid to root: 0/U/U/U', ids([0, 1004, 1004, 1004]), ROOT_FILE, false],
+    ['a set-user-ID root program run by a user: U/0/0/0', ids([1004, 0, 0, 0]), ROOT_FILE, false],
+  ] as const)('%s', (_what, status, file, ok) => {
+    expect(couldWrite(status, file, true).ok).toBe(ok)
+  })
+})
+
 describe('couldWrite', () => {
   test.each(CASES)('%s', (_what, status, file, ok, why) => {
     const r = couldWrite(status, file)
