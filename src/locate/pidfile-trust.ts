@@ -7,8 +7,7 @@
  * - the same for every user or group who controls the path (owns a directory or symlink on it, or
  *   may write a directory on it): trusted only for a process of their own.
  */
-import fs = require('node:fs')
-
+import {userName} from '../path-trust'
 import {ProcFs, proc} from '../proc/proc-fs'
 import {LocateResult} from './locate'
 import {groupOnlyOf} from './group-members'
@@ -104,18 +103,7 @@ function refusalHint(problems: Array<{reason: string}>, main: ProcessFacts | nul
   try {
     exe = procfs.readLink(main.pid, 'exe').replace(/ \(deleted\)$/, '')
   } catch {}
-  const user = userName(main.status.uid[0])
+  const user = userName(main.status.uid[0]) || String(main.status.uid[0])
   const flags = `${exe ? `--exec ${exe} ` : ''}--user ${user}`
   return `not trusting this pidfile: its path is controlled by someone else. If pid ${main.pid} (${exe ?? 'executable unreadable'}, uid ${main.status.uid[0]}) is the service, say so with ${flags}; or fix the directory's ownership, or pass --allow-unsafe-pidfile`
-}
-
-/** The user name of a uid from /etc/passwd (the number when there is none). */
-function userName(uid: number): string {
-  try {
-    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
-      const f = line.split(':')
-      if (f.length > 2 && Number(f[2]) === uid && f[0] !== '') return f[0]
-    }
-  } catch {}
-  return String(uid)
 }

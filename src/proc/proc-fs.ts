@@ -130,10 +130,6 @@ export class ProcFs {
     }
   }
 
-  readLocks(): LockLine[] {
-    return parseLocks(readProcText(path.join(this.root, 'locks')))
-  }
-
   readFdinfoLocks(pid: number, fd: number | string): LockLine[] {
     return parseFdinfoLocks(readProcText(this.file(pid, 'fdinfo', String(fd)), true))
   }
@@ -313,7 +309,7 @@ export class ProcFs {
    *   result's pidns) is made afresh. Each namespace of the walk is translated in (ioctl
    *   NS_GET_PID_FROM_PIDNS) through one descriptor of that very namespace held for the pass,
    *   instead of opening /proc/PID/ns/pid again per file;
-   * - /proc/locks (readLocks, readLocksBounded) is reused for up to `ttlMs` too, but only for a
+   * - /proc/locks (readLocksBounded) is reused for up to `ttlMs` too, but only for a
    *   file it has no line about (the file whose lock was just probed, probeLock()): when it has a
    *   line about the file, it is read afresh, so a lock seen on a file is never an old one. (Reading it more often would not be cheaper: a read
    *   that follows the previous one by more than a few ms costs ~10 ms, bench/README.md.)
@@ -423,7 +419,6 @@ function passView(inner: ProcFs, ttlMs: number): PassProcFs {
     return value
   }
   // Copies of what is kept: no caller can change what the next one reads.
-  view.readLocks = () => reuse('all', () => inner.readLocks(), (v) => v).slice()
   view.readLocksBounded = (maxBytes: number) => {
     const r = reuse(`bounded ${maxBytes}`, () => inner.readLocksBounded(maxBytes), (v) => v.lines)
     return {lines: r.lines.slice(), truncated: r.truncated}

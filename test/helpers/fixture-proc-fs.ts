@@ -121,10 +121,6 @@ export class FixtureProcFs extends ProcFs {
     throw errno('ENOENT', `/proc/${pid}/fdinfo (not captured)`)
   }
 
-  override readLocks(): LockLine[] {
-    return []
-  }
-
   override readLocksBounded(): {lines: LockLine[]; truncated: boolean} {
     return {lines: [], truncated: false}
   }
