@@ -12,28 +12,15 @@ import {ChildProcess, spawn, spawnSync} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {cli, cliJson, dumpEvidence, isAlive, killTracked, track, until} from '../helpers/cli'
+import {ROOT, cli, cliJson, dumpEvidence, isAlive, killTracked, track, until} from '../helpers/cli'
 import {stopAll, tempDir} from '../helpers/holders'
 import {TestUser, createTestUser} from '../helpers/users'
 import {exitOf, killPid, pidIn, runInBackground} from './run-helpers'
 
-/** The attacker's lock, taken on an O_RDONLY descriptor; prints "held" once it is. */
-const LOCKER = String.raw`
-import fcntl, os, struct, sys, time
-path, kind, hold = sys.argv[1], sys.argv[2], float(sys.argv[3])
-fd = os.open(path, os.O_RDONLY)
-if kind == 'flock-sh':
-    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-elif kind == 'flock-ex':
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-elif kind == 'posix-read':
-    fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-elif kind == 'ofd-read':
-    F_OFD_SETLK = 37
-    fcntl.fcntl(fd, F_OFD_SETLK, struct.pack('hhqqi', fcntl.F_RDLCK, 0, 0, 0, 0))
-print('held', flush=True)
-time.sleep(hold)
-`
+/** The attacker's lock, taken on an O_RDONLY descriptor (fixtures/attackers/readonly_lock.py); prints "held" once it is. */
+const LOCKER = path.join(ROOT, 'fixtures', 'attackers', 'lock-readonly.py')
+/** This file's kind names, as the fixture spells them. */
+const FIXTURE_KIND = {'flock-sh': 'flock-sh', 'flock-ex': 'flock-ex', 'posix-read': 'posix-rd', 'ofd-read': 'ofd-rd'} as const
 
 type Kind = 'flock-sh' | 'flock-ex' | 'posix-read' | 'ofd-read'
 const KINDS: Kind[] = ['flock-sh', 'flock-ex', 'posix-read', 'ofd-read']
@@ -69,7 +56,7 @@ function stalePidfile(tag: string): {dir: string; file: string} {
 async function attack(file: string, kind: Kind, hold = 600): Promise<ChildProcess> {
   const argv = kind === 'flock-sh' && hold === 600
     ? mallory.as(['/usr/bin/flock', '-s', '-n', file, '/bin/sh', '-c', 'echo held; exec sleep 600'])
-    : mallory.as(['/usr/bin/python3', '-c', LOCKER, file, kind, String(hold)])
+    : mallory.as(['/usr/bin/python3', LOCKER, file, FIXTURE_KIND[kind], String(hold)])
   const child = track(spawn(argv[0], argv.slice(1), {stdio: ['ignore', 'pipe', 'inherit']}))
   let out = ''
   child.stdout!.on('data', (d) => (out += d))
