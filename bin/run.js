@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Production entry: runs the compiled commands in dist/ (no ts-node).
-// The plain invocations of find, list, signal, wait and run skip loading oclif (its start-up costs
-// more than Node's own): they are parsed from the one grammar (src/cli/grammar.ts) by that command's
-// runner, bundled into one file (dist/fast/COMMAND.js, scripts/bundle-fast.js) and compiled with
-// the V8 code cache made for it at build time (dist/fast/COMMAND.cache, scripts/warm-fast.js).
-// Anything the runner does not fully understand (--help, an error, an unusual flag), and every
-// other command, goes through oclif, with oclif's messages.
+// find, list, signal, wait and run skip loading oclif (its start-up costs more than Node's own):
+// they are parsed from the one grammar (src/cli/grammar.ts) by the fast parser and run by the
+// command's one module (src/cli/commands/COMMAND.ts, the same the oclif class calls), bundled into
+// one file (dist/fast/COMMAND.js, scripts/bundle-fast.js) and compiled with the V8 code cache made
+// for it at build time (dist/fast/COMMAND.cache, scripts/warm-fast.js). Anything the fast parser
+// does not fully understand (--help, an unknown flag, a bad value), and every other command, goes
+// through oclif, with oclif's messages.
 //
 // No module.enableCompileCache(): its default directory is $TMPDIR/node-compile-cache, which any
 // user can create first, and a code cache is code: root would run what another user put there.

@@ -1,10 +1,10 @@
-import {BaseCommand, identityOptions} from '../src/cli/base-command'
+import {BaseCommand} from '../src/cli/base-command'
+import {findCommand} from '../src/cli/commands/find'
 import {find} from '../src/cli/grammar'
 import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
-import {formatFind} from '../src/cli/format'
-import {LocateResult, locate, statusExitCode} from '../src/locate/locate'
 
 export default class Find extends BaseCommand {
+  protected readonly command = findCommand
   static summary = 'Is service NAME running, and which process is it from here?'
   static description = `Finds NAME's pidfile, asks the kernel who holds its lock (POSIX, OFD or flock; never taking a lock), checks the pid written in the file against the holder across PID namespaces, and reports the process in this namespace with the evidence.
 
@@ -19,15 +19,4 @@ Exit status follows LSB "status": 0 running, 1 not running but a pidfile exists 
   // Arguments and flags: src/cli/grammar.ts (the fast path in bin/run.js reads the same definition).
   static args = oclifArgs(find.args)
   static flags = oclifFlags(find.flags)
-
-  async run(): Promise<LocateResult> {
-    const {args, flags} = await this.parse(Find)
-    const opts = {pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], ...identityOptions(flags)}
-    const result = flags.container !== undefined
-      ? await (await import('../src/docker/in-container')).locateInContainer(args.name, flags.container, opts)
-      : locate({name: args.name, ...opts, rootPid: flags['root-pid']})
-    if (!flags.quiet && !this.jsonEnabled()) this.log(formatFind(result))
-    process.exitCode = statusExitCode(result.state)
-    return result
-  }
 }

@@ -1,10 +1,11 @@
 import {BaseCommand} from '../src/cli/base-command'
+import {runCommand} from '../src/cli/commands/run'
 import {run as grammar} from '../src/cli/grammar'
 import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
-import {runService} from '../src/cli/run-service'
 
 export default class Run extends BaseCommand {
-  static summary = 'Take NAME\'s pidfile, run COMMAND, and hold the pidfile for exactly as long as it lives.'
+  protected readonly command = runCommand
+  static summary = "Take NAME's pidfile, run COMMAND, and hold the pidfile for exactly as long as it lives."
   static description = `Creates and locks NAME's pidfile (flock and POSIX lock, so every kind of reader sees it held), starts COMMAND held before it executes, writes its pid (decimal, no newline), only then lets it run, forwards TERM, INT, HUP, QUIT, USR1, USR2 and WINCH to it, and exits with its exit status (128+N when killed by signal N), removing the pidfile. If the pid cannot be written (a full disk), COMMAND never runs: run removes the file and exits 125.
 
 COMMAND inherits the locked descriptor, so the flock lock lasts as long as the service does: if run itself is killed (SIGKILL), find still names the service and another run of NAME conflicts instead of starting a second instance.
@@ -16,21 +17,14 @@ If NAME is already running, prints "already running (pid P)" and exits with --co
 The pidfile goes to --pidfile, or DIR/NAME.pid with DIR = --dir, $NSLOCATE_RUNTIME_DIR, /run/nslocate (root) or $XDG_RUNTIME_DIR/nslocate (relative paths are taken from the working directory), created 0755 if missing. No symbolic link or directory another user controls is followed on the way, and a file with another link or another owner (but root) is refused (123), as is an existing file that is not empty and does not hold a pid (a pid on its first line, nothing else but blank lines): run never truncates, rewrites or removes such a file. run's own failures exit in the 120s (see EXIT STATUS).`
   static examples = [
     {command: '<%= config.bin %> run web -- node server.js', description: 'Run a service under its pidfile.'},
-    {command: '<%= config.bin %> run job --conflict-exit-code 0 -- ./nightly.sh', description: 'A cron job that quietly skips when the last run is still going.'},
+    {
+      command: '<%= config.bin %> run job --conflict-exit-code 0 -- ./nightly.sh',
+      description: 'A cron job that quietly skips when the last run is still going.',
+    },
     {command: '<%= config.bin %> run web --replace -- node server.js', description: 'Take over from a running instance.'},
   ]
   static strict = false
   // Arguments and flags: src/cli/grammar.ts (the fast path in bin/run.js reads the same definition).
   static args = oclifArgs(grammar.args)
   static flags = oclifFlags(grammar.flags)
-
-  async run(): Promise<void> {
-    const {args, flags, argv} = await this.parse(Run)
-    // The body is shared with the start-up fast path: src/cli/run-service.ts.
-    // Everything after the first "--" is COMMAND verbatim: oclif's parser mangles a "--" of the
-    // command's own (setpriv ... -- prog), so it is not taken from the parsed argv then.
-    const dashes = this.argv.indexOf('--')
-    const command = dashes >= 0 ? this.argv.slice(dashes + 1) : (argv as string[]).slice(1)
-    this.exit(await runService(args.name, flags, command, (line) => this.logToStderr(line)))
-  }
 }

@@ -1,11 +1,10 @@
-import {BaseCommand, identityOptions} from '../src/cli/base-command'
+import {BaseCommand} from '../src/cli/base-command'
+import {signalCommand} from '../src/cli/commands/signal'
 import {signal as grammar} from '../src/cli/grammar'
 import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
-import {parseDuration} from '../src/signal/parse'
-import {dispositionLines} from '../src/signal/landing'
-import {SignalResult, signal} from '../src/signal/signal'
 
 export default class Signal extends BaseCommand {
+  protected readonly command = signalCommand
   static summary = 'Send SIGNAL to exactly the process find identifies, through a pidfd.'
   static description = `Identifies NAME as find does, opens a pidfd on the process, re-checks that it is still that process (the lock is held by the same holder, the start time is unchanged), and only then sends the signal with pidfd_send_signal(2). With --wait or --retry the same pidfd is kept while waiting and escalating, so a pid reused meanwhile never receives anything.
 
@@ -25,23 +24,13 @@ Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1
     {command: '<%= config.bin %> signal app TERM --retry TERM/30/KILL/5', description: 'Stop app: TERM, wait up to 30 s, then KILL.'},
     {command: '<%= config.bin %> signal app TERM --scope tree --dry-run --json', description: 'Show which processes a tree-wide TERM would reach.'},
     {command: '<%= config.bin %> signal app 0', description: 'Only check that the process is there and may be signalled.'},
-    {command: '<%= config.bin %> signal nginx HUP --container web', description: 'Reload nginx in the container web, from the host or from a sidecar that has the Docker socket.'},
+    {
+      command: '<%= config.bin %> signal nginx HUP --container web',
+      description: 'Reload nginx in the container web, from the host or from a sidecar that has the Docker socket.',
+    },
   ]
   static enableJsonFlag = true
   // Arguments and flags: src/cli/grammar.ts (the fast path in bin/run.js reads the same definition).
   static args = oclifArgs(grammar.args)
   static flags = oclifFlags(grammar.flags)
-
-  async run(): Promise<SignalResult> {
-    const {args, flags} = await this.parse(Signal)
-    const opts = {
-      pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], scope: flags.scope,
-      wait: flags.wait, timeoutMs: parseDuration(flags.timeout), retry: flags.retry, dryRun: flags['dry-run'],
-      requireHandler: flags['require-handler'], ...identityOptions(flags),
-    }
-    const result = flags.container !== undefined
-      ? await (await import('../src/docker/in-container')).signalInContainer(args.name, args.signal, flags.container, opts)
-      : await signal(args.name, args.signal, {...opts, rootPid: flags['root-pid']})
-    return this.report(result, [...dispositionLines(result.dispositions), ...result.skipped.map((s) => `  skipped pid ${s.pid}: ${s.reason}`)])
-  }
 }

@@ -1,11 +1,10 @@
-import {BaseCommand, identityOptions} from '../src/cli/base-command'
+import {BaseCommand} from '../src/cli/base-command'
+import {waitCommand} from '../src/cli/commands/wait'
 import {wait as grammar} from '../src/cli/grammar'
 import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
-import {parseDuration} from '../src/signal/parse'
-import {describeExit} from '../src/signal/landing'
-import {WaitResult, waitFor} from '../src/signal/signal'
 
 export default class Wait extends BaseCommand {
+  protected readonly command = waitCommand
   static summary = 'Wait until NAME is running, or until it has stopped.'
   static description = `--for stopped pins the running process with a pidfd and returns as soon as it exits (no polling of the pid); --for running re-checks every 25 ms until find identifies the service: a locked pidfile that names its process, or an unlocked one resolved to one process. A locked pidfile that is still empty is only starting (find's starting field is true): its holder may be a supervisor, so the wait goes on.
 
@@ -24,14 +23,4 @@ Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe 
   // Arguments and flags: src/cli/grammar.ts (the fast path in bin/run.js reads the same definition).
   static args = oclifArgs(grammar.args)
   static flags = oclifFlags(grammar.flags)
-
-  async run(): Promise<WaitResult> {
-    const {args, flags} = await this.parse(Wait)
-    const opts = {pidfile: flags.pidfile, dir: flags.dir, allowUnsafe: flags['allow-unsafe-pidfile'], timeoutMs: parseDuration(flags.timeout), ...identityOptions(flags)}
-    const result = flags.container !== undefined
-      ? await (await import('../src/docker/in-container')).waitInContainer(args.name, flags.for, flags.container, opts)
-      : await waitFor(args.name, flags.for, {...opts, rootPid: flags['root-pid']})
-    if (result.exit) result.message += ` (${describeExit(result.exit)})`
-    return this.report(result)
-  }
 }

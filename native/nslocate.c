@@ -10,6 +10,8 @@
  *   ioctl(NS_GET_USERNS + NS_GET_OWNER_UID)  who created the user namespace owning a namespace
  *   renameat2(RENAME_EXCHANGE)    swap two names atomically (run replacing a pidfile only non-writers lock)
  *   fork + a gate pipe + execve, waitpid    run's child, held before execve until its pid is written
+ *   openat(O_PATH|O_NOFOLLOW) + fstat per directory   the CHASE_SAFE walk's kernel half (walkDirs)
+ *   /proc reads batched: one process's fd scan (holderFds), several /proc/PID files (readProcMany)
  *
  * Every function is synchronous and cheap except waitPidfd, which watches the pidfd with a uv_poll
  * handle on the event loop: no threadpool thread is held while waiting, so hundreds of waits cannot
@@ -635,6 +637,341 @@ static napi_value ReapChild(napi_env env, napi_callback_info info) {
   return o;
 }
 
+/* ---- the CHASE_SAFE walk's kernel half (src/kernel/walk.ts) -----------------------------------
+ * walkDirs(start, names) -> {fds, ids, next, stop, errno, target}
+ *   Enters each directory of `names` in turn: openat(cur, NAME, O_PATH|O_NOFOLLOW|O_CLOEXEC), then
+ *   fstat of that very descriptor, so what the caller judges is what was opened, and no symbolic
+ *   link is ever followed by the kernel. `start` is a path (opened O_PATH|O_DIRECTORY, following:
+ *   /proc/PID/root is a magic link the walk must enter) or the O_PATH descriptor of a directory an
+ *   earlier call entered (not repeated in the result).
+ *   fds   one per directory entered, in order (the start first when it is a path): the caller's to close
+ *   ids   uid, gid, st_mode (with the type bits) of each, flat; one more triple when stop is 1 or 2
+ *   next  the index in names where the walk stopped (names.length: every one entered; -1: the
+ *         start path could not be opened, errno says why)
+ *   stop  0 done (or WALK_MAX directories entered: call again from the last fd), 1 names[next] is a
+ *         symbolic link (target: its text), 2 names[next] is not a directory, 3 openat or fstat failed
+ *         (errno); a name that is empty, ".", ".." or holds "/" fails with EINVAL: the caller
+ *         resolves those, the kernel never does.
+ * Why here and not in JS: Node has no openat(2), so each step from JS was a lookup, an open and an
+ * fstat through /proc/self/fd/N/NAME (each lookup walking /proc again) per component.
+ * Here one call makes two syscalls per directory. The rules (who may own or write a directory,
+ * what a link may do) stay in JS, where each caller's messages are: this only reports.
+ */
+#define WALK_MAX 64
+static napi_value walk_result(napi_env env, const int *fds, const int64_t *ids, uint32_t nfd, uint32_t nid,
+                              uint32_t next, int stop, int err, const char *target) {
+  napi_value o, a, b, x;
+  CHECK(napi_create_object(env, &o));
+  CHECK(napi_create_array_with_length(env, nfd, &a));
+  for (uint32_t k = 0; k < nfd; k++) {
+    CHECK(napi_create_int32(env, fds[k], &x));
+    CHECK(napi_set_element(env, a, k, x));
+  }
+  CHECK(napi_create_array_with_length(env, nid, &b));
+  for (uint32_t k = 0; k < nid; k++) {
+    CHECK(napi_create_int64(env, ids[k], &x));
+    CHECK(napi_set_element(env, b, k, x));
+  }
+  napi_set_named_property(env, o, "fds", a);
+  napi_set_named_property(env, o, "ids", b);
+  obj_set_i32(env, o, "next", next == (uint32_t)-1 ? -1 : (int32_t)next);
+  obj_set_i32(env, o, "stop", stop);
+  obj_set_i32(env, o, "errno", err);
+  if (target) {
+    CHECK(napi_create_string_utf8(env, target, NAPI_AUTO_LENGTH, &x));
+    napi_set_named_property(env, o, "target", x);
+  }
+  return o;
+}
+
+/* The start: a path to open (its fd and ids become the first entry) or a directory fd to go on from.
+ * -1: a JS exception is pending; -2: the path could not be opened (*err). */
+static int walk_start(napi_env env, napi_value v, int *fds, int64_t *ids, uint32_t *nfd, uint32_t *nid, int *err) {
+  napi_valuetype t;
+  int32_t fd;
+  if (napi_typeof(env, v, &t) != napi_ok) return -1;
+  if (t != napi_string) return get_i32(env, v, &fd) ? fd : -1;
+  char start[4096];
+  size_t len = 0;
+  struct stat st;
+  if (napi_get_value_string_utf8(env, v, start, sizeof start, &len) != napi_ok || len >= sizeof start - 1 || strlen(start) != len) {
+    napi_throw_type_error(env, NULL, "walkDirs(start, names): start must be a path shorter than 4095 bytes or a fd");
+    return -1;
+  }
+  fd = open(start, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || fstat(fd, &st) < 0) {
+    *err = errno;
+    if (fd >= 0) close(fd);
+    return -2;
+  }
+  fds[(*nfd)++] = fd;
+  ids[(*nid)++] = st.st_uid;
+  ids[(*nid)++] = st.st_gid;
+  ids[(*nid)++] = st.st_mode;
+  return fd;
+}
+
+static napi_value WalkDirs(napi_env env, napi_callback_info info) {
+  napi_value argv[2], e;
+  int fds[WALK_MAX + 1];
+  int64_t ids[3 * (WALK_MAX + 2)];
+  uint32_t nfd = 0, nid = 0, n = 0, i = 0;
+  int stop = 0, err = 0;
+  char name[4096], target[4096];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  int cur = walk_start(env, argv[0], fds, ids, &nfd, &nid, &err);
+  if (cur == -2) return walk_result(env, fds, ids, 0, 0, (uint32_t)-1, 3, err, NULL);
+  if (cur < 0) return NULL;
+  napi_get_array_length(env, argv[1], &n);
+  for (i = 0; i < n && nfd < WALK_MAX; i++) {
+    size_t len = 0;
+    struct stat st;
+    if (napi_get_element(env, argv[1], i, &e) != napi_ok || napi_get_value_string_utf8(env, e, name, sizeof name, &len) != napi_ok ||
+        len == 0 || len >= sizeof name - 1 || strlen(name) != len || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
+      stop = 3, err = len >= sizeof name - 1 ? ENAMETOOLONG : EINVAL; /* strlen != len: an embedded NUL would cut the name */
+      break;
+    }
+    int fd = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+      err = errno, stop = 3;
+      if (fd >= 0) close(fd);
+      break;
+    }
+    ids[nid++] = st.st_uid, ids[nid++] = st.st_gid, ids[nid++] = st.st_mode;
+    if (S_ISDIR(st.st_mode)) {
+      fds[nfd++] = cur = fd;
+      continue;
+    }
+    stop = 2;
+    if (S_ISLNK(st.st_mode)) {
+      ssize_t tl = readlinkat(fd, "", target, sizeof target - 1);
+      if (tl < 0) err = errno, stop = 3, nid -= 3;
+      else target[tl] = '\0', stop = 1;
+    }
+    close(fd);
+    break;
+  }
+  return walk_result(env, fds, ids, nfd, nid, i, stop, err, stop == 1 ? target : NULL);
+}
+
+/* lookAt(dirfd, name) -> fd: openat(dirfd, NAME, O_PATH|O_NOFOLLOW|O_CLOEXEC), the walk's last step
+ * when the caller opens what it looked at (src/kernel/walk.ts keepLeaf): O_PATH reads nothing and
+ * opens no device or FIFO; a symbolic link is opened as itself. One syscall, where the same open
+ * from JS goes through /proc/self/fd/DIRFD/NAME (a lookup of /proc, then of the magic link). */
+static napi_value LookAt(napi_env env, napi_callback_info info) {
+  napi_value argv[2], r;
+  int32_t dirfd;
+  char name[4096];
+  size_t len = 0;
+  if (!get_args(env, info, 2, argv) || !get_i32(env, argv[0], &dirfd)) return NULL;
+  if (napi_get_value_string_utf8(env, argv[1], name, sizeof name, &len) != napi_ok || len == 0 || len >= sizeof name - 1 ||
+      strlen(name) != len || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+    return throw_errno(env, len >= sizeof name - 1 ? ENAMETOOLONG : EINVAL, "openat");
+  int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, errno, "openat");
+  napi_create_int32(env, fd, &r);
+  return r;
+}
+
+/* ---- /proc reads batched for locate() (src/proc/native-reads.ts) -------------------------------
+ * Each /proc read from JS costs a few microseconds of syscall plumbing; locate() makes ~40 of them
+ * per locked pidfile. These make the same syscalls, with the same rules, in one call each. They
+ * only read and report: every judgment stays in JS, over the same texts the ProcFs readers parse.
+ *
+ * holderFds(pid, dev, ino, names, hint) -> {errno, denied, fdinfo, fds}
+ *   The fd scan of one process (lock-scan.ts holdsLock): the entries of /proc/PID/fd (errno: why
+ *   they could not be listed, 0 if they were), each fd's link read (readlinkat), and only those
+ *   whose link is an absolute path ending in one of `names` (" (deleted)" stripped) stat'ed
+ *   through the link; for each on dev:ino, the text of /proc/PID/fdinfo/FD, in directory order.
+ *   denied: some link, stat or fdinfo could not be read for EACCES/EPERM. fds: the fd of each
+ *   fdinfo. hint >= 0: only /proc/PID/fd/HINT is examined (the fd that held the lock last time).
+ * readProcMany(dir, names) -> Array<string | number>
+ *   Each DIR/NAME read whole (a read returning less than asked ends a file that is ONE seq_file
+ *   record; cmdline, which may come in pieces, is read until read(2) returns 0), or, for "@NAME",
+ *   the link DIR/NAME read; a number is the errno that stopped it.
+ */
+#define PROC_TEXT_MAX (1 << 20)
+
+static napi_value text_or_errno(napi_env env, const char *buf, ssize_t n, int err) {
+  napi_value v;
+  if (n < 0) napi_create_int32(env, err, &v);
+  else napi_create_string_utf8(env, buf, (size_t)n, &v);
+  return v;
+}
+
+/* The whole of PATH into *buf (grown as needed, up to PROC_TEXT_MAX); the length, or -1 (errno). */
+static ssize_t read_proc_file(const char *path, char **buf, size_t *cap, int one_shot) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t n = 0;
+  for (;;) {
+    if (n == *cap) {
+      char *b = *cap < PROC_TEXT_MAX ? realloc(*buf, *cap * 2) : NULL;
+      if (!b) { close(fd); errno = EFBIG; return -1; }
+      *buf = b, *cap *= 2;
+    }
+    ssize_t r = read(fd, *buf + n, *cap - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) { int e = errno; close(fd); errno = e; return -1; }
+    if (r == 0) break;
+    n += (size_t)r;
+    if (one_shot && n < *cap) break;
+  }
+  close(fd);
+  return (ssize_t)n;
+}
+
+static int name_listed(napi_env env, napi_value names, uint32_t count, const char *base) {
+  char want[1024]; /* a name is at most NAME_MAX (255) bytes; longer is no file's name */
+  for (uint32_t k = 0; k < count; k++) {
+    napi_value e;
+    size_t len = 0;
+    if (napi_get_element(env, names, k, &e) != napi_ok || napi_get_value_string_utf8(env, e, want, sizeof want, &len) != napi_ok) continue;
+    if (len < sizeof want - 1 && !strcmp(want, base)) return 1;
+  }
+  return 0;
+}
+
+/* The link of fd entry NAME (in DIRFD, or /proc/PID/fd/NAME when DIRFD is -1) names the file:
+ * absolute, its last component among `names`. */
+static int link_matches(napi_env env, int dirfd, const char *name, napi_value names, uint32_t count, int *denied) {
+  char target[4096];
+  ssize_t tl = readlinkat(dirfd, name, target, sizeof target - 1);
+  if (tl < 0) {
+    if (errno == EACCES || errno == EPERM) *denied = 1;
+    return 0;
+  }
+  target[tl] = '\0';
+  if (target[0] != '/') return 0;
+  static const char deleted[] = " (deleted)";
+  size_t dl = sizeof deleted - 1;
+  if ((size_t)tl >= dl && !strcmp(target + tl - dl, deleted)) target[tl - dl] = '\0';
+  const char *slash = strrchr(target, '/');
+  return name_listed(env, names, count, slash + 1);
+}
+
+struct fd_scan {
+  napi_env env;
+  int32_t pid;
+  double dev, ino;
+  napi_value names, texts, fds;
+  uint32_t count, nout;
+  int denied;
+  char *buf;
+  size_t cap;
+};
+
+/* One fd entry: its link, then its stat through the link, then its fdinfo, as holdsLock() reads them. */
+static void examine_fd(struct fd_scan *s, int dirfd, const char *name) {
+  char link_path[96];
+  snprintf(link_path, sizeof link_path, "/proc/%d/fd/%s", s->pid, name);
+  int rel = dirfd >= 0;
+  if (!link_matches(s->env, rel ? dirfd : AT_FDCWD, rel ? name : link_path, s->names, s->count, &s->denied)) return;
+  struct stat st;
+  if (fstatat(rel ? dirfd : AT_FDCWD, rel ? name : link_path, &st, 0) < 0) {
+    if (errno == EACCES || errno == EPERM) s->denied = 1;
+    return;
+  }
+  if ((double)st.st_dev != s->dev || (double)st.st_ino != s->ino) return;
+  char info_path[96];
+  snprintf(info_path, sizeof info_path, "/proc/%d/fdinfo/%s", s->pid, name);
+  ssize_t n = read_proc_file(info_path, &s->buf, &s->cap, 1);
+  if (n < 0) {
+    if (errno == EACCES || errno == EPERM) s->denied = 1;
+    return;
+  }
+  napi_value fd;
+  napi_create_int32(s->env, atoi(name), &fd);
+  napi_set_element(s->env, s->fds, s->nout, fd);
+  napi_set_element(s->env, s->texts, s->nout++, text_or_errno(s->env, s->buf, n, 0));
+}
+
+/* Every entry of /proc/PID/fd, examined in directory order; the errno that stopped the listing, or 0. */
+static int scan_fd_dir(struct fd_scan *s) {
+  char path[64], dents[8192];
+  snprintf(path, sizeof path, "/proc/%d/fd", s->pid);
+  int dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err = 0;
+  if (dirfd < 0) return errno;
+  for (;;) {
+    long got = syscall(SYS_getdents64, dirfd, dents, sizeof dents);
+    if (got <= 0) { err = got < 0 ? errno : 0; break; }
+    for (long off = 0; off < got;) {
+      struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *d = (void *)(dents + off);
+      off += d->reclen;
+      if (d->name[0] != '.') examine_fd(s, dirfd, d->name);
+    }
+  }
+  close(dirfd);
+  return err;
+}
+
+/* holderFds(pid, dev, ino, names, hint): hint >= 0 examines only fd `hint` (errno 0, nothing listed). */
+static napi_value HolderFds(napi_env env, napi_callback_info info) {
+  napi_value argv[5], o, b;
+  int32_t hint = -1;
+  struct fd_scan s = {.env = env, .cap = 16384};
+  if (!get_args(env, info, 5, argv) || !get_i32(env, argv[0], &s.pid) || !get_i32(env, argv[4], &hint)) return NULL;
+  napi_get_value_double(env, argv[1], &s.dev);
+  napi_get_value_double(env, argv[2], &s.ino);
+  s.names = argv[3];
+  napi_get_array_length(env, argv[3], &s.count);
+  CHECK(napi_create_array(env, &s.texts));
+  CHECK(napi_create_array(env, &s.fds));
+  if (!(s.buf = malloc(s.cap))) return throw_errno(env, ENOMEM, "malloc");
+  int list_err = 0;
+  if (hint >= 0) {
+    char name[16];
+    snprintf(name, sizeof name, "%d", hint);
+    examine_fd(&s, -1, name);
+  } else {
+    list_err = scan_fd_dir(&s);
+  }
+  free(s.buf);
+  CHECK(napi_create_object(env, &o));
+  /* A listing that failed part-way (the process exited) counts as not listed, as readdir's error would. */
+  obj_set_i32(env, o, "errno", list_err);
+  napi_get_boolean(env, s.denied, &b);
+  napi_set_named_property(env, o, "denied", b);
+  napi_set_named_property(env, o, "fdinfo", s.texts);
+  napi_set_named_property(env, o, "fds", s.fds);
+  return o;
+}
+
+static napi_value ReadProcMany(napi_env env, napi_callback_info info) {
+  napi_value argv[2], out, e;
+  char dir[4096], name[256], path[4096 + 256 + 2];
+  size_t len = 0, cap = 16384;
+  uint32_t count = 0;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (napi_get_value_string_utf8(env, argv[0], dir, sizeof dir, &len) != napi_ok || len >= sizeof dir - 1 || strlen(dir) != len) {
+    napi_throw_type_error(env, NULL, "readProcMany(dir, names): dir must be a path shorter than 4095 bytes");
+    return NULL;
+  }
+  napi_get_array_length(env, argv[1], &count);
+  char *buf = malloc(cap);
+  if (!buf) return throw_errno(env, ENOMEM, "malloc");
+  CHECK(napi_create_array_with_length(env, count, &out));
+  for (uint32_t k = 0; k < count; k++) {
+    if (napi_get_element(env, argv[1], k, &e) != napi_ok || napi_get_value_string_utf8(env, e, name, sizeof name, &len) != napi_ok ||
+        len == 0 || len >= sizeof name - 1 || strlen(name) != len) {
+      napi_set_element(env, out, k, text_or_errno(env, NULL, -1, EINVAL));
+      continue;
+    }
+    int link = name[0] == '@';
+    snprintf(path, sizeof path, "%s/%s", dir, name + link);
+    ssize_t n;
+    if (link) {
+      n = readlink(path, buf, cap);
+      if (n == (ssize_t)cap) n = -1, errno = ENAMETOOLONG;
+    } else {
+      n = read_proc_file(path, &buf, &cap, strcmp(name, "cmdline") != 0);
+    }
+    napi_set_element(env, out, k, text_or_errno(env, buf, n, errno));
+  }
+  free(buf);
+  return out;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
       {"getlk", NULL, Getlk, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -652,6 +989,10 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"renameExchange", NULL, RenameExchange, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spawnGated", NULL, SpawnGated, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reapChild", NULL, ReapChild, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"walkDirs", NULL, WalkDirs, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lookAt", NULL, LookAt, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"holderFds", NULL, HolderFds, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readProcMany", NULL, ReadProcMany, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;

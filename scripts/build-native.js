@@ -20,20 +20,36 @@ const candidates = [
 ].filter(Boolean)
 const include = candidates.find((d) => fs.existsSync(path.join(d, 'node_api.h')))
 if (!include) {
-  console.error(`nslocate: cannot build the native addon: node_api.h not found in:\n  ${candidates.join('\n  ')}\n` +
-    'Install Node.js development headers (Debian: apt-get install nodejs, which ships /usr/include/node) ' +
-    'or set NSLOCATE_NODE_INCLUDE to the folder holding node_api.h.')
+  console.error(
+    `nslocate: cannot build the native addon: node_api.h not found in:\n  ${candidates.join('\n  ')}\n` +
+      'Install Node.js development headers (Debian: apt-get install nodejs, which ships /usr/include/node) ' +
+      'or set NSLOCATE_NODE_INCLUDE to the folder holding node_api.h.',
+  )
   process.exit(1)
 }
 if (fs.existsSync(out) && fs.statSync(out).mtimeMs >= fs.statSync(src).mtimeMs && !process.argv.includes('--force')) process.exit(0)
 fs.mkdirSync(path.dirname(out), {recursive: true})
-const args = ['-O2', '-Wall', '-Wextra', '-Wno-unused-parameter', '-fPIC', '-shared', '-std=gnu11',
-  '-DNAPI_VERSION=8', '-DNODE_GYP_MODULE_NAME=nslocate', `-I${include}`, '-o', out + '.tmp', src]
+const args = [
+  '-O2',
+  '-Wall',
+  '-Wextra',
+  '-Wno-unused-parameter',
+  '-fPIC',
+  '-shared',
+  '-std=gnu11',
+  '-DNAPI_VERSION=8',
+  '-DNODE_GYP_MODULE_NAME=nslocate',
+  `-I${include}`,
+  '-o',
+  out + '.tmp',
+  src,
+]
 try {
   execFileSync(cc, args, {stdio: 'inherit'})
 } catch (error) {
-  console.error(`nslocate: building the native addon failed: ${cc} ${args.join(' ')}\n` +
-    'A C compiler is needed at install time (Debian: apt-get install gcc).')
+  console.error(
+    `nslocate: building the native addon failed: ${cc} ${args.join(' ')}\n` + 'A C compiler is needed at install time (Debian: apt-get install gcc).',
+  )
   process.exit(1)
 }
 fs.renameSync(out + '.tmp', out)

@@ -47,10 +47,11 @@ const attempt = (fn) => {
 }
 const text = (p) => attempt(() => fs.readFileSync(p, 'latin1'))
 const link = (p) => attempt(() => fs.readlinkSync(p))
-const devIno = (p) => attempt(() => {
-  const s = fs.statSync(p)
-  return {dev: Number(s.dev), ino: Number(s.ino)}
-})
+const devIno = (p) =>
+  attempt(() => {
+    const s = fs.statSync(p)
+    return {dev: Number(s.dev), ino: Number(s.ino)}
+  })
 
 function innermost(pid) {
   const m = /^NSpid:\s*(.*)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
@@ -84,7 +85,13 @@ function captureProcess(pid, innerFile) {
   if (e.mountinfo.value) {
     for (const line of e.mountinfo.value.split('\n')) {
       const cols = line.split(' ')
-      if (cols.length >= 5) paths.add(path.join(cols[4].replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(parseInt(o, 8))), path.basename(innerFile)))
+      if (cols.length >= 5)
+        paths.add(
+          path.join(
+            cols[4].replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(parseInt(o, 8))),
+            path.basename(innerFile),
+          ),
+        )
     }
   }
   for (const p of paths) e.under[p] = devIno(path.join(dir, 'root', p))
@@ -98,7 +105,10 @@ function main() {
   const content = fs.readFileSync(file, 'latin1')
   const n = Number(content.split('\n')[0].trim())
   const innerFile = o.rootPid ? file.slice(`/proc/${o.rootPid}/root`.length) || '/' : file
-  const all = fs.readdirSync('/proc').filter((d) => /^[0-9]+$/.test(d)).map(Number)
+  const all = fs
+    .readdirSync('/proc')
+    .filter((d) => /^[0-9]+$/.test(d))
+    .map(Number)
   const pids = new Set(o.pids)
   if (o.rootPid) pids.add(o.rootPid)
   const translations = {}

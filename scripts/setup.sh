@@ -10,6 +10,7 @@
 #    (pgrep, lslocks, unshare, flock for tests and bench), uidmap (newuidmap: user namespaces with
 #    a mapped range, as LXC and userns-remap make them), dpkg-dev/binutils/lintian/debootstrap (the
 #    .deb: shlibs, strip, checks, and the packaging tier's bookworm root), man-db, python3, ca-certificates.
+#    hyperfine (bench/: whole-command timings) and strace (bench/: system calls per locate()).
 #  - Node.js >= 22.12: when the machine's node is missing or older, installs Node 24 LTS from the npm
 #    registry into /opt/nslocate/node-24 (scripts/install-node.sh) and links node, npm and npx into
 #    /usr/local/bin, which comes before /usr/bin on Debian's PATH (and sudo's secure_path). The
@@ -24,7 +25,7 @@ if [ "$(id -u)" != 0 ]; then
   exec sudo -- bash "$here/setup.sh" "$@"
 fi
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(docker.io busybox-static libbsd-dev daemon nginx-light gcc libc6-dev procps util-linux uidmap python3 man-db
+pkgs=(docker.io busybox-static libbsd-dev daemon nginx-light gcc libc6-dev procps util-linux uidmap python3 man-db hyperfine strace
   ca-certificates dpkg-dev binutils lintian debootstrap)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

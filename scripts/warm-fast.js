@@ -58,10 +58,17 @@ async function main() {
   const unlocked = path.join(dir, 'loose.pid')
   const addon = path.join(root, 'build', 'nslocate.node')
   // A holder of a POSIX write lock, as `nslocate run` leaves one; and a sleep named by an unlocked file.
-  const holder = spawn(process.execPath, ['-e', `
+  const holder = spawn(
+    process.execPath,
+    [
+      '-e',
+      `
     const fs = require('fs'); const a = require(${JSON.stringify(addon)});
     const fd = fs.openSync(${JSON.stringify(locked)}, 'w', 0o644); a.setlk(fd, 2, false, false);
-    fs.writeSync(fd, String(process.pid)); fs.writeSync(1, 'ready\\n'); setInterval(() => {}, 1000)`], {stdio: ['ignore', 'pipe', 'inherit']})
+    fs.writeSync(fd, String(process.pid)); fs.writeSync(1, 'ready\\n'); setInterval(() => {}, 1000)`,
+    ],
+    {stdio: ['ignore', 'pipe', 'inherit']},
+  )
   const sleeper = spawn('sleep', ['60'], {stdio: 'ignore'})
   try {
     await new Promise((resolve, reject) => {
@@ -106,7 +113,10 @@ async function main() {
   fs.writeFileSync(cacheFile + '.json', JSON.stringify({node: process.version, v8: process.versions.v8}) + '\n', {mode: 0o644})
 }
 
-main().then(() => process.exit(0), (error) => {
-  out(String(error && error.stack || error))
-  process.exit(1)
-})
+main().then(
+  () => process.exit(0),
+  (error) => {
+    out(String((error && error.stack) || error))
+    process.exit(1)
+  },
+)

@@ -1,33 +1,53 @@
 /**
  * The one error type of nslocate. `code` is stable and documented (docs/nslocate.1.md, ERRORS);
- * `exitCode` is what the CLI exits with; the message names the file or pid and says what to do.
+ * the message names the file or pid and says what to do. The exit status an error gives is the
+ * CLI's business (src/cli/exit-status.ts), not the library's.
+ *
+ * A message that names an option is written as a function of an OptionNamer: the library's
+ * `message` names it as the option of its function (`option allowUnsafe`), and the CLI renders the
+ * same error with its flag (`--allow-unsafe-pidfile`) through render(). So a library caller never
+ * reads of a flag it never typed, and the command-line user sees the flag they did.
  */
 export type ErrorCode =
-  | 'USAGE'            // bad name, flag or argument
-  | 'NATIVE_LOAD'      // the native addon could not be loaded
-  | 'UNSUPPORTED'      // the kernel lacks a feature and there is no fallback
-  | 'PERMISSION'       // EPERM/EACCES: names the capability needed
-  | 'UNSAFE_PIDFILE'   // refused by the pidfile safety rules
-  | 'NOT_RUNNING'      // nothing to act on
-  | 'NOT_VISIBLE'      // the holder lives in a PID namespace we cannot see
-  | 'GONE'             // the process exited between identification and action (ESRCH)
-  | 'CONFLICT'         // the pidfile is held by a running instance
+  | 'USAGE' // bad name, option, flag or argument
+  | 'NATIVE_LOAD' // the native addon could not be loaded
+  | 'UNSUPPORTED' // the kernel lacks a feature and there is no fallback
+  | 'PERMISSION' // EPERM/EACCES: names the capability needed
+  | 'UNSAFE_PIDFILE' // refused by the pidfile safety rules
+  | 'NOT_RUNNING' // nothing to act on
+  | 'NOT_VISIBLE' // the holder lives in a PID namespace we cannot see
+  | 'GONE' // the process exited between identification and action (ESRCH)
+  | 'CONFLICT' // the pidfile is held by a running instance
   | 'TIMEOUT'
-  | 'DOCKER'           // Docker API failure
-  | 'IO'               // any other system error
+  | 'DOCKER' // container engine API failure
+  | 'IO' // any other system error
+
+/**
+ * Names an option in a message: `option` is the library's option name (camelCase, as in the
+ * options object), `value` the value given, if the message shows it.
+ */
+export type OptionNamer = (option: string, value?: string) => string
+
+/** The library's wording: `option allowUnsafe`, `option scope "group"`. */
+export const libraryNamer: OptionNamer = (option, value) => (value === undefined ? `option ${option}` : `option ${option} ${JSON.stringify(value)}`)
 
 export class NslocateError extends Error {
   readonly code: ErrorCode
-  readonly exitCode: number
   /** Extra machine-readable facts (e.g. the holder pid of a CONFLICT). */
   readonly details: Record<string, unknown>
+  private readonly compose: ((name: OptionNamer) => string) | null
 
-  constructor(code: ErrorCode, message: string, options: {exitCode?: number; cause?: unknown; details?: Record<string, unknown>} = {}) {
-    super(message, options.cause === undefined ? undefined : {cause: options.cause})
+  constructor(code: ErrorCode, message: string | ((name: OptionNamer) => string), options: {cause?: unknown; details?: Record<string, unknown>} = {}) {
+    super(typeof message === 'string' ? message : message(libraryNamer), options.cause === undefined ? undefined : {cause: options.cause})
     this.name = 'NslocateError'
     this.code = code
-    this.exitCode = options.exitCode ?? (code === 'USAGE' ? 2 : 4)
     this.details = options.details ?? {}
+    this.compose = typeof message === 'string' ? null : message
+  }
+
+  /** The message with each option named by `name` (the CLI passes its flag namer). */
+  render(name: OptionNamer): string {
+    return this.compose ? this.compose(name) : this.message
   }
 }
 

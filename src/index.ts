@@ -2,35 +2,46 @@
 // The declarations use Node.js types (NodeJS.ProcessEnv, Buffer, node:fs): a consumer whose tsconfig
 // has "types": [] (the default since TypeScript 6) gets them through this reference and the
 // @types/node dependency.
-// nslocate's library entry. Commands and other programs import from here.
+/**
+ * nslocate's library entry: `require('nslocate')`. docs/library.md has a runnable example of each
+ * export (test/cli/library-docs.test.ts runs them).
+ *
+ * - locate, locateSync, list, signal, waitFor, acquire, listContainers: src/api/library.ts, one
+ *   shape for all (NAME, then what the call needs, then one checked options object; `container` and
+ *   `rootPid` are options);
+ * - Reloader and prepareServer: the sidecar pieces of `nslocate reload` and `nslocate serve`;
+ * - parseSignal, parseDuration, parseRetry: the parsers the command line uses, for callers that
+ *   take the same strings from their users;
+ * - NslocateError: the one error type, with a stable `code`.
+ */
 import type {ServiceRef} from './reload/service-ref'
-import type {PreparedServer} from './serve/server'
+import type {PreparedServer, ServerOptions} from './serve/server'
 
 export {NslocateError} from './errors'
-export type {ErrorCode} from './errors'
-export {locate, statusExitCode} from './locate/locate'
-export type {LocateOptions, LocateResult, State} from './locate/locate'
-export type {IdentityOptions} from './locate/identity-options'
+export type {ErrorCode, OptionNamer} from './errors'
+export {acquire, list, listContainers, locate, locateSync, signal, waitFor} from './api/library'
+export type {FindOptions, ListOptions, SignalOptions, WaitOptions} from './api/library'
+export type {LocateResult, Located, LockKind, PidfileFacts, ProcessInfo, Reason} from './locate/types'
+export {REASONS} from './locate/types'
+export type {RunOutcome, Scope, SignalOutcome, State, WaitOutcome} from './outcomes'
+export type {SignalResult, WaitCondition, WaitResult} from './signal/signal'
+export type {ListOutcome, ListResult} from './list/list'
 export {validateName, pidfileSearchPath} from './locate/name'
-export {signal, waitFor} from './signal/signal'
-export type {SignalOptions, SignalResult, WaitCondition, WaitOptions, WaitResult} from './signal/signal'
 export {parseSignal, parseDuration, parseRetry} from './signal/parse'
-export {acquire, defaultRuntimeDir} from './acquire/acquire'
+export {defaultRuntimeDir} from './acquire/acquire'
 export type {AcquireOptions, PidfileHandle} from './acquire/acquire'
-export {locateInContainer, signalInContainer, waitInContainer, listContainers} from './docker/in-container'
 export type {ContainerServices} from './docker/in-container'
-// The sidecar pieces, for a Node service that embeds them: the config reloader (`nslocate reload`)
-// and the read-only health/metrics server (`nslocate serve`).
 export {Reloader} from './reload/reloader'
 export type {ReloadEvent, ReloadOptions, ReloadOutcome} from './reload/reloader'
 export type {ServiceRef} from './reload/service-ref'
-export type {PreparedServer} from './serve/server'
+export type {PreparedServer, ServerOptions} from './serve/server'
 
 /**
  * The HTTP endpoint of `serve` (GET /healthz/NAME, /healthz, /metrics) for `services`, not yet
- * listening: call listen() ('127.0.0.1:0' picks a free port) and close(). prom-client is loaded
- * only here, so require('nslocate') stays quick for programs that never serve.
+ * listening: call listen() ('127.0.0.1:0' picks a free port; it resolves with the address) and
+ * close(). prom-client is loaded only here, so require('nslocate') stays quick for programs that
+ * never serve.
  */
-export async function prepareServer(listen: string, services: ServiceRef[], opts: {withReloads?: boolean; intervalMs?: number} = {}): Promise<PreparedServer> {
+export async function prepareServer(listen: string, services: ServiceRef[], opts: ServerOptions = {}): Promise<PreparedServer> {
   return (await import('./serve/server')).prepareServer(listen, services, opts)
 }

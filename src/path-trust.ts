@@ -6,11 +6,14 @@
  * itself must be owned by root or the caller and, unless `writableLeaf`, not be writable by group or
  * others. Then no other user can have put the file there or swapped it since.
  *
- * Only this module does the walk; callers turn an Untrusted answer into their own error. System
- * errors on the way (ENOENT, EACCES, ENOTDIR, ELOOP) are thrown as they are: callers map them.
+ * The walk is src/kernel/walk.ts (the one every caller uses); this module holds the rule and its
+ * words. Callers turn an Untrusted answer into their own error. System errors on the way (ENOENT,
+ * EACCES, ENOTDIR, ELOOP) are thrown with their code: callers map them.
  */
 import fs = require('node:fs')
 import path = require('node:path')
+
+import {Owner, WalkDirs, WalkError, walk} from './kernel/walk'
 
 export interface Untrusted {
   /** the entry that fails the rule (a directory on the way, or the file) */
@@ -23,8 +26,6 @@ export interface Untrusted {
   why: string
 }
 
-const MAX_LINKS = 40
-
 export function userName(uid: number): string {
   try {
     for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
@@ -35,7 +36,7 @@ export function userName(uid: number): string {
   return ''
 }
 
-function judge(p: string, st: fs.Stats, caller: number, isDir: boolean, writableOk: boolean): Untrusted | null {
+function judge(p: string, st: Owner, caller: number, isDir: boolean, writableOk: boolean): Untrusted | null {
   const mode = st.mode & 0o7777
   const owner = () => userName(st.uid)
   const who = () => `uid ${st.uid}${owner() ? ` (${owner()})` : ''}`
@@ -45,40 +46,44 @@ function judge(p: string, st: fs.Stats, caller: number, isDir: boolean, writable
   if (writableOk || (mode & 0o022) === 0) return null
   if (isDir && (mode & 0o1000) !== 0 && st.uid === 0) return null // sticky and root's: /tmp
   const by = (mode & 0o020 ? ['group'] : []).concat(mode & 0o002 ? ['others'] : []).join(' and ')
-  return {path: p, uid: st.uid, owner: owner(), mode, why: `writable by ${by} (mode ${mode.toString(8).padStart(4, '0')}${isDir ? ', not sticky and root-owned' : ''}), owned by ${who()}`}
+  return {
+    path: p,
+    uid: st.uid,
+    owner: owner(),
+    mode,
+    why: `writable by ${by} (mode ${mode.toString(8).padStart(4, '0')}${isDir ? ', not sticky and root-owned' : ''}), owned by ${who()}`,
+  }
 }
 
-/** null when `file` passes the rule for `caller` (default: the effective uid), else the first entry that fails it. */
-export function untrustedOnPath(file: string, opts: {caller?: number; writableLeaf?: boolean} = {}): Untrusted | null {
+/** The walk's own failures in this module's words (the others keep theirs: ENOENT, EACCES, ...). */
+function walkFailure(error: unknown, file: string): unknown {
+  if (!(error instanceof WalkError)) return error
+  if (error.kind === 'notdir') return Object.assign(new Error(`${error.where} is not a directory (resolving ${file})`), {code: 'ENOTDIR', path: error.where})
+  if (error.kind === 'loop') return Object.assign(new Error(`too many levels of symbolic links resolving ${file}`), {code: 'ELOOP', path: file})
+  return error
+}
+
+/**
+ * null when `file` passes the rule for `caller` (default: the effective uid), else the first entry
+ * that fails it. `kernel`: the walk's steps (default: through /proc/self/fd, which needs no addon).
+ */
+export function untrustedOnPath(file: string, opts: {caller?: number; writableLeaf?: boolean; kernel?: WalkDirs} = {}): Untrusted | null {
   const caller = opts.caller ?? process.geteuid?.() ?? 0
-  const start = path.resolve(file)
-  let todo = start.split('/').filter(Boolean)
-  let cur = '/'
-  let bad = judge('/', fs.statSync('/'), caller, true, false)
-  if (bad) return bad
-  let links = 0
-  while (todo.length > 0) {
-    const part = todo.shift()!
-    if (part === '.') continue
-    if (part === '..') {
-      cur = path.dirname(cur) // already judged on the way down
-      continue
-    }
-    const next = path.join(cur, part)
-    const st = fs.lstatSync(next)
-    if (st.isSymbolicLink()) {
-      // The link sits in `cur`, which passed: only root or the caller chose its target.
-      if (++links > MAX_LINKS) throw Object.assign(new Error(`too many levels of symbolic links resolving ${file}`), {code: 'ELOOP', path: file})
-      const target = fs.readlinkSync(next)
-      if (target.startsWith('/')) cur = '/'
-      todo = [...target.split('/').filter(Boolean), ...todo]
-      continue
-    }
-    if (todo.length === 0) return judge(next, st, caller, st.isDirectory(), Boolean(opts.writableLeaf))
-    if (!st.isDirectory()) throw Object.assign(new Error(`${next} is not a directory (resolving ${file})`), {code: 'ENOTDIR', path: next})
-    bad = judge(next, st, caller, true, false)
-    if (bad) return bad
-    cur = next
+  let bad: Untrusted | null = null
+  const refuse = (where: string, ids: Owner) => {
+    bad = judge(where, ids, caller, true, false)
+    if (bad) throw bad
   }
-  return null
+  let end
+  try {
+    end = walk(path.resolve(file), {leaf: 'stat', dir: refuse, kernel: opts.kernel})
+  } catch (error) {
+    if (bad && error === bad) return bad
+    throw walkFailure(error, file)
+  }
+  try {
+    return end.stat ? judge(end.where, end.stat, caller, end.stat.isDirectory(), Boolean(opts.writableLeaf)) : null
+  } finally {
+    fs.closeSync(end.dirFd)
+  }
 }

@@ -67,14 +67,18 @@ export async function acquire(nameOrOptions: string | AcquireOptions, options?: 
       if (round === 'reopen') reopens++
       else if (round === 'busy') {
         // Another starter is replacing a file only non-writers lock: its result is met next round.
-        if (Date.now() >= deadline) throw new NslocateError('TIMEOUT', `could not lock ${file} before the lock timeout: other starters kept replacing it`, {exitCode: 1, details: {pidfile: file}})
+        if (Date.now() >= deadline)
+          throw new NslocateError('TIMEOUT', `could not lock ${file} before the lock timeout: other starters kept replacing it`, {details: {pidfile: file}})
         await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 8))
       } else handle = round
     }
   } finally {
     if (!handle) fs.closeSync(dirFd)
   }
-  if (!handle) throw new NslocateError('TIMEOUT', `${file} was replaced or unlinked ${MAX_REOPENS} times while locking it; is something deleting it in a loop?`, {details: {pidfile: file}})
+  if (!handle)
+    throw new NslocateError('TIMEOUT', `${file} was replaced or unlinked ${MAX_REOPENS} times while locking it; is something deleting it in a loop?`, {
+      details: {pidfile: file},
+    })
   const pid = opts.pid === undefined ? process.pid : opts.pid
   if (pid !== null) {
     try {
@@ -97,33 +101,12 @@ async function lockOnce(dirFd: number, name: string, file: string, deadline: num
   let keep = false
   try {
     lockFd = reopenReadOnly(fd, file)
-    const named = () => {
-      try {
-        const st = fs.fstatSync(fd)
-        const cur = fs.lstatSync(at(dirFd, name))
-        return cur.ino === st.ino && cur.dev === st.dev
-      } catch {
-        return false
-      }
-    }
-    const outcome = await lockExclusive(lockFd, fd, file, deadline, service, named)
+    const outcome = await lockExclusive(lockFd, fd, file, deadline, service, () => namesInode(dirFd, name, fd))
     if (outcome.kind === 'reopen') return 'reopen'
-    if (outcome.kind === 'nonwriters') {
-      // 3a. Only processes that could not have written it lock it: no instance. Replace it (it is
-      // then unlinked, so it must be a pidfile too), and hold the fresh file as a winner would.
-      refuseNotPidfile(fd, file)
-      const r = replaceNonWriterLocked(dirFd, name, file, outcome.stat, outcome.holders)
-      if (r.kind !== 'replaced') return r.kind === 'busy' ? 'busy' : 'reopen'
-      registerHeld(r.stat, r.fd)
-      return makeHandle(file, dirFd, name, r.fd, r.lockFd)
-    }
+    if (outcome.kind === 'nonwriters') return takeOver(dirFd, name, file, fd, outcome)
     // 4. the name must still be the inode we locked (a stopping instance may have unlinked it)
+    if (!namesInode(dirFd, name, fd)) return 'reopen'
     const st = fs.fstatSync(fd)
-    let cur: fs.Stats | null = null
-    try {
-      cur = fs.lstatSync(at(dirFd, name))
-    } catch {}
-    if (!cur || cur.ino !== st.ino || cur.dev !== st.dev) return 'reopen'
     // Held exclusively now: the file is never truncated, re-moded or unlinked unless it is empty or
     // holds a pid (checked at the open too, before its mode could be changed; this is the check that counts).
     refuseNotPidfile(fd, file)
@@ -145,6 +128,29 @@ async function lockOnce(dirFd: number, name: string, file: string, deadline: num
       fs.closeSync(fd)
     }
   }
+}
+
+/** Whether NAME in the directory still names the inode open as fd. */
+function namesInode(dirFd: number, name: string, fd: number): boolean {
+  try {
+    const st = fs.fstatSync(fd)
+    const cur = fs.lstatSync(at(dirFd, name))
+    return cur.ino === st.ino && cur.dev === st.dev
+  } catch {
+    return false
+  }
+}
+
+/**
+ * 3a. Only processes that could not have written it lock it: no instance. Replace it (it is then
+ * unlinked, so it must be a pidfile too), and hold the fresh file as a winner would.
+ */
+function takeOver(dirFd: number, name: string, file: string, fd: number, found: {stat: fs.Stats; holders: number[]}): PidfileHandle | 'reopen' | 'busy' {
+  refuseNotPidfile(fd, file)
+  const r = replaceNonWriterLocked(dirFd, name, file, found.stat, found.holders)
+  if (r.kind !== 'replaced') return r.kind === 'busy' ? 'busy' : 'reopen'
+  registerHeld(r.stat, r.fd)
+  return makeHandle(file, dirFd, name, r.fd, r.lockFd)
 }
 
 /**

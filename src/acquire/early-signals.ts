@@ -3,7 +3,7 @@
  * ...) that arrives while the pidfile is being taken is noted instead of killing run with its
  * pidfile left behind (Node's default action). run then releases the file and exits INTERRUPTED.
  */
-import {FORWARDED} from './supervise'
+import {FORWARDED} from './forward'
 
 export interface EarlySignals {
   /** the first signal noted, e.g. "SIGTERM", or null */

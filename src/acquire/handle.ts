@@ -50,7 +50,10 @@ export function makeHandle(file: string, dirFd: number, name: string, fd: number
         } catch {}
         const e = error as NodeJS.ErrnoException
         const why = e.code === 'ENOSPC' ? 'no space left on the device (ENOSPC)' : `${e.code ?? 'error'}: ${e.message}`
-        throw new NslocateError('IO', `cannot write the pid into ${file}: ${why}; free space there or choose another --dir`, {cause: error, details: {pidfile: file, errno: e.code}})
+        throw new NslocateError('IO', (n) => `cannot write the pid into ${file}: ${why}; free space there or choose another ${n('dir')}`, {
+          cause: error,
+          details: {pidfile: file, errno: e.code},
+        })
       }
       handle.pid = pid
     },

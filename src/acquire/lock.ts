@@ -64,7 +64,7 @@ export async function lockExclusive(lockFd: number, rwFd: number, file: string, 
       if (blocked && !(blocked === 'posix' && verdict.lock === 'flock')) throw conflict(name, file)
     }
     if (Date.now() >= deadline) {
-      throw new NslocateError('TIMEOUT', `could not lock ${file} before the lock timeout: other starters kept contending for it`, {exitCode: 1, details: {pidfile: file}})
+      throw new NslocateError('TIMEOUT', `could not lock ${file} before the lock timeout: other starters kept contending for it`, {details: {pidfile: file}})
     }
     await new Promise((resolve) => setTimeout(resolve, 1 + Math.random() * Math.min(20, 2 + i)))
   }
@@ -111,5 +111,5 @@ export function conflict(name: string, file: string): NslocateError {
     const r = locate({name, pidfile: file, skipNameCheck: true})
     pid = r.pid ?? r.holder
   } catch {}
-  return new NslocateError('CONFLICT', `${name} is already running${pid !== null ? ` (pid ${pid})` : ''}: ${file} is locked`, {exitCode: 1, details: {pid, pidfile: file}})
+  return new NslocateError('CONFLICT', `${name} is already running${pid !== null ? ` (pid ${pid})` : ''}: ${file} is locked`, {details: {pid, pidfile: file}})
 }

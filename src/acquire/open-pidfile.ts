@@ -66,7 +66,9 @@ export function openPidfileIn(dirFd: number, name: string, file: string): {fd: n
       throw error
     }
   }
-  throw new NslocateError('IO', `${file} kept appearing and disappearing while it was being opened; is something creating and deleting it in a loop?`, {details: {pidfile: file}})
+  throw new NslocateError('IO', `${file} kept appearing and disappearing while it was being opened; is something creating and deleting it in a loop?`, {
+    details: {pidfile: file},
+  })
 }
 
 function symlink(file: string): NslocateError {
@@ -75,16 +77,25 @@ function symlink(file: string): NslocateError {
 
 function refuseKind(st: fs.Stats, file: string): void {
   if (st.isSymbolicLink()) throw symlink(file)
-  if (!st.isFile()) throw new NslocateError('UNSAFE_PIDFILE', `${file} is not a regular file; refusing to use it as a pidfile (remove it)`, {details: {pidfile: file}})
+  if (!st.isFile())
+    throw new NslocateError('UNSAFE_PIDFILE', `${file} is not a regular file; refusing to use it as a pidfile (remove it)`, {details: {pidfile: file}})
   if (st.nlink > 1) {
-    throw new NslocateError('UNSAFE_PIDFILE', `${file} has ${st.nlink} links: it is also another file's name, which writing the pid would overwrite; refusing it (remove ${file} if it is a leftover)`, {details: {pidfile: file, nlink: st.nlink}})
+    throw new NslocateError(
+      'UNSAFE_PIDFILE',
+      `${file} has ${st.nlink} links: it is also another file's name, which writing the pid would overwrite; refusing it (remove ${file} if it is a leftover)`,
+      {details: {pidfile: file, nlink: st.nlink}},
+    )
   }
 }
 
 function refuseOwner(st: fs.Stats, file: string): void {
   const uid = callerUid()
   if (st.uid !== uid && st.uid !== 0) {
-    throw new NslocateError('UNSAFE_PIDFILE', `${file} is owned by uid ${st.uid}, not by root or by uid ${uid}${overflowNote(st.uid)}: its owner could rewrite the pidfile while the service runs; refusing it (remove it)`, {details: {pidfile: file, uid: st.uid}})
+    throw new NslocateError(
+      'UNSAFE_PIDFILE',
+      `${file} is owned by uid ${st.uid}, not by root or by uid ${uid}${overflowNote(st.uid)}: its owner could rewrite the pidfile while the service runs; refusing it (remove it)`,
+      {details: {pidfile: file, uid: st.uid}},
+    )
   }
 }
 
@@ -95,11 +106,20 @@ function refuseWritable(fd: number, st: fs.Stats, file: string): void {
     try {
       fs.fchmodSync(fd, 0o644)
     } catch (error) {
-      throw new NslocateError('UNSAFE_PIDFILE', `${file} may be written by others (mode ${(st.mode & 0o7777).toString(8)}) and its mode cannot be changed (${(error as NodeJS.ErrnoException).code}); refusing it (remove it, or choose another --pidfile)`, {details: {pidfile: file}})
+      throw new NslocateError(
+        'UNSAFE_PIDFILE',
+        (n) =>
+          `${file} may be written by others (mode ${(st.mode & 0o7777).toString(8)}) and its mode cannot be changed (${(error as NodeJS.ErrnoException).code}); refusing it (remove it, or choose another ${n('pidfile')})`,
+        {details: {pidfile: file}},
+      )
     }
     return
   }
-  throw new NslocateError('UNSAFE_PIDFILE', `${file} may be written by others (mode ${(st.mode & 0o7777).toString(8)}) and is not yours to fix; refusing it (remove it)`, {details: {pidfile: file}})
+  throw new NslocateError(
+    'UNSAFE_PIDFILE',
+    `${file} may be written by others (mode ${(st.mode & 0o7777).toString(8)}) and is not yours to fix; refusing it (remove it)`,
+    {details: {pidfile: file}},
+  )
 }
 
 /**
@@ -128,7 +148,11 @@ export function refuseNotPidfile(fd: number, file: string): void {
   const content = parsePidfileContent(buf.subarray(0, Math.min(n, FIRST_LINE_MAX)).toString('latin1'), undefined, more)
   if (content.problem === 'empty_pidfile' || (content.problem === null && content.note === null)) return
   const size = Math.max(st.size, n)
-  throw new NslocateError('UNSAFE_PIDFILE', `refusing to overwrite ${file}: it holds ${size} bytes that are not a pid; remove it or choose another --pidfile`, {details: {pidfile: file, size}})
+  throw new NslocateError(
+    'UNSAFE_PIDFILE',
+    (n) => `refusing to overwrite ${file}: it holds ${size} bytes that are not a pid; remove it or choose another ${n('pidfile')}`,
+    {details: {pidfile: file, size}},
+  )
 }
 
 /**

@@ -7,7 +7,10 @@ export function defaultRuntimeDir(env: NodeJS.ProcessEnv = process.env, uid = pr
   if (env.NSLOCATE_RUNTIME_DIR) return path.resolve(env.NSLOCATE_RUNTIME_DIR)
   if (uid === 0) return '/run/nslocate'
   if (env.XDG_RUNTIME_DIR) return path.resolve(env.XDG_RUNTIME_DIR, 'nslocate')
-  throw new NslocateError('USAGE', 'no runtime directory for a non-root user: set NSLOCATE_RUNTIME_DIR or XDG_RUNTIME_DIR, or pass --dir/--pidfile')
+  throw new NslocateError(
+    'USAGE',
+    (n) => `no runtime directory for a non-root user: set NSLOCATE_RUNTIME_DIR or XDG_RUNTIME_DIR, or pass ${n('dir')}/${n('pidfile')}`,
+  )
 }
 
 /** --pidfile, else DIR/NAME.pid; relative paths are resolved against process.cwd() (issue 11, item 1). */
@@ -22,6 +25,11 @@ export function pidfilePathFor(opts: {name: string; pidfile?: string; dir?: stri
 /** "/", "x/", "x/.", "x/.." and "." name directories: a usage error, never the slash silently dropped and "x" written. */
 export function refuseDirectoryName(pidfile: string, name?: string): void {
   if (pidfile !== '' && (/(^|\/)(\.{1,2})?$/.test(pidfile) || path.resolve(pidfile) === '/')) {
-    throw new NslocateError('USAGE', `--pidfile ${pidfile} names a directory, not a file: give the pidfile's own name (e.g. ${path.join(path.resolve(pidfile), `${name || 'NAME'}.pid`)}), or use --dir`, {details: {pidfile}})
+    throw new NslocateError(
+      'USAGE',
+      (n) =>
+        `${n('pidfile', pidfile)} names a directory, not a file: give the pidfile's own name (e.g. ${path.join(path.resolve(pidfile), `${name || 'NAME'}.pid`)}), or use ${n('dir')}`,
+      {details: {pidfile}},
+    )
   }
 }

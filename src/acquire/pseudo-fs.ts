@@ -36,6 +36,11 @@ export function refusePseudoFs(dirFd: number, dir: string, file: string): void {
   }
   const name = PSEUDO[type >>> 0]
   if (name) {
-    throw new NslocateError('UNSAFE_PIDFILE', `${file} is on ${name} (${dir}), a kernel pseudo file system: writing a pid there would change the kernel, not a file; refusing it (use --dir on a real or tmpfs directory, e.g. /run/nslocate)`, {details: {pidfile: file, fstype: name}})
+    throw new NslocateError(
+      'UNSAFE_PIDFILE',
+      (n) =>
+        `${file} is on ${name} (${dir}), a kernel pseudo file system: writing a pid there would change the kernel, not a file; refusing it (use ${n('dir')} on a real or tmpfs directory, e.g. /run/nslocate)`,
+      {details: {pidfile: file, fstype: name}},
+    )
   }
 }

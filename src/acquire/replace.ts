@@ -38,11 +38,8 @@ import {flock, renameExchange, setPosixLock} from '../native/binding'
 import {LockLine, sameFile} from '../proc/parse-locks'
 import {proc} from '../proc/proc-fs'
 import {CREATE_MODE, FINAL_MODE, reopenReadOnly} from './open-pidfile'
-import {at, callerUid, ioError} from './safe-dir'
-
-const C = fs.constants as Record<string, number>
-const CREATE = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW | C.O_CLOEXEC
-const NAME_MAX = 255
+import {CREATE, lstatOrNull, releaseMutex, same, takeMutex, uniqueName} from './replace-mutex'
+import {at, ioError} from './safe-dir'
 
 export type ReplaceResult =
   | {kind: 'replaced'; fd: number; lockFd: number; stat: fs.Stats}
@@ -71,14 +68,7 @@ export function replaceNonWriterLocked(dirFd: number, name: string, file: string
     if (!flock(lockFd, 'exclusive') || !setPosixLock(fd, 'write')) return {kind: 'retry'}
     const fresh = fs.fstatSync(fd)
     if (!same(lstatOrNull(dirFd, name), judged)) return {kind: 'retry'}
-    try {
-      renameExchange(dirFd, tmp, name)
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return {kind: 'retry'}
-      const e = error as NodeJS.ErrnoException
-      const who = holders.length > 0 ? ` (pid ${holders.join(', ')})` : ''
-      throw new NslocateError('IO', `${file} is locked only by processes that could not have written it${who}, and replacing it failed: renameat2(RENAME_EXCHANGE): ${e.code ?? e.message} (the file system may not support it); remove ${file} and start again`, {cause: error, details: {pidfile: file, holders, errno: e.code}})
-    }
+    if (!exchange(dirFd, tmp, name, file, holders)) return {kind: 'retry'}
     const old = lstatOrNull(dirFd, tmp)
     const running = same(old, judged) ? writerHoldsWriteLock(judged, [name, tmp]) : 'another file was there'
     if (running !== null) {
@@ -101,6 +91,23 @@ export function replaceNonWriterLocked(dirFd: number, name: string, file: string
       if (fd >= 0) fs.closeSync(fd)
     }
     releaseMutex(dirFd, name, mutex)
+  }
+}
+
+/** 3. renameat2(RENAME_EXCHANGE) tmp with NAME; false when NAME is gone (start over). */
+function exchange(dirFd: number, tmp: string, name: string, file: string, holders: number[]): boolean {
+  try {
+    renameExchange(dirFd, tmp, name)
+    return true
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return false
+    const e = error as NodeJS.ErrnoException
+    const who = holders.length > 0 ? ` (pid ${holders.join(', ')})` : ''
+    throw new NslocateError(
+      'IO',
+      `${file} is locked only by processes that could not have written it${who}, and replacing it failed: renameat2(RENAME_EXCHANGE): ${e.code ?? e.message} (the file system may not support it); remove ${file} and start again`,
+      {cause: error, details: {pidfile: file, holders, errno: e.code}},
+    )
   }
 }
 
@@ -162,93 +169,4 @@ function lockLinesOf(pid: number, names: string[], stat: fs.Stats): LockLine[] {
     } catch {}
   }
   return out
-}
-
-/** A descriptor holding NAME's replacement mutex (flock LOCK_EX), or null when another replacer holds it. */
-function takeMutex(dirFd: number, name: string, file: string): number | null {
-  const mutex = mutexName(name)
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const unique = uniqueName(name, 'lock')
-    let fd: number
-    try {
-      fd = fs.openSync(at(dirFd, unique), CREATE, CREATE_MODE)
-    } catch (error) {
-      throw ioError(file, error, 'create a lock file next to')
-    }
-    let linked = false
-    try {
-      flock(fd, 'exclusive')
-      fs.linkSync(at(dirFd, unique), at(dirFd, mutex))
-      linked = true
-    } catch (error) {
-      if (!isErrno(error, 'EEXIST')) {
-        fs.closeSync(fd)
-        fs.unlinkSync(at(dirFd, unique))
-        throw ioError(file, error, 'create a lock file next to')
-      }
-    }
-    fs.unlinkSync(at(dirFd, unique))
-    if (linked) return fd
-    fs.closeSync(fd)
-    // Held by a live replacer, or left by one that died (its lock went with it).
-    let held: number
-    try {
-      held = fs.openSync(at(dirFd, mutex), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK | C.O_CLOEXEC)
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) continue
-      throw ioError(`${file}'s lock file ${mutex}`, error, 'open')
-    }
-    try {
-      const st = fs.fstatSync(held)
-      if (!st.isFile() || (st.uid !== 0 && st.uid !== callerUid())) {
-        throw new NslocateError('UNSAFE_PIDFILE', `${mutex} next to ${file} is not a lock file of root's or yours (uid ${st.uid}); refusing to replace ${file} (remove ${mutex})`, {details: {pidfile: file}})
-      }
-      if (!flock(held, 'exclusive')) return null
-      if (same(lstatOrNull(dirFd, mutex), st)) fs.unlinkSync(at(dirFd, mutex))
-    } finally {
-      fs.closeSync(held)
-    }
-  }
-  return null
-}
-
-function releaseMutex(dirFd: number, name: string, fd: number): void {
-  try {
-    const mutex = mutexName(name)
-    if (same(lstatOrNull(dirFd, mutex), fs.fstatSync(fd))) fs.unlinkSync(at(dirFd, mutex))
-  } catch {}
-  fs.closeSync(fd)
-}
-
-function mutexName(name: string): string {
-  const base = `.${name}.nslocate-replacing`
-  return Buffer.byteLength(base) <= NAME_MAX ? base : `.nslocate-replacing-${digest(name)}`
-}
-
-/** A hidden name of this process's own (never NAME.pid-like: `list` and find do not see it). */
-function uniqueName(name: string, what: string): string {
-  const tag = `${process.pid}-${nodeCrypto().randomBytes(6).toString('hex')}`
-  const base = `.${name}.nslocate-${what}-${tag}`
-  return Buffer.byteLength(base) <= NAME_MAX ? base : `.nslocate-${what}-${digest(name)}-${tag}`
-}
-
-function digest(name: string): string {
-  return nodeCrypto().createHash('sha256').update(name).digest('hex').slice(0, 16)
-}
-
-/** node:crypto, loaded only by a replacement (run's start-up does not pay for it). */
-function nodeCrypto(): typeof import('node:crypto') {
-  return require('node:crypto') as typeof import('node:crypto')
-}
-
-function lstatOrNull(dirFd: number, name: string): fs.Stats | null {
-  try {
-    return fs.lstatSync(at(dirFd, name))
-  } catch {
-    return null
-  }
-}
-
-function same(a: fs.Stats | null, b: fs.Stats): boolean {
-  return a !== null && a.ino === b.ino && a.dev === b.dev
 }

@@ -1,10 +1,9 @@
 /**
  * Open the pidfile's directory so that no other user can choose where it leads (docs/architecture.md,
  * "Writing a pidfile", step 1). The path is walked one component at a time from "/", each opened
- * relative to the descriptor of the directory before it. Node has no openat(2), so "relative to"
- * is /proc/self/fd/N/NAME: the kernel follows the magic link /proc/self/fd/N to the very directory
- * held open (not to a path that could have been renamed since), then resolves NAME in it, with
- * O_NOFOLLOW|O_DIRECTORY so a symlink or a non-directory planted there is never entered.
+ * relative to the descriptor of the directory before it, with O_PATH|O_NOFOLLOW, and judged as
+ * opened (src/kernel/walk.ts, the walk every caller shares), so a symlink or a non-directory
+ * planted there is never entered.
  *
  * The rules, those of systemd's CHASE_SAFE made strict for a writer:
  * - every directory entered must be owned by root or the caller, and must not be writable by
@@ -18,36 +17,38 @@
  */
 import fs = require('node:fs')
 
-import {NslocateError, isErrno} from '../errors'
+import {NslocateError, OptionNamer, isErrno} from '../errors'
+import {overflowIds} from '../kernel/ids'
+import {O_CLOEXEC, at, reopen} from '../kernel/reopen'
+import {MAX_SYMLINKS, Owner, WalkError, walk} from '../kernel/walk'
+import {walkDirs} from '../native/binding'
 
-const O_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW | (fs.constants as Record<string, number>).O_CLOEXEC
-const MAX_LINKS = 40
+const O_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | O_CLOEXEC
 
-/** NAME inside the directory open as `dirFd`, for fs calls that take a path (see the header). */
-export function at(dirFd: number, name: string): string {
-  return `/proc/self/fd/${dirFd}/${name}`
-}
+/** NAME inside the directory open as `dirFd`, for fs calls that take a path (src/kernel/reopen.ts). */
+export {at}
 
 export function callerUid(): number {
   return process.geteuid?.() ?? 0
 }
 
+/** Today's CLI wording, for callers whose message is still a plain string (open-pidfile.ts). */
+const flagWords: OptionNamer = (option) => `--${option}`
+
 /**
  * For the overflow uid (65534, /proc/sys/kernel/overflowuid): what a file's owner looks like from
  * inside a user namespace (unshare -r, a rootless container) that does not map that owner.
+ * `name` names the options (NslocateError's namer); without it, the CLI's flags.
  */
-export function overflowNote(owner: number): string {
-  let overflow = 65534
-  try {
-    overflow = Number(fs.readFileSync('/proc/sys/kernel/overflowuid', 'utf8').trim()) || overflow
-  } catch {}
+export function overflowNote(owner: number, name: OptionNamer = flagWords): string {
+  const overflow = overflowIds().uid
   if (owner !== overflow) return ''
-  return ` (${overflow} is the overflow uid: the real owner, root or another user of the host, is not mapped into this user namespace; run outside it, or pass --dir or --pidfile under a directory you own, e.g. $XDG_RUNTIME_DIR or one you created)`
+  return ` (${overflow} is the overflow uid: the real owner, root or another user of the host, is not mapped into this user namespace; run outside it, or pass ${name('dir')} or ${name('pidfile')} under a directory you own, e.g. $XDG_RUNTIME_DIR or one you created)`
 }
 
 /** Why a directory may not hold a pidfile of the caller's, or null. */
-export function unsafeDirectory(st: fs.Stats, uid = callerUid()): string | null {
-  if (st.uid !== 0 && st.uid !== uid) return `it is owned by uid ${st.uid}, not by root or by uid ${uid}${overflowNote(st.uid)}`
+export function unsafeDirectory(st: Owner, uid = callerUid(), name: OptionNamer = flagWords): string | null {
+  if (st.uid !== 0 && st.uid !== uid) return `it is owned by uid ${st.uid}, not by root or by uid ${uid}${overflowNote(st.uid, name)}`
   const rootSticky = st.uid === 0 && (st.mode & 0o1000) !== 0
   if (rootSticky) return null
   if (st.mode & 0o002) return `it may be written by every user (mode ${(st.mode & 0o7777).toString(8)}) and is not root's sticky directory`
@@ -58,81 +59,69 @@ export function unsafeDirectory(st: fs.Stats, uid = callerUid()): string | null 
 /**
  * Walk `dir` (absolute) and return a descriptor of it (O_RDONLY|O_DIRECTORY, close-on-exec);
  * `create`: make missing directories (0755). Throws UNSAFE_PIDFILE, PERMISSION or IO naming the
- * component at fault.
+ * component at fault. The walk is src/kernel/walk.ts; the rules are the header's.
  */
 export function openDirSafely(dir: string, opts: {create: boolean} = {create: true}): number {
   const uid = callerUid()
-  const queue = dir.split('/').filter((c) => c !== '' && c !== '.')
-  let fd = openRoot(uid)
-  let walked = ''
-  let links = 0
+  let end
   try {
-    while (queue.length > 0) {
-      const name = queue.shift()!
-      const here = `${walked}/${name}`
-      let st: fs.Stats
-      try {
-        st = fs.lstatSync(at(fd, name))
-      } catch (error) {
-        if (!isErrno(error, 'ENOENT') || !opts.create) throw ioError(here, error, 'look up')
-        try {
-          fs.mkdirSync(at(fd, name), {mode: 0o755})
-        } catch (mkdirError) {
-          if (!isErrno(mkdirError, 'EEXIST')) throw ioError(here, mkdirError, 'create the directory')
-        }
-        queue.unshift(name)
-        continue
-      }
-      if (st.isSymbolicLink()) {
+    end = walk(dir, {
+      leaf: 'enter',
+      kernel: walkDirs,
+      create: opts.create ? makeDir : undefined,
+      dir: (where, st, depth) => refuseDirectory(where, st, depth, uid),
+      link: (where, st) => {
         if (st.uid !== 0 && st.uid !== uid) {
-          throw new NslocateError('UNSAFE_PIDFILE', `${here} is a symbolic link owned by uid ${st.uid}; refusing to follow it (a link another user made can lead anywhere): use a directory owned by root or by you`, {details: {path: here}})
+          throw new NslocateError(
+            'UNSAFE_PIDFILE',
+            `${where} is a symbolic link owned by uid ${st.uid}; refusing to follow it (a link another user made can lead anywhere): use a directory owned by root or by you`,
+            {details: {path: where}},
+          )
         }
-        if (++links > MAX_LINKS) throw new NslocateError('UNSAFE_PIDFILE', `${dir}: more than ${MAX_LINKS} symbolic links on the way`, {details: {path: dir}})
-        const target = fs.readlinkSync(at(fd, name))
-        queue.unshift(...target.split('/').filter((c) => c !== '' && c !== '.'))
-        if (target.startsWith('/')) {
-          fs.closeSync(fd)
-          fd = -1
-          fd = openRoot(uid)
-          walked = ''
-        }
-        continue
-      }
-      if (!st.isDirectory()) throw new NslocateError('IO', `cannot use ${here} as a directory: it is not one (ENOTDIR); choose another --dir`, {details: {path: here}})
-      let next: number
-      try {
-        next = fs.openSync(at(fd, name), O_DIR)
-      } catch (error) {
-        // ELOOP/ENOTDIR: it was replaced between the lstat and the open; look again.
-        if (isErrno(error, 'ELOOP', 'ENOTDIR', 'ENOENT')) {
-          queue.unshift(name)
-          if (++links > MAX_LINKS) throw ioError(here, error, 'open')
-          continue
-        }
-        throw ioError(here, error, 'open')
-      }
-      const why = unsafeDirectory(fs.fstatSync(next), uid)
-      fs.closeSync(fd)
-      fd = next
-      if (why) throw new NslocateError('UNSAFE_PIDFILE', `refusing to write a pidfile in ${here}: ${why}; another user could replace what is in it. Use a directory owned by root or by you that no one else may write`, {details: {path: here}})
-      walked = name === '..' ? walked.replace(/\/[^/]*$/, '') : here
-    }
-    const result = fd
-    fd = -1
-    return result
+      },
+    })
+  } catch (error) {
+    throw walkFailure(error, dir)
+  }
+  try {
+    return reopen(end.dirFd, O_DIR)
+  } catch (error) {
+    throw ioError(end.dirWhere, error, 'open')
   } finally {
-    if (fd >= 0) fs.closeSync(fd)
+    fs.closeSync(end.dirFd)
   }
 }
 
-function openRoot(uid: number): number {
-  const fd = fs.openSync('/', O_DIR)
-  const why = unsafeDirectory(fs.fstatSync(fd), uid)
-  if (why) {
-    fs.closeSync(fd)
-    throw new NslocateError('UNSAFE_PIDFILE', `refusing to write a pidfile under /: ${why}`, {details: {path: '/'}})
+function refuseDirectory(where: string, st: Owner, depth: number, uid: number): void {
+  if (!unsafeDirectory(st, uid)) return
+  const why = (n: OptionNamer) => unsafeDirectory(st, uid, n)
+  if (depth === 0) throw new NslocateError('UNSAFE_PIDFILE', (n) => `refusing to write a pidfile under /: ${why(n)}`, {details: {path: '/'}})
+  throw new NslocateError(
+    'UNSAFE_PIDFILE',
+    (n) =>
+      `refusing to write a pidfile in ${where}: ${why(n)}; another user could replace what is in it. Use a directory owned by root or by you that no one else may write`,
+    {details: {path: where}},
+  )
+}
+
+/** A missing directory on the way, made by the caller (who then owns it); one made meanwhile will do. */
+function makeDir(dirFd: number, name: string, where: string): void {
+  try {
+    fs.mkdirSync(at(dirFd, name), {mode: 0o755})
+  } catch (error) {
+    if (!isErrno(error, 'EEXIST')) throw ioError(where, error, 'create the directory')
   }
-  return fd
+}
+
+/** The walk's own failures in this module's words. */
+function walkFailure(error: unknown, dir: string): unknown {
+  if (!(error instanceof WalkError)) return error
+  if (error.kind === 'notdir')
+    return new NslocateError('IO', (n) => `cannot use ${error.where} as a directory: it is not one (ENOTDIR); choose another ${n('dir')}`, {
+      details: {path: error.where},
+    })
+  if (error.kind === 'loop') return new NslocateError('UNSAFE_PIDFILE', `${dir}: more than ${MAX_SYMLINKS} symbolic links on the way`, {details: {path: dir}})
+  return ioError(error.where, error, 'look up')
 }
 
 /** A system error on the way, as PERMISSION or IO with the path and what to do. */
@@ -140,7 +129,10 @@ export function ioError(file: string, error: unknown, doing: string): NslocateEr
   const e = error as NodeJS.ErrnoException
   const why = `${e.code ?? 'error'}: ${describe(e)}`
   if (isErrno(error, 'EACCES', 'EPERM', 'EROFS')) {
-    return new NslocateError('PERMISSION', `cannot ${doing} ${file} (${why}); choose a --dir or --pidfile you may write`, {cause: error, details: {path: file, errno: e.code}})
+    return new NslocateError('PERMISSION', (n) => `cannot ${doing} ${file} (${why}); choose a ${n('dir')} or ${n('pidfile')} you may write`, {
+      cause: error,
+      details: {path: file, errno: e.code},
+    })
   }
   return new NslocateError('IO', `cannot ${doing} ${file} (${why})`, {cause: error, details: {path: file, errno: e.code}})
 }

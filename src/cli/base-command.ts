@@ -1,22 +1,28 @@
-/** Shared flags and error handling for nslocate's commands. Commands stay thin: parse, call the library, print. */
+/**
+ * The oclif front end of every command: parse with oclif (from the grammar), then hand the
+ * invocation to the command's module (src/cli/commands/), which maps, calls the library and prints
+ * through this class's Output. Errors are printed here, with the status of src/cli/exit-status.ts.
+ */
 import {Command} from '@oclif/core'
 
 import {format} from 'node:util'
 
+import {CommandModule, Invocation, Output, errorReport} from './command'
+import {escapeLines} from './escape'
 import {NslocateError} from '../errors'
-import {escapeLines, escapeText} from './escape'
-import * as grammar from './grammar'
-import {oclifFlags} from './oclif-grammar'
-
-/** The shared flag groups, generated from src/cli/grammar.ts (define new flags there). */
-export const pidfileFlags = oclifFlags(grammar.pidfileFlags)
-export const containerFlags = oclifFlags(grammar.containerFlags)
-
-export const identityFlags = oclifFlags(grammar.identityFlags)
-/** The library's options from identityFlags (defined beside them, in the grammar). */
-export const identityOptions = grammar.identityOptions
 
 export abstract class BaseCommand extends Command {
+  /** the command's one module: flags -> options -> library -> output and exit status */
+  protected abstract readonly command: CommandModule
+
+  async run(): Promise<void> {
+    const {args, flags, argv} = await this.parse()
+    const inv: Invocation = {args: args as Record<string, string>, flags, argv: argv as string[], raw: this.argv, json: this.jsonEnabled()}
+    const status = await this.command.run(inv, this.output())
+    if (this.command.exit) this.exit(status)
+    process.exitCode = status
+  }
+
   // Every text line goes out escaped (src/cli/escape.ts): a comm, a path or a container name with
   // ESC never reaches the terminal raw. --json (logJson) is not touched: JSON escapes by itself.
   log(message = '', ...args: unknown[]): void {
@@ -31,19 +37,22 @@ export abstract class BaseCommand extends Command {
     return super.warn(typeof input === 'string' ? escapeLines(input) : Object.assign(input, {message: escapeLines(input.message)}))
   }
 
-  /** For results that carry their own verdict: print the message (stdout on success, stderr otherwise) and set the exit status. */
-  protected report<T extends {exit_code: number; message: string}>(result: T, extra: string[] = []): T {
-    if (!this.jsonEnabled()) {
-      if (result.exit_code === 0) this.log(escapeText(result.message))
-      else this.logToStderr(`nslocate: ${escapeText(result.message)}`)
-      for (const line of extra) this.logToStderr(escapeText(line))
+  private output(): Output {
+    return {
+      json: this.jsonEnabled(),
+      log: (text) => this.log(text),
+      logToStderr: (text) => this.logToStderr(text),
+      warn: (text) => void this.warn(text),
+      logJson: (value) => this.logJson(value),
+      jsonRows: () => {
+        const rows: unknown[] = []
+        return {add: (row) => rows.push(row), end: () => this.logJson(rows)}
+      },
     }
-    process.exitCode = result.exit_code
-    return result
   }
 
-  /** Turn library errors into the documented exit status; anything else is a bug and exits 1 with its stack under DEBUG. */
-  protected async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+  /** Library errors exit with the table's status (src/cli/exit-status.ts); anything else is a bug and exits 1 with its stack under DEBUG. */
+  protected async catch(error: Error & {oclif?: {exit?: number}}): Promise<unknown> {
     // With --json, oclif's own parse errors (unknown flag, missing argument, bad value) become a USAGE error object.
     if (!(error instanceof NslocateError) && error.oclif?.exit === 2 && this.jsonEnabled()) {
       error = new NslocateError('USAGE', error.message.split('\n')[0], {cause: error})
@@ -52,11 +61,12 @@ export abstract class BaseCommand extends Command {
       // oclif prefixes an error thrown by a flag's parse() with "Parsing --FLAG" and a help hint: keep our message.
       const parsed = /^Parsing --\S+ \n\t([\s\S]*)\nSee more help with --help$/.exec(error.message)
       if (parsed) error.message = parsed[1]
+      const e = errorReport(this.command.id, error)!
       if (this.jsonEnabled()) {
-        this.logJson({error: {code: error.code, message: error.message, ...error.details}})
-        this.exit(error.exitCode)
+        this.logJson(e.json)
+        this.exit(e.status)
       }
-      this.error(escapeLines(error.message), {exit: error.exitCode, code: error.code})
+      this.error(escapeLines(e.message), {exit: e.status, code: e.code})
     }
     if (!this.jsonEnabled() && typeof error.message === 'string') error.message = escapeLines(error.message)
     return super.catch(error)

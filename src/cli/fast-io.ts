@@ -1,7 +1,9 @@
 /** Output of the start-up fast path, byte for byte as BaseCommand prints through oclif (test/cli compares them). */
 import fs = require('node:fs')
 
-import {escapeLines, escapeText} from './escape'
+import {Output, errorReport} from './command'
+import {escapeLines} from './escape'
+import type {CommandName} from './exit-status'
 
 /**
  * Write to fd 1 or 2 with write(2) itself. process.stdout and process.stderr are created on first
@@ -50,15 +52,16 @@ export function logJson(value: unknown): void {
   writeFd(1, JSON.stringify(value, null, 2) + '\n')
 }
 
-/** BaseCommand.report(): the verdict on stdout (0) or stderr, and its exit status. */
-export function report<T extends {exit_code: number; message: string}>(json: boolean, result: T, extra: string[] = []): number {
-  if (json) logJson(result)
-  else {
-    if (result.exit_code === 0) log(escapeText(result.message))
-    else logToStderr(`nslocate: ${escapeText(result.message)}`)
-    for (const line of extra) logToStderr(escapeText(line))
+/** The Output (src/cli/command.ts) of the fast path: byte for byte what BaseCommand prints through oclif. */
+export function fastOutput(json: boolean): Output {
+  return {
+    json,
+    log: (text) => json || log(text),
+    logToStderr: (text) => json || logToStderr(text),
+    warn: (text) => json || warn(text),
+    logJson,
+    jsonRows: () => new JsonRows(),
   }
-  return result.exit_code
 }
 
 /**
@@ -66,14 +69,49 @@ export function report<T extends {exit_code: number; message: string}>(json: boo
  * status; otherwise oclif's own error printing (loaded only now), which wraps and exits as the
  * oclif path does. Anything else is rethrown.
  */
-export function failed(json: boolean, error: unknown): number | Promise<number> {
-  const e = error as {name?: string; code: string; message: string; details?: object; exitCode: number}
-  if (!(e && e.name === 'NslocateError')) throw error
+export function failed(command: CommandName, json: boolean, error: unknown): number | Promise<number> {
+  const e = errorReport(command, error)
+  if (!e) throw error
   if (json) {
-    logJson({error: {code: e.code, message: e.message, ...e.details}})
-    return e.exitCode
+    logJson(e.json)
+    return e.status
   }
   const {CLIError} = require('@oclif/core/errors') as typeof import('@oclif/core').Errors
   const {handle} = require('@oclif/core/handle') as typeof import('@oclif/core').Errors
-  return handle(new CLIError(escapeLines(e.message), {exit: e.exitCode, code: e.code})).then(() => e.exitCode)
+  return handle(new CLIError(escapeLines(e.message), {exit: e.status, code: e.code})).then(() => e.status)
+}
+
+/**
+ * logJson(rows), byte for byte (JSON.stringify(rows, null, 2) and a newline), printed a row at a
+ * time: list of 10,000 pidfiles took 170 MB RSS when every row was kept and printed as one string
+ * (bench/README.md, list-scale). A row's text is its JSON.stringify([row], null, 2) without the
+ * brackets (the array's own layout for that element), copied at once into a Buffer outside the JS
+ * heap and written 64 KiB at a time: text waiting in the heap for its turn would outlive
+ * collections, and the young generation grows with every byte that does.
+ */
+class JsonRows {
+  private readonly buf = Buffer.allocUnsafeSlow(1 << 16)
+  private used = 0
+  private count = 0
+
+  add(row: unknown): void {
+    const text = JSON.stringify([row], null, 2).slice(2, -2)
+    const size = 2 + Buffer.byteLength(text)
+    if (this.used + size > this.buf.length) this.flush()
+    const sep = this.count++ === 0 ? '[\n' : ',\n'
+    if (size > this.buf.length) return writeFd(1, sep + text)
+    this.used += this.buf.write(sep, this.used, 'latin1')
+    this.used += this.buf.write(text, this.used)
+  }
+
+  end(): void {
+    if (this.count === 0) return writeFd(1, '[]\n')
+    this.flush()
+    writeFd(1, '\n]\n')
+  }
+
+  private flush(): void {
+    if (this.used > 0) writeFd(1, this.buf.toString('utf8', 0, this.used))
+    this.used = 0
+  }
 }

@@ -8,6 +8,7 @@
  */
 import {isValidName} from '../locate/name'
 import {withAbsolutePaths} from '../locate/search-path'
+import type {CommandName} from './exit-status'
 import {CommandGrammar, FlagSpec} from './grammar'
 
 /**
@@ -30,25 +31,21 @@ export interface FastParsed {
   json: boolean
 }
 
-/** A fast invocation ready to run: its exit status (or a Promise of it); json: how errors are printed. */
+/** A fast invocation ready to run: its exit status (or a Promise of it); command and json: how errors are printed. */
 export interface Prepared {
+  command: CommandName
   json: boolean
   run: () => number | Promise<number>
   /** end the process with the status (as oclif's this.exit() does), whatever handles are still open */
   exit?: boolean
 }
 
-/** fastParse, and null too when a flag was given that the command's fast runner does not read. */
-export function fastParseOnly(g: CommandGrammar, argv: string[], handled: readonly string[]): FastParsed | null {
-  const p = fastParse(g, argv)
-  return p && [...p.given].every((f) => handled.includes(f)) ? p : null
-}
-
 const INTEGER = /^(0|[1-9][0-9]{0,14})$/
 
 function value(spec: FlagSpec, v: string): unknown {
   switch (spec.type) {
-    case 'string': return v
+    case 'string':
+      return v
     case 'path':
       try {
         return validatePath(spec.key, v, spec.file)
@@ -60,8 +57,10 @@ function value(spec: FlagSpec, v: string): unknown {
       const n = Number(v)
       return (spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max) ? undefined : n
     }
-    case 'option': return spec.options.includes(v) ? v : undefined
-    default: return undefined
+    case 'option':
+      return spec.options.includes(v) ? v : undefined
+    default:
+      return undefined
   }
 }
 
@@ -112,9 +111,22 @@ export function fastParse(g: CommandGrammar, argv: string[]): FastParsed | null 
     }
     given.add(name)
   }
+  // run (not strict): COMMAND after `--` is required, and is what follows it
+  if (!g.strict && i >= argv.length) return null
+  return complete(g, positional, given, flags, json, argv.slice(i))
+}
+
+/** The arguments, the exclusive and required flags checked, the defaults filled in. */
+function complete(
+  g: CommandGrammar,
+  positional: string[],
+  given: Set<string>,
+  flags: Record<string, unknown>,
+  json: boolean,
+  rest: string[],
+): FastParsed | null {
   const argNames = Object.keys(g.args)
-  if (positional.length < argNames.length) return null
-  if (g.strict ? positional.length > argNames.length : positional.length > argNames.length || i >= argv.length) return null
+  if (positional.length !== argNames.length) return null
   const args: Record<string, string> = {}
   argNames.forEach((k, j) => (args[k] = positional[j]))
   for (const k of argNames) if (g.args[k].name && !isValidName(args[k])) return null
@@ -123,5 +135,5 @@ export function fastParse(g: CommandGrammar, argv: string[]): FastParsed | null 
   for (const [k, spec] of Object.entries(g.flags)) {
     if (!given.has(k)) flags[k] = 'default' in spec ? spec.default : undefined
   }
-  return {args, flags, given, argv: g.strict ? [] : [...positional, ...argv.slice(i)], json}
+  return {args, flags, given, argv: g.strict ? [] : [...positional, ...rest], json}
 }

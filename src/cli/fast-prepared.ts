@@ -1,5 +1,19 @@
-/** Runs what a fast-path runner prepared (src/cli/fast-path.ts), as oclif's path would: exit status, error printing. */
-import type {Prepared} from './fast-parse'
+/**
+ * The start-up fast path of one command (src/cli/fast-path.ts): parse with the fast parser, hand the
+ * invocation to the command's module with the fast Output, and run it as oclif's path would: exit
+ * status, error printing. Each bundle (scripts/bundle-fast.js) is this file and one command's module.
+ */
+import type {CommandModule} from './command'
+import {Prepared, fastParse} from './fast-parse'
+
+/** argv after the command id; null when oclif must take the invocation (help, an unknown flag, a bad value). */
+export function prepare(command: CommandModule, argv: string[]): Prepared | null {
+  const p = fastParse(command.grammar, argv)
+  if (!p) return null
+  const {fastOutput} = require('./fast-io') as typeof import('./fast-io')
+  const inv = {args: p.args, flags: p.flags, argv: p.argv, raw: argv, json: p.json}
+  return {command: command.id, json: p.json, exit: command.exit, run: () => command.run(inv, fastOutput(p.json))}
+}
 
 /** Runs a prepared invocation and sets process.exitCode; library errors print as BaseCommand.catch prints them. */
 export function runPrepared(p: Prepared): void {
@@ -13,7 +27,7 @@ export function runPrepared(p: Prepared): void {
     process.exitCode = 1
   }
   const fail = (error: unknown) => {
-    const s = failed(p.json, error)
+    const s = failed(p.command, p.json, error)
     if (typeof s === 'number') done(s)
     else s.then(done, crash)
   }

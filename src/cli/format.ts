@@ -9,7 +9,12 @@ import {escapeText as esc} from './escape'
 export function formatFind(r: LocateResult): string {
   const lines: string[] = []
   const head: Record<string, string> = {
-    running: r.pid !== null ? `running, pid ${r.pid}` : r.reasons.includes('holder_not_visible') ? 'running (not visible from this PID namespace)' : 'running (the lock is held; its holder could not be named)',
+    running:
+      r.pid !== null
+        ? `running, pid ${r.pid}`
+        : r.reasons.includes('holder_not_visible')
+          ? 'running (not visible from this PID namespace)'
+          : 'running (the lock is held; its holder could not be named)',
     stale: 'not running (stale pidfile)',
     stopped: 'not running (no pidfile)',
     unknown: 'cannot tell',
@@ -39,16 +44,25 @@ export function formatFind(r: LocateResult): string {
 /** 12968 (here) -> 21 -> 11 -> 4 (its own, pid:[4026532178]) */
 export function formatChain(nspid: number[], pidns: string | null): string {
   if (nspid.length === 1) return `${nspid[0]} (here; its own namespace${pidns ? `, ${pidns}` : ''})`
-  return nspid.map((p, i) => {
-    if (i === 0) return `${p} (here)`
-    if (i === nspid.length - 1) return `${p} (its own namespace${pidns ? `, ${pidns}` : ''})`
-    return String(p)
-  }).join(' -> ')
+  return nspid
+    .map((p, i) => {
+      if (i === 0) return `${p} (here)`
+      if (i === nspid.length - 1) return `${p} (its own namespace${pidns ? `, ${pidns}` : ''})`
+      return String(p)
+    })
+    .join(' -> ')
 }
 
 export function formatList(rows: LocateResult[]): string {
   if (rows.length === 0) return 'no pidfiles found'
-  const table = rows.map((r) => [esc(r.name), r.state, r.pid === null ? (r.state === 'running' ? 'hidden' : '-') : String(r.pid), r.pidfile?.lock ?? '-', esc(r.pidfile?.path ?? '-'), r.reasons.join(',')])
+  const table = rows.map((r) => [
+    esc(r.name),
+    r.state,
+    r.pid === null ? (r.state === 'running' ? 'hidden' : '-') : String(r.pid),
+    r.pidfile?.lock ?? '-',
+    esc(r.pidfile?.path ?? '-'),
+    r.reasons.join(','),
+  ])
   const head = ['NAME', 'STATE', 'PID', 'LOCK', 'PIDFILE', 'REASONS']
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)))
   return [head, ...table].map((cols) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n')

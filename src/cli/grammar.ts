@@ -5,11 +5,14 @@
  * - src/cli/fast-parse.ts parses the common invocations from it without loading oclif, and gives up
  *   (falls back to oclif) on anything it does not fully understand.
  * No imports: bin/run.js loads this on every start.
+ * Longer than the ~250 lines files keep to: it is data, every flag of every command with its help
+ * text, and one definition is the point of it.
  *
- * To add a flag, add it here (to the command's `flags`, or to a shared group), then read it in the
- * command's run(). The fast path of a command handles only the flags its runner lists in `fastFlags`
- * (src/cli/fast/*.ts); an invocation with any other flag goes through oclif, so a new flag is always
- * correct before it is fast.
+ * To add a flag, add it here (to the command's `flags`, or to a shared group) with the library
+ * option it sets (`option`, and `duration` when the value is a DURATION given to the library in ms):
+ * src/cli/options.ts then maps it to the option for both paths, back to a flag for the helper
+ * container's argv, and names it in error messages. A flag without `option` is the CLI's own
+ * (find --quiet, run --conflict-exit-code): the command's module (src/cli/commands/) reads it.
  */
 
 interface Common {
@@ -22,6 +25,10 @@ interface Common {
   required?: boolean
   /** may be repeated, giving an array (the fast parser falls back on it) */
   multiple?: boolean
+  /** the library option this flag sets (contract 4 of issue 18); none: the CLI's own flag */
+  option?: string
+  /** a DURATION (500ms, 30s, 2m, 1h, plain seconds), given to the library option in milliseconds */
+  duration?: boolean
 }
 export type FlagSpec =
   | (Common & {type: 'boolean'; default?: boolean})
@@ -52,18 +59,52 @@ export interface CommandGrammar {
 const nameArg = (description: string) => ({type: 'string', description, required: true, name: true}) as const
 
 export const pidfileFlags = {
-  pidfile: {type: 'path', key: 'pidfile', summary: 'Use this pidfile instead of searching for NAME.pid (relative: to the working directory).', helpValue: 'PATH', exclusive: ['dir']},
-  dir: {type: 'path', key: 'dir', summary: 'Look for NAME.pid in this directory first (relative: to the working directory).', helpValue: 'DIR', exclusive: ['pidfile']},
-  'allow-unsafe-pidfile': {type: 'boolean', summary: 'Trust a pidfile the safety rules refuse: symlinked, world- or group-writable, foreign-owned, locked by another user, or on an unsafe path (prints a warning; a non-regular file is never accepted).', default: false},
+  pidfile: {
+    option: 'pidfile',
+    type: 'path',
+    key: 'pidfile',
+    summary: 'Use this pidfile instead of searching for NAME.pid (relative: to the working directory).',
+    helpValue: 'PATH',
+    exclusive: ['dir'],
+  },
+  dir: {
+    option: 'dir',
+    type: 'path',
+    key: 'dir',
+    summary: 'Look for NAME.pid in this directory first (relative: to the working directory).',
+    helpValue: 'DIR',
+    exclusive: ['pidfile'],
+  },
+  'allow-unsafe-pidfile': {
+    option: 'allowUnsafe',
+    type: 'boolean',
+    summary:
+      'Trust a pidfile the safety rules refuse: symlinked, world- or group-writable, foreign-owned, locked by another user, or on an unsafe path (prints a warning; a non-regular file is never accepted).',
+    default: false,
+  },
 } as const satisfies Record<string, FlagSpec>
 
 export const containerFlags = {
   // An empty value (CID=$(docker ps -q ...) found nothing) must never mean "no container", which
   // would search the host: commands test `!== undefined`, and containerTarget() refuses '' (USAGE).
-  container: {type: 'string', summary: 'The service runs in this Docker container (name or id): read its pidfile inside the container, through the Docker API.', helpValue: 'REF', exclusive: ['root-pid']},
+  container: {
+    option: 'container',
+    type: 'string',
+    summary: 'The service runs in this Docker container (name or id): read its pidfile inside the container, through the Docker API.',
+    helpValue: 'REF',
+    exclusive: ['root-pid'],
+  },
   // max: PID_MAX_LIMIT - 1 (2^22 - 1), above which no kernel has a pid; the running kernel's pid_max
   // is checked by the library (validateRootPid in src/locate/name.ts): a usage error either way.
-  'root-pid': {type: 'integer', summary: 'Look inside the mount and PID namespaces of process PID (e.g. 1 in a sidecar that shares the app\'s PID namespace).', helpValue: 'PID', min: 1, max: 4194303, exclusive: ['container']},
+  'root-pid': {
+    option: 'rootPid',
+    type: 'integer',
+    summary: "Look inside the mount and PID namespaces of process PID (e.g. 1 in a sidecar that shares the app's PID namespace).",
+    helpValue: 'PID',
+    min: 1,
+    max: 4194303,
+    exclusive: ['container'],
+  },
 } as const satisfies Record<string, FlagSpec>
 
 /**
@@ -71,15 +112,25 @@ export const containerFlags = {
  * locked pidfile or not (a process that does not match is never reported or signalled).
  */
 export const identityFlags = {
-  exec: {type: 'string', summary: 'The service runs this executable: a process whose /proc/PID/exe is another file is not it (as start-stop-daemon --exec).', helpValue: 'PATH'},
-  'process-name': {type: 'string', summary: 'The service is named NAME: its comm, executable, argv[0] or script name, exactly (as start-stop-daemon --name).', helpValue: 'NAME'},
-  user: {type: 'string', summary: 'The service runs as this user (real uid; a name or a number), as start-stop-daemon --user.', helpValue: 'USER|UID'},
+  exec: {
+    option: 'exec',
+    type: 'string',
+    summary: 'The service runs this executable: a process whose /proc/PID/exe is another file is not it (as start-stop-daemon --exec).',
+    helpValue: 'PATH',
+  },
+  'process-name': {
+    option: 'processName',
+    type: 'string',
+    summary: 'The service is named NAME: its comm, executable, argv[0] or script name, exactly (as start-stop-daemon --name).',
+    helpValue: 'NAME',
+  },
+  user: {
+    option: 'user',
+    type: 'string',
+    summary: 'The service runs as this user (real uid; a name or a number), as start-stop-daemon --user.',
+    helpValue: 'USER|UID',
+  },
 } as const satisfies Record<string, FlagSpec>
-
-/** The library's options from identityFlags. */
-export function identityOptions(flags: {exec?: string; 'process-name'?: string; user?: string}): {exec?: string; processName?: string; user?: string} {
-  return {exec: flags.exec, processName: flags['process-name'], user: flags.user}
-}
 
 export const find = {
   args: {name: nameArg('Service name: the pidfile is NAME.pid in the runtime directories.')},
@@ -96,8 +147,19 @@ export const find = {
 export const list = {
   args: {},
   flags: {
-    dir: {type: 'path', key: 'dir', summary: 'List the *.pid files of this directory only (relative: to the working directory).', helpValue: 'DIR'},
-    'allow-unsafe-pidfile': {type: 'boolean', summary: 'Trust pidfiles the safety rules refuse: symlinked, world- or group-writable, foreign-owned, or on an unsafe path.', default: false},
+    dir: {
+      option: 'dir',
+      type: 'path',
+      key: 'dir',
+      summary: 'List the *.pid files of this directory only (relative: to the working directory).',
+      helpValue: 'DIR',
+    },
+    'allow-unsafe-pidfile': {
+      option: 'allowUnsafe',
+      type: 'boolean',
+      summary: 'Trust pidfiles the safety rules refuse: symlinked, world- or group-writable, foreign-owned, or on an unsafe path.',
+      default: false,
+    },
     ...containerFlags,
     ...identityFlags,
   },
@@ -108,19 +170,51 @@ export const list = {
 export const signal = {
   args: {
     name: nameArg('Service name (NAME.pid in the runtime directories).'),
-    signal: {type: 'string', description: 'TERM, SIGTERM, term, 15, a real-time signal (RTMIN+2, RTMAX-1, 34..64), or 0 to only probe (not with --wait or --retry).', required: true},
+    signal: {
+      type: 'string',
+      description: 'TERM, SIGTERM, term, 15, a real-time signal (RTMIN+2, RTMAX-1, 34..64), or 0 to only probe (not with --wait or --retry).',
+      required: true,
+    },
   },
   flags: {
     ...pidfileFlags,
     ...containerFlags,
     ...identityFlags,
-    scope: {type: 'option', options: ['main', 'group', 'cgroup', 'tree'], default: 'main',
-      summary: 'main: the main process; group: its process group; cgroup: every process in its own cgroup (a container\'s or a unit\'s); tree: it and all its descendants.'},
-    wait: {type: 'boolean', summary: 'Wait for the signalled process(es) to exit (see --timeout).', default: false},
-    timeout: {type: 'string', summary: 'How long --wait waits: 500ms, 30s, 2m, 1h or plain seconds (at most 100000h).', default: '30s', helpValue: 'DURATION'},
-    retry: {type: 'string', summary: 'Escalation schedule, e.g. TERM/30/KILL/5 or a number of seconds; implies --wait.', helpValue: 'SCHEDULE'},
-    'dry-run': {type: 'boolean', summary: 'Print what would be signalled, after every check of a real run (the kernel\'s permission check included); send nothing.', default: false},
-    'require-handler': {type: 'boolean', summary: 'Send only to targets that catch SIGNAL (SigCgt), as util-linux kill --require-handler; the others are skipped (no_handler).', default: false},
+    scope: {
+      option: 'scope',
+      type: 'option',
+      options: ['main', 'group', 'cgroup', 'tree'],
+      default: 'main',
+      summary:
+        "main: the main process; group: its process group; cgroup: every process in its own cgroup (a container's or a unit's); tree: it and all its descendants.",
+    },
+    wait: {option: 'wait', type: 'boolean', summary: 'Wait for the signalled process(es) to exit (see --timeout).', default: false},
+    timeout: {
+      option: 'timeoutMs',
+      duration: true,
+      type: 'string',
+      summary: 'How long --wait waits: 500ms, 30s, 2m, 1h or plain seconds (at most 100000h).',
+      default: '30s',
+      helpValue: 'DURATION',
+    },
+    retry: {
+      option: 'retry',
+      type: 'string',
+      summary: 'Escalation schedule, e.g. TERM/30/KILL/5 or a number of seconds; implies --wait.',
+      helpValue: 'SCHEDULE',
+    },
+    'dry-run': {
+      option: 'dryRun',
+      type: 'boolean',
+      summary: "Print what would be signalled, after every check of a real run (the kernel's permission check included); send nothing.",
+      default: false,
+    },
+    'require-handler': {
+      option: 'requireHandler',
+      type: 'boolean',
+      summary: 'Send only to targets that catch SIGNAL (SigCgt), as util-linux kill --require-handler; the others are skipped (no_handler).',
+      default: false,
+    },
   },
   json: true,
   strict: true,
@@ -132,8 +226,15 @@ export const wait = {
     ...pidfileFlags,
     ...containerFlags,
     ...identityFlags,
-    for: {type: 'option', options: ['running', 'stopped'], default: 'stopped', summary: 'The condition to wait for.'},
-    timeout: {type: 'string', summary: 'Give up after this long: 500ms, 30s, 2m, 1h or plain seconds (at most 100000h).', default: '30s', helpValue: 'DURATION'},
+    for: {option: 'condition', type: 'option', options: ['running', 'stopped'], default: 'stopped', summary: 'The condition to wait for.'},
+    timeout: {
+      option: 'timeoutMs',
+      duration: true,
+      type: 'string',
+      summary: 'Give up after this long: 500ms, 30s, 2m, 1h or plain seconds (at most 100000h).',
+      default: '30s',
+      helpValue: 'DURATION',
+    },
   },
   json: true,
   strict: true,
@@ -146,10 +247,22 @@ export const RUN_DEFAULT_CONFLICT_EXIT = 122
 export const run = {
   args: {name: nameArg('Service name: the pidfile is NAME.pid.')},
   flags: {
-    pidfile: {type: 'path', key: 'pidfile', file: true, summary: 'Write this pidfile instead of DIR/NAME.pid (relative: to the working directory; empty, or a path naming a directory such as "/" or "x/": usage error).', helpValue: 'PATH', exclusive: ['dir']},
-    dir: {type: 'path', key: 'dir', summary: 'Directory for NAME.pid (relative: to the working directory; empty: usage error).', helpValue: 'DIR', exclusive: ['pidfile']},
-    replace: {type: 'boolean', summary: 'Stop a running instance (TERM, then KILL after --lock-timeout) and take over.', default: false},
-    'lock-timeout': {type: 'string', summary: 'How long to contend for the lock, and with --replace how long the old instance gets to exit.', default: RUN_DEFAULT_LOCK_TIMEOUT, helpValue: 'DURATION'},
+    pidfile: {
+      ...pidfileFlags.pidfile,
+      file: true,
+      summary:
+        'Write this pidfile instead of DIR/NAME.pid (relative: to the working directory; empty, or a path naming a directory such as "/" or "x/": usage error).',
+    },
+    dir: {...pidfileFlags.dir, summary: 'Directory for NAME.pid (relative: to the working directory; empty: usage error).'},
+    replace: {option: 'replace', type: 'boolean', summary: 'Stop a running instance (TERM, then KILL after --lock-timeout) and take over.', default: false},
+    'lock-timeout': {
+      option: 'lockTimeoutMs',
+      duration: true,
+      type: 'string',
+      summary: 'How long to contend for the lock, and with --replace how long the old instance gets to exit.',
+      default: RUN_DEFAULT_LOCK_TIMEOUT,
+      helpValue: 'DURATION',
+    },
     'conflict-exit-code': {type: 'integer', summary: 'Exit status when NAME is already running.', default: RUN_DEFAULT_CONFLICT_EXIT, min: 0, max: 255},
   },
   json: false,
@@ -162,13 +275,30 @@ export const reload = {
   flags: {
     ...pidfileFlags,
     ...containerFlags,
-    watch: {type: 'string', summary: 'A file or directory to watch (repeatable).', helpValue: 'PATH', multiple: true, required: true},
-    signal: {type: 'string', summary: 'The signal to send on a change.', default: 'HUP', helpValue: 'SIGNAL'},
-    validate: {type: 'string', summary: 'Run this with /bin/sh -c first; signal only if it exits 0.', helpValue: 'CMD'},
-    'validate-timeout': {type: 'string', summary: 'Kill --validate after this long (counts as failed).', default: '30s', helpValue: 'DURATION'},
-    debounce: {type: 'string', summary: 'Act once no event came for this long.', default: '1s', helpValue: 'DURATION'},
-    'require-handler': {type: 'boolean', summary: 'Signal only if the target catches the signal (see signal --require-handler).', default: false},
-    listen: {type: 'string', summary: 'Also serve /healthz/NAME and /metrics here (loopback unless another address is given).', helpValue: 'ADDR:PORT'},
+    watch: {option: 'watch', type: 'string', summary: 'A file or directory to watch (repeatable).', helpValue: 'PATH', multiple: true, required: true},
+    signal: {option: 'signal', type: 'string', summary: 'The signal to send on a change.', default: 'HUP', helpValue: 'SIGNAL'},
+    validate: {option: 'validate', type: 'string', summary: 'Run this with /bin/sh -c first; signal only if it exits 0.', helpValue: 'CMD'},
+    'validate-timeout': {
+      option: 'validateTimeoutMs',
+      duration: true,
+      type: 'string',
+      summary: 'Kill --validate after this long (counts as failed).',
+      default: '30s',
+      helpValue: 'DURATION',
+    },
+    debounce: {option: 'debounceMs', duration: true, type: 'string', summary: 'Act once no event came for this long.', default: '1s', helpValue: 'DURATION'},
+    'require-handler': {
+      option: 'requireHandler',
+      type: 'boolean',
+      summary: 'Signal only if the target catches the signal (see signal --require-handler).',
+      default: false,
+    },
+    listen: {
+      option: 'listen',
+      type: 'string',
+      summary: 'Also serve /healthz/NAME and /metrics here (loopback unless another address is given).',
+      helpValue: 'ADDR:PORT',
+    },
   },
   json: false,
   strict: true,
@@ -178,16 +308,31 @@ export const serve = {
   args: {name: {type: 'string', description: 'Service name(s) (NAME.pid in the runtime directories).', required: true}},
   flags: {
     // `path` as in the other commands: empty is a usage error, relative is made absolute against the working directory.
-    pidfile: {type: 'path', key: 'pidfile', summary: 'With one NAME: use this pidfile instead of searching for NAME.pid (relative: to the working directory).', helpValue: 'PATH', exclusive: ['dir']},
-    dir: {type: 'path', key: 'dir', summary: 'Look for NAME.pid in this directory first (relative: to the working directory).', helpValue: 'DIR', exclusive: ['pidfile']},
-    'allow-unsafe-pidfile': {type: 'boolean', summary: 'Trust a symlinked, world-writable or foreign-owned pidfile.', default: false},
+    pidfile: {...pidfileFlags.pidfile, summary: 'With one NAME: use this pidfile instead of searching for NAME.pid (relative: to the working directory).'},
+    dir: pidfileFlags.dir,
+    'allow-unsafe-pidfile': {option: 'allowUnsafe', type: 'boolean', summary: 'Trust a symlinked, world-writable or foreign-owned pidfile.', default: false},
     ...containerFlags,
-    listen: {type: 'string', summary: 'Where to listen: PORT (loopback), HOST:PORT or [V6]:PORT.', default: '127.0.0.1:9090', helpValue: 'ADDR:PORT'},
-    interval: {type: 'string', summary: 'Observe every service this often between requests (restarts seen).', default: '5s', helpValue: 'DURATION'},
+    listen: {
+      option: 'listen',
+      type: 'string',
+      summary: 'Where to listen: PORT (loopback), HOST:PORT or [V6]:PORT.',
+      default: '127.0.0.1:9090',
+      helpValue: 'ADDR:PORT',
+    },
+    interval: {
+      option: 'intervalMs',
+      duration: true,
+      type: 'string',
+      summary: 'Observe every service this often between requests (restarts seen).',
+      default: '5s',
+      helpValue: 'DURATION',
+    },
   },
   json: false,
   strict: false,
 } as const satisfies CommandGrammar
 
-export const GRAMMAR = {find, list, signal, wait, run, reload, serve} as const satisfies Record<string, CommandGrammar>
+export const containers = {args: {}, flags: {}, json: true, strict: true} as const satisfies CommandGrammar
+
+export const GRAMMAR = {find, list, signal, wait, run, reload, serve, containers} as const satisfies Record<string, CommandGrammar>
 export type CommandId = keyof typeof GRAMMAR

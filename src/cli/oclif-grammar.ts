@@ -4,32 +4,44 @@ import {Args, Flags, Interfaces} from '@oclif/core'
 import {validatePath} from './fast-parse'
 import {ArgSpec, FlagSpec} from './grammar'
 
-type OclifFlag<S> =
-  S extends {type: 'boolean'} ? Interfaces.BooleanFlag<boolean>
-  : S extends {multiple: true} ? Interfaces.OptionFlag<string[]>
-  : S extends {type: 'option'; options: readonly (infer O)[]} ? Interfaces.OptionFlag<O>
-  : S extends {type: 'integer'; default: number} ? Interfaces.OptionFlag<number>
-  : S extends {type: 'integer'} ? Interfaces.OptionFlag<number | undefined>
-  : S extends {type: 'string'; default: string} ? Interfaces.OptionFlag<string>
-  : Interfaces.OptionFlag<string | undefined>
+type OclifFlag<S> = S extends {type: 'boolean'}
+  ? Interfaces.BooleanFlag<boolean>
+  : S extends {multiple: true}
+    ? Interfaces.OptionFlag<string[]>
+    : S extends {type: 'option'; options: readonly (infer O)[]}
+      ? Interfaces.OptionFlag<O>
+      : S extends {type: 'integer'; default: number}
+        ? Interfaces.OptionFlag<number>
+        : S extends {type: 'integer'}
+          ? Interfaces.OptionFlag<number | undefined>
+          : S extends {type: 'string'; default: string}
+            ? Interfaces.OptionFlag<string>
+            : Interfaces.OptionFlag<string | undefined>
 
 export type OclifFlags<T extends Record<string, FlagSpec>> = {[K in keyof T]: OclifFlag<T[K]>}
 export type OclifArgs<T extends Record<string, ArgSpec>> = {[K in keyof T]: Interfaces.Arg<string>}
 
 export function oclifFlag(name: string, s: FlagSpec): Interfaces.Flag<unknown> {
   const common = {
-    summary: s.summary, helpValue: s.helpValue, exclusive: s.exclusive ? [...s.exclusive] : undefined,
-    ...(s.char ? {char: s.char as 'q'} : {}), ...(s.required ? {required: true} : {}),
+    summary: s.summary,
+    helpValue: s.helpValue,
+    exclusive: s.exclusive ? [...s.exclusive] : undefined,
+    ...(s.char ? {char: s.char as 'q'} : {}),
+    ...(s.required ? {required: true} : {}),
   }
   switch (s.type) {
-    case 'boolean': return Flags.boolean({...common, default: s.default}) as Interfaces.Flag<unknown>
-    case 'string': return (s.multiple ? Flags.string({...common, multiple: true}) : Flags.string({...common, default: s.default})) as Interfaces.Flag<unknown>
+    case 'boolean':
+      return Flags.boolean({...common, default: s.default}) as Interfaces.Flag<unknown>
+    case 'string':
+      return (s.multiple ? Flags.string({...common, multiple: true}) : Flags.string({...common, default: s.default})) as Interfaces.Flag<unknown>
     case 'path': {
       const {key, file} = s
       return Flags.string({...common, parse: async (input: string) => validatePath(key, input, file)}) as Interfaces.Flag<unknown>
     }
-    case 'integer': return Flags.integer({...common, default: s.default, min: s.min, max: s.max}) as Interfaces.Flag<unknown>
-    case 'option': return Flags.option({...common, options: s.options, default: s.default})() as Interfaces.Flag<unknown>
+    case 'integer':
+      return Flags.integer({...common, default: s.default, min: s.min, max: s.max}) as Interfaces.Flag<unknown>
+    case 'option':
+      return Flags.option({...common, options: s.options, default: s.default})() as Interfaces.Flag<unknown>
   }
   throw new Error(`grammar: flag --${name} has an unknown type`)
 }

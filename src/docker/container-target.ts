@@ -23,7 +23,7 @@ export interface ContainerTarget {
 }
 
 export async function containerTarget(ref: string, opts: {procfs?: ProcFs; api?: DockerApi; settleMs?: number} = {}): Promise<ContainerTarget> {
-  if (ref.trim() === '') throw new NslocateError('USAGE', '--container needs a container name or id; it was given an empty value')
+  if (ref.trim() === '') throw new NslocateError('USAGE', (n) => `${n('container')} needs a container name or id; it was given an empty value`)
   const procfs = opts.procfs ?? proc
   const api = opts.api ?? (await dockerApi())
   let summary = await api.inspect(ref)
@@ -35,10 +35,12 @@ export async function containerTarget(ref: string, opts: {procfs?: ProcFs; api?:
     summary = await api.inspect(ref)
   }
   if (!summary.running || summary.pid <= 0) {
-    throw new NslocateError('NOT_RUNNING', `container ${ref} (${summary.id.slice(0, 12)}) is not running`, {exitCode: 3, details: {container: summary.id}})
+    throw new NslocateError('NOT_RUNNING', `container ${ref} (${summary.id.slice(0, 12)}) is not running`, {details: {container: summary.id}})
   }
   const container: ContainerRef = {id: summary.id, name: summary.name, runtime: 'docker', cgroup: ''}
-  const evidence = [`Docker API (${api.where}): container ${summary.name} (${summary.id.slice(0, 12)}) runs with State.Pid ${summary.pid} in the engine's PID namespace`]
+  const evidence = [
+    `Docker API (${api.where}): container ${summary.name} (${summary.id.slice(0, 12)}) runs with State.Pid ${summary.pid} in the engine's PID namespace`,
+  ]
   let visible = false
   try {
     const c = containerFromCgroup(procfs.readCgroup(summary.pid))
@@ -47,7 +49,11 @@ export async function containerTarget(ref: string, opts: {procfs?: ProcFs; api?:
   } catch {}
   const lie = visible ? notTheContainersInit(summary, procfs) : null
   if (lie) {
-    throw new NslocateError('DOCKER', `container ${ref}: refusing the engine's State.Pid ${summary.pid} (outside_target_namespace): ${lie}; nothing was signalled. Check which engine DOCKER_HOST (${api.where}) points at`, {exitCode: 4, details: {container: summary.id, reason: 'outside_target_namespace'}})
+    throw new NslocateError(
+      'DOCKER',
+      `container ${ref}: refusing the engine's State.Pid ${summary.pid} (outside_target_namespace): ${lie}; nothing was signalled. Check which engine DOCKER_HOST (${api.where}) points at`,
+      {details: {container: summary.id, reason: 'outside_target_namespace'}},
+    )
   }
   if (!visible && fs.existsSync(procfs.file(summary.pid))) {
     evidence.push(`pid ${summary.pid} here is not in the container's cgroup: nslocate runs in another PID namespace than the engine`)
@@ -69,8 +75,10 @@ function notTheContainersInit(summary: ContainerSummary, procfs: ProcFs): string
   try {
     const nspid = procfs.readStatus(summary.pid).nspid
     const own = procfs.readPidnsLink(summary.pid) === procfs.readPidnsLink('self')
-    if (own) return `pid ${summary.pid} is in nslocate's own PID namespace, but the engine says the container has one of its own (HostConfig.PidMode ${JSON.stringify(summary.pidMode ?? '')})`
-    if ((!summary.pidMode || summary.pidMode === 'private') && nspid[nspid.length - 1] !== 1) return `pid ${summary.pid} is pid ${nspid[nspid.length - 1]} of its PID namespace, not its init (1)`
+    if (own)
+      return `pid ${summary.pid} is in nslocate's own PID namespace, but the engine says the container has one of its own (HostConfig.PidMode ${JSON.stringify(summary.pidMode ?? '')})`
+    if ((!summary.pidMode || summary.pidMode === 'private') && nspid[nspid.length - 1] !== 1)
+      return `pid ${summary.pid} is pid ${nspid[nspid.length - 1]} of its PID namespace, not its init (1)`
     return null
   } catch {
     return null // exited meanwhile: what follows finds the container not running
@@ -88,7 +96,10 @@ export async function helperImage(api: DockerApi, procfs: ProcFs = proc, env: No
       tried.push(`${ref}: ${(error as Error).message}`)
     }
   }
-  throw new NslocateError('USAGE', `no image for the helper container: set NSLOCATE_HELPER_IMAGE to the nslocate image${tried.length ? ` (could not find this container's own image: ${tried.join('; ')})` : ''}`)
+  throw new NslocateError(
+    'USAGE',
+    `no image for the helper container: set NSLOCATE_HELPER_IMAGE to the nslocate image${tried.length ? ` (could not find this container's own image: ${tried.join('; ')})` : ''}`,
+  )
 }
 
 function selfContainerId(procfs: ProcFs): string | null {

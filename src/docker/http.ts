@@ -1,7 +1,7 @@
 /**
  * Every request to the Docker engine has a total deadline and a size cap (docs/nslocate.1.md,
  * NOTES, "Docker API limits"): an engine that drips a byte every few seconds, never sends its
- * headers, or floods 100 MB gives DOCKER (exit 4) instead of hanging nslocate or filling its memory.
+ * headers, or floods 100 MB gives DOCKER instead of hanging nslocate or filling its memory.
  *   NSLOCATE_DOCKER_TIMEOUT    total time per request, a duration (default 10s)
  *   NSLOCATE_DOCKER_MAX_BYTES  bytes read per request, headers included (default 16M; K, M, G suffixes)
  * leanGet() is the node:http GET of `inspect`; guardedAgent() gives dockerode's requests the same
@@ -57,7 +57,12 @@ export function formatMs(ms: number): string {
 }
 
 export function formatBytes(n: number): string {
-  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) if (n >= size && n % size === 0) return `${n / size} ${unit}`
+  for (const [unit, size] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const)
+    if (n >= size && n % size === 0) return `${n / size} ${unit}`
   return `${n} bytes`
 }
 
@@ -94,6 +99,23 @@ export type Endpoint = {socketPath: string} | {host: string; port: number}
  * so dockerError() treats both alike; the limits give DEADLINE and TOO_BIG, an answer cut short
  * TRUNCATED, one that is not JSON a statusCode with a short excerpt.
  */
+/** A complete answer: its JSON (2xx), else the error it stands for (statusCode, and the engine's message). */
+function parseAnswer(status: number, text: string): unknown {
+  let json: unknown = null
+  try {
+    json = JSON.parse(text)
+  } catch {}
+  if (status >= 200 && status < 300 && json !== null) return json
+  const excerpt = text.trim().length > 200 ? `${text.trim().slice(0, 200)}...` : text.trim()
+  const message =
+    typeof (json as {message?: unknown} | null)?.message === 'string'
+      ? (json as {message: string}).message
+      : status >= 200 && status < 300
+        ? `an answer that is not JSON (HTTP ${status}): ${JSON.stringify(excerpt)}`
+        : excerpt || `HTTP ${status}`
+  return Object.assign(new Error(message), {statusCode: status, json: {message}})
+}
+
 export function leanGet(endpoint: Endpoint, urlPath: string, limits: DockerLimits): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let settled = false
@@ -120,25 +142,17 @@ export function leanGet(endpoint: Endpoint, urlPath: string, limits: DockerLimit
       res.on('error', (e) => done(fail(TRUNCATED, `the answer was cut short after ${read} bytes (${e.message})`)))
       res.on('end', () => {
         if (!res.complete) return done(fail(TRUNCATED, `the engine closed the connection after ${read} bytes of the answer`))
-        const text = Buffer.concat(chunks).toString('utf8')
-        let json: unknown = null
-        try {
-          json = JSON.parse(text)
-        } catch {}
-        const status = res.statusCode ?? 0
-        if (status >= 200 && status < 300 && json !== null) return done(null, json)
-        const excerpt = text.trim().length > 200 ? `${text.trim().slice(0, 200)}...` : text.trim()
-        const message = typeof (json as {message?: unknown} | null)?.message === 'string'
-          ? (json as {message: string}).message
-          : status >= 200 && status < 300 ? `an answer that is not JSON (HTTP ${status}): ${JSON.stringify(excerpt)}` : excerpt || `HTTP ${status}`
-        done(Object.assign(new Error(message), {statusCode: status, json: {message}}))
+        const answer = parseAnswer(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'))
+        done(answer instanceof Error ? answer : null, answer)
       })
     })
     const timer = setTimeout(() => done(deadlineError(limits)), limits.deadlineMs)
     let connected = false
     req.on('socket', (s) => s.once('connect', () => (connected = true)))
     // A hang-up after the connection was made is an answer cut short, not an engine that is not there.
-    req.on('error', (e: Error & {code?: string}) => done(connected && e.code === 'ECONNRESET' ? fail(TRUNCATED, `the engine closed the connection before a complete answer (${e.message})`) : e))
+    req.on('error', (e: Error & {code?: string}) =>
+      done(connected && e.code === 'ECONNRESET' ? fail(TRUNCATED, `the engine closed the connection before a complete answer (${e.message})`) : e),
+    )
     req.end()
   })
 }

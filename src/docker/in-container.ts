@@ -6,15 +6,17 @@
  * namespace, where State.Pid is valid; it does the same pidfd-safe work there and prints its JSON
  * result, which is returned as is. The helper is always removed.
  */
-import fs = require('node:fs')
-import path = require('node:path')
-
+import {GRAMMAR} from '../cli/grammar'
+import {libraryResult} from '../cli/json'
+import {flagsOf} from '../cli/options'
 import {NslocateError} from '../errors'
-import {IdentityOptions} from '../locate/identity-options'
+import {ListOptions, ListResult, list} from '../list/list'
 import {LocateOptions, LocateResult, locate, stoppedResult} from '../locate/locate'
-import {listPidfiles} from '../locate/list-pidfiles'
-import {ProcFs, proc} from '../proc/proc-fs'
-import {SignalOptions, SignalResult, WaitCondition, WaitOptions, WaitResult, asSignalStatus, checkCondition, signal, waitFor} from '../signal/signal'
+import {validateName} from '../locate/name'
+import {parseSignal} from '../signal/parse'
+import {ProcFs} from '../proc/proc-fs'
+import {SignalOptions, SignalResult, WaitCondition, WaitOptions, WaitResult, checkCondition, signal, waitFor} from '../signal/signal'
+import {nothingSignalled} from '../signal/starting'
 import {ContainerTarget, containerTarget, helperImage} from './container-target'
 import {DockerApi, dockerApi} from './docker'
 
@@ -29,28 +31,32 @@ function inTarget(t: ContainerTarget): Partial<LocateOptions> {
 export async function locateInContainer(name: string, ref: string, opts: Common = {}): Promise<LocateResult> {
   const t = await containerTarget(ref, opts)
   if (t.rootPid !== null) return locate({...opts, name, ...inTarget(t)})
-  const argv = ['find', name, ...pidfileArgs(opts)]
-  return (await viaHelper(t, argv, opts)).json as LocateResult
+  return (await viaHelper(t, helperArgv('find', [name], opts), opts)).result as LocateResult
 }
 
-export async function signalInContainer(name: string, sig: string, ref: string, opts: Omit<SignalOptions, 'rootPid'> & {api?: DockerApi} = {}): Promise<SignalResult & {helper?: string}> {
+export async function signalInContainer(
+  name: string,
+  sig: string,
+  ref: string,
+  opts: Omit<SignalOptions, 'rootPid'> & {api?: DockerApi} = {},
+): Promise<SignalResult & {helper?: string}> {
   try {
     return await signalInContainerAt(name, sig, ref, opts)
   } catch (error) {
-    throw asSignalStatus(error) // no such container, or it stopped
+    throw nothingSignalled(error) // it exited while being identified
   }
 }
 
-async function signalInContainerAt(name: string, sig: string, ref: string, opts: Omit<SignalOptions, 'rootPid'> & {api?: DockerApi}): Promise<SignalResult & {helper?: string}> {
+async function signalInContainerAt(
+  name: string,
+  sig: string,
+  ref: string,
+  opts: Omit<SignalOptions, 'rootPid'> & {api?: DockerApi},
+): Promise<SignalResult & {helper?: string}> {
   const t = await containerTarget(ref, opts)
   if (t.rootPid !== null) return signal(name, sig, {...opts, ...inTarget(t)})
-  const argv = ['signal', name, sig, ...pidfileArgs(opts), '--scope', opts.scope ?? 'main']
-  if (opts.wait) argv.push('--wait')
-  if (opts.timeoutMs !== undefined) argv.push('--timeout', `${opts.timeoutMs}ms`)
-  if (opts.retry) argv.push('--retry', opts.retry)
-  if (opts.dryRun) argv.push('--dry-run')
-  const r = await viaHelper(t, argv, opts)
-  return {...(r.json as SignalResult), helper: r.image}
+  const r = await viaHelper(t, helperArgv('signal', [name, sig], opts), opts)
+  return {...(r.result as SignalResult), helper: r.image}
 }
 
 /**
@@ -65,18 +71,15 @@ export async function waitInContainer(name: string, condition: WaitCondition, re
   const left = () => Math.max(0, timeoutMs - (Date.now() - start))
   const pause = () => new Promise((resolve) => setTimeout(resolve, Math.min(250, left())))
   const api = opts.api ?? (await dockerApi())
-  const withTime = (r: WaitResult): WaitResult => ({...r, waited_ms: Date.now() - start})
+  const withTime = (r: WaitResult): WaitResult => ({...r, waitedMs: Date.now() - start})
   let t: ContainerTarget
   // Once its init was visible here, a State.Pid that names nothing is the engine lagging behind a
   // restart (it still reports the old init for a moment), not a reason for the helper route.
   let sawVisible = false
   const notYet = async (why: string): Promise<WaitResult | null> => {
-    const waited = Date.now() - start
-    const target = stoppedResult(name, ['container_not_running'], [why])
-    if (condition === 'stopped') return {name, condition, reached: true, waited_ms: waited, exit_code: 0, message: `${name} is not running (${why})`, target, exit: null}
-    if (left() === 0) return {name, condition, reached: false, waited_ms: waited, exit_code: 1, message: `${name}: timed out after ${timeoutMs} ms waiting for it to be running (${why})`, target, exit: null}
-    await pause()
-    return null
+    const done = containerDown(name, condition, why, Date.now() - start, timeoutMs, left())
+    if (!done) await pause()
+    return done
   }
   for (;;) {
     try {
@@ -104,17 +107,36 @@ export async function waitInContainer(name: string, condition: WaitCondition, re
     return r
   }
   const rest = left()
-  const argv = ['wait', name, '--for', condition, ...pidfileArgs(opts), '--timeout', `${rest}ms`]
-  return withTime((await viaHelper(t, argv, {...opts, helperTimeoutMs: rest + HELPER_TIMEOUT_MS})).json as WaitResult)
+  const argv = helperArgv('wait', [name], {...opts, condition, timeoutMs: rest})
+  return withTime((await viaHelper(t, argv, {...opts, helperTimeoutMs: rest + HELPER_TIMEOUT_MS})).result as WaitResult)
 }
 
-/** What `find NAME --root-pid ROOTPID` would find, for every NAME in the search path inside ROOTPID's root (list-pidfiles.ts). */
-export function listInRoot(rootPid: number, opts: {procfs?: ProcFs; dir?: string; allowUnsafe?: boolean; preEvidence?: string[]; containerHint?: LocateOptions['containerHint']} & IdentityOptions = {}): LocateResult[] {
-  const procfs = opts.procfs ?? proc
-  const root = procfs.file(rootPid, 'root')
-  const {files} = listPidfiles({root, dir: opts.dir ? path.join(root, path.resolve(opts.dir)) : undefined, env: {}, uid: 0})
-  return files.map((f) => locate({name: f.name, pidfile: f.path.slice(root.length) || '/', rootPid, skipNameCheck: !f.validName,
-    allowUnsafe: opts.allowUnsafe, containerHint: opts.containerHint, preEvidence: opts.preEvidence, exec: opts.exec, processName: opts.processName, user: opts.user}))
+/**
+ * The answer of waitInContainer() while the container is not running (`why`): --for stopped holds;
+ * --for running has timed out when no time is left; else null (look again).
+ */
+function containerDown(name: string, condition: WaitCondition, why: string, waitedMs: number, timeoutMs: number, left: number): WaitResult | null {
+  const target = stoppedResult(name, ['container_not_running'], [why])
+  if (condition === 'stopped')
+    return {name, condition, reached: true, waitedMs, outcome: 'reached', message: `${name} is not running (${why})`, target, exit: null}
+  if (left > 0) return null
+  const message = `${name}: timed out after ${timeoutMs} ms waiting for it to be running (${why})`
+  return {name, condition, reached: false, waitedMs, outcome: 'not_reached', message, target, exit: null}
+}
+
+/**
+ * list() for a Docker container: what `find NAME --container REF` would find, for every NAME in the
+ * search path inside the container (its processes must be visible from here).
+ */
+export async function listInContainer(
+  ref: string,
+  opts: Omit<ListOptions, 'rootPid' | 'containerHint' | 'preEvidence'> & {api?: DockerApi} = {},
+): Promise<ListResult> {
+  const t = await containerTarget(ref, opts)
+  if (t.rootPid === null)
+    throw new NslocateError('NOT_VISIBLE', `the processes of container ${ref} are not visible from this PID namespace; run nslocate on the host`)
+  const {api: _api, ...rest} = opts
+  return list({...rest, rootPid: t.rootPid, containerHint: t.container})
 }
 
 export interface ContainerServices {
@@ -138,7 +160,7 @@ export async function listContainers(opts: {api?: DockerApi; procfs?: ProcFs} = 
     try {
       const t = await containerTarget(c.id, {api, procfs: opts.procfs})
       if (t.rootPid === null) visible = false
-      else services = listInRoot(t.rootPid, {procfs: opts.procfs, containerHint: t.container})
+      else services = [...list({rootPid: t.rootPid, procfs: opts.procfs, containerHint: t.container}).services]
     } catch (error) {
       if (error instanceof NslocateError && error.code === 'NOT_RUNNING') continue
       if (!(error instanceof NslocateError && error.code === 'PERMISSION')) throw error
@@ -149,36 +171,50 @@ export async function listContainers(opts: {api?: DockerApi; procfs?: ProcFs} = 
   return out
 }
 
-function pidfileArgs(opts: {pidfile?: string; dir?: string; allowUnsafe?: boolean} & IdentityOptions): string[] {
-  const a: string[] = []
-  if (opts.pidfile) a.push('--pidfile', opts.pidfile)
-  if (opts.dir) a.push('--dir', opts.dir)
-  if (opts.allowUnsafe) a.push('--allow-unsafe-pidfile')
-  // identity options are required of every answer: the helper must apply them too
-  if (opts.exec !== undefined) a.push('--exec', opts.exec)
-  if (opts.processName !== undefined) a.push('--process-name', opts.processName)
-  if (opts.user !== undefined) a.push('--user', String(opts.user))
-  return a
+/**
+ * The helper container's command line for `command` with `args` and the library options `opts`,
+ * generated from the grammar (src/cli/grammar.ts): every option a flag of the command sets is
+ * passed on, so the helper applies the same identity, scope, handler and timing options (test:
+ * test/cli/helper-argv.test.ts). The helper adds its own --root-pid and --json (viaHelper()).
+ */
+export function helperArgv(command: 'find' | 'signal' | 'wait', args: string[], opts: object): string[] {
+  // The positional arguments are checked here, on the host, before any helper runs: a NAME must be
+  // a valid name (never starting with '-') and SIGNAL is sent as its canonical name or number, so
+  // no argument can be read by the helper's parser as a flag.
+  const [name, sig] = args
+  const positional = [validateName(name), ...(sig === undefined ? [] : [parseSignal(sig).name])]
+  return [command, ...positional, ...flagsOf(GRAMMAR[command], opts as Record<string, unknown>, ['container', 'rootPid'])]
 }
 
-async function viaHelper(t: ContainerTarget, argv: string[], opts: {procfs?: ProcFs; helperTimeoutMs?: number}): Promise<{json: unknown; image: string}> {
+/** Runs the helper container; its printed JSON result is returned in the library's shape (src/cli/json.ts). */
+async function viaHelper(t: ContainerTarget, argv: string[], opts: {procfs?: ProcFs; helperTimeoutMs?: number}): Promise<{result: unknown; image: string}> {
   const image = await helperImage(t.api, opts.procfs)
   const cmd = [...argv, '--root-pid', String(t.summary.pid), '--json']
   // Host PID namespace: there State.Pid is valid, and the service may be the container's own
   // PID 1, which nothing inside that container's namespace may signal (nslocate refuses its own
   // namespace's init, and its exit would kill the helper before it reports).
-  const r = await t.api.runToCompletion({image, cmd, pidMode: 'host', capAdd: ['SYS_PTRACE'], timeoutMs: opts.helperTimeoutMs ?? HELPER_TIMEOUT_MS, labels: {'nslocate.target': t.summary.id}})
+  const r = await t.api.runToCompletion({
+    image,
+    cmd,
+    pidMode: 'host',
+    capAdd: ['SYS_PTRACE'],
+    timeoutMs: opts.helperTimeoutMs ?? HELPER_TIMEOUT_MS,
+    labels: {'nslocate.target': t.summary.id},
+  })
   let json: unknown
   try {
     json = JSON.parse(r.stdout)
   } catch {
-    throw new NslocateError('DOCKER', `the helper container (image ${image}) did not answer with JSON (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(0, 500)}`, {exitCode: 4})
+    throw new NslocateError(
+      'DOCKER',
+      `the helper container (image ${image}) did not answer with JSON (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(0, 500)}`,
+    )
   }
   const j = json as {error?: {code: string; message: string}}
-  if (j.error) throw new NslocateError((j.error.code as never) ?? 'DOCKER', `helper container: ${j.error.message}`, {exitCode: r.exitCode || 4})
+  if (j.error) throw new NslocateError((j.error.code as never) ?? 'DOCKER', `helper container: ${j.error.message}`)
   const withEv = json as {evidence?: string[]; target?: {evidence?: string[]}}
   const note = `done by a helper container (image ${image}) in the engine's PID namespace, because container ${t.summary.name}'s processes are not visible here`
   if (Array.isArray(withEv.evidence)) withEv.evidence.unshift(...t.evidence, note)
   if (withEv.target && Array.isArray(withEv.target.evidence)) withEv.target.evidence.unshift(...t.evidence, note)
-  return {json, image}
+  return {result: libraryResult(argv[0] as 'find' | 'signal' | 'wait', json), image}
 }

@@ -26,7 +26,7 @@ export function desktopSocket(env: NodeJS.ProcessEnv): string | null {
 }
 
 /**
- * Throws DOCKER (exit 4) naming the socket, the entry that fails, its owner and what to do, when
+ * Throws DOCKER naming the socket, the entry that fails, its owner and what to do, when
  * the socket may not be trusted. A socket that does not exist, or that the caller may not reach,
  * is left to the connection, which then reports "cannot reach" or "permission denied" as before.
  */
@@ -36,19 +36,24 @@ export function checkSocket(socketPath: string, source: SocketSource, env: NodeJ
     bad = untrustedOnPath(socketPath, {writableLeaf: true})
   } catch (error) {
     if (isErrno(error, 'ENOENT', 'EACCES', 'EPERM', 'ENOTDIR')) return
-    throw new NslocateError('DOCKER', `cannot check the Docker socket ${socketPath}: ${(error as Error).message}`, {cause: error, exitCode: 4})
+    throw new NslocateError('DOCKER', `cannot check the Docker socket ${socketPath}: ${(error as Error).message}`, {cause: error})
   }
   if (!bad) return
   const which = bad.path === path.resolve(socketPath) ? '' : ` (on its path: ${bad.path})`
-  const chosen = source === 'DOCKER_HOST'
-    ? `DOCKER_HOST=${env.DOCKER_HOST} names it`
-    : source === 'desktop' ? `it is Docker Desktop's socket under HOME=${env.HOME || os.homedir()}` : 'it is the system socket'
-  const todo = source === 'DOCKER_HOST'
-    ? `point DOCKER_HOST at a socket owned by root or by you (e.g. unix://${SYSTEM_SOCKET})${bad.uid ? `, or run nslocate as uid ${bad.uid}` : ''}`
-    : source === 'desktop'
-      ? `set DOCKER_HOST=unix://${SYSTEM_SOCKET} to use the system engine, or keep another user's HOME out of root's environment (sudo without -E)${bad.uid ? `, or run nslocate as uid ${bad.uid}` : ''}`
-      : `make it and its directories owned by root and not writable by others, or set DOCKER_HOST to the engine's socket`
-  throw new NslocateError('DOCKER',
+  const chosen =
+    source === 'DOCKER_HOST'
+      ? `DOCKER_HOST=${env.DOCKER_HOST} names it`
+      : source === 'desktop'
+        ? `it is Docker Desktop's socket under HOME=${env.HOME || os.homedir()}`
+        : 'it is the system socket'
+  const todo =
+    source === 'DOCKER_HOST'
+      ? `point DOCKER_HOST at a socket owned by root or by you (e.g. unix://${SYSTEM_SOCKET})${bad.uid ? `, or run nslocate as uid ${bad.uid}` : ''}`
+      : source === 'desktop'
+        ? `set DOCKER_HOST=unix://${SYSTEM_SOCKET} to use the system engine, or keep another user's HOME out of root's environment (sudo without -E)${bad.uid ? `, or run nslocate as uid ${bad.uid}` : ''}`
+        : `make it and its directories owned by root and not writable by others, or set DOCKER_HOST to the engine's socket`
+  throw new NslocateError(
+    'DOCKER',
     `refusing the Docker socket ${socketPath}${which}: ${bad.why}; another user could answer as the engine and choose the pid nslocate acts on. ${chosen}: ${todo}`,
-    {exitCode: 4})
+  )
 }

@@ -8,15 +8,13 @@
  *            when the target shares the caller's PID namespace and only lends its mount namespace
  *            (a sandbox's unshare process), the process is also in that mount namespace.
  */
-import fs = require('node:fs')
-
-import {NS_TRANSLATE_UNSUPPORTED, nsPidInPidns} from '../native/binding'
+import {NS_TRANSLATE_UNSUPPORTED} from '../native/binding'
 import {ProcFs} from '../proc/proc-fs'
-import type {Located} from './locate'
+import type {Located} from './types'
 
 function nsLink(procfs: ProcFs, pid: number | 'self', kind: 'pid' | 'mnt'): string | null {
   try {
-    return fs.readlinkSync(procfs.file(pid as number, 'ns', kind))
+    return procfs.readLink(pid, 'ns', kind)
   } catch {
     return null
   }
@@ -27,20 +25,10 @@ export function outsideTarget(pid: number, rootPid: number, procfs: ProcFs): str
   const rootNs = nsLink(procfs, rootPid, 'pid')
   const ns = nsLink(procfs, pid, 'pid')
   if (!rootNs || !ns) return `the PID namespace of pid ${ns ? rootPid : pid} cannot be read`
-  let visible: boolean
-  if (ns === rootNs) {
-    visible = true
-  } else {
-    let fd: number | null = null
-    try {
-      fd = fs.openSync(procfs.file(rootPid, 'ns', 'pid'), fs.constants.O_RDONLY)
-      const r = nsPidInPidns(fd, pid)
-      visible = r === NS_TRANSLATE_UNSUPPORTED ? underAncestorIn(pid, rootNs, procfs) : r !== null
-    } catch {
-      visible = false
-    } finally {
-      if (fd !== null) fs.closeSync(fd)
-    }
+  let visible = ns === rootNs
+  if (!visible) {
+    const r = procfs.pidInPidns(rootPid, pid)
+    visible = r === NS_TRANSLATE_UNSUPPORTED ? underAncestorIn(pid, rootNs, procfs) : r !== null
   }
   if (!visible) return `pid ${pid} (${ns}) is outside the target's PID namespace ${rootNs} (of pid ${rootPid}) and those nested in it`
   // A target in our own PID namespace only lends its mount namespace: the answer must live there too.

@@ -8,6 +8,7 @@ import {ProcFs} from '../proc/proc-fs'
 /** capability(7): CAP_SYS_PTRACE is bit 19. */
 const CAP_SYS_PTRACE = 19n
 
+/** Whether this process has CAP_SYS_PTRACE in effect (null: its status is unreadable). */
 export function hasPtraceCap(procfs: ProcFs): boolean | null {
   const eff = procfs.selfCapEff()
   return eff === null ? null : ((eff >> CAP_SYS_PTRACE) & 1n) === 1n
@@ -19,7 +20,7 @@ export function ptraceDenial(procfs: ProcFs, pid: number): string {
   if (cap === false) {
     return procfs.selfUid() === 0
       ? 'this process runs as root without CAP_SYS_PTRACE (e.g. in a container: --cap-add SYS_PTRACE)'
-      : 'another user\'s process: run as its user, or as root (with CAP_SYS_PTRACE)'
+      : "another user's process: run as its user, or as root (with CAP_SYS_PTRACE)"
   }
   const who = procfs.selfUid() === 0 ? 'root with CAP_SYS_PTRACE' : 'this process, which has CAP_SYS_PTRACE,'
   return `denied to ${who}: pid ${pid} is protected (a sandbox's or container runtime's init, or a Yama/AppArmor/SELinux policy forbids access)`
@@ -39,7 +40,12 @@ const INIT_USERNS = 'user:[4026531837]'
  */
 export function seesEveryHolder(procfs: ProcFs): boolean {
   try {
-    return procfs.selfUid() === 0 && hasPtraceCap(procfs) === true && procfs.readPidnsLink('self') === INIT_PIDNS && procfs.readLink('self', 'ns', 'user') === INIT_USERNS
+    return (
+      procfs.selfUid() === 0 &&
+      hasPtraceCap(procfs) === true &&
+      procfs.readPidnsLink('self') === INIT_PIDNS &&
+      procfs.readLink('self', 'ns', 'user') === INIT_USERNS
+    )
   } catch {
     return false
   }

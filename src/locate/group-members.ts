@@ -6,6 +6,7 @@
  */
 import fs = require('node:fs')
 
+/** What /etc/group and /etc/passwd say of one group's members. */
 export interface GroupFacts {
   /** nobody but `uid` can be in the group */
   only: boolean
@@ -17,12 +18,17 @@ function getent(db: string, key?: string): string[] {
   try {
     // node:child_process is loaded only here: it pulls in net, stream and dgram, a few ms of every start-up
     const {execFileSync} = require('node:child_process') as typeof import('node:child_process')
-    return execFileSync('getent', key === undefined ? [db] : [db, key], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000}).split('\n').filter(Boolean)
+    return execFileSync('getent', key === undefined ? [db] : [db, key], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000})
+      .split('\n')
+      .filter(Boolean)
   } catch (error) {
     // Exit 2: no such key. Any other failure (no getent): read the files.
     if ((error as {status?: number}).status === 2) return []
     try {
-      const lines = fs.readFileSync(`/etc/${db}`, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'))
+      const lines = fs
+        .readFileSync(`/etc/${db}`, 'utf8')
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
       return key === undefined ? lines : lines.filter((l) => l.split(':')[0] === key || l.split(':')[2] === key)
     } catch {
       return []
@@ -63,9 +69,13 @@ function membersOf(gid: number): GroupMembers {
   return value
 }
 
+/** Whether group `gid` can hold nobody but user `uid` (its primary group, no other member), and how to describe it. */
 export function groupOnlyOf(gid: number, uid: number): GroupFacts {
   const {name, known, members} = membersOf(gid)
   const list = [...members].map(([n, u]) => `${n} (uid ${u ?? '?'})`)
   const only = known && [...members.values()].every((u) => u === uid)
-  return {only, describe: `${name} (gid ${gid}) ${list.length > 0 ? `with members ${list.join(', ')}` : 'with no known members'}${known ? '' : ', unknown to getent'}`}
+  return {
+    only,
+    describe: `${name} (gid ${gid}) ${list.length > 0 ? `with members ${list.join(', ')}` : 'with no known members'}${known ? '' : ', unknown to getent'}`,
+  }
 }

@@ -11,6 +11,7 @@ import {ProcFs} from '../proc/proc-fs'
 import {ProcessFacts} from './process-info'
 import {ProcessNames, describeNames, matchName} from './process-names'
 
+/** Who the caller states the service is (start-stop-daemon's --exec, --name, --user); every answer must satisfy them. */
 export interface IdentityOptions {
   /** the service runs this executable (compared with /proc/PID/exe by device and inode) */
   exec?: string
@@ -20,6 +21,7 @@ export interface IdentityOptions {
   user?: string | number
 }
 
+/** IdentityOptions checked and resolved once (the executable's dev:inode, the user's uid). */
 export interface ResolvedIdentity {
   exec?: {path: string; dev: number; ino: number}
   processName?: string
@@ -33,19 +35,33 @@ export function resolveIdentity(o: IdentityOptions, root?: string): ResolvedIden
   const shown: string[] = []
   const out: ResolvedIdentity = {shown: ''}
   if (o.exec !== undefined) {
-    if (typeof o.exec !== 'string' || !path.isAbsolute(o.exec)) throw new NslocateError('USAGE', `--exec ${JSON.stringify(o.exec)}: give the executable's absolute path, e.g. --exec /usr/sbin/nginx`)
+    if (typeof o.exec !== 'string' || !path.isAbsolute(o.exec))
+      throw new NslocateError(
+        'USAGE',
+        (n) => `${n('exec')} ${JSON.stringify(o.exec)}: give the executable's absolute path, e.g. ${n('exec', '/usr/sbin/nginx')}`,
+      )
     const where = root ? path.join(root, o.exec) : o.exec
     let st: fs.Stats
     try {
       st = fs.statSync(where)
     } catch (error) {
-      throw new NslocateError('USAGE', `--exec ${o.exec}: cannot stat ${where}: ${(error as Error).message}; give the path of the service's executable${root ? ' as seen inside its mount namespace' : ''}`, {cause: error})
+      throw new NslocateError(
+        'USAGE',
+        (n) =>
+          `${n('exec')} ${o.exec}: cannot stat ${where}: ${(error as Error).message}; give the path of the service's executable${root ? ' as seen inside its mount namespace' : ''}`,
+        {cause: error},
+      )
     }
     out.exec = {path: o.exec, dev: Number(st.dev), ino: Number(st.ino)}
     shown.push(`--exec ${o.exec}`)
   }
   if (o.processName !== undefined) {
-    if (typeof o.processName !== 'string' || o.processName === '' || o.processName.includes('/')) throw new NslocateError('USAGE', `--process-name ${JSON.stringify(o.processName)}: give a process name without "/", e.g. --process-name nginx (use --exec for a path)`)
+    if (typeof o.processName !== 'string' || o.processName === '' || o.processName.includes('/'))
+      throw new NslocateError(
+        'USAGE',
+        (n) =>
+          `${n('processName')} ${JSON.stringify(o.processName)}: give a process name without "/", e.g. ${n('processName', 'nginx')} (use ${n('exec')} for a path)`,
+      )
     out.processName = o.processName
     shown.push(`--process-name ${o.processName}`)
   }
@@ -70,7 +86,7 @@ function uidOf(user: string | number): number {
     const f = line.split(':')
     if (f[0] === s && /^[0-9]+$/.test(f[2] ?? '')) return Number(f[2])
   }
-  throw new NslocateError('USAGE', `--user ${JSON.stringify(s)}: no such user in /etc/passwd; give a user name or a numeric uid`)
+  throw new NslocateError('USAGE', (n) => `${n('user')} ${JSON.stringify(s)}: no such user in /etc/passwd; give a user name or a numeric uid`)
 }
 
 /** Does this process satisfy every stated option? `detail` gives the values compared. */
@@ -84,7 +100,7 @@ export function checkIdentity(procfs: ProcFs, f: ProcessFacts, names: ProcessNam
     try {
       link = procfs.readLink(f.pid, 'exe')
     } catch {}
-    let same = false
+    let same: boolean
     try {
       const s = procfs.statUnder(f.pid, 'exe')
       same = s.dev === id.exec.dev && s.ino === id.exec.ino
@@ -92,7 +108,9 @@ export function checkIdentity(procfs: ProcFs, f: ProcessFacts, names: ProcessNam
       // a deleted or unreadable executable: the link text is all there is
       same = link === id.exec.path
     }
-    ;(same ? matched : failed).push(`exe ${link === null ? '(not readable: needs ptrace access)' : JSON.stringify(link)} ${same ? 'is' : 'is not'} ${id.exec.path}`)
+    ;(same ? matched : failed).push(
+      `exe ${link === null ? '(not readable: needs ptrace access)' : JSON.stringify(link)} ${same ? 'is' : 'is not'} ${id.exec.path}`,
+    )
   }
   if (id.processName !== undefined) {
     const m = matchName(names, [id.processName], false)

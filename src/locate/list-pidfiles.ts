@@ -11,11 +11,13 @@ import path = require('node:path')
 import {NslocateError} from '../errors'
 import {ProcFs, proc} from '../proc/proc-fs'
 import {IdentityOptions} from './identity-options'
-import {LocateOptions, LocateResult, locate} from './locate'
+import {locate} from './locate'
+import type {LocateOptions, LocateResult} from './types'
 import {isValidName} from './name'
 import {ChaseCache, lstatIn, readdirIn} from './path-safety'
-import {SearchOptions, pidfileSearchEntries, resolveIn, searchEntries, withAbsolutePaths} from './search-path'
+import {SearchEntry, SearchOptions, pidfileSearchEntries, resolveIn, searchEntries, withAbsolutePaths} from './search-path'
 
+/** A pidfile list found, and the NAME it stands for. */
 export interface ListedPidfile {
   name: string
   path: string
@@ -23,6 +25,7 @@ export interface ListedPidfile {
   validName: boolean
 }
 
+/** What list found in the search path, and what it could not look into. */
 export interface PidfileListing {
   files: ListedPidfile[]
   /** search-path directories that exist but could not be read */
@@ -31,13 +34,18 @@ export interface PidfileListing {
   denied: string[]
 }
 
+/** What the directories of the search path hold: valid NAMEs, and *.pid files whose names are not NAMEs. */
+interface Found {
+  names: Set<string>
+  odd: ListedPidfile[]
+}
+
 /** With `dir`, only that directory's *.pid files (as `list --dir`); otherwise the whole search path. */
 export function listPidfiles(options: SearchOptions = {}): PidfileListing {
   const opts = withAbsolutePaths(options)
   const entries = opts.dir ? [{dir: opts.dir, nested: false}] : searchEntries(opts)
   const out: PidfileListing = {files: [], unreadable: [], denied: []}
-  const names = new Set<string>()
-  const odd: ListedPidfile[] = []
+  const found: Found = {names: new Set(), odd: []}
   const visited = new Set<string>()
   for (const entry of entries) {
     // A directory reached twice (/var/run when it links to /run) is read once per kind of entry.
@@ -46,52 +54,9 @@ export function listPidfiles(options: SearchOptions = {}): PidfileListing {
       if (visited.has(`${id}:${entry.nested}`)) continue
       visited.add(`${id}:${entry.nested}`)
     }
-    let dirents: fs.Dirent[]
-    try {
-      dirents = readdirIn(entry.dir, opts.root)
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ENOENT' || code === 'ENOTDIR') continue
-      if (!out.unreadable.some((u) => u.dir === entry.dir)) out.unreadable.push({dir: entry.dir, message: (error as Error).message})
-      continue
-    }
-    for (const d of dirents) {
-      if (!entry.nested) {
-        // A directory named NAME.pid is listed too: find reports it (not_regular), and list must agree.
-        if (!d.name.endsWith('.pid')) continue
-        const name = d.name.slice(0, -4)
-        if (isValidName(name)) names.add(name)
-        else odd.push({name, path: path.join(entry.dir, d.name), validName: false})
-        continue
-      }
-      // DIR/NAME/NAME.pid: NAME is a directory (or a symlink to one, which the safety rules judge).
-      if (!(d.isDirectory() || d.isSymbolicLink()) || !isValidName(d.name)) continue
-      const p = path.join(entry.dir, d.name, `${d.name}.pid`)
-      try {
-        lstatIn(p, opts.root, true) // a NAME.pid link that leads nowhere is listed too (find answers unknown)
-        names.add(d.name)
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code
-        if (code === 'EACCES' || code === 'EPERM') out.denied.push(path.join(entry.dir, d.name))
-      }
-    }
+    readEntry(entry, opts.root, found, out)
   }
-  const seen = new Set<string>()
-  // find's search path, as resolvePidfile() builds it for each NAME: built once for all of them.
-  const places = pidfileSearchEntries(opts)
-  for (const name of [...names].sort()) {
-    const found = resolveIn(name, places, opts.root)
-    if (found.path && !seen.has(found.path)) {
-      seen.add(found.path)
-      out.files.push({name, path: found.path, validName: true})
-    }
-  }
-  for (const f of odd) {
-    if (!seen.has(f.path)) {
-      seen.add(f.path)
-      out.files.push(f)
-    }
-  }
+  resolveFound(found, opts, out)
   // One collator for the whole sort: the order of String.prototype.localeCompare() (the same
   // default locale and options), without looking one up for every comparison.
   const collator = new Intl.Collator()
@@ -99,6 +64,60 @@ export function listPidfiles(options: SearchOptions = {}): PidfileListing {
   return out
 }
 
+/** The pidfiles of one search-path entry: DIR/NAME.pid, or DIR/NAME/NAME.pid for a nested entry. */
+function readEntry(entry: SearchEntry, root: string | undefined, found: Found, out: PidfileListing): void {
+  let dirents: fs.Dirent[]
+  try {
+    dirents = readdirIn(entry.dir, root)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return
+    if (!out.unreadable.some((u) => u.dir === entry.dir)) out.unreadable.push({dir: entry.dir, message: (error as Error).message})
+    return
+  }
+  for (const d of dirents) {
+    if (!entry.nested) {
+      // A directory named NAME.pid is listed too: find reports it (not_regular), and list must agree.
+      if (!d.name.endsWith('.pid')) continue
+      const name = d.name.slice(0, -4)
+      if (isValidName(name)) found.names.add(name)
+      else found.odd.push({name, path: path.join(entry.dir, d.name), validName: false})
+      continue
+    }
+    // DIR/NAME/NAME.pid: NAME is a directory (or a symlink to one, which the safety rules judge).
+    if (!(d.isDirectory() || d.isSymbolicLink()) || !isValidName(d.name)) continue
+    const p = path.join(entry.dir, d.name, `${d.name}.pid`)
+    try {
+      lstatIn(p, root, true) // a NAME.pid link that leads nowhere is listed too (find answers unknown)
+      found.names.add(d.name)
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EACCES' || code === 'EPERM') out.denied.push(path.join(entry.dir, d.name))
+    }
+  }
+}
+
+/** Each NAME as find would resolve it (the first place of its search path that exists), then the odd files, each path once. */
+function resolveFound(found: Found, opts: SearchOptions, out: PidfileListing): void {
+  const seen = new Set<string>()
+  // find's search path, as resolvePidfile() builds it for each NAME: built once for all of them.
+  const places = pidfileSearchEntries(opts)
+  for (const name of [...found.names].sort()) {
+    const r = resolveIn(name, places, opts.root)
+    if (r.path && !seen.has(r.path)) {
+      seen.add(r.path)
+      out.files.push({name, path: r.path, validName: true})
+    }
+  }
+  for (const f of found.odd) {
+    if (!seen.has(f.path)) {
+      seen.add(f.path)
+      out.files.push(f)
+    }
+  }
+}
+
+/** The options of a list pass that apply to every file (identity, allowUnsafe, the /proc to read). */
 export interface ListLocateOptions extends IdentityOptions {
   allowUnsafe?: boolean
   /** /proc mount to read (tests count its reads) */

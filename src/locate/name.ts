@@ -6,18 +6,24 @@ import {SearchOptions, searchEntries} from './search-path'
 
 export {SearchOptions, pidfileSearchPath, resolvePidfile, withAbsolutePaths} from './search-path'
 
+/** What a service NAME may be (docs/nslocate.1.md): it becomes a file name. */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$/
 
+/** Whether `name` is a valid service NAME. */
 export function isValidName(name: string): boolean {
   return typeof name === 'string' && NAME_PATTERN.test(name) && name !== '.' && name !== '..'
 }
 
+/** `name`, or a USAGE error saying what a NAME may be. */
 export function validateName(name: string): string {
   if (!isValidName(name)) {
     const shown = JSON.stringify(String(name)).slice(0, 80)
-    throw new NslocateError('USAGE',
-      `invalid service name ${shown}: a NAME is 1-128 characters from A-Z a-z 0-9 _ . @ : -, starting with a letter or digit ` +
-      '(it becomes a file name: no "/", no leading "." or "-"). To name a file directly, use --pidfile PATH.')
+    throw new NslocateError(
+      'USAGE',
+      (n) =>
+        `invalid service name ${shown}: a NAME is 1-128 characters from A-Z a-z 0-9 _ . @ : -, starting with a letter or digit ` +
+        `(it becomes a file name: no "/", no leading "." or "-"). To name a file directly, use ${n('pidfile')} PATH.`,
+    )
   }
   return name
 }
@@ -50,7 +56,10 @@ export function mergeNameArgs<T extends {name: string}>(fn: string, nameOrOption
     return nameOrOptions
   }
   if (typeof nameOrOptions !== 'string') {
-    throw new NslocateError('USAGE', `${fn}(): give the options once, as ${fn}({name, ...}) or ${fn}(NAME, {...}); a second argument after an options object (${shownValue(more)}) would be ignored`)
+    throw new NslocateError(
+      'USAGE',
+      `${fn}(): give the options once, as ${fn}({name, ...}) or ${fn}(NAME, {...}); a second argument after an options object (${shownValue(more)}) would be ignored`,
+    )
   }
   if (!isOptionsObject(more)) {
     throw new NslocateError('USAGE', `${fn}(${shownValue(nameOrOptions)}, OPTIONS): OPTIONS must be an options object, not ${shownValue(more)}`)
@@ -69,8 +78,12 @@ export function mergeNameArgs<T extends {name: string}>(fn: string, nameOrOption
 export function validateRootPid(value: unknown, pidMax: number): number {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value < pidMax) return value
   const kind = typeof value === 'number' ? '' : `, given as ${value === null ? 'null' : typeof value}: it must be a number`
-  throw new NslocateError('USAGE', `rootPid ${shownValue(value)} (--root-pid) is not a pid: give the id of a running process, an integer from 1 to ${pidMax - 1} (pid_max - 1)${kind}`,
-    {details: {option: 'rootPid', value: (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'string' ? value : shownValue(value)}})
+  throw new NslocateError(
+    'USAGE',
+    (n) =>
+      `rootPid ${shownValue(value)} (${n('rootPid')}) is not a pid: give the id of a running process, an integer from 1 to ${pidMax - 1} (pid_max - 1)${kind}`,
+    {details: {option: 'rootPid', value: (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'string' ? value : shownValue(value)}},
+  )
 }
 
 /**
@@ -80,7 +93,11 @@ export function validateRootPid(value: unknown, pidMax: number): number {
  * only want the flat directories.
  */
 export function runtimeDirs(opts: SearchOptions = {}): string[] {
-  const dirs = opts.dir ? [opts.dir] : searchEntries(opts).filter((e) => !e.nested).map((e) => e.dir)
+  const dirs = opts.dir
+    ? [opts.dir]
+    : searchEntries(opts)
+        .filter((e) => !e.nested)
+        .map((e) => e.dir)
   const seen = new Set<string>()
   return dirs.filter((d) => {
     let st: fs.Stats

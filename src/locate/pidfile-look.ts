@@ -7,11 +7,10 @@
  */
 import fs = require('node:fs')
 
-import type {LocateResult} from './locate'
-import {BrokenLink, ChasedPath, fdPath} from './path-safety'
+import {O_PATH, at, reopen} from '../kernel/reopen'
+import {BrokenLink, ChasedPath} from './path-safety'
+import type {LocateResult} from './types'
 
-/** open(2)'s O_PATH (Linux; the same value on x86-64, arm64, arm, riscv, s390x, ppc64le). */
-const O_PATH = 0o10000000
 const LOOK_FLAGS = O_PATH | fs.constants.O_NOFOLLOW
 // No O_NOFOLLOW: /proc/self/fd/N is itself a (magic) link; fstat below checks the inode is the one looked at.
 const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK
@@ -19,7 +18,10 @@ const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK
 /** The pidfile was looked at and refused before being opened for reading; locate() reports `reason`. */
 export class PidfileRefused extends Error {
   readonly code = 'EREFUSED'
-  constructor(readonly reason: 'symlink' | 'not_regular', message: string) {
+  constructor(
+    readonly reason: 'symlink' | 'not_regular',
+    message: string,
+  ) {
     super(message)
   }
 }
@@ -54,6 +56,7 @@ export function openFailure(file: string, error: unknown): Error {
   return errnoError(code, why[code] ?? `${code} while opening it`, error)
 }
 
+/** How openLooked() may open the looked-at file. */
 export interface LookOptions {
   allowUnsafe?: boolean
   /** a descriptor this process already holds on the file (acquire()), to read through instead */
@@ -64,19 +67,21 @@ export interface LookOptions {
  * The descriptor to read `file` through, after the walk `chased`: refuses (PidfileRefused) the
  * pidfile's own symlink unless allowUnsafe, and anything that is not a regular file.
  */
-export function openLooked(file: string, chased: ChasedPath, opts: LookOptions): {fd: number; borrowed: boolean} {
+export function openLooked(file: string, chased: ChasedPath, opts: LookOptions): {fd: number; borrowed: boolean; stat?: fs.Stats} {
   const link = chased.problems.find((p) => p.reason === 'symlink')
   if (link && !opts.allowUnsafe) {
+    if (chased.lookFd !== undefined) fs.closeSync(chased.lookFd)
     throw new PidfileRefused('symlink', `${link.detail}; not opened (its target is never read; pass --allow-unsafe-pidfile to follow it)`)
   }
+  // The walk's own look at the file (chasePath's `look`), or a look now.
   let look: number
   try {
-    look = fs.openSync(fdPath(chased.dirFd, chased.base), LOOK_FLAGS)
+    look = chased.lookFd ?? fs.openSync(at(chased.dirFd, chased.base), LOOK_FLAGS)
   } catch (error) {
     throw openFailure(file, error)
   }
   try {
-    const st = fs.fstatSync(look)
+    const st = chased.lookFd !== undefined ? chased.stat : fs.fstatSync(look)
     if (!st.isFile()) {
       const target = chased.symlinks.length > 0 ? ` (reached through ${chased.symlinks.join(', ')})` : ''
       throw new PidfileRefused('not_regular', `${chased.resolved}${target} is ${kindOf(st)}, not a regular file: not opened, not a pidfile`)
@@ -85,8 +90,8 @@ export function openLooked(file: string, chased: ChasedPath, opts: LookOptions):
     if (borrowed !== undefined) return {fd: borrowed, borrowed: true}
     let fd: number
     try {
-      // The magic link /proc/self/fd/N reopens exactly the inode looked at.
-      fd = fs.openSync(`/proc/self/fd/${look}`, READ_FLAGS)
+      // The magic link /proc/self/fd/N reopens exactly the inode looked at (src/kernel/reopen.ts).
+      fd = reopen(look, READ_FLAGS)
     } catch (error) {
       throw openFailure(file, error)
     }
@@ -95,7 +100,7 @@ export function openLooked(file: string, chased: ChasedPath, opts: LookOptions):
       fs.closeSync(fd)
       throw errnoError('EAGAIN', 'it changed while being opened; run again')
     }
-    return {fd, borrowed: false}
+    return {fd, borrowed: false, stat: rst}
   } finally {
     fs.closeSync(look)
   }

@@ -9,12 +9,13 @@
  */
 import {userName} from '../path-trust'
 import {ProcFs, proc} from '../proc/proc-fs'
-import {LocateResult} from './locate'
+import type {LocateResult, Reason} from './types'
 import {groupOnlyOf} from './group-members'
 import {ResolvedIdentity} from './identity-options'
 import {OpenedPidfile} from './pidfile'
 import {ProcessFacts} from './process-info'
 
+/** What the trust rules need besides the opened pidfile. */
 export interface TrustOptions {
   uid?: number
   allowUnsafe?: boolean
@@ -27,12 +28,20 @@ export interface TrustOptions {
 const PATH_REASONS = new Set(['unsafe_directory', 'unsafe_symlink'])
 
 /** Every reason not to believe `opened` for the process `main` (null: it names none). */
-export function trustProblems(opened: OpenedPidfile, result: LocateResult, main: ProcessFacts | null, opts: TrustOptions): Array<{reason: string; detail: string}> {
-  const problems = opened.unsafe.map((u) => ({reason: u.reason as string, detail: u.detail}))
+export function trustProblems(
+  opened: OpenedPidfile,
+  result: LocateResult,
+  main: ProcessFacts | null,
+  opts: TrustOptions,
+): Array<{reason: Reason; detail: string}> {
+  const problems = opened.unsafe.map((u) => ({reason: u.reason as Reason, detail: u.detail}))
   const callerUid = opts.uid ?? process.getuid?.() ?? 0
   const owner = opened.stat.uid
   if (callerUid === 0 && owner !== 0 && result.process && result.process.uid !== owner) {
-    problems.push({reason: 'unsafe_owner', detail: `${opened.path} is owned by uid ${owner} but names pid ${result.pid} of uid ${result.process.uid}: an unprivileged user could make root signal any process`})
+    problems.push({
+      reason: 'unsafe_owner',
+      detail: `${opened.path} is owned by uid ${owner} but names pid ${result.pid} of uid ${result.process.uid}: an unprivileged user could make root signal any process`,
+    })
   }
   // A pidfile its group may write (group_writable) is the process's own when that group is the
   // process's primary group and holds nobody but its user: Debian's redis (start-stop-daemon
@@ -51,12 +60,20 @@ export function trustProblems(opened: OpenedPidfile, result: LocateResult, main:
         // A group has members: it is the process's own only when nobody but its user can be in it.
         const group = groupOnlyOf(gid, uid)
         if (group.only) continue
-        problems.push({reason: c.reason, detail: `${c.what}: group ${group.describe}, not only uid ${uid} whose pid ${main.pid} the file names; ` +
-          `any member could replace ${opened.path}; a group-writable directory is trusted only when its group holds nobody but the process's own user`})
+        problems.push({
+          reason: c.reason,
+          detail:
+            `${c.what}: group ${group.describe}, not only uid ${uid} whose pid ${main.pid} the file names; ` +
+            `any member could replace ${opened.path}; a group-writable directory is trusted only when its group holds nobody but the process's own user`,
+        })
         continue
       }
-      problems.push({reason: c.reason, detail: `${c.what}, who could replace ${opened.path} or redirect its path, but it names pid ${main.pid} of uid ${uid} (gid ${gid}); ` +
-        'every directory and symlink on the way must belong to root, the caller, or the process\'s own user'})
+      problems.push({
+        reason: c.reason,
+        detail:
+          `${c.what}, who could replace ${opened.path} or redirect its path, but it names pid ${main.pid} of uid ${uid} (gid ${gid}); ` +
+          "every directory and symlink on the way must belong to root, the caller, or the process's own user",
+      })
     }
   }
   return problems

@@ -8,11 +8,13 @@ import fs = require('node:fs')
 import {ChaseCache, Controller, chasePath} from './path-safety'
 import {openLooked} from './pidfile-look'
 
+/** What a pidfile's first line can be wrong with (a Reason). */
 export type ContentProblem = 'empty_pidfile' | 'garbage_pidfile' | 'invalid_pid'
 
 /** The longest first line read; a longer one is rejected whole, never cut into another number. */
 export const FIRST_LINE_MAX = 4096
 
+/** A pidfile's first line, parsed. */
 export interface PidfileContent {
   pid: number | null
   problem: ContentProblem | null
@@ -46,9 +48,10 @@ export function parsePidfileContent(text: string, pidMax = 4194304, more = false
   const first = (nl < 0 ? text : text.slice(0, nl)).replace(BLANK, '')
   const rest = nl < 0 ? '' : text.slice(nl + 1)
   const later = rest.split('\n').filter((l) => l.replace(BLANK, '') !== '').length
-  const note = later > 0 || more
-    ? `${more ? 'more than ' : ''}${later} later line${later === 1 && !more ? '' : 's'} ignored: the pid is the first line (as in postgres's postmaster.pid)`
-    : null
+  const note =
+    later > 0 || more
+      ? `${more ? 'more than ' : ''}${later} later line${later === 1 && !more ? '' : 's'} ignored: the pid is the first line (as in postgres's postmaster.pid)`
+      : null
   if (first === '') {
     if (later === 0 && !more) return {pid: null, problem: 'empty_pidfile', shown, note: null}
     return {pid: null, problem: 'garbage_pidfile', shown, note: 'its first line is empty; the pid must be on the first line'}
@@ -61,6 +64,7 @@ export function parsePidfileContent(text: string, pidMax = 4194304, more = false
   return {pid: n, problem: null, shown, note}
 }
 
+/** The safety reasons openPidfile() finds by itself (the ownership rules add unsafe_owner). */
 export type SafetyReason = 'symlink' | 'world_writable' | 'group_writable' | 'unsafe_directory' | 'unsafe_symlink' | 'not_regular'
 
 /**
@@ -71,14 +75,17 @@ export type SafetyReason = 'symlink' | 'world_writable' | 'group_writable' | 'un
 const held = new Map<string, number>()
 const key = (st: {dev: number | bigint; ino: number | bigint}) => `${st.dev}:${st.ino}`
 
+/** acquire() holds a POSIX lock through `fd` on this file: locate() reads through it (see `held`). */
 export function registerHeld(st: fs.Stats, fd: number): void {
   held.set(key(st), fd)
 }
 
+/** acquire() has released the file. */
 export function unregisterHeld(st: fs.Stats): void {
   held.delete(key(st))
 }
 
+/** An open pidfile, read, with what makes it untrustworthy whatever it says. */
 export interface OpenedPidfile {
   path: string
   fd: number
@@ -94,6 +101,7 @@ export interface OpenedPidfile {
   symlinks: string[]
 }
 
+/** How openPidfile() walks to, opens and judges the file. */
 export interface OpenOptions {
   pidMax?: number
   /** unused (the walk lstats every component); kept for callers that pass it */
@@ -111,8 +119,6 @@ export interface OpenOptions {
 /** One buffer for every pidfile read (only the bytes read are used; list reads thousands). */
 const readBuffer = Buffer.allocUnsafe(FIRST_LINE_MAX + 1)
 
-const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK
-
 /**
  * Opens the pidfile read-only, walking its path component by component (path-safety.ts): what
  * was checked is what is opened. Directory symlinks on the way are followed (and judged later, in
@@ -123,13 +129,13 @@ const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constant
  * file cannot be opened at all.
  */
 export function openPidfile(file: string, opts: OpenOptions = {}): OpenedPidfile {
-  const chased = chasePath(file, {root: opts.root, uid: opts.uid, gid: opts.gid, cache: opts.chaseCache})
+  const chased = chasePath(file, {root: opts.root, uid: opts.uid, gid: opts.gid, cache: opts.chaseCache, look: true})
   try {
     const base = {path: file, unsafe: [...chased.problems] as OpenedPidfile['unsafe'], controllers: chased.controllers, symlinks: chased.symlinks}
     const fd = openLooked(file, chased, {allowUnsafe: opts.allowUnsafe, borrow: (st) => held.get(key(st))})
     if (fd.borrowed) return {...base, ...readOpened(file, fd.fd, opts, base.unsafe), borrowed: true}
     try {
-      return {...base, ...readOpened(file, fd.fd, opts, base.unsafe), borrowed: false}
+      return {...base, ...readOpened(file, fd.fd, opts, base.unsafe, fd.stat), borrowed: false}
     } catch (error) {
       fs.closeSync(fd.fd)
       throw error
@@ -139,15 +145,25 @@ export function openPidfile(file: string, opts: OpenOptions = {}): OpenedPidfile
   }
 }
 
-function readOpened(file: string, fd: number, opts: OpenOptions, unsafe: OpenedPidfile['unsafe']): {fd: number; stat: fs.Stats; content: PidfileContent} {
-  const stat = fs.fstatSync(fd)
+/** `stat`: the descriptor's fstat, when the caller just made it (openLooked). */
+function readOpened(
+  file: string,
+  fd: number,
+  opts: OpenOptions,
+  unsafe: OpenedPidfile['unsafe'],
+  stat = fs.fstatSync(fd),
+): {fd: number; stat: fs.Stats; content: PidfileContent} {
   const uid = opts.uid ?? process.getuid?.() ?? 0
   const gid = opts.gid ?? process.getgid?.() ?? 0
   if (!stat.isFile()) unsafe.push({reason: 'not_regular', detail: `${file} is not a regular file`})
-  if (stat.mode & 0o002) unsafe.push({reason: 'world_writable', detail: `${file} is world-writable (mode ${mode(stat.mode)}): anyone could write any pid into it`})
+  if (stat.mode & 0o002)
+    unsafe.push({reason: 'world_writable', detail: `${file} is world-writable (mode ${mode(stat.mode)}): anyone could write any pid into it`})
   // As start-stop-daemon does: as root, a pidfile its group may write is another user's to fill.
   else if (uid === 0 && stat.mode & 0o020 && stat.gid !== 0 && stat.gid !== gid) {
-    unsafe.push({reason: 'group_writable', detail: `${file} is writable by group ${stat.gid} (mode ${mode(stat.mode)}): any member could write any pid into it`})
+    unsafe.push({
+      reason: 'group_writable',
+      detail: `${file} is writable by group ${stat.gid} (mode ${mode(stat.mode)}): any member could write any pid into it`,
+    })
   }
   let text = ''
   let more = false
@@ -157,8 +173,9 @@ function readOpened(file: string, fd: number, opts: OpenOptions, unsafe: OpenedP
     let n = 0
     while (n < buf.length) {
       const got = fs.readSync(fd, buf, n, buf.length - n, n)
-      if (got === 0) break
       n += got
+      // Everything the file held when it was fstat'ed is read: no read(2) just to be told so.
+      if (got === 0 || n >= stat.size) break
     }
     more = n > FIRST_LINE_MAX
     text = buf.subarray(0, Math.min(n, FIRST_LINE_MAX)).toString('latin1')
@@ -166,6 +183,7 @@ function readOpened(file: string, fd: number, opts: OpenOptions, unsafe: OpenedP
   return {fd, stat, content: parsePidfileContent(text, opts.pidMax, more)}
 }
 
+/** Permission bits as four octal digits (`0644`). */
 export function mode(m: number): string {
   return (m & 0o7777).toString(8).padStart(4, '0')
 }

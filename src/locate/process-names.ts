@@ -11,6 +11,7 @@
  */
 import path = require('node:path')
 
+/** The names a process goes by: comm, executable, argv[0], script. */
 export interface ProcessNames {
   comm: string
   /** basename of /proc/PID/exe, without " (deleted)"; null when it cannot be read */
@@ -24,15 +25,34 @@ export interface ProcessNames {
 }
 
 /** Interpreters whose service is named by the script they run (python3.11, perl5.36, ruby3.1, php8.2...). */
-const INTERPRETER = /^(python[0-9.]*|pypy[0-9.]*|node|nodejs|bun|deno|java|ruby[0-9.]*|perl[0-9.]*|php[0-9.]*|lua[0-9.]*|tclsh[0-9.]*|Rscript|sh|bash|dash|zsh|ksh|mksh|ash|busybox)$/
+const INTERPRETER =
+  /^(python[0-9.]*|pypy[0-9.]*|node|nodejs|bun|deno|java|ruby[0-9.]*|perl[0-9.]*|php[0-9.]*|lua[0-9.]*|tclsh[0-9.]*|Rscript|sh|bash|dash|zsh|ksh|mksh|ash|busybox)$/
 
 /** Options of those interpreters that take the next word as their value (it is not the script). */
-const TAKES_VALUE = new Set(['-W', '-X', '-r', '--require', '--loader', '--import', '--experimental-loader', '-cp', '-classpath', '--class-path', '-p', '--module-path', '-I', '-x', '-o', '-O'])
+const TAKES_VALUE = new Set([
+  '-W',
+  '-X',
+  '-r',
+  '--require',
+  '--loader',
+  '--import',
+  '--experimental-loader',
+  '-cp',
+  '-classpath',
+  '--class-path',
+  '-p',
+  '--module-path',
+  '-I',
+  '-x',
+  '-o',
+  '-O',
+])
 /** Options after which there is no script: the program is given inline. */
 const INLINE = new Set(['-c', '-e', '-E', '--eval', '--print'])
 
 const EXTENSION = /\.(py|pyc|js|mjs|cjs|ts|jar|rb|pl|pm|php|lua|tcl|R|sh|bash)$/
 
+/** A process's names from its comm, exe link and command line. */
 export function processNames(comm: string, exeLink: string | null, cmdline: string[]): ProcessNames {
   const exe = exeLink ? path.basename(exeLink.replace(/ \(deleted\)$/, '')) || null : null
   const arg0 = cmdline[0] ?? ''

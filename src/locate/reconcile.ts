@@ -13,7 +13,14 @@ import {ProcessFacts, readFacts} from './process-info'
  * descendant of the holder numbered that way in the holder's namespace (a supervisor such as
  * daemon(1) or `nslocate run` holds the lock for its child).
  */
-export function reconcileWithHolders(holders: number[], written: number | null, procfs: ProcFs, bootMs: number, evidence: string[], holderStatus?: ProcStatus): {holder: ProcessFacts; main: ProcessFacts; mismatch: boolean} {
+export function reconcileWithHolders(
+  holders: number[],
+  written: number | null,
+  procfs: ProcFs,
+  bootMs: number,
+  evidence: string[],
+  holderStatus?: ProcStatus,
+): {holder: ProcessFacts; main: ProcessFacts; mismatch: boolean} {
   // holderStatus belongs to the only holder of an fd check (findLockHolder's quick path).
   const facts = holders.map((h) => readFacts(procfs, h, bootMs, holders.length === 1 ? holderStatus : undefined)).filter((f): f is ProcessFacts => f !== null)
   if (facts.length === 0) throw new NslocateError('GONE', `the lock holder (pid ${holders.join(', ')}) exited while being inspected; run again`)
@@ -31,12 +38,16 @@ export function reconcileWithHolders(holders: number[], written: number | null, 
   for (const h of facts) {
     const child = descendantNumbered(procfs, h, written, bootMs)
     if (child) {
-      evidence.push(`consistent: the file names ${written}, which is pid ${child.pid} (NSpid ${child.status.nspid.join(' ')}), a descendant of the lock holder ${h.pid} in its namespace (supervisor holds the lock)`)
+      evidence.push(
+        `consistent: the file names ${written}, which is pid ${child.pid} (NSpid ${child.status.nspid.join(' ')}), a descendant of the lock holder ${h.pid} in its namespace (supervisor holds the lock)`,
+      )
       return {holder: h, main: child, mismatch: false}
     }
   }
   const h = facts[0]
-  evidence.push(`MISMATCH: the file says ${written}, but the lock holder ${h.pid} is ${h.status.nspid[h.status.nspid.length - 1]} in its own namespace (NSpid ${h.status.nspid.join(' ')}) and has no descendant numbered ${written}; reporting the lock holder`)
+  evidence.push(
+    `MISMATCH: the file says ${written}, but the lock holder ${h.pid} is ${h.status.nspid[h.status.nspid.length - 1]} in its own namespace (NSpid ${h.status.nspid.join(' ')}) and has no descendant numbered ${written}; reporting the lock holder`,
+  )
   return {holder: h, main: h, mismatch: true}
 }
 
@@ -49,9 +60,11 @@ function descendantNumbered(procfs: ProcFs, holder: ProcessFacts, n: number, boo
     if (x === null) return null
     candidate = x
   }
-  const isDescendant = (pid: number) => {
-    let p = pid
-    for (let i = 0; i < 256 && p > 0; i++) {
+  // The candidate's own status was read with its facts: its parent chain starts from there.
+  const isDescendant = (f: ProcessFacts) => {
+    if (f.pid === holder.pid) return true
+    let p = f.status.ppid
+    for (let i = 1; i < 256 && p > 0; i++) {
       if (p === holder.pid) return true
       try {
         p = procfs.readStatus(p).ppid
@@ -63,11 +76,11 @@ function descendantNumbered(procfs: ProcFs, holder: ProcessFacts, n: number, boo
   }
   if (candidate !== null) {
     const f = readFacts(procfs, candidate, bootMs)
-    return f && f.status.nspid[level] === n && isDescendant(candidate) ? f : null
+    return f && f.status.nspid[level] === n && isDescendant(f) ? f : null
   }
   for (const pid of procfs.listPids()) {
     const f = readFacts(procfs, pid, bootMs)
-    if (f && f.status.nspid.length > level && f.status.nspid[level] === n && isDescendant(pid)) return f
+    if (f && f.status.nspid.length > level && f.status.nspid[level] === n && isDescendant(f)) return f
   }
   return null
 }

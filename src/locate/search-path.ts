@@ -8,6 +8,7 @@ import path = require('node:path')
 import {NslocateError} from '../errors'
 import {lstatIn} from './path-safety'
 
+/** Where NAME's pidfile is looked for: a file, a directory, or the search path. */
 export interface SearchOptions {
   pidfile?: string
   dir?: string
@@ -37,9 +38,13 @@ export function withAbsolutePaths<T extends {pidfile?: string; dir?: string}>(op
     const v = opts[key]
     if (v === undefined || v === null) continue
     if (typeof v !== 'string' || v === '') {
-      throw new NslocateError('USAGE', `--${key} is empty: give a ${key === 'dir' ? 'directory' : 'file'} path (an empty value never means "search the default directories"; leave the option out for that)`)
+      throw new NslocateError(
+        'USAGE',
+        (n) =>
+          `${n(key)} is empty: give a ${key === 'dir' ? 'directory' : 'file'} path (an empty value never means "search the default directories"; leave the option out for that)`,
+      )
     }
-    if (v.includes('\0')) throw new NslocateError('USAGE', `--${key} ${JSON.stringify(v)} contains a NUL byte`)
+    if (v.includes('\0')) throw new NslocateError('USAGE', (n) => `${n(key)} ${JSON.stringify(v)} contains a NUL byte`)
     out[key] = path.resolve(cwd, v) as T[typeof key]
   }
   return out
@@ -63,6 +68,7 @@ export function searchEntries(opts: SearchOptions = {}): SearchEntry[] {
   return list
 }
 
+/** NAME's pidfile in one place of the search path. */
 export function entryPath(entry: SearchEntry, name: string): string {
   return entry.nested ? path.join(entry.dir, name, `${name}.pid`) : path.join(entry.dir, `${name}.pid`)
 }

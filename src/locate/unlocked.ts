@@ -24,6 +24,7 @@ import {fileIds, pidNumberTrusted, processCouldWrite} from './writer'
 /** Slack for comparing a start time (10 ms ticks, boot time read at 10 ms) with a file mtime. */
 export const START_SLACK_MS = 30
 
+/** What resolveUnlocked() weighs: the number, the file, the names, where the file was opened. */
 export interface UnlockedInput {
   content: number
   /** the pidfile's path in the reference mount namespace (under --root-pid: inside it) */
@@ -41,10 +42,12 @@ export interface UnlockedInput {
   identity?: ResolvedIdentity | null
 }
 
+/** Reads the candidates for an unlocked pidfile's number and decides (identity.ts). */
 export function resolveUnlocked(opts: UnlockedInput): UnlockedDecision {
   const {content, procfs} = opts
   const evidence: string[] = []
-  const found = candidatesByNamespace(procfs, content, opts.pidns, evidence)
+  const links = new Map<number, string>()
+  const found = candidatesByNamespace(procfs, content, opts.pidns, evidence, links)
   const facts: ProcessFacts[] = []
   for (const pid of found) {
     const f = readFacts(procfs, pid, opts.bootMs)
@@ -71,19 +74,21 @@ export function resolveUnlocked(opts: UnlockedInput): UnlockedDecision {
   }
   evidence.push(`candidates with innermost pid ${content}: ${facts.map((f) => `${f.pid} (${f.stat.comm})`).join(', ')}`)
   const names = [...new Set(opts.names.filter(Boolean))]
-  const cands = facts.map((f) => candidate(opts, f, names))
+  const cands = facts.map((f) => candidate(opts, f, names, links.get(f.pid) ?? null))
   const d = decideUnlocked(cands, {content, names, mtimeMs: opts.stat.mtimeMs, ptraceHint: ptraceHint(procfs, cands)})
   return {...d, evidence: [...evidence, ...d.evidence]}
 }
 
-function candidate(opts: UnlockedInput, f: ProcessFacts, names: string[]): Candidate {
+/** `pidns`: its ns/pid link as read a moment ago in this very call (null: read it now). */
+function candidate(opts: UnlockedInput, f: ProcessFacts, names: string[], pidns: string | null): Candidate {
   const {procfs} = opts
   const n = readNames(procfs, f)
   const sight = seesFile(procfs, f.pid, opts.file, opts.stat, opts.mountRef)
-  let pidns: string | null = null
-  try {
-    pidns = procfs.readPidnsLink(f.pid)
-  } catch {}
+  if (pidns === null) {
+    try {
+      pidns = procfs.readPidnsLink(f.pid)
+    } catch {}
+  }
   let placed: string | null = null
   if (opts.pidns && pidns === opts.pidns) placed = `it is in the PID namespace given (${opts.pidns})`
   else if (opts.placedNs && pidns === opts.placedNs.pidns) placed = opts.placedNs.why
@@ -110,6 +115,7 @@ function candidate(opts: UnlockedInput, f: ProcessFacts, names: string[]): Candi
   }
 }
 
+/** A process's names (comm, exe, argv[0], script), each degrading to nothing when unreadable. */
 export function readNames(procfs: ProcFs, f: ProcessFacts): ProcessNames {
   let exe: string | null = null
   try {
@@ -127,8 +133,12 @@ function ptraceHint(procfs: ProcFs, cands: Candidate[]): string {
   return denied ? ptraceDenial(procfs, denied.facts.pid) : 'run as root to decide'
 }
 
-/** Host-side pids of processes whose innermost pid is `content`, one namespace at a time. */
-function candidatesByNamespace(procfs: ProcFs, content: number, onlyNs: string | undefined, evidence: string[]): number[] {
+/**
+ * Host-side pids of processes whose innermost pid is `content`, one namespace at a time. `links`
+ * gets the ns/pid link of each translated candidate, read afresh after the translation (the walk's
+ * links may be a pass's older reading, proc-pass.ts), so candidate() need not read it again.
+ */
+function candidatesByNamespace(procfs: ProcFs, content: number, onlyNs: string | undefined, evidence: string[], links: Map<number, string>): number[] {
   const byNs = new Map<string, number[]>()
   const unknownNs: number[] = []
   for (const pid of procfs.listPids()) {
@@ -156,14 +166,19 @@ function candidatesByNamespace(procfs: ProcFs, content: number, onlyNs: string |
     }
     translated++
     // x is numbered `content` in ns; it is a candidate only if ns is its OWN (innermost) namespace.
-    if (x !== null && procfs.exists(x) && sameNs(procfs, x, ns)) out.push(x)
+    if (x !== null && procfs.exists(x) && sameNs(procfs, x, ns)) {
+      out.push(x)
+      links.set(x, ns)
+    }
   }
   // Processes whose ns link we may not read (another user's, without CAP_SYS_PTRACE): status is world-readable.
-  for (const pid of unknownNs) if ((!onlyNs) && innermost(procfs, pid) === content) out.push(pid)
-  evidence.push(`looked for innermost pid ${content} in ${byNs.size} PID namespace(s)` +
-    (onlyNs ? ` (only ${onlyNs})` : '') +
-    `: ${translated} by ioctl(NS_GET_PID_FROM_PIDNS), ${scanned} by NSpid scan` +
-    (unknownNs.length ? `, ${unknownNs.length} process(es) by status only (ns link not readable)` : ''))
+  for (const pid of unknownNs) if (!onlyNs && innermost(procfs, pid) === content) out.push(pid)
+  evidence.push(
+    `looked for innermost pid ${content} in ${byNs.size} PID namespace(s)` +
+      (onlyNs ? ` (only ${onlyNs})` : '') +
+      `: ${translated} by ioctl(NS_GET_PID_FROM_PIDNS), ${scanned} by NSpid scan` +
+      (unknownNs.length ? `, ${unknownNs.length} process(es) by status only (ns link not readable)` : ''),
+  )
   return out
 }
 

@@ -15,12 +15,14 @@ import {isErrno} from '../errors'
 import {ProcFs} from '../proc/proc-fs'
 import {ptraceDenial} from './denial'
 
+/** Whether a process sees the pidfile, and why. */
 export interface Sight {
   sees: boolean | 'denied'
   /** one sentence for the evidence, naming the namespaces compared */
   why: string
 }
 
+/** The mount namespace a pidfile was opened in, and whose it is. */
 export interface MountRef {
   /** `mnt:[4026531841]`, or null when it could not be read */
   mnt: string | null
@@ -28,6 +30,7 @@ export interface MountRef {
   who: string
 }
 
+/** Whether process `pid` sees this very file (dev:inode) in its mount namespace. */
 export function seesFile(procfs: ProcFs, pid: number, file: string, stat: {dev: number | bigint; ino: number | bigint}, ref: MountRef): Sight {
   let mnt: string | null = null
   try {
@@ -43,7 +46,11 @@ export function seesFile(procfs: ProcFs, pid: number, file: string, stat: {dev: 
   try {
     procfs.statUnder(pid, 'root')
   } catch (error) {
-    if (isErrno(error, 'EACCES', 'EPERM')) return {sees: 'denied', why: `pid ${pid}: not allowed to look into its mount namespace (/proc/${pid}/root; it is in ${other}, ${versus}): ${ptraceDenial(procfs, pid)}`}
+    if (isErrno(error, 'EACCES', 'EPERM'))
+      return {
+        sees: 'denied',
+        why: `pid ${pid}: not allowed to look into its mount namespace (/proc/${pid}/root; it is in ${other}, ${versus}): ${ptraceDenial(procfs, pid)}`,
+      }
     return {sees: false, why: `pid ${pid}: /proc/${pid}/root cannot be read (${(error as Error).message})`}
   }
   const same = (p: string) => {
@@ -55,20 +62,30 @@ export function seesFile(procfs: ProcFs, pid: number, file: string, stat: {dev: 
     }
   }
   if (same(file)) return {sees: true, why: `pid ${pid} is in ${other}, ${versus}; ${file} under /proc/${pid}/root is this file (dev:inode)`}
-  let mountinfo = ''
+  let mountinfo: string
   try {
     mountinfo = procfs.readMountinfo(pid)
   } catch (error) {
-    if (isErrno(error, 'EACCES', 'EPERM')) return {sees: 'denied', why: `pid ${pid}: not allowed to look into its mount namespace (/proc/${pid}/mountinfo; it is in ${other}, ${versus}): ${ptraceDenial(procfs, pid)}`}
+    if (isErrno(error, 'EACCES', 'EPERM'))
+      return {
+        sees: 'denied',
+        why: `pid ${pid}: not allowed to look into its mount namespace (/proc/${pid}/mountinfo; it is in ${other}, ${versus}): ${ptraceDenial(procfs, pid)}`,
+      }
     return {sees: false, why: `pid ${pid}: /proc/${pid}/mountinfo cannot be read (${(error as Error).message})`}
   }
   const base = path.basename(file)
-  // mountinfo(5): ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; octal escapes for spaces.
+  const mp = mountPoints(mountinfo).find((m) => same(path.join(m, base)))
+  if (mp !== undefined)
+    return {sees: true, why: `pid ${pid} is in ${other}, ${versus}; ${path.join(mp, base)} in it is this file (dev:inode; a volume mounted at ${mp})`}
+  return {sees: false, why: `pid ${pid} is in ${other}, ${versus}; neither ${file} nor ${base} under any of its mount points is this file (dev:inode)`}
+}
+
+/** The mount points of a mountinfo(5) text (ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; octal escapes for spaces), in order. */
+function mountPoints(mountinfo: string): string[] {
+  const out: string[] = []
   for (const line of mountinfo.split('\n')) {
     const cols = line.split(' ')
-    if (cols.length < 5) continue
-    const mp = cols[4].replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(Number.parseInt(o, 8)))
-    if (same(path.join(mp, base))) return {sees: true, why: `pid ${pid} is in ${other}, ${versus}; ${path.join(mp, base)} in it is this file (dev:inode; a volume mounted at ${mp})`}
+    if (cols.length >= 5) out.push(cols[4].replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(Number.parseInt(o, 8))))
   }
-  return {sees: false, why: `pid ${pid} is in ${other}, ${versus}; neither ${file} nor ${base} under any of its mount points is this file (dev:inode)`}
+  return out
 }

@@ -29,20 +29,23 @@ import fs = require('node:fs')
 
 import {ProcStatus} from '../proc/parse-status'
 import {ProcFs} from '../proc/proc-fs'
-import {overflowIds} from './path-safety'
+import {overflowIds} from '../kernel/ids'
 
+/** The pidfile's owner, group and mode, as the writer rule reads them. */
 export interface FileIds {
   uid: number
   gid: number
   mode: number
 }
 
+/** Whether a process could have written the file, and why. */
 export interface WriterCheck {
   ok: boolean
   /** "uid 0" / "uid 1001 (the file's owner)" / "none of uids 1001 ... is root or the owner (uid 0)" */
   why: string
 }
 
+/** FileIds of a stat. */
 export function fileIds(stat: fs.Stats | {uid: number; gid: number; mode: number}): FileIds {
   return {uid: Number(stat.uid), gid: Number(stat.gid), mode: Number(stat.mode)}
 }
@@ -61,26 +64,44 @@ export function couldWrite(status: Pick<ProcStatus, 'uid' | 'gid' | 'groups'>, f
   // running a set-group-ID program stays root (0/0/0/0); at(1) run by a user (daemon/U/U/U) or a
   // carrier that set its real uid to root (0/U/U/U) is that user's.
   if (secureExec === true && !status.uid.every((u) => u === 0 || (u === file.uid && file.uid !== overflow.uid))) {
-    return {ok: false, why: `it runs a set-user-ID or set-group-ID program (AT_SECURE) with ids of someone who could not have written the file, and carries the descriptors and locks of whoever started it (${all})`}
+    return {
+      ok: false,
+      why: `it runs a set-user-ID or set-group-ID program (AT_SECURE) with ids of someone who could not have written the file, and carries the descriptors and locks of whoever started it (${all})`,
+    }
   }
   if (real === 0) return {ok: true, why: `its real uid is 0 (${all})`}
   // An owner that is unmapped here (the overflow uid) names nobody: every unmapped user looks like it.
   if (file.uid !== overflow.uid && real === file.uid) return {ok: true, why: `its real uid ${real} owns the file`}
   if (file.mode & 0o002) return {ok: true, why: 'the file is world-writable'}
   if (file.mode & 0o020 && file.gid !== overflow.gid) {
-    if (status.gid[0] === file.gid || (status.groups ?? []).includes(file.gid)) return {ok: true, why: `it is in the file's group ${file.gid}, which may write it`}
+    if (status.gid[0] === file.gid || (status.groups ?? []).includes(file.gid))
+      return {ok: true, why: `it is in the file's group ${file.gid}, which may write it`}
   }
-  const setuid = status.uid.slice(1).some((u) => u === 0 || u === file.uid) ? '; only its effective or saved uid is, as in a set-user-ID program its user started, which carries that user\'s descriptors' : ''
-  return {ok: false, why: `its real uid ${real} is neither root nor the file's owner uid ${file.uid}${file.mode & 0o020 ? `, and it is not in the file's group ${file.gid}` : ''} (${all}${setuid})`}
+  const setuid = status.uid.slice(1).some((u) => u === 0 || u === file.uid)
+    ? "; only its effective or saved uid is, as in a set-user-ID program its user started, which carries that user's descriptors"
+    : ''
+  return {
+    ok: false,
+    why: `its real uid ${real} is neither root nor the file's owner uid ${file.uid}${file.mode & 0o020 ? `, and it is not in the file's group ${file.gid}` : ''} (${all}${setuid})`,
+  }
 }
 
 /** The writer rule for process `pid` whose status was read: couldWrite() with its AT_SECURE. */
 export function processCouldWrite(procfs: ProcFs, pid: number, status: Pick<ProcStatus, 'uid' | 'gid' | 'groups'>, file: FileIds): WriterCheck {
   const plain = couldWrite(status, file)
-  // auxv is read only for a process its ids would admit.
-  return plain.ok && procfs.readSecureExec(pid) === true ? couldWrite(status, file, true) : plain
+  // auxv is read only for a process its ids would admit, and only when AT_SECURE could change the
+  // answer: with every uid root or the (mapped) owner, couldWrite() says the same either way.
+  if (!plain.ok || secureExecMoot(status, file)) return plain
+  return procfs.readSecureExec(pid) === true ? couldWrite(status, file, true) : plain
 }
 
+/** couldWrite(status, file, true) is couldWrite(status, file) (its first rule admits every uid). */
+function secureExecMoot(status: Pick<ProcStatus, 'uid'>, file: FileIds): boolean {
+  const overflow = overflowIds()
+  return status.uid.every((u) => u === 0 || (u === file.uid && file.uid !== overflow.uid))
+}
+
+/** Whether a pid number could have been chosen by someone who could not write the file. */
 export type PidNumberCheck = {ok: true; why: string} | {ok: false; why: string} | {ok: 'unknown'; why: string}
 
 /**
@@ -94,9 +115,11 @@ export function pidNumberTrusted(procfs: ProcFs, pid: number, ownNs: boolean, fi
   const owner = procfs.pidnsOwner(ownNs ? 'self' : pid)
   const where = ownNs ? 'this PID namespace' : `the PID namespace of pid ${pid}`
   if (owner === null) return {ok: 'unknown', why: `who owns ${where} cannot be read (its /proc/${ownNs ? 'self' : pid}/ns/pid may not be opened by this user)`}
-  if (owner.kind === 'ours') return {ok: true, why: `${where} belongs to this process's user namespace, so its pid numbers were not chosen by an unprivileged user`}
+  if (owner.kind === 'ours')
+    return {ok: true, why: `${where} belongs to this process's user namespace, so its pid numbers were not chosen by an unprivileged user`}
   const overflow = overflowIds().uid
-  if (owner.root === undefined) return {ok: 'unknown', why: `${where} belongs to a user namespace made by uid ${owner.uid}, and no process in it is visible to read whom its root maps to`}
+  if (owner.root === undefined)
+    return {ok: 'unknown', why: `${where} belongs to a user namespace made by uid ${owner.uid}, and no process in it is visible to read whom its root maps to`}
   const writer = (u: number | null) => u === null || u === 0 || (u === file.uid && u !== overflow)
   const who = `a user namespace made by uid ${owner.uid}${owner.root !== null ? ` whose root is uid ${owner.root}` : ''}`
   if (writer(owner.uid) && writer(owner.root)) return {ok: true, why: `${where} belongs to ${who}, who could have written the file`}

@@ -1,16 +1,21 @@
 /**
  * The only module that loads the native addon (native/nslocate.c). Everything that Node.js lacks
- * goes through here: fcntl lock probes and locks, flock(2), pidfds, PIDFD_GET_INFO and the nsfs
- * ioctls. The addon is loaded on first use, so commands that never need it never pay for it.
+ * goes through here: fcntl lock probes and locks, flock(2), pidfds, PIDFD_GET_INFO, the nsfs
+ * ioctls, the path walk's openat(2) steps and the batched /proc reads of locate(). The addon is loaded on first use, so commands that never need it never pay for it.
  *
  * Errors thrown here are Node-style (`code`, `errno`, `syscall`). A kernel that lacks a feature
  * gives `code: 'ENOTSUP'` with `unsupported: true`; the wrappers below turn that into `null` where
  * the caller has a fallback.
+ *
+ * (Over 250 lines: one thin wrapper per addon function, each documented, and the loader; they stay
+ * together because this is the one module that may load the addon.)
  */
 import fs = require('node:fs')
 import path = require('node:path')
 
-import {NslocateError, SystemError} from '../errors'
+import {NslocateError, SystemError, isErrno} from '../errors'
+import {O_CLOEXEC, O_PATH, at, procWalkDirs} from '../kernel/reopen'
+import type {RawWalk} from '../kernel/walk'
 import {untrustedOnPath} from '../path-trust'
 
 interface Addon {
@@ -29,11 +34,32 @@ interface Addon {
   renameExchange(dirfd: number, a: string, b: string): void
   spawnGated(file: string, argv: string[], envp: string[], keepFd: number): {pid: number; gateFd: number; errFd: number}
   reapChild(pid: number): {code: number; signal: number} | null
+  walkDirs(start: string | number, names: string[]): RawWalk
+  lookAt(dirfd: number, name: string): number
+  holderFds(pid: number, dev: number, ino: number, names: string[], hint: number): HolderFds
+  readProcMany(dir: string, names: string[]): Array<string | number>
+}
+
+/** One process's fd scan (native/nslocate.c holderFds): the fdinfo texts of its fds on a dev:inode. */
+export interface HolderFds {
+  /** why /proc/PID/fd could not be listed; 0: it was */
+  errno: number
+  /** a link, stat or fdinfo was refused (EACCES/EPERM) */
+  denied: boolean
+  fdinfo: string[]
+  /** the fd of each fdinfo */
+  fds: number[]
 }
 
 interface RawPidfdInfo {
-  pid?: number; tgid?: number; ppid?: number; ruid?: number; euid?: number
-  cgroupid: bigint | null; exitCode: number | null; mask: number
+  pid?: number
+  tgid?: number
+  ppid?: number
+  ruid?: number
+  euid?: number
+  cgroupid: bigint | null
+  exitCode: number | null
+  mask: number
 }
 
 let addon: Addon | undefined
@@ -60,16 +86,20 @@ export function addonCandidates(): string[] {
 function checkOverride(file: string): void {
   let bad
   try {
+    // No addon is loaded yet (this decides which one may be): the walk's steps go through /proc/self/fd.
     bad = untrustedOnPath(file)
-  } catch {
-    return // not there or not reachable: loading it fails and says so, as before
+  } catch (error) {
+    // Not there or not reachable: loading it fails and says so, as before. Anything else: not loaded.
+    if (isErrno(error, 'ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'ELOOP')) return
+    throw new NslocateError('NATIVE_LOAD', `cannot check NSLOCATE_ADDON=${file}: ${(error as Error).message}; not loading it`, {cause: error})
   }
   if (!bad) return
   const on = bad.path === path.resolve(file) ? '' : ` (on its path: ${bad.path})`
-  throw new NslocateError('NATIVE_LOAD',
+  throw new NslocateError(
+    'NATIVE_LOAD',
     `refusing to load NSLOCATE_ADDON=${file}${on}: ${bad.why}; another user could run code as you through it. ` +
-    'Put the addon where only root (or you) can write, e.g. chown root and chmod go-w it and its directories, or unset NSLOCATE_ADDON to use the addon built with the package.',
-    {exitCode: 4})
+      'Put the addon where only root (or you) can write, e.g. chown root and chmod go-w it and its directories, or unset NSLOCATE_ADDON to use the addon built with the package.',
+  )
 }
 
 export function native(): Addon {
@@ -88,10 +118,11 @@ export function native(): Addon {
       tried.push(`${file}: ${(error as Error).message}`)
     }
   }
-  throw new NslocateError('NATIVE_LOAD',
+  throw new NslocateError(
+    'NATIVE_LOAD',
     `cannot load nslocate's native addon. Tried:\n  ${tried.join('\n  ')}\n` +
-    'Build it with `npm rebuild nslocate` (or `node scripts/build-native.js` in a checkout); it needs a C compiler and Node headers.',
-    {exitCode: 4})
+      'Build it with `npm rebuild nslocate` (or `node scripts/build-native.js` in a checkout); it needs a C compiler and Node headers.',
+  )
 }
 
 export type LockType = 'unlocked' | 'read' | 'write'
@@ -180,7 +211,8 @@ async function watchExit(pidfd: number, ms?: number): Promise<boolean> {
     const cancel = () => addon.cancelWait(pending.waitId)
     const timer = Number.isFinite(deadline) ? setTimeout(cancel, Math.max(0, Math.min(deadline - Date.now(), 2 ** 31 - 1))) : null
     const tick = setInterval(() => {
-      if (!same()) clearInterval(tick) // the caller closed its pidfd: the addon's own dup decides
+      if (!same())
+        clearInterval(tick) // the caller closed its pidfd: the addon's own dup decides
       else if (addon.pidfdExited(pidfd)) cancel()
     }, EXIT_CHECK_MS)
     let woke: boolean
@@ -278,6 +310,51 @@ export function nsOwner(nsfd: number): {uid: number; ino: number} | 'above' | nu
     if ((error as SystemError).unsupported) return null
     throw error
   }
+}
+
+/**
+ * The kernel half of the CHASE_SAFE walk (src/kernel/walk.ts): enters each directory of `names`
+ * from `start` with openat(O_PATH|O_NOFOLLOW) + fstat, in one call (native/nslocate.c walkDirs).
+ * Without a loadable addon the same steps go through /proc/self/fd (src/kernel/reopen.ts): a walk
+ * never fails for want of the addon, and what needs the addon next (a lock probe) says why it
+ * cannot be loaded, as before the walk used it.
+ */
+export function walkDirs(start: string | number, names: string[]): RawWalk {
+  if (!addon) {
+    try {
+      native()
+    } catch {
+      return procWalkDirs(start, names)
+    }
+  }
+  return addon!.walkDirs(start, names)
+}
+
+/**
+ * The addon's batched /proc reads (src/proc/native-reads.ts), or null when it cannot be loaded
+ * (the callers then read file by file, as before).
+ */
+export function procBatch(): Pick<Addon, 'holderFds' | 'readProcMany' | 'lookAt'> | null {
+  if (addon) return addon
+  try {
+    return native()
+  } catch {
+    return null
+  }
+}
+
+/** The addon's batched reads if it is loaded already (nothing is loaded for them: src/proc/read-text.ts). */
+export function loadedBatch(): Pick<Addon, 'readProcMany'> | null {
+  return addon ?? null
+}
+
+/**
+ * openat(dirfd, name, O_PATH|O_NOFOLLOW|O_CLOEXEC) (native/nslocate.c lookAt); without a loadable
+ * addon the same open through /proc/self/fd (src/kernel/reopen.ts), as walkDirs() falls back.
+ */
+export function lookAt(dirfd: number, name: string): number {
+  const a = procBatch()
+  return a ? a.lookAt(dirfd, name) : fs.openSync(at(dirfd, name), O_PATH | fs.constants.O_NOFOLLOW | O_CLOEXEC)
 }
 
 /** renameat2(RENAME_EXCHANGE) of two names in the directory `dirfd`: each then names the other's inode. */

@@ -27,12 +27,14 @@ const PATTERNS: Array<[RegExp, ContainerRef['runtime']]> = [
   [new RegExp(`/kubepods[^\\n]*/pod[0-9a-f_-]+(?:\\.slice)?/${ID}(?:/|$)`), 'kubernetes'],
 ]
 
+/** One line of /proc/PID/cgroup. */
 export interface CgroupLine {
   hierarchy: number
   controllers: string[]
   path: string
 }
 
+/** The lines of /proc/PID/cgroup. */
 export function parseCgroup(text: string): CgroupLine[] {
   const out: CgroupLine[] = []
   for (const line of text.split('\n')) {
@@ -42,6 +44,7 @@ export function parseCgroup(text: string): CgroupLine[] {
   return out
 }
 
+/** The container (Docker, containerd, podman) a process's cgroup paths name, or null. */
 export function containerFromCgroup(lines: CgroupLine[]): ContainerRef | null {
   // Prefer the unified (v2) line, then any v1 line.
   const ordered = [...lines.filter((l) => l.hierarchy === 0), ...lines.filter((l) => l.hierarchy !== 0)]

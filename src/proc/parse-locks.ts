@@ -8,11 +8,13 @@
  * visible there (POSIX) and prints the pid of whoever CALLED flock() (which may be dead). The device
  * is MAJOR:MINOR in hex.
  */
-export type LockKind = 'POSIX' | 'FLOCK' | 'OFDLCK' | 'LEASE' | 'DELEG' | 'UNKNOWN'
+/** The kind column of a lock line (the pidfile's lock as locate() reports it is LockKind of src/locate/types.ts). */
+export type LockLineKind = 'POSIX' | 'FLOCK' | 'OFDLCK' | 'LEASE' | 'DELEG' | 'UNKNOWN'
 
+/** One lock line of /proc/locks or of an fdinfo file. */
 export interface LockLine {
   id: number
-  kind: LockKind
+  kind: LockLineKind
   mode: string
   access: string
   pid: number
@@ -25,12 +27,13 @@ export interface LockLine {
 
 const KINDS = new Set(['POSIX', 'FLOCK', 'OFDLCK', 'LEASE', 'DELEG'])
 
+/** A lock line, or null for a waiter (`->`) or anything else. */
 export function parseLockLine(line: string): LockLine | null {
   const m = /^\s*(?:lock:\s*)?(\d+):\s+(?!->)(\S+)\s+(\S+)\s+(\S+)\s+(-?\d+)\s+([0-9a-f]+):([0-9a-f]+):(\d+)\s+(\S+)\s+(\S+)/i.exec(line)
   if (!m) return null
   return {
     id: Number(m[1]),
-    kind: (KINDS.has(m[2]) ? m[2] : 'UNKNOWN') as LockKind,
+    kind: (KINDS.has(m[2]) ? m[2] : 'UNKNOWN') as LockLineKind,
     mode: m[3],
     access: m[4],
     pid: Number(m[5]),
@@ -42,6 +45,7 @@ export function parseLockLine(line: string): LockLine | null {
   }
 }
 
+/** Every lock line of a /proc/locks text. */
 export function parseLocks(text: string): LockLine[] {
   const out: LockLine[] = []
   for (const line of text.split('\n')) {
@@ -53,7 +57,12 @@ export function parseLocks(text: string): LockLine[] {
 
 /** The `lock:` lines of an fdinfo file: present only on fds that hold (or share) the lock. */
 export function parseFdinfoLocks(text: string): LockLine[] {
-  return parseLocks(text.split('\n').filter((l) => l.startsWith('lock:')).join('\n'))
+  return parseLocks(
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('lock:'))
+      .join('\n'),
+  )
 }
 
 /** glibc's dev_t encoding, as Node's fs.Stats.dev carries it. */
@@ -62,11 +71,13 @@ export function devMajor(dev: number | bigint): number {
   return Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn))
 }
 
+/** glibc's dev_t encoding: the minor number. */
 export function devMinor(dev: number | bigint): number {
   const d = BigInt(dev)
   return Number((d & 0xffn) | ((d >> 12n) & ~0xffn))
 }
 
+/** Whether a lock line is about the file with this device and inode. */
 export function sameFile(line: LockLine, dev: number | bigint, ino: number | bigint): boolean {
   return line.major === devMajor(dev) && line.minor === devMinor(dev) && BigInt(line.inode) === BigInt(ino)
 }

@@ -18,11 +18,15 @@ export interface ProcStat {
 /** PF_KTHREAD (include/linux/sched.h): the process is a kernel thread. */
 export const PF_KTHREAD = 0x00200000
 
+/** /proc/PID/stat, parsed (the comm may hold spaces and parentheses). */
 export function parseStat(text: string): ProcStat {
   const open = text.indexOf('(')
   const close = text.lastIndexOf(')')
   if (open < 0 || close < open) throw new Error('not a /proc/PID/stat text: no (comm)')
-  const rest = text.slice(close + 2).trim().split(' ')
+  const rest = text
+    .slice(close + 2)
+    .trim()
+    .split(' ')
   // rest[0] is field 3 (state); field N is rest[N - 3].
   const f = (n: number) => Number(rest[n - 3])
   const stat = {
@@ -39,6 +43,7 @@ export function parseStat(text: string): ProcStat {
   return stat
 }
 
+/** Whether the process is a kernel thread (PF_KTHREAD). */
 export function isKernelThread(stat: ProcStat): boolean {
   return (stat.flags & PF_KTHREAD) !== 0
 }

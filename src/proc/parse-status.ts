@@ -26,12 +26,18 @@ export interface ProcStatus {
 
 function ints(value: string | undefined): number[] {
   if (!value) return []
-  return value.trim().split(/\s+/).filter(Boolean).map(Number).filter((n) => Number.isInteger(n))
+  return value
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((n) => Number.isInteger(n))
 }
 
 /** The lines parseStatus uses; they all come near the top, so parsing stops once they are seen. */
 const WANTED = new Set(['Name', 'Tgid', 'Pid', 'PPid', 'Uid', 'Gid', 'Groups', 'NStgid', 'NSpid', 'NSpgid', 'NSsid'])
 
+/** /proc/PID/status, parsed (the fields locate() reads). */
 export function parseStatus(text: string): ProcStatus {
   const fields = new Map<string, string>()
   let at = 0

@@ -41,7 +41,10 @@ export function fingerprint(targets: WatchTarget[]): string {
     else {
       let names: string[]
       try {
-        names = fs.readdirSync(t.path).filter((n) => !n.startsWith('..')).sort()
+        names = fs
+          .readdirSync(t.path)
+          .filter((n) => !n.startsWith('..'))
+          .sort()
       } catch (error) {
         h.update(`unreadable:${(error as NodeJS.ErrnoException).code}`)
         continue
@@ -84,7 +87,19 @@ function fileInto(h: Hash, file: string): void {
 }
 
 function kindOf(st: fs.Stats): string {
-  return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'char' : st.isBlockDevice() ? 'block' : 'unknown'
+  return st.isFile()
+    ? 'file'
+    : st.isDirectory()
+      ? 'dir'
+      : st.isFIFO()
+        ? 'fifo'
+        : st.isSocket()
+          ? 'socket'
+          : st.isCharacterDevice()
+            ? 'char'
+            : st.isBlockDevice()
+              ? 'block'
+              : 'unknown'
 }
 
 function large(st: fs.Stats): string {

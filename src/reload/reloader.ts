@@ -5,15 +5,22 @@
  * for the caller to log (one JSON line each in the CLI). A service that is not running is reported
  * and looked for again every pollMs; it is never an error that stops the reloader.
  */
-import {NslocateError} from '../errors'
+import {NslocateError, OptionNamer} from '../errors'
+import type {SignalOutcome} from '../outcomes'
 import type {SignalResult} from '../signal/signal'
 import {parseSignal} from '../signal/parse'
 import type {Scope} from '../signal/members'
 import {fingerprint} from './fingerprint'
-import {ServiceRef, locateService, signalService} from './service-ref'
+import {ServiceRef, errorText, locateService, signalService} from './service-ref'
 import {runValidation} from './validate'
 import {PathWatcher, WatchTarget, checkWatchPath} from './watch'
 
+/**
+ * One step of the reloader, for the caller to log: start, service, change, unchanged, validation,
+ * signal, error, stop (the fields of each: the reload command's description). Fields are camelCase, and the signal
+ * event carries signal()'s `outcome` (where `nslocate reload`'s JSON line has the exit status
+ * `signal` would have given, exit_code: the CLI maps it, src/cli/json.ts).
+ */
 export type ReloadEvent = {event: string} & Record<string, unknown>
 /** per reload attempt, for the reloads_total{result} metric */
 export type ReloadOutcome = 'signalled' | 'no_effect' | 'validation_failed' | 'not_running' | 'failed'
@@ -33,6 +40,16 @@ export interface ReloadOptions {
   requireHandler?: boolean
   emit: (e: ReloadEvent) => void
   onReload?: (outcome: ReloadOutcome, at: Date) => void
+  /** how error messages in events name options (the CLI passes its flag namer); default the library's wording */
+  namer?: OptionNamer
+}
+
+/** What a reload attempt that reached signal() came to. */
+function reloadOutcome(r: SignalResult): ReloadOutcome {
+  const done: SignalOutcome[] = ['signalled', 'probed', 'would_signal']
+  if (done.includes(r.outcome)) return 'signalled'
+  if (r.outcome === 'not_running') return 'not_running'
+  return r.delivered.length > 0 && r.dispositions.some((d) => d.noEffect) ? 'no_effect' : 'failed'
 }
 
 export class Reloader {
@@ -50,17 +67,30 @@ export class Reloader {
 
   constructor(private readonly o: ReloadOptions) {
     this.sig = parseSignal(o.signal ?? 'HUP').name // USAGE on a bad signal, before anything starts
-    if (o.validate !== undefined && o.validate.trim() === '') throw new NslocateError('USAGE', '--validate is empty: give a command, e.g. --validate "nginx -t"')
-    if (o.watch.length === 0) throw new NslocateError('USAGE', 'give at least one --watch PATH')
+    if (o.validate !== undefined && o.validate.trim() === '')
+      throw new NslocateError('USAGE', (n) => `${n('validate')} is empty: give a command, e.g. ${n('validate')} "nginx -t"`)
+    if (o.watch.length === 0) throw new NslocateError('USAGE', (n) => `give at least one ${n('watch')} PATH`)
   }
 
   /** Checks every watch path (USAGE if one is unusable), arms the watches, reports the service's state. */
   async start(): Promise<void> {
     this.targets = this.o.watch.map(checkWatchPath)
     this.last = fingerprint(this.targets)
-    this.watcher = new PathWatcher(this.targets, (_dir, name) => this.onEvent(name), (message) => this.emit({event: 'error', code: 'WATCH', message}))
+    this.watcher = new PathWatcher(
+      this.targets,
+      (_dir, name) => this.onEvent(name),
+      (message) => this.emit({event: 'error', code: 'WATCH', message}),
+    )
     this.watcher.arm()
-    this.emit({event: 'start', name: this.o.service.name, signal: this.sig, watch: this.targets, dirs: this.watcher.dirs(), debounce_ms: this.debounce, validate: this.o.validate ?? null})
+    this.emit({
+      event: 'start',
+      name: this.o.service.name,
+      signal: this.sig,
+      watch: this.targets,
+      dirs: this.watcher.dirs(),
+      debounceMs: this.debounce,
+      validate: this.o.validate ?? null,
+    })
     await this.checkService()
   }
 
@@ -124,14 +154,24 @@ export class Reloader {
       r = await signalService(this.o.service, this.sig, {scope: this.o.scope, requireHandler: this.o.requireHandler})
     } catch (error) {
       const e = error as NslocateError
-      this.emit({event: 'error', code: e.code ?? 'INTERNAL', message: e.message})
+      this.emit({event: 'error', code: e.code ?? 'INTERNAL', message: errorText(e, this.o.namer)})
       return this.outcome(e.code === 'NOT_RUNNING' ? 'not_running' : 'failed')
     }
-    const outcome: ReloadOutcome = r.exit_code === 0 ? 'signalled' : r.exit_code === 7 ? 'not_running' : r.delivered.length > 0 && r.dispositions.some((d) => d.no_effect) ? 'no_effect' : 'failed'
-    this.emit({event: 'signal', result: outcome, signal: this.sig, exit_code: r.exit_code, pid: r.target.pid, nspid: r.target.nspid,
-      delivered: r.delivered, skipped: r.skipped, dispositions: r.dispositions, message: r.message,
+    const outcome = reloadOutcome(r)
+    this.emit({
+      event: 'signal',
+      result: outcome,
+      signal: this.sig,
+      outcome: r.outcome,
+      pid: r.target.pid,
+      nspid: r.target.nspid,
+      delivered: r.delivered,
+      skipped: r.skipped,
+      dispositions: r.dispositions,
+      message: r.message,
       // --container from where the container's processes are not visible: the helper container's image
-      ...(r.helper !== undefined ? {helper: r.helper} : {})})
+      ...(r.helper !== undefined ? {helper: r.helper} : {}),
+    })
     // Not running: it reads the new content when it starts. Signalled: done. Else try on the next change.
     if (outcome === 'signalled' || outcome === 'not_running') this.last = now
     this.outcome(outcome)
@@ -148,7 +188,7 @@ export class Reloader {
       this.emit({event: 'service', state: t.state, pid: t.pid, nspid: t.nspid, reasons: t.reasons})
       if (t.state !== 'running') this.watchForService()
     } catch (error) {
-      this.emit({event: 'service', state: 'unknown', pid: null, message: (error as Error).message})
+      this.emit({event: 'service', state: 'unknown', pid: null, message: errorText(error, this.o.namer)})
       this.watchForService()
     }
   }

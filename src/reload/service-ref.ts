@@ -2,6 +2,7 @@
  * One service as the sidecar commands name it (NAME plus --pidfile/--dir/--root-pid/--container),
  * located or signalled through the same library calls as `find` and `signal`, afresh each time.
  */
+import {NslocateError, OptionNamer, libraryNamer} from '../errors'
 import {LocateResult, locate} from '../locate/locate'
 import {SignalOptions, SignalResult, signal} from '../signal/signal'
 
@@ -23,7 +24,19 @@ export async function locateService(ref: ServiceRef): Promise<LocateResult> {
   return locate({name: ref.name, ...common(ref), rootPid: ref.rootPid})
 }
 
-export async function signalService(ref: ServiceRef, sig: string, extra: Pick<SignalOptions, 'scope' | 'requireHandler'> = {}): Promise<SignalResult & {helper?: string}> {
+export async function signalService(
+  ref: ServiceRef,
+  sig: string,
+  extra: Pick<SignalOptions, 'scope' | 'requireHandler'> = {},
+): Promise<SignalResult & {helper?: string}> {
   if (ref.container !== undefined) return (await import('../docker/in-container')).signalInContainer(ref.name, sig, ref.container, {...common(ref), ...extra})
   return signal(ref.name, sig, {...common(ref), ...extra, rootPid: ref.rootPid})
+}
+
+/**
+ * An error's message as the sidecar reports it (a reload event, a health answer's evidence): with
+ * each option named by `namer` (the CLI passes its flag namer; the library's wording by default).
+ */
+export function errorText(error: unknown, namer: OptionNamer = libraryNamer): string {
+  return error instanceof NslocateError ? error.render(namer) : (error as Error).message
 }

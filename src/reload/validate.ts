@@ -3,9 +3,10 @@ import {spawn} from 'node:child_process'
 
 export interface Validation {
   ok: boolean
-  exit_code: number | null
+  /** the command's own exit code (null when a signal ended it) */
+  exitCode: number | null
   signal: string | null
-  duration_ms: number
+  durationMs: number
   /** the last 2,000 characters of its stdout and stderr */
   output: string
   /** set when it could not be run or timed out */
@@ -30,7 +31,7 @@ export function runValidation(command: string, timeoutMs: number): Promise<Valid
     child.on('error', (e) => (error = `cannot run /bin/sh: ${e.message}`))
     child.on('close', (code, signal) => {
       clearTimeout(timer)
-      resolve({ok: code === 0 && !error, exit_code: code, signal, duration_ms: Date.now() - start, output: output.trim(), ...(error ? {error} : {})})
+      resolve({ok: code === 0 && !error, exitCode: code, signal, durationMs: Date.now() - start, output: output.trim(), ...(error ? {error} : {})})
     })
   })
 }

@@ -26,15 +26,19 @@ export function checkWatchPath(input: string): WatchTarget {
   try {
     st = fs.statSync(p)
   } catch (error) {
-    throw new NslocateError('USAGE', `--watch ${input}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}; give an existing file or directory (a ConfigMap volume's mount point works)`)
+    throw new NslocateError(
+      'USAGE',
+      (n) =>
+        `${n('watch', input)}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}; give an existing file or directory (a ConfigMap volume's mount point works)`,
+    )
   }
   try {
     if (st.isDirectory()) fs.readdirSync(p)
     else fs.accessSync(p, fs.constants.R_OK)
   } catch (error) {
-    throw new NslocateError('USAGE', `--watch ${input}: cannot be read (${(error as NodeJS.ErrnoException).code}); run as a user that may read it`)
+    throw new NslocateError('USAGE', (n) => `${n('watch', input)}: cannot be read (${(error as NodeJS.ErrnoException).code}); run as a user that may read it`)
   }
-  if (!st.isDirectory() && !st.isFile()) throw new NslocateError('USAGE', `--watch ${input}: not a regular file or directory`)
+  if (!st.isDirectory() && !st.isFile()) throw new NslocateError('USAGE', (n) => `${n('watch', input)}: not a regular file or directory`)
   return {path: p, kind: st.isDirectory() ? 'dir' : 'file'}
 }
 
@@ -83,7 +87,11 @@ export class PathWatcher {
   private retry: NodeJS.Timeout | null = null
   private closed = false
 
-  constructor(private readonly targets: WatchTarget[], private readonly onEvent: (dir: string, name: string) => void, private readonly onError: (message: string) => void = () => {}) {}
+  constructor(
+    private readonly targets: WatchTarget[],
+    private readonly onEvent: (dir: string, name: string) => void,
+    private readonly onError: (message: string) => void = () => {},
+  ) {}
 
   arm(): void {
     if (this.closed) return
@@ -96,7 +104,9 @@ export class PathWatcher {
     }
     this.wanted = wanted
     for (const [dir, w] of this.watchers) {
-      if (!wanted.has(dir) || inodeOf(dir) !== this.inodes.get(dir)) (w.close(), this.watchers.delete(dir))
+      if (wanted.has(dir) && inodeOf(dir) === this.inodes.get(dir)) continue
+      w.close()
+      this.watchers.delete(dir)
     }
     let missing = false
     for (const dir of wanted.keys()) {

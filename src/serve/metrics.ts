@@ -14,12 +14,33 @@ export class Metrics {
   readonly registry = new Registry()
   private readonly up = this.gauge('nslocate_service_up', 'Whether the service runs (1) or not (0), by its pidfile and lock.', ['name'])
   private readonly state = this.gauge('nslocate_service_state', 'The find state: 1 for the current one of running, stale, stopped, unknown.', ['name', 'state'])
-  private readonly visible = this.gauge('nslocate_service_visible', 'Whether the running process is visible from nslocate\'s PID namespace (its pid can be named).', ['name'])
-  private readonly pid = this.gauge('nslocate_service_main_pid', 'The main process\'s pid in nslocate\'s PID namespace (absent when not running or not visible).', ['name'])
+  private readonly visible = this.gauge(
+    'nslocate_service_visible',
+    "Whether the running process is visible from nslocate's PID namespace (its pid can be named).",
+    ['name'],
+  )
+  private readonly pid = this.gauge(
+    'nslocate_service_main_pid',
+    "The main process's pid in nslocate's PID namespace (absent when not running or not visible).",
+    ['name'],
+  )
   private readonly start = this.gauge('nslocate_service_start_time_seconds', 'When the main process started, in seconds since the epoch.', ['name'])
-  private readonly restarts = this.gauge('nslocate_service_restarts_seen_total', 'How often the main process changed (another pid or start time) between observations.', ['name'])
-  private readonly reloads = new Counter({name: 'nslocate_reloads_total', help: 'Reload attempts by result: signalled, no_effect, validation_failed, not_running, failed.', labelNames: ['name', 'result'], registers: [this.registry]})
-  private readonly lastReload = this.gauge('nslocate_last_reload_timestamp_seconds', 'When the last reload attempt ended, in seconds since the epoch (its result is in nslocate_reloads_total).', ['name'])
+  private readonly restarts = this.gauge(
+    'nslocate_service_restarts_seen_total',
+    'How often the main process changed (another pid or start time) between observations.',
+    ['name'],
+  )
+  private readonly reloads = new Counter({
+    name: 'nslocate_reloads_total',
+    help: 'Reload attempts by result: signalled, no_effect, validation_failed, not_running, failed.',
+    labelNames: ['name', 'result'],
+    registers: [this.registry],
+  })
+  private readonly lastReload = this.gauge(
+    'nslocate_last_reload_timestamp_seconds',
+    'When the last reload attempt ended, in seconds since the epoch (its result is in nslocate_reloads_total).',
+    ['name'],
+  )
 
   constructor(names: string[], withReloads: boolean) {
     for (const name of names) {

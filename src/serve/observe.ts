@@ -2,9 +2,11 @@
  * What `serve` knows about each service: the last find result, and the restarts seen (the main
  * process changed: another pid, or the same pid with another start time) between observations.
  */
-import type {LocateResult} from '../locate/locate'
+import type {OptionNamer} from '../errors'
+import {LocateResult, stoppedResult} from '../locate/locate'
+import type {Reason} from '../locate/types'
 import {proc} from '../proc/proc-fs'
-import {ServiceRef, locateService} from '../reload/service-ref'
+import {ServiceRef, errorText, locateService} from '../reload/service-ref'
 
 /** The start time in clock ticks (proc(5) stat field 22): exact, unlike `started`, whose boot time is derived from the wall clock. */
 function startTicks(pid: number): number | null {
@@ -25,7 +27,11 @@ export class Observer {
   private readonly last = new Map<string, Observation>()
   private readonly identity = new Map<string, string>()
 
-  constructor(readonly services: ServiceRef[]) {}
+  /** namer: how an error's message (the evidence of an `unknown` answer) names options */
+  constructor(
+    readonly services: ServiceRef[],
+    private readonly namer?: OptionNamer,
+  ) {}
 
   find(name: string): ServiceRef | undefined {
     return this.services.find((s) => s.name === name)
@@ -37,8 +43,10 @@ export class Observer {
     try {
       result = await locateService(ref)
     } catch (error) {
-      result = {name: ref.name, state: 'unknown', pid: null, holder: null, visible: false, nspid: [], pidns: null, pidfile: null, starting: false, process: null, container: null,
-        reasons: [(error as {code?: string}).code?.toLowerCase() ?? 'error'], evidence: [(error as Error).message]}
+      // An error is no state: unknown, not visible, with the error's code as the reason.
+      // (The reason is the error's code in lower case, e.g. docker or not_running: a reason of serve's own, outside locate()'s Reason.)
+      const reason = ((error as {code?: string}).code?.toLowerCase() ?? 'error') as Reason
+      result = {...stoppedResult(ref.name, [reason], [errorText(error, this.namer)]), state: 'unknown', visible: false}
     }
     const prev = this.last.get(ref.name)
     let restarts = prev?.restarts ?? 0

@@ -21,7 +21,7 @@ import fs = require('node:fs')
 import http = require('node:http')
 import type {AddressInfo, Socket} from 'node:net'
 
-import {NslocateError} from '../errors'
+import {NslocateError, OptionNamer} from '../errors'
 import type {ServiceRef} from '../reload/service-ref'
 import {Metrics} from './metrics'
 import {Observer} from './observe'
@@ -30,7 +30,8 @@ import {Observer} from './observe'
 export function parseListen(input: string): {host: string; port: number} {
   const m = /^(?:(\[[0-9a-fA-F:.]+\]|[^:[\]]*):)?(\d{1,5})$/.exec(input.trim())
   const port = m ? Number(m[2]) : NaN
-  if (!m || port > 65535) throw new NslocateError('USAGE', `invalid --listen ${JSON.stringify(input)}: use PORT (loopback), HOST:PORT or [V6]:PORT, e.g. 127.0.0.1:9090`)
+  if (!m || port > 65535)
+    throw new NslocateError('USAGE', (n) => `invalid ${n('listen')} ${JSON.stringify(input)}: use PORT (loopback), HOST:PORT or [V6]:PORT, e.g. 127.0.0.1:9090`)
   const host = m[1] === undefined || m[1] === '' ? '127.0.0.1' : m[1].replace(/^\[|\]$/g, '')
   return {host, port}
 }
@@ -118,42 +119,76 @@ export interface PreparedServer {
   close(): Promise<void>
 }
 
-export async function prepareServer(listen: string, services: ServiceRef[], opts: {withReloads?: boolean; intervalMs?: number} = {}): Promise<PreparedServer> {
+export interface ServerOptions {
+  /** count reloads in /metrics (reload --listen); default true */
+  withReloads?: boolean
+  /** observe every service this often (ms), so restarts are seen between scrapes; default: only on a request */
+  intervalMs?: number
+  /** how an error's message in an answer names options (the CLI passes its flag namer); default the library's wording */
+  namer?: OptionNamer
+}
+
+export async function prepareServer(listen: string, services: ServiceRef[], opts: ServerOptions = {}): Promise<PreparedServer> {
   const {host, port} = parseListen(listen)
-  const observer = new Observer(services)
-  const metrics = new Metrics(services.map((s) => s.name), opts.withReloads ?? true)
-  const server = http.createServer({
-    headersTimeout: LIMITS.headersTimeoutMs,
-    requestTimeout: LIMITS.requestTimeoutMs,
-    keepAliveTimeout: LIMITS.keepAliveTimeoutMs,
-    connectionsCheckingInterval: LIMITS.checkIntervalMs,
-  }, (req, res) => void handle(req, res, observer, metrics))
+  const observer = new Observer(services, opts.namer)
+  const metrics = new Metrics(
+    services.map((s) => s.name),
+    opts.withReloads ?? true,
+  )
+  const server = createServer(observer, metrics)
+  let tick: NodeJS.Timeout | null = null
+  const observeAll = async () => (await observer.observeAll()).forEach((o) => metrics.update(o))
+  return {
+    metrics,
+    observer,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(host, port, error)))
+        server.listen(port, host, () => {
+          const a = server.address() as AddressInfo
+          // Restarts are seen between scrapes too: observe every intervalMs.
+          if (opts.intervalMs) {
+            const loop = () => void observeAll().finally(() => (tick = setTimeout(loop, opts.intervalMs)))
+            loop()
+          }
+          resolve(a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`)
+        })
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        if (tick) clearTimeout(tick)
+        server.closeAllConnections?.()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+/** The server with the LIMITS applied; it answers through handle(). */
+function createServer(observer: Observer, metrics: Metrics): http.Server {
+  const server = http.createServer(
+    {
+      headersTimeout: LIMITS.headersTimeoutMs,
+      requestTimeout: LIMITS.requestTimeoutMs,
+      keepAliveTimeout: LIMITS.keepAliveTimeoutMs,
+      connectionsCheckingInterval: LIMITS.checkIntervalMs,
+    },
+    (req, res) => void handle(req, res, observer, metrics),
+  )
   server.keepAliveTimeout = LIMITS.keepAliveTimeoutMs
   // No 'timeout' listener: a connection silent for this long is destroyed.
   server.setTimeout(LIMITS.idleTimeoutMs)
   capConnections(server, connectionCap())
-  let tick: NodeJS.Timeout | null = null
-  const observeAll = async () => (await observer.observeAll()).forEach((o) => metrics.update(o))
-  return {
-    metrics, observer,
-    listen: () => new Promise((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) => reject(new NslocateError('IO', `cannot listen on ${host}:${port}: ${error.code ?? error.message}${error.code === 'EADDRINUSE' ? ' (another process listens there; choose another --listen port)' : ''}`, {exitCode: 1, cause: error})))
-      server.listen(port, host, () => {
-        const a = server.address() as AddressInfo
-        // Restarts are seen between scrapes too: observe every intervalMs.
-        if (opts.intervalMs) {
-          const loop = () => void observeAll().finally(() => (tick = setTimeout(loop, opts.intervalMs)))
-          loop()
-        }
-        resolve(a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`)
-      })
-    }),
-    close: () => new Promise((resolve) => {
-      if (tick) clearTimeout(tick)
-      server.closeAllConnections?.()
-      server.close(() => resolve())
-    }),
-  }
+  return server
+}
+
+function listenError(host: string, port: number, error: NodeJS.ErrnoException): NslocateError {
+  const busy = error.code === 'EADDRINUSE'
+  return new NslocateError(
+    'IO',
+    (n) =>
+      `cannot listen on ${host}:${port}: ${error.code ?? error.message}${busy ? ` (another process listens there; choose another ${n('listen')} port)` : ''}`,
+    {cause: error},
+  )
 }
 
 async function handle(req: http.IncomingMessage, res: http.ServerResponse, observer: Observer, metrics: Metrics): Promise<void> {
@@ -163,7 +198,8 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, obser
   }
   const json = (status: number, body: unknown) => send(status, 'application/json', JSON.stringify(body, null, 2) + '\n')
   try {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, {error: {code: 'METHOD', message: `${req.method} is not served: this endpoint is read-only (GET /healthz/NAME, GET /metrics)`}})
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return json(405, {error: {code: 'METHOD', message: `${req.method} is not served: this endpoint is read-only (GET /healthz/NAME, GET /metrics)`}})
     const badRequest = (what: string) => json(400, {error: {code: 'BAD_REQUEST', message: `${what}: GET /healthz/NAME, /healthz or /metrics`}})
     let url: URL
     try {
@@ -189,7 +225,8 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, obser
         return badRequest(`malformed percent-escape in ${JSON.stringify(url.pathname)}`)
       }
       const ref = observer.find(name)
-      if (!ref) return json(404, {error: {code: 'UNKNOWN_NAME', message: `${m[1]} is not served here; served: ${observer.services.map((s) => s.name).join(', ')}`}})
+      if (!ref)
+        return json(404, {error: {code: 'UNKNOWN_NAME', message: `${m[1]} is not served here; served: ${observer.services.map((s) => s.name).join(', ')}`}})
       const o = await observer.observe(ref)
       metrics.update(o)
       return json(o.result.state === 'running' ? 200 : 503, o.result)

@@ -27,6 +27,6 @@ export function killDenied(has = hasCap(CAP_KILL)): string {
 /** The end of "its lock holder could not be named (...)". */
 export function ptraceDenied(has = hasCap(CAP_SYS_PTRACE)): string {
   return has
-    ? 'reading other processes\' fds was refused although nslocate has CAP_SYS_PTRACE: the holder is a protected process (e.g. a sandbox\'s init, or guarded by a security module)'
-    : 'not allowed to read other processes\' fds: run as root or with CAP_SYS_PTRACE'
+    ? "reading other processes' fds was refused although nslocate has CAP_SYS_PTRACE: the holder is a protected process (e.g. a sandbox's init, or guarded by a security module)"
+    : "not allowed to read other processes' fds: run as root or with CAP_SYS_PTRACE"
 }

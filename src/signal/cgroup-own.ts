@@ -38,7 +38,10 @@ export function notOwnCgroup(cgPath: string): string | null {
   const parts = cgPath.split('/').filter(Boolean)
   let unit = -1
   for (let i = 0; i < parts.length; i++) if (/\.(service|scope)$/.test(parts[i])) unit = i
-  if (unit === -1) return parts[parts.length - 1].endsWith('.slice') ? 'it is a slice, shared by many units' : 'it is neither a container\'s nor a unit\'s (.service, .scope) cgroup, so other processes may share it'
+  if (unit === -1)
+    return parts[parts.length - 1].endsWith('.slice')
+      ? 'it is a slice, shared by many units'
+      : "it is neither a container's nor a unit's (.service, .scope) cgroup, so other processes may share it"
   if (SHARED_UNITS.test(parts[unit])) return `${parts[unit]} is shared (a login session, a user's manager, or init)`
   if (parts.slice(unit + 1).some((p) => p.endsWith('.slice'))) return 'it is a slice, shared by many units'
   return null
@@ -54,7 +57,7 @@ function dirsOf(l: CgroupLine, sysfs: string): string[] {
   return [path.join(sysfs, l.controllers.map((c) => c.replace(/^name=/, '')).join(','), l.path)]
 }
 
-/** The cgroup through which --scope cgroup may signal pid, or a PERMISSION error (4) saying why not. */
+/** The cgroup through which --scope cgroup may signal pid, or a PERMISSION error saying why not. */
 export function ownCgroupOf(procfs: ProcFs, pid: number, sysfs = '/sys/fs/cgroup'): CgroupDir {
   const lines = procfs.readCgroup(pid)
   const order = (l: CgroupLine) => (l.hierarchy === 0 ? 0 : l.controllers.includes('pids') ? 1 : l.controllers.includes('name=systemd') ? 2 : 3)
@@ -73,11 +76,21 @@ export function ownCgroupOf(procfs: ProcFs, pid: number, sysfs = '/sys/fs/cgroup
     if (!dir) continue
     const mine = self.find((s) => s.hierarchy === l.hierarchy && s.controllers.join(',') === l.controllers.join(','))
     if (mine && (mine.path === l.path || mine.path.startsWith(l.path.endsWith('/') ? l.path : `${l.path}/`))) {
-      throw new NslocateError('PERMISSION', `refusing --scope cgroup: the cgroup ${hierarchyName(l)}${l.path} of pid ${pid} also holds nslocate itself (shared_cgroup); nothing was signalled. Use --scope tree or group, or run nslocate from outside that cgroup`, {exitCode: 4, details: {reason: 'shared_cgroup', cgroup: l.path}})
+      throw new NslocateError(
+        'PERMISSION',
+        (n) =>
+          `refusing ${n('scope', 'cgroup')}: the cgroup ${hierarchyName(l)}${l.path} of pid ${pid} also holds nslocate itself (shared_cgroup); nothing was signalled. Use ${n('scope', 'tree')} or group, or run nslocate from outside that cgroup`,
+        {details: {reason: 'shared_cgroup', cgroup: l.path}},
+      )
     }
     return {dir, path: l.path, hierarchy: hierarchyName(l), canKill: fs.existsSync(path.join(dir, 'cgroup.kill')), ino: fs.statSync(dir).ino}
   }
-  throw new NslocateError('PERMISSION', `refusing --scope cgroup: pid ${pid} is in no cgroup of its own (shared_cgroup): ${refusals.join('; ') || 'no cgroup directory found'}; nothing was signalled. Only a container's or a unit's (.service, .scope) cgroup is used; use --scope tree or group`, {exitCode: 4, details: {reason: 'shared_cgroup'}})
+  throw new NslocateError(
+    'PERMISSION',
+    (n) =>
+      `refusing ${n('scope', 'cgroup')}: pid ${pid} is in no cgroup of its own (shared_cgroup): ${refusals.join('; ') || 'no cgroup directory found'}; nothing was signalled. Only a container's or a unit's (.service, .scope) cgroup is used; use ${n('scope', 'tree')} or group`,
+    {details: {reason: 'shared_cgroup'}},
+  )
 }
 
 export function cgroupMembers(cg: CgroupDir): number[] {

@@ -23,8 +23,14 @@ export interface Delivery {
  * and recorded; false skips the target, e.g. --require-handler). A gate also rules out cgroup.kill,
  * which would bypass it.
  */
-export async function runSchedule(steps: Step[], members: Members, skipped: Skip[], first = true,
-  gate?: (p: Pinned, sig: Sig) => boolean, gateAll = false): Promise<Delivery> {
+export async function runSchedule(
+  steps: Step[],
+  members: Members,
+  skipped: Skip[],
+  first = true,
+  gate?: (p: Pinned, sig: Sig) => boolean,
+  gateAll = false,
+): Promise<Delivery> {
   const delivered: Delivery['delivered'] = []
   let allExited = false
   for (const step of steps) {
@@ -39,8 +45,9 @@ export async function runSchedule(steps: Step[], members: Members, skipped: Skip
       // Every target's disposition is read first, then the signals go out back to back, a namespace's
       // init last: KILL to an init tears its namespace down, and the rest would otherwise be gone
       // (not signalled by us) before their turn.
-      const targets = (gate ? members.pinned.filter((p) => gate(p, step.sig)) : [...members.pinned])
-        .sort((a, b) => Number(a.nspid[a.nspid.length - 1] === 1) - Number(b.nspid[b.nspid.length - 1] === 1))
+      const targets = (gate ? members.pinned.filter((p) => gate(p, step.sig)) : [...members.pinned]).sort(
+        (a, b) => Number(a.nspid[a.nspid.length - 1] === 1) - Number(b.nspid[b.nspid.length - 1] === 1),
+      )
       // With cgroup.kill, a pinned member alive just before the write is one we killed: which ones is
       // decided before writing (afterwards they are all exited, and would read as "gone").
       const aliveAtKill = cgKill ? new Set(targets.filter((p) => !isExited(p))) : null

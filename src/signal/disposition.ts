@@ -23,15 +23,15 @@ export interface TargetDisposition {
   signal: string
   disposition: Disposition
   /** with `default` (and `dropped`/`blocked` with no handler): what SIG_DFL does */
-  default_action: DefaultAction | null
+  defaultAction: DefaultAction | null
   /** the target catches this signal (SigCgt) */
   handler: boolean
   /** pid 1 of its own PID namespace */
-  namespace_init: boolean
+  namespaceInit: boolean
   /** where nslocate sends from, relative to the target's PID namespace */
   sender: 'ancestor' | 'same_namespace' | null
   /** true when the signal will do nothing (dropped, ignored, or a default action of ignore) */
-  no_effect: boolean
+  noEffect: boolean
   /** one sentence for people */
   note: string
 }
@@ -71,13 +71,27 @@ export function defaultAction(sig: number): DefaultAction {
  * dropped only for an init signalled from inside its namespace; a signal blocked in every thread
  * stays pending; SIG_IGN discards it; an init without a handler drops it; else handler or default.
  */
-export function decide(sig: number, masks: SigMasks, allThreadsBlock: boolean, init: boolean, sender: 'ancestor' | 'same_namespace' | null, pid: number, name: string): TargetDisposition {
-  const base = {pid, signal: name, handler: has(masks.caught, sig), namespace_init: init, sender, default_action: null as DefaultAction | null}
-  const make = (disposition: Disposition, note: string, noEffect: boolean, action: DefaultAction | null = null): TargetDisposition =>
-    ({...base, disposition, default_action: action, no_effect: noEffect, note})
+export function decide(
+  sig: number,
+  masks: SigMasks,
+  allThreadsBlock: boolean,
+  init: boolean,
+  sender: 'ancestor' | 'same_namespace' | null,
+  pid: number,
+  name: string,
+): TargetDisposition {
+  const base = {pid, signal: name, handler: has(masks.caught, sig), namespaceInit: init, sender, defaultAction: null as DefaultAction | null}
+  const make = (disposition: Disposition, note: string, noEffect: boolean, action: DefaultAction | null = null): TargetDisposition => ({
+    ...base,
+    disposition,
+    defaultAction: action,
+    noEffect,
+    note,
+  })
   const action = defaultAction(sig)
   if (sig === 9 || sig === 19) {
-    if (init && sender !== 'ancestor') return make('dropped', `${name} is dropped by the kernel for pid 1 of its namespace when sent from inside that namespace`, true, action)
+    if (init && sender !== 'ancestor')
+      return make('dropped', `${name} is dropped by the kernel for pid 1 of its namespace when sent from inside that namespace`, true, action)
     return make('default', `${name} cannot be caught: it will ${action}`, false, action)
   }
   if (allThreadsBlock) {
@@ -85,9 +99,13 @@ export function decide(sig: number, masks: SigMasks, allThreadsBlock: boolean, i
     // A blocked signal is never discarded on sending, even under SIG_IGN (kernel/signal.c sig_ignored()):
     // it stays pending, and sigwaitinfo(2)/signalfd(2) take it as it is. Only unblocking it later
     // under SIG_IGN (or as an init without a handler) would drop it, so it is not called ineffective.
-    const later = base.handler ? 'its handler runs once it is unblocked'
-      : ignored ? 'sigwaitinfo(2) or signalfd(2) can take it; unblocked under SIG_IGN it would be discarded'
-        : init ? 'sigwaitinfo(2) or signalfd(2) can take it; unblocked it would be dropped (pid 1 of its namespace without a handler)' : `then ${action}`
+    const later = base.handler
+      ? 'its handler runs once it is unblocked'
+      : ignored
+        ? 'sigwaitinfo(2) or signalfd(2) can take it; unblocked under SIG_IGN it would be discarded'
+        : init
+          ? 'sigwaitinfo(2) or signalfd(2) can take it; unblocked it would be dropped (pid 1 of its namespace without a handler)'
+          : `then ${action}`
     return make('blocked', `${name} is blocked by pid ${pid}: it stays pending; ${later}`, false, base.handler || ignored ? null : action)
   }
   if (has(masks.ignored, sig)) return make('ignored', `${name} is ignored by pid ${pid} (SIG_IGN): the kernel discards it`, true)
@@ -141,10 +159,15 @@ function inSigwait(pid: number, procfs: ProcFs): boolean {
 
 /** A process-directed signal goes to any thread that does not block it. */
 function everyThreadBlocks(pid: number, sig: number, procfs: ProcFs): boolean {
-  return !someThread(pid, procfs, (tid) => {
-    const m = parseSigMasks(readProcText(procfs.file(pid, 'task', tid, 'status'), true))
-    return m !== null && !has(m.blocked, sig)
-  }, false)
+  return !someThread(
+    pid,
+    procfs,
+    (tid) => {
+      const m = parseSigMasks(readProcText(procfs.file(pid, 'task', tid, 'status'), true))
+      return m !== null && !has(m.blocked, sig)
+    },
+    false,
+  )
 }
 
 /**

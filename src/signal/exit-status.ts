@@ -29,7 +29,7 @@ export async function exitStatusOf(pidfd: number, graceMs = 250): Promise<ExitSt
   }
   const until = Date.now() + graceMs
   for (;;) {
-    let code: number | null = null
+    let code: number | null
     try {
       const info = pidfdInfo(pidfd)
       if (info === null) return 'unknown' // before Linux 6.13: no PIDFD_GET_INFO at all

@@ -3,6 +3,7 @@
  * the stopped service ended (exit-status.ts). Kept apart from signal.ts so that file only calls:
  *   gate() before each send, explain() on the finished result, recordExit() before unpinning.
  */
+import type {SignalOutcome} from '../outcomes'
 import type {ProcFs} from '../proc/proc-fs'
 import {TargetDisposition, readDisposition} from './disposition'
 import {ExitStatus, exitStatusOf} from './exit-status'
@@ -13,7 +14,7 @@ import type {Pinned} from './pin'
 export interface Landing {
   /** per target and signal, read just before sending (signal 0: none) */
   dispositions: TargetDisposition[]
-  /** with --wait/--retry, once the main process has exited: its wait status (`unknown` before Linux 6.15); else null */
+  /** with wait/retry, once the main process has exited: its wait status (`unknown` before Linux 6.15); else null */
   exit: ExitStatus | null
 }
 
@@ -22,7 +23,7 @@ interface Out extends Landing {
   delivered: Array<{pid: number; signal: string}>
   skipped: Array<{pid: number; reason: string}>
   exited: boolean | null
-  exit_code: number
+  outcome: SignalOutcome
   message: string
 }
 
@@ -49,15 +50,15 @@ export async function recordExit(out: Out, pinned: Pinned[]): Promise<void> {
 
 /**
  * Names in the message every target on which the signal does nothing, and why a wait timed out.
- * Exit status: nothing sent because no target catches it (--require-handler) -> 1; sent, but it has
- * no effect on any target and nothing was waited for -> 1; otherwise unchanged.
+ * Outcome: nothing sent because no target catches it (requireHandler) -> no_handler; sent, but it
+ * has no effect on any target and nothing was waited for -> no_effect; otherwise unchanged.
  */
 export function explain<T extends Out>(out: T, sigName: string, waiting: boolean, requireHandler: boolean): T {
   const delivered = new Set(out.delivered.map((d) => `${d.pid}/${d.signal}`))
-  const inert = out.dispositions.filter((d) => d.no_effect && delivered.has(`${d.pid}/${d.signal}`))
+  const inert = out.dispositions.filter((d) => d.noEffect && delivered.has(`${d.pid}/${d.signal}`))
   if (out.delivered.length === 0 && requireHandler && out.skipped.some((s) => s.reason === 'no_handler')) {
     const why = out.dispositions.filter((d) => !d.handler).map((d) => d.note)
-    out.exit_code = 1
+    out.outcome = 'no_handler'
     out.message = `${out.name}: nothing was signalled: no target catches ${sigName} (--require-handler)${why.length ? `; ${why.join('; ')}` : ''}`
     return out
   }
@@ -70,7 +71,9 @@ export function explain<T extends Out>(out: T, sigName: string, waiting: boolean
   if (waiting && out.exited === false) {
     const hint = inert.some((d) => d.disposition === 'dropped')
       ? `; use --retry ${sigName}/5/KILL/5 or run it under an init (docker run --init, tini)`
-      : inert.some((d) => d.disposition === 'ignored') ? `; use --retry ${sigName}/5/KILL/5` : ''
+      : inert.some((d) => d.disposition === 'ignored')
+        ? `; use --retry ${sigName}/5/KILL/5`
+        : ''
     out.message += `: ${notes}${hint}`
     return out
   }
@@ -80,7 +83,7 @@ export function explain<T extends Out>(out: T, sigName: string, waiting: boolean
   }
   const everyTargetInert = out.delivered.every((d) => inert.some((i) => i.pid === d.pid && i.signal === d.signal))
   out.message += `, but it will not act: ${notes}`
-  if (everyTargetInert && out.exit_code === 0) out.exit_code = 1
+  if (everyTargetInert && out.outcome === 'signalled') out.outcome = 'no_effect'
   return out
 }
 
@@ -90,5 +93,8 @@ export function describeExit(exit: ExitStatus): string {
 
 /** Text lines for people: one per target and signal, "pid 4242 TERM: dropped (...)". */
 export function dispositionLines(list: TargetDisposition[]): string[] {
-  return list.map((d) => `  pid ${d.pid} ${d.signal}: ${d.disposition}${d.default_action && d.disposition !== 'handled' ? ` (default action: ${d.default_action})` : ''}${d.no_effect ? ' - no effect' : ''}`)
+  return list.map(
+    (d) =>
+      `  pid ${d.pid} ${d.signal}: ${d.disposition}${d.defaultAction && d.disposition !== 'handled' ? ` (default action: ${d.defaultAction})` : ''}${d.noEffect ? ' - no effect' : ''}`,
+  )
 }

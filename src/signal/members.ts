@@ -7,7 +7,7 @@
  */
 import {ProcFs} from '../proc/proc-fs'
 
-export type Scope = 'main' | 'group' | 'cgroup' | 'tree'
+export type {Scope} from '../outcomes'
 
 /** Processes whose process group is pgid, with their start times. */
 export function groupMembers(procfs: ProcFs, pgid: number): Array<{pid: number; starttime: number}> {

@@ -62,14 +62,20 @@ export function parseSignal(input: string): Sig {
     const rt = parseRt(key)
     if (rt !== null) return {name: rtName(rt), number: rt}
   }
-  throw new NslocateError('USAGE', `invalid signal ${JSON.stringify(s)}: use a name (TERM, SIGTERM, term) or number (15), a real-time signal (RTMIN, RTMIN+3, RTMAX-2, or 34 to 64), or 0 to only probe. Valid names: ${validSignalNames().join(' ')} RTMIN RTMIN+1..RTMIN+15 RTMAX-14..RTMAX-1 RTMAX`)
+  throw new NslocateError(
+    'USAGE',
+    `invalid signal ${JSON.stringify(s)}: use a name (TERM, SIGTERM, term) or number (15), a real-time signal (RTMIN, RTMIN+3, RTMAX-2, or 34 to 64), or 0 to only probe. Valid names: ${validSignalNames().join(' ')} RTMIN RTMIN+1..RTMIN+15 RTMAX-14..RTMAX-1 RTMAX`,
+  )
 }
 
 /**
- * The longest DURATION accepted: 100000 hours (about 11 years). Longer ones are usage errors (2).
+ * The longest DURATION accepted: 100000 hours (about 11 years). Longer ones are usage errors.
  * Waits of any accepted length work: they are chunked below Node's 32-bit timer limit (timers.ts).
  */
 export const MAX_DURATION_MS = 100_000 * 3_600_000
+
+/** How long signal()'s wait and waitFor() wait when no timeoutMs is given: 30 s. */
+export const DEFAULT_WAIT_MS = 30_000
 
 /** 500ms, 30s, 2m, 1h, or plain seconds (1.5); at most MAX_DURATION_MS. */
 export function parseDuration(input: string): number {
@@ -95,11 +101,19 @@ export function parseRetry(input: string, first: Sig): Step[] {
   const s = String(input).trim()
   if (/^[0-9]+(?:\.[0-9]+)?(ms|s|m|h)?$/.test(s)) {
     const ms = parseDuration(s)
-    return [{kind: 'signal', sig: first}, {kind: 'wait', ms}, {kind: 'signal', sig: parseSignal('KILL')}, {kind: 'wait', ms}]
+    return [
+      {kind: 'signal', sig: first},
+      {kind: 'wait', ms},
+      {kind: 'signal', sig: parseSignal('KILL')},
+      {kind: 'wait', ms},
+    ]
   }
   const items = s.split('/')
   if (items.length < 2 || items.some((i) => i === '')) {
-    throw new NslocateError('USAGE', `invalid --retry schedule ${JSON.stringify(s)}: use SIGNAL/TIMEOUT[/SIGNAL/TIMEOUT...] such as TERM/30/KILL/5, or a number of seconds`)
+    throw new NslocateError(
+      'USAGE',
+      (n) => `invalid ${n('retry')} schedule ${JSON.stringify(s)}: use SIGNAL/TIMEOUT[/SIGNAL/TIMEOUT...] such as TERM/30/KILL/5, or a number of seconds`,
+    )
   }
   const steps: Step[] = []
   for (const item of items) {
@@ -107,15 +121,19 @@ export function parseRetry(input: string, first: Sig): Step[] {
       steps.push({kind: 'wait', ms: parseDuration(item)})
     } else {
       if (/^[0-9]/.test(item) && steps.length === 0) {
-        throw new NslocateError('USAGE', `invalid --retry schedule ${JSON.stringify(s)}: it starts with a signal (e.g. TERM/30/KILL/5)`)
+        throw new NslocateError('USAGE', (n) => `invalid ${n('retry')} schedule ${JSON.stringify(s)}: it starts with a signal (e.g. TERM/30/KILL/5)`)
       }
       const sig = parseSignal(item.replace(/^-/, ''))
-      if (sig.number === 0) throw new NslocateError('USAGE', `invalid --retry schedule ${JSON.stringify(s)}: signal 0 only probes and cannot be part of a schedule`)
+      if (sig.number === 0)
+        throw new NslocateError('USAGE', (n) => `invalid ${n('retry')} schedule ${JSON.stringify(s)}: signal 0 only probes and cannot be part of a schedule`)
       steps.push({kind: 'signal', sig})
     }
   }
   if (steps[steps.length - 1].kind !== 'wait') {
-    throw new NslocateError('USAGE', `invalid --retry schedule ${JSON.stringify(s)}: it must end with a timeout, so nslocate knows how long to wait after the last signal`)
+    throw new NslocateError(
+      'USAGE',
+      (n) => `invalid ${n('retry')} schedule ${JSON.stringify(s)}: it must end with a timeout, so nslocate knows how long to wait after the last signal`,
+    )
   }
   return steps
 }

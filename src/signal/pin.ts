@@ -67,7 +67,11 @@ export function pin(pid: number, starttime: number | null, procfs: ProcFs): {pin
     if (isErrno(error, 'ESRCH')) return {failure: 'gone', detail: `pid ${pid} has exited`}
     if (isErrno(error, 'EPERM', 'EACCES')) return {failure: 'permission', detail: `not allowed to open a pidfd for pid ${pid}`}
     if ((error as {unsupported?: boolean}).unsupported) {
-      throw new NslocateError('UNSUPPORTED', `this kernel has no pidfd_open(2) (Linux 5.3+): nslocate will not signal by bare pid, which could hit a reused pid`, {cause: error, exitCode: 4})
+      throw new NslocateError(
+        'UNSUPPORTED',
+        `this kernel has no pidfd_open(2) (Linux 5.3+): nslocate will not signal by bare pid, which could hit a reused pid`,
+        {cause: error},
+      )
     }
     throw error
   }

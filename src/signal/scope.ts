@@ -1,6 +1,6 @@
 /**
- * The members of a --scope, pinned. Discovery runs before the first signal and again before each
- * signal of a --retry schedule, and it never trusts a pid NUMBER that outlived its process:
+ * The members of a scope (signal()'s option scope), pinned. Discovery runs before the first signal and again before each
+ * signal of a retry schedule, and it never trusts a pid NUMBER that outlived its process:
  * membership is derived only from processes that are pinned (a pidfd) and still alive AFTER the
  * /proc scan that named their members, so a pid reused meanwhile (an innocent forked onto the dead
  * main process's pid, with children of its own) is never proposed, let alone signalled.
@@ -37,7 +37,12 @@ export class Members {
   private pgid: number | null = null
   private readonly seen = new Set<number>()
 
-  constructor(private readonly scope: Scope, main: Pinned, private readonly procfs: ProcFs, private readonly skipped: Skip[]) {
+  constructor(
+    private readonly scope: Scope,
+    main: Pinned,
+    private readonly procfs: ProcFs,
+    private readonly skipped: Skip[],
+  ) {
     this.pinned = [main]
     this.seen.add(main.pid)
   }
@@ -113,8 +118,13 @@ export class Members {
       }
       if (isExited(this.main)) return []
       const own = this.procfs.readStat('self').pgrp
-      if (pgid === own) throw new NslocateError('PERMISSION', `refusing --scope group: process group ${pgid} of pid ${this.main.pid} is nslocate's own process group; nothing was signalled`, {exitCode: 4})
-      if (pgid <= 1) throw new NslocateError('PERMISSION', `refusing --scope group: pid ${this.main.pid} has process group ${pgid}; nothing was signalled`, {exitCode: 4})
+      if (pgid === own)
+        throw new NslocateError(
+          'PERMISSION',
+          (n) => `refusing ${n('scope', 'group')}: process group ${pgid} of pid ${this.main.pid} is nslocate's own process group; nothing was signalled`,
+        )
+      if (pgid <= 1)
+        throw new NslocateError('PERMISSION', (n) => `refusing ${n('scope', 'group')}: pid ${this.main.pid} has process group ${pgid}; nothing was signalled`)
       this.pgid = pgid
     }
     const g = this.pgid

@@ -8,12 +8,14 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import * as ts from 'typescript'
 
-import {ADDON_PATH, ROOT, parseJsonResult, run, stopAll, tempDir} from '../helpers/holders'
+import {ADDON_PATH, ROOT} from '../helpers/paths'
+import {parseJsonResult, run} from '../helpers/run'
+import {stopAll, tempDir} from '../helpers/tracked'
 
 interface LoadResult {
   candidates: string[]
   loaded: boolean
-  error?: {name: string; code: string; exitCode: number; message: string}
+  error?: {name: string; code: string; exitCode?: number; message: string}
   probe?: {type: string; pid: number}
 }
 
@@ -24,7 +26,7 @@ beforeAll(() => {
   top = tempDir('nslocate-loader-')
   // <top>/pkg/src/native/binding.js: the one candidate is then <top>/pkg/build/..., never <top>/build/... (above the package)
   pkg = path.join(top, 'pkg')
-  for (const rel of ['src/native/binding.ts', 'src/errors.ts', 'src/path-trust.ts']) {
+  for (const rel of ['src/native/binding.ts', 'src/errors.ts', 'src/path-trust.ts', 'src/kernel/walk.ts', 'src/kernel/reopen.ts']) {
     const out = ts.transpileModule(fs.readFileSync(path.join(ROOT, rel), 'utf8'), {
       compilerOptions: {module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true},
       fileName: rel,
@@ -64,7 +66,9 @@ test('nothing to load: the message lists every candidate as not found and says h
   expect(r.candidates).toEqual(candidates)
   expect(r.loaded).toBe(false)
   expect(r.error).toEqual({
-    name: 'NslocateError', code: 'NATIVE_LOAD', exitCode: 4,
+    name: 'NslocateError',
+    code: 'NATIVE_LOAD',
+    // no exitCode: exit statuses are the CLI's (src/cli/exit-status.ts), not the library's
     message: `cannot load nslocate's native addon. Tried:\n${candidates.map((c) => `  ${c}: not found`).join('\n')}\n${FIX}`,
   })
 })

@@ -11,10 +11,11 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {probeOfdLock, probePosixLock, setPosixLock} from '../../src/native/binding'
-import {
-  HolderStartError, LockProbeResult, evidence, lockProbeArgv, parseJsonResult, procLocks, readNSpid, run, runIn,
-  runInSiblingNs, spawnHolder, stopAll, tempDir, withEvidence,
-} from '../helpers/holders'
+import {evidence, withEvidence} from '../helpers/evidence'
+import {HolderStartError, spawnHolder} from '../helpers/lock-holders'
+import {procLocks, readNSpid} from '../helpers/proc'
+import {LockProbeResult, lockProbeArgv, parseJsonResult, run, runIn, runInSiblingNs} from '../helpers/run'
+import {stopAll, tempDir} from '../helpers/tracked'
 
 let dir: string
 beforeAll(() => {
@@ -39,14 +40,18 @@ describe('OFD locks', () => {
     const file = path.join(dir, 'ofd.lock')
     const h = await spawnHolder({kind: 'ofd', file, levels: 1})
     try {
-      const [inside, sibling] = await Promise.all([runIn(h, lockProbeArgv(file)), runInSiblingNs(lockProbeArgv(file))])
-        .then((rs) => rs.map((r) => parseJsonResult<LockProbeResult>(r)))
+      const [inside, sibling] = await Promise.all([runIn(h, lockProbeArgv(file)), runInSiblingNs(lockProbeArgv(file))]).then((rs) =>
+        rs.map((r) => parseJsonResult<LockProbeResult>(r)),
+      )
       const host = probeHere(file)
-      await withEvidence(() => {
-        expect(host).toEqual({posix: WRITE_OFD, ofd: WRITE_OFD})
-        expect([inside.posix, inside.ofd, sibling.posix, sibling.ofd]).toEqual([WRITE_OFD, WRITE_OFD, WRITE_OFD, WRITE_OFD])
-        expect(procLocks(file).map((l) => [l.kind, l.type, l.pid])).toEqual([['OFDLCK', 'WRITE', -1]])
-      }, () => evidence({holder: h}))
+      await withEvidence(
+        () => {
+          expect(host).toEqual({posix: WRITE_OFD, ofd: WRITE_OFD})
+          expect([inside.posix, inside.ofd, sibling.posix, sibling.ofd]).toEqual([WRITE_OFD, WRITE_OFD, WRITE_OFD, WRITE_OFD])
+          expect(procLocks(file).map((l) => [l.kind, l.type, l.pid])).toEqual([['OFDLCK', 'WRITE', -1]])
+        },
+        () => evidence({holder: h}),
+      )
     } finally {
       await h.stop()
     }
@@ -56,10 +61,13 @@ describe('OFD locks', () => {
     const file = path.join(dir, 'ofd-fork.lock')
     const h = await spawnHolder({kind: 'ofd', file, forkAfterLock: true, writePid: true})
     try {
-      await withEvidence(() => {
-        expect(probeHere(file)).toEqual({posix: WRITE_OFD, ofd: WRITE_OFD})
-        expect(fs.readFileSync(file, 'utf8')).toBe(String(h.hostPid))
-      }, () => evidence({holder: h}))
+      await withEvidence(
+        () => {
+          expect(probeHere(file)).toEqual({posix: WRITE_OFD, ofd: WRITE_OFD})
+          expect(fs.readFileSync(file, 'utf8')).toBe(String(h.hostPid))
+        },
+        () => evidence({holder: h}),
+      )
     } finally {
       await h.stop()
     }
@@ -71,11 +79,14 @@ describe('flock(2) locks', () => {
     const file = path.join(dir, 'flock.lock')
     const h = await spawnHolder({kind: 'flock', file})
     try {
-      await withEvidence(() => {
-        expect(probeHere(file)).toEqual({posix: UNLOCKED, ofd: UNLOCKED})
-        expect(procLocks(file).map((l) => [l.kind, l.type, l.pid])).toEqual([['FLOCK', 'WRITE', h.hostPid]])
-        expect(evidence({holder: h})).toMatch(new RegExp(`lock:\\s+1: FLOCK\\s+ADVISORY\\s+WRITE ${h.hostPid} `))
-      }, () => evidence({holder: h}))
+      await withEvidence(
+        () => {
+          expect(probeHere(file)).toEqual({posix: UNLOCKED, ofd: UNLOCKED})
+          expect(procLocks(file).map((l) => [l.kind, l.type, l.pid])).toEqual([['FLOCK', 'WRITE', h.hostPid]])
+          expect(evidence({holder: h})).toMatch(new RegExp(`lock:\\s+1: FLOCK\\s+ADVISORY\\s+WRITE ${h.hostPid} `))
+        },
+        () => evidence({holder: h}),
+      )
     } finally {
       await h.stop()
     }
@@ -86,15 +97,18 @@ describe('flock(2) locks', () => {
     const h = await spawnHolder({kind: 'flock', file, forkAfterLock: true, writePid: true})
     try {
       const locks = procLocks(file)
-      await withEvidence(() => {
-        expect(locks).toHaveLength(1)
-        expect(locks[0].kind).toBe('FLOCK')
-        expect(locks[0].pid).not.toBe(h.hostPid)
-        // The pid that called flock() exited before "ready": no such process any more (or not ours).
-        expect(readNSpid(locks[0].pid)).toEqual([])
-        // The lock is really held: a second holder cannot take it.
-        expect(fs.readFileSync(file, 'utf8')).toBe(String(h.hostPid))
-      }, () => evidence({holder: h, pids: [locks[0]?.pid ?? 0]}))
+      await withEvidence(
+        () => {
+          expect(locks).toHaveLength(1)
+          expect(locks[0].kind).toBe('FLOCK')
+          expect(locks[0].pid).not.toBe(h.hostPid)
+          // The pid that called flock() exited before "ready": no such process any more (or not ours).
+          expect(readNSpid(locks[0].pid)).toEqual([])
+          // The lock is really held: a second holder cannot take it.
+          expect(fs.readFileSync(file, 'utf8')).toBe(String(h.hostPid))
+        },
+        () => evidence({holder: h, pids: [locks[0]?.pid ?? 0]}),
+      )
       await expect(spawnHolder({kind: 'flock', file})).rejects.toMatchObject({name: 'HolderStartError', status: 3})
     } finally {
       await h.stop()
@@ -107,11 +121,14 @@ describe('POSIX locks', () => {
     const file = path.join(dir, 'posix-fork.pid')
     const h = await spawnHolder({kind: 'posix', file, forkAfterLock: true, writePid: true})
     try {
-      await withEvidence(() => {
-        expect(probeHere(file)).toEqual({posix: UNLOCKED, ofd: UNLOCKED})
-        expect(procLocks(file)).toEqual([])
-        expect(fs.readFileSync(file, 'utf8')).toBe(String(h.hostPid))
-      }, () => evidence({holder: h}))
+      await withEvidence(
+        () => {
+          expect(probeHere(file)).toEqual({posix: UNLOCKED, ofd: UNLOCKED})
+          expect(procLocks(file)).toEqual([])
+          expect(fs.readFileSync(file, 'utf8')).toBe(String(h.hostPid))
+        },
+        () => evidence({holder: h}),
+      )
     } finally {
       await h.stop()
     }
@@ -164,7 +181,10 @@ describe('libbsd pidfile(3) holder', () => {
       expect(fs.readFileSync(file, 'utf8')).toBe(String(h.hostPid))
       expect(probeHere(file)).toEqual({posix: UNLOCKED, ofd: UNLOCKED})
       expect(procLocks(file).map((l) => [l.kind, l.pid])).toEqual([['FLOCK', h.hostPid]])
-      const second = await spawnHolder({kind: 'flock', file, libbsd: true}).then(() => null, (e: unknown) => e)
+      const second = await spawnHolder({kind: 'flock', file, libbsd: true}).then(
+        () => null,
+        (e: unknown) => e,
+      )
       expect(second).toBeInstanceOf(HolderStartError)
       expect(second).toMatchObject({status: 3, stdout: `held ${h.hostPid}\n`})
     } finally {
@@ -178,7 +198,10 @@ describe('libbsd pidfile(3) holder', () => {
     try {
       expect(h.innerPid).toBe(2 + 1) // mini-init is 1, the parent that forked 2, the holding child 3
       expect(fs.readFileSync(file, 'utf8')).toBe(String(h.innerPid))
-      const second = await spawnHolder({kind: 'flock', file, libbsd: true}).then(() => null, (e: unknown) => e)
+      const second = await spawnHolder({kind: 'flock', file, libbsd: true}).then(
+        () => null,
+        (e: unknown) => e,
+      )
       // The pid in the file means nothing here: 3 is not the holder on the host.
       expect(second).toMatchObject({status: 3, stdout: `held ${h.innerPid}\n`})
       expect(h.hostPid).not.toBe(h.innerPid)

@@ -9,7 +9,9 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {NS_TRANSLATE_UNSUPPORTED, nsId, nsPidFromPidns, nsPidInPidns} from '../../src/native/binding'
-import {Holder, evidence, spawnHolder, spawnTracked, stopAll, tempDir, withEvidence} from '../helpers/holders'
+import {evidence, withEvidence} from '../helpers/evidence'
+import {Holder, spawnHolder} from '../helpers/lock-holders'
+import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
 
 let dir: string
 const holders: Holder[] = []
@@ -51,17 +53,20 @@ describe('nsId', () => {
 describe('pid translation', () => {
   test.each([1, 2, 3])('%i level(s): FROM_PIDNS(inner pid) is the host pid, IN_PIDNS(host pid) each NSpid column', async (levels) => {
     const h = holders[levels - 1]
-    await withEvidence(() => {
-      const fd = nsFd(h.hostPid)
-      expect(nsPidFromPidns(fd, h.innerPid)).toBe(h.hostPid)
-      expect(nsPidInPidns(fd, h.hostPid)).toBe(h.innerPid)
-      // Every level: the caller's pid -> that level's NSpid column, and back.
-      const levelFds = h.nsTargets.map((t) => nsFd(t.hostPid))
-      expect(levelFds.map((f) => nsPidInPidns(f, h.hostPid))).toEqual(h.nspid.slice(1))
-      expect(levelFds.map((f, k) => nsPidFromPidns(f, h.nspid[k + 1]))).toEqual(levelFds.map(() => h.hostPid))
-      // pid 1 of each level is that level's init.
-      expect(levelFds.map((f) => nsPidFromPidns(f, 1))).toEqual(h.nsTargets.map((t) => t.hostPid))
-    }, () => evidence({holder: h}))
+    await withEvidence(
+      () => {
+        const fd = nsFd(h.hostPid)
+        expect(nsPidFromPidns(fd, h.innerPid)).toBe(h.hostPid)
+        expect(nsPidInPidns(fd, h.hostPid)).toBe(h.innerPid)
+        // Every level: the caller's pid -> that level's NSpid column, and back.
+        const levelFds = h.nsTargets.map((t) => nsFd(t.hostPid))
+        expect(levelFds.map((f) => nsPidInPidns(f, h.hostPid))).toEqual(h.nspid.slice(1))
+        expect(levelFds.map((f, k) => nsPidFromPidns(f, h.nspid[k + 1]))).toEqual(levelFds.map(() => h.hostPid))
+        // pid 1 of each level is that level's init.
+        expect(levelFds.map((f) => nsPidFromPidns(f, 1))).toEqual(h.nsTargets.map((t) => t.hostPid))
+      },
+      () => evidence({holder: h}),
+    )
   })
 
   test('a pid that is not visible gives null', () => {

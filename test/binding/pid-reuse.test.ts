@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs'
 
-import {nodeArgv, parseJsonResult, runInSiblingNs} from '../helpers/holders'
+import {nodeArgv, parseJsonResult, runInSiblingNs} from '../helpers/run'
 
 /** Runs as pid 1 of a fresh PID namespace; prints one JSON line. args[0]: the test's ns/pid link. */
 const RACE = `
@@ -71,7 +71,7 @@ async function race(mode: 'pidfd' | 'kill'): Promise<RaceResult> {
   return parseJsonResult<RaceResult>(r)
 }
 
-describe('pid reuse: the innocent process that inherits a dead target\'s number', () => {
+describe("pid reuse: the innocent process that inherits a dead target's number", () => {
   test('the old pidfd refuses with ESRCH and the innocent survives', async () => {
     const r = await race('pidfd')
     expect(r.self).toBe(1)

@@ -9,9 +9,10 @@ import * as path from 'node:path'
 import {types} from 'node:util'
 
 import {pidfdExited, pidfdInfo, pidfdOpen, pidfdSendSignal, waitPidfd} from '../../src/native/binding'
-import {
-  Holder, evidence, holderBinaries, sleep, spawnHolder, spawnTracked, stopAll, tempDir, withEvidence, withTimeout,
-} from '../helpers/holders'
+import {evidence, withEvidence} from '../helpers/evidence'
+import {Holder, holderBinaries, spawnHolder} from '../helpers/lock-holders'
+import {sleep, withTimeout} from '../helpers/timing'
+import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
 
 const {SIGKILL, SIGTERM} = constants.signals
 
@@ -58,16 +59,19 @@ describe('signalling into a child PID namespace from the host', () => {
       await withTimeout(gone, 2000, 'waitPidfd after SIGTERM')
       expect(pidfdExited(fd)).toBe(true)
       // mini-init (pid 1 inside) reaps it; then /proc has no such pid and the pidfd keeps the wait status.
-      await withEvidence(async () => {
-        await until('the holder to be reaped', () => procState(h.hostPid) === null)
-        const info = await until('PIDFD_INFO_EXIT', () => {
-          const i = pidfdInfo(fd)
-          return i && i.exitCode !== null ? i : null
-        })
-        expect(info.exitCode).toBe(SIGTERM) // wait status: killed by signal 15, no core, not exited
-        expect(info.pid).toBeNull() // PIDFD_INFO_PID is not reported once the task is gone
-        expect(() => pidfdSendSignal(fd, 0)).toThrow(expect.objectContaining({code: 'ESRCH'}))
-      }, () => evidence({holder: h}))
+      await withEvidence(
+        async () => {
+          await until('the holder to be reaped', () => procState(h.hostPid) === null)
+          const info = await until('PIDFD_INFO_EXIT', () => {
+            const i = pidfdInfo(fd)
+            return i && i.exitCode !== null ? i : null
+          })
+          expect(info.exitCode).toBe(SIGTERM) // wait status: killed by signal 15, no core, not exited
+          expect(info.pid).toBeNull() // PIDFD_INFO_PID is not reported once the task is gone
+          expect(() => pidfdSendSignal(fd, 0)).toThrow(expect.objectContaining({code: 'ESRCH'}))
+        },
+        () => evidence({holder: h}),
+      )
     } finally {
       fs.closeSync(fd)
       await h.stop()
@@ -104,13 +108,21 @@ describe('errors', () => {
       pidfdSendSignal(fd, SIGKILL)
       expect(await exitOf(child)).toEqual({code: null, signal: 'SIGKILL'}) // node has reaped it
       let sendError: unknown
-      try { pidfdSendSignal(fd, SIGTERM) } catch (e) { sendError = e }
+      try {
+        pidfdSendSignal(fd, SIGTERM)
+      } catch (e) {
+        sendError = e
+      }
       // A real Error (made by napi_create_error in Node's realm, so not `instanceof` jest's sandbox Error).
       expect(types.isNativeError(sendError)).toBe(true)
       expect(sendError).toMatchObject({code: 'ESRCH', errno: -3, syscall: 'pidfd_send_signal', unsupported: false})
       expect((sendError as Error).message).toMatch(/^ESRCH /)
       let openError: unknown
-      try { pidfdOpen(pid) } catch (e) { openError = e }
+      try {
+        pidfdOpen(pid)
+      } catch (e) {
+        openError = e
+      }
       expect(types.isNativeError(openError)).toBe(true)
       expect(openError).toMatchObject({code: 'ESRCH', errno: -3, syscall: 'pidfd_open'})
       expect(() => pidfdOpen(0)).toThrow(expect.objectContaining({code: 'EINVAL', errno: -22, syscall: 'pidfd_open'}))
@@ -151,7 +163,11 @@ describe('pidfdExited', () => {
       expect(await exitOf(parent)).toEqual({code: 128 + SIGKILL, signal: null}) // mini-init reports its command's death
     } finally {
       for (const pinned of [fd, parentFd]) {
-        try { pidfdSendSignal(pinned, SIGKILL) } catch { /* ESRCH: already gone */ }
+        try {
+          pidfdSendSignal(pinned, SIGKILL)
+        } catch {
+          /* ESRCH: already gone */
+        }
         fs.closeSync(pinned)
       }
     }
@@ -174,8 +190,12 @@ describe('pidfdInfo (PIDFD_GET_INFO)', () => {
     try {
       const live = pidfdInfo(fd)
       expect(live).toEqual({
-        pid: child.pid, ppid: process.pid, ruid: process.getuid!(), euid: process.geteuid!(),
-        cgroupid: expect.any(BigInt), exitCode: null,
+        pid: child.pid,
+        ppid: process.pid,
+        ruid: process.getuid!(),
+        euid: process.geteuid!(),
+        cgroupid: expect.any(BigInt),
+        exitCode: null,
       })
       expect(typeof live!.cgroupid).toBe('bigint')
       expect(live!.cgroupid).toBe(pidfdInfo(selfFd)!.cgroupid) // same cgroup as its parent
@@ -190,7 +210,7 @@ describe('pidfdInfo (PIDFD_GET_INFO)', () => {
     }
   })
 
-  test('a holder in a namespace: pid and ppid in the caller\'s (host) numbering', async () => {
+  test("a holder in a namespace: pid and ppid in the caller's (host) numbering", async () => {
     const h = await spawnHolder({kind: 'none', file: path.join(dir, 'info.pid'), levels: 2})
     const fd = pidfdOpen(h.hostPid)
     try {

@@ -6,7 +6,10 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {flock, probePosixLock, setPosixLock} from '../../src/native/binding'
-import {HolderStartError, LockProbeResult, lockProbeArgv, parseJsonResult, procLocks, run, spawnHolder, stopAll, tempDir} from '../helpers/holders'
+import {HolderStartError, spawnHolder} from '../helpers/lock-holders'
+import {procLocks} from '../helpers/proc'
+import {LockProbeResult, lockProbeArgv, parseJsonResult, run} from '../helpers/run'
+import {stopAll, tempDir} from '../helpers/tracked'
 
 let dir: string
 beforeAll(() => {

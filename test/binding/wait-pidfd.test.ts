@@ -8,7 +8,11 @@ import {constants} from 'node:os'
 import * as path from 'node:path'
 
 import {pidfdExited, pidfdOpen, pidfdSendSignal, waitPidfd, waitPidfdFor} from '../../src/native/binding'
-import {ROOT, nodeArgv, parseJsonResult, run, spawnHolder, spawnTracked, stopAll, tempDir, withTimeout} from '../helpers/holders'
+import {spawnHolder} from '../helpers/lock-holders'
+import {ROOT} from '../helpers/paths'
+import {nodeArgv, parseJsonResult, run} from '../helpers/run'
+import {withTimeout} from '../helpers/timing'
+import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
 
 const {SIGKILL} = constants.signals
 
@@ -42,8 +46,10 @@ test('resolves promptly after the process exits (not our child: a holder under m
       await h.stop()
     }
   }
-  console.log(`waitPidfd latency after SIGKILL over ${latencies.length} runs: median ${median(latencies).toFixed(2)} ms, ` +
-    `max ${Math.max(...latencies).toFixed(2)} ms`)
+  console.log(
+    `waitPidfd latency after SIGKILL over ${latencies.length} runs: median ${median(latencies).toFixed(2)} ms, ` +
+      `max ${Math.max(...latencies).toFixed(2)} ms`,
+  )
   expect(Math.max(...latencies)).toBeLessThan(1000)
 })
 
@@ -62,14 +68,27 @@ test('an already-exited process resolves at once', async () => {
 
 test('200 concurrent waits do not stall fs.promises, and all resolve once the processes are killed', async () => {
   const children = Array.from({length: 200}, () => spawnTracked(['sleep', '60']))
-  await withTimeout(Promise.all(children.map((c) => new Promise((resolve, reject) => {
-    c.once('spawn', resolve)
-    c.once('error', reject)
-  }))), 10_000, '200 sleeps to start')
+  await withTimeout(
+    Promise.all(
+      children.map(
+        (c) =>
+          new Promise((resolve, reject) => {
+            c.once('spawn', resolve)
+            c.once('error', reject)
+          }),
+      ),
+    ),
+    10_000,
+    '200 sleeps to start',
+  )
   const fds = children.map((c) => pidfdOpen(c.pid!))
   try {
     let settled = 0
-    const waits = fds.map((fd) => waitPidfd(fd).then(() => { settled++ }))
+    const waits = fds.map((fd) =>
+      waitPidfd(fd).then(() => {
+        settled++
+      }),
+    )
     // The threadpool has 4 threads: if each wait held one, this read would hang until the kills.
     const t0 = performance.now()
     const text = await withTimeout(fs.promises.readFile(path.join(ROOT, 'package.json'), 'utf8'), 5000, 'fs.promises.readFile')
@@ -103,7 +122,8 @@ describe('several waits and closed pidfds (each wait polls its own dup of the pi
       pidfdSendSignal(fd, SIGKILL)
       // libuv allows one poll handle per fd: without the dup the second wait failed with EEXIST.
       expect(await withTimeout(both, 2000, 'both waits')).toEqual([
-        {status: 'fulfilled', value: undefined}, {status: 'fulfilled', value: undefined},
+        {status: 'fulfilled', value: undefined},
+        {status: 'fulfilled', value: undefined},
       ])
     } finally {
       fs.closeSync(fd)
@@ -134,7 +154,9 @@ describe('several waits and closed pidfds (each wait polls its own dup of the pi
     const bad = fs.openSync(ROOT, 'r')
     fs.closeSync(bad)
     let pending: Promise<void> | undefined
-    expect(() => { pending = waitPidfd(bad) }).not.toThrow()
+    expect(() => {
+      pending = waitPidfd(bad)
+    }).not.toThrow()
     await expect(pending).rejects.toMatchObject({code: 'EBADF', errno: -9})
   })
 })
@@ -170,7 +192,10 @@ setTimeout(() => console.log(JSON.stringify({cancelled: a.cancelWait(p.waitId), 
 p.then((v) => console.log(JSON.stringify({resolved: v})))`
     const t0 = performance.now()
     const r = await run(nodeArgv(script, String(child.pid)), {timeoutMs: 10_000})
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     expect(lines).toEqual([{cancelled: true, again: false}, {resolved: false}])
     expect(parseJsonResult(r)).toEqual({resolved: false})
     expect(performance.now() - t0).toBeLessThan(5000) // it exited on its own while sleep 30 still runs

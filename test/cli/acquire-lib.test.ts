@@ -36,11 +36,15 @@ async function line(child: ReturnType<typeof service>): Promise<string> {
 test('acquire() holds the pidfile; a second acquire() throws CONFLICT with the holder pid; release() removes it', async () => {
   const dir = tmpdir()
   // setInterval keeps the service alive (the handle alone does not keep Node's event loop running).
-  const first = service(`ns.acquire({name: 'lib', dir: ${JSON.stringify(dir)}}).then((h) => { console.log(JSON.stringify({pid: h.pid, path: h.path})); setInterval(() => {}, 1000) })`)
+  const first = service(
+    `ns.acquire({name: 'lib', dir: ${JSON.stringify(dir)}}).then((h) => { console.log(JSON.stringify({pid: h.pid, path: h.path})); setInterval(() => {}, 1000) })`,
+  )
   const info = JSON.parse(await line(first))
   expect(info).toEqual({pid: first.pid, path: path.join(dir, 'lib.pid')})
   expect(fs.readFileSync(info.path, 'utf8')).toBe(String(first.pid))
-  const second = service(`ns.acquire({name: 'lib', dir: ${JSON.stringify(dir)}, lockTimeoutMs: 500}).then(() => console.log('acquired'), (e) => console.log(JSON.stringify({code: e.code, pid: e.details.pid, msg: e.message})))`)
+  const second = service(
+    `ns.acquire({name: 'lib', dir: ${JSON.stringify(dir)}, lockTimeoutMs: 500}).then(() => console.log('acquired'), (e) => console.log(JSON.stringify({code: e.code, pid: e.details.pid, msg: e.message})))`,
+  )
   const err = JSON.parse(await line(second))
   expect(err).toMatchObject({code: 'CONFLICT', pid: first.pid})
   expect(err.msg).toMatch(/already running \(pid \d+\)/)
@@ -50,8 +54,8 @@ test('acquire() holds the pidfile; a second acquire() throws CONFLICT with the h
 
 test('locate() on its own pidfile does not drop the POSIX lock it holds', async () => {
   const dir = tmpdir()
-  const svc = service(`ns.acquire({name: 'self', dir: ${JSON.stringify(dir)}}).then(() => {
-    const r = ns.locate({name: 'self', dir: ${JSON.stringify(dir)}})
+  const svc = service(`ns.acquire({name: 'self', dir: ${JSON.stringify(dir)}}).then(async () => {
+    const r = await ns.locate('self', {dir: ${JSON.stringify(dir)}})
     console.log(JSON.stringify({state: r.state, holder: r.holder}))
     setInterval(() => {}, 1000)
   })`)

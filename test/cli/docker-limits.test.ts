@@ -36,13 +36,17 @@ async function engine(route: (method: string, url: string) => Behaviour): Promis
 async function timed(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000) {
   const t0 = Date.now()
   const r = await cli(args, {env, timeoutMs})
-  return {...r, ms: Date.now() - t0, json: (() => {
-    try {
-      return JSON.parse(r.stdout)
-    } catch {
-      return null
-    }
-  })()}
+  return {
+    ...r,
+    ms: Date.now() - t0,
+    json: (() => {
+      try {
+        return JSON.parse(r.stdout)
+      } catch {
+        return null
+      }
+    })(),
+  }
 }
 
 describe('a total deadline per request', () => {
@@ -50,7 +54,12 @@ describe('a total deadline per request', () => {
     const e = await engine(() => ({kind: 'drip', phase, everyMs: 100}))
     const r = await timed(['find', 'app', '--container', 'web', '--json'], {DOCKER_HOST: `unix://${e.socket}`, NSLOCATE_DOCKER_TIMEOUT: '1s'})
     expect(r.status).toBe(4)
-    expect(r.json).toEqual({error: {code: 'DOCKER', message: `the Docker engine at unix://${e.socket} did not answer within 1 s while trying to inspect container web: it is hung or overloaded; NSLOCATE_DOCKER_TIMEOUT sets the deadline of each request (default 10s)`}})
+    expect(r.json).toEqual({
+      error: {
+        code: 'DOCKER',
+        message: `the Docker engine at unix://${e.socket} did not answer within 1 s while trying to inspect container web: it is hung or overloaded; NSLOCATE_DOCKER_TIMEOUT sets the deadline of each request (default 10s)`,
+      },
+    })
     await e.idle() // the client hung up: the connection is closed, not left dripping
     expect(e.requests).toEqual(['GET /containers/web/json'])
     expect(e.connectionMs).toHaveLength(1)
@@ -86,7 +95,10 @@ describe('a total deadline per request', () => {
     const e = await engine(() => ({kind: 'json', body: {}}))
     const r = await timed(['find', 'app', '--container', 'web', '--json'], {DOCKER_HOST: `unix://${e.socket}`, NSLOCATE_DOCKER_TIMEOUT: value})
     expect(r.status).toBe(2)
-    expect(r.json.error).toEqual({code: 'USAGE', message: `NSLOCATE_DOCKER_TIMEOUT=${JSON.stringify(value)} is not a duration from 1ms to 24d: use e.g. 500ms, 10s, 2m`})
+    expect(r.json.error).toEqual({
+      code: 'USAGE',
+      message: `NSLOCATE_DOCKER_TIMEOUT=${JSON.stringify(value)} is not a duration from 1ms to 24d: use e.g. 500ms, 10s, 2m`,
+    })
     expect(e.connections).toBe(0)
   })
 })
@@ -96,7 +108,10 @@ describe('a size cap per answer', () => {
     const e = await engine(() => ({kind: 'flood', bytes: 100 * MB}))
     const r = await timed(['find', 'app', '--container', 'web', '--json'], {DOCKER_HOST: `unix://${e.socket}`})
     expect(r.status).toBe(4)
-    expect(r.json.error).toEqual({code: 'DOCKER', message: `the Docker engine at unix://${e.socket} sent more than 16 MiB while trying to inspect container web; nslocate stopped reading: NSLOCATE_DOCKER_MAX_BYTES sets the cap of each answer (default 16M)`})
+    expect(r.json.error).toEqual({
+      code: 'DOCKER',
+      message: `the Docker engine at unix://${e.socket} sent more than 16 MiB while trying to inspect container web; nslocate stopped reading: NSLOCATE_DOCKER_MAX_BYTES sets the cap of each answer (default 16M)`,
+    })
     await e.idle()
     expect(e.bytesSent).toBeGreaterThan(16 * MB)
     expect(e.bytesSent).toBeLessThan(16 * MB + 4 * MB)
@@ -131,15 +146,32 @@ describe('a size cap per answer', () => {
 })
 
 describe('an engine that lies: DOCKER (4), never a raw error, never a pid acted on', () => {
-  const http200 = (body: string, extra = '') => `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`
+  const http200 = (body: string, extra = '') =>
+    `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`
   test.each<[string, Behaviour, string]>([
-    ['HTML instead of JSON', {kind: 'raw', data: http200('<html>\x1b[2Jgotcha</html>'), end: 'close'}, 'failed to inspect container web: an answer that is not JSON (HTTP 200): "<html>\\u001b[2Jgotcha</html>"'],
+    [
+      'HTML instead of JSON',
+      {kind: 'raw', data: http200('<html>\x1b[2Jgotcha</html>'), end: 'close'},
+      'failed to inspect container web: an answer that is not JSON (HTTP 200): "<html>\\u001b[2Jgotcha</html>"',
+    ],
     ['a JSON array', {kind: 'json', body: [1, 2, 3]}, "answered without a container's Id and State"],
     ['an Id that is a number', {kind: 'json', body: {Id: 5, State: {Running: true, Pid: 1}}}, "answered without a container's Id and State"],
-    ['a body cut short (Content-Length 1000, 10 bytes, then close)', {kind: 'raw', data: 'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{"Id": "ab', end: 'close'}, 'cut its answer short while trying to inspect container web'],
-    ['headers cut short, then close', {kind: 'raw', data: 'HTTP/1.1 200 OK\r\nContent-Le', end: 'close'}, 'cut its answer short while trying to inspect container web'],
+    [
+      'a body cut short (Content-Length 1000, 10 bytes, then close)',
+      {kind: 'raw', data: 'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{"Id": "ab', end: 'close'},
+      'cut its answer short while trying to inspect container web',
+    ],
+    [
+      'headers cut short, then close',
+      {kind: 'raw', data: 'HTTP/1.1 200 OK\r\nContent-Le', end: 'close'},
+      'cut its answer short while trying to inspect container web',
+    ],
     ['nothing at all, then close', {kind: 'raw', data: '', end: 'close'}, 'cut its answer short while trying to inspect container web'],
-    ['a truncated body held open', {kind: 'raw', data: 'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{"Id": "ab', end: 'hold'}, 'did not answer within 1 s while trying to inspect container web'],
+    [
+      'a truncated body held open',
+      {kind: 'raw', data: 'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{"Id": "ab', end: 'hold'},
+      'did not answer within 1 s while trying to inspect container web',
+    ],
   ])('%s', async (_what, behaviour, message) => {
     const e = await engine(() => behaviour)
     for (const extra of [{}, {NSLOCATE_NO_FAST_PATH: '1'}]) {

@@ -38,9 +38,9 @@ afterAll(async () => {
 
 /** A fake engine that knows no container (404): reaching it gives exit 3. */
 async function engineAt(socket: string): Promise<FakeEngine> {
-  const e = await startFakeEngine(socket, (_m, url) => url.startsWith('/containers/json')
-    ? {kind: 'json', body: []}
-    : {kind: 'json', status: 404, body: {message: 'No such container: web'}})
+  const e = await startFakeEngine(socket, (_m, url) =>
+    url.startsWith('/containers/json') ? {kind: 'json', body: []} : {kind: 'json', status: 404, body: {message: 'No such container: web'}},
+  )
   engines.push(e)
   return e
 }
@@ -68,19 +68,26 @@ describe('the Docker socket', () => {
     const socket = path.join(mallory.home, '.docker', 'run', 'docker.sock')
     const e = await engineAt(socket)
     chownR(socket, path.dirname(mallory.home), mallory)
-    for (const args of [['find', 'app', '--container', 'web'], ['signal', 'app', 'TERM', '--container', 'web'], ['containers'], ['list', '--container', 'web']]) {
+    for (const args of [
+      ['find', 'app', '--container', 'web'],
+      ['signal', 'app', 'TERM', '--container', 'web'],
+      ['containers'],
+      ['list', '--container', 'web'],
+    ]) {
       for (const extra of [{}, {NSLOCATE_NO_FAST_PATH: '1'}]) {
         const r = await cli([...args, '--json'], {env: {HOME: mallory.home, DOCKER_HOST: undefined, ...extra}})
         const err = json(r.stdout)?.error
         expect({args, status: r.status, code: err?.code}).toEqual({args, status: 4, code: 'DOCKER'})
-        expect(err.message).toBe(`refusing the Docker socket ${socket} (on its path: ${mallory.home}): owned by uid ${mallory.uid} (${mallory.name}), not by root or the caller (uid 0); another user could answer as the engine and choose the pid nslocate acts on. it is Docker Desktop's socket under HOME=${mallory.home}: set DOCKER_HOST=unix:///var/run/docker.sock to use the system engine, or keep another user's HOME out of root's environment (sudo without -E), or run nslocate as uid ${mallory.uid}`)
+        expect(err.message).toBe(
+          `refusing the Docker socket ${socket} (on its path: ${mallory.home}): owned by uid ${mallory.uid} (${mallory.name}), not by root or the caller (uid 0); another user could answer as the engine and choose the pid nslocate acts on. it is Docker Desktop's socket under HOME=${mallory.home}: set DOCKER_HOST=unix:///var/run/docker.sock to use the system engine, or keep another user's HOME out of root's environment (sudo without -E), or run nslocate as uid ${mallory.uid}`,
+        )
       }
     }
     // Text output says the same on stderr, without a stack trace.
     const t = await cli(['find', 'app', '--container', 'web'], {env: {HOME: mallory.home, DOCKER_HOST: undefined}})
     expect(t.status).toBe(4)
     // (oclif wraps the message at 80 columns on both paths: unwrap it)
-    expect(t.stderr.replace(/\n ›   /g, '')).toContain(`refusing the Docker socket ${socket}`)
+    expect(t.stderr.replace(/\n › {3}/g, '')).toContain(`refusing the Docker socket ${socket}`)
     expect(t.stderr).not.toMatch(/\n\s+at /)
     expect(e.connections).toBe(0)
   })
@@ -93,7 +100,9 @@ describe('the Docker socket', () => {
     fs.chownSync(socket, mallory.uid, mallory.gid)
     const r = await cli(['find', 'app', '--container', 'web', '--json'], {env: {DOCKER_HOST: `unix://${socket}`}})
     expect(r.status).toBe(4)
-    expect(json(r.stdout).error.message).toContain(`refusing the Docker socket ${socket}: owned by uid ${mallory.uid} (${mallory.name}), not by root or the caller (uid 0)`)
+    expect(json(r.stdout).error.message).toContain(
+      `refusing the Docker socket ${socket}: owned by uid ${mallory.uid} (${mallory.name}), not by root or the caller (uid 0)`,
+    )
     expect(json(r.stdout).error.message).toContain(`DOCKER_HOST=unix://${socket} names it: point DOCKER_HOST at a socket owned by root or by you`)
     expect(e.connections).toBe(0)
   })
@@ -105,7 +114,9 @@ describe('the Docker socket', () => {
     fs.chmodSync(sub, 0o777)
     const r = await cli(['containers', '--json'], {env: {DOCKER_HOST: `unix://${socket}`}})
     expect(r.status).toBe(4)
-    expect(json(r.stdout).error.message).toContain(`refusing the Docker socket ${socket} (on its path: ${sub}): writable by group and others (mode 0777, not sticky and root-owned), owned by uid 0 (root)`)
+    expect(json(r.stdout).error.message).toContain(
+      `refusing the Docker socket ${socket} (on its path: ${sub}): writable by group and others (mode 0777, not sticky and root-owned), owned by uid 0 (root)`,
+    )
     expect(e.connections).toBe(0)
     fs.chmodSync(sub, 0o1777)
     const ok = await cli(['find', 'app', '--container', 'web', '--json'], {env: {DOCKER_HOST: `unix://${socket}`}})
@@ -113,7 +124,7 @@ describe('the Docker socket', () => {
     expect(e.requests).toEqual(['GET /containers/web/json'])
   })
 
-  test('a root-owned symlink to a socket in the other user\'s directory: the target is judged, refused, no connection', async () => {
+  test("a root-owned symlink to a socket in the other user's directory: the target is judged, refused, no connection", async () => {
     const theirs = fs.mkdtempSync(path.join(dir, 'theirs-'))
     fs.chmodSync(theirs, 0o755)
     const socket = path.join(theirs, 'docker.sock')
@@ -127,7 +138,7 @@ describe('the Docker socket', () => {
     expect(e.connections).toBe(0)
   })
 
-  test('controls: a root-owned socket in root-owned directories is used by root; the user\'s own socket is used by the user', async () => {
+  test("controls: a root-owned socket in root-owned directories is used by root; the user's own socket is used by the user", async () => {
     const sub = fs.mkdtempSync(path.join(dir, 'root-'))
     fs.chmodSync(sub, 0o755)
     const rootSock = path.join(sub, 'docker.sock')
@@ -157,7 +168,9 @@ describe('NSLOCATE_ADDON', () => {
     // A shared object whose ELF constructor writes $NSLOCATE_TEST_MARKER: it runs at dlopen(), before
     // Node could reject the file as an addon, so the marker proves whether the file was loaded.
     const c = path.join(dir, 'planted.c')
-    fs.writeFileSync(c, `#include <fcntl.h>
+    fs.writeFileSync(
+      c,
+      `#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 __attribute__((constructor)) static void planted(void) {
@@ -166,7 +179,8 @@ __attribute__((constructor)) static void planted(void) {
   int fd = open(m, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd >= 0) { (void)write(fd, "loaded\\n", 7); close(fd); }
 }
-`)
+`,
+    )
     addonSrc = path.join(dir, 'planted.node')
     execFileSync('cc', ['-shared', '-fPIC', '-o', addonSrc, c])
     pidfile = path.join(dir, 'app.pid')
@@ -188,7 +202,10 @@ __attribute__((constructor)) static void planted(void) {
     for (const extra of [{}, {NSLOCATE_NO_FAST_PATH: '1'}]) {
       const r = await cli(['find', 'app', '--pidfile', pidfile, '--json'], {env: {NSLOCATE_ADDON: addon, NSLOCATE_TEST_MARKER: marker, ...extra}})
       expect(r.status).toBe(4)
-      expect(json(r.stdout).error).toEqual({code: 'NATIVE_LOAD', message: `refusing to load NSLOCATE_ADDON=${addon} (on its path: ${mallory.home}): owned by uid ${mallory.uid} (${mallory.name}), not by root or the caller (uid 0); another user could run code as you through it. Put the addon where only root (or you) can write, e.g. chown root and chmod go-w it and its directories, or unset NSLOCATE_ADDON to use the addon built with the package.`})
+      expect(json(r.stdout).error).toEqual({
+        code: 'NATIVE_LOAD',
+        message: `refusing to load NSLOCATE_ADDON=${addon} (on its path: ${mallory.home}): owned by uid ${mallory.uid} (${mallory.name}), not by root or the caller (uid 0); another user could run code as you through it. Put the addon where only root (or you) can write, e.g. chown root and chmod go-w it and its directories, or unset NSLOCATE_ADDON to use the addon built with the package.`,
+      })
       expect(fs.existsSync(marker)).toBe(false)
     }
   })
@@ -198,7 +215,13 @@ __attribute__((constructor)) static void planted(void) {
     fs.chmodSync(path.dirname(writable), 0o755)
     const openDir = plant(path.join(dir, 'o', 'nslocate.node'), null, 0o755)
     fs.chmodSync(path.dirname(openDir), 0o777)
-    for (const [addon, why] of [[writable, `refusing to load NSLOCATE_ADDON=${writable}: writable by group and others (mode 0666), owned by uid 0 (root)`], [openDir, `refusing to load NSLOCATE_ADDON=${openDir} (on its path: ${path.dirname(openDir)}): writable by group and others (mode 0777, not sticky and root-owned)`]]) {
+    for (const [addon, why] of [
+      [writable, `refusing to load NSLOCATE_ADDON=${writable}: writable by group and others (mode 0666), owned by uid 0 (root)`],
+      [
+        openDir,
+        `refusing to load NSLOCATE_ADDON=${openDir} (on its path: ${path.dirname(openDir)}): writable by group and others (mode 0777, not sticky and root-owned)`,
+      ],
+    ]) {
       const marker = path.join(dir, `marker-${path.basename(path.dirname(addon))}`)
       const r = await cli(['find', 'app', '--pidfile', pidfile, '--json'], {env: {NSLOCATE_ADDON: addon, NSLOCATE_TEST_MARKER: marker}})
       expect(r.status).toBe(4)

@@ -38,7 +38,9 @@ function expectClean(text: string, where: string): void {
 beforeAll(async () => {
   dir = tmpdir('nslocate-escape-')
   const c = path.join(dir, 'svc.c')
-  fs.writeFileSync(c, `#include <fcntl.h>
+  fs.writeFileSync(
+    c,
+    `#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -56,7 +58,8 @@ int main(int argc, char **argv) {
   fflush(stdout);
   for (;;) pause();
 }
-`)
+`,
+  )
   const bin = path.join(dir, 'svc')
   execFileSync('cc', ['-o', bin, c])
   pidfile = path.join(dir, FILE_NAME)
@@ -111,7 +114,12 @@ describe('a process whose comm and argv hold ESC, behind a pidfile whose name ho
   })
 
   test('signal (probe, dry runs) and wait: messages escaped, on stdout and stderr', async () => {
-    for (const args of [['signal', 'app', '0'], ['signal', 'app', 'TERM', '--scope', 'tree', '--dry-run'], ['signal', 'app', 'TERM', '--scope', 'group', '--dry-run'], ['wait', 'app', '--for', 'running']]) {
+    for (const args of [
+      ['signal', 'app', '0'],
+      ['signal', 'app', 'TERM', '--scope', 'tree', '--dry-run'],
+      ['signal', 'app', 'TERM', '--scope', 'group', '--dry-run'],
+      ['wait', 'app', '--for', 'running'],
+    ]) {
       const r = await cli([...args, '--pidfile', pidfile])
       expectClean(r.stdout, `${args.join(' ')} stdout`)
       expectClean(r.stderr, `${args.join(' ')} stderr`)

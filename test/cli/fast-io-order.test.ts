@@ -43,12 +43,15 @@ test('after an EAGAIN, later lines never overtake the queued ones (non-blocking,
     const child = path.join(dir, 'child.js')
     const flag = path.join(dir, 'drained')
     fs.writeFileSync(harness, HARNESS)
-    fs.writeFileSync(child, `
+    fs.writeFileSync(
+      child,
+      `
       const fs = require('fs'); const {writeFd} = require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'cli', 'fast-io.js'))})
       writeFd(2, 'A first\\n')
       while (!fs.existsSync(process.argv[2])) {}   // synchronously: the stream cannot flush meanwhile
       writeFd(2, 'B second\\n')
-      writeFd(2, 'C third\\n')`)
+      writeFd(2, 'C third\\n')`,
+    )
     const r = spawnSync('/usr/bin/python3', [harness, process.execPath, child, flag], {encoding: 'utf8', timeout: 30_000})
     expect(r.stderr).toBe('')
     expect(r.stdout).toBe('A first\nB second\nC third\n')

@@ -13,14 +13,18 @@ import {readLog, siglogBinary} from '../helpers/victims'
 
 const OCLIF = {NSLOCATE_NO_FAST_PATH: '1'}
 /** what may differ between two runs a moment apart: times, and how many PID namespaces exist right now */
-const strip = (s: string) => s
-  .replace(/"started": "[^"]+"/g, '').replace(/started \S+/g, '')
-  .replace(/in \d+ PID namespace\(s\): [^\n]*/g, '').replace(/"(elapsed|waited)_ms": \d+/g, '').replace(/after \d+ ms/g, '')
+const strip = (s: string) =>
+  s
+    .replace(/"started": "[^"]+"/g, '')
+    .replace(/started \S+/g, '')
+    .replace(/in \d+ PID namespace\(s\): [^\n]*/g, '')
+    .replace(/"(elapsed|waited)_ms": \d+/g, '')
+    .replace(/after \d+ ms/g, '')
 
 let dir: string
 let logDir: string
 let log: string
-let service: ChildProcess
+let _service: ChildProcess // kept for the whole file; stopped with the tracked processes
 let pid: number
 let preload: string
 
@@ -29,9 +33,12 @@ beforeAll(async () => {
   logDir = tmpdir()
   log = path.join(logDir, 'signals.log')
   preload = path.join(logDir, 'oclif-probe.js')
-  fs.writeFileSync(preload, "process.on('exit', () => { if (Object.keys(require.cache).some((k) => k.includes('/@oclif/'))) process.stderr.write('OCLIF LOADED\\n') })\n")
+  fs.writeFileSync(
+    preload,
+    "process.on('exit', () => { if (Object.keys(require.cache).some((k) => k.includes('/@oclif/'))) process.stderr.write('OCLIF LOADED\\n') })\n",
+  )
   // The service runs under `nslocate run` (the fast path too): run holds the lock, siglog is the pid.
-  service = track(spawn(process.execPath, [BIN, 'run', 'svc', '--dir', dir, '--', siglogBinary(), log], {stdio: 'ignore', detached: true}), {group: true})
+  _service = track(spawn(process.execPath, [BIN, 'run', 'svc', '--dir', dir, '--', siglogBinary(), log], {stdio: 'ignore', detached: true}), {group: true})
   const file = path.join(dir, 'svc.pid')
   await until(() => fs.existsSync(file) && /^[0-9]+$/.test(fs.readFileSync(file, 'utf8')) && fs.existsSync(log), 'svc.pid to name siglog')
   pid = Number(fs.readFileSync(file, 'utf8'))
@@ -46,8 +53,11 @@ afterAll(async () => {
 describe('fast path and oclif path print the same', () => {
   const cases: Array<[string, () => string[], NodeJS.ProcessEnv?]> = [
     // main's fast find printed library errors unwrapped, oclif wraps them at 80 columns
-    ['find --container, no engine at DOCKER_HOST (a long library error)', () => ['find', 'svc', '--container', 'web'],
-      {DOCKER_HOST: 'unix:///nonexistent/nslocate-test/a/rather/long/path/to/the/docker.sock'}],
+    [
+      'find --container, no engine at DOCKER_HOST (a long library error)',
+      () => ['find', 'svc', '--container', 'web'],
+      {DOCKER_HOST: 'unix:///nonexistent/nslocate-test/a/rather/long/path/to/the/docker.sock'},
+    ],
     ['find running', () => ['find', 'svc', '--dir', dir]],
     ['find --json', () => ['find', 'svc', '--dir', dir, '--json']],
     ['find -q', () => ['find', 'svc', '--dir', dir, '-q']],
@@ -73,7 +83,11 @@ describe('fast path and oclif path print the same', () => {
   test.each(cases)('%s', async (_what, argv, env = {}) => {
     const fast = await cli(argv(), {env})
     const slow = await cli(argv(), {env: {...env, ...OCLIF}})
-    expect({status: fast.status, out: strip(fast.stdout), err: strip(fast.stderr)}).toEqual({status: slow.status, out: strip(slow.stdout), err: strip(slow.stderr)})
+    expect({status: fast.status, out: strip(fast.stdout), err: strip(fast.stderr)}).toEqual({
+      status: slow.status,
+      out: strip(slow.stdout),
+      err: strip(slow.stderr),
+    })
   })
 })
 
@@ -85,7 +99,10 @@ test('signal USR1 by either path: the service received it twice, nothing else', 
   expect(fast.stdout).toBe(slow.stdout)
   await until(() => readLog(log).length >= before + 2, 'siglog to log two signals')
   const got = readLog(log).slice(before)
-  expect(got.map((r) => [r.pid, r.signo])).toEqual([[pid, 10], [pid, 10]])
+  expect(got.map((r) => [r.pid, r.signo])).toEqual([
+    [pid, 10],
+    [pid, 10],
+  ])
   expect(got.every((r) => r.from > 0 && r.from !== pid)).toBe(true)
 })
 
@@ -101,11 +118,7 @@ describe('the plain invocations do not load oclif; help and errors do', () => {
     const r = await probe(argv.map((a) => (a === 'DIR' ? dir : a)))
     expect(r.stderr).not.toContain('OCLIF LOADED')
   })
-  test.each([
-    [['find', '--help']],
-    [['signal', 'svc', '--dir', 'DIR']],
-    [['wait', 'svc', '--for', 'later', '--dir', 'DIR']],
-  ])('%j', async (argv) => {
+  test.each([[['find', '--help']], [['signal', 'svc', '--dir', 'DIR']], [['wait', 'svc', '--for', 'later', '--dir', 'DIR']]])('%j', async (argv) => {
     const r = await probe(argv.map((a) => (a === 'DIR' ? dir : a)))
     expect(r.stderr).toContain('OCLIF LOADED')
   })

@@ -54,10 +54,14 @@ describe('nslocate find (same namespace, real locks)', () => {
     const {status, json} = await cliJson(['find', 'web', '--dir', dir])
     expect({status, state: json.state, pid: json.pid, holder: json.holder}).toEqual({status: 0, state: 'running', pid: svc.pid, holder: svc.pid})
     expect(json).toMatchObject({
-      name: 'web', visible: true, nspid: [svc.pid], pidns: expect.stringMatching(/^pid:\[\d+\]$/),
+      name: 'web',
+      visible: true,
+      nspid: [svc.pid],
+      pidns: expect.stringMatching(/^pid:\[\d+\]$/),
       pidfile: {path: path.join(dir, 'web.pid'), pid: svc.pid, lock: 'posix', uid: 0, mode: '0644'},
       process: {comm: 'python3', uid: 0, ppid: process.pid, started: expect.stringMatching(/^\d{4}-\d\d-\d\dT/)},
-      container: null, reasons: [],
+      container: null,
+      reasons: [],
     })
     expect(json.process.cmdline[0]).toMatch(/python3/)
     expect(json.evidence.join('\n')).toContain('F_GETLK')
@@ -222,8 +226,12 @@ describe('nslocate find (same namespace, real locks)', () => {
     track(spawn('flock', ['-o', file, 'sleep', '60'], {stdio: 'ignore', detached: true}), {group: true})
     await until(() => fs.existsSync(file) && fs.readFileSync('/proc/locks', 'utf8').includes(`:${fs.statSync(file).ino} `), 'flock taken')
     fs.chmodSync(file, 0o644)
-    const asNobody = (args: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args],
-      {encoding: 'utf8', env: {...process.env, HOME: '/tmp'}, timeout: 20000})
+    const asNobody = (args: string[]) =>
+      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], {
+        encoding: 'utf8',
+        env: {...process.env, HOME: '/tmp'},
+        timeout: 20000,
+      })
     const r = asNobody(['find', 'fl', '--dir', dir, '--json'])
     const j = JSON.parse(r.stdout)
     expect([r.status, j.state, j.pid, j.visible]).toEqual([0, 'running', null, false])
@@ -265,12 +273,7 @@ describe('nslocate find (same namespace, real locks)', () => {
 })
 
 describe('find start-up fast path', () => {
-  test.each([
-    [['--json']],
-    [[]],
-    [['--quiet']],
-    [['--json', '--allow-unsafe-pidfile']],
-  ])('prints the same as the oclif path for %j', async (extra) => {
+  test.each([[['--json']], [[]], [['--quiet']], [['--json', '--allow-unsafe-pidfile']]])('prints the same as the oclif path for %j', async (extra) => {
     const dir = tmpdir()
     try {
       const svc = posixService(path.join(dir, 'web.pid'))

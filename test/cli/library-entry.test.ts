@@ -8,7 +8,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {ROOT, killTracked, track} from '../helpers/cli'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {spawnLockedVictim} from '../sidecar/locked-victim'
 
 afterEach(async () => {
@@ -33,24 +33,29 @@ test('the package entry exports the library and sidecar API, and each export wor
   const {code, out, stderr} = await consumer(own, web.dir)
   expect({code, fatal: out?.fatal, stderr}).toEqual({code: 0, fatal: undefined, stderr: ''})
   expect(out.entry).toBe(path.join(ROOT, 'dist/src/index.js'))
-  expect(out.exports).toEqual(expect.arrayContaining(['acquire', 'locate', 'signal', 'waitFor', 'NslocateError', 'Reloader', 'prepareServer']))
+  expect(out.exports).toEqual(
+    expect.arrayContaining(['acquire', 'list', 'listContainers', 'locate', 'locateSync', 'signal', 'waitFor', 'NslocateError', 'Reloader', 'prepareServer']),
+  )
 
   expect(out.acquired).toEqual({pid: out.pid, path: path.join(own, 'svc.pid'), content: String(out.pid)})
   expect(out.self).toEqual({state: 'running', holder: out.pid})
   expect(out.web).toEqual({state: 'running', pid: web.pid})
-  expect(out.signal0).toEqual({exit_code: 0, delivered: [web.pid]})
+  expect(out.signal0).toEqual({outcome: 'probed', delivered: [web.pid]})
   expect(out.waitRunning).toBe(true)
   expect(out.healthz).toMatchObject({addr: expect.stringMatching(/^127\.0\.0\.1:\d+$/), status: 200, state: 'running', pid: web.pid})
   expect(out.healthzGone).toBe(503)
   expect(out.metricsUp).toEqual(['nslocate_service_up{name="web"} 1', 'nslocate_service_up{name="gone"} 0'])
   expect(out.reload).toEqual({outcome: 'signalled', events: ['start', 'service', 'change', 'signal', 'stop']})
-  expect(out.term).toEqual({exit_code: 0, delivered: [web.pid]})
+  expect(out.term).toEqual({outcome: 'signalled', delivered: [web.pid]})
   expect(out.waitStopped).toBe(true)
   expect(out.badName).toEqual({nslocateError: true, code: 'USAGE'})
   expect(out.released).toBe(true)
 
   // What the victim received, and from whom: HUP from the Reloader, then TERM, both sent by the consumer.
   expect(await web.exited).toEqual({code: 0, signal: null})
-  expect(web.received().map((r) => [r.signo, r.from])).toEqual([[SIG.HUP, out.pid], [SIG.TERM, out.pid]])
+  expect(web.received().map((r) => [r.signo, r.from])).toEqual([
+    [SIG.HUP, out.pid],
+    [SIG.TERM, out.pid],
+  ])
   expect(fs.existsSync(path.join(own, 'svc.pid'))).toBe(false)
 })

@@ -11,7 +11,8 @@ import {listPidfiles, locateListed} from '../../src/locate/list-pidfiles'
 import {locate} from '../../src/locate/locate'
 import {ProcFs} from '../../src/proc/proc-fs'
 import {cliJson} from '../helpers/cli'
-import {Holder, spawnHolder, stopAll, tempDir} from '../helpers/holders'
+import {Holder, spawnHolder} from '../helpers/lock-holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {spawnVictim} from '../helpers/victims'
 
 afterAll(() => stopAll())
@@ -42,7 +43,6 @@ class Counting extends ProcFs {
     this.counts.readPidnsLink++
     return super.readPidnsLink(pid)
   }
-
 }
 
 const holders: Holder[] = []
@@ -83,7 +83,7 @@ beforeAll(async () => {
   dir = await busyDir(300)
 }, 60_000)
 
-test('one pass reads the table\'s namespace links about once, not once per file', () => {
+test("one pass reads the table's namespace links about once, not once per file", () => {
   const procfs = new Counting()
   const processes = procfs.listPids().length
   procfs.counts = {listPids: 0, readPidnsLink: 0, readLocks: 0}
@@ -113,8 +113,15 @@ test('the answers are exactly those of locating each file on its own', () => {
   expect(steady(together)).toEqual(steady(alone))
   const states = Object.fromEntries(together.filter((r) => !r.name.startsWith('dead')).map((r) => [r.name, `${r.state} ${r.pidfile?.lock ?? '-'}`]))
   expect(states).toEqual({
-    empty: 'stale none', flock: 'running flock', garbage: 'stale none', inner: 'unknown none', link: 'unknown -', one: 'stale none',
-    other: expect.stringMatching(/^(running|unknown) none$/), posix: 'running posix', siglog: 'running none',
+    empty: 'stale none',
+    flock: 'running flock',
+    garbage: 'stale none',
+    inner: 'unknown none',
+    link: 'unknown -',
+    one: 'stale none',
+    other: expect.stringMatching(/^(running|unknown) none$/),
+    posix: 'running posix',
+    siglog: 'running none',
   })
   expect(new Set(together.filter((r) => r.name.startsWith('dead')).map((r) => r.state))).toEqual(new Set(['stale']))
 })

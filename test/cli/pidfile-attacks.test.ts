@@ -9,7 +9,8 @@ import * as path from 'node:path'
 
 import {cliAs} from '../helpers/as-user'
 import {cli, cliJson} from '../helpers/cli'
-import {sleep, stopAll, tempDir} from '../helpers/holders'
+import {sleep} from '../helpers/timing'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 import {Victim, spawnVictim} from '../helpers/victims'
 
@@ -129,7 +130,11 @@ describe('a root pidfile writable by another group (issue 12, item 8)', () => {
     fs.chownSync(pidfile, 0, mallory.gid)
     fs.chmodSync(pidfile, 0o664)
     const found = await cliJson(['find', 'siglog', '--pidfile', pidfile])
-    expect({status: found.status, state: found.json.state, reasons: found.json.reasons}).toEqual({status: 4, state: 'unknown', reasons: expect.arrayContaining(['group_writable'])})
+    expect({status: found.status, state: found.json.state, reasons: found.json.reasons}).toEqual({
+      status: 4,
+      state: 'unknown',
+      reasons: expect.arrayContaining(['group_writable']),
+    })
     expect(found.json.evidence.join('\n')).toContain(`${pidfile} is writable by group ${mallory.gid} (mode 0664)`)
     expect((await cli(['signal', 'siglog', 'USR1', '--pidfile', pidfile])).status).toBe(4)
     expect((await cli(['wait', 'siglog', '--for', 'stopped', '--timeout', '1s', '--pidfile', pidfile])).status).toBe(4)

@@ -8,7 +8,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {BIN, ROOT, cli, cliJson} from '../helpers/cli'
-import {sleep, spawnTracked, stopAll, tempDir} from '../helpers/holders'
+import {sleep} from '../helpers/timing'
+import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
 import {Victim, spawnVictim} from '../helpers/victims'
 
 afterAll(() => stopAll())
@@ -33,11 +34,22 @@ async function service(text?: (pid: number) => string, file = 'siglog.pid'): Pro
 describe('relative --pidfile and --dir (issue 11, item 1)', () => {
   test.each(PATHS)('from another working directory, through %j: running, the same pid', async (env) => {
     const {victim, dir} = await service()
-    for (const args of [['--pidfile', 'siglog.pid'], ['--pidfile', './sub/../siglog.pid'], ['--dir', '.'], [`--pidfile=${path.relative(ROOT, path.join(dir, 'siglog.pid'))}`]]) {
+    for (const args of [
+      ['--pidfile', 'siglog.pid'],
+      ['--pidfile', './sub/../siglog.pid'],
+      ['--dir', '.'],
+      [`--pidfile=${path.relative(ROOT, path.join(dir, 'siglog.pid'))}`],
+    ]) {
       fs.mkdirSync(path.join(dir, 'sub'), {recursive: true})
       const cwd = args[0].startsWith('--pidfile=') ? ROOT : dir
       const r = await cliJson(['find', 'siglog', ...args], {cwd, env})
-      expect({via: via(env), args, status: r.status, pid: r.json.pid, path: r.json.pidfile?.path}).toEqual({via: via(env), args, status: 0, pid: victim.pid, path: path.join(dir, 'siglog.pid')})
+      expect({via: via(env), args, status: r.status, pid: r.json.pid, path: r.json.pidfile?.path}).toEqual({
+        via: via(env),
+        args,
+        status: 0,
+        pid: victim.pid,
+        path: path.join(dir, 'siglog.pid'),
+      })
     }
     const sent = await cliJson(['signal', 'siglog', 'USR1', '--pidfile', 'siglog.pid'], {cwd: dir, env})
     expect(sent.status).toBe(0)
@@ -46,7 +58,8 @@ describe('relative --pidfile and --dir (issue 11, item 1)', () => {
 
   test('the library: locate() with a relative pidfile, from another working directory', async () => {
     const {victim, dir} = await service()
-    const script = `const {locate} = require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'index.js'))}); ` +
+    const script =
+      `const {locateSync: locate} = require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'index.js'))}); ` +
       "const r = locate({name: 'siglog', pidfile: 'siglog.pid'}); process.stdout.write(JSON.stringify(r))"
     const r = JSON.parse(execFileSync(process.execPath, ['-e', script], {cwd: dir, encoding: 'utf8'}))
     expect({state: r.state, pid: r.pid, path: r.pidfile.path}).toEqual({state: 'running', pid: victim.pid, path: path.join(dir, 'siglog.pid')})
@@ -85,22 +98,34 @@ describe('empty --pidfile / --dir are usage errors everywhere (issue 12, item 11
 
   test.each(['find', 'list'])('%s --json: a USAGE error object whose message names the flag', async (cmd) => {
     const r = await cliJson(cmd === 'find' ? ['find', 'siglog', '--dir='] : ['list', '--dir', ''])
-    expect({status: r.status, error: r.json.error}).toEqual({status: 2, error: {code: 'USAGE', message: expect.stringMatching(/^--dir is empty: give a directory path/)}})
+    expect({status: r.status, error: r.json.error}).toEqual({
+      status: 2,
+      error: {code: 'USAGE', message: expect.stringMatching(/^--dir is empty: give a directory path/)},
+    })
   })
 
   test('the library refuses an empty pidfile (USAGE) instead of searching', () => {
-    const script = `const {locate} = require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'index.js'))}); ` +
+    const script =
+      `const {locateSync: locate} = require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'index.js'))}); ` +
       "try { locate({name: 'siglog', pidfile: ''}); console.log('searched') } catch (e) { console.log(e.code) }"
     expect(execFileSync(process.execPath, ['-e', script], {encoding: 'utf8'}).trim()).toBe('USAGE')
   })
 })
 
 describe('formats (issue 11, item 3)', () => {
-  test.each(PATHS)("postmaster.pid: the first line is the pid, the rest is noted; signal reaches it (%j)", async (env) => {
+  test.each(PATHS)('postmaster.pid: the first line is the pid, the rest is noted; signal reaches it (%j)', async (env) => {
     // PostgreSQL 15's layout: pid, data directory, start time, port, socket directory, listen address, shmem key, status.
-    const {victim, pidfile} = await service((pid) => `${pid}\n/var/lib/postgresql/15/main\n1764612345\n5432\n/var/run/postgresql\n*\n  5432001    163840\nready   \n`, 'postmaster.pid')
+    const {victim, pidfile} = await service(
+      (pid) => `${pid}\n/var/lib/postgresql/15/main\n1764612345\n5432\n/var/run/postgresql\n*\n  5432001    163840\nready   \n`,
+      'postmaster.pid',
+    )
     const r = await cliJson(['find', 'siglog', '--pidfile', pidfile], {env})
-    expect({status: r.status, state: r.json.state, pid: r.json.pid, filePid: r.json.pidfile.pid}).toEqual({status: 0, state: 'running', pid: victim.pid, filePid: victim.pid})
+    expect({status: r.status, state: r.json.state, pid: r.json.pid, filePid: r.json.pidfile.pid}).toEqual({
+      status: 0,
+      state: 'running',
+      pid: victim.pid,
+      filePid: victim.pid,
+    })
     expect(r.json.evidence).toContain(`${pidfile}: 7 later lines ignored: the pid is the first line (as in postgres's postmaster.pid)`)
     expect((await cli(['signal', 'siglog', 'USR1', '--pidfile', pidfile], {env})).status).toBe(0)
     expect(await received(victim)).toEqual([SIGUSR1])
@@ -131,10 +156,16 @@ describe('list shows what find finds (issue 11, item 7)', () => {
     expect(fs.readlinkSync('/var/run')).toMatch(/^(\/run|\.\.\/run)$/)
     const node = process.execPath
     const script = [
-      'set -e', 'mount -t tmpfs nslocate-test /run',
+      'set -e',
+      'mount -t tmpfs nslocate-test /run',
       'mkdir -p /run/redis /run/mysqld /run/nslocate /run/both /run/other',
-      `echo ${p} > /run/redis/redis.pid`, `echo ${p} > /run/mysqld/mysqld.pid`, `echo ${p} > /run/nslocate/siglog.pid`,
-      `echo ${p} > /run/crond.pid`, `echo ${p} > /run/both.pid`, `echo ${p} > /run/both/both.pid`, `echo ${p} > /run/other/notmine.pid`,
+      `echo ${p} > /run/redis/redis.pid`,
+      `echo ${p} > /run/mysqld/mysqld.pid`,
+      `echo ${p} > /run/nslocate/siglog.pid`,
+      `echo ${p} > /run/crond.pid`,
+      `echo ${p} > /run/both.pid`,
+      `echo ${p} > /run/both/both.pid`,
+      `echo ${p} > /run/other/notmine.pid`,
       `${node} ${BIN} list --json; echo '=====';`,
       `for n in redis mysqld siglog crond both notmine; do ${node} ${BIN} find $n --json || true; echo '-----'; done`,
     ].join('\n')
@@ -144,7 +175,13 @@ describe('list shows what find finds (issue 11, item 7)', () => {
     const rows: Array<{name: string; pidfile: {path: string} | null}> = JSON.parse(listOut)
     const listed = rows.map((x) => x.pidfile?.path).sort()
     expect(listed).toEqual(['/run/both.pid', '/run/crond.pid', '/run/mysqld/mysqld.pid', '/run/nslocate/siglog.pid', '/run/redis/redis.pid'])
-    const found = findOut.split('-----\n').filter((s) => s.trim()).map((s) => JSON.parse(s)).map((j) => j.pidfile?.path ?? null).filter(Boolean).sort()
+    const found = findOut
+      .split('-----\n')
+      .filter((s) => s.trim())
+      .map((s) => JSON.parse(s))
+      .map((j) => j.pidfile?.path ?? null)
+      .filter(Boolean)
+      .sort()
     expect(found).toEqual(listed)
     // (Every row is stale: the victim lives outside this mount namespace and does not see these files.)
     expect(rows.map((x) => x.name).sort()).toEqual(['both', 'crond', 'mysqld', 'redis', 'siglog'])
@@ -158,7 +195,10 @@ describe('list shows what find finds (issue 11, item 7)', () => {
     while (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'sleep' && Date.now() < deadline) await sleep(50)
     const r = await cliJson(['list', '--root-pid', String(pid)])
     expect(r.status).toBe(0)
-    expect(r.json.map((x: {pidfile: {path: string}}) => x.pidfile.path).sort()).toEqual([`/proc/${pid}/root/run/flat.pid`, `/proc/${pid}/root/run/redis/redis.pid`])
+    expect(r.json.map((x: {pidfile: {path: string}}) => x.pidfile.path).sort()).toEqual([
+      `/proc/${pid}/root/run/flat.pid`,
+      `/proc/${pid}/root/run/redis/redis.pid`,
+    ])
     const found = await cliJson(['find', 'redis', '--root-pid', String(pid)])
     expect(found.json.pidfile.path).toBe(`/proc/${pid}/root/run/redis/redis.pid`)
   })

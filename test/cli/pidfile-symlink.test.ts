@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {ROOT, cli, cliJson} from '../helpers/cli'
-import {spawnTracked, stopAll, tempDir} from '../helpers/holders'
+import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
 
 afterAll(() => stopAll())
 
@@ -50,29 +50,49 @@ function links(): {dir: string; names: Record<string, string>} {
 }
 
 describe('find: a symlinked pidfile that leads nowhere is unknown (symlink), never "no pidfile"', () => {
-  test.each(PATHS)('--pidfile and --dir, through %j', async (env) => {
-    const {dir, names} = links()
-    for (const name of Object.keys(names)) {
-      for (const where of [['--pidfile', path.join(dir, `${name}.pid`)], ['--dir', dir]]) {
-        const r = await cliJson(['find', name, ...where], {env})
-        expect({via: via(env), name, where: where[0], status: r.status, state: r.json.state, reasons: r.json.reasons, pid: r.json.pid})
-          .toEqual({via: via(env), name, where: where[0], status: 4, state: 'unknown', reasons: ['symlink'], pid: null})
-        expect(r.json.evidence.join('\n')).toContain(`${path.join(dir, `${name}.pid`)} is a symbolic link to ${names[name]}`)
-        const q = await cli(['find', name, ...where, '--quiet'], {env})
-        expect({name, quiet: q.status}).toEqual({name, quiet: 4})
+  test.each(PATHS)(
+    '--pidfile and --dir, through %j',
+    async (env) => {
+      const {dir, names} = links()
+      for (const name of Object.keys(names)) {
+        for (const where of [
+          ['--pidfile', path.join(dir, `${name}.pid`)],
+          ['--dir', dir],
+        ]) {
+          const r = await cliJson(['find', name, ...where], {env})
+          expect({via: via(env), name, where: where[0], status: r.status, state: r.json.state, reasons: r.json.reasons, pid: r.json.pid}).toEqual({
+            via: via(env),
+            name,
+            where: where[0],
+            status: 4,
+            state: 'unknown',
+            reasons: ['symlink'],
+            pid: null,
+          })
+          expect(r.json.evidence.join('\n')).toContain(`${path.join(dir, `${name}.pid`)} is a symbolic link to ${names[name]}`)
+          const q = await cli(['find', name, ...where, '--quiet'], {env})
+          expect({name, quiet: q.status}).toEqual({name, quiet: 4})
+        }
       }
-    }
-  }, 120_000)
+    },
+    120_000,
+  )
 
   test('found through the search path ($NSLOCATE_RUNTIME_DIR)', async () => {
     const {dir} = links()
     for (const name of ['dangling', 'loop', 'todir', 'toroot']) {
       const r = await cliJson(['find', name], {env: {NSLOCATE_RUNTIME_DIR: dir}})
-      expect({name, status: r.status, state: r.json.state, reasons: r.json.reasons, path: r.json.pidfile}).toEqual({name, status: 4, state: 'unknown', reasons: ['symlink'], path: null})
+      expect({name, status: r.status, state: r.json.state, reasons: r.json.reasons, path: r.json.pidfile}).toEqual({
+        name,
+        status: 4,
+        state: 'unknown',
+        reasons: ['symlink'],
+        path: null,
+      })
     }
   })
 
-  test('--root-pid: found inside the target\'s root, the same answer', async () => {
+  test("--root-pid: found inside the target's root, the same answer", async () => {
     const {dir} = links()
     const sleeper = spawnTracked(['sleep', '60'])
     for (const name of ['dangling', 'danglingrel', 'loop', 'todir']) {
@@ -84,8 +104,18 @@ describe('find: a symlinked pidfile that leads nowhere is unknown (symlink), nev
   test('--allow-unsafe-pidfile follows the link: a directory is not_regular; nothing, or a loop, is still unknown (symlink), not "no pidfile"', async () => {
     const {dir} = links()
     const expected: Record<string, string[]> = {
-      dangling: ['symlink'], danglingrel: ['symlink'], danglingdir: ['symlink'], chain: ['symlink'], loop: ['symlink'], loopa: ['symlink'],
-      throughfile: ['symlink'], todir: ['not_regular'], todirslash: ['not_regular'], toroot: ['not_regular'], todot: ['not_regular'], toparent: ['not_regular'],
+      dangling: ['symlink'],
+      danglingrel: ['symlink'],
+      danglingdir: ['symlink'],
+      chain: ['symlink'],
+      loop: ['symlink'],
+      loopa: ['symlink'],
+      throughfile: ['symlink'],
+      todir: ['not_regular'],
+      todirslash: ['not_regular'],
+      toroot: ['not_regular'],
+      todot: ['not_regular'],
+      toparent: ['not_regular'],
     }
     for (const [name, reasons] of Object.entries(expected)) {
       const r = await cliJson(['find', name, '--dir', dir, '--allow-unsafe-pidfile'])
@@ -104,18 +134,31 @@ describe('find: a symlinked pidfile that leads nowhere is unknown (symlink), nev
 })
 
 describe('wait --for stopped does not succeed on a symlinked pidfile', () => {
-  test.each(PATHS)('exit 4 (cannot tell), at once, through %j', async (env) => {
-    const {dir} = links()
-    for (const name of ['dangling', 'loop', 'todir', 'throughfile']) {
-      for (const where of [['--pidfile', path.join(dir, `${name}.pid`)], ['--dir', dir]]) {
-        const t0 = Date.now()
-        const r = await cliJson(['wait', name, ...where, '--for', 'stopped', '--timeout', '5s'], {env})
-        expect({via: via(env), name, where: where[0], status: r.status, reached: r.json.reached, reasons: r.json.target?.reasons})
-          .toEqual({via: via(env), name, where: where[0], status: 4, reached: false, reasons: ['symlink']})
-        expect(Date.now() - t0).toBeLessThan(4000)
+  test.each(PATHS)(
+    'exit 4 (cannot tell), at once, through %j',
+    async (env) => {
+      const {dir} = links()
+      for (const name of ['dangling', 'loop', 'todir', 'throughfile']) {
+        for (const where of [
+          ['--pidfile', path.join(dir, `${name}.pid`)],
+          ['--dir', dir],
+        ]) {
+          const t0 = Date.now()
+          const r = await cliJson(['wait', name, ...where, '--for', 'stopped', '--timeout', '5s'], {env})
+          expect({via: via(env), name, where: where[0], status: r.status, reached: r.json.reached, reasons: r.json.target?.reasons}).toEqual({
+            via: via(env),
+            name,
+            where: where[0],
+            status: 4,
+            reached: false,
+            reasons: ['symlink'],
+          })
+          expect(Date.now() - t0).toBeLessThan(4000)
+        }
       }
-    }
-  }, 60_000)
+    },
+    60_000,
+  )
 
   test('signal sends nothing: exit 4 (cannot tell), not 7 (not running)', async () => {
     const {dir} = links()
@@ -136,7 +179,8 @@ test('list shows each such link as find does', async () => {
 
 test('the library: locate() says unknown (symlink) for a dangling link', () => {
   const {dir} = links()
-  const script = `const {locate} = require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'index.js'))}); ` +
+  const script =
+    `const {locateSync: locate} = require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'index.js'))}); ` +
     `const r = locate({name: 'dangling', dir: ${JSON.stringify(dir)}}); process.stdout.write(JSON.stringify([r.state, r.reasons]))`
   const out = execFileSync(process.execPath, ['-e', script], {encoding: 'utf8'})
   expect(JSON.parse(out)).toEqual(['unknown', ['symlink']])

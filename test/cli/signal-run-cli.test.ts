@@ -98,7 +98,11 @@ describe('nslocate run', () => {
     const file = path.join(dir, 'svc.pid')
     const oldPid = await childPid(file)
     const next = runService('svc', dir, ['sleep', '60'], ['--replace', '--lock-timeout', '1s'])
-    await until(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8') !== String(oldPid) && fs.readFileSync(file, 'utf8') !== '', 'the replacement to write its pid', 15000)
+    await until(
+      () => fs.existsSync(file) && fs.readFileSync(file, 'utf8') !== String(oldPid) && fs.readFileSync(file, 'utf8') !== '',
+      'the replacement to write its pid',
+      15000,
+    )
     await exitOf(old)
     expect(isAlive(oldPid)).toBe(false)
     const {json} = await cliJson(['find', 'svc', '--dir', dir])
@@ -132,27 +136,33 @@ describe('nslocate run', () => {
 
   // NSLOCATE_RACE_ROUNDS=N repeats the race N times (about 10 s a round on 2 cores).
   const RACE_ROUNDS = process.env.NSLOCATE_RACE_ROUNDS ? Number(process.env.NSLOCATE_RACE_ROUNDS) : 5
-  test(`50 concurrent starters: exactly one runs, 49 conflict, none time out (${RACE_ROUNDS} rounds)`, async () => {
-    const rounds = RACE_ROUNDS
-    const summary: string[] = []
-    for (let round = 0; round < rounds; round++) {
-      const name = `race${round}`
-      const starters = Array.from({length: 50}, () => runService(name, dir, ['sleep', '30'], ['--conflict-exit-code', '9', '--lock-timeout', '20s']))
-      // 49 must exit with 9 on their own; the winner keeps running.
-      await until(() => starters.filter((s) => s.exitCode !== null).length >= 49, '49 starters to give up', 60000)
-      await new Promise((r) => setTimeout(r, 200))
-      const codes = starters.map((s) => s.exitCode)
-      const running = starters.filter((s) => s.exitCode === null && s.signalCode === null)
-      summary.push(`round ${round}: running ${running.length}, conflicts ${codes.filter((c) => c === 9).length}, other ${codes.filter((c) => c !== null && c !== 9).join(',') || 'none'}`)
-      if (running.length !== 1) console.log('RACE ' + summary.join('; '))
-      expect(running).toHaveLength(1)
-      expect(codes.filter((c) => c === 9)).toHaveLength(49)
-      const {json} = await cliJson(['find', name, '--dir', dir])
-      expect(json.holder).toBe(running[0].pid)
-      await killTracked()
-    }
-    console.log(`50-starter race: ${summary.join('; ')}`)
-  }, Math.max(300_000, RACE_ROUNDS * 30_000))
+  test(
+    `50 concurrent starters: exactly one runs, 49 conflict, none time out (${RACE_ROUNDS} rounds)`,
+    async () => {
+      const rounds = RACE_ROUNDS
+      const summary: string[] = []
+      for (let round = 0; round < rounds; round++) {
+        const name = `race${round}`
+        const starters = Array.from({length: 50}, () => runService(name, dir, ['sleep', '30'], ['--conflict-exit-code', '9', '--lock-timeout', '20s']))
+        // 49 must exit with 9 on their own; the winner keeps running.
+        await until(() => starters.filter((s) => s.exitCode !== null).length >= 49, '49 starters to give up', 60000)
+        await new Promise((r) => setTimeout(r, 200))
+        const codes = starters.map((s) => s.exitCode)
+        const running = starters.filter((s) => s.exitCode === null && s.signalCode === null)
+        summary.push(
+          `round ${round}: running ${running.length}, conflicts ${codes.filter((c) => c === 9).length}, other ${codes.filter((c) => c !== null && c !== 9).join(',') || 'none'}`,
+        )
+        if (running.length !== 1) console.log('RACE ' + summary.join('; '))
+        expect(running).toHaveLength(1)
+        expect(codes.filter((c) => c === 9)).toHaveLength(49)
+        const {json} = await cliJson(['find', name, '--dir', dir])
+        expect(json.holder).toBe(running[0].pid)
+        await killTracked()
+      }
+      console.log(`50-starter race: ${summary.join('; ')}`)
+    },
+    Math.max(300_000, RACE_ROUNDS * 30_000),
+  )
 
   test('the unlink race: the pidfile deleted while starters contend; never two instances', async () => {
     const file = path.join(dir, 'ul.pid')
@@ -170,12 +180,16 @@ describe('nslocate run', () => {
       // path starts in a fraction of oclif's time), so no count is assumed here.
       let exited = -1
       let still = 0
-      await until(() => {
-        const n = starters.filter((s) => s.exitCode !== null).length
-        still = n === exited ? still + 1 : 0
-        exited = n
-        return still >= 100 // ~1 s (until polls every 10 ms)
-      }, 'the starters to settle', 30000)
+      await until(
+        () => {
+          const n = starters.filter((s) => s.exitCode !== null).length
+          still = n === exited ? still + 1 : 0
+          exited = n
+          return still >= 100 // ~1 s (until polls every 10 ms)
+        },
+        'the starters to settle',
+        30000,
+      )
       const running = starters.filter((s) => s.exitCode === null)
       // Several may run (each locked a different inode, the earlier ones unlinked by the test),
       // but at most one holds the file that is at the path now: the one find reports.
@@ -304,15 +318,18 @@ describe('nslocate signal and wait', () => {
     fs.chmodSync(dir, 0o755)
     runService('svc', dir, ['sleep', '60'])
     const pid = await childPid(path.join(dir, 'svc.pid'))
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'signal', 'svc', 'TERM', '--dir', dir, '--retry', 'TERM/1/KILL/1', '--json'],
-      {encoding: 'utf8', env: {...process.env, HOME: '/tmp'}, timeout: 20000})
+    const r = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'signal', 'svc', 'TERM', '--dir', dir, '--retry', 'TERM/1/KILL/1', '--json'],
+      {encoding: 'utf8', env: {...process.env, HOME: '/tmp'}, timeout: 20000},
+    )
     const j = JSON.parse(r.stdout)
     expect([r.status, j.delivered, j.skipped]).toEqual([4, [], [{pid, reason: 'permission'}]])
     expect(j.message).toMatch(/not permitted to signal .*CAP_KILL/)
     expect(isAlive(pid)).toBe(true)
   })
 
-  test('never signals nslocate\'s own ancestors or pid 1, even when the pidfile names them', async () => {
+  test("never signals nslocate's own ancestors or pid 1, even when the pidfile names them", async () => {
     fs.writeFileSync(path.join(dir, 'node.pid'), String(process.pid))
     const r = await cliJson(['signal', 'node', 'TERM', '--dir', dir, '--allow-unsafe-pidfile'])
     expect(r.status).toBe(4)
@@ -324,15 +341,29 @@ describe('nslocate signal and wait', () => {
     const script = 'setsid sleep 60 & sleep 60 & wait'
     const sup = runService('grp', dir, ['bash', '-c', script])
     const bashPid = await childPid(path.join(dir, 'grp.pid'))
-    await until(() => spawnSync('pgrep', ['-P', String(bashPid)]).stdout.toString().trim().split('\n').length >= 2, 'two children')
-    const kids = spawnSync('pgrep', ['-P', String(bashPid)], {encoding: 'utf8'}).stdout.trim().split('\n').map(Number)
+    await until(
+      () =>
+        spawnSync('pgrep', ['-P', String(bashPid)])
+          .stdout.toString()
+          .trim()
+          .split('\n').length >= 2,
+      'two children',
+    )
+    const kids = spawnSync('pgrep', ['-P', String(bashPid)], {encoding: 'utf8'})
+      .stdout.trim()
+      .split('\n')
+      .map(Number)
     const group = await cliJson(['signal', 'grp', '0', '--dir', dir, '--scope', 'group', '--dry-run'])
     const tree = await cliJson(['signal', 'grp', '0', '--dir', dir, '--scope', 'tree', '--dry-run'])
     const groupPids = group.json.would_deliver.map((d: any) => d.pid).sort()
     const treePids = tree.json.would_deliver.map((d: any) => d.pid).sort()
     expect(treePids).toEqual([bashPid, ...kids].sort())
     // bash -c in `nslocate run` is its own group leader? No: it inherits the supervisor's group.
-    const escapee = kids.find((k) => fs.readFileSync(`/proc/${k}/stat`, 'utf8').split(') ')[1].split(' ')[3] !== fs.readFileSync(`/proc/${bashPid}/stat`, 'utf8').split(') ')[1].split(' ')[3])
+    const escapee = kids.find(
+      (k) =>
+        fs.readFileSync(`/proc/${k}/stat`, 'utf8').split(') ')[1].split(' ')[3] !==
+        fs.readFileSync(`/proc/${bashPid}/stat`, 'utf8').split(') ')[1].split(' ')[3],
+    )
     expect(escapee).toBeDefined()
     expect(groupPids).not.toContain(escapee)
     expect(groupPids).toContain(bashPid)

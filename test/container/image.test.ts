@@ -12,15 +12,16 @@ import {Images, ROOT, describeWithEngine, docker, ensureImages, streamText, test
 /** Every visible command, as the root help lists it (a topic for `containers:list`). */
 function commandNames(): string[] {
   const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'oclif.manifest.json'), 'utf8'))
-  const ids = Object.values(manifest.commands as Record<string, {id: string; hidden?: boolean}>).filter((c) => !c.hidden).map((c) => c.id.split(':')[0])
+  const ids = Object.values(manifest.commands as Record<string, {id: string; hidden?: boolean}>)
+    .filter((c) => !c.hidden)
+    .map((c) => c.id.split(':')[0])
   return [...new Set(ids)].sort()
 }
 
 /** Run the image once with these arguments and return its output and exit code; the container is removed. */
 async function runOnce(image: string, args: string[], entrypoint?: string[]): Promise<{output: string; exitCode: number}> {
   const {GenericContainer, Wait} = testcontainers()
-  let container = new GenericContainer(image).withLabels(testLabels()).withCommand(args)
-    .withWaitStrategy(Wait.forOneShotStartup()).withStartupTimeout(60_000)
+  let container = new GenericContainer(image).withLabels(testLabels()).withCommand(args).withWaitStrategy(Wait.forOneShotStartup()).withStartupTimeout(60_000)
   if (entrypoint) container = container.withEntrypoint(entrypoint)
   let started: StartedTestContainer | undefined
   try {
@@ -60,8 +61,11 @@ describeWithEngine('container image (Dockerfile on nslocate-base:local)', () => 
   }, 120_000)
 
   test('the native addon loads in the image (N-API, built on the host)', async () => {
-    const {output, exitCode} = await runOnce(images.app,
-      ['-e', "const a = require('/opt/nslocate/build/nslocate.node'); console.log(Object.keys(a).sort().join(' '))"], ['node'])
+    const {output, exitCode} = await runOnce(
+      images.app,
+      ['-e', "const a = require('/opt/nslocate/build/nslocate.node'); console.log(Object.keys(a).sort().join(' '))"],
+      ['node'],
+    )
     expect(exitCode).toBe(0)
     expect(output).toMatch(/\bgetlk\b/)
     expect(output).toMatch(/\bpidfdOpen\b/)

@@ -62,8 +62,12 @@ async function startApp(o: AppOptions): Promise<App> {
       return this
     }
   }
-  let c = new PidModeContainer(APP_IMAGE).withName(uniqueName(o.tag)).withLabels(testLabels({'nslocate.test.placement': o.tag}))
-    .withNetworkMode('none').withCommand(o.cmd).withStartupTimeout(30_000)
+  let c = new PidModeContainer(APP_IMAGE)
+    .withName(uniqueName(o.tag))
+    .withLabels(testLabels({'nslocate.test.placement': o.tag}))
+    .withNetworkMode('none')
+    .withCommand(o.cmd)
+    .withStartupTimeout(30_000)
   if (o.entrypoint) c = c.withEntrypoint(o.entrypoint)
   if (o.binds) c = c.withBindMounts(o.binds.map(([source, target]) => ({source, target, mode: 'rw' as const})))
   if (o.pidMode) c = c.withPidMode(o.pidMode)
@@ -76,8 +80,9 @@ async function startApp(o: AppOptions): Promise<App> {
 
 function timeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)))])
-    .finally(() => clearTimeout(timer))
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)))]).finally(
+    () => clearTimeout(timer),
+  )
 }
 
 /** docker exec, guarded by a timeout. */
@@ -96,7 +101,10 @@ interface SidecarRun {
  * Run `nslocate ARGS` once in a container of the nslocate image and remove it: the sidecar and
  * sibling placements. dockerode directly: stdout (JSON) and stderr are read apart.
  */
-async function runNslocate(args: string[], o: {pidMode?: string; binds?: Array<[string, string]>; capAdd?: string[]; capDrop?: string[]; env?: string[]; timeoutMs?: number} = {}): Promise<SidecarRun> {
+async function runNslocate(
+  args: string[],
+  o: {pidMode?: string; binds?: Array<[string, string]>; capAdd?: string[]; capDrop?: string[]; env?: string[]; timeoutMs?: number} = {},
+): Promise<SidecarRun> {
   const ctr = await docker().createContainer({
     Image: APP_IMAGE,
     Cmd: args,
@@ -169,14 +177,18 @@ function hostPidOf(id: string, inner: number): number {
 /** Wait until a pidfile (a host path) holds a pid; returns it. */
 async function pidIn(file: string, what: string): Promise<number> {
   let pid = 0
-  await until(() => {
-    try {
-      pid = Number(fs.readFileSync(file, 'utf8').trim())
-    } catch {
-      pid = 0
-    }
-    return pid > 0
-  }, `${what}: ${file} holds a pid`, 15_000)
+  await until(
+    () => {
+      try {
+        pid = Number(fs.readFileSync(file, 'utf8').trim())
+      } catch {
+        pid = 0
+      }
+      return pid > 0
+    },
+    `${what}: ${file} holds a pid`,
+    15_000,
+  )
   return pid
 }
 
@@ -204,9 +216,12 @@ function lines(file: string): string[] {
 const SLEEPER = (file: string) => ['-c', `sleep 1000 & echo -n $! > ${file}; wait`]
 const HUP_LOOP = (log: string) => `trap "echo HUP >> ${log}" HUP; while :; do sleep 0.1; done`
 /** A flock-only pidfile (no POSIX lock): node + the image's own addon, flock(LOCK_EX|LOCK_NB), then the pid. */
-const FLOCKER = (file: string) => ['-e', `const fs = require('fs'); const a = require('/opt/nslocate/build/nslocate.node');
+const FLOCKER = (file: string) => [
+  '-e',
+  `const fs = require('fs'); const a = require('/opt/nslocate/build/nslocate.node');
   const fd = fs.openSync('${file}', 'w'); if (!a.flock(fd, 2, true)) process.exit(3);
-  fs.writeSync(fd, String(process.pid)); setInterval(() => {}, 1e6)`]
+  fs.writeSync(fd, String(process.pid)); setInterval(() => {}, 1e6)`,
+]
 
 describeWithEngine('placements: where nslocate runs relative to the service (docs/sidecar.md)', () => {
   beforeAll(async () => {
@@ -217,8 +232,16 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
     await Promise.all(started.map((s) => s.stop({remove: true, timeout: 0}).catch(() => undefined)))
     // Helper containers carry nslocate.target=<the container they worked on>, not the test label.
     const helpers = await docker().listContainers({all: true, filters: {label: ['nslocate.helper=1']}})
-    await Promise.all(helpers.filter((h) => appIds.includes(h.Labels['nslocate.target'] ?? ''))
-      .map((h) => docker().getContainer(h.Id).remove({force: true}).catch(() => undefined)))
+    await Promise.all(
+      helpers
+        .filter((h) => appIds.includes(h.Labels['nslocate.target'] ?? ''))
+        .map((h) =>
+          docker()
+            .getContainer(h.Id)
+            .remove({force: true})
+            .catch(() => undefined),
+        ),
+    )
     for (const d of dirs) fs.rmSync(d, {recursive: true, force: true})
   }, 60_000)
 
@@ -250,7 +273,11 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
 
     test('find --container takes the start-up fast path (no oclif, no dockerode) and prints what the oclif path prints', async () => {
       const missing = `nsl-missing-${RUN_ID}`
-      for (const args of [['find', 'app', '--container', app.name], ['find', 'app', '--container', app.name, '--json'], ['find', 'app', '--container', missing, '--json']]) {
+      for (const args of [
+        ['find', 'app', '--container', app.name],
+        ['find', 'app', '--container', app.name, '--json'],
+        ['find', 'app', '--container', missing, '--json'],
+      ]) {
         const fast = await cli(args)
         const slow = await cli(args, {env: {NSLOCATE_NO_FAST_PATH: '1'}})
         // Start times are computed from /proc/uptime at 10 ms resolution: they may differ by a few ms.
@@ -260,7 +287,7 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
       expect((await cli(['find', 'app', '--container', missing])).status).toBe(3)
     }, 30_000)
 
-    test('find: an unlocked pidfile (busybox sh writes $!) resolves to the container\'s sleep', async () => {
+    test("find: an unlocked pidfile (busybox sh writes $!) resolves to the container's sleep", async () => {
       // Read inside the container, the way the service sees it.
       const {output, exitCode} = await execIn(plain, ['cat', '/run/sleep.pid'])
       expect(exitCode).toBe(0)
@@ -287,7 +314,7 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
       expect((await docker().getContainer(app.id).inspect()).State.ExitCode).toBe(128 + 15)
     }, 30_000)
 
-    test('signal --wait on the unlocked pidfile: the sleep dies, sh\'s wait returns, the container stops', async () => {
+    test("signal --wait on the unlocked pidfile: the sleep dies, sh's wait returns, the container stops", async () => {
       const found = (await cliJson(['find', 'sleep', '--container', plain.name])).json
       const {status, json} = await cliJson(['signal', 'sleep', 'TERM', '--container', plain.name, '--wait', '--timeout', '10s'])
       expect(status).toBe(0)
@@ -346,7 +373,7 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
       expect(json.evidence.join('\n')).toContain('a descendant of the lock holder')
     }, 30_000)
 
-    test('an unlocked pidfile mounted at another path inside resolves to the container\'s process (mountinfo)', async () => {
+    test("an unlocked pidfile mounted at another path inside resolves to the container's process (mountinfo)", async () => {
       const inner = await pidIn(path.join(dir2, 'sleep.pid'), 'plain')
       const {status, json} = await cliJson(['find', 'sleep', '--pidfile', path.join(dir2, 'sleep.pid')])
       expect(status).toBe(0)
@@ -386,7 +413,12 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
         // The app's PID 1 is `nslocate run` (the supervisor, holding the lock); the service is its child sh.
         startApp({tag: 'p3-app', cmd: ['run', 'hupper', '--dir', '/run/app', '--', 'sh', '-c', HUP_LOOP('/run/app/hup.log')], binds: [[dir, '/run/app']]}),
         // Counter-example: the service IS its container's PID 1 (sh writes $$, i.e. 1).
-        startApp({tag: 'p3-sh1', entrypoint: ['sh'], cmd: ['-c', `echo -n $$ > /run/app/sh.pid; ${HUP_LOOP('/run/app/hup.log')}`], binds: [[sh1Dir, '/run/app']]}),
+        startApp({
+          tag: 'p3-sh1',
+          entrypoint: ['sh'],
+          cmd: ['-c', `echo -n $$ > /run/app/sh.pid; ${HUP_LOOP('/run/app/hup.log')}`],
+          binds: [[sh1Dir, '/run/app']],
+        }),
       ])
       await pidIn(path.join(dir, 'hupper.pid'), 'hupper')
       await pidIn(path.join(sh1Dir, 'sh.pid'), 'sh as pid 1')
@@ -394,7 +426,10 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
 
     test('find from the sidecar: the pid in the file, held by pid 1 (the supervisor)', async () => {
       const inner = await pidIn(path.join(dir, 'hupper.pid'), 'hupper')
-      const r = await runNslocate(['find', 'hupper', '--pidfile', '/run/app/hupper.pid', '--json'], {pidMode: `container:${app.id}`, binds: [[dir, '/run/app']]})
+      const r = await runNslocate(['find', 'hupper', '--pidfile', '/run/app/hupper.pid', '--json'], {
+        pidMode: `container:${app.id}`,
+        binds: [[dir, '/run/app']],
+      })
       expect(r.exitCode).toBe(0)
       expect(r.json).toMatchObject({state: 'running', pid: inner, holder: 1, nspid: [inner], visible: true, reasons: []})
       expect(r.json.process.comm).toBe('sh')
@@ -403,7 +438,10 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
     test('config reload: signal HUP from the sidecar (shared volume) is logged by the service', async () => {
       const inner = await pidIn(path.join(dir, 'hupper.pid'), 'hupper')
       const before = lines(path.join(dir, 'hup.log')).length
-      const r = await runNslocate(['signal', 'hupper', 'HUP', '--pidfile', '/run/app/hupper.pid', '--json'], {pidMode: `container:${app.id}`, binds: [[dir, '/run/app']]})
+      const r = await runNslocate(['signal', 'hupper', 'HUP', '--pidfile', '/run/app/hupper.pid', '--json'], {
+        pidMode: `container:${app.id}`,
+        binds: [[dir, '/run/app']],
+      })
       expect(r.exitCode).toBe(0)
       expect(r.json).toMatchObject({exit_code: 0, signal: 'HUP', delivered: [{pid: inner, nspid: [inner], signal: 'HUP'}]})
       await until(() => lines(path.join(dir, 'hup.log')).length === before + 1, 'one more HUP line in hup.log', 10_000)
@@ -424,8 +462,11 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
       expect(output.split('\n').filter(Boolean).length).toBe(before + 1)
     }, 60_000)
 
-    test('a service that is its container\'s PID 1 is refused from a sidecar sharing that namespace (exit 4), reached from the host', async () => {
-      const r = await runNslocate(['signal', 'sh', 'HUP', '--pidfile', '/run/app/sh.pid', '--json'], {pidMode: `container:${shApp.id}`, binds: [[sh1Dir, '/run/app']]})
+    test("a service that is its container's PID 1 is refused from a sidecar sharing that namespace (exit 4), reached from the host", async () => {
+      const r = await runNslocate(['signal', 'sh', 'HUP', '--pidfile', '/run/app/sh.pid', '--json'], {
+        pidMode: `container:${shApp.id}`,
+        binds: [[sh1Dir, '/run/app']],
+      })
       expect(r.exitCode).toBe(4)
       expect(r.json.delivered).toEqual([])
       expect(r.json.skipped).toEqual([{pid: 1, reason: 'unsafe'}])
@@ -462,25 +503,40 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
       const r = await runNslocate(['signal', 'app', 'TERM', '--pidfile', '/shared/app.pid'], {binds: [[dir, '/shared']]})
       expect(r.exitCode).toBe(4)
       expect(r.stderr).toContain('holder_not_visible')
-      expect(r.stderr).toContain('share the service\'s PID namespace (--pid=container:NAME)')
+      expect(r.stderr).toContain("share the service's PID namespace (--pid=container:NAME)")
       expect(r.stderr).toContain('use --container with the Docker socket')
       expect(isAlive(hostPidOf(app.id, inner))).toBe(true)
     }, 60_000)
 
-    test('find --container with the socket: the helper container (image found from the sidecar\'s own container) names the host pid', async () => {
+    test("find --container with the socket: the helper container (image found from the sidecar's own container) names the host pid", async () => {
       const inner = await pidIn(path.join(dir, 'app.pid'), 'app')
-      const r = await runNslocate(['find', 'app', '--container', app.name, '--pidfile', '/shared/app.pid', '--json'],
-        {binds: [[dir, '/shared'], [socket, '/var/run/docker.sock']]})
+      const r = await runNslocate(['find', 'app', '--container', app.name, '--pidfile', '/shared/app.pid', '--json'], {
+        binds: [
+          [dir, '/shared'],
+          [socket, '/var/run/docker.sock'],
+        ],
+      })
       expect(r.exitCode).toBe(0)
-      expect(r.json).toMatchObject({state: 'running', visible: true, pid: hostPidOf(app.id, inner), holder: app.initPid, nspid: [hostPidOf(app.id, inner), inner]})
+      expect(r.json).toMatchObject({
+        state: 'running',
+        visible: true,
+        pid: hostPidOf(app.id, inner),
+        holder: app.initPid,
+        nspid: [hostPidOf(app.id, inner), inner],
+      })
       expect(r.json.evidence.join('\n')).toContain(`done by a helper container (image ${APP_IMAGE}) in the engine's PID namespace`)
     }, 60_000)
 
     test('signal --container TERM --wait with the socket: the helper delivers, the service dies, no helper is left', async () => {
       const inner = await pidIn(path.join(dir, 'app.pid'), 'app')
       const pid = hostPidOf(app.id, inner)
-      const r = await runNslocate(['signal', 'app', 'TERM', '--container', app.name, '--pidfile', '/shared/app.pid', '--wait', '--timeout', '10s', '--json'],
-        {binds: [[dir, '/shared'], [socket, '/var/run/docker.sock']], env: [`NSLOCATE_HELPER_IMAGE=${APP_IMAGE}`]})
+      const r = await runNslocate(['signal', 'app', 'TERM', '--container', app.name, '--pidfile', '/shared/app.pid', '--wait', '--timeout', '10s', '--json'], {
+        binds: [
+          [dir, '/shared'],
+          [socket, '/var/run/docker.sock'],
+        ],
+        env: [`NSLOCATE_HELPER_IMAGE=${APP_IMAGE}`],
+      })
       expect(r.exitCode).toBe(0)
       expect(r.json).toMatchObject({exit_code: 0, exited: true, helper: APP_IMAGE, delivered: [{pid, nspid: [pid, inner], signal: 'TERM'}]})
       expect(isAlive(pid)).toBe(false)
@@ -578,7 +634,14 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
       ])
       shown(fl, () => {
         expect(fl.exitCode).toBe(0)
-        expect(fl.json).toMatchObject({state: 'running', pid: flocker.initPid, holder: flocker.initPid, nspid: [flocker.initPid, flInner], reasons: [], pidfile: {lock: 'flock'}})
+        expect(fl.json).toMatchObject({
+          state: 'running',
+          pid: flocker.initPid,
+          holder: flocker.initPid,
+          nspid: [flocker.initPid, flInner],
+          reasons: [],
+          pidfile: {lock: 'flock'},
+        })
       })
       shown(sl, () => {
         expect(sl.exitCode).toBe(0)
@@ -608,7 +671,7 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
       }
     }, 60_000)
 
-    test('Docker\'s default capabilities suffice when the app has no more capabilities than the sidecar', async () => {
+    test("Docker's default capabilities suffice when the app has no more capabilities than the sidecar", async () => {
       const [fl, sl] = await Promise.all([
         runNslocate(['find', 'fl', '--pidfile', '/shared/fl.pid', '--json'], sidecar()),
         runNslocate(['find', 'sleep', '--pidfile', '/shared/sleep.pid', '--json'], sidecar()),
@@ -638,8 +701,12 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
     test('the init exits while waiting (docker restart): the wait follows the container and returns when the service runs', async () => {
       const dir = tempDir()
       // Runs the service only once /m/go exists, i.e. after the restart.
-      const app = await startApp({tag: 'p7-app', entrypoint: ['sh'], binds: [[dir, '/m']],
-        cmd: ['-c', 'if [ -f /m/go ]; then exec nslocate run app -- sleep 1000; fi; exec sleep 1000']})
+      const app = await startApp({
+        tag: 'p7-app',
+        entrypoint: ['sh'],
+        binds: [[dir, '/m']],
+        cmd: ['-c', 'if [ -f /m/go ]; then exec nslocate run app -- sleep 1000; fi; exec sleep 1000'],
+      })
       const waiting = cliJson(['wait', 'app', '--container', app.name, '--for', 'running', '--timeout', '30s'])
       await new Promise((r) => setTimeout(r, 1500)) // polling: the container runs, the service does not
       fs.writeFileSync(path.join(dir, 'go'), '')

@@ -12,9 +12,14 @@ daemonSuite('apache2', async (d: Daemon) => {
   const confdir = d.mkdir('apache2')
   const pidfile = d.path('run', 'apache2.pid')
   const errlog = d.path('log', 'error.log')
-  d.mkdir('run'); d.mkdir('lock'); d.mkdir('log'); d.mkdir('www')
+  d.mkdir('run')
+  d.mkdir('lock')
+  d.mkdir('log')
+  d.mkdir('www')
   d.logs.push(errlog)
-  d.write('apache2/envvars', `unset HOME
+  d.write(
+    'apache2/envvars',
+    `unset HOME
 export APACHE_RUN_USER=www-data
 export APACHE_RUN_GROUP=www-data
 export APACHE_PID_FILE=${pidfile}
@@ -22,8 +27,11 @@ export APACHE_RUN_DIR=${d.path('run')}
 export APACHE_LOCK_DIR=${d.path('lock')}
 export APACHE_LOG_DIR=${d.path('log')}
 export LANG=C
-`)
-  d.write('apache2/apache2.conf', `ServerRoot ${confdir}
+`,
+  )
+  d.write(
+    'apache2/apache2.conf',
+    `ServerRoot ${confdir}
 ServerName localhost
 PidFile \${APACHE_PID_FILE}
 Mutex file:\${APACHE_LOCK_DIR} default
@@ -40,7 +48,8 @@ Listen 127.0.0.1:${port}
 ErrorLog ${errlog}
 LogLevel notice
 DocumentRoot ${d.path('www')}
-`)
+`,
+  )
   d.launch(['/usr/sbin/apache2ctl', 'start'], {env: {APACHE_CONFDIR: confdir}})
   await d.until(() => tcpOpen(port), `apache2 on 127.0.0.1:${port}`)
   const main = await d.discoverMain({exe: '/usr/sbin/apache2', marker: confdir})

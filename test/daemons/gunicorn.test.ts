@@ -15,12 +15,30 @@ daemonSuite('gunicorn', async (d: Daemon) => {
   const log = d.path('gunicorn.log')
   d.mkdir('run/gunicorn')
   d.logs.push(log)
-  d.write('app/myapp.py', `def app(environ, start_response):
+  d.write(
+    'app/myapp.py',
+    `def app(environ, start_response):
     start_response('200 OK', [('Content-Type', 'text/plain')])
     return [b'ok\\n']
-`)
-  d.launch(['/usr/bin/gunicorn', '--pid', pidfile, '--daemon', '--bind', `127.0.0.1:${port}`, '--workers', '1',
-    '--chdir', d.path('app'), '--error-logfile', log, '--log-level', 'info', 'myapp:app'])
+`,
+  )
+  d.launch([
+    '/usr/bin/gunicorn',
+    '--pid',
+    pidfile,
+    '--daemon',
+    '--bind',
+    `127.0.0.1:${port}`,
+    '--workers',
+    '1',
+    '--chdir',
+    d.path('app'),
+    '--error-logfile',
+    log,
+    '--log-level',
+    'info',
+    'myapp:app',
+  ])
   await d.until(() => tcpOpen(port), `gunicorn on 127.0.0.1:${port}`)
   await d.until(() => fs.existsSync(pidfile), pidfile)
   const main = await d.discoverMain({exe: '/usr/bin/python3', marker: pidfile})

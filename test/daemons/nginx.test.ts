@@ -12,7 +12,9 @@ daemonSuite('nginx', async (d: Daemon) => {
   const errlog = d.path('error.log')
   d.mkdir('run')
   d.logs.push(errlog)
-  const conf = d.write('nginx.conf', `user www-data;
+  const conf = d.write(
+    'nginx.conf',
+    `user www-data;
 worker_processes 1;
 pid ${pidfile};
 error_log ${errlog} notice;
@@ -22,7 +24,8 @@ http {
   client_body_temp_path ${d.path('tmp')};
   server { listen 127.0.0.1:${port}; location / { return 200 "ok\\n"; } }
 }
-`)
+`,
+  )
   d.mkdir('tmp')
   d.launch(['start-stop-daemon', '--start', '--quiet', '--pidfile', pidfile, '--exec', '/usr/sbin/nginx', '--', '-c', conf, '-p', d.dir])
   await d.until(() => tcpOpen(port), `nginx on 127.0.0.1:${port}`)

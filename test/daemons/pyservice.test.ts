@@ -32,8 +32,7 @@ daemonSuite('pyservice', async (d: Daemon) => {
   d.mkdir('run')
   d.logs.push(log)
   const app = d.write('app.py', APP)
-  d.launch(['start-stop-daemon', '--start', '--background', '--make-pidfile', '--pidfile', pidfile,
-    '--exec', '/usr/bin/python3', '--', app, log])
+  d.launch(['start-stop-daemon', '--start', '--background', '--make-pidfile', '--pidfile', pidfile, '--exec', '/usr/bin/python3', '--', app, log])
   await d.until(() => /ready pid/.test(readOr(log)), `pyservice's "ready" in ${log}`)
   const main = await d.discoverMain({exe: '/usr/bin/python3', marker: app})
   return {

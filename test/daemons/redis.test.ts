@@ -15,12 +15,35 @@ daemonSuite('redis-server', async (d: Daemon) => {
   const pidfile = d.path('run', 'redis-server.pid')
   const log = d.path('data', 'redis-server.log')
   d.logs.push(log)
-  const conf = d.write('redis.conf', [
-    'daemonize yes', `bind 127.0.0.1`, `port ${port}`, `pidfile ${pidfile}`, `logfile ${log}`,
-    `dir ${d.path('data')}`, 'save ""', 'appendonly no', 'loglevel notice',
-  ].join('\n') + '\n')
-  d.launch(['start-stop-daemon', '--start', '--quiet', '--umask', '007', '--pidfile', pidfile, '--chuid', 'redis:redis',
-    '--exec', '/usr/bin/redis-server', '--', conf])
+  const conf = d.write(
+    'redis.conf',
+    [
+      'daemonize yes',
+      `bind 127.0.0.1`,
+      `port ${port}`,
+      `pidfile ${pidfile}`,
+      `logfile ${log}`,
+      `dir ${d.path('data')}`,
+      'save ""',
+      'appendonly no',
+      'loglevel notice',
+    ].join('\n') + '\n',
+  )
+  d.launch([
+    'start-stop-daemon',
+    '--start',
+    '--quiet',
+    '--umask',
+    '007',
+    '--pidfile',
+    pidfile,
+    '--chuid',
+    'redis:redis',
+    '--exec',
+    '/usr/bin/redis-server',
+    '--',
+    conf,
+  ])
   await d.until(() => tcpOpen(port), `redis on 127.0.0.1:${port}`)
   const main = await d.discoverMain({exe: '/usr/bin/redis-server', marker: `127.0.0.1:${port}`})
   await d.until(() => fs.existsSync(pidfile), pidfile)

@@ -12,13 +12,17 @@ daemonSuite('rsyslogd', async (d: Daemon) => {
   const port = await freePort()
   const pidfile = d.path('run', 'rsyslogd.pid')
   const log = d.path('all.log')
-  d.mkdir('run'); d.mkdir('work')
+  d.mkdir('run')
+  d.mkdir('work')
   d.logs.push(log)
-  const conf = d.write('rsyslog.conf', `global(workDirectory="${d.path('work')}" processInternalMessages="on")
+  const conf = d.write(
+    'rsyslog.conf',
+    `global(workDirectory="${d.path('work')}" processInternalMessages="on")
 module(load="imtcp")
 input(type="imtcp" address="127.0.0.1" port="${port}")
 *.* action(type="omfile" file="${log}")
-`)
+`,
+  )
   d.launch(['start-stop-daemon', '--start', '--quiet', '--pidfile', pidfile, '--exec', '/usr/sbin/rsyslogd', '--', '-f', conf, '-i', pidfile])
   await d.until(() => tcpOpen(port), `rsyslogd on 127.0.0.1:${port}`)
   await d.until(() => /\] start/.test(readOr(log)), `rsyslogd's start message in ${log}`)

@@ -20,10 +20,19 @@ daemonSuite('sshd', async (d: Daemon) => {
     d.onStop(() => fs.rmdirSync('/run/sshd'))
   }
   d.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', d.path('host_ed25519_key')])
-  const conf = d.write('sshd_config', [
-    `Port ${port}`, 'ListenAddress 127.0.0.1', `PidFile ${pidfile}`, `HostKey ${d.path('host_ed25519_key')}`,
-    'UsePAM no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'LogLevel INFO',
-  ].join('\n') + '\n')
+  const conf = d.write(
+    'sshd_config',
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `PidFile ${pidfile}`,
+      `HostKey ${d.path('host_ed25519_key')}`,
+      'UsePAM no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'LogLevel INFO',
+    ].join('\n') + '\n',
+  )
   d.launch(['start-stop-daemon', '--start', '--quiet', '--chuid', '0:0', '--pidfile', pidfile, '--exec', '/usr/sbin/sshd', '--', '-f', conf, '-E', log])
   await d.until(() => tcpOpen(port), `sshd on 127.0.0.1:${port}`)
   const main = await d.discoverMain({exe: '/usr/sbin/sshd', marker: conf})

@@ -13,7 +13,11 @@ export interface UserRun {
 
 export function cliAs(user: TestUser, args: string[], env: NodeJS.ProcessEnv = {}): UserRun {
   const r = spawnSync(process.execPath, [BIN, ...args], {
-    uid: user.uid, gid: user.gid, cwd: user.home, encoding: 'utf8', timeout: 20_000,
+    uid: user.uid,
+    gid: user.gid,
+    cwd: user.home,
+    encoding: 'utf8',
+    timeout: 20_000,
     env: {PATH: process.env.PATH, HOME: user.home, ...env},
   })
   let json: any = null

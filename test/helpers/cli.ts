@@ -1,10 +1,13 @@
 /** Run the built CLI (bin/run.js -> dist/) as a subprocess, as users do. `npm test` builds first. */
 import {ChildProcess, spawn, spawnSync} from 'node:child_process'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 
-export const ROOT = path.resolve(__dirname, '../..')
+import {ROOT} from './paths'
+import {alive, statusOf} from './proc'
+import {tempDir} from './tracked'
+
+export {ROOT}
 export const BIN = path.join(ROOT, 'bin', 'run.js')
 
 export interface CliResult {
@@ -48,9 +51,9 @@ export async function cliJson<T = any>(args: string[], opts: Parameters<typeof c
   return {status: r.status, json, stderr: r.stderr}
 }
 
-/** A fresh temporary directory, removed by the returned cleanup. */
+/** A fresh directory under os.tmpdir(), removed by stopAll() or when the test process exits (tracked.ts tempDir). */
 export function tmpdir(prefix = 'nslocate-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  return tempDir(prefix)
 }
 
 /** Processes started by tests, killed by pid in afterAll even when a test fails. */
@@ -92,19 +95,15 @@ export async function until(predicate: () => boolean | Promise<boolean>, what: s
   }
 }
 
+/** The process exists and is not a zombie. */
 export function isAlive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return !/\) [ZX] /.test(stat)
-  } catch {
-    return false
-  }
+  return alive(pid, null)
 }
 
 /** Evidence to print when a namespace assertion fails. */
 export function dumpEvidence(pids: number[] = []): string {
   const out = ['/proc/locks:', safeRead('/proc/locks')]
-  for (const pid of pids) out.push(`/proc/${pid}/status NSpid: ${(safeRead(`/proc/${pid}/status`).match(/^NSpid:.*$/m) ?? ['?'])[0]}`)
+  for (const pid of pids) out.push(`/proc/${pid}/status NSpid: ${statusOf(pid)?.nspid.join('\t') ?? '?'}`)
   return out.join('\n')
 }
 

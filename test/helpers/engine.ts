@@ -95,9 +95,11 @@ export function describeWithEngine(name: string, fn: () => void): void {
   if (process.env.CI === 'true') {
     describe(name, () => {
       test('a Docker engine answers', () => {
-        throw new Error(`CI=true and no Docker engine answers at ${ep.display} (GET /_ping). ` +
-          'The container tier never skips in CI: start one with `sudo bash scripts/setup.sh` ' +
-          '(dockerd --bridge=none), or point DOCKER_HOST at one.')
+        throw new Error(
+          `CI=true and no Docker engine answers at ${ep.display} (GET /_ping). ` +
+            'The container tier never skips in CI: start one with `sudo bash scripts/setup.sh` ' +
+            '(dockerd --bridge=none), or point DOCKER_HOST at one.',
+        )
       })
     })
     return
@@ -124,7 +126,14 @@ export function testcontainers(): typeof import('testcontainers') {
 export async function removeTestContainers(opts: {all?: boolean} = {}): Promise<string[]> {
   const label = opts.all ? `${TEST_LABEL}=1` : `${RUN_LABEL}=${RUN_ID}`
   const list = await docker().listContainers({all: true, filters: {label: [label]}})
-  await Promise.all(list.map((c) => docker().getContainer(c.Id).remove({force: true, v: true}).catch(() => undefined)))
+  await Promise.all(
+    list.map((c) =>
+      docker()
+        .getContainer(c.Id)
+        .remove({force: true, v: true})
+        .catch(() => undefined),
+    ),
+  )
   return list.map((c) => c.Id)
 }
 
@@ -150,8 +159,7 @@ let images: Promise<Images> | undefined
  * in the scripts.
  */
 export function ensureImages(): Promise<Images> {
-  images ??= run('bash', [path.join(ROOT, 'scripts', 'build-image.sh'), APP_IMAGE], {BASE_IMAGE}, 10 * 60_000)
-    .then(() => ({base: BASE_IMAGE, app: APP_IMAGE}))
+  images ??= run('bash', [path.join(ROOT, 'scripts', 'build-image.sh'), APP_IMAGE], {BASE_IMAGE}, 10 * 60_000).then(() => ({base: BASE_IMAGE, app: APP_IMAGE}))
   return images
 }
 

@@ -10,7 +10,10 @@ const options = {module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022,
 
 module.exports = {
   getCacheKey(source, file) {
-    return crypto.createHash('sha256').update('esm-to-cjs 1\0' + ts.version + '\0' + file + '\0' + source).digest('hex')
+    return crypto
+      .createHash('sha256')
+      .update('esm-to-cjs 1\0' + ts.version + '\0' + file + '\0' + source)
+      .digest('hex')
   },
   process(source, file) {
     const out = ts.transpileModule(source, {compilerOptions: options, fileName: file.replace(/\.mjs$/, '.js')}).outputText

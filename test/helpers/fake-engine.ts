@@ -42,21 +42,31 @@ export async function startFakeEngine(socket: string, route: (method: string, ur
   const closing: Promise<void>[] = []
   const timers = new Set<NodeJS.Timeout>()
   const engine: FakeEngine = {
-    socket, connections: 0, requests: [], bytesSent: 0, connectionMs: [],
+    socket,
+    connections: 0,
+    requests: [],
+    bytesSent: 0,
+    connectionMs: [],
     idle: async () => {
       await Promise.all(closing)
     },
-    close: () => new Promise((resolve) => {
-      for (const t of timers) clearInterval(t)
-      for (const s of open) s.destroy()
-      server.close(() => resolve())
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const t of timers) clearInterval(t)
+        for (const s of open) s.destroy()
+        server.close(() => resolve())
+      }),
   }
 
   const serve = (conn: net.Socket, b: Behaviour) => {
     if (b.kind === 'json') {
       const body = Buffer.from(JSON.stringify(b.body))
-      conn.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${b.status ?? 200} X\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`), body]))
+      conn.end(
+        Buffer.concat([
+          Buffer.from(`HTTP/1.1 ${b.status ?? 200} X\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`),
+          body,
+        ]),
+      )
     } else if (b.kind === 'raw') {
       if (b.end === 'close') conn.end(b.data)
       else conn.write(b.data)
@@ -91,12 +101,16 @@ export async function startFakeEngine(socket: string, route: (method: string, ur
     engine.connections++
     open.add(conn)
     const opened = Date.now()
-    closing.push(new Promise((resolve) => conn.once('close', () => {
-      engine.connectionMs.push(Date.now() - opened)
-      engine.bytesSent += conn.bytesWritten
-      open.delete(conn)
-      resolve()
-    })))
+    closing.push(
+      new Promise((resolve) =>
+        conn.once('close', () => {
+          engine.connectionMs.push(Date.now() - opened)
+          engine.bytesSent += conn.bytesWritten
+          open.delete(conn)
+          resolve()
+        }),
+      ),
+    )
     conn.on('error', () => undefined) // the client hanging up mid-answer is what several tests expect
     let buf = ''
     const onData = (d: Buffer) => {

@@ -36,7 +36,10 @@ export function createTestUser(tag: string): TestUser {
   fs.chmodSync(home, 0o700)
   let removed = false
   const user: TestUser = {
-    name, uid, gid, home,
+    name,
+    uid,
+    gid,
+    home,
     as: (argv) => ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--reset-env', '--', ...argv],
     remove() {
       if (removed) return

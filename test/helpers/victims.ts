@@ -1,25 +1,17 @@
 /**
  * Victims that record every signal they receive, with its sender (fixtures/victims/siglog.c), so a
- * test asserts what a process actually received. Started through holders.ts's spawnTracked(), so
+ * test asserts what a process actually received. Started through tracked.ts's spawnTracked(), so
  * stopAll() cleans them up by pid.
  */
-import {execFileSync} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {ROOT, spawnTracked, tempDir} from './holders'
-
-const SRC = path.join(ROOT, 'fixtures', 'victims', 'siglog.c')
-const OUT = path.join(ROOT, 'build', 'test-holders', 'siglog')
+import {compileFixture} from './compile'
+import {spawnTracked, tempDir} from './tracked'
 
 /** Compile siglog into build/test-holders/ when missing or older than its source. */
 export function siglogBinary(): string {
-  if (fs.existsSync(OUT) && fs.statSync(OUT).mtimeMs >= fs.statSync(SRC).mtimeMs) return OUT
-  fs.mkdirSync(path.dirname(OUT), {recursive: true})
-  const tmp = `${OUT}.${process.pid}.tmp`
-  execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-Wextra', '-o', tmp, SRC], {stdio: 'pipe'})
-  fs.renameSync(tmp, OUT)
-  return OUT
+  return compileFixture('siglog', 'victims/siglog.c')
 }
 
 export interface Received {
@@ -88,14 +80,17 @@ export function spawnVictim(opts: VictimOptions = {}): Promise<Victim> {
 }
 
 export function readLog(log: string): Received[] {
-  let text = ''
+  let text: string
   try {
     text = fs.readFileSync(log, 'utf8')
   } catch {
     return []
   }
-  return text.split('\n').filter(Boolean).map((l) => {
-    const [pid, signo, from, uid, code] = l.split(' ').map(Number)
-    return {pid, signo, from, uid, code}
-  })
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [pid, signo, from, uid, code] = l.split(' ').map(Number)
+      return {pid, signo, from, uid, code}
+    })
 }

@@ -7,7 +7,10 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {BIN} from '../helpers/cli'
-import {Holder, LockKind, RunResult, evidence, run, runIn, runInSiblingNs, spawnHolder, stopAll, tempDir, withEvidence} from '../helpers/holders'
+import {evidence, withEvidence} from '../helpers/evidence'
+import {Holder, LockKind, spawnHolder} from '../helpers/lock-holders'
+import {RunResult, run, runIn, runInSiblingNs} from '../helpers/run'
+import {stopAll, tempDir} from '../helpers/tracked'
 
 afterAll(() => stopAll())
 
@@ -47,33 +50,39 @@ describe.each([1, 2, 3])('holder %i level(s) deep', (levels) => {
 
     test('from the host: the host pid, NSpid chain ending in the pid in the file', async () => {
       const {status, j} = await findFromHost(file)
-      await withEvidence(() => {
-        expect(status).toBe(0)
-        expect(j).toMatchObject({state: 'running', pid: h.hostPid, visible: true, nspid: h.nspid})
-        expect(j.pidfile).toMatchObject({pid: h.innerPid, lock: kind})
-        expect(j.nspid[j.nspid.length - 1]).toBe(h.innerPid)
-        expect(j.pidns).toBe(`pid:[${h.pidnsInode}]`)
-        if (kind === 'none') {
-          expect(j.holder).toBeNull()
-          expect(j.reasons).toEqual(['unlocked_pidfile'])
-        } else {
-          expect(j.holder).toBe(h.hostPid)
-          expect(j.reasons).toEqual([])
-        }
-      }, () => `${JSON.stringify(j, null, 1)}\n${evidence({holder: h, file})}`)
+      await withEvidence(
+        () => {
+          expect(status).toBe(0)
+          expect(j).toMatchObject({state: 'running', pid: h.hostPid, visible: true, nspid: h.nspid})
+          expect(j.pidfile).toMatchObject({pid: h.innerPid, lock: kind})
+          expect(j.nspid[j.nspid.length - 1]).toBe(h.innerPid)
+          expect(j.pidns).toBe(`pid:[${h.pidnsInode}]`)
+          if (kind === 'none') {
+            expect(j.holder).toBeNull()
+            expect(j.reasons).toEqual(['unlocked_pidfile'])
+          } else {
+            expect(j.holder).toBe(h.hostPid)
+            expect(j.reasons).toEqual([])
+          }
+        },
+        () => `${JSON.stringify(j, null, 1)}\n${evidence({holder: h, file})}`,
+      )
     })
 
     test('from inside its own namespace: the inner pid', async () => {
       const r = await runIn(h, find(file))
       const j = json(r)
-      await withEvidence(() => {
-        expect(r.status).toBe(0)
-        expect(j).toMatchObject({state: 'running', pid: h.innerPid, nspid: [h.innerPid], visible: true})
-      }, () => `${r.stdout}\n${r.stderr}\n${evidence({holder: h, file})}`)
+      await withEvidence(
+        () => {
+          expect(r.status).toBe(0)
+          expect(j).toMatchObject({state: 'running', pid: h.innerPid, nspid: [h.innerPid], visible: true})
+        },
+        () => `${r.stdout}\n${r.stderr}\n${evidence({holder: h, file})}`,
+      )
     })
 
     if (levels >= 2) {
-      test('from the level above it: that level\'s NSpid column', async () => {
+      test("from the level above it: that level's NSpid column", async () => {
         const r = await runIn(h.nsTargets[levels - 2], find(file))
         const j = json(r)
         expect(r.status).toBe(0)
@@ -85,17 +94,20 @@ describe.each([1, 2, 3])('holder %i level(s) deep', (levels) => {
     test('from a sibling namespace: never a wrong process', async () => {
       const r = await runInSiblingNs(find(file))
       const j = json(r)
-      await withEvidence(() => {
-        expect(j.pid).toBeNull()
-        if (kind === 'posix' || kind === 'ofd') {
-          // F_GETLK still sees the lock: running, but not visible from here.
-          expect(r.status).toBe(0)
-          expect(j).toMatchObject({state: 'running', visible: false, holder: null, reasons: ['holder_not_visible']})
-        } else {
-          // flock locks of invisible holders and bare pids are out of sight (docs: NOTES).
-          expect(j.state).not.toBe('running')
-        }
-      }, () => `${r.stdout}\n${r.stderr}`)
+      await withEvidence(
+        () => {
+          expect(j.pid).toBeNull()
+          if (kind === 'posix' || kind === 'ofd') {
+            // F_GETLK still sees the lock: running, but not visible from here.
+            expect(r.status).toBe(0)
+            expect(j).toMatchObject({state: 'running', visible: false, holder: null, reasons: ['holder_not_visible']})
+          } else {
+            // flock locks of invisible holders and bare pids are out of sight (docs: NOTES).
+            expect(j.state).not.toBe('running')
+          }
+        },
+        () => `${r.stdout}\n${r.stderr}`,
+      )
     })
   })
 })
@@ -107,12 +119,15 @@ describe('writers in the wild', () => {
     const h = await spawnHolder({kind: 'flock', file, libbsd: true, forkAfterLock: true, levels: 1})
     try {
       const {status, j} = await findFromHost(file)
-      await withEvidence(() => {
-        expect(status).toBe(0)
-        expect(j).toMatchObject({state: 'running', pid: h.hostPid, holder: h.hostPid})
-        expect(j.pidfile.lock).toBe('flock')
-        expect(fs.readFileSync(file, 'utf8')).toBe(String(h.innerPid))
-      }, () => `${JSON.stringify(j, null, 1)}\n${evidence({holder: h, file})}`)
+      await withEvidence(
+        () => {
+          expect(status).toBe(0)
+          expect(j).toMatchObject({state: 'running', pid: h.hostPid, holder: h.hostPid})
+          expect(j.pidfile.lock).toBe('flock')
+          expect(fs.readFileSync(file, 'utf8')).toBe(String(h.innerPid))
+        },
+        () => `${JSON.stringify(j, null, 1)}\n${evidence({holder: h, file})}`,
+      )
     } finally {
       await h.stop()
     }
@@ -160,18 +175,34 @@ describe('writers in the wild', () => {
 function othersWhoCouldHaveWritten(n: number, file: string, except: number[] = []): number[] {
   const st = fs.statSync(file)
   const boot = Date.now() - Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000
-  return fs.readdirSync('/proc').filter((e) => /^[0-9]+$/.test(e)).map(Number).filter((p) => {
-    try {
-      const nspid = /^NSpid:\s*(.*)$/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1].trim().split(/\s+/).map(Number)
-      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8')
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      const seen = fs.statSync(`/proc/${p}/root${file}`)
-      return !except.includes(p) && nspid.length > 1 && nspid[nspid.length - 1] === n && !'ZX'.includes(f[0]) && Number(f[6]) !== 0 &&
-        seen.ino === st.ino && seen.dev === st.dev && boot + Number(f[19]) * 10 <= st.mtimeMs + 30
-    } catch {
-      return false
-    }
-  })
+  return fs
+    .readdirSync('/proc')
+    .filter((e) => /^[0-9]+$/.test(e))
+    .map(Number)
+    .filter((p) => {
+      try {
+        const nspid = /^NSpid:\s*(.*)$/m
+          .exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1]
+          .trim()
+          .split(/\s+/)
+          .map(Number)
+        const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8')
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+        const seen = fs.statSync(`/proc/${p}/root${file}`)
+        return (
+          !except.includes(p) &&
+          nspid.length > 1 &&
+          nspid[nspid.length - 1] === n &&
+          !'ZX'.includes(f[0]) &&
+          Number(f[6]) !== 0 &&
+          seen.ino === st.ino &&
+          seen.dev === st.dev &&
+          boot + Number(f[19]) * 10 <= st.mtimeMs + 30
+        )
+      } catch {
+        return false
+      }
+    })
 }
 
 /**
@@ -202,7 +233,10 @@ describe('stale and reused pids inside a namespace', () => {
     const r = await run([process.execPath, BIN, 'find', 'stalesvc', '--pidfile', file, '--json'])
     const {status, j} = {status: r.status, j: json(r)}
     const after = othersWhoCouldHaveWritten(h.innerPid, file)
-    await withEvidence(() => expectStaleOrAmbiguous(status, j, before, after), () => `others: ${before.join(', ')} / ${after.join(', ')}\n${JSON.stringify(j, null, 1)}`)
+    await withEvidence(
+      () => expectStaleOrAmbiguous(status, j, before, after),
+      () => `others: ${before.join(', ')} / ${after.join(', ')}\n${JSON.stringify(j, null, 1)}`,
+    )
     await h.stop()
   })
 
@@ -213,7 +247,18 @@ describe('stale and reused pids inside a namespace', () => {
     // A keeper holds the namespace open (its mini-init exits when it has no children left). The
     // service and the innocent are plain `sleep`s (holders die with their parent shell).
     const keeper = await spawnHolder({kind: 'none', file: path.join(d, 'keeper'), levels: 1})
-    const hostPidOf = async (inner: number) => (await run(['sh', '-c', `for p in $(pgrep -x sleep); do grep -q "^NSpid:.*[[:space:]]${inner}$" /proc/$p/status && [ "$(readlink /proc/$p/ns/pid)" = "pid:[${keeper.pidnsInode}]" ] && echo $p; done`])).stdout.trim().split('\n').filter(Boolean).map(Number)
+    const hostPidOf = async (inner: number) =>
+      (
+        await run([
+          'sh',
+          '-c',
+          `for p in $(pgrep -x sleep); do grep -q "^NSpid:.*[[:space:]]${inner}$" /proc/$p/status && [ "$(readlink /proc/$p/ns/pid)" = "pid:[${keeper.pidnsInode}]" ] && echo $p; done`,
+        ])
+      ).stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map(Number)
     try {
       const started = await runIn(keeper, ['sh', '-c', `sleep 60 >/dev/null 2>&1 & echo -n $! > ${file}; echo started`])
       expect(started.stdout).toContain('started')
@@ -228,15 +273,21 @@ describe('stale and reused pids inside a namespace', () => {
       const r = await runIn(keeper, ['sh', '-c', `echo ${n - 1} > /proc/sys/kernel/ns_last_pid && { sleep 60 >/dev/null 2>&1 & } ; echo started`])
       expect(r.stdout).toContain('started')
       const innocent = await hostPidOf(n)
-      await withEvidence(() => expect(innocent).toHaveLength(1), () => evidence({holder: keeper, file}))
+      await withEvidence(
+        () => expect(innocent).toHaveLength(1),
+        () => evidence({holder: keeper, file}),
+      )
       const othersBefore = othersWhoCouldHaveWritten(n, file, innocent)
       const {status, j} = await findFromHost(file)
       const othersAfter = othersWhoCouldHaveWritten(n, file, innocent)
-      await withEvidence(() => {
-        expectStaleOrAmbiguous(status, j, othersBefore, othersAfter)
-        if (j.state === 'stale') expect(j.reasons).toContain('pid_reused')
-        expect(j.evidence.join('\n')).toContain(`pid ${innocent[0]} dropped: it started at`)
-      }, () => `others: ${othersBefore.join(', ')} / ${othersAfter.join(', ')}\n${JSON.stringify(j, null, 1)}`)
+      await withEvidence(
+        () => {
+          expectStaleOrAmbiguous(status, j, othersBefore, othersAfter)
+          if (j.state === 'stale') expect(j.reasons).toContain('pid_reused')
+          expect(j.evidence.join('\n')).toContain(`pid ${innocent[0]} dropped: it started at`)
+        },
+        () => `others: ${othersBefore.join(', ')} / ${othersAfter.join(', ')}\n${JSON.stringify(j, null, 1)}`,
+      )
       const s = await run([process.execPath, BIN, 'signal', 'sleep', 'KILL', '--pidfile', file, '--json'])
       expect([4, 7]).toContain(s.status) // not running (7), or cannot tell (4) beside another namespace's process
       expect(json(s).delivered).toEqual([])

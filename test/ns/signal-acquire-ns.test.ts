@@ -3,12 +3,14 @@
  * from inside; the pid-reuse race during a --retry wait; acquire() in a child namespace located from
  * the host; interop with libbsd's pidfile(3).
  */
-import {spawn} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {BIN, ROOT} from '../helpers/cli'
-import {RunResult, evidence, holderBinaries, run, runIn, spawnHolder, spawnTracked, stopAll, tempDir, withEvidence} from '../helpers/holders'
+import {evidence, withEvidence} from '../helpers/evidence'
+import {holderBinaries, spawnHolder} from '../helpers/lock-holders'
+import {RunResult, run, runIn} from '../helpers/run'
+import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
 
 afterAll(() => stopAll())
 
@@ -21,7 +23,8 @@ function json(r: RunResult): any {
 }
 
 const gone = async (hostPid: number) => {
-  for (let i = 0; i < 300 && fs.existsSync(`/proc/${hostPid}`) && !/\) [ZX] /.test(fs.readFileSync(`/proc/${hostPid}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 10))
+  for (let i = 0; i < 300 && fs.existsSync(`/proc/${hostPid}`) && !/\) [ZX] /.test(fs.readFileSync(`/proc/${hostPid}/stat`, 'utf8')); i++)
+    await new Promise((r) => setTimeout(r, 10))
   return !fs.existsSync(`/proc/${hostPid}`) || /\) [ZX] /.test(fs.readFileSync(`/proc/${hostPid}/stat`, 'utf8'))
 }
 
@@ -31,12 +34,15 @@ describe.each([1, 2])('signal into a namespace %i level(s) deep', (levels) => {
     const h = await spawnHolder({kind: 'posix', file, levels, writePid: true})
     const r = await run([process.execPath, BIN, 'signal', 'holder', 'TERM', '--pidfile', file, '--wait', '--timeout', '5s', '--json'])
     const j = json(r)
-    await withEvidence(async () => {
-      expect(r.status).toBe(0)
-      expect(j.delivered).toEqual([{pid: h.hostPid, nspid: h.nspid, signal: 'TERM'}])
-      expect(j.exited).toBe(true)
-      expect(await gone(h.hostPid)).toBe(true)
-    }, () => `${r.stdout}\n${r.stderr}\n${evidence({holder: h, file})}`)
+    await withEvidence(
+      async () => {
+        expect(r.status).toBe(0)
+        expect(j.delivered).toEqual([{pid: h.hostPid, nspid: h.nspid, signal: 'TERM'}])
+        expect(j.exited).toBe(true)
+        expect(await gone(h.hostPid)).toBe(true)
+      },
+      () => `${r.stdout}\n${r.stderr}\n${evidence({holder: h, file})}`,
+    )
     await h.stop()
   })
 
@@ -90,7 +96,11 @@ while True: time.sleep(1)
     for (const name of fs.readdirSync('/proc').filter((n) => /^[0-9]+$/.test(n))) {
       try {
         if (fs.readlinkSync(`/proc/${name}/ns/pid`) !== ns) continue
-        const nspid = /^NSpid:(.*)$/m.exec(fs.readFileSync(`/proc/${name}/status`, 'utf8'))![1].trim().split(/\s+/).map(Number)
+        const nspid = /^NSpid:(.*)$/m
+          .exec(fs.readFileSync(`/proc/${name}/status`, 'utf8'))![1]
+          .trim()
+          .split(/\s+/)
+          .map(Number)
         if (nspid[nspid.length - 1] === inner && !/\) [ZX] /.test(fs.readFileSync(`/proc/${name}/stat`, 'utf8'))) return Number(name)
       } catch {}
     }
@@ -101,7 +111,11 @@ while True: time.sleep(1)
   const target = {hostPid: mainHost}
   try {
     // nslocate runs inside the namespace, where the reuse happens.
-    const signalling = runIn(target, [process.execPath, BIN, 'signal', 'svc', 'TERM', '--pidfile', file, '--scope', 'tree', '--retry', 'TERM/4/KILL/2', '--json'], {timeoutMs: 20000})
+    const signalling = runIn(
+      target,
+      [process.execPath, BIN, 'signal', 'svc', 'TERM', '--pidfile', file, '--scope', 'tree', '--retry', 'TERM/4/KILL/2', '--json'],
+      {timeoutMs: 20000},
+    )
     // Wait until A has exited on TERM (its inner pid is free), then force an innocent onto it.
     const aHost = hostOf(a)
     expect(aHost).toBeGreaterThan(0)
@@ -110,18 +124,32 @@ while True: time.sleep(1)
     const forced = await runIn(target, ['sh', '-c', `echo ${a - 1} > /proc/sys/kernel/ns_last_pid && { sleep 60 >/dev/null 2>&1 & } ; echo ok`])
     expect(forced.stdout).toContain('ok')
     const innocent = hostOf(a)
-    await withEvidence(() => expect(innocent).toBeGreaterThan(0), () => evidence({pids: [mainHost]}))
+    await withEvidence(
+      () => expect(innocent).toBeGreaterThan(0),
+      () => evidence({pids: [mainHost]}),
+    )
     const r = await signalling
     const j = json(r)
-    await withEvidence(() => {
-      expect(r.status).toBe(0)
-      expect(j.exited).toBe(true)
-      const kills = j.delivered.filter((d: any) => d.signal === 'KILL').map((d: any) => d.pid).sort()
-      expect(kills).toEqual([2, b].sort())
-      expect(j.delivered.filter((d: any) => d.signal === 'TERM').map((d: any) => d.pid).sort()).toEqual([2, a, b].sort())
-      expect(j.skipped).toEqual([{pid: a, reason: 'gone'}])
-      expect(fs.existsSync(`/proc/${innocent}`)).toBe(true)
-    }, () => `${r.stdout}\n${r.stderr}`)
+    await withEvidence(
+      () => {
+        expect(r.status).toBe(0)
+        expect(j.exited).toBe(true)
+        const kills = j.delivered
+          .filter((d: any) => d.signal === 'KILL')
+          .map((d: any) => d.pid)
+          .sort()
+        expect(kills).toEqual([2, b].sort())
+        expect(
+          j.delivered
+            .filter((d: any) => d.signal === 'TERM')
+            .map((d: any) => d.pid)
+            .sort(),
+        ).toEqual([2, a, b].sort())
+        expect(j.skipped).toEqual([{pid: a, reason: 'gone'}])
+        expect(fs.existsSync(`/proc/${innocent}`)).toBe(true)
+      },
+      () => `${r.stdout}\n${r.stderr}`,
+    )
     process.kill(innocent, 'SIGKILL')
   } finally {
     top.kill('SIGKILL')

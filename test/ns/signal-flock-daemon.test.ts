@@ -5,7 +5,9 @@
  * confirm the same child (it once looked only at /proc/locks, said "no longer held" and exited 7).
  */
 import {BIN} from '../helpers/cli'
-import {RunResult, runIn, spawnHolder, stopAll, tempDir} from '../helpers/holders'
+import {spawnHolder} from '../helpers/lock-holders'
+import {RunResult, runIn} from '../helpers/run'
+import {stopAll, tempDir} from '../helpers/tracked'
 
 afterAll(() => stopAll())
 

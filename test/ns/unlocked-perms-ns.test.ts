@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {BIN, isAlive, killTracked, track, until} from '../helpers/cli'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 
 // stopAll removes the tempDir()s (it was never called: every run left one behind).
 afterAll(async () => {
@@ -34,12 +34,21 @@ test('uid 65534 on a sleep of its own in another mount namespace that cannot see
   await until(() => /^sleep\n$/.test(fs.readFileSync(`/proc/${child.pid}/comm`, 'utf8')), 'sleep has started as uid 65534', 5000)
   const file = path.join(pub, 'sleep.pid')
   fs.writeFileSync(file, String(child.pid)) // after the sleep started: only step (b) can rule it out
-  const r = spawnSync(process.execPath, [BIN, 'find', 'sleep', '--pidfile', file, '--json'], {uid: 65534, gid: 65534, env: {PATH: process.env.PATH, HOME: '/tmp'}, encoding: 'utf8'})
+  const r = spawnSync(process.execPath, [BIN, 'find', 'sleep', '--pidfile', file, '--json'], {
+    uid: 65534,
+    gid: 65534,
+    env: {PATH: process.env.PATH, HOME: '/tmp'},
+    encoding: 'utf8',
+  })
   const j = JSON.parse(r.stdout)
   const shown = `${r.stdout}\n${r.stderr}`
   expect({status: r.status, state: j.state, reasons: j.reasons}).toEqual({status: 1, state: 'stale', reasons: ['unlocked_pidfile', 'stale_pidfile']})
   // The evidence names the mount namespaces compared (the sleep's own, and this process's).
-  expect(j.evidence.join('\n')).toMatch(new RegExp(`pid ${child.pid} dropped: pid ${child.pid} is in mount namespace mnt:\\[[0-9]+\\], not this process's mnt:\\[[0-9]+\\]; neither ${file} nor sleep.pid under any of its mount points is this file`))
+  expect(j.evidence.join('\n')).toMatch(
+    new RegExp(
+      `pid ${child.pid} dropped: pid ${child.pid} is in mount namespace mnt:\\[[0-9]+\\], not this process's mnt:\\[[0-9]+\\]; neither ${file} nor sleep.pid under any of its mount points is this file`,
+    ),
+  )
   expect(shown).not.toContain('not allowed to look into its mount namespace')
   expect(isAlive(child.pid!)).toBe(true)
 })

@@ -9,7 +9,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {waitFor} from '../../src/signal/signal'
-import {spawnHolder, stopAll, tempDir} from '../helpers/holders'
+import {spawnHolder} from '../helpers/lock-holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 
 afterAll(() => stopAll())
 
@@ -21,8 +22,14 @@ describe.each([0, 1])('waitFor stopped, POSIX holder %i namespace level(s) deep'
     await new Promise((r) => setTimeout(r, 200))
     process.kill(h.hostPid, 'SIGKILL')
     const r = await waiting
-    expect(r).toMatchObject({reached: true, exit_code: 0})
-    expect(r.target).toMatchObject({state: 'stale', pid: null, holder: null, reasons: ['unlocked_pidfile', 'stale_pidfile'], pidfile: {path: file, lock: 'none', pid: h.innerPid}})
+    expect(r).toMatchObject({reached: true, outcome: 'reached'})
+    expect(r.target).toMatchObject({
+      state: 'stale',
+      pid: null,
+      holder: null,
+      reasons: ['unlocked_pidfile', 'stale_pidfile'],
+      pidfile: {path: file, lock: 'none', pid: h.innerPid},
+    })
     expect(r.target.evidence.join('\n')).toContain(`after the exit of pid ${h.hostPid}: fcntl(F_GETLK) finds ${file} no longer locked`)
     await h.stop()
   })
@@ -44,7 +51,7 @@ while True: time.sleep(1)`
     await new Promise((r) => setTimeout(r, 200))
     child.kill('SIGTERM')
     const r = await waiting
-    expect(r).toMatchObject({reached: true, exit_code: 0, target: {state: 'stopped', pidfile: null, reasons: ['no_pidfile']}})
+    expect(r).toMatchObject({reached: true, outcome: 'reached', target: {state: 'stopped', pidfile: null, reasons: ['no_pidfile']}})
     expect(fs.existsSync(file)).toBe(false)
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
@@ -73,7 +80,7 @@ print('locked', flush=True); time.sleep(30)`
       expect(r.target).toMatchObject({state: 'stale', pid: null})
       expect(r.target.evidence.join('\n')).toContain('no longer locked')
     } else {
-      expect(r).toMatchObject({exit_code: 1, target: {state: 'running', pid: second.pid}})
+      expect(r).toMatchObject({outcome: 'not_reached', target: {state: 'running', pid: second.pid}})
     }
   } finally {
     second.kill('SIGKILL')
@@ -96,7 +103,7 @@ test('waitFor --root-pid that is not a namespace init: its exit is "cannot tell"
     fs.renameSync(path.join(dir, 'next.pid'), file)
     process.kill(first.hostPid, 'SIGKILL')
     const r = await waiting
-    expect(r).toMatchObject({reached: false, exit_code: 4, target: {state: 'unknown', reasons: ['root_exited']}})
+    expect(r).toMatchObject({reached: false, outcome: 'cannot_tell', target: {state: 'unknown', reasons: ['root_exited']}})
     expect(r.message).toContain('not the init of its PID namespace')
     expect(fs.existsSync(`/proc/${second.hostPid}`)).toBe(true)
     await second.stop()
@@ -105,7 +112,7 @@ test('waitFor --root-pid that is not a namespace init: its exit is "cannot tell"
   }
 })
 
-test('waitFor --root-pid that is its namespace\'s init: its exit ends every process there, so the service is stopped (0)', async () => {
+test("waitFor --root-pid that is its namespace's init: its exit ends every process there, so the service is stopped (0)", async () => {
   const dir = tempDir()
   const file = path.join(dir, 'init.pid')
   // The holder is pid 1 of a new PID namespace; it also serves as the root pid.
@@ -114,6 +121,6 @@ test('waitFor --root-pid that is its namespace\'s init: its exit ends every proc
   await new Promise((r) => setTimeout(r, 200))
   process.kill(h.hostPid, 'SIGKILL')
   const r = await waiting
-  expect(r).toMatchObject({reached: true, exit_code: 0})
+  expect(r).toMatchObject({reached: true, outcome: 'reached'})
   await h.stop()
 })

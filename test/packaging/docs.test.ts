@@ -1,7 +1,8 @@
 /**
- * The generated docs (scripts/gen-docs.js): up to date with the manifest, a man page that man(1) and
- * groff render without warnings and that documents every command and flag, a README block and a
- * self-contained home page.
+ * The generated docs (scripts/gen-docs.js, with marked-man and marked): up to date with the manifest
+ * and the CLI's exit status table; a man page that man(1) and groff render without warnings and that
+ * documents every command, flag and exit status; a README block with every flag; a self-contained
+ * home page.
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -9,6 +10,42 @@ import * as path from 'node:path'
 import {ROOT, manifestCommands, ok, run, tempDir} from './exec'
 
 const GEN = path.join(ROOT, 'scripts', 'gen-docs.js')
+const MAN_ENV = {MANWIDTH: '80', MANPAGER: 'cat', PAGER: 'cat', LANG: 'C.UTF-8'}
+const OUTPUTS = ['README.md', 'docs/nslocate.1.md', 'docs/nslocate.1', 'docs/index.html']
+
+interface ExitTable {
+  EXIT_STATUS: Record<string, {intro?: string; rows: {status: number; meaning: string; term?: string}[]; notes?: string[]}>
+  EXIT_STATUS_INTRO?: string
+}
+
+/** A copy of what the generator reads and writes, node_modules linked; dist linked too, or left out. */
+function copyTree(withDist: boolean): string {
+  const copy = tempDir('docs')
+  for (const f of ['scripts/gen-docs.js', 'scripts/docs-reference.js', 'package.json', 'oclif.manifest.json', ...OUTPUTS]) {
+    fs.mkdirSync(path.join(copy, path.dirname(f)), {recursive: true})
+    fs.copyFileSync(path.join(ROOT, f), path.join(copy, f))
+  }
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'))
+  if (withDist) fs.symlinkSync(path.join(ROOT, 'dist'), path.join(copy, 'dist'))
+  return copy
+}
+
+const gen = (copy: string, ...args: string[]) => run(process.execPath, [path.join(copy, 'scripts', 'gen-docs.js'), ...args], {cwd: copy})
+const readIn = (dir: string, f: string) => fs.readFileSync(path.join(dir, f), 'utf8')
+const section = (page: string, from: RegExp, to: RegExp) => page.slice(page.search(from), page.search(to))
+/** A rendered subsection ("   find" up to the next "   name" line), or null. */
+function subsection(page: string, name: string): string | null {
+  const start = page.search(new RegExp(`^ {3}${name}$`, 'm'))
+  if (start < 0) return null
+  const end = page.slice(start + 1).search(/^ {3}\S/m)
+  return end < 0 ? page.slice(start) : page.slice(start, start + 1 + end)
+}
+
+async function manPage(file: string): Promise<string> {
+  const r = await run('man', ['--warnings=w', '-l', file], {env: MAN_ENV})
+  expect({status: r.status, warnings: r.stderr}).toEqual({status: 0, warnings: ''})
+  return r.stdout
+}
 
 describe('generated docs', () => {
   test('gen-docs.js --check: every generated file is up to date', async () => {
@@ -16,24 +53,51 @@ describe('generated docs', () => {
     expect({status: r.status, stderr: r.stderr}).toEqual({status: 0, stderr: ''})
   })
 
-  test('gen-docs.js --check exits 1 and names the stale file', async () => {
-    // A copy of what the generator reads and writes, with the README's generated block emptied.
-    const copy = tempDir('docs')
+  test('--check exits 1 naming the stale file; a run repairs it and then writes nothing', async () => {
+    const copy = copyTree(true)
     try {
-      for (const f of ['scripts/gen-docs.js', 'package.json', 'oclif.manifest.json', 'README.md', 'docs/nslocate.1.md', 'docs/nslocate.1', 'docs/index.html']) {
-        fs.mkdirSync(path.join(copy, path.dirname(f)), {recursive: true})
-        fs.copyFileSync(path.join(ROOT, f), path.join(copy, f))
-      }
-      for (const f of fs.readdirSync(path.join(ROOT, 'docs')).filter((n) => n.endsWith('.md'))) fs.copyFileSync(path.join(ROOT, 'docs', f), path.join(copy, 'docs', f))
       const readme = path.join(copy, 'README.md')
-      fs.writeFileSync(readme, fs.readFileSync(readme, 'utf8').replace(/(<!-- commands:start -->)[\s\S]*(<!-- commands:end -->)/, '$1\n$2'))
-      const r = await run(process.execPath, [path.join(copy, 'scripts', 'gen-docs.js'), '--check'], {cwd: copy})
+      fs.writeFileSync(readme, readIn(copy, 'README.md').replace(/(<!-- commands:start -->)[\s\S]*(<!-- commands:end -->)/, '$1\n$2'))
+      const r = await gen(copy, '--check')
       expect(r.status).toBe(1)
-      expect(r.stderr).toContain('out of date: README.md')
-      expect(r.stderr).toContain('npm run build')
-      // ...and without --check it repairs it.
+      expect(r.stderr).toMatch(/^gen-docs: out of date: README\.md\. Run npm run build/)
       await ok(process.execPath, [path.join(copy, 'scripts', 'gen-docs.js')], {cwd: copy})
-      expect(fs.readFileSync(readme, 'utf8')).toBe(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'))
+      expect(readIn(copy, 'README.md')).toBe(readIn(ROOT, 'README.md'))
+      // Only what changed is written: a second run touches nothing.
+      const mtimes = OUTPUTS.map((f) => fs.statSync(path.join(copy, f)).mtimeMs)
+      expect((await gen(copy)).stdout).toBe('gen-docs: nothing to write.\n')
+      expect(OUTPUTS.map((f) => fs.statSync(path.join(copy, f)).mtimeMs)).toEqual(mtimes)
+    } finally {
+      fs.rmSync(copy, {recursive: true, force: true})
+    }
+  })
+
+  test('EXIT STATUS is generated from the exit status table; without the table, one line names the file', async () => {
+    const copy = copyTree(false)
+    try {
+      const missing = await gen(copy)
+      expect({status: missing.status, stderr: missing.stderr}).toEqual({
+        status: 1,
+        stderr: 'gen-docs: dist/src/cli/exit-status.js exports no EXIT_STATUS table: write src/cli/exit-status.ts, then run npm run build.\n',
+      })
+      expect(readIn(copy, 'docs/nslocate.1.md')).toBe(readIn(ROOT, 'docs/nslocate.1.md'))
+      // A table of the contract's shape: intro, rows (with a term), notes; markdown inside.
+      const table: ExitTable = {
+        EXIT_STATUS_INTRO: 'Sample intro for *every* command.',
+        EXIT_STATUS: {
+          find: {intro: 'Sample find intro.', rows: [{status: 0, meaning: 'Sample running.'}, {status: 9, term: '`9` (`--x`)', meaning: 'Nine.\n\nSecond paragraph.'}]},
+          list: {rows: [{status: 4, meaning: 'Sample cannot tell.'}], notes: ['Sample note.']},
+        },
+      }
+      fs.mkdirSync(path.join(copy, 'dist/src/cli'), {recursive: true})
+      fs.writeFileSync(path.join(copy, 'dist/src/cli/exit-status.js'), `module.exports = ${JSON.stringify(table)}\n`)
+      await ok(process.execPath, [path.join(copy, 'scripts', 'gen-docs.js')], {cwd: copy})
+      const source = section(readIn(copy, 'docs/nslocate.1.md'), /^## EXIT STATUS$/m, /^## ENVIRONMENT$/m)
+      expect(source).toContain('### find\n\nSample find intro.\n\n`0`\n:   Sample running.\n\n`9` (`--x`)\n:   Nine.\n\n    Second paragraph.\n\n### list')
+      const page = section(await manPage(path.join(copy, 'docs/nslocate.1')), /^EXIT STATUS$/m, /^ENVIRONMENT$/m)
+      expect(page.replace(/\s+/g, ' ')).toContain(
+        'EXIT STATUS Sample intro for every command. find Sample find intro. 0 Sample running. 9 (--x) Nine. Second paragraph. list 4 Sample cannot tell. Sample note.',
+      )
     } finally {
       fs.rmSync(copy, {recursive: true, force: true})
     }
@@ -44,29 +108,44 @@ describe('generated docs', () => {
     expect({status: r.status, warnings: r.stderr}).toEqual({status: 0, warnings: ''})
   })
 
-  test('man -l renders the page with every section, command and flag of the manifest', async () => {
-    const r = await run('man', ['-l', 'docs/nslocate.1'], {env: {MANWIDTH: '80', MANPAGER: 'cat', PAGER: 'cat', LANG: 'C.UTF-8'}})
-    expect(r.stderr).toBe('')
-    expect(r.status).toBe(0)
-    const page = r.stdout
+  test('man -l renders every section, command and flag of the manifest, flags as tagged paragraphs', async () => {
+    const page = await manPage('docs/nslocate.1')
     expect(page.split('\n')[0]).toMatch(/^NSLOCATE\(1\)\s+User Commands\s+NSLOCATE\(1\)$/)
     const sections = page.split('\n').filter((l) => /^[A-Z][A-Z ]+$/.test(l))
-    expect(sections).toEqual(['NAME', 'SYNOPSIS', 'DESCRIPTION', 'COMMANDS', 'OPTIONS', 'OUTPUT', 'EXIT STATUS',
-      'ENVIRONMENT', 'FILES', 'NOTES', 'EXAMPLES', 'SEE ALSO'])
-    const commands = page.slice(page.indexOf('\nCOMMANDS\n'), page.indexOf('\nOPTIONS\n'))
+    expect(sections).toEqual(['NAME', 'SYNOPSIS', 'DESCRIPTION', 'COMMANDS', 'OPTIONS', 'OUTPUT', 'EXIT STATUS', 'ENVIRONMENT', 'FILES', 'NOTES', 'EXAMPLES', 'SEE ALSO'])
+    expect(page).toMatch(/^NAME\n {7}nslocate - is service NAME running/m)
+    const commands = section(page, /^COMMANDS$/m, /^OPTIONS$/m)
     for (const c of manifestCommands()) {
-      // Each command is a subsection ("   find"), and each of its flags is documented in it.
-      const start = commands.search(new RegExp(`^ {3}${c.name}$`, 'm'))
-      expect({command: c.name, found: start >= 0}).toEqual({command: c.name, found: true})
-      const section = commands.slice(start)
-      for (const flag of c.flags) expect(section).toContain(`--${flag}`)
+      // Each command is a subsection ("   find"); each of its flags a term at the paragraph indent
+      // with its definition below it, indented further (a definition list rendered as .TP).
+      const own = subsection(commands, c.name) ?? ''
+      expect({command: c.name, found: own !== ''}).toEqual({command: c.name, found: true})
+      for (const flag of c.flags) {
+        if (flag === 'json') expect(own).toContain('Also accepts --json (see OPTIONS).')
+        // (A term narrower than the indent, like --wait, has its definition on its own line.)
+        else expect({flag, term: new RegExp(`^ {7}((-\\w, )?--${flag}\\b.*\\n {14}|--${flag} +)\\S`, 'm').test(own)}).toEqual({flag, term: true})
+      }
     }
   })
 
-  test('README.md lists every command in its generated block', () => {
+  test('EXIT STATUS documents every status of the CLI table (src/cli/exit-status.ts)', async () => {
+    const {EXIT_STATUS}: ExitTable = require(path.join(ROOT, 'dist/src/cli/exit-status.js'))
+    const page = section(await manPage('docs/nslocate.1'), /^EXIT STATUS$/m, /^ENVIRONMENT$/m)
+    for (const [command, {rows}] of Object.entries(EXIT_STATUS)) {
+      const own = subsection(page, command) ?? ''
+      expect({command, found: own !== ''}).toEqual({command, found: true})
+      for (const r of rows) expect({command, status: r.status, found: new RegExp(`^ {7}${r.status}\\b`, 'm').test(own)}).toEqual({command, status: r.status, found: true})
+    }
+  })
+
+  test('README.md lists every command and flag in its generated block', () => {
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
     const block = readme.slice(readme.indexOf('<!-- commands:start -->'), readme.indexOf('<!-- commands:end -->'))
-    for (const c of manifestCommands()) expect(block).toContain(`### \`nslocate ${c.name}\``)
+    for (const c of manifestCommands()) {
+      const own = block.slice(block.indexOf(`### \`nslocate ${c.name}\``))
+      expect({command: c.name, found: own.length < block.length}).toEqual({command: c.name, found: true})
+      for (const flag of c.flags) expect(own).toContain(`\`--${flag}\``)
+    }
   })
 
   test('docs/index.html is self-contained and has the README and the man page', () => {
@@ -74,7 +153,9 @@ describe('generated docs', () => {
     expect(html).not.toMatch(/<(script|link|img|iframe)\b/i)
     expect(html).not.toMatch(/url\(/i)
     expect(html).toContain('<h2 id="set-up">Set up</h2>')
-    expect(html).toContain('id="manual"')
+    expect(html).toContain('<h1 id="manual">nslocate(1) — ')
+    expect(html).toContain('<dt><code>--json</code></dt>')
+    expect(html).not.toContain('\n:   ') // every definition list was understood
     for (const c of manifestCommands()) expect(html).toContain(`<h3 id="man-${c.name.replace(/[^a-z0-9]+/g, '-')}">`)
   })
 })

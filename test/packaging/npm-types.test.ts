@@ -12,15 +12,19 @@ import {ROOT, ok, run, tempDir} from './exec'
 /** The current TypeScript (7, the native compiler): what `npm i typescript` gives a new project. */
 const TYPESCRIPT = 'typescript@7.0.2'
 
-const USE = `import {locate, signal, waitFor, acquire, defaultRuntimeDir, NslocateError} from 'nslocate'
-import type {LocateResult, SignalResult, PidfileHandle} from 'nslocate'
+const USE = `import {locate, locateSync, list, signal, waitFor, acquire, defaultRuntimeDir, NslocateError} from 'nslocate'
+import type {LocateResult, SignalResult, SignalOutcome, PidfileHandle, Reason, State} from 'nslocate'
 
 export async function demo(): Promise<string> {
-  const found: LocateResult = locate({name: 'web', env: {XDG_RUNTIME_DIR: '/run/user/1000'}})
-  const sent: SignalResult = await signal('web', 'TERM')
+  const found: LocateResult = await locate('web', {env: {XDG_RUNTIME_DIR: '/run/user/1000'}})
+  const now: State = locateSync({name: 'web', container: undefined}).state
+  const sent: SignalResult = await signal('web', 'TERM', {container: 'app'})
+  const outcome: SignalOutcome = sent.outcome
+  const reasons: Reason[] = found.reasons
   const held: PidfileHandle = await acquire({name: 'web', dir: defaultRuntimeDir(process.env)})
+  const rows = (await list({dir: '/run'})).services
   void waitFor
-  return [found.state, sent, held, new NslocateError('USAGE', 'x') instanceof Error].join(' ')
+  return [found.state, now, outcome, reasons, rows, held, new NslocateError('USAGE', 'x') instanceof Error].join(' ')
 }
 `
 

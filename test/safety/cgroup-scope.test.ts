@@ -8,7 +8,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {BIN, cliJson, isAlive} from '../helpers/cli'
-import {sleep, stopAll, tempDir} from '../helpers/holders'
+import {sleep} from '../helpers/timing'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {Victim, spawnVictim} from '../helpers/victims'
 
 jest.setTimeout(120_000)
@@ -41,10 +42,13 @@ async function service(cg: string | null): Promise<{main: Victim; member: Victim
   return {main, member, outsider, file}
 }
 
-const hierarchies: Array<[string, string]> = [['cgroup v1 (pids controller)', '/sys/fs/cgroup/pids'], ['cgroup v2 (the unified tree)', '/sys/fs/cgroup/unified']]
+const hierarchies: Array<[string, string]> = [
+  ['cgroup v1 (pids controller)', '/sys/fs/cgroup/pids'],
+  ['cgroup v2 (the unified tree)', '/sys/fs/cgroup/unified'],
+]
 
 describe.each(hierarchies)('%s', (_label, base) => {
-  test('a unit\'s own cgroup (NAME.service): every member gets the signal, nobody outside it', async () => {
+  test("a unit's own cgroup (NAME.service): every member gets the signal, nobody outside it", async () => {
     const cg = cgroup(base, 'nsltest-ID.service')
     const s = await service(cg)
     const r = await cliJson(['signal', 'siglog', 'USR1', '--pidfile', s.file, '--scope', 'cgroup'])
@@ -72,7 +76,25 @@ describe.each(hierarchies)('%s', (_label, base) => {
     // nslocate itself started inside that cgroup.
     const r = await new Promise<{status: number | null; out: string}>((resolve) => {
       const {spawn} = require('node:child_process') as typeof import('node:child_process')
-      const c = spawn('sh', ['-c', `echo $$ > '${cg}/cgroup.procs' && exec "$@"`, 'sh', process.execPath, BIN, 'signal', 'siglog', 'USR1', '--pidfile', s.file, '--scope', 'cgroup', '--json'], {stdio: ['ignore', 'pipe', 'pipe']})
+      const c = spawn(
+        'sh',
+        [
+          '-c',
+          `echo $$ > '${cg}/cgroup.procs' && exec "$@"`,
+          'sh',
+          process.execPath,
+          BIN,
+          'signal',
+          'siglog',
+          'USR1',
+          '--pidfile',
+          s.file,
+          '--scope',
+          'cgroup',
+          '--json',
+        ],
+        {stdio: ['ignore', 'pipe', 'pipe']},
+      )
       let out = ''
       c.stdout.on('data', (d) => (out += d))
       c.once('close', (status) => resolve({status, out}))
@@ -84,7 +106,7 @@ describe.each(hierarchies)('%s', (_label, base) => {
   })
 })
 
-test('a process in no cgroup of its own (here: only the machine\'s shared v1 memory cgroup) is refused (4); nothing sent', async () => {
+test("a process in no cgroup of its own (here: only the machine's shared v1 memory cgroup) is refused (4); nothing sent", async () => {
   const s = await service(null)
   const r = await cliJson(['signal', 'siglog', 'USR1', '--pidfile', s.file, '--scope', 'cgroup'])
   expect(r.status).toBe(4)

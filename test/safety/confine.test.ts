@@ -13,7 +13,8 @@ import * as http from 'node:http'
 import * as path from 'node:path'
 
 import {cliJson} from '../helpers/cli'
-import {sleep, spawnTracked, stopAll, tempDir} from '../helpers/holders'
+import {sleep} from '../helpers/timing'
+import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 import {Victim, spawnVictim} from '../helpers/victims'
 
@@ -38,7 +39,10 @@ async function rootService(dir: string, name: string): Promise<{victim: Victim; 
 
 /** The attacker's sandbox: its /run is `dir`. Returns the unshare pid and the sandbox's init (its child). */
 async function sandbox(dir: string): Promise<{unshare: ChildProcess; init: number}> {
-  const unshare = spawnTracked(user.as(['unshare', '-r', '-m', '-p', '-f', '--kill-child', '--mount-proc', 'sh', '-c', `mount --bind '${dir}' /run && echo ready && exec sleep 600`]), {stdio: ['ignore', 'pipe', 'pipe']})
+  const unshare = spawnTracked(
+    user.as(['unshare', '-r', '-m', '-p', '-f', '--kill-child', '--mount-proc', 'sh', '-c', `mount --bind '${dir}' /run && echo ready && exec sleep 600`]),
+    {stdio: ['ignore', 'pipe', 'pipe']},
+  )
   let err = ''
   unshare.stderr!.on('data', (d) => (err += d))
   await new Promise<void>((resolve, reject) => {
@@ -55,7 +59,7 @@ const nothingReceived = async (v: Victim) => {
   expect(fs.existsSync(`/proc/${v.ready[0]}`)).toBe(true)
 }
 
-test('a sandbox whose /run exposes a root service\'s locked pidfile: --root-pid SANDBOX is refused (outside_target_namespace), nothing sent', async () => {
+test("a sandbox whose /run exposes a root service's locked pidfile: --root-pid SANDBOX is refused (outside_target_namespace), nothing sent", async () => {
   const dir = tempDir('nslocate-confine-')
   fs.chmodSync(dir, 0o755)
   const svc = await rootService(dir, 'rootsvc')
@@ -75,7 +79,7 @@ test('a sandbox whose /run exposes a root service\'s locked pidfile: --root-pid 
   await nothingReceived(svc.victim)
 })
 
-test('a sandbox\'s own pidfile naming the root service\'s pid: --root-pid SANDBOX signals nothing outside it', async () => {
+test("a sandbox's own pidfile naming the root service's pid: --root-pid SANDBOX signals nothing outside it", async () => {
   const dir = tempDir('nslocate-confine-')
   fs.chmodSync(dir, 0o755)
   const svc = await rootService(dir, 'realsvc')

@@ -11,7 +11,8 @@ import * as net from 'node:net'
 import * as path from 'node:path'
 
 import {cli, cliJson} from '../helpers/cli'
-import {sleep, spawnTracked, stopAll, tempDir} from '../helpers/holders'
+import {sleep} from '../helpers/timing'
+import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 
 let svc: TestUser
@@ -48,7 +49,11 @@ test("a symlink to a FIFO: root's find never opens the target (its writer is nev
   // The writer's open(2) returns only once somebody opens the FIFO for reading: then it records it.
   spawnTracked(['sh', '-c', `exec 3>'${fifo}'; echo opened > '${opened}'; exec sleep 600`], {stdio: 'ignore'})
   plant(['ln', '-s', fifo, path.join(dir, 'wd.pid')])
-  for (const args of [['find', 'wd', '--dir', dir, '--json'], ['find', 'wd', '--pidfile', path.join(dir, 'wd.pid'), '--json'], ['list', '--dir', dir, '--json']]) {
+  for (const args of [
+    ['find', 'wd', '--dir', dir, '--json'],
+    ['find', 'wd', '--pidfile', path.join(dir, 'wd.pid'), '--json'],
+    ['list', '--dir', dir, '--json'],
+  ]) {
     const r = await cliJson(args)
     expect(r.stderr).not.toMatch(/\/proc\/self\/fd/)
     if (args[0] === 'find') {
@@ -102,7 +107,11 @@ test('a FIFO, a socket and a directory named NAME.pid: just not_regular (unknown
     }
     const list = await cliJson(['list', '--dir', dir, '--json'])
     const rows = (list.json as Array<{name: string; state: string; reasons: string[]}>).filter((x) => x.name in kinds)
-    expect(rows.map((x) => [x.name, x.state, x.reasons]).sort()).toEqual(Object.keys(kinds).sort().map((n) => [n, 'unknown', ['not_regular']]))
+    expect(rows.map((x) => [x.name, x.state, x.reasons]).sort()).toEqual(
+      Object.keys(kinds)
+        .sort()
+        .map((n) => [n, 'unknown', ['not_regular']]),
+    )
   } finally {
     server.close()
   }
@@ -112,7 +121,8 @@ test('a pidfile under a write lease: unknown (unreadable_pidfile) with a message
   const dir = serviceDir()
   const file = path.join(dir, 'leased.pid')
   fs.writeFileSync(file, `${process.pid}\n`)
-  const py = 'import fcntl,os,signal,sys,time\nsignal.signal(signal.SIGIO, signal.SIG_IGN)\nfd=os.open(sys.argv[1], os.O_RDWR)\nfcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)\nprint("ready", flush=True)\ntime.sleep(600)\n'
+  const py =
+    'import fcntl,os,signal,sys,time\nsignal.signal(signal.SIGIO, signal.SIG_IGN)\nfd=os.open(sys.argv[1], os.O_RDWR)\nfcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)\nprint("ready", flush=True)\ntime.sleep(600)\n'
   const holder = spawnTracked(['python3', '-c', py, file], {stdio: ['ignore', 'pipe', 'inherit']})
   await new Promise<void>((resolve, reject) => {
     holder.stdout!.on('data', (d) => String(d).includes('ready') && resolve())

@@ -11,7 +11,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {cliJson} from '../helpers/cli'
-import {sleep, stopAll, tempDir} from '../helpers/holders'
+import {sleep} from '../helpers/timing'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 import {Victim, spawnVictim} from '../helpers/victims'
 
@@ -109,7 +110,7 @@ describe('F3: a group-writable directory is trusted only when its group holds no
     fs.mkdirSync(dir)
     fs.chownSync(dir, 0, shrGid)
     fs.chmodSync(dir, 0o2775)
-        const bobAs = ['setpriv', `--reuid=${bob.uid}`, `--regid=${shrGid}`, `--groups=${shrGid}`, '--reset-env', '--']
+    const bobAs = ['setpriv', `--reuid=${bob.uid}`, `--regid=${shrGid}`, `--groups=${shrGid}`, '--reset-env', '--']
     const victim = await spawnVictim({prefix: bobAs, pidfile: path.join(dir, 'other.pid'), log: logFor(bob), env: {NSLOCATE_SIGLOG_PDEATH: '1'}})
     const aliceAs = ['setpriv', `--reuid=${alice.uid}`, `--regid=${alice.gid}`, `--groups=${shrGid}`, '--reset-env', '--']
     execFileSync(aliceAs[0], [...aliceAs.slice(1), 'mv', path.join(dir, 'other.pid'), path.join(dir, 'siglog.pid')])
@@ -131,7 +132,13 @@ describe('F3: a group-writable directory is trusted only when its group holds no
     fs.mkdirSync(dir)
     fs.chownSync(dir, pg.uid, pg.gid)
     fs.chmodSync(dir, 0o2775)
-    const victim = await spawnVictim({prefix: pg.as([]), pidfile: path.join(dir, 'siglog.pid'), log: logFor(pg), exitOn: ['TERM'], env: {NSLOCATE_SIGLOG_PDEATH: '1'}})
+    const victim = await spawnVictim({
+      prefix: pg.as([]),
+      pidfile: path.join(dir, 'siglog.pid'),
+      log: logFor(pg),
+      exitOn: ['TERM'],
+      env: {NSLOCATE_SIGLOG_PDEATH: '1'},
+    })
     const found = await cliJson(['find', 'siglog', '--dir', dir, '--json'])
     expect(found.json.reasons).not.toContain('unsafe_directory')
     expect(found.json.state).toBe('running')
@@ -162,7 +169,11 @@ describe('a group-writable pidfile (as root)', () => {
   test("0660 bob:shr naming bob's process, where alice is in shr too: group_writable, nothing is sent", async () => {
     const dir = publicDir()
     const file = path.join(dir, 'siglog.pid')
-    const victim = await spawnVictim({prefix: ['setpriv', `--reuid=${bob.uid}`, `--regid=${shrGid}`, '--clear-groups', '--'], log: logFor(bob), env: {NSLOCATE_SIGLOG_PDEATH: '1'}})
+    const victim = await spawnVictim({
+      prefix: ['setpriv', `--reuid=${bob.uid}`, `--regid=${shrGid}`, '--clear-groups', '--'],
+      log: logFor(bob),
+      env: {NSLOCATE_SIGLOG_PDEATH: '1'},
+    })
     fs.writeFileSync(file, String(victim.ready[0]), {mode: 0o660})
     fs.chownSync(file, bob.uid, shrGid)
     fs.chmodSync(file, 0o660)

@@ -10,7 +10,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {BIN} from '../helpers/cli'
-import {sleep, stopAll, tempDir} from '../helpers/holders'
+import {sleep} from '../helpers/timing'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 import {spawnVictim} from '../helpers/victims'
 

@@ -12,7 +12,7 @@ import * as http from 'node:http'
 import * as path from 'node:path'
 
 import {killTracked, until} from '../helpers/cli'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 import {writeAtomic} from '../sidecar/configmap'
 import {spawnLockedVictim} from '../sidecar/locked-victim'
@@ -123,7 +123,11 @@ test('bombs planted in a watched directory while reload runs: /healthz answers w
   await until(() => hups(v) === 2, 'the HUP for app.conf v2', 10000)
   await until(() => events(r).filter((e) => e.event === 'signal').length === 2, 'the second signal event', 5000)
   expect(events(r).filter((e) => e.event === 'change').length).toBe(changes + 1)
-  expect(events(r).filter((e) => e.event === 'signal').every((e) => e.result === 'signalled' && e.pid === v.hostPid)).toBe(true)
+  expect(
+    events(r)
+      .filter((e) => e.event === 'signal')
+      .every((e) => e.result === 'signalled' && e.pid === v.hostPid),
+  ).toBe(true)
   // Nothing changed since: another event (a touch of a bomb's link) sends nothing.
   fs.utimesSync(path.join(dir, 'app.conf'), new Date(), new Date())
   await nextEvent(r, (e) => e.event === 'unchanged', 5000)

@@ -163,7 +163,10 @@ async function main() {
   process.stdout.write(`${JSON.stringify(report)}\n`)
 }
 
-main().then(() => process.exit(0), (e) => {
-  process.stderr.write(`${e.stack}\n`)
-  process.exit(1)
-})
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`${e.stack}\n`)
+    process.exit(1)
+  },
+)

@@ -9,7 +9,7 @@ import * as path from 'node:path'
 
 import {acquire} from '../../src/acquire/acquire'
 import {NslocateError} from '../../src/errors'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {unmount} from './run-helpers'
 
 afterAll(() => stopAll())
@@ -38,9 +38,15 @@ test('a full tmpfs: acquire() throws IO naming the file and ENOSPC, and leaves n
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8k', 'tmpfs', mnt])
   try {
     spawnSync('dd', ['if=/dev/zero', `of=${path.join(mnt, 'fill')}`, 'bs=4096'], {stdio: 'ignore'})
-    const error = await acquire({name: 'full', dir: mnt}).then(() => null, (e) => e)
+    const error = await acquire({name: 'full', dir: mnt}).then(
+      () => null,
+      (e) => e,
+    )
     expect(error).toBeInstanceOf(NslocateError)
-    expect([error.code, error.message]).toEqual(['IO', `cannot write the pid into ${path.join(mnt, 'full.pid')}: no space left on the device (ENOSPC); free space there or choose another --dir`])
+    expect([error.code, error.message]).toEqual([
+      'IO',
+      `cannot write the pid into ${path.join(mnt, 'full.pid')}: no space left on the device (ENOSPC); free space there or choose another option dir`,
+    ])
     expect(fs.readdirSync(mnt)).toEqual(['fill'])
   } finally {
     unmount(mnt)
@@ -52,7 +58,10 @@ test('a pidfile with a second link is refused (UNSAFE_PIDFILE) and neither name 
   const other = path.join(dir, 'other')
   fs.writeFileSync(other, 'keep')
   fs.linkSync(other, path.join(dir, 'x.pid'))
-  const error = await acquire({name: 'x', dir}).then(() => null, (e) => e)
+  const error = await acquire({name: 'x', dir}).then(
+    () => null,
+    (e) => e,
+  )
   expect(error?.code).toBe('UNSAFE_PIDFILE')
   expect(fs.readFileSync(other, 'utf8')).toBe('keep')
   expect(fs.statSync(path.join(dir, 'x.pid')).nlink).toBe(2)

@@ -2,7 +2,7 @@
 import * as path from 'node:path'
 
 import {cli} from '../helpers/cli'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 
 afterAll(() => stopAll())
 

@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {cli, killTracked, track} from '../helpers/cli'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 
 const RACER = String.raw`
@@ -42,7 +42,7 @@ afterAll(async () => {
 })
 afterEach(() => killTracked())
 
-test('a racer who can read the directory never locks the pidfile before root\'s run (30 rounds)', async () => {
+test("a racer who can read the directory never locks the pidfile before root's run (30 rounds)", async () => {
   const base = tempDir('nslocate-createrace-')
   fs.chmodSync(base, 0o755)
   const script = path.join(base, 'racer.py')

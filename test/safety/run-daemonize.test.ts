@@ -10,7 +10,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {cli, cliJson, dumpEvidence, isAlive, killTracked, until} from '../helpers/cli'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {exitOf, killPid, processesWith, runInBackground} from './run-helpers'
 
 afterEach(() => killTracked())
@@ -37,56 +37,56 @@ function sleepers(token: string): number[] {
 
 /** The pid the file names once it names a live `sleep` (the daemon), not the command run started. */
 async function daemonIn(file: string, token: string): Promise<number> {
-  let pid = 0
   const end = Date.now() + 15_000
   for (;;) {
     const daemons = sleepers(token)
     const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''
-    if (daemons.length === 1 && text === String(daemons[0])) {
-      pid = daemons[0]
-      break
-    }
-    if (Date.now() > end) throw new Error(`the pidfile never named the daemon: file ${fs.existsSync(file) ? JSON.stringify(text) : 'missing'}, daemons ${daemons.join(',')}`)
+    if (daemons.length === 1 && text === String(daemons[0])) return daemons[0]
+    if (Date.now() > end)
+      throw new Error(`the pidfile never named the daemon: file ${fs.existsSync(file) ? JSON.stringify(text) : 'missing'}, daemons ${daemons.join(',')}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
-  return pid
 }
 
 test.each([
-  ['sh -c \'sleep & exit 0\'', (token: string) => ['sh', '-c', `sleep ${token} & exit 0`]],
+  ["sh -c 'sleep & exit 0'", (token: string) => ['sh', '-c', `sleep ${token} & exit 0`]],
   ['a double fork with setsid', (token: string) => ['/usr/bin/python3', '-c', DOUBLE_FORK, token]],
-])('%s: find names the daemon, a second run conflicts, run exits and removes the file once the daemon is killed', async (_what, argv) => {
-  const dir = tempDir('nslocate-daemonize-')
-  const file = path.join(dir, 'dmn.pid')
-  // The daemon's argv carries a token of the test's own (sleep ignores what follows its number as
-  // a second duration, so it must be a number: 300 + a unique count of seconds).
-  const token = String(300 + (process.pid % 1000) * 1000 + Math.floor(Math.random() * 1000))
-  const sup = runInBackground(['dmn', '--pidfile', file, '--', ...argv(token)])
-  let daemon = 0
-  try {
-    daemon = await daemonIn(file, token)
-    // run has not exited: it follows the daemon, and keeps the file in place and locked.
-    expect(sup.exitCode).toBeNull()
-    const found = await cliJson(['find', 'dmn', '--pidfile', file])
-    if (found.status !== 0) console.log(dumpEvidence([daemon, sup.pid!]), found.json.evidence)
-    expect([found.status, found.json.state, found.json.pid]).toEqual([0, 'running', daemon])
+])(
+  '%s: find names the daemon, a second run conflicts, run exits and removes the file once the daemon is killed',
+  async (_what, argv) => {
+    const dir = tempDir('nslocate-daemonize-')
+    const file = path.join(dir, 'dmn.pid')
+    // The daemon's argv carries a token of the test's own (sleep ignores what follows its number as
+    // a second duration, so it must be a number: 300 + a unique count of seconds).
+    const token = String(300 + (process.pid % 1000) * 1000 + Math.floor(Math.random() * 1000))
+    const sup = runInBackground(['dmn', '--pidfile', file, '--', ...argv(token)])
+    let daemon = 0
+    try {
+      daemon = await daemonIn(file, token)
+      // run has not exited: it follows the daemon, and keeps the file in place and locked.
+      expect(sup.exitCode).toBeNull()
+      const found = await cliJson(['find', 'dmn', '--pidfile', file])
+      if (found.status !== 0) console.log(dumpEvidence([daemon, sup.pid!]), found.json.evidence)
+      expect([found.status, found.json.state, found.json.pid]).toEqual([0, 'running', daemon])
 
-    const marker = path.join(dir, 'second-ran')
-    const second = await cli(['run', 'dmn', '--pidfile', file, '--', 'touch', marker])
-    expect(second.status).toBe(122)
-    expect(second.stderr.trim()).toMatch(/^nslocate: dmn already running \(pid [0-9]+\)$/)
-    expect(fs.existsSync(marker)).toBe(false)
-    expect(sleepers(token)).toEqual([daemon])
+      const marker = path.join(dir, 'second-ran')
+      const second = await cli(['run', 'dmn', '--pidfile', file, '--', 'touch', marker])
+      expect(second.status).toBe(122)
+      expect(second.stderr.trim()).toMatch(/^nslocate: dmn already running \(pid [0-9]+\)$/)
+      expect(fs.existsSync(marker)).toBe(false)
+      expect(sleepers(token)).toEqual([daemon])
 
-    process.kill(daemon, 'SIGKILL')
-    expect(await exitOf(sup)).toEqual({code: 0, signal: null})
-    expect(fs.existsSync(file)).toBe(false)
-    expect(fs.readdirSync(dir)).toEqual([])
-  } finally {
-    if (daemon) await killPid(daemon)
-    for (const p of sleepers(token)) await killPid(p)
-  }
-}, 60_000)
+      process.kill(daemon, 'SIGKILL')
+      expect(await exitOf(sup)).toEqual({code: 0, signal: null})
+      expect(fs.existsSync(file)).toBe(false)
+      expect(fs.readdirSync(dir)).toEqual([])
+    } finally {
+      if (daemon) await killPid(daemon)
+      for (const p of sleepers(token)) await killPid(p)
+    }
+  },
+  60_000,
+)
 
 test('a daemon that leaves two processes holding the lock: run waits for both; TERM to run reaches the daemon', async () => {
   const dir = tempDir('nslocate-daemonize-')
@@ -98,10 +98,14 @@ test('a daemon that leaves two processes holding the lock: run waits for both; T
   const pids: number[] = []
   try {
     // COMMAND has exited (run reaped it) and the file names the worker's parent, the inner sh
-    await until(() => {
-      const w = sleepers(token)
-      return w.length === 1 && readOr(file) === String(ppidOf(w[0]))
-    }, 'COMMAND to exit, leaving its daemon', 15_000)
+    await until(
+      () => {
+        const w = sleepers(token)
+        return w.length === 1 && readOr(file) === String(ppidOf(w[0]))
+      },
+      'COMMAND to exit, leaving its daemon',
+      15_000,
+    )
     const worker = sleepers(token)[0]
     const daemon = ppidOf(worker)
     pids.push(daemon, worker)

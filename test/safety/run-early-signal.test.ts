@@ -10,7 +10,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {BIN, killTracked, track, until} from '../helpers/cli'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {exitOf} from './run-helpers'
 
 afterEach(() => killTracked())
@@ -34,7 +34,11 @@ test('TERM before the command started: the pidfile is removed and run exits 125,
     // 125: interrupted while taking the file; 143: the command was started (the TERM, kept while
     // it was held, reached it once it had executed, possibly before its first line ran)
     if (started) expect([code, signal]).toEqual([143, null])
-    else expect([[125, null], [143, null]]).toContainEqual([code, signal])
+    else
+      expect([
+        [125, null],
+        [143, null],
+      ]).toContainEqual([code, signal])
   }
   console.log(seen.join(' '))
 }, 120_000)
@@ -45,9 +49,19 @@ test('TERM while run contends for the lock (another starter holds LOCK_SH): exit
   fs.writeFileSync(file, '', {mode: 0o644})
   const marker = path.join(dir, 'started')
   // A real second starter's shared lock: run's upgrade keeps failing, so it is inside acquire().
-  const holder = track(spawn('/usr/bin/python3', ['-c', 'import fcntl,sys,time; f=open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_SH); print("held", flush=True); time.sleep(60)', file], {stdio: ['ignore', 'pipe', 'inherit']}))
+  const holder = track(
+    spawn(
+      '/usr/bin/python3',
+      ['-c', 'import fcntl,sys,time; f=open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_SH); print("held", flush=True); time.sleep(60)', file],
+      {stdio: ['ignore', 'pipe', 'inherit']},
+    ),
+  )
   await new Promise((resolve) => holder.stdout!.once('data', resolve))
-  const sup = track(spawn(process.execPath, [BIN, 'run', 'svc', '--pidfile', file, '--lock-timeout', '20s', '--', 'sh', '-c', `touch ${marker}; exec sleep 30`], {stdio: ['ignore', 'ignore', 'pipe']}))
+  const sup = track(
+    spawn(process.execPath, [BIN, 'run', 'svc', '--pidfile', file, '--lock-timeout', '20s', '--', 'sh', '-c', `touch ${marker}; exec sleep 30`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
+  )
   let stderr = ''
   sup.stderr!.on('data', (d) => (stderr += d))
   await new Promise((resolve) => setTimeout(resolve, 1500))

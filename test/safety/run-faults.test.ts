@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {BIN, cli, cliJson, killTracked, until} from '../helpers/cli'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {createTestUser} from '../helpers/users'
 import {readLog, siglogBinary} from '../helpers/victims'
 import {exitOf, pidIn, processesWith, runInBackground, unmount, untilRunning} from './run-helpers'
@@ -107,14 +107,22 @@ test('signals sent to run reach the service, from run, and run exits with its st
   }
   sup.kill('SIGTERM')
   expect(await exitOf(sup)).toEqual({code: 0, signal: null})
-  expect(readLog(log).map((l) => [l.pid, l.signo, l.from])).toEqual([[pid, 10, sup.pid], [pid, 1, sup.pid], [pid, 12, sup.pid], [pid, 15, sup.pid]])
+  expect(readLog(log).map((l) => [l.pid, l.signo, l.from])).toEqual([
+    [pid, 10, sup.pid],
+    [pid, 1, sup.pid],
+    [pid, 12, sup.pid],
+    [pid, 15, sup.pid],
+  ])
   expect(fs.existsSync(path.join(dir, 'svc.pid'))).toBe(false)
 })
 
-test('the command gets run\'s stdin, stdout and stderr (blocking), and its environment', () => {
+test("the command gets run's stdin, stdout and stderr (blocking), and its environment", () => {
   const dir = tempDir('nslocate-stdio-')
-  const r = spawnSync(process.execPath, [BIN, 'run', 'svc', '--dir', dir, '--', 'sh', '-c', 'cat; echo "out $NSL_T"; echo err >&2; grep ^flags /proc/self/fdinfo/1; exit 7'],
-    {input: 'from stdin\n', encoding: 'utf8', env: {...process.env, NSL_T: 'env-ok'}, timeout: 15000})
+  const r = spawnSync(
+    process.execPath,
+    [BIN, 'run', 'svc', '--dir', dir, '--', 'sh', '-c', 'cat; echo "out $NSL_T"; echo err >&2; grep ^flags /proc/self/fdinfo/1; exit 7'],
+    {input: 'from stdin\n', encoding: 'utf8', env: {...process.env, NSL_T: 'env-ok'}, timeout: 15000},
+  )
   expect(r.status).toBe(7)
   const lines = r.stdout.trim().split('\n')
   expect(lines.slice(0, 2)).toEqual(['from stdin', 'out env-ok'])

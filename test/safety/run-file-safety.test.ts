@@ -10,7 +10,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {cli, cliJson, killTracked} from '../helpers/cli'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 import {pidIn, runInBackground} from './run-helpers'
 
@@ -74,7 +74,11 @@ test('a hard link to a root file planted as the pidfile: refused (123); the root
   const planted = path.join(shared, 'hl.pid')
   asMallory(['ln', target, planted])
   const r = await rootRun(['hl', '--dir', shared])
-  expect(r).toEqual({status: 123, ran: false, stderr: `nslocate: ${planted} has 2 links: it is also another file's name, which writing the pid would overwrite; refusing it (remove ${planted} if it is a leftover)`})
+  expect(r).toEqual({
+    status: 123,
+    ran: false,
+    stderr: `nslocate: ${planted} has 2 links: it is also another file's name, which writing the pid would overwrite; refusing it (remove ${planted} if it is a leftover)`,
+  })
   unchanged(target)
   expect(fs.statSync(planted).ino).toBe(fs.statSync(target).ino)
 })
@@ -84,7 +88,11 @@ test('--dir through her symbolic link to a root directory: refused (123); the ro
   const link = path.join(shared, 'sl-dir')
   asMallory(['ln', '-s', rootDir, link])
   const r = await rootRun(['sl', '--dir', link])
-  expect(r).toEqual({status: 123, ran: false, stderr: `nslocate: ${link} is a symbolic link owned by uid ${mallory.uid}; refusing to follow it (a link another user made can lead anywhere): use a directory owned by root or by you`})
+  expect(r).toEqual({
+    status: 123,
+    ran: false,
+    stderr: `nslocate: ${link} is a symbolic link owned by uid ${mallory.uid}; refusing to follow it (a link another user made can lead anywhere): use a directory owned by root or by you`,
+  })
   unchanged(target)
   // The same through --pidfile.
   const p = await rootRun(['sl', '--pidfile', path.join(link, 'sl.pid')])
@@ -98,19 +106,27 @@ test('a directory of hers on the way (holding a link to a root directory): refus
   asMallory(['mkdir', hers])
   asMallory(['ln', '-s', rootDir, path.join(hers, 'run')])
   const r = await rootRun(['md', '--dir', path.join(hers, 'run')])
-  expect(r).toEqual({status: 123, ran: false, stderr: `nslocate: refusing to write a pidfile in ${hers}: it is owned by uid ${mallory.uid}, not by root or by uid 0; another user could replace what is in it. Use a directory owned by root or by you that no one else may write`})
+  expect(r).toEqual({
+    status: 123,
+    ran: false,
+    stderr: `nslocate: refusing to write a pidfile in ${hers}: it is owned by uid ${mallory.uid}, not by root or by uid 0; another user could replace what is in it. Use a directory owned by root or by you that no one else may write`,
+  })
   unchanged(target)
 })
 
-test('a pidfile she created in advance: refused (123), left as it is, and root\'s service never runs under it', async () => {
+test("a pidfile she created in advance: refused (123), left as it is, and root's service never runs under it", async () => {
   const planted = path.join(shared, 'pre.pid')
   asMallory(['sh', '-c', `printf '%s' '${PRECIOUS}' > ${planted}`])
   const r = await rootRun(['pre', '--dir', shared])
-  expect(r).toEqual({status: 123, ran: false, stderr: `nslocate: ${planted} is owned by uid ${mallory.uid}, not by root or by uid 0: its owner could rewrite the pidfile while the service runs; refusing it (remove it)`})
+  expect(r).toEqual({
+    status: 123,
+    ran: false,
+    stderr: `nslocate: ${planted} is owned by uid ${mallory.uid}, not by root or by uid 0: its owner could rewrite the pidfile while the service runs; refusing it (remove it)`,
+  })
   unchanged(planted, mallory.uid)
 })
 
-test('what is safe still works: root\'s own symbolic link is followed, a sticky root directory is used, relative --dir is taken from the cwd', async () => {
+test("what is safe still works: root's own symbolic link is followed, a sticky root directory is used, relative --dir is taken from the cwd", async () => {
   const link = path.join(shared, 'root-link')
   fs.symlinkSync(rootDir, link)
   const viaLink = await rootRun(['ok', '--dir', link])

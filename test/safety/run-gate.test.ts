@@ -8,7 +8,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {isAlive, killTracked, track, until} from '../helpers/cli'
-import {ADDON_PATH, stopAll, tempDir} from '../helpers/holders'
+import {ADDON_PATH} from '../helpers/paths'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {exitOf} from './run-helpers'
 
 // killTracked: a failed expectation must not leave the parent (and so its gated child) running:
@@ -44,7 +45,10 @@ test('the parent SIGKILLed before the gate opens: the child exits without runnin
 
 test('the gate closed by the parent: exit 125, nothing ran; opened: the program runs, errFd reports a failed execve', async () => {
   const marker = path.join(tempDir('nslocate-gate-'), 'ran')
-  const closed = parent(marker, `fs.closeSync(c.gateFd); const t = setInterval(() => { const r = a.reapChild(c.pid); if (r) { console.log(JSON.stringify(r)); clearInterval(t) } }, 10)`)
+  const closed = parent(
+    marker,
+    `fs.closeSync(c.gateFd); const t = setInterval(() => { const r = a.reapChild(c.pid); if (r) { console.log(JSON.stringify(r)); clearInterval(t) } }, 10)`,
+  )
   let out = ''
   closed.child.stdout!.on('data', (d) => (out += d))
   await exitOf(closed.child)

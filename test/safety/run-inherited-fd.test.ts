@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {cli, isAlive, killTracked, until} from '../helpers/cli'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 import {spawnVictim} from '../helpers/victims'
 import {exitOf, killPid, pidIn, runInBackground} from './run-helpers'

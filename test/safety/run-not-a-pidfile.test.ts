@@ -10,7 +10,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {cli, killTracked} from '../helpers/cli'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 
 afterEach(() => killTracked())
 afterAll(() => stopAll())
@@ -42,12 +42,14 @@ test.each([
   const r = await runOn(file)
   expect(r.status).toBe(123)
   expect(r.ran).toBe(false)
-  expect(r.stderr).toBe(`nslocate: refusing to overwrite ${file}: it holds ${Buffer.byteLength(content)} bytes that are not a pid; remove it or choose another --pidfile`)
+  expect(r.stderr).toBe(
+    `nslocate: refusing to overwrite ${file}: it holds ${Buffer.byteLength(content)} bytes that are not a pid; remove it or choose another --pidfile`,
+  )
   expect(snapshot(file)).toEqual(before)
   expect(fs.readdirSync(dir)).toEqual([name])
 })
 
-test('a file of the caller\'s that others may write and that holds text: refused before its mode is changed', async () => {
+test("a file of the caller's that others may write and that holds text: refused before its mode is changed", async () => {
   const dir = tempDir('nslocate-notpid-')
   const file = path.join(dir, 'shared.conf')
   fs.writeFileSync(file, 'not a pid\n')

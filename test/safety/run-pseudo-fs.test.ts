@@ -9,7 +9,10 @@ import * as fs from 'node:fs'
 import {BIN} from '../helpers/cli'
 
 function runInPidns(pidfile: string): {status: number | null; stderr: string} {
-  const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, BIN, 'run', 'x', '--pidfile', pidfile, '--', 'true'], {encoding: 'utf8', timeout: 30_000})
+  const r = spawnSync('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, BIN, 'run', 'x', '--pidfile', pidfile, '--', 'true'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  })
   return {status: r.status, stderr: r.stderr}
 }
 

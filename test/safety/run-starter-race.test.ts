@@ -13,7 +13,7 @@ import * as path from 'node:path'
 
 import {cliAs} from '../helpers/as-user'
 import {BIN, cli, killTracked, track, until} from '../helpers/cli'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 
 const RACER = String.raw`
@@ -53,7 +53,7 @@ afterAll(async () => {
 })
 afterEach(() => killTracked())
 
-test('a starter that lost the lock to another never unlinks the winner\'s pidfile (40 rounds)', async () => {
+test("a starter that lost the lock to another never unlinks the winner's pidfile (40 rounds)", async () => {
   const dir = tempDir('nslocate-starterrace-')
   const script = path.join(dir, 'racer.py')
   fs.writeFileSync(script, RACER)

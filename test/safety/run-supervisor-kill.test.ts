@@ -8,7 +8,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {cli, cliJson, dumpEvidence, isAlive, killTracked} from '../helpers/cli'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {readLog, siglogBinary} from '../helpers/victims'
 import {exitOf, killPid, pidIn, processesWith, runInBackground, untilRunning} from './run-helpers'
 

@@ -10,7 +10,7 @@ import * as fs from 'node:fs'
 import * as http from 'node:http'
 
 import {killTracked, track, until} from '../helpers/cli'
-import {stopAll} from '../helpers/holders'
+import {stopAll} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 import {spawnLockedVictim} from '../sidecar/locked-victim'
 import {RunningCli, nextEvent, startCli, stopCli} from '../sidecar/run-cli'
@@ -109,7 +109,12 @@ function attack(address: string, n: number, mode: 'idle' | 'slow' | 'keepalive')
       if (!m) return
       clearTimeout(timer)
       child.stdout!.off('data', check)
-      resolve({child, held: Number(m[1]), failed: Number(m[2]), closed: () => [...out.matchAll(/^closed (\d+) ([\d.]+)$/gm)].map((x) => [Number(x[1]), Number(x[2])])})
+      resolve({
+        child,
+        held: Number(m[1]),
+        failed: Number(m[2]),
+        closed: () => [...out.matchAll(/^closed (\d+) ([\d.]+)$/gm)].map((x) => [Number(x[1]), Number(x[2])]),
+      })
     }
     child.stdout!.on('data', check)
     child.once('exit', (code) => {
@@ -178,7 +183,9 @@ test('more idle connections than the cap (and than RLIMIT_NOFILE 1024) from an u
   const fdsUnderAttack = await settledFds(r.pid)
   const fresh = await request(address, '/healthz/victim', 2000)
   const again = await request(address, '/healthz/victim', 2000)
-  process.stderr.write(`serve-limits (1100 idle connections, nofile 1024): attacker held ${a.held} (failed ${a.failed}); serve had ${fdsUnderAttack} fds; fresh /healthz/victim ${fresh.status} in ${fresh.ms} ms, again ${again.status} in ${again.ms} ms\n`)
+  process.stderr.write(
+    `serve-limits (1100 idle connections, nofile 1024): attacker held ${a.held} (failed ${a.failed}); serve had ${fdsUnderAttack} fds; fresh /healthz/victim ${fresh.status} in ${fresh.ms} ms, again ${again.status} in ${again.ms} ms\n`,
+  )
   expect(a.child.exitCode).toBeNull() // still holding every socket it has
   expect(fresh.status).toBe(200)
   expect(JSON.parse(fresh.body)).toMatchObject({name: 'victim', state: 'running', pid: v.hostPid})
@@ -195,20 +202,24 @@ test.each([
   ['idle', 'connect and send nothing'],
   ['slow', 'send a request line, then one header byte a second (slowloris)'],
   ['keepalive', 'one keep-alive request, then nothing'],
-] as const)('connections that %s (%s) are closed by the server within 8 s', async (mode) => {
-  const v = await spawnLockedVictim()
-  const {r, address} = await serveUnderLimit(v.pidfile)
-  const a = await attack(address, 20, mode)
-  expect(a.held).toBe(20)
-  await until(() => a.closed().some(([c]) => c === 20), `all 20 ${mode} connections closed by the server`, 8000).catch((error) => {
-    throw new Error(`${(error as Error).message}; last report: ${JSON.stringify(a.closed().slice(-1))}`)
-  })
-  const at = a.closed().find(([c]) => c === 20)![1]
-  process.stderr.write(`serve-limits (${mode}): 20 connections closed by the server after ${at.toFixed(2)} s\n`)
-  expect((await request(address, '/healthz/victim')).status).toBe(200)
-  await stopAttacker(a)
-  expect((await stopCli(r)).status).toBe(0)
-}, 60_000)
+] as const)(
+  'connections that %s (%s) are closed by the server within 8 s',
+  async (mode, _what: string) => {
+    const v = await spawnLockedVictim()
+    const {r, address} = await serveUnderLimit(v.pidfile)
+    const a = await attack(address, 20, mode)
+    expect(a.held).toBe(20)
+    await until(() => a.closed().some(([c]) => c === 20), `all 20 ${mode} connections closed by the server`, 8000).catch((error) => {
+      throw new Error(`${(error as Error).message}; last report: ${JSON.stringify(a.closed().slice(-1))}`)
+    })
+    const at = a.closed().find(([c]) => c === 20)![1]
+    process.stderr.write(`serve-limits (${mode}): 20 connections closed by the server after ${at.toFixed(2)} s\n`)
+    expect((await request(address, '/healthz/victim')).status).toBe(200)
+    await stopAttacker(a)
+    expect((await stopCli(r)).status).toBe(0)
+  },
+  60_000,
+)
 
 test('a malformed percent-escape in the URL is 400 with a JSON error, never 500; the server goes on', async () => {
   const v = await spawnLockedVictim()

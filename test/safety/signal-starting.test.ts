@@ -12,7 +12,7 @@ import * as path from 'node:path'
 
 import {STARTING_GRACE_MS} from '../../src/signal/signal'
 import {cliJson, isAlive, killTracked, track, until} from '../helpers/cli'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {readLog, siglogBinary} from '../helpers/victims'
 
 jest.setTimeout(60_000)
@@ -46,7 +46,10 @@ function supervisor(dir: string, delay: number): {child: ChildProcess; file: str
   const file = path.join(dir, 'svc.pid')
   const log = path.join(dir, 'supervisor.log')
   const siglogLog = path.join(dir, 'service.log')
-  const child = track(spawn('/usr/bin/python3', [script, file, log, String(delay), siglogBinary(), siglogLog], {stdio: ['ignore', 'pipe', 'inherit'], detached: true}), {group: true})
+  const child = track(
+    spawn('/usr/bin/python3', [script, file, log, String(delay), siglogBinary(), siglogLog], {stdio: ['ignore', 'pipe', 'inherit'], detached: true}),
+    {group: true},
+  )
   let out = ''
   child.stdout!.on('data', (d) => (out += d))
   return {child, file, log, siglogLog, out: () => out}

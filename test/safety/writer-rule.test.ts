@@ -16,7 +16,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {ROOT, cliJson, dumpEvidence} from '../helpers/cli'
-import {sleep, spawnTracked, stopAll, tempDir} from '../helpers/holders'
+import {sleep} from '../helpers/timing'
+import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 import {Victim, spawnVictim} from '../helpers/victims'
 
@@ -64,7 +65,10 @@ async function impostor(inner: number, mode: string, file: string, name: string)
   const logDir = fs.mkdtempSync(path.join(mallory.home, 'imp-'))
   fs.chownSync(logDir, mallory.uid, mallory.gid)
   const log = path.join(logDir, 'signals.log')
-  const child: ChildProcess = spawnTracked(mallory.as(['unshare', '-Urpf', '--mount-proc', 'python3', FORCE, String(inner), mode, file, name, log]), {stdio: ['ignore', 'pipe', 'pipe']})
+  const child: ChildProcess = spawnTracked(
+    mallory.as(['unshare', '-Urpf', '--kill-child', '--mount-proc', 'python3', FORCE, String(inner), mode, file, name, log]),
+    {stdio: ['ignore', 'pipe', 'pipe']},
+  )
   let err = ''
   child.stderr!.on('data', (d) => (err += d))
   await new Promise<void>((resolve, reject) => {
@@ -93,8 +97,17 @@ async function impostor(inner: number, mode: string, file: string, name: string)
   }
   expect(pid).toBeGreaterThan(0)
   return {
-    pid, inner, log,
-    received: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => Number(l.split(' ')[1])) : []),
+    pid,
+    inner,
+    log,
+    received: () =>
+      fs.existsSync(log)
+        ? fs
+            .readFileSync(log, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => Number(l.split(' ')[1]))
+        : [],
     alive: () => fs.existsSync(`/proc/${pid}`),
   }
 }
@@ -107,43 +120,46 @@ async function stopVictim(v: Victim): Promise<void> {
 const LOCKS = ['flock-sh', 'flock-ex', 'posix-rd', 'ofd-rd'] as const
 
 describe('hole 1: a lock taken by a user who could not have written the pidfile is no evidence', () => {
-  test.each(LOCKS)("mallory's %s lock, from her own PID namespace at the service's pid, named after it: root's find, signal and wait still answer for the service", async (mode) => {
-    const {file, victim} = await rootService('svc')
-    const imp = await impostor(victim.pid, mode, file, 'svc')
-    const found = await cliJson(['find', 'svc', '--pidfile', file, '--json'])
-    const why = () => `${JSON.stringify(found.json, null, 1)}\n${dumpEvidence([victim.pid, imp.pid])}`
-    expect({status: found.status, state: found.json.state, pid: found.json.pid, why: ''}).toEqual({status: 0, state: 'running', pid: victim.pid, why: ''})
-    expect(found.json.pidfile.lock).toBe('none')
-    expect(found.json.holder).toBeNull()
-    expect(found.json.reasons).toEqual(expect.not.arrayContaining(['content_mismatch', 'foreign_lock_holder', 'ambiguous', 'permission_denied']))
-    const ev = found.json.evidence.join('\n')
-    expect(ev).toContain(`pid ${imp.pid}`)
-    expect(ev).toMatch(/could not have written the file/)
-    if (found.json.state !== 'running') throw new Error(why())
+  test.each(LOCKS)(
+    "mallory's %s lock, from her own PID namespace at the service's pid, named after it: root's find, signal and wait still answer for the service",
+    async (mode) => {
+      const {file, victim} = await rootService('svc')
+      const imp = await impostor(victim.pid, mode, file, 'svc')
+      const found = await cliJson(['find', 'svc', '--pidfile', file, '--json'])
+      const why = () => `${JSON.stringify(found.json, null, 1)}\n${dumpEvidence([victim.pid, imp.pid])}`
+      expect({status: found.status, state: found.json.state, pid: found.json.pid, why: ''}).toEqual({status: 0, state: 'running', pid: victim.pid, why: ''})
+      expect(found.json.pidfile.lock).toBe('none')
+      expect(found.json.holder).toBeNull()
+      expect(found.json.reasons).toEqual(expect.not.arrayContaining(['content_mismatch', 'foreign_lock_holder', 'ambiguous', 'permission_denied']))
+      const ev = found.json.evidence.join('\n')
+      expect(ev).toContain(`pid ${imp.pid}`)
+      expect(ev).toMatch(/could not have written the file/)
+      if (found.json.state !== 'running') throw new Error(why())
 
-    // The same answer with the identity options the attack was meant to defeat.
-    const byExec = await cliJson(['find', 'svc', '--pidfile', file, '--process-name', 'svc', '--json'])
-    expect(byExec.json.pid).not.toBe(imp.pid)
+      // The same answer with the identity options the attack was meant to defeat.
+      const byExec = await cliJson(['find', 'svc', '--pidfile', file, '--process-name', 'svc', '--json'])
+      expect(byExec.json.pid).not.toBe(imp.pid)
 
-    const sent = await cliJson(['signal', 'svc', 'TERM', '--pidfile', file, '--json'])
-    expect(sent.status).toBe(0)
-    await sleep(300)
-    expect(victim.received().map((r) => r.signo)).toEqual([SIGTERM])
-    expect(imp.received()).toEqual([])
-    expect(imp.alive()).toBe(true)
+      const sent = await cliJson(['signal', 'svc', 'TERM', '--pidfile', file, '--json'])
+      expect(sent.status).toBe(0)
+      await sleep(300)
+      expect(victim.received().map((r) => r.signo)).toEqual([SIGTERM])
+      expect(imp.received()).toEqual([])
+      expect(imp.alive()).toBe(true)
 
-    // The service dies: the impostor's lock and number do not keep it alive.
-    await stopVictim(victim)
-    const after = await cliJson(['find', 'svc', '--pidfile', file, '--json'])
-    expect({status: after.status, state: after.json.state, pid: after.json.pid}).toEqual({status: 1, state: 'stale', pid: null})
-    const waited = await cliJson(['wait', 'svc', '--pidfile', file, '--for', 'stopped', '--timeout', '5s', '--json'])
-    expect(waited.status).toBe(0)
-    const retry = await cliJson(['signal', 'svc', 'TERM', '--pidfile', file, '--retry', 'TERM/1/KILL/1', '--json'])
-    expect(retry.status).not.toBe(0)
-    await sleep(300)
-    expect(imp.received()).toEqual([])
-    expect(imp.alive()).toBe(true)
-  })
+      // The service dies: the impostor's lock and number do not keep it alive.
+      await stopVictim(victim)
+      const after = await cliJson(['find', 'svc', '--pidfile', file, '--json'])
+      expect({status: after.status, state: after.json.state, pid: after.json.pid}).toEqual({status: 1, state: 'stale', pid: null})
+      const waited = await cliJson(['wait', 'svc', '--pidfile', file, '--for', 'stopped', '--timeout', '5s', '--json'])
+      expect(waited.status).toBe(0)
+      const retry = await cliJson(['signal', 'svc', 'TERM', '--pidfile', file, '--retry', 'TERM/1/KILL/1', '--json'])
+      expect(retry.status).not.toBe(0)
+      await sleep(300)
+      expect(imp.received()).toEqual([])
+      expect(imp.alive()).toBe(true)
+    },
+  )
 
   test('a privilege-separated holder (real uid 0, effective uid of a service user) still counts: it could have written the file', async () => {
     const dir = tempDir('nslocate-wrule-')
@@ -159,45 +175,70 @@ print('ready', flush=True)
 signal.pause()`
     const child = spawnTracked(['python3', '-c', script, file], {stdio: ['ignore', 'pipe', 'inherit']})
     await new Promise<void>((resolve) => child.stdout!.on('data', (d) => /ready/.test(String(d)) && resolve()))
-    const uids = /^Uid:\s*(.*)$/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1].trim().split(/\s+/).map(Number)
+    const uids = /^Uid:\s*(.*)$/m
+      .exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]
+      .trim()
+      .split(/\s+/)
+      .map(Number)
     expect(uids.slice(0, 2)).toEqual([0, mallory.uid])
     const found = await cliJson(['find', 'psep', '--pidfile', file, '--json'])
-    expect({status: found.status, state: found.json.state, pid: found.json.pid, holder: found.json.holder, lock: found.json.pidfile.lock})
-      .toEqual({status: 0, state: 'running', pid: child.pid, holder: child.pid, lock: 'flock'})
+    expect({status: found.status, state: found.json.state, pid: found.json.pid, holder: found.json.holder, lock: found.json.pidfile.lock}).toEqual({
+      status: 0,
+      state: 'running',
+      pid: child.pid,
+      holder: child.pid,
+      lock: 'flock',
+    })
   })
 })
 
-describe('a set-user-ID program carrying an unprivileged user\'s lock is that user\'s process', () => {
-  test.each(['flock', 'posix'])("mallory locks (%s) root's stale pidfile and executes passwd (euid 0) with the lock: still stale, nothing signalled", async (mode) => {
-    const dir = tempDir('nslocate-wrule-')
-    fs.chmodSync(dir, 0o755)
-    const file = path.join(dir, 'carried.pid')
-    const dead = spawnTracked(['sh', '-c', 'echo $$'], {stdio: ['ignore', 'pipe', 'ignore']})
-    const deadPid = await new Promise<number>((resolve) => dead.stdout!.on('data', (d) => resolve(Number(String(d).trim()))))
-    fs.writeFileSync(file, `${deadPid}\n`, {mode: 0o644})
-    const child = spawnTracked(mallory.as(['python3', path.join(ROOT, 'fixtures', 'attackers', 'setuid-carrier.py'), file, mode]), {stdio: ['ignore', 'pipe', 'inherit']})
-    const carrier = await new Promise<number>((resolve) => child.stdout!.on('data', (d) => {
-      const m = /carrier (\d+)/.exec(String(d))
-      if (m) resolve(Number(m[1]))
-    }))
-    // The carrier's own pid (visible here) runs passwd with effective and saved uid 0 and holds the lock.
-    let uids: number[] = []
-    for (let i = 0; i < 50; i++) {
-      uids = /^Uid:\s*(.*)$/m.exec(fs.readFileSync(`/proc/${carrier}/status`, 'utf8'))![1].trim().split(/\s+/).map(Number)
-      if (uids[1] === 0 && fs.readFileSync('/proc/locks', 'utf8').includes(` ${carrier} `)) break
-      await sleep(100)
-    }
-    expect(uids).toEqual([mallory.uid, 0, 0, 0])
-    const found = await cliJson(['find', 'carried', '--pidfile', file, '--json'])
-    expect({status: found.status, state: found.json.state, pid: found.json.pid, holder: found.json.holder}).toEqual({status: 1, state: 'stale', pid: null, holder: null})
-    expect(found.json.evidence.join('\n')).toContain('only its effective or saved uid is, as in a set-user-ID program')
-    const waited = await cliJson(['wait', 'carried', '--pidfile', file, '--for', 'stopped', '--timeout', '3s', '--json'])
-    expect(waited.status).toBe(0)
-    const sent = await cliJson(['signal', 'carried', 'TERM', '--pidfile', file, '--json'])
-    expect(sent.status).not.toBe(0)
-    expect(fs.existsSync(`/proc/${carrier}`)).toBe(true)
-    process.kill(carrier, 'SIGKILL')
-  })
+describe("a set-user-ID program carrying an unprivileged user's lock is that user's process", () => {
+  test.each(['flock', 'posix'])(
+    "mallory locks (%s) root's stale pidfile and executes passwd (euid 0) with the lock: still stale, nothing signalled",
+    async (mode) => {
+      const dir = tempDir('nslocate-wrule-')
+      fs.chmodSync(dir, 0o755)
+      const file = path.join(dir, 'carried.pid')
+      const dead = spawnTracked(['sh', '-c', 'echo $$'], {stdio: ['ignore', 'pipe', 'ignore']})
+      const deadPid = await new Promise<number>((resolve) => dead.stdout!.on('data', (d) => resolve(Number(String(d).trim()))))
+      fs.writeFileSync(file, `${deadPid}\n`, {mode: 0o644})
+      const child = spawnTracked(mallory.as(['python3', path.join(ROOT, 'fixtures', 'attackers', 'setuid-carrier.py'), file, mode]), {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+      const carrier = await new Promise<number>((resolve) =>
+        child.stdout!.on('data', (d) => {
+          const m = /carrier (\d+)/.exec(String(d))
+          if (m) resolve(Number(m[1]))
+        }),
+      )
+      // The carrier's own pid (visible here) runs passwd with effective and saved uid 0 and holds the lock.
+      let uids: number[] = []
+      for (let i = 0; i < 50; i++) {
+        uids = /^Uid:\s*(.*)$/m
+          .exec(fs.readFileSync(`/proc/${carrier}/status`, 'utf8'))![1]
+          .trim()
+          .split(/\s+/)
+          .map(Number)
+        if (uids[1] === 0 && fs.readFileSync('/proc/locks', 'utf8').includes(` ${carrier} `)) break
+        await sleep(100)
+      }
+      expect(uids).toEqual([mallory.uid, 0, 0, 0])
+      const found = await cliJson(['find', 'carried', '--pidfile', file, '--json'])
+      expect({status: found.status, state: found.json.state, pid: found.json.pid, holder: found.json.holder}).toEqual({
+        status: 1,
+        state: 'stale',
+        pid: null,
+        holder: null,
+      })
+      expect(found.json.evidence.join('\n')).toContain('only its effective or saved uid is, as in a set-user-ID program')
+      const waited = await cliJson(['wait', 'carried', '--pidfile', file, '--for', 'stopped', '--timeout', '3s', '--json'])
+      expect(waited.status).toBe(0)
+      const sent = await cliJson(['signal', 'carried', 'TERM', '--pidfile', file, '--json'])
+      expect(sent.status).not.toBe(0)
+      expect(fs.existsSync(`/proc/${carrier}`)).toBe(true)
+      process.kill(carrier, 'SIGKILL')
+    },
+  )
 })
 
 describe('hole 2: an impostor for an unlocked pidfile is no candidate, whatever its name', () => {
@@ -287,24 +328,32 @@ function freePid(): number {
 }
 
 describe('red team, round 2: locks and numbers the writer rule must not believe', () => {
-  test.each(['mmap', 'inflight'])("a flock kept alive only by a %s (no descriptor in /proc/PID/fd): root's find is not steered, on a stale and on a live pidfile", async (how) => {
-    const {file, victim} = await rootService('hid')
-    const {child} = await started(mallory.as([PY, path.join(ATTACKERS, 'hidden-lock.py'), file, how]), /ready/)
-    expect(fs.readFileSync('/proc/locks', 'utf8')).toMatch(/FLOCK\s+ADVISORY\s+READ/)
-    const live = await cliJson(['find', 'hid', '--pidfile', file, '--json'])
-    expect({status: live.status, state: live.json.state, pid: live.json.pid, lock: live.json.pidfile.lock}).toEqual({status: 0, state: 'running', pid: victim.pid, lock: 'none'})
-    const sent = await cliJson(['signal', 'hid', 'HUP', '--pidfile', file, '--json'])
-    expect(sent.status).toBe(0)
-    await sleep(300)
-    expect(victim.received().map((r) => r.signo)).toEqual([1])
-    await stopVictim(victim)
-    const stale = await cliJson(['find', 'hid', '--pidfile', file, '--json'])
-    expect({status: stale.status, state: stale.json.state, pid: stale.json.pid}).toEqual({status: 1, state: 'stale', pid: null})
-    expect(stale.json.evidence.join('\n')).toContain('a lock none of them accounts for is no evidence')
-    const waited = await cliJson(['wait', 'hid', '--pidfile', file, '--for', 'stopped', '--timeout', '3s', '--json'])
-    expect(waited.status).toBe(0)
-    expect(fs.existsSync(`/proc/${child.pid}`)).toBe(true)
-  })
+  test.each(['mmap', 'inflight'])(
+    "a flock kept alive only by a %s (no descriptor in /proc/PID/fd): root's find is not steered, on a stale and on a live pidfile",
+    async (how) => {
+      const {file, victim} = await rootService('hid')
+      const {child} = await started(mallory.as([PY, path.join(ATTACKERS, 'hidden-lock.py'), file, how]), /ready/)
+      expect(fs.readFileSync('/proc/locks', 'utf8')).toMatch(/FLOCK\s+ADVISORY\s+READ/)
+      const live = await cliJson(['find', 'hid', '--pidfile', file, '--json'])
+      expect({status: live.status, state: live.json.state, pid: live.json.pid, lock: live.json.pidfile.lock}).toEqual({
+        status: 0,
+        state: 'running',
+        pid: victim.pid,
+        lock: 'none',
+      })
+      const sent = await cliJson(['signal', 'hid', 'HUP', '--pidfile', file, '--json'])
+      expect(sent.status).toBe(0)
+      await sleep(300)
+      expect(victim.received().map((r) => r.signo)).toEqual([1])
+      await stopVictim(victim)
+      const stale = await cliJson(['find', 'hid', '--pidfile', file, '--json'])
+      expect({status: stale.status, state: stale.json.state, pid: stale.json.pid}).toEqual({status: 1, state: 'stale', pid: null})
+      expect(stale.json.evidence.join('\n')).toContain('a lock none of them accounts for is no evidence')
+      const waited = await cliJson(['wait', 'hid', '--pidfile', file, '--for', 'stopped', '--timeout', '3s', '--json'])
+      expect(waited.status).toBe(0)
+      expect(fs.existsSync(`/proc/${child.pid}`)).toBe(true)
+    },
+  )
 
   test("a POSIX lock recorded for a dead pid that a root process then gets: that process is not the holder, and root's TERM does not reach it", async () => {
     const {file, victim} = await rootService('dead')
@@ -312,13 +361,21 @@ describe('red team, round 2: locks and numbers the writer rule must not believe'
     const deadPid = Number(m[1])
     expect(fs.existsSync(`/proc/${deadPid}`)).toBe(false)
     // A root process is given the dead owner's pid (pid reuse, forced here with ns_last_pid).
-    const reuser = await started([PY, path.join(ATTACKERS, 'exec-at-pid.py'), String(deadPid), PY, '-c', 'import os,signal; print("ready", os.getpid(), flush=True); signal.pause()'], /ready (\d+)/)
+    const reuser = await started(
+      [PY, path.join(ATTACKERS, 'exec-at-pid.py'), String(deadPid), PY, '-c', 'import os,signal; print("ready", os.getpid(), flush=True); signal.pause()'],
+      /ready (\d+)/,
+    )
     extra.push(Number(reuser.m[1]))
     expect(Number(reuser.m[1])).toBe(deadPid)
     const probe = fs.readFileSync('/proc/locks', 'utf8')
     expect(probe).toMatch(new RegExp(`POSIX\\s+ADVISORY\\s+READ\\s+${deadPid}\\s`))
     const found = await cliJson(['find', 'dead', '--pidfile', file, '--json'])
-    expect({status: found.status, state: found.json.state, pid: found.json.pid, holder: found.json.holder}).toEqual({status: 0, state: 'running', pid: victim.pid, holder: null})
+    expect({status: found.status, state: found.json.state, pid: found.json.pid, holder: found.json.holder}).toEqual({
+      status: 0,
+      state: 'running',
+      pid: victim.pid,
+      holder: null,
+    })
     expect(found.json.evidence.join('\n')).toContain(`lock recorded for pid ${deadPid}, but pid ${deadPid} has no descriptor of the file showing it`)
     const sent = await cliJson(['signal', 'dead', 'TERM', '--pidfile', file, '--json'])
     expect(sent.status).toBe(0)
@@ -339,7 +396,11 @@ describe('red team, round 2: locks and numbers the writer rule must not believe'
     const {m} = await started(mallory.as(['sh', '-c', 'exec 3<"$0" && flock -s 3 && exec "$1"', file, bin]), /ready (\d+)/)
     const carrier = Number(m[1])
     extra.push(carrier)
-    const uids = /^Uid:\s*(.*)$/m.exec(fs.readFileSync(`/proc/${carrier}/status`, 'utf8'))![1].trim().split(/\s+/).map(Number)
+    const uids = /^Uid:\s*(.*)$/m
+      .exec(fs.readFileSync(`/proc/${carrier}/status`, 'utf8'))![1]
+      .trim()
+      .split(/\s+/)
+      .map(Number)
     expect(uids).toEqual([0, mallory.uid, mallory.uid, mallory.uid])
     const found = await cliJson(['find', 'ruid', '--pidfile', file, '--json'])
     expect({status: found.status, state: found.json.state, pid: found.json.pid}).toEqual({status: 1, state: 'stale', pid: null})
@@ -356,17 +417,37 @@ describe('red team, round 2: locks and numbers the writer rule must not believe'
     const file = path.join(dir, 'siglog.pid')
     const n = freePid()
     // mallory's process at host pid N, named siglog, as the service is.
-    const imp = await started([PY, path.join(ATTACKERS, 'exec-at-pid.py'), String(n), ...mallory.as([PY, '-c', 'import ctypes,os,signal; ctypes.CDLL(None).prctl(15, b"siglog", 0, 0, 0); print("ready", os.getpid(), flush=True); signal.pause()'])], /ready (\d+)/)
+    const imp = await started(
+      [
+        PY,
+        path.join(ATTACKERS, 'exec-at-pid.py'),
+        String(n),
+        ...mallory.as([
+          PY,
+          '-c',
+          'import ctypes,os,signal; ctypes.CDLL(None).prctl(15, b"siglog", 0, 0, 0); print("ready", os.getpid(), flush=True); signal.pause()',
+        ]),
+      ],
+      /ready (\d+)/,
+    )
     extra.push(Number(imp.m[1]))
     expect(Number(imp.m[1])).toBe(n)
     await sleep(50)
     // Root's "container": a PID and mount namespace of root's; its service is pid N there.
-    const victim = await spawnVictim({prefix: ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child', PY, path.join(ATTACKERS, 'exec-at-pid.py'), String(n)], pidfile: file, env: {NSLOCATE_SIGLOG_PDEATH: '1'}})
+    const victim = await spawnVictim({
+      prefix: ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child', PY, path.join(ATTACKERS, 'exec-at-pid.py'), String(n)],
+      pidfile: file,
+      env: {NSLOCATE_SIGLOG_PDEATH: '1'},
+    })
     expect(fs.readFileSync(file, 'utf8').trim()).toBe(String(n))
     const found = await cliJson(['find', 'siglog', '--pidfile', file, '--json'])
     if (found.json.state !== 'running') throw new Error(JSON.stringify(found.json, null, 1))
     expect(found.json.pid).not.toBe(n)
-    expect({status: found.status, state: found.json.state, nspidLast: found.json.nspid[found.json.nspid.length - 1]}).toEqual({status: 0, state: 'running', nspidLast: n})
+    expect({status: found.status, state: found.json.state, nspidLast: found.json.nspid[found.json.nspid.length - 1]}).toEqual({
+      status: 0,
+      state: 'running',
+      nspidLast: n,
+    })
     expect(found.json.evidence.join('\n')).toContain('could have written the file themselves')
     const sent = await cliJson(['signal', 'siglog', 'HUP', '--pidfile', file, '--json'])
     expect(sent.status).toBe(0)

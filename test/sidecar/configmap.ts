@@ -12,7 +12,10 @@ let serial = 0
 export class ConfigMapVolume {
   private current: string | null = null
 
-  constructor(readonly dir: string, data: Record<string, string>) {
+  constructor(
+    readonly dir: string,
+    data: Record<string, string>,
+  ) {
     fs.mkdirSync(dir, {recursive: true})
     this.update(data)
     for (const key of Object.keys(data)) fs.symlinkSync(path.join('..data', key), path.join(dir, key))

@@ -34,10 +34,18 @@ function tempDir(): string {
 }
 const lines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : [])
 
-async function start(cmd: string[], o: {binds: Array<[string, string]>; pidMode?: string; networkMode?: string; tag: string; env?: string[]; capDrop?: string[]}): Promise<{id: string; name: string}> {
+async function start(
+  cmd: string[],
+  o: {binds: Array<[string, string]>; pidMode?: string; networkMode?: string; tag: string; env?: string[]; capDrop?: string[]},
+): Promise<{id: string; name: string}> {
   const name = `nsl-sidecar-${o.tag}-${process.pid}-${Date.now().toString(36)}`
   const c = await docker().createContainer({
-    name, Image: IMAGE, Cmd: cmd, Env: o.env, Labels: testLabels({'nslocate.test.sidecar': o.tag}), NetworkDisabled: o.networkMode === undefined,
+    name,
+    Image: IMAGE,
+    Cmd: cmd,
+    Env: o.env,
+    Labels: testLabels({'nslocate.test.sidecar': o.tag}),
+    NetworkDisabled: o.networkMode === undefined,
     HostConfig: {NetworkMode: o.networkMode ?? 'none', PidMode: o.pidMode, CapDrop: o.capDrop, Binds: o.binds.map(([h, c]) => `${h}:${c}`)},
   })
   await c.start()
@@ -61,7 +69,11 @@ describeWithEngine('reload in container placements', () => {
     cfg = tempDir()
     vol = new ConfigMapVolume(path.join(cfg, 'config'), {'app.conf': 'v1'})
     app = await start(APP_CMD, {binds: [[dir, '/run/app']], tag: 'app'})
-    await until(() => fs.existsSync(path.join(dir, 'hupper.pid')) && fs.readFileSync(path.join(dir, 'hupper.pid'), 'utf8').trim() !== '', 'hupper.pid written', 30_000)
+    await until(
+      () => fs.existsSync(path.join(dir, 'hupper.pid')) && fs.readFileSync(path.join(dir, 'hupper.pid'), 'utf8').trim() !== '',
+      'hupper.pid written',
+      30_000,
+    )
   }, 11 * 60_000)
 
   afterAll(async () => {
@@ -71,8 +83,14 @@ describeWithEngine('reload in container placements', () => {
 
   test('a sidecar container sharing the PID namespace: each ConfigMap swap is one HUP the service logs; docker stop ends it cleanly (0)', async () => {
     const before = lines(path.join(dir, 'hup.log')).length
-    const side = await start(RELOADER_CMD,
-      {binds: [[dir, '/run/app'], [path.join(cfg, 'config'), '/config']], pidMode: `container:${app.id}`, tag: 'reloader'})
+    const side = await start(RELOADER_CMD, {
+      binds: [
+        [dir, '/run/app'],
+        [path.join(cfg, 'config'), '/config'],
+      ],
+      pidMode: `container:${app.id}`,
+      tag: 'reloader',
+    })
     await until(async () => (await logsOf(side.id)).stdout.includes('"event":"service"'), 'the reloader reports the service', 30_000)
     vol.update({'app.conf': 'v2'})
     await until(() => lines(path.join(dir, 'hup.log')).length === before + 1, 'HUP logged by the service after swap 1', 15_000)
@@ -80,7 +98,10 @@ describeWithEngine('reload in container placements', () => {
     await until(() => lines(path.join(dir, 'hup.log')).length === before + 2, 'HUP logged by the service after swap 2', 15_000)
     await docker().getContainer(side.id).stop({t: 10})
     const {StatusCode} = await docker().getContainer(side.id).wait()
-    const out = (await logsOf(side.id)).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    const out = (await logsOf(side.id)).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
     expect(StatusCode).toBe(0)
     const inner = Number(fs.readFileSync(path.join(dir, 'hupper.pid'), 'utf8'))
     const sigs = out.filter((e) => e.event === 'signal')
@@ -106,16 +127,26 @@ describeWithEngine('reload in container placements', () => {
   async function stoppedReloader(id: string): Promise<Array<Record<string, any>>> {
     await docker().getContainer(id).stop({t: 10})
     const {StatusCode} = await docker().getContainer(id).wait()
-    const out = (await logsOf(id)).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    const out = (await logsOf(id)).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
     expect(StatusCode).toBe(0)
     expect(out.slice(-1)[0]).toMatchObject({event: 'stop', reason: 'SIGTERM'})
     return out.filter((e) => e.event === 'signal')
   }
 
-  test('a sidecar container with --pid=host and --cap-drop ALL: each swap is one HUP at the service\'s host pid', async () => {
+  test("a sidecar container with --pid=host and --cap-drop ALL: each swap is one HUP at the service's host pid", async () => {
     const before = lines(path.join(dir, 'hup.log')).length
-    const side = await start(RELOADER_CMD,
-      {binds: [[dir, '/run/app'], [path.join(cfg, 'config'), '/config']], pidMode: 'host', capDrop: ['ALL'], tag: 'pidhost'})
+    const side = await start(RELOADER_CMD, {
+      binds: [
+        [dir, '/run/app'],
+        [path.join(cfg, 'config'), '/config'],
+      ],
+      pidMode: 'host',
+      capDrop: ['ALL'],
+      tag: 'pidhost',
+    })
     await until(async () => (await logsOf(side.id)).stdout.includes('"event":"service"'), 'the reloader reports the service', 30_000)
     vol.update({'app.conf': 'h1'})
     await until(() => lines(path.join(dir, 'hup.log')).length === before + 1, 'HUP logged by the service after swap 1', 15_000)
@@ -139,10 +170,19 @@ describeWithEngine('reload in container placements', () => {
   test('a sibling with only the config volume and the Docker socket: --container takes the helper route; each swap is one HUP, no helper is left', async () => {
     const before = lines(path.join(dir, 'hup.log')).length
     const side = await start(['reload', 'hupper', '--container', app.name, '--dir', '/run/app', '--watch', '/config', '--debounce', '200ms'], {
-      binds: [[path.join(cfg, 'config'), '/config'], ['/var/run/docker.sock', '/var/run/docker.sock']], env: [`NSLOCATE_HELPER_IMAGE=${IMAGE}`], tag: 'sock',
+      binds: [
+        [path.join(cfg, 'config'), '/config'],
+        ['/var/run/docker.sock', '/var/run/docker.sock'],
+      ],
+      env: [`NSLOCATE_HELPER_IMAGE=${IMAGE}`],
+      tag: 'sock',
     })
     await until(async () => (await logsOf(side.id)).stdout.includes('"event":"service"'), 'the reloader reports the service', 60_000)
-    const service = (await logsOf(side.id)).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.event === 'service')
+    const service = (await logsOf(side.id)).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .find((e) => e.event === 'service')
     expect(service).toMatchObject({state: 'running'})
     vol.update({'app.conf': 's1'})
     await until(() => lines(path.join(dir, 'hup.log')).length === before + 1, 'HUP logged by the service after swap 1', 60_000)
@@ -155,7 +195,9 @@ describeWithEngine('reload in container placements', () => {
     for (const e of sigs) expect(e).toMatchObject({result: 'signalled', helper: IMAGE})
     expect(sigs.every((e) => e.nspid[e.nspid.length - 1] === inner)).toBe(true)
     expect(lines(path.join(dir, 'hup.log')).length).toBe(before + 2)
-    const helpers = execFileSync('docker', ['ps', '-aq', '--filter', 'label=nslocate.helper=1', '--filter', `label=nslocate.target=${app.id}`], {encoding: 'utf8'}).trim()
+    const helpers = execFileSync('docker', ['ps', '-aq', '--filter', 'label=nslocate.helper=1', '--filter', `label=nslocate.target=${app.id}`], {
+      encoding: 'utf8',
+    }).trim()
     expect(helpers).toBe('')
   }, 240_000)
 
@@ -163,13 +205,16 @@ describeWithEngine('reload in container placements', () => {
     const r = startCli(['serve', 'hupper', '--container', app.name, '--dir', '/run/app', '--listen', '127.0.0.1:0'])
     const listen = await nextEvent(r, (e) => e.event === 'listen', 30_000)
     const port = Number(String(listen.address).split(':').pop())
-    const get = (p: string) => new Promise<{status: number; body: string}>((resolve, reject) => {
-      http.get({host: '127.0.0.1', port, path: p}, (res) => {
-        let body = ''
-        res.on('data', (d) => (body += d))
-        res.on('end', () => resolve({status: res.statusCode ?? 0, body}))
-      }).on('error', reject)
-    })
+    const get = (p: string) =>
+      new Promise<{status: number; body: string}>((resolve, reject) => {
+        http
+          .get({host: '127.0.0.1', port, path: p}, (res) => {
+            let body = ''
+            res.on('data', (d) => (body += d))
+            res.on('end', () => resolve({status: res.statusCode ?? 0, body}))
+          })
+          .on('error', reject)
+      })
     const inner = Number(fs.readFileSync(path.join(dir, 'hupper.pid'), 'utf8'))
     const health = await get('/healthz/hupper')
     expect(health.status).toBe(200)
@@ -183,9 +228,13 @@ describeWithEngine('reload in container placements', () => {
     expect((await stopCli(r)).status).toBe(0)
   }, 120_000)
 
-  test('serve as a sidecar in the app\'s PID and network namespaces: the app container reaches /healthz and /metrics on its loopback', async () => {
-    const probe = await start(['serve', 'hupper', '--pidfile', '/run/app/hupper.pid', '--listen', '127.0.0.1:9090'],
-      {binds: [[dir, '/run/app']], pidMode: `container:${app.id}`, networkMode: `container:${app.id}`, tag: 'probe'})
+  test("serve as a sidecar in the app's PID and network namespaces: the app container reaches /healthz and /metrics on its loopback", async () => {
+    const probe = await start(['serve', 'hupper', '--pidfile', '/run/app/hupper.pid', '--listen', '127.0.0.1:9090'], {
+      binds: [[dir, '/run/app']],
+      pidMode: `container:${app.id}`,
+      networkMode: `container:${app.id}`,
+      tag: 'probe',
+    })
     await until(async () => (await logsOf(probe.id)).stdout.includes('"event":"listen"'), 'serve listening', 30_000)
     // From the app container (same network namespace), with busybox wget: loopback only.
     const fetch = (p: string) => execFileSync('docker', ['exec', app.id, 'wget', '-qO-', `http://127.0.0.1:9090${p}`], {encoding: 'utf8', timeout: 15_000})

@@ -35,7 +35,7 @@ test.each([
   [1, true, 'ancestor', true, 'blocked', 'terminate', false], // queued: sigwaitinfo/signalfd can take it (dropped only if unblocked)
   [13, false, null, true, 'blocked', null, false], // blocked wins over SIG_IGN: queued, sigwaitinfo/signalfd can take it
 ] as const)('signal %i (init %s, sender %s, blocked %s) -> %s', (sig, init, sender, blocked, disposition, action, noEffect) => {
-  expect(d(sig, init, sender, blocked)).toMatchObject({disposition, default_action: action, no_effect: noEffect})
+  expect(d(sig, init, sender, blocked)).toMatchObject({disposition, defaultAction: action, noEffect})
 })
 
 test('real-time signals terminate by default', () => {

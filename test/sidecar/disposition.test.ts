@@ -7,7 +7,8 @@ import {spawnSync} from 'node:child_process'
 import * as path from 'node:path'
 
 import {cliJson} from '../helpers/cli'
-import {ROOT, stopAll} from '../helpers/holders'
+import {ROOT} from '../helpers/paths'
+import {stopAll} from '../helpers/tracked'
 import {alive, pending, spawnLockedVictim} from './locked-victim'
 
 afterAll(() => stopAll())
@@ -25,7 +26,9 @@ test('handled: TERM to a process with a TERM handler is reported handled and log
   const v = await spawnLockedVictim()
   const {status, json} = await cliJson(['signal', 'victim', 'TERM', '--pidfile', v.pidfile])
   expect(status).toBe(0)
-  expect(json.dispositions).toEqual([expect.objectContaining({pid: v.hostPid, signal: 'TERM', disposition: 'handled', handler: true, namespace_init: false, no_effect: false})])
+  expect(json.dispositions).toEqual([
+    expect.objectContaining({pid: v.hostPid, signal: 'TERM', disposition: 'handled', handler: true, namespace_init: false, no_effect: false}),
+  ])
   await until(() => v.received().some((r) => r.signo === 15), 'TERM in the victim log')
 })
 
@@ -95,11 +98,16 @@ test('--wait on a dropped TERM explains the timeout; --retry TERM/1/KILL/5 ends 
   const w = await cliJson(['signal', 'victim', 'TERM', '--pidfile', v.pidfile, '--wait', '--timeout', '700ms'])
   expect(w.status).toBe(1)
   expect(w.json.exited).toBe(false)
-  expect(w.json.message).toMatch(/still running after \d+ ms: TERM is dropped by the kernel for pid 1 of its namespace without a handler; use --retry TERM\/5\/KILL\/5 or run it under an init/)
+  expect(w.json.message).toMatch(
+    /still running after \d+ ms: TERM is dropped by the kernel for pid 1 of its namespace without a handler; use --retry TERM\/5\/KILL\/5 or run it under an init/,
+  )
   expect(alive(v.hostPid)).toBe(true)
   const r = await cliJson(['signal', 'victim', 'TERM', '--pidfile', v.pidfile, '--retry', 'TERM/1/KILL/5'])
   expect(r.status).toBe(0)
-  expect(r.json.dispositions.map((d: any) => [d.signal, d.disposition])).toEqual([['TERM', 'dropped'], ['KILL', 'default']])
+  expect(r.json.dispositions.map((d: any) => [d.signal, d.disposition])).toEqual([
+    ['TERM', 'dropped'],
+    ['KILL', 'default'],
+  ])
   expect(r.json.exit).toEqual({signal: 'KILL', core: false})
   expect(r.json.message).toMatch(/sent TERM, then KILL to pid \d+; exited after \d+ ms \(killed by KILL\); TERM is dropped by the kernel/)
   await until(() => !alive(v.hostPid), 'pid 1 gone')
@@ -131,11 +139,14 @@ test('from inside its namespace: KILL to pid 1 is dropped (the library says so, 
   const inside = spawnSync('nsenter', ['-t', String(v.hostPid), '-p', '-m', '--', process.execPath, '-e', probe], {encoding: 'utf8', timeout: 20000})
   expect(inside.stderr).toBe('')
   const [kill, term, hup] = JSON.parse(inside.stdout)
-  expect(kill).toMatchObject({disposition: 'dropped', sender: 'same_namespace', namespace_init: true})
+  expect(kill).toMatchObject({disposition: 'dropped', sender: 'same_namespace', namespaceInit: true})
   expect(term).toMatchObject({disposition: 'dropped', sender: 'same_namespace'})
   expect(hup).toMatchObject({disposition: 'handled', sender: 'same_namespace'})
   // The kernel's side: KILL and TERM from inside do nothing; HUP reaches the handler.
-  const k = spawnSync('nsenter', ['-t', String(v.hostPid), '-p', '-m', '--', 'sh', '-c', 'kill -KILL 1; kill -TERM 1; kill -HUP 1'], {encoding: 'utf8', timeout: 10000})
+  const k = spawnSync('nsenter', ['-t', String(v.hostPid), '-p', '-m', '--', 'sh', '-c', 'kill -KILL 1; kill -TERM 1; kill -HUP 1'], {
+    encoding: 'utf8',
+    timeout: 10000,
+  })
   expect(k.status).toBe(0)
   await until(() => v.received().some((r) => r.signo === 1), 'HUP logged')
   await settle()
@@ -147,7 +158,7 @@ test('ignored but taken by sigwaitinfo (nohup + a sigwait loop): HUP is "blocked
   // The daemons tier's python3 app: nohup sets HUP to SIG_IGN, the app blocks HUP and waits for it
   // with sigwaitinfo(). Inside sigwaitinfo SigBlk shows HUP unblocked, yet the kernel keeps it in
   // real_blocked and hands the signal to the waiter (kernel/signal.c sig_ignored()).
-  const {tempDir, spawnTracked} = await import('../helpers/holders')
+  const {tempDir, spawnTracked} = await import('../helpers/tracked')
   const fs = await import('node:fs')
   const dir = tempDir('nslocate-sigwait-')
   const pidfile = path.join(dir, 'waiter.pid')

@@ -8,7 +8,7 @@ import * as path from 'node:path'
 
 import {cliJson, until} from '../helpers/cli'
 import {startCli} from './run-cli'
-import {spawnTracked, stopAll, tempDir} from '../helpers/holders'
+import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
 import {spawnLockedVictim} from './locked-victim'
 
 afterAll(() => stopAll())
@@ -19,15 +19,16 @@ const kernelHasExitInfo = (() => {
 })()
 
 /** python3 locks DIR/svc.pid, writes its pid, then exits with `code` once DIR/go exists. */
-const SERVICE = (dir: string, code: number) => [
-  'import fcntl, os, sys, time',
-  `fd = os.open(${JSON.stringify(path.join(dir, 'svc.pid'))}, os.O_RDWR | os.O_CREAT, 0o644)`,
-  'fcntl.lockf(fd, fcntl.LOCK_EX)',
-  'os.ftruncate(fd, 0); os.write(fd, str(os.getpid()).encode())',
-  'print("ready", flush=True)',
-  `while not os.path.exists(${JSON.stringify(path.join(dir, 'go'))}): time.sleep(0.02)`,
-  `sys.exit(${code})`,
-].join('\n')
+const SERVICE = (dir: string, code: number) =>
+  [
+    'import fcntl, os, sys, time',
+    `fd = os.open(${JSON.stringify(path.join(dir, 'svc.pid'))}, os.O_RDWR | os.O_CREAT, 0o644)`,
+    'fcntl.lockf(fd, fcntl.LOCK_EX)',
+    'os.ftruncate(fd, 0); os.write(fd, str(os.getpid()).encode())',
+    'print("ready", flush=True)',
+    `while not os.path.exists(${JSON.stringify(path.join(dir, 'go'))}): time.sleep(0.02)`,
+    `sys.exit(${code})`,
+  ].join('\n')
 
 async function startService(argv: string[]): Promise<void> {
   const child = spawnTracked(argv, {stdio: ['ignore', 'pipe', 'inherit']})
@@ -38,7 +39,12 @@ async function startService(argv: string[]): Promise<void> {
 }
 
 /** Starts `wait --for stopped` and resolves once it has pinned the service (holds a pidfd), so the exit happens during the wait. */
-async function waitStopped(dir: string, name = 'svc', file = path.join(dir, 'svc.pid'), json = true): Promise<{done: Promise<{status: number | null; json: any; stdout: string}>}> {
+async function waitStopped(
+  dir: string,
+  name = 'svc',
+  file = path.join(dir, 'svc.pid'),
+  json = true,
+): Promise<{done: Promise<{status: number | null; json: any; stdout: string}>}> {
   const w = startCli(['wait', name, '--for', 'stopped', '--pidfile', file, '--timeout', '20s', ...(json ? ['--json'] : [])])
   await until(() => w.holdsPidfd() || w.child.exitCode !== null, 'the wait to pin the service', 20000)
   // Wrapped: an async function would flatten a returned promise and wait for the CLI to finish.

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {tempDir} from '../helpers/holders'
+import {tempDir} from '../helpers/tracked'
 import {Victim, VictimOptions, spawnVictim} from '../helpers/victims'
 
 const LOCK_THEN_EXEC = [
@@ -33,7 +33,11 @@ export async function spawnLockedVictim(opts: VictimOptions & {name?: string; pi
   const dir = opts.dir ?? tempDir('nslocate-sidecar-')
   const pidfile = path.join(dir, `${opts.name ?? 'victim'}.pid`)
   const ns = opts.pid1 ? ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'] : []
-  const v = await spawnVictim({...opts, log: opts.log ?? path.join(dir, 'signals.log'), prefix: [...ns, 'python3', '-c', LOCK_THEN_EXEC, pidfile, (opts.block ?? []).join(',')]})
+  const v = await spawnVictim({
+    ...opts,
+    log: opts.log ?? path.join(dir, 'signals.log'),
+    prefix: [...ns, 'python3', '-c', LOCK_THEN_EXEC, pidfile, (opts.block ?? []).join(',')],
+  })
   const hostPid = opts.pid1 ? childOf(v.pid) : v.pid
   return {...v, hostPid, pidfile, dir}
 }

@@ -14,7 +14,8 @@ import * as path from 'node:path'
 import {parse} from 'yaml'
 
 import {killTracked, until} from '../helpers/cli'
-import {ROOT, stopAll, tempDir} from '../helpers/holders'
+import {ROOT} from '../helpers/paths'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {readLog, siglogBinary} from '../helpers/victims'
 import {ConfigMapVolume} from './configmap'
 import {APP_CMD, APP_MOUNTS, RELOADER_CMD, RELOADER_MOUNTS} from './placement-commands'
@@ -44,7 +45,14 @@ function checkFlags(argv: string[]): void {
   for (const a of (end < 0 ? argv : argv.slice(0, end)).filter((x) => x.startsWith('--'))) expect(Object.keys(cmd.flags)).toContain(a.slice(2))
 }
 
-interface Ctr {name: string; command: string[]; volumeMounts?: Array<{name: string; mountPath: string}>; restartPolicy?: string; readinessProbe?: any; livenessProbe?: any}
+interface Ctr {
+  name: string
+  command: string[]
+  volumeMounts?: Array<{name: string; mountPath: string}>
+  restartPolicy?: string
+  readinessProbe?: any
+  livenessProbe?: any
+}
 
 function checkPod(pod: any): Ctr[] {
   expect(pod).toMatchObject({apiVersion: 'v1', kind: 'Pod'})
@@ -86,11 +94,13 @@ class Pod {
 function get(address: string, p: string): Promise<{status: number; body: string}> {
   const port = Number(address.split(':').pop())
   return new Promise((resolve, reject) => {
-    http.get({host: '127.0.0.1', port, path: p, agent: false}, (res) => {
-      let body = ''
-      res.on('data', (d) => (body += d))
-      res.on('end', () => resolve({status: res.statusCode!, body}))
-    }).on('error', reject)
+    http
+      .get({host: '127.0.0.1', port, path: p, agent: false}, (res) => {
+        let body = ''
+        res.on('data', (d) => (body += d))
+        res.on('end', () => resolve({status: res.statusCode!, body}))
+      })
+      .on('error', reject)
   })
 }
 
@@ -131,7 +141,12 @@ for (const name of ['k8s-shared-pid', 'k8s-native-sidecar']) {
     const runs = new Map<string, RunningCli>()
     for (const c of order) {
       runs.set(c.name, startCli(withConfigMapDir(pod.argv(c), pod), PDEATH))
-      if (c === app) await until(() => fs.existsSync(path.join(pod.dirOf('run'), 'app.pid')) && fs.readFileSync(path.join(pod.dirOf('run'), 'app.pid'), 'utf8') !== '', 'app.pid', 20000)
+      if (c === app)
+        await until(
+          () => fs.existsSync(path.join(pod.dirOf('run'), 'app.pid')) && fs.readFileSync(path.join(pod.dirOf('run'), 'app.pid'), 'utf8') !== '',
+          'app.pid',
+          20000,
+        )
     }
     const r = runs.get('reloader')!
     const {address} = await nextEvent(r, (e) => e.event === 'listen')
@@ -154,7 +169,11 @@ test('k8s-shared-volume: no shared PID namespace; the probe, run in a PID namesp
   expect(app.livenessProbe.httpGet).toEqual({path: '/healthz/app', port: 9090})
   const pod = new Pod(spec)
   const a = startCli(pod.argv(app), PDEATH)
-  await until(() => fs.existsSync(path.join(pod.dirOf('run'), 'app.pid')) && fs.readFileSync(path.join(pod.dirOf('run'), 'app.pid'), 'utf8') !== '', 'app.pid', 20000)
+  await until(
+    () => fs.existsSync(path.join(pod.dirOf('run'), 'app.pid')) && fs.readFileSync(path.join(pod.dirOf('run'), 'app.pid'), 'utf8') !== '',
+    'app.pid',
+    20000,
+  )
   const p = startCli(pod.argv(probe), {}, ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'])
   const {address} = await nextEvent(p, (e) => e.event === 'listen')
   const res = await get(address, app.livenessProbe.httpGet.path)

@@ -10,7 +10,7 @@ import * as net from 'node:net'
 import * as path from 'node:path'
 
 import {isAlive, killTracked, until} from '../helpers/cli'
-import {spawnTracked, stopAll, tempDir} from '../helpers/holders'
+import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
 import {writeAtomic} from './configmap'
 import {events, nextEvent, startCli, stopCli} from './run-cli'
 
@@ -49,11 +49,13 @@ http {
 
 function get(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    http.get({host: '127.0.0.1', port, path: '/', agent: false}, (res) => {
-      let b = ''
-      res.on('data', (d) => (b += d))
-      res.on('end', () => resolve(b.trim()))
-    }).on('error', reject)
+    http
+      .get({host: '127.0.0.1', port, path: '/', agent: false}, (res) => {
+        let b = ''
+        res.on('data', (d) => (b += d))
+        res.on('end', () => resolve(b.trim()))
+      })
+      .on('error', reject)
   })
 }
 
@@ -95,10 +97,14 @@ test('nginx -t validates, the HUP reaches the master by pidfd, the workers are r
   const sig = await nextEvent(r, (e) => e.event === 'signal')
   expect(sig).toMatchObject({result: 'signalled', pid: master.pid, dispositions: [expect.objectContaining({disposition: 'handled', signal: 'HUP'})]})
   await until(async () => (await get(port)) === 'v2', 'nginx serving v2', 10000)
-  await until(() => {
-    const now = workers(master.pid!)
-    return now.length === 2 && now.every((w) => !before.includes(w))
-  }, 'both workers replaced', 10000)
+  await until(
+    () => {
+      const now = workers(master.pid!)
+      return now.length === 2 && now.every((w) => !before.includes(w))
+    },
+    'both workers replaced',
+    10000,
+  )
   expect(fs.readFileSync(path.join(dir, 'error.log'), 'utf8')).toContain(`signal 1 (SIGHUP) received from ${r.pid}, reconfiguring`) // the sender is the reloader itself
   expect((await stopCli(r)).status).toBe(0)
   // Graceful stop, waited for: SIGKILL of the master by afterAll's clean-up left its workers

@@ -2,11 +2,10 @@
  * nslocate reload against real inotify, real atomic symlink swaps and real victims that log every
  * signal they receive (siglog): what the service received is asserted, not only the JSON lines.
  */
-import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {cli, killTracked, until} from '../helpers/cli'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {ConfigMapVolume, writeAtomic} from './configmap'
 import {spawnLockedVictim} from './locked-victim'
 import {events, nextEvent, startCli, stopCli} from './run-cli'
@@ -70,7 +69,11 @@ test('a failing --validate sends nothing; once it passes, the HUP goes out', asy
   writeAtomic(conf, 'good 2\n')
   await nextEvent(r, (e) => e.event === 'signal')
   await until(() => hups(v) === 1, 'HUP after a passing validation')
-  expect(events(r).filter((e) => e.event === 'validation').map((e) => e.ok)).toEqual([false, true])
+  expect(
+    events(r)
+      .filter((e) => e.event === 'validation')
+      .map((e) => e.ok),
+  ).toEqual([false, true])
   await stopCli(r)
 })
 

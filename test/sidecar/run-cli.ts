@@ -25,7 +25,11 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, prefix: st
   child.stderr!.on('data', (d) => (err += d))
   const result = new Promise<CliResult>((resolve) => child.on('close', (status, signal) => resolve({status, signal, stdout: out, stderr: err})))
   return {
-    child, pid: child.pid!, stdout: () => out, stderr: () => err, result,
+    child,
+    pid: child.pid!,
+    stdout: () => out,
+    stderr: () => err,
+    result,
     holdsPidfd: () => {
       try {
         return fs.readdirSync(`/proc/${child.pid}/fd`).some((fd) => {
@@ -44,13 +48,17 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, prefix: st
 
 /** The JSON lines a long-running command (reload, serve) printed so far. */
 export function events(r: RunningCli): Array<Record<string, any>> {
-  return r.stdout().split('\n').filter((l) => l.trim()).map((l) => {
-    try {
-      return JSON.parse(l)
-    } catch {
-      return {event: 'not-json', line: l}
-    }
-  })
+  return r
+    .stdout()
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => {
+      try {
+        return JSON.parse(l)
+      } catch {
+        return {event: 'not-json', line: l}
+      }
+    })
 }
 
 /** Resolves with the first event matching pred; rejects with everything printed after timeoutMs. */
@@ -59,7 +67,8 @@ export async function nextEvent(r: RunningCli, pred: (e: Record<string, any>) =>
   for (;;) {
     const hit = events(r).slice(after).find(pred)
     if (hit) return hit
-    if (Date.now() > end || r.child.exitCode !== null) throw new Error(`no matching event after ${timeoutMs} ms (exit ${r.child.exitCode}).\nstdout:\n${r.stdout()}\nstderr:\n${r.stderr()}`)
+    if (Date.now() > end || r.child.exitCode !== null)
+      throw new Error(`no matching event after ${timeoutMs} ms (exit ${r.child.exitCode}).\nstdout:\n${r.stdout()}\nstderr:\n${r.stderr()}`)
     await new Promise((res) => setTimeout(res, 20))
   }
 }
@@ -68,7 +77,10 @@ export async function nextEvent(r: RunningCli, pred: (e: Record<string, any>) =>
 export async function stopCli(r: RunningCli, timeoutMs = 10000) {
   if (r.child.exitCode === null) r.child.kill('SIGTERM')
   let timer: NodeJS.Timeout | undefined
-  const res = await Promise.race([r.result, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`did not stop within ${timeoutMs} ms after SIGTERM`)), timeoutMs)))])
+  const res = await Promise.race([
+    r.result,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`did not stop within ${timeoutMs} ms after SIGTERM`)), timeoutMs))),
+  ])
   clearTimeout(timer)
   return res
 }

@@ -7,7 +7,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {cli, killTracked, until} from '../helpers/cli'
-import {spawnHolder, stopAll, tempDir} from '../helpers/holders'
+import {spawnHolder} from '../helpers/lock-holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 import {writeAtomic} from './configmap'
 import {spawnLockedVictim} from './locked-victim'
 import {RunningCli, nextEvent, startCli, stopCli} from './run-cli'
@@ -53,7 +54,7 @@ async function serve(args: string[], prefix: string[] = []): Promise<{r: Running
   return {r, address: e.address}
 }
 
-test('running -> stopped -> restarted: /healthz/NAME 200/503/200 with find\'s JSON; /metrics up, pid, start time, restarts seen', async () => {
+test("running -> stopped -> restarted: /healthz/NAME 200/503/200 with find's JSON; /metrics up, pid, start time, restarts seen", async () => {
   const first = await spawnLockedVictim()
   const {r, address} = await serve(['victim', '--pidfile', first.pidfile])
   expect(address).toMatch(/^127\.0\.0\.1:\d+$/) // loopback by default

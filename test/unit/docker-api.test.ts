@@ -18,9 +18,12 @@ import * as path from 'node:path'
 import nock from 'nock'
 
 import {containerTarget} from '../../src/docker/container-target'
-import {dockerApi, dockerError, dockerWhere, leanEndpoint} from '../../src/docker/docker'
+import {dockerApi, dockerError, engineEndpoint} from '../../src/docker/docker'
 import {listContainers, locateInContainer, signalInContainer} from '../../src/docker/in-container'
 import {NslocateError} from '../../src/errors'
+
+const dockerWhere = (env: NodeJS.ProcessEnv) => engineEndpoint(env).where
+const leanEndpoint = (env: NodeJS.ProcessEnv) => engineEndpoint(env).lean
 
 const ROOT = path.resolve(__dirname, '../..')
 const BIN = path.join(ROOT, 'bin', 'run.js')
@@ -33,8 +36,10 @@ const NO_SUCH_PID = 4_194_304
 function inspectBody(over: {running?: boolean; pid?: number; id?: string; name?: string} = {}) {
   const running = over.running ?? true
   return {
-    Id: over.id ?? ID, Name: `/${over.name ?? 'web'}`, Config: {Image: 'web:1'},
-    State: {Status: running ? 'running' : 'exited', Running: running, Pid: running ? over.pid ?? NO_SUCH_PID : 0, ExitCode: running ? 0 : 137},
+    Id: over.id ?? ID,
+    Name: `/${over.name ?? 'web'}`,
+    Config: {Image: 'web:1'},
+    State: {Status: running ? 'running' : 'exited', Running: running, Pid: running ? (over.pid ?? NO_SUCH_PID) : 0, ExitCode: running ? 0 : 137},
   }
 }
 
@@ -52,7 +57,10 @@ function frame(stream: 1 | 2, text: string): Buffer {
  * case). Answered 3 times: containerTarget asks again twice before taking the helper route.
  */
 function webInAnotherPidNs(): nock.Scope {
-  return nock('http://localhost').get('/containers/web/json').times(3).reply(200, inspectBody({pid: NO_SUCH_PID}))
+  return nock('http://localhost')
+    .get('/containers/web/json')
+    .times(3)
+    .reply(200, inspectBody({pid: NO_SUCH_PID}))
 }
 
 /** Runs fn and returns what it threw (failing if it did not throw a NslocateError). */
@@ -66,48 +74,58 @@ async function caught(fn: () => unknown): Promise<NslocateError> {
   throw new Error('expected a NslocateError, nothing was thrown')
 }
 
-describe('dockerError(): each failure says what to do, with the documented exit status', () => {
+describe('dockerError(): each failure says what to do, with its error code', () => {
   const err = (props: Record<string, unknown>) => Object.assign(new Error(String(props.message ?? 'x')), props)
 
   test.each(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT'])('%s: the engine cannot be reached (DOCKER, exit 4)', (code) => {
     const e = dockerError(err({code}), 'inspect container web', WHERE)
-    expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
-    expect(e.message).toBe(`cannot reach the Docker engine at ${WHERE} (${code}) while trying to inspect container web: is dockerd running? Set DOCKER_HOST to its socket, or mount /var/run/docker.sock into this container`)
+    expect(e).toMatchObject({code: 'DOCKER'})
+    expect(e.message).toBe(
+      `cannot reach the Docker engine at ${WHERE} (${code}) while trying to inspect container web: is dockerd running? Set DOCKER_HOST to its socket, or mount /var/run/docker.sock into this container`,
+    )
   })
 
   test.each(['EACCES', 'EPERM'])('%s on the socket: PERMISSION, exit 4, says how to get access', (code) => {
     const e = dockerError(err({code, syscall: 'connect', address: '/var/run/docker.sock'}), 'inspect container web', WHERE)
-    expect(e).toMatchObject({code: 'PERMISSION', exitCode: 4})
-    expect(e.message).toBe(`permission denied on the Docker socket ${WHERE} while trying to inspect container web: run as root or as a member of the docker group`)
+    expect(e).toMatchObject({code: 'PERMISSION'})
+    expect(e.message).toBe(
+      `permission denied on the Docker socket ${WHERE} while trying to inspect container web: run as root or as a member of the docker group`,
+    )
   })
 
-  test('404: no such container (NOT_RUNNING, exit 3), with the engine\'s own words', () => {
+  test("404: no such container (NOT_RUNNING, exit 3), with the engine's own words", () => {
     const e = dockerError(err({statusCode: 404, json: {message: 'No such container: web'}}), 'inspect container web', WHERE)
-    expect(e).toMatchObject({code: 'NOT_RUNNING', exitCode: 3})
+    expect(e).toMatchObject({code: 'NOT_RUNNING'})
     expect(e.message).toBe('no such container while trying to inspect container web: No such container: web')
   })
 
   test('400 naming the API version: the engine is too old (DOCKER, exit 4)', () => {
-    const e = dockerError(err({statusCode: 400, json: {message: 'client version 1.41 is too new. Maximum supported API version is 1.23'}}), 'inspect container web', WHERE)
-    expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
-    expect(e.message).toContain('refused the API version while trying to inspect container web (client version 1.41 is too new. Maximum supported API version is 1.23)')
+    const e = dockerError(
+      err({statusCode: 400, json: {message: 'client version 1.41 is too new. Maximum supported API version is 1.23'}}),
+      'inspect container web',
+      WHERE,
+    )
+    expect(e).toMatchObject({code: 'DOCKER'})
+    expect(e.message).toContain(
+      'refused the API version while trying to inspect container web (client version 1.41 is too new. Maximum supported API version is 1.23)',
+    )
     expect(e.message).toContain('nslocate needs Docker API 1.24 or newer')
   })
 
   test('409: the container is not running (NOT_RUNNING, exit 3)', () => {
     const e = dockerError(err({statusCode: 409, json: {message: `Container ${ID} is not running`}}), 'run the helper container (image nslocate:local)', WHERE)
-    expect(e).toMatchObject({code: 'NOT_RUNNING', exitCode: 3})
+    expect(e).toMatchObject({code: 'NOT_RUNNING'})
     expect(e.message).toBe(`the container is not running (Container ${ID} is not running) while trying to run the helper container (image nslocate:local)`)
   })
 
-  test('anything else: DOCKER, exit 4, the engine\'s message', () => {
+  test("anything else: DOCKER, exit 4, the engine's message", () => {
     const e = dockerError(err({statusCode: 500, json: {message: 'driver failed'}}), 'list containers', WHERE)
-    expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
+    expect(e).toMatchObject({code: 'DOCKER'})
     expect(e.message).toBe(`the Docker engine at ${WHERE} failed to list containers: driver failed`)
   })
 })
 
-describe('leanEndpoint(): inspect goes over node:http only where docker-modem would do the same', () => {
+describe('engineEndpoint().lean: inspect goes over node:http only where docker-modem would do the same', () => {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'nslocate-home-'))
   afterAll(() => fs.rmSync(home, {recursive: true, force: true}))
   test.each([
@@ -140,7 +158,8 @@ describe('leanEndpoint(): inspect goes over node:http only where docker-modem wo
 test('an empty container ref is a usage error, never "no container" (which would search the host)', async () => {
   for (const run of [() => locateInContainer('app', ''), () => signalInContainer('app', 'TERM', ' '), () => containerTarget('')]) {
     const e = await caught(run)
-    expect(e).toMatchObject({code: 'USAGE', exitCode: 2, message: '--container needs a container name or id; it was given an empty value'})
+    expect(e).toMatchObject({code: 'USAGE', message: 'option container needs a container name or id; it was given an empty value'})
+    expect(e.render((o) => `--${o}`)).toBe('--container needs a container name or id; it was given an empty value')
   }
 })
 
@@ -170,25 +189,29 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
 
   test('no such container: NOT_RUNNING, exit 3 for find (LSB status), 7 for signal (LSB action)', async () => {
     nock('http://localhost').get('/containers/nope/json').times(3).reply(404, {message: 'No such container: nope'})
-    for (const [run, exitCode] of [[() => locateInContainer('app', 'nope'), 3], [() => signalInContainer('app', 'TERM', 'nope'), 7], [() => containerTarget('nope'), 3]] as const) {
+    for (const run of [() => locateInContainer('app', 'nope'), () => signalInContainer('app', 'TERM', 'nope'), () => containerTarget('nope')]) {
       const e = await caught(run)
-      expect(e).toMatchObject({code: 'NOT_RUNNING', exitCode})
+      expect(e).toMatchObject({code: 'NOT_RUNNING'})
       expect(e.message).toBe('no such container while trying to inspect container nope: No such container: nope')
     }
   })
 
   test('a stopped container: NOT_RUNNING, exit 3, naming it', async () => {
-    nock('http://localhost').get('/containers/web/json').reply(200, inspectBody({running: false}))
+    nock('http://localhost')
+      .get('/containers/web/json')
+      .reply(200, inspectBody({running: false}))
     const e = await caught(() => locateInContainer('app', 'web'))
-    expect(e).toMatchObject({code: 'NOT_RUNNING', exitCode: 3, details: {container: ID}})
+    expect(e).toMatchObject({code: 'NOT_RUNNING', details: {container: ID}})
     expect(e.message).toBe(`container web (${ID.slice(0, 12)}) is not running`)
   })
 
   test('an engine older than the client: 400 "client version ... is too new" -> DOCKER, exit 4', async () => {
     nock('http://localhost').get('/containers/web/json').reply(400, {message: 'client version 1.41 is too new. Maximum supported API version is 1.23'})
     const e = await caught(() => locateInContainer('app', 'web'))
-    expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
-    expect(e.message).toBe(`the Docker engine at ${WHERE} refused the API version while trying to inspect container web (client version 1.41 is too new. Maximum supported API version is 1.23): the engine is too old; nslocate needs Docker API 1.24 or newer`)
+    expect(e).toMatchObject({code: 'DOCKER'})
+    expect(e.message).toBe(
+      `the Docker engine at ${WHERE} refused the API version while trying to inspect container web (client version 1.41 is too new. Maximum supported API version is 1.23): the engine is too old; nslocate needs Docker API 1.24 or newer`,
+    )
   })
 
   test('an engine that is not there: cannot reach, exit 4', async () => {
@@ -197,7 +220,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     try {
       process.env.DOCKER_HOST = `unix://${dir}/docker.sock`
       const e = await caught(async () => (await dockerApi()).inspect('web'))
-      expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
+      expect(e).toMatchObject({code: 'DOCKER'})
       expect(e.message).toContain(`cannot reach the Docker engine at unix://${dir}/docker.sock (ENOENT) while trying to inspect container web`)
     } finally {
       fs.rmSync(dir, {recursive: true, force: true})
@@ -208,18 +231,27 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
   test('containers: one that goes away between list and inspect (404) is left out, not an error', async () => {
     const other = 'b'.repeat(64)
     nock('http://localhost')
-      .get('/containers/json').reply(200, [{Id: ID, Names: ['/web'], Image: 'web:1', State: 'running'}, {Id: other, Names: ['/gone'], Image: 'x', State: 'running'}])
-      .get(`/containers/${ID}/json`).reply(200, inspectBody({running: false}))
-      .get(`/containers/${other}/json`).reply(404, {message: `No such container: ${other}`})
+      .get('/containers/json')
+      .reply(200, [
+        {Id: ID, Names: ['/web'], Image: 'web:1', State: 'running'},
+        {Id: other, Names: ['/gone'], Image: 'x', State: 'running'},
+      ])
+      .get(`/containers/${ID}/json`)
+      .reply(200, inspectBody({running: false}))
+      .get(`/containers/${other}/json`)
+      .reply(404, {message: `No such container: ${other}`})
     const api = await dockerApi()
     expect(await api.list()).toEqual([{id: ID, name: 'web', image: 'web:1', running: false, pid: 0, pidMode: ''}])
   })
 
   test('containers: one that stops between list and the /proc look (inspect says not running) is skipped', async () => {
     nock('http://localhost')
-      .get('/containers/json').reply(200, [{Id: ID, Names: ['/web'], Image: 'web:1', State: 'running'}])
-      .get(`/containers/${ID}/json`).reply(200, inspectBody({pid: NO_SUCH_PID}))
-      .get(`/containers/${ID}/json`).reply(200, inspectBody({running: false}))
+      .get('/containers/json')
+      .reply(200, [{Id: ID, Names: ['/web'], Image: 'web:1', State: 'running'}])
+      .get(`/containers/${ID}/json`)
+      .reply(200, inspectBody({pid: NO_SUCH_PID}))
+      .get(`/containers/${ID}/json`)
+      .reply(200, inspectBody({running: false}))
     const rows = await listContainers()
     expect(rows).toEqual([])
   })
@@ -236,19 +268,20 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
 
   test('State.Pid names nothing here, then the engine says the container stopped: NOT_RUNNING (3), no helper is started', async () => {
     nock('http://localhost')
-      .get('/containers/web/json').reply(200, inspectBody({pid: NO_SUCH_PID}))
-      .get('/containers/web/json').reply(200, inspectBody({running: false}))
+      .get('/containers/web/json')
+      .reply(200, inspectBody({pid: NO_SUCH_PID}))
+      .get('/containers/web/json')
+      .reply(200, inspectBody({running: false}))
     const e = await caught(() => locateInContainer('app', 'web'))
-    expect(e).toMatchObject({code: 'NOT_RUNNING', exitCode: 3})
+    expect(e).toMatchObject({code: 'NOT_RUNNING'})
     expect(e.message).toBe(`container web (${ID.slice(0, 12)}) is not running`)
   })
 
   test('State.Pid in another PID namespace and no helper image known: USAGE, exit 2 (a container that has just stopped is NOT_RUNNING: see above)', async () => {
     process.env.HOSTNAME = 'not-a-container'
-    webInAnotherPidNs()
-      .get('/containers/not-a-container/json').reply(404, {message: 'No such container: not-a-container'})
+    webInAnotherPidNs().get('/containers/not-a-container/json').reply(404, {message: 'No such container: not-a-container'})
     const e = await caught(() => locateInContainer('app', 'web'))
-    expect(e).toMatchObject({code: 'USAGE', exitCode: 2})
+    expect(e).toMatchObject({code: 'USAGE'})
     expect(e.message).toContain('no image for the helper container: set NSLOCATE_HELPER_IMAGE to the nslocate image')
   })
 
@@ -258,13 +291,23 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     const said = JSON.stringify({error: {code: 'NOT_RUNNING', message: `pid ${NO_SUCH_PID} (whose mount namespace holds the pidfile) has exited`}})
     let created: any
     webInAnotherPidNs()
-      .post('/containers/create', (body) => ((created = body), true)).query(true).reply(201, {Id: helper, Warnings: []})
-      .post(`/containers/${helper}/start`).query(true).reply(204)
-      .post(`/containers/${helper}/wait`).query(true).reply(200, {StatusCode: 3})
-      .get(`/containers/${helper}/logs`).query(true).reply(200, frame(1, said), {'Content-Type': 'application/vnd.docker.raw-stream'})
-      .delete(`/containers/${helper}`).query({force: 'true'}).reply(204)
+      .post('/containers/create', (body) => ((created = body), true))
+      .query(true)
+      .reply(201, {Id: helper, Warnings: []})
+      .post(`/containers/${helper}/start`)
+      .query(true)
+      .reply(204)
+      .post(`/containers/${helper}/wait`)
+      .query(true)
+      .reply(200, {StatusCode: 3})
+      .get(`/containers/${helper}/logs`)
+      .query(true)
+      .reply(200, frame(1, said), {'Content-Type': 'application/vnd.docker.raw-stream'})
+      .delete(`/containers/${helper}`)
+      .query({force: 'true'})
+      .reply(204)
     const e = await caught(() => signalInContainer('app', 'TERM', 'web', {wait: true}))
-    expect(e).toMatchObject({code: 'NOT_RUNNING', exitCode: 7})
+    expect(e).toMatchObject({code: 'NOT_RUNNING'})
     expect(e.message).toBe(`helper container: pid ${NO_SUCH_PID} (whose mount namespace holds the pidfile) has exited`)
     // The helper: the engine's PID namespace, CAP_SYS_PTRACE, no network, labelled, the pid it was given.
     expect(created).toMatchObject({
@@ -279,34 +322,51 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     process.env.NSLOCATE_HELPER_IMAGE = 'nslocate:local'
     const helper = 'd'.repeat(64)
     webInAnotherPidNs()
-      .post('/containers/create').query(true).reply(201, {Id: helper, Warnings: []})
-      .post(`/containers/${helper}/start`).query(true).reply(409, {message: `Container ${ID} is not running`})
-      .delete(`/containers/${helper}`).query({force: 'true'}).reply(204)
+      .post('/containers/create')
+      .query(true)
+      .reply(201, {Id: helper, Warnings: []})
+      .post(`/containers/${helper}/start`)
+      .query(true)
+      .reply(409, {message: `Container ${ID} is not running`})
+      .delete(`/containers/${helper}`)
+      .query({force: 'true'})
+      .reply(204)
     const e = await caught(() => locateInContainer('app', 'web'))
-    expect(e).toMatchObject({code: 'NOT_RUNNING', exitCode: 3})
+    expect(e).toMatchObject({code: 'NOT_RUNNING'})
     expect(e.message).toBe(`the container is not running (Container ${ID} is not running) while trying to run the helper container (image nslocate:local)`)
   })
 
   test('the helper image does not exist: the 404 of create is DOCKER (exit 4), never "not running" (7)', async () => {
     process.env.NSLOCATE_HELPER_IMAGE = 'nslocate:missing'
-    webInAnotherPidNs()
-      .post('/containers/create').query(true).reply(404, {message: 'No such image: nslocate:missing'})
+    webInAnotherPidNs().post('/containers/create').query(true).reply(404, {message: 'No such image: nslocate:missing'})
     const e = await caught(() => signalInContainer('app', 'TERM', 'web'))
-    expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
-    expect(e.message).toBe('cannot create the helper container: No such image: nslocate:missing (image nslocate:missing); build or load the nslocate image there, or set NSLOCATE_HELPER_IMAGE to it')
+    expect(e).toMatchObject({code: 'DOCKER'})
+    expect(e.message).toBe(
+      'cannot create the helper container: No such image: nslocate:missing (image nslocate:missing); build or load the nslocate image there, or set NSLOCATE_HELPER_IMAGE to it',
+    )
   })
 
-  test('the helper\'s output is not JSON: DOCKER, exit 4, with what it printed', async () => {
+  test("the helper's output is not JSON: DOCKER, exit 4, with what it printed", async () => {
     process.env.NSLOCATE_HELPER_IMAGE = 'busybox:latest'
     const helper = 'e'.repeat(64)
     webInAnotherPidNs()
-      .post('/containers/create').query(true).reply(201, {Id: helper, Warnings: []})
-      .post(`/containers/${helper}/start`).query(true).reply(204)
-      .post(`/containers/${helper}/wait`).query(true).reply(200, {StatusCode: 127})
-      .get(`/containers/${helper}/logs`).query(true).reply(200, frame(2, 'exec: "find": executable file not found in $PATH\n'), {'Content-Type': 'application/vnd.docker.raw-stream'})
-      .delete(`/containers/${helper}`).query({force: 'true'}).reply(204)
+      .post('/containers/create')
+      .query(true)
+      .reply(201, {Id: helper, Warnings: []})
+      .post(`/containers/${helper}/start`)
+      .query(true)
+      .reply(204)
+      .post(`/containers/${helper}/wait`)
+      .query(true)
+      .reply(200, {StatusCode: 127})
+      .get(`/containers/${helper}/logs`)
+      .query(true)
+      .reply(200, frame(2, 'exec: "find": executable file not found in $PATH\n'), {'Content-Type': 'application/vnd.docker.raw-stream'})
+      .delete(`/containers/${helper}`)
+      .query({force: 'true'})
+      .reply(204)
     const e = await caught(() => locateInContainer('app', 'web'))
-    expect(e).toMatchObject({code: 'DOCKER', exitCode: 4})
+    expect(e).toMatchObject({code: 'DOCKER'})
     expect(e.message).toBe('the helper container (image busybox:latest) did not answer with JSON (exit 127): exec: "find": executable file not found in $PATH')
   })
 })
@@ -345,7 +405,11 @@ function runCli(args: string[], opts: {env?: NodeJS.ProcessEnv; uid?: number; gi
   if (!fs.existsSync(path.join(ROOT, 'dist', 'commands', 'find.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT, env: {PATH: process.env.PATH, HOME: os.tmpdir(), ...opts.env}, uid: opts.uid, gid: opts.gid, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT,
+      env: {PATH: process.env.PATH, HOME: os.tmpdir(), ...opts.env},
+      uid: opts.uid,
+      gid: opts.gid,
+      stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''
     let stderr = ''
@@ -425,7 +489,13 @@ describe('the CLI against a fake engine (exit status as users see it)', () => {
 
   test('an empty --container (CID=$(...) found nothing) is a usage error (2) for every command, and the engine is not asked', async () => {
     const before = engine.requests.length
-    for (const args of [['find', 'app', '--container='], ['find', 'app', '--container', ''], ['signal', 'app', 'TERM', '--container', ''], ['wait', 'app', '--container', ''], ['list', '--container', '']]) {
+    for (const args of [
+      ['find', 'app', '--container='],
+      ['find', 'app', '--container', ''],
+      ['signal', 'app', 'TERM', '--container', ''],
+      ['wait', 'app', '--container', ''],
+      ['list', '--container', ''],
+    ]) {
       const r = await runCli([...args, '--json'], {env: env()})
       expect({args, status: r.status, code: r.json?.error?.code}).toEqual({args, status: 2, code: 'USAGE'})
     }
@@ -443,7 +513,10 @@ describe('the CLI against a fake engine (exit status as users see it)', () => {
     const missing = path.join(dir, 'missing.sock')
     const r = await runCli(['find', 'app', '--container', 'x', '--json'], {env: {DOCKER_HOST: `unix://${missing}`}})
     expect(r.status).toBe(4)
-    expect(r.json.error).toEqual({code: 'DOCKER', message: `cannot reach the Docker engine at unix://${missing} (ENOENT) while trying to inspect container x: is dockerd running? Set DOCKER_HOST to its socket, or mount /var/run/docker.sock into this container`})
+    expect(r.json.error).toEqual({
+      code: 'DOCKER',
+      message: `cannot reach the Docker engine at unix://${missing} (ENOENT) while trying to inspect container x: is dockerd running? Set DOCKER_HOST to its socket, or mount /var/run/docker.sock into this container`,
+    })
     // Without --json: the same words on stderr (oclif wraps long lines).
     const t = await runCli(['signal', 'app', 'TERM', '--container', 'x'], {env: {DOCKER_HOST: `unix://${missing}`}})
     expect(t.status).toBe(4)
@@ -461,7 +534,10 @@ describe('the CLI against a fake engine (exit status as users see it)', () => {
       fs.chmodSync(locked, 0)
       const r = await runCli(['find', 'app', '--container', 'x', '--json'], {env: {DOCKER_HOST: `unix://${locked}`}, uid: 65534, gid: 65534})
       expect(r.status).toBe(4)
-      expect(r.json.error).toEqual({code: 'PERMISSION', message: `permission denied on the Docker socket unix://${locked} while trying to inspect container x: run as root or as a member of the docker group`})
+      expect(r.json.error).toEqual({
+        code: 'PERMISSION',
+        message: `permission denied on the Docker socket unix://${locked} while trying to inspect container x: run as root or as a member of the docker group`,
+      })
     } finally {
       await new Promise((resolve) => other.close(resolve))
     }

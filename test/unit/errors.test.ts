@@ -1,10 +1,18 @@
-import {NslocateError, isErrno} from '../../src/errors'
+import {NslocateError, OptionNamer, isErrno} from '../../src/errors'
+
+/** A flag namer as the CLI's: option key -> --flag, the value after a space. */
+const flags: OptionNamer = (option, value) => `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}${value === undefined ? '' : ` ${value}`}`
 
 describe('NslocateError', () => {
-  test('usage errors exit 2, everything else 4 unless told', () => {
-    expect(new NslocateError('USAGE', 'bad').exitCode).toBe(2)
-    expect(new NslocateError('PERMISSION', 'no').exitCode).toBe(4)
-    expect(new NslocateError('NOT_RUNNING', 'x', {exitCode: 7}).exitCode).toBe(7)
+  test('carries its code and details; a plain message reads the same whoever renders it', () => {
+    const e = new NslocateError('CONFLICT', 'app is already running', {details: {pid: 42}})
+    expect(e).toMatchObject({code: 'CONFLICT', message: 'app is already running', details: {pid: 42}, name: 'NslocateError'})
+    expect(e.render(flags)).toBe('app is already running')
+  })
+  test('a message that names an option: the library names the option, render() as the caller names it', () => {
+    const e = new NslocateError('PERMISSION', (n) => `refusing ${n('scope', 'group')}: no; use ${n('requireHandler')}`)
+    expect(e.message).toBe('refusing option scope "group": no; use option requireHandler')
+    expect(e.render(flags)).toBe('refusing --scope group: no; use --require-handler')
   })
   test('keeps the cause', () => {
     const cause = new Error('inner')

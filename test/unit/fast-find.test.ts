@@ -1,5 +1,17 @@
 import Find from '../../commands/find'
-import {FAST_FIND_FLAGS, parseFastFind} from '../../src/cli/fast-find'
+import {fastParse} from '../../src/cli/fast-parse'
+import {find} from '../../src/cli/grammar'
+import {optionsOf} from '../../src/cli/options'
+
+/** Flags the fast path parses, with --json. */
+const FAST_FIND_FLAGS = [...Object.keys(find.flags), 'json']
+
+/** What the fast path gives find's module (src/cli/commands/find.ts): NAME, --quiet, --json and the library's options. */
+function parseFastFind(argv: string[]): Record<string, unknown> | null {
+  if (argv[0] !== 'find') return null
+  const p = fastParse(find, argv.slice(1))
+  return p && {name: p.args.name, quiet: p.flags.quiet, json: p.json, ...optionsOf(find, p.flags)}
+}
 
 describe('parseFastFind (start-up fast path of find)', () => {
   test('knows exactly the flags of commands/find.ts', () => {
@@ -13,7 +25,10 @@ describe('parseFastFind (start-up fast path of find)', () => {
     [['find', 'web', '--root-pid', '42'], {rootPid: 42}],
     [['find', 'web', '--container', 'app', '--json'], {container: 'app', json: true}],
     [['find', 'web', '--container=0123abcd', '--pidfile', '/run/web.pid'], {container: '0123abcd', pidfile: '/run/web.pid'}],
-    [['find', 'web', '--exec', '/usr/sbin/nginx', '--process-name=nginx', '--user', 'www-data'], {exec: '/usr/sbin/nginx', processName: 'nginx', user: 'www-data'}],
+    [
+      ['find', 'web', '--exec', '/usr/sbin/nginx', '--process-name=nginx', '--user', 'www-data'],
+      {exec: '/usr/sbin/nginx', processName: 'nginx', user: 'www-data'},
+    ],
   ])('%j is parsed', (argv, want) => {
     expect(parseFastFind(argv)).toMatchObject(want)
   })

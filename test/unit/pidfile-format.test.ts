@@ -6,7 +6,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {FIRST_LINE_MAX, openPidfile, parsePidfileContent} from '../../src/locate/pidfile'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 
 afterAll(() => stopAll())
 

@@ -6,7 +6,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {openPidfile} from '../../src/locate/pidfile'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 
 afterAll(() => stopAll())
 
@@ -16,7 +16,7 @@ function opened(file: string, opts: Parameters<typeof openPidfile>[1] = {}) {
   return o
 }
 
-test('an absolute symlink under a root resolves inside that root, not the caller\'s (/var/run -> /run in a container)', () => {
+test("an absolute symlink under a root resolves inside that root, not the caller's (/var/run -> /run in a container)", () => {
   const root = tempDir()
   fs.mkdirSync(path.join(root, 'run'))
   fs.mkdirSync(path.join(root, 'var'))
@@ -40,7 +40,9 @@ test('a symlink loop ends with ELOOP, a missing component with ENOENT naming it'
   fs.symlinkSync(path.join(root, 'b'), path.join(root, 'a'))
   fs.symlinkSync(path.join(root, 'a'), path.join(root, 'b'))
   expect(() => openPidfile(path.join(root, 'a', 'x.pid'))).toThrow(expect.objectContaining({code: 'ELOOP'}))
-  expect(() => openPidfile(path.join(root, 'nope', 'x.pid'))).toThrow(expect.objectContaining({code: 'ENOENT', message: `${path.join(root, 'nope')} does not exist`}))
+  expect(() => openPidfile(path.join(root, 'nope', 'x.pid'))).toThrow(
+    expect.objectContaining({code: 'ENOENT', message: `${path.join(root, 'nope')} does not exist`}),
+  )
 })
 
 test("the pidfile's own symlink is refused before its target is opened; followed only when unsafe pidfiles are allowed", () => {
@@ -59,5 +61,7 @@ test('a world-writable directory without the sticky bit is unsafe_directory, nam
   fs.mkdirSync(dir)
   fs.chmodSync(dir, 0o777)
   fs.writeFileSync(path.join(dir, 'x.pid'), '5\n')
-  expect(opened(path.join(dir, 'x.pid')).unsafe).toEqual([{reason: 'unsafe_directory', detail: `${dir} is world-writable without the sticky bit (mode 0777): anyone could replace the pidfile`}])
+  expect(opened(path.join(dir, 'x.pid')).unsafe).toEqual([
+    {reason: 'unsafe_directory', detail: `${dir} is world-writable without the sticky bit (mode 0777): anyone could replace the pidfile`},
+  ])
 })

@@ -7,7 +7,7 @@ import * as path from 'node:path'
 
 import {listPidfiles} from '../../src/locate/list-pidfiles'
 import {pidfileSearchPath, resolvePidfile, searchEntries, withAbsolutePaths} from '../../src/locate/search-path'
-import {stopAll, tempDir} from '../helpers/holders'
+import {stopAll, tempDir} from '../helpers/tracked'
 
 afterAll(() => stopAll())
 
@@ -19,8 +19,11 @@ describe('paths given by the caller', () => {
     expect(pidfileSearchPath('web', {dir: 'rt', env: {}, uid: 0})[0]).toBe(path.join(process.cwd(), 'rt', 'web.pid'))
   })
 
-  test.each([[{pidfile: ''}], [{dir: ''}]])('empty %j is a usage error (exit 2), never the default search', (opts) => {
-    expect(() => withAbsolutePaths(opts)).toThrow(expect.objectContaining({code: 'USAGE', exitCode: 2}))
+  test.each([[{pidfile: ''}], [{dir: ''}]])('empty %j is a usage error naming the option, never the default search', (opts) => {
+    const key = Object.keys(opts)[0]
+    expect(() => withAbsolutePaths(opts)).toThrow(
+      expect.objectContaining({code: 'USAGE', message: expect.stringMatching(new RegExp(`^option ${key} is empty`))}),
+    )
     expect(() => pidfileSearchPath('web', opts)).toThrow(expect.objectContaining({code: 'USAGE'}))
     expect(() => listPidfiles(opts)).toThrow(expect.objectContaining({code: 'USAGE'}))
   })
@@ -52,7 +55,13 @@ describe('list and find share the search path', () => {
     const listed = listPidfiles(opts)
     const rel = (p: string) => path.relative(root, p)
     expect(listed.files.map((f) => rel(f.path))).toEqual([
-      'run/bad name.pid', 'run/both.pid', 'run/flat.pid', 'run/mysqld/mysqld.pid', 'run/nslocate/app.pid', 'run/redis/redis.pid', 'var/run/old/old.pid',
+      'run/bad name.pid',
+      'run/both.pid',
+      'run/flat.pid',
+      'run/mysqld/mysqld.pid',
+      'run/nslocate/app.pid',
+      'run/redis/redis.pid',
+      'var/run/old/old.pid',
     ])
     for (const f of listed.files.filter((x) => x.validName)) expect(resolvePidfile(f.name, opts).path).toBe(f.path)
     expect(listed.files.find((f) => f.name === 'bad name')?.validName).toBe(false)
@@ -60,8 +69,11 @@ describe('list and find share the search path', () => {
 
   test('the nested places are part of the one search path', () => {
     expect(searchEntries({env: {}, uid: 0})).toEqual([
-      {dir: '/run/nslocate', nested: false}, {dir: '/run', nested: false}, {dir: '/run', nested: true},
-      {dir: '/var/run', nested: false}, {dir: '/var/run', nested: true},
+      {dir: '/run/nslocate', nested: false},
+      {dir: '/run', nested: false},
+      {dir: '/run', nested: true},
+      {dir: '/var/run', nested: false},
+      {dir: '/var/run', nested: true},
     ])
   })
 

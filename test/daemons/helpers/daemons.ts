@@ -46,7 +46,10 @@ export function procEntry(pid: number): ProcEntry | null {
     } catch {}
     let cmdline: string[] = []
     try {
-      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s !== '')
+      cmdline = fs
+        .readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((s) => s !== '')
     } catch {}
     return {pid, ppid: Number(f[1]), start: Number(f[19]), state: f[0], comm: stat.slice(stat.indexOf('(') + 1, close), exe, cmdline}
   } catch {
@@ -163,8 +166,14 @@ export class Daemon {
     fs.appendFileSync(log, `$ ${argv.join(' ')}\n`)
     const fd = fs.openSync(log, 'a')
     try {
-      const r = spawnSync(argv[0], argv.slice(1), {stdio: ['ignore', fd, fd], env: {...process.env, ...opts.env}, cwd: opts.cwd ?? this.dir, timeout: opts.timeoutMs ?? 60_000})
-      if (r.error || r.status !== 0) throw new Error(`${this.label}: ${argv.join(' ')} failed (${r.error?.message ?? `exit ${r.status}, signal ${r.signal}`})${this.logTail()}`)
+      const r = spawnSync(argv[0], argv.slice(1), {
+        stdio: ['ignore', fd, fd],
+        env: {...process.env, ...opts.env},
+        cwd: opts.cwd ?? this.dir,
+        timeout: opts.timeoutMs ?? 60_000,
+      })
+      if (r.error || r.status !== 0)
+        throw new Error(`${this.label}: ${argv.join(' ')} failed (${r.error?.message ?? `exit ${r.status}, signal ${r.signal}`})${this.logTail()}`)
     } finally {
       fs.closeSync(fd)
     }
@@ -199,17 +208,23 @@ export class Daemon {
     const exe = fs.realpathSync(opts.exe)
     let last = -1
     let seen: ProcEntry[] = []
-    await this.until(async () => {
-      const mine = allProcs().filter((p) => p.exe === exe && p.start >= this.since && !this.before.has(p.pid) && p.state !== 'Z' &&
-        (!opts.marker || p.cmdline.join(' ').includes(opts.marker)))
-      const pids = new Set(mine.map((p) => p.pid))
-      seen = mine.filter((p) => !pids.has(p.ppid))
-      const now = seen.length === 1 ? seen[0].pid : -1
-      const stable = now !== -1 && now === last
-      last = now
-      if (!stable) await sleep(200)
-      return stable
-    }, `exactly one main process of ${exe}${opts.marker ? ` naming ${opts.marker}` : ''} (top of its tree); saw ${JSON.stringify(seen.map((p) => [p.pid, p.ppid, p.cmdline.join(' ')]))}`, opts.timeoutMs ?? 30_000)
+    await this.until(
+      async () => {
+        const mine = allProcs().filter(
+          (p) =>
+            p.exe === exe && p.start >= this.since && !this.before.has(p.pid) && p.state !== 'Z' && (!opts.marker || p.cmdline.join(' ').includes(opts.marker)),
+        )
+        const pids = new Set(mine.map((p) => p.pid))
+        seen = mine.filter((p) => !pids.has(p.ppid))
+        const now = seen.length === 1 ? seen[0].pid : -1
+        const stable = now !== -1 && now === last
+        last = now
+        if (!stable) await sleep(200)
+        return stable
+      },
+      `exactly one main process of ${exe}${opts.marker ? ` naming ${opts.marker}` : ''} (top of its tree); saw ${JSON.stringify(seen.map((p) => [p.pid, p.ppid, p.cmdline.join(' ')]))}`,
+      opts.timeoutMs ?? 30_000,
+    )
     this.main = procEntry(last)!
     this.record()
     return last

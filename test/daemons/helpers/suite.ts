@@ -14,7 +14,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {cliJson, ROOT} from '../../helpers/cli'
-import {procLocks} from '../../helpers/holders'
+import {procLocks} from '../../helpers/proc'
 import {Daemon, procEntry, readOr, sameProcess, sleep} from './daemons'
 
 export interface Target {
@@ -42,7 +42,16 @@ export interface Spec {
   ready?: () => Promise<boolean>
 }
 
-interface Row {daemon: string; pidfile: string; locked: string; main: string; find: string; reload: string; term: string; after: string}
+interface Row {
+  daemon: string
+  pidfile: string
+  locked: string
+  main: string
+  find: string
+  reload: string
+  term: string
+  after: string
+}
 
 const TABLE_ROWS = path.join(ROOT, 'build', 'daemons-table', 'rows')
 export const TABLE_FILE = process.env.NSLOCATE_DAEMONS_TABLE || path.join(ROOT, 'build', 'daemons-table.md')
@@ -88,7 +97,7 @@ export async function straceArrival(d: Daemon, pid: number, sig: string, action:
     if (!(await action())) return null
     const re = new RegExp(`--- SIG${sig} \\{si_signo=SIG${sig}, si_code=SI_USER[^}]*\\} ---`)
     let line: string | null = null
-    await d.until(() => ((line = (readOr(out).match(re) ?? [null])[0]) !== null), `strace to show SIG${sig} arriving at ${pid}`, 15_000)
+    await d.until(() => (line = (readOr(out).match(re) ?? [null])[0]) !== null, `strace to show SIG${sig} arriving at ${pid}`, 15_000)
     return line
   } finally {
     st.kill('SIGINT') // strace detaches from every thread and exits
@@ -102,11 +111,18 @@ export async function logArrival(d: Daemon, file: string, pattern: RegExp, actio
   const offset = readOr(file).length
   if (!(await action())) return null
   let line: string | null = null
-  await d.until(() => {
-    const m = readOr(file).slice(offset).split('\n').find((l) => pattern.test(l))
-    line = m ?? null
-    return m !== undefined
-  }, `a line matching ${pattern} in ${file}`, 20_000)
+  await d.until(
+    () => {
+      const m = readOr(file)
+        .slice(offset)
+        .split('\n')
+        .find((l) => pattern.test(l))
+      line = m ?? null
+      return m !== undefined
+    },
+    `a line matching ${pattern} in ${file}`,
+    20_000,
+  )
   return line
 }
 
@@ -133,8 +149,16 @@ export function daemonSuite(label: string, setup: (d: Daemon) => Promise<Spec>, 
       }
       for (const t of spec.targets) await d.until(() => /^\s*[0-9]+/.test(readOr(t.pidfile)), `a pid in ${t.pidfile}`)
       for (const t of spec.targets) {
-        rows.push({daemon: spec.targets.length > 1 ? `${label} (${path.basename(t.pidfile)})` : label, pidfile: t.pidfile.replace(d.dir, '$DIR'), locked: lockOf(t.pidfile),
-          main: String(spec.main), find: 'not run', reload: 'not run', term: 'not run', after: 'not run'})
+        rows.push({
+          daemon: spec.targets.length > 1 ? `${label} (${path.basename(t.pidfile)})` : label,
+          pidfile: t.pidfile.replace(d.dir, '$DIR'),
+          locked: lockOf(t.pidfile),
+          main: String(spec.main),
+          find: 'not run',
+          reload: 'not run',
+          term: 'not run',
+          after: 'not run',
+        })
       }
     }, 180_000)
 
@@ -149,13 +173,20 @@ export function daemonSuite(label: string, setup: (d: Daemon) => Promise<Spec>, 
       const shown: string[] = []
       for (const t of spec.targets) {
         const r = await cliJson(['find', t.name, ...t.args], {timeoutMs: 60_000})
-        rowOf(t).find = `${brief(r.json)} (exit ${r.status})${(r.json as any).reasons?.length ? ` [${(r.json as any).reasons.join(', ')}]` : ''}${identityOf(t)}`
+        rowOf(t).find =
+          `${brief(r.json)} (exit ${r.status})${(r.json as any).reasons?.length ? ` [${(r.json as any).reasons.join(', ')}]` : ''}${identityOf(t)}`
         got.push({pidfile: t.pidfile, status: r.status, state: r.json.state, pid: r.json.pid})
-        shown.push(`nslocate find ${t.name} ${t.args.join(' ')} --json (pidfile holds ${JSON.stringify(readOr(t.pidfile).slice(0, 80))}):\n${JSON.stringify(r.json, null, 1)}\n${r.stderr}`)
+        shown.push(
+          `nslocate find ${t.name} ${t.args.join(' ')} --json (pidfile holds ${JSON.stringify(readOr(t.pidfile).slice(0, 80))}):\n${JSON.stringify(r.json, null, 1)}\n${r.stderr}`,
+        )
       }
-      await withContext(d, async () => {
-        expect(got).toEqual(spec.targets.map((t) => ({pidfile: t.pidfile, status: 0, state: 'running', pid: spec.main})))
-      }, () => shown.join('\n'))
+      await withContext(
+        d,
+        async () => {
+          expect(got).toEqual(spec.targets.map((t) => ({pidfile: t.pidfile, status: 0, state: 'running', pid: spec.main})))
+        },
+        () => shown.join('\n'),
+      )
     }, 120_000)
 
     if (extra) extra(() => ({d, spec}))
@@ -168,19 +199,31 @@ export function daemonSuite(label: string, setup: (d: Daemon) => Promise<Spec>, 
         r = await cliJson(['signal', t.name, sig, ...t.args], {timeoutMs: 60_000})
         return (r.json as any).delivered?.length > 0
       }
-      const arrival = await withContext(d, () => proof.kind === 'log' ? logArrival(d, proof.file, proof.pattern, send) : straceArrival(d, spec.main, sig, send),
-        () => `nslocate signal ${t.name} ${sig}: ${JSON.stringify(r?.json, null, 1)}`)
+      const arrival = await withContext(
+        d,
+        () => (proof.kind === 'log' ? logArrival(d, proof.file, proof.pattern, send) : straceArrival(d, spec.main, sig, send)),
+        () => `nslocate signal ${t.name} ${sig}: ${JSON.stringify(r?.json, null, 1)}`,
+      )
       const how = proof.kind === 'log' ? `log line in ${path.basename(proof.file)}` : 'strace -p'
       await sleep(500)
       const lives = sameProcess(spec.main, d.main!.start) && (!spec.ready || (await spec.ready()))
       const ignored = spec.reload.ignored ? ` (ignored by the daemon; nslocate exit ${r!.status})` : ''
-      rowOf(t).reload = arrival ? `${sig} arrived (${how})${ignored}; ${lives ? 'lives' : 'DIED'}` : `${sig} not delivered: ${brief(r!.json.target ?? r!.json)}, exit ${r!.status}`
-      await withContext(d, async () => {
-        expect({status: r!.status, delivered: (r!.json as any).delivered?.map((x: any) => x.pid)}).toEqual({status: spec.reload.ignored ? 1 : 0, delivered: [spec.main]})
-        if (spec.reload.ignored) expect((r!.json as any).message).toMatch(/ignored/)
-        expect(arrival).toBeTruthy()
-        expect(lives).toBe(true)
-      }, () => `nslocate signal ${t.name} ${sig} ${t.args.join(' ')} --json:\n${JSON.stringify(r!.json, null, 1)}\n${r!.stderr}\narrival: ${arrival}`)
+      rowOf(t).reload = arrival
+        ? `${sig} arrived (${how})${ignored}; ${lives ? 'lives' : 'DIED'}`
+        : `${sig} not delivered: ${brief(r!.json.target ?? r!.json)}, exit ${r!.status}`
+      await withContext(
+        d,
+        async () => {
+          expect({status: r!.status, delivered: (r!.json as any).delivered?.map((x: any) => x.pid)}).toEqual({
+            status: spec.reload.ignored ? 1 : 0,
+            delivered: [spec.main],
+          })
+          if (spec.reload.ignored) expect((r!.json as any).message).toMatch(/ignored/)
+          expect(arrival).toBeTruthy()
+          expect(lives).toBe(true)
+        },
+        () => `nslocate signal ${t.name} ${sig} ${t.args.join(' ')} --json:\n${JSON.stringify(r!.json, null, 1)}\n${r!.stderr}\narrival: ${arrival}`,
+      )
     }, 150_000)
 
     test('signal TERM --wait stops it, and find is then not 0', async () => {
@@ -189,12 +232,23 @@ export function daemonSuite(label: string, setup: (d: Daemon) => Promise<Spec>, 
       const r = await cliJson(['signal', t.name, 'TERM', '--wait', '--timeout', '60s', ...t.args], {timeoutMs: 90_000})
       const ms = Date.now() - t0
       const gone = !sameProcess(spec.main, d.main!.start)
-      rowOf(t).term = r.status === 0 ? `exit 0, ${gone ? 'stopped' : 'STILL RUNNING'} (${ms} ms)` : `exit ${r.status}: ${String((r.json as any).message ?? brief(r.json)).slice(0, 120)}`
+      rowOf(t).term =
+        r.status === 0
+          ? `exit 0, ${gone ? 'stopped' : 'STILL RUNNING'} (${ms} ms)`
+          : `exit ${r.status}: ${String((r.json as any).message ?? brief(r.json)).slice(0, 120)}`
       stopped = gone
-      await withContext(d, async () => {
-        expect({status: r.status, exited: (r.json as any).exited, delivered: (r.json as any).delivered?.map((x: any) => x.pid)}).toEqual({status: 0, exited: true, delivered: [spec.main]})
-        expect(gone).toBe(true)
-      }, () => `nslocate signal ${t.name} TERM --wait ${t.args.join(' ')} --json:\n${JSON.stringify(r.json, null, 1)}\n${r.stderr}`)
+      await withContext(
+        d,
+        async () => {
+          expect({status: r.status, exited: (r.json as any).exited, delivered: (r.json as any).delivered?.map((x: any) => x.pid)}).toEqual({
+            status: 0,
+            exited: true,
+            delivered: [spec.main],
+          })
+          expect(gone).toBe(true)
+        },
+        () => `nslocate signal ${t.name} TERM --wait ${t.args.join(' ')} --json:\n${JSON.stringify(r.json, null, 1)}\n${r.stderr}`,
+      )
       const after: unknown[] = []
       const shown: string[] = []
       for (const tt of spec.targets) {
@@ -203,7 +257,11 @@ export function daemonSuite(label: string, setup: (d: Daemon) => Promise<Spec>, 
         after.push({pidfile: tt.pidfile, zero: a.status === 0})
         shown.push(`nslocate find ${tt.name} ${tt.args.join(' ')} after TERM:\n${JSON.stringify(a.json, null, 1)}`)
       }
-      await withContext(d, async () => expect(after).toEqual(spec.targets.map((tt) => ({pidfile: tt.pidfile, zero: false}))), () => shown.join('\n'))
+      await withContext(
+        d,
+        async () => expect(after).toEqual(spec.targets.map((tt) => ({pidfile: tt.pidfile, zero: false}))),
+        () => shown.join('\n'),
+      )
     }, 180_000)
 
     test('nothing of it is left running', async () => {
@@ -227,6 +285,9 @@ function saveRows(label: string, rows: Row[]): void {
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`]
   for (const r of all) lines.push(`| ${[r.daemon, r.pidfile, r.locked, r.main, r.find, r.reload, r.term, r.after].map(cell).join(' | ')} |`)
   fs.mkdirSync(path.dirname(TABLE_FILE), {recursive: true})
-  lines.push('', '$DIR: the daemon\'s own temp dir (/tmp/nslocate-daemon-LABEL-XXXXXX). Reload proof: "log line" is a line the daemon wrote on receiving the signal; "strace -p" is strace attached to every thread seeing the signal arrive (si_code SI_USER).')
+  lines.push(
+    '',
+    '$DIR: the daemon\'s own temp dir (/tmp/nslocate-daemon-LABEL-XXXXXX). Reload proof: "log line" is a line the daemon wrote on receiving the signal; "strace -p" is strace attached to every thread seeing the signal arrive (si_code SI_USER).',
+  )
   fs.writeFileSync(TABLE_FILE, `${lines.join('\n')}\n`)
 }

@@ -1,0 +1,176 @@
+/**
+ * The library's public functions, as src/index.ts exports them: one shape for the siblings.
+ * - Each takes the service NAME first (list: none), then what it needs (a signal, a condition),
+ *   then one options object; where the service runs (`container`, `rootPid`) is an option like the
+ *   others, never a positional argument.
+ * - Each is asynchronous (a container is asked over its engine's socket); locateSync() is the one
+ *   synchronous exception, for callers that poll in a tight loop and never name a container.
+ * - Each checks its options first (src/api/check-options.ts): a wrong type or an unknown option is
+ *   a USAGE error naming the function, the option and the value.
+ * The implementations live in src/locate, src/signal, src/list, src/acquire and src/docker; the CLI
+ * calls those directly, with options it has already parsed.
+ */
+import {NslocateError} from '../errors'
+import {OptionTable, isPlainObject, readOptions, shown} from './check-options'
+import type {LocateResult} from '../locate/locate'
+import type {SignalOptions as InternalSignalOptions, SignalResult, WaitCondition, WaitResult} from '../signal/signal'
+import type {ProcFs} from '../proc/proc-fs'
+import type {ListResult} from '../list/list'
+import type {AcquireOptions, PidfileHandle} from '../acquire/acquire'
+import type {ContainerServices} from '../docker/in-container'
+
+/** Where and how to look for NAME: every function that finds a service takes these. */
+export interface FindOptions {
+  /** read this pidfile instead of searching for NAME.pid (relative: to the working directory) */
+  pidfile?: string
+  /** look for NAME.pid in this directory first */
+  dir?: string
+  /** trust a pidfile the safety rules refuse (a warning is added to the evidence) */
+  allowUnsafe?: boolean
+  /** look inside the mount and PID namespaces of this process (e.g. 1 in a sidecar sharing the app's PID namespace) */
+  rootPid?: number
+  /** the service runs in this container (name or id), asked through the engine's API */
+  container?: string
+  /** the service runs this executable (compared by device and inode with /proc/PID/exe) */
+  exec?: string
+  /** the service is named so: comm, executable, argv[0] or script name, exactly */
+  processName?: string
+  /** the service's real uid, or a user name */
+  user?: string | number
+  /** the environment to read $NSLOCATE_RUNTIME_DIR and $XDG_RUNTIME_DIR from (default process.env) */
+  env?: NodeJS.ProcessEnv
+  /** the /proc to read (tests point it at a captured tree) */
+  procfs?: ProcFs
+}
+
+/** What to send to whom and whether to wait: signal()'s own options (documented in src/signal/types.ts). */
+export type SignalOptions = FindOptions & Pick<InternalSignalOptions, 'scope' | 'wait' | 'timeoutMs' | 'retry' | 'dryRun' | 'requireHandler'>
+
+export interface WaitOptions extends FindOptions {
+  /** give up after this long, in ms (default 30000) */
+  timeoutMs?: number
+  /** how often a condition that no pidfd can wait on is looked at again, in ms (default 25) */
+  intervalMs?: number
+}
+
+const FIND: OptionTable = {
+  pidfile: 'path',
+  dir: 'path',
+  allowUnsafe: 'boolean',
+  rootPid: 'own',
+  container: 'string',
+  exec: 'path',
+  processName: 'string',
+  user: 'user',
+  env: 'object',
+  procfs: 'object',
+}
+const SIGNAL: OptionTable = {
+  ...FIND,
+  scope: ['main', 'group', 'cgroup', 'tree'],
+  wait: 'boolean',
+  timeoutMs: 'ms',
+  retry: 'string',
+  dryRun: 'boolean',
+  requireHandler: 'boolean',
+}
+const WAIT: OptionTable = {...FIND, timeoutMs: 'ms', intervalMs: 'ms'}
+
+function checkName(fn: string, name: unknown): string {
+  if (typeof name !== 'string') throw new NslocateError('USAGE', `${fn}() takes a service NAME (a string) first, not ${shown(name)}`)
+  return name
+}
+
+function noBoth(fn: string, o: FindOptions | undefined): void {
+  if (o?.container !== undefined && o.rootPid !== undefined) throw new NslocateError('USAGE', `${fn}(): give option container or option rootPid, not both`)
+}
+
+/** locate(NAME, OPTIONS) or locate({name, ...OPTIONS}): the name, and the checked copy of the options. */
+function nameAndOptions<T extends object>(fn: string, nameOrOptions: unknown, options: unknown, table: OptionTable): {name: string; options: T} {
+  const withName: OptionTable = {...table, name: 'own'}
+  if (isPlainObject(nameOrOptions) && options === undefined) {
+    const {name, ...rest} = readOptions<Record<string, unknown>>(fn, nameOrOptions, withName)
+    return {name: checkName(fn, name), options: rest as T}
+  }
+  const name = checkName(fn, nameOrOptions)
+  // locate('svc', {name: 'svc', ...}) names it twice, which is fine; two different names are not.
+  const {name: again, ...rest} = readOptions<Record<string, unknown>>(fn, options, withName)
+  if (again !== undefined && again !== name)
+    throw new NslocateError('USAGE', `${fn}(${shown(name)}, {name: ${shown(again)}}): two different names; give the name once`)
+  return {name, options: rest as T}
+}
+
+/** Is service NAME running, which process is it from here, and how do we know. */
+export async function locate(name: string, options?: FindOptions): Promise<LocateResult>
+export async function locate(options: FindOptions & {name: string}): Promise<LocateResult>
+export async function locate(nameOrOptions: unknown, options?: unknown): Promise<LocateResult> {
+  const a = nameAndOptions<FindOptions>('locate', nameOrOptions, options, FIND)
+  noBoth('locate', a.options)
+  const {container, ...rest} = a.options
+  if (container !== undefined) return (await import('../docker/in-container')).locateInContainer(a.name, container, rest)
+  return (await import('../locate/locate')).locate({...rest, name: a.name})
+}
+
+/** locate() for tight loops: synchronous, and so without option container. */
+export function locateSync(name: string, options?: Omit<FindOptions, 'container'>): LocateResult
+export function locateSync(options: Omit<FindOptions, 'container'> & {name: string}): LocateResult
+export function locateSync(nameOrOptions: unknown, options?: unknown): LocateResult {
+  const a = nameAndOptions<FindOptions>('locateSync', nameOrOptions, options, FIND)
+  if (a.options.container !== undefined)
+    throw new NslocateError('USAGE', "locateSync(): option container needs the engine's API, which is asynchronous: use locate()")
+  return (require('../locate/locate') as typeof import('../locate/locate')).locate({...a.options, name: a.name})
+}
+
+/** Sends `sig` (TERM, 'SIGHUP', 15, 'RTMIN+2', 0 to probe) to exactly the process(es) of NAME, through pidfds. */
+export async function signal(name: string, sig: string | number, options?: SignalOptions): Promise<SignalResult> {
+  checkName('signal', name)
+  if (typeof sig !== 'string' && typeof sig !== 'number') throw new NslocateError('USAGE', `signal(): the signal must be a name or a number, not ${shown(sig)}`)
+  const o = readOptions<SignalOptions>('signal', options, SIGNAL)
+  noBoth('signal', o)
+  const {container, ...rest} = o
+  if (container !== undefined) return (await import('../docker/in-container')).signalInContainer(name, String(sig), container, rest)
+  return (await import('../signal/signal')).signal(name, sig, rest)
+}
+
+/** Waits until NAME is `running` or `stopped`, or timeoutMs passes. */
+export async function waitFor(name: string, condition: WaitCondition, options?: WaitOptions): Promise<WaitResult> {
+  checkName('waitFor', name)
+  if (condition !== 'running' && condition !== 'stopped')
+    throw new NslocateError('USAGE', `waitFor(): the condition must be 'running' or 'stopped', not ${shown(condition)}`)
+  const o = readOptions<WaitOptions>('waitFor', options, WAIT)
+  noBoth('waitFor', o)
+  const {container, ...rest} = o
+  if (container !== undefined) return (await import('../docker/in-container')).waitInContainer(name, condition, container, rest)
+  return (await import('../signal/signal')).waitFor(name, condition, rest)
+}
+
+export type ListOptions = Pick<FindOptions, 'dir' | 'allowUnsafe' | 'rootPid' | 'container' | 'exec' | 'processName' | 'user' | 'procfs'>
+// find's options but the pidfile (list reads every one) and env (list searches the default directories of the caller's uid)
+const {pidfile: _pidfile, env: _env, ...LIST} = FIND
+
+/** Every pidfile `locate` would find (with `dir`: that directory's *.pid), each located as `locate` does. */
+export async function list(options?: ListOptions): Promise<ListResult> {
+  const o = readOptions<ListOptions>('list', options, LIST)
+  noBoth('list', o)
+  const {container, ...rest} = o
+  if (container !== undefined) return (await import('../docker/in-container')).listInContainer(container, rest)
+  return (await import('../list/list')).list(rest)
+}
+
+const ACQUIRE: OptionTable = {pidfile: 'path', dir: 'path', lockTimeoutMs: 'ms', pid: 'pidOrNull', env: 'object'}
+
+/**
+ * Writes and locks NAME's pidfile for this process (or, with `pid: null`, for a child whose pid is
+ * written later with handle.write()): the lock lives as long as the process holds the handle.
+ */
+export async function acquire(name: string, options?: Omit<AcquireOptions, 'name'>): Promise<PidfileHandle>
+export async function acquire(options: AcquireOptions): Promise<PidfileHandle>
+export async function acquire(nameOrOptions: unknown, options?: unknown): Promise<PidfileHandle> {
+  const a = nameAndOptions<Omit<AcquireOptions, 'name'>>('acquire', nameOrOptions, options, ACQUIRE)
+  return (await import('../acquire/acquire')).acquire({...a.options, name: a.name})
+}
+
+/** The containers the engine runs, each with the pidfiles found in it. */
+export async function listContainers(): Promise<ContainerServices[]> {
+  return (await import('../docker/in-container')).listContainers()
+}

@@ -1,0 +1,24 @@
+/** `nslocate find NAME`: is the service running, and which process is it from here? */
+import type {CommandModule, Invocation, Output} from '../command'
+import {statusOf} from '../exit-status'
+import {formatFind} from '../format'
+import {find as grammar} from '../grammar'
+import {resultJson} from '../json'
+import {optionsOf} from '../options'
+import {LocateOptions, LocateResult, locate} from '../../locate/locate'
+
+export const findCommand: CommandModule = {
+  id: 'find',
+  grammar,
+  run(inv: Invocation, out: Output): number | Promise<number> {
+    const {container, ...opts} = optionsOf(grammar, inv.flags) as Partial<LocateOptions> & {container?: string}
+    const done = (result: LocateResult): number => {
+      if (out.json) out.logJson(resultJson('find', result))
+      else if (!inv.flags.quiet) out.log(formatFind(result))
+      return statusOf('find', result.state)
+    }
+    if (container === undefined) return done(locate({...opts, name: inv.args.name}))
+    // Loaded only for --container (find's bundle leaves the Docker client out: scripts/bundle-fast.js).
+    return import('../../docker/in-container').then(({locateInContainer}) => locateInContainer(inv.args.name, container, opts)).then(done)
+  },
+}

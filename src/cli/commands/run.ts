@@ -1,0 +1,99 @@
+/**
+ * `nslocate run NAME [flags] -- COMMAND...`: take NAME's pidfile (or report a conflict / replace the
+ * running instance), run COMMAND under it, and exit with its status. run's own failures are printed
+ * here (`nslocate: MESSAGE`) with their status from the table; usage errors are thrown, for the
+ * front end's error printing.
+ */
+import type {CommandModule, Invocation, Output} from '../command'
+import {statusOf} from '../exit-status'
+import {run as grammar} from '../grammar'
+import {messageOf, optionsOf} from '../options'
+import {NslocateError} from '../../errors'
+import {AcquireOptions, DEFAULT_LOCK_TIMEOUT_MS, PidfileHandle, acquire, pidfilePathFor} from '../../acquire/acquire'
+import {resolveCommand} from '../../acquire/command'
+import {RunFailure, runOutcomeOf} from '../../acquire/run-status'
+import {catchEarlySignals} from '../../acquire/early-signals'
+import {supervise} from '../../acquire/supervise'
+import {validateName} from '../../locate/name'
+import type {RunOutcome} from '../../outcomes'
+import type * as Signals from '../../signal/signal'
+
+type RunOptions = {pidfile?: string; dir?: string; replace: boolean; lockTimeoutMs: number}
+
+export const runCommand: CommandModule = {
+  id: 'run',
+  grammar,
+  // oclif's path ended with this.exit(status): the process ends then, whatever handles are open.
+  exit: true,
+  run(inv: Invocation, out: Output): Promise<number> {
+    // COMMAND is everything after the first "--", verbatim: oclif's parser mangles a "--" of the
+    // command's own (setpriv ... -- prog), so it is not taken from the parsed argv then.
+    const dashes = inv.raw.indexOf('--')
+    const command = dashes >= 0 ? inv.raw.slice(dashes + 1) : inv.argv.slice(1)
+    return runService(inv.args.name, optionsOf(grammar, inv.flags) as RunOptions, inv.flags['conflict-exit-code'] as number, command, out)
+  },
+}
+
+async function runService(name: string, o: RunOptions, conflictStatus: number, command: string[], out: Output): Promise<number> {
+  if (command.length === 0) throw new NslocateError('USAGE', 'no COMMAND given: nslocate run NAME [flags] -- COMMAND [ARGS...]')
+  if (!o.pidfile) validateName(name)
+  const opts = {name, pidfile: o.pidfile, dir: o.dir, lockTimeoutMs: o.lockTimeoutMs, pid: null}
+  const fail = (outcome: RunOutcome, message: string): number => {
+    out.logToStderr(`nslocate: ${message}`)
+    return statusOf('run', outcome)
+  }
+  // A forwarded signal that arrives before supervise() has installed its own handlers (while the
+  // pidfile is being taken) must neither kill run with the file left behind nor be lost: it is
+  // noted here, and run gives the file up and exits INTERRUPTED without starting COMMAND.
+  const early = catchEarlySignals()
+  try {
+    // The command is looked up first: a missing program touches no pidfile.
+    const file = resolveCommand(command[0])
+    const handle = await take(opts, o.replace, out)
+    if (handle !== null && early.signal !== null) {
+      handle.release()
+      return fail('interrupted', `interrupted by ${early.signal} before ${command[0]} was started; nothing was started and the pidfile was removed`)
+    }
+    if (handle === null) return conflictStatus
+    const supervised = supervise(handle, file, command) // installs its forwarding synchronously
+    early.stop()
+    return await supervised
+  } catch (error) {
+    if (error instanceof RunFailure) return fail(error.outcome, error.message)
+    if (error instanceof NslocateError && error.code !== 'USAGE') return fail(runOutcomeOf(error), messageOf(error))
+    throw error
+  } finally {
+    early.stop()
+  }
+}
+
+/** The pidfile, or null when NAME is already running (and not replaced). */
+async function take(opts: AcquireOptions, replace: boolean, out: Output): Promise<PidfileHandle | null> {
+  try {
+    return await acquire(opts)
+  } catch (error) {
+    if (!(error instanceof NslocateError) || error.code !== 'CONFLICT') throw error
+    if (!replace) {
+      const pid = error.details.pid
+      out.logToStderr(`nslocate: ${opts.name} already running${pid ? ` (pid ${pid})` : ''}`)
+      return null
+    }
+  }
+  const ms = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS
+  const secs = ms / 1000
+  const file = pidfilePathFor(opts)
+  // Loaded only to replace: the plain `run` starts without it.
+  const {signal, waitFor} = require('../../signal/signal') as typeof Signals
+  const stopped = await signal(opts.name, 'TERM', {pidfile: file, retry: `TERM/${secs}/KILL/${secs}`, scope: 'main'})
+  if (stopped.outcome !== 'signalled' && stopped.outcome !== 'not_running') throw new RunFailure('timeout', `cannot replace ${opts.name}: ${stopped.message}`)
+  // The lock may be held by a supervisor of the process just stopped: wait (on pidfds) until it lets go.
+  const gone = await waitFor(opts.name, 'stopped', {pidfile: file, timeoutMs: ms})
+  if (!gone.reached) throw new RunFailure('timeout', `cannot replace ${opts.name}: ${gone.message}`)
+  try {
+    return await acquire(opts)
+  } catch (error) {
+    if (!(error instanceof NslocateError) || error.code !== 'CONFLICT') throw error
+    out.logToStderr(`nslocate: ${opts.name} already running again (pid ${error.details.pid ?? '?'}) after it was replaced: another starter took it`)
+    return null
+  }
+}

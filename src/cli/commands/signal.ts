@@ -1,0 +1,19 @@
+/** `nslocate signal NAME SIGNAL`: send SIGNAL to exactly the process find identifies, through a pidfd. */
+import type {CommandModule, Invocation, Output} from '../command'
+import {signal as grammar} from '../grammar'
+import {optionsOf} from '../options'
+import {report} from './report'
+import {dispositionLines} from '../../signal/landing'
+import {SignalOptions, signal} from '../../signal/signal'
+
+export const signalCommand: CommandModule = {
+  id: 'signal',
+  grammar,
+  async run(inv: Invocation, out: Output): Promise<number> {
+    const {name, signal: sig} = inv.args
+    const {container, ...opts} = optionsOf(grammar, inv.flags) as SignalOptions & {container?: string}
+    const result =
+      container === undefined ? await signal(name, sig, opts) : await (await import('../../docker/in-container')).signalInContainer(name, sig, container, opts)
+    return report('signal', out, result, () => [...dispositionLines(result.dispositions), ...result.skipped.map((s) => `  skipped pid ${s.pid}: ${s.reason}`)])
+  },
+}

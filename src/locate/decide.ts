@@ -1,0 +1,133 @@
+/**
+ * locate()'s decision once the pidfile is open: the three witnesses reconciled. The lock holder
+ * (the kernel's word), the pid written in the file (the writer's word, in the writer's namespace)
+ * and the process table (NSpid, start time). Every read goes through ProcFs.
+ */
+import path = require('node:path')
+
+import {ProcFs} from '../proc/proc-fs'
+import {hasPtraceCap} from './denial'
+import {ResolvedIdentity, checkIdentity} from './identity-options'
+import {LockFinding, findLockHolder} from './lock-holder'
+import {selfMountRef, throughRoot} from './locate-root'
+import {OpenedPidfile, mode} from './pidfile'
+import {applySafety} from './pidfile-trust'
+import {ProcessFacts, describeProcess, readOutputs} from './process-info'
+import {describeNames} from './process-names'
+import {reconcileWithHolders} from './reconcile'
+import type {LocateOptions, LocateResult, Located} from './types'
+import {readNames, resolveUnlocked} from './unlocked'
+import {MountRef} from './visibility'
+
+/** locate()'s options once resolved: under rootPid, the pidfile's path inside the root and the root's mount namespace. */
+export type DecideOptions = LocateOptions & {innerPath?: string; mountRef?: MountRef; identity: ResolvedIdentity | null}
+
+/** locate()'s decision over the open pidfile: fills `located` (state, pid, holder, reasons, evidence). */
+export function decide(located: Located, opened: OpenedPidfile, opts: DecideOptions, procfs: ProcFs): void {
+  const {result} = located
+  const {content, stat} = opened
+  const written = content.pid
+  result.evidence.push(
+    written === null
+      ? `${opened.path} holds "${content.shown}": ${content.problem?.replace('_', ' ')}`
+      : `${opened.path} says pid ${written} (as numbered in the writer's PID namespace)`,
+  )
+  if (content.note) result.evidence.push(`${opened.path}: ${content.note}`)
+  if (content.problem) result.reasons.push(content.problem)
+  const finding = findLockHolder(opened.path, opened.fd, stat, procfs, written ? [written] : [], {writtenPid: written ?? undefined})
+  result.pidfile = {path: opened.path, pid: written, lock: finding.lock, uid: stat.uid, mode: mode(stat.mode)}
+  result.evidence.push(...finding.evidence)
+  // Unreadable fds matter when they may hide the holder; once a holder is named they can only hide
+  // more processes sharing the same lock (an fd inherited across fork), which the evidence says.
+  if (finding.denied.length > 0 && finding.holders.length === 0) result.reasons.push('permission_denied')
+  else if (finding.denied.length > 0)
+    result.evidence.push('the holder is named; processes whose fds could not be read may share its lock (an inherited descriptor), and are not listed')
+  const main = finding.lock !== 'none' ? decideLocked(located, finding, written, opts, procfs) : decideUnlockedFile(result, opened, opts, procfs)
+  if (result.state === 'stale' && !result.reasons.includes('stale_pidfile')) result.reasons.push('stale_pidfile')
+  if (main) {
+    located.main = main
+    result.pid = main.pid
+    result.nspid = main.status.nspid
+    const out = readOutputs(procfs, main.pid)
+    result.pidns = out.pidns
+    result.process = describeProcess(procfs, main, out.cmdline)
+    result.container = out.container
+  }
+  applySafety(result, opened, {...opts, procfs}, main)
+}
+
+/** A lock is held: the holder (or the process it supervises) is the service, unless it cannot be seen. */
+function decideLocked(located: Located, finding: LockFinding, written: number | null, opts: DecideOptions, procfs: ProcFs): ProcessFacts | null {
+  const {result} = located
+  result.state = 'running'
+  if (finding.notVisible) {
+    result.visible = false
+    if (finding.denied.length > 0) {
+      // permission_denied is already among the reasons: the holder may be one of the unreadable processes.
+      result.evidence.push(
+        `the lock is held, but its holder is not among the processes whose fds could be read; ${hasPtraceCap(procfs) ? 'this process has CAP_SYS_PTRACE: the holder is a protected process' : 'run as root (with CAP_SYS_PTRACE) to name it'}`,
+      )
+    } else {
+      result.reasons.push('holder_not_visible')
+      result.evidence.push('the service is running in a PID namespace this process cannot see; run on the host, share its PID namespace, or use --container')
+    }
+    return null
+  }
+  const r = reconcileWithHolders(finding.holders, written, procfs, procfs.bootTimeMs(), result.evidence, finding.holderStatus)
+  result.holder = r.holder.pid
+  located.holder = r.holder
+  if (r.mismatch) result.reasons.push('content_mismatch')
+  if (written === null) {
+    result.starting = true
+    result.evidence.push(
+      `starting: pid ${r.holder.pid} holds the lock on an empty file; it may be the service or its supervisor, which writes the service's pid next`,
+    )
+  }
+  if (opts.identity && !identityHolds(result, procfs, r.main, opts.identity)) return null
+  return r.main
+}
+
+/** No lock: the number in the file is weighed against the process table (identity model, unlocked.ts). */
+function decideUnlockedFile(result: LocateResult, opened: OpenedPidfile, opts: DecideOptions, procfs: ProcFs): ProcessFacts | null {
+  const written = opened.content.pid
+  result.reasons.push('unlocked_pidfile')
+  if (written === null) {
+    result.state = 'stale'
+    result.evidence.push('no lock and no usable pid: nothing identifies a process')
+    return null
+  }
+  const base = path.basename(opened.path).replace(/\.pid$/, '')
+  const via = opts.innerPath === undefined ? throughRoot(opened.path, procfs) : null
+  const r = resolveUnlocked({
+    content: written,
+    file: opts.innerPath ?? via?.inner ?? opened.path,
+    stat: opened.stat,
+    names: [opts.name, base, ...(opts.alsoNamed ?? [])],
+    procfs,
+    bootMs: procfs.bootTimeMs(),
+    pidns: opts.pidns,
+    placedNs: via?.placedNs,
+    mountRef: opts.mountRef ?? via?.mountRef ?? selfMountRef(procfs),
+    identity: opts.identity,
+  })
+  result.evidence.push(...r.evidence)
+  result.state = r.state
+  for (const reason of r.reasons) if (!result.reasons.includes(reason)) result.reasons.push(reason)
+  return r.main
+}
+
+/**
+ * The identity options hold for the service found through the lock, or the answer is unknown
+ * (identity_mismatch) and names no process. A starting service's holder may be its supervisor:
+ * then nothing is claimed yet (wait --for running keeps waiting).
+ */
+function identityHolds(result: LocateResult, procfs: ProcFs, main: ProcessFacts, identity: ResolvedIdentity): boolean {
+  const names = readNames(procfs, main)
+  const check = checkIdentity(procfs, main, names, identity)
+  result.evidence.push(check.ok ? check.detail : `MISMATCH: ${check.detail} (${describeNames(names)})`)
+  if (check.ok) return true
+  result.state = 'unknown'
+  result.reasons.push('identity_mismatch')
+  result.holder = null
+  return false
+}

@@ -1,0 +1,69 @@
+/**
+ * signal()'s answer once the targets are pinned: what a dry run would do, and what a real run did
+ * (the outcome and the message; landing.ts then adds what the signal does to its targets).
+ */
+import {killDenied} from './caps'
+import type {Sig} from './parse'
+import {Pinned, send} from './pin'
+import type {Members} from './scope'
+import type {SignalResult} from './types'
+
+/** dryRun: the same checks as a real run, the kernel's permission check included (signal 0 through each pidfd). */
+export function dryRun(out: SignalResult, members: Members, sig: Sig, gate: (p: Pinned, s: Sig) => boolean): SignalResult {
+  const allowed: Pinned[] = []
+  for (const p of members.pinned) {
+    if (!gate(p, sig)) continue
+    const r = send(p, 0)
+    if (r === 'sent') allowed.push(p)
+    else if (!out.skipped.some((s) => s.pid === p.pid && s.reason === r)) out.skipped.push({pid: p.pid, reason: r})
+  }
+  out.wouldDeliver = allowed.map((p) => ({pid: p.pid, nspid: p.nspid}))
+  if (allowed.length > 0) {
+    out.outcome = 'would_signal'
+    out.message = `${out.name}: would send ${sig.name} to ${describePids(allowed)} (dry run: nothing sent)`
+    return out
+  }
+  const perm = out.skipped.some((s) => s.reason === 'permission')
+  const unhandled = out.skipped.some((s) => s.reason === 'no_handler')
+  out.outcome = perm ? 'not_permitted' : unhandled ? 'no_handler' : 'not_running'
+  out.message = perm
+    ? `${out.name}: not permitted to signal ${out.skipped.map((s) => s.pid).join(', ')} (${killDenied()}) (dry run: nothing sent)`
+    : unhandled
+      ? `${out.name}: would send ${sig.name} to no process (none catches it: --require-handler) (dry run: nothing sent)`
+      : `${out.name}: the process exited before it could be signalled (dry run: nothing sent)`
+  return out
+}
+
+function describePids(pinned: Pinned[]): string {
+  const shown = pinned
+    .slice(0, 10)
+    .map((p) => `pid ${p.pid}${p.nspid.length > 1 ? ` (NSpid ${p.nspid.join(' ')})` : ''}`)
+    .join(', ')
+  return pinned.length > 10 ? `${shown} and ${pinned.length - 10} more` : shown
+}
+
+/** The outcome and message of a real run, from what was delivered and (waiting) whether it all exited. */
+export function finish(out: SignalResult, sig: string, waiting: boolean): SignalResult {
+  const name = out.name
+  const pids = [...new Set(out.delivered.map((d) => d.pid))]
+  if (pids.length === 0) {
+    const perm = out.skipped.some((s) => s.reason === 'permission')
+    out.outcome = perm ? 'not_permitted' : 'not_running'
+    out.message = perm
+      ? `${name}: not permitted to signal ${out.skipped.map((s) => s.pid).join(', ')} (${killDenied()})`
+      : `${name}: the process exited before it could be signalled; nothing was signalled`
+    return out
+  }
+  const sigs = [...new Set(out.delivered.map((d) => d.signal))].join(', then ')
+  if (waiting && !out.exited) {
+    out.outcome = 'still_running'
+    out.message = `${name}: sent ${sigs} to ${pids.join(', ')}, but it is still running after ${out.waitedMs} ms`
+    return out
+  }
+  out.outcome = sig === '0' ? 'probed' : 'signalled'
+  out.message =
+    sig === '0'
+      ? `${name}: pid ${pids.join(', ')} is there and may be signalled (signal 0: nothing sent)`
+      : `${name}: sent ${sigs} to ${pids.length === 1 ? 'pid' : 'pids'} ${pids.join(', ')}` + (waiting ? `; exited after ${out.waitedMs} ms` : '')
+  return out
+}

@@ -1,0 +1,120 @@
+/**
+ * waitFor(): wait until a service runs, or until it has stopped (on its pidfd, not by polling a pid).
+ *   running: re-locate until the service runs (a starting service creates and locks its pidfile;
+ *            there is no kernel event for "a lock was taken", so this polls, every 25 ms by default).
+ *   stopped: pin the running process with a pidfd and wait for it to exit; then re-check
+ *            (wait-stopped.ts).
+ */
+import {NslocateError} from '../errors'
+import {Located, LocateResult, locateDetailed, stoppedResult} from '../locate/locate'
+import type {WaitOutcome} from '../outcomes'
+import {proc} from '../proc/proc-fs'
+import {DEFAULT_WAIT_MS} from './parse'
+import {sleep} from './timers'
+import type {WaitCondition, WaitOptions, WaitResult} from './types'
+import {Waiting, left, waitStopped} from './wait-stopped'
+
+/** `wait`'s condition, checked before any waiting. */
+export function checkCondition(condition: string): asserts condition is WaitCondition {
+  if (condition !== 'running' && condition !== 'stopped')
+    throw new NslocateError('USAGE', `invalid condition ${JSON.stringify(condition)}: use running or stopped`)
+}
+
+export async function waitFor(name: string, condition: WaitCondition, options: WaitOptions = {}): Promise<WaitResult> {
+  checkCondition(condition)
+  const procfs = options.procfs ?? proc
+  const w: Waiting = {
+    name,
+    condition,
+    options,
+    procfs,
+    timeoutMs: options.timeoutMs ?? DEFAULT_WAIT_MS,
+    start: Date.now(),
+    exit: null,
+    rootIsInit: rootIsInit(options),
+  }
+  const interval = options.intervalMs ?? 25
+  for (;;) {
+    const located = locateOnce(w)
+    if (located === 'again') continue
+    if ('reached' in located) return located
+    const done = verdict(w, located.result)
+    if (done) return done
+    if (condition === 'stopped' && located.result.visible && located.main) {
+      const after = await waitStopped(w, located)
+      if (after) return answer(w, true, 'reached', `${name} is not running (${after.state})`, after)
+      continue
+    }
+    await sleep(Math.min(interval, left(w)))
+  }
+}
+
+/**
+ * Only the exit of a namespace's init (pid 1 there, e.g. a container's) ends every process that
+ * could be the service; any other rootPid only lends its mount namespace.
+ */
+function rootIsInit(options: WaitOptions): boolean {
+  if (options.rootPid === undefined) return false
+  try {
+    const nspid = (options.procfs ?? proc).readStatus(options.rootPid).nspid
+    return nspid[nspid.length - 1] === 1
+  } catch {
+    return false
+  }
+}
+
+function answer(w: Waiting, reached: boolean, outcome: WaitOutcome, message: string, target: LocateResult): WaitResult {
+  return {name: w.name, condition: w.condition, reached, waitedMs: Date.now() - w.start, outcome, message, target, exit: w.exit}
+}
+
+/** One locate(): the result, 'again' when the holder exited while being inspected, or the answer when rootPid has exited. */
+function locateOnce(w: Waiting): Located | WaitResult | 'again' {
+  try {
+    return locateDetailed({...w.options, name: w.name})
+  } catch (error) {
+    if (error instanceof NslocateError && error.code === 'GONE') return 'again'
+    // rootPid (a container's init) has exited: nothing runs in those namespaces any more.
+    if (error instanceof NslocateError && error.code === 'NOT_RUNNING' && w.options.rootPid !== undefined) return rootExited(w, error)
+    throw error
+  }
+}
+
+function rootExited(w: Waiting, error: NslocateError): WaitResult {
+  const name = w.name
+  if (!w.rootIsInit) {
+    const t = stoppedResult(name, ['root_exited'], [error.message])
+    t.state = 'unknown'
+    return answer(
+      w,
+      false,
+      'cannot_tell',
+      `${name}: cannot tell: ${error.message}, and it was not the init of its PID namespace, so the service may still run elsewhere`,
+      t,
+    )
+  }
+  const t = stoppedResult(name, ['root_exited'], [error.message, `pid ${w.options.rootPid} was the init of its PID namespace: every process in it has ended`])
+  return w.condition === 'stopped'
+    ? answer(w, true, 'reached', `${name} is not running (${error.message})`, t)
+    : answer(w, false, 'not_reached', `${name}: its PID namespace has ended (${error.message}); gave up waiting for it to be running`, t)
+}
+
+/** The answer located gives, or null to wait on. */
+function verdict(w: Waiting, t: LocateResult): WaitResult | null {
+  const {name, condition} = w
+  // A locked, empty pidfile (starting): its holder may be a supervisor; running once the pid is written.
+  const starting = condition === 'running' && t.starting
+  if (t.state === 'unknown' && !starting) return answer(w, false, 'cannot_tell', `${name}: cannot tell whether it runs (${t.reasons.join(', ')})`, t)
+  if (condition === 'running' && t.state === 'running' && !starting)
+    return answer(w, true, 'reached', `${name} is running${t.pid !== null ? ` (pid ${t.pid})` : ''}`, t)
+  if (condition === 'stopped' && t.state !== 'running') return answer(w, true, 'reached', `${name} is not running (${t.state})`, t)
+  if (left(w) === 0) {
+    return answer(
+      w,
+      false,
+      'not_reached',
+      `${name}: timed out after ${w.timeoutMs} ms waiting for it to be ${condition}${starting ? ` (still starting: ${t.pidfile?.path} is locked by pid ${t.holder ?? '?'} but holds no pid)` : ''}`,
+      t,
+    )
+  }
+  return null
+}
