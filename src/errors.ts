@@ -31,6 +31,7 @@ export type OptionNamer = (option: string, value?: string) => string
 /** The library's wording: `option allowUnsafe`, `option scope "group"`. */
 export const libraryNamer: OptionNamer = (option, value) => (value === undefined ? `option ${option}` : `option ${option} ${JSON.stringify(value)}`)
 
+/** The one error type of nslocate: a stable code, a one-line message naming the file or pid and what to do, and details. */
 export class NslocateError extends Error {
   readonly code: ErrorCode
   /** Extra machine-readable facts (e.g. the holder pid of a CONFLICT). */
@@ -59,6 +60,7 @@ export interface SystemError extends Error {
   unsupported?: boolean
 }
 
+/** Is `error` a system error with one of these errno codes (ENOENT, EACCES, ...), from Node's fs or the addon? */
 export function isErrno(error: unknown, ...codes: string[]): error is SystemError {
   const e = error as SystemError
   return Boolean(e && typeof e === 'object' && (codes.includes(e.code ?? '') || codes.includes((e as {errnoCode?: string}).errnoCode ?? '')))

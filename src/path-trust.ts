@@ -15,6 +15,7 @@ import path = require('node:path')
 
 import {Owner, WalkDirs, WalkError, walk} from './kernel/walk'
 
+/** An entry of a path that another user could change: who owns it, its mode, and why that fails. */
 export interface Untrusted {
   /** the entry that fails the rule (a directory on the way, or the file) */
   path: string
@@ -26,6 +27,7 @@ export interface Untrusted {
   why: string
 }
 
+/** The login name of `uid` in /etc/passwd, or '' when none names it. */
 export function userName(uid: number): string {
   try {
     for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {

@@ -36,6 +36,7 @@ import {at, callerUid, openDirSafely} from './safe-dir'
 export {defaultRuntimeDir, pidfilePathFor} from './paths'
 export type {PidfileHandle} from './handle'
 
+/** acquire()'s options: where the pidfile goes, how long to contend for it, and which pid it names. */
 export interface AcquireOptions {
   name: string
   /** relative paths are resolved against the working directory */
@@ -48,6 +49,7 @@ export interface AcquireOptions {
   env?: NodeJS.ProcessEnv
 }
 
+/** How long acquire() contends with other starters for the lock when lockTimeoutMs is not given. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 10_000
 const MAX_REOPENS = 20
 

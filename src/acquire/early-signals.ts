@@ -5,6 +5,7 @@
  */
 import {FORWARDED} from './forward'
 
+/** What catchEarlySignals() noted, and how to stop noting. */
 export interface EarlySignals {
   /** the first signal noted, e.g. "SIGTERM", or null */
   readonly signal: string | null
@@ -12,6 +13,7 @@ export interface EarlySignals {
   stop(): void
 }
 
+/** Notes the first FORWARDED signal instead of dying of it, until stop() is called. */
 export function catchEarlySignals(): EarlySignals {
   const handlers = new Map<string, () => void>()
   const state: {signal: string | null; stop(): void} = {

@@ -8,8 +8,10 @@ import {constants} from 'node:os'
 
 import {pidfdSendSignal} from '../native/binding'
 
+/** The signals `run` passes on to the service. */
 export const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const
 
+/** Passes run's FORWARDED signals on through a pidfd, keeping them while there is no target yet. */
 export class Forwarder {
   private readonly pending: number[] = []
   /** the pidfd signals go to; -1: keep them */

@@ -10,6 +10,11 @@ import {NslocateError} from '../errors'
 import {unregisterHeld} from '../locate/pidfile'
 import {at} from './safe-dir'
 
+/**
+ * A pidfile acquire() wrote and holds locked: the lock lives as long as this process keeps the
+ * handle. write(pid) writes the pid (with pid: null, once the child is known); release() unlocks
+ * and removes the file.
+ */
 export interface PidfileHandle {
   readonly path: string
   /** the descriptor written through (read-write, close-on-exec; carries the POSIX lock) */
@@ -27,6 +32,7 @@ export interface PidfileHandle {
   release(): void
 }
 
+/** The handle of the pidfile `name` in `dirFd` (`file` for messages), open as `fd` (POSIX lock) and `lockFd` (flock). */
 export function makeHandle(file: string, dirFd: number, name: string, fd: number, lockFd: number): PidfileHandle {
   let released = false
   const handle: PidfileHandle = {

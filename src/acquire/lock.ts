@@ -19,6 +19,7 @@ import {proc} from '../proc/proc-fs'
 const JUDGE_AFTER_MS = 50
 const JUDGE_EVERY_MS = 100
 
+/** The lock attempt's outcome: locked, held only by non-writers, or the file must be opened again. */
 export type LockOutcome =
   | {kind: 'locked'}
   /** only processes that could not have written the file lock it: replace it (replace.ts) */
@@ -105,6 +106,7 @@ function judge(rwFd: number, file: string, name: string): Verdict {
   }
 }
 
+/** The CONFLICT error for NAME already running, naming its pid when a locate() can tell it. */
 export function conflict(name: string, file: string): NslocateError {
   let pid: number | null = null
   try {

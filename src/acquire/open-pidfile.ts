@@ -28,6 +28,7 @@ const CREATE = OPEN | fs.constants.O_CREAT | fs.constants.O_EXCL
  * holds the exclusive lock (publish()).
  */
 export const CREATE_MODE = 0o400
+/** The mode a held pidfile gets once its creator has the exclusive lock (rw-r--r--). */
 export const FINAL_MODE = 0o644
 
 /** Returns a read-write, close-on-exec descriptor of `name` in `dirFd` and whether this call created it; `file` names it in messages. */

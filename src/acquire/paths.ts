@@ -3,6 +3,7 @@ import path = require('node:path')
 
 import {NslocateError} from '../errors'
 
+/** $NSLOCATE_RUNTIME_DIR, else /run/nslocate for root, else $XDG_RUNTIME_DIR/nslocate; throws USAGE when none applies. */
 export function defaultRuntimeDir(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0): string {
   if (env.NSLOCATE_RUNTIME_DIR) return path.resolve(env.NSLOCATE_RUNTIME_DIR)
   if (uid === 0) return '/run/nslocate'

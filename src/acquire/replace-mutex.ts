@@ -10,6 +10,7 @@ import {CREATE_MODE} from './open-pidfile'
 import {at, callerUid, ioError} from './safe-dir'
 
 const C = fs.constants as Record<string, number>
+/** open(2) flags for a new file of our own: read-write, exclusive create, no symlink, close-on-exec. */
 export const CREATE = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW | C.O_CLOEXEC
 const NAME_MAX = 255
 
@@ -65,6 +66,7 @@ export function takeMutex(dirFd: number, name: string, file: string): number | n
   return null
 }
 
+/** Unlinks the mutex if it is still the file `fd` holds, then closes `fd` (which drops the lock). */
 export function releaseMutex(dirFd: number, name: string, fd: number): void {
   try {
     const mutex = mutexName(name)
@@ -94,6 +96,7 @@ function nodeCrypto(): typeof import('node:crypto') {
   return require('node:crypto') as typeof import('node:crypto')
 }
 
+/** lstat of `name` in `dirFd`, or null when it cannot be looked up (e.g. gone). */
 export function lstatOrNull(dirFd: number, name: string): fs.Stats | null {
   try {
     return fs.lstatSync(at(dirFd, name))
@@ -102,6 +105,7 @@ export function lstatOrNull(dirFd: number, name: string): fs.Stats | null {
   }
 }
 
+/** Whether `a` is the same inode (dev and ino) as `b`; false when `a` is null. */
 export function same(a: fs.Stats | null, b: fs.Stats): boolean {
   return a !== null && a.ino === b.ino && a.dev === b.dev
 }

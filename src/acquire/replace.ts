@@ -41,6 +41,7 @@ import {CREATE_MODE, FINAL_MODE, reopenReadOnly} from './open-pidfile'
 import {CREATE, lstatOrNull, releaseMutex, same, takeMutex, uniqueName} from './replace-mutex'
 import {at, ioError} from './safe-dir'
 
+/** A replacement's outcome: the new file, open and locked, or why to look again. */
 export type ReplaceResult =
   | {kind: 'replaced'; fd: number; lockFd: number; stat: fs.Stats}
   /** another replacer is at work: look again shortly */

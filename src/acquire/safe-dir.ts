@@ -28,6 +28,7 @@ const O_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | O_CLOEXEC
 /** NAME inside the directory open as `dirFd`, for fs calls that take a path (src/kernel/reopen.ts). */
 export {at}
 
+/** The caller's effective uid (0 where the platform has none). */
 export function callerUid(): number {
   return process.geteuid?.() ?? 0
 }

@@ -20,6 +20,7 @@ export type Check =
   | 'own' // checked by the function itself, with a message of its own (rootPid: against pid_max)
   | readonly string[] // one of these strings
 
+/** The options a function takes, each with the check its value must pass. */
 export type OptionTable = Readonly<Record<string, Check>>
 
 /** A value as shown in a message: short, JSON where it can be. */
@@ -33,6 +34,7 @@ export function shown(v: unknown): string {
   }
 }
 
+/** Whether `v` is an object that is neither null nor an array. */
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }

@@ -46,6 +46,7 @@ export interface FindOptions {
 /** What to send to whom and whether to wait: signal()'s own options (documented in src/signal/types.ts). */
 export type SignalOptions = FindOptions & Pick<InternalSignalOptions, 'scope' | 'wait' | 'timeoutMs' | 'retry' | 'dryRun' | 'requireHandler'>
 
+/** waitFor()'s options: where to look, and how long to wait. */
 export interface WaitOptions extends FindOptions {
   /** give up after this long, in ms (default 30000) */
   timeoutMs?: number
@@ -102,7 +103,9 @@ function nameAndOptions<T extends object>(fn: string, nameOrOptions: unknown, op
 
 /** Is service NAME running, which process is it from here, and how do we know. */
 export async function locate(name: string, options?: FindOptions): Promise<LocateResult>
+/** locate({name, ...options}): the same, with the name among the options. */
 export async function locate(options: FindOptions & {name: string}): Promise<LocateResult>
+/** The implementation of both overloads: checks the arguments, then locates here or in the container. */
 export async function locate(nameOrOptions: unknown, options?: unknown): Promise<LocateResult> {
   const a = nameAndOptions<FindOptions>('locate', nameOrOptions, options, FIND)
   noBoth('locate', a.options)
@@ -113,7 +116,9 @@ export async function locate(nameOrOptions: unknown, options?: unknown): Promise
 
 /** locate() for tight loops: synchronous, and so without option container. */
 export function locateSync(name: string, options?: Omit<FindOptions, 'container'>): LocateResult
+/** locateSync({name, ...options}): the same, with the name among the options. */
 export function locateSync(options: Omit<FindOptions, 'container'> & {name: string}): LocateResult
+/** The implementation of both overloads: checks the arguments; option container is a usage error. */
 export function locateSync(nameOrOptions: unknown, options?: unknown): LocateResult {
   const a = nameAndOptions<FindOptions>('locateSync', nameOrOptions, options, FIND)
   if (a.options.container !== undefined)
@@ -144,6 +149,7 @@ export async function waitFor(name: string, condition: WaitCondition, options?: 
   return (await import('../signal/signal')).waitFor(name, condition, rest)
 }
 
+/** list()'s options: find's, but for pidfile and env (list reads every pidfile of the search path, or of dir). */
 export type ListOptions = Pick<FindOptions, 'dir' | 'allowUnsafe' | 'rootPid' | 'container' | 'exec' | 'processName' | 'user' | 'procfs'>
 // find's options but the pidfile (list reads every one) and env (list searches the default directories of the caller's uid)
 const {pidfile: _pidfile, env: _env, ...LIST} = FIND
@@ -164,7 +170,9 @@ const ACQUIRE: OptionTable = {pidfile: 'path', dir: 'path', lockTimeoutMs: 'ms',
  * written later with handle.write()): the lock lives as long as the process holds the handle.
  */
 export async function acquire(name: string, options?: Omit<AcquireOptions, 'name'>): Promise<PidfileHandle>
+/** acquire({name, ...options}): the same, with the name among the options. */
 export async function acquire(options: AcquireOptions): Promise<PidfileHandle>
+/** The implementation of both overloads: checks the arguments, then acquires. */
 export async function acquire(nameOrOptions: unknown, options?: unknown): Promise<PidfileHandle> {
   const a = nameAndOptions<Omit<AcquireOptions, 'name'>>('acquire', nameOrOptions, options, ACQUIRE)
   return (await import('../acquire/acquire')).acquire({...a.options, name: a.name})

@@ -11,6 +11,7 @@ import {CommandModule, Invocation, Output, errorReport} from './command'
 import {escapeLines} from './escape'
 import {NslocateError} from '../errors'
 
+/** The oclif command every command extends: runs its CommandModule, escaping text output and reporting NslocateErrors with the command's exit status. */
 export abstract class BaseCommand extends Command {
   /** the command's one module: flags -> options -> library -> output and exit status */
   protected abstract readonly command: CommandModule

@@ -31,6 +31,7 @@ export interface Output {
   jsonRows(): {add(row: unknown): void; end(): void}
 }
 
+/** One command of the CLI, shared by the oclif and the fast path: its grammar and what it runs. */
 export interface CommandModule {
   id: CommandName
   grammar: CommandGrammar

@@ -11,8 +11,10 @@
  */
 import type {ErrorCode} from '../errors'
 
+/** The commands of the CLI. */
 export type CommandName = 'find' | 'list' | 'signal' | 'wait' | 'run' | 'reload' | 'serve' | 'containers'
 
+/** One exit status of a command: what exits with it, and its description for the docs. */
 export interface ExitStatusRow {
   status: number
   /** the library outcomes (State, SignalOutcome, WaitOutcome, RunOutcome, ...) that exit with it */
@@ -25,6 +27,7 @@ export interface ExitStatusRow {
   term?: string
 }
 
+/** A command's exit statuses as the docs show them: intro, rows, notes. */
 export interface CommandExitStatus {
   intro?: string
   rows: ExitStatusRow[]
@@ -46,6 +49,7 @@ const usage = (meaning = 'Usage error.'): ExitStatusRow => ({status: 2, outcomes
 const STOPPED: ExitStatusRow = {status: 0, outcomes: ['stopped'], errors: [], meaning: 'Stopped by SIGTERM or SIGINT.'}
 
 // Long lines: the man page's prose, one paragraph each.
+/** Every command's exit statuses: what statusOf() and errorReport() exit with, and the man page's table. */
 export const EXIT_STATUS: Record<CommandName, CommandExitStatus> = {
   find: {
     intro: 'The status of `find` follows the LSB convention for an init script\'s "status" action, so nslocate can serve directly as a health check:',

@@ -15,6 +15,7 @@ import type {CommandName} from './exit-status'
 const viaStream = {1: false, 2: false}
 const ended = {1: false, 2: false}
 
+/** Writes `text` to stdout (1) or stderr (2) at once, or through the stream after EAGAIN; nothing after EPIPE. */
 export function writeFd(fd: 1 | 2, text: string): void {
   // Once part of the output waits in the stream, everything after it must queue behind it there.
   if (viaStream[fd]) return void (fd === 1 ? process.stdout : process.stderr).write(text)
@@ -33,10 +34,12 @@ export function writeFd(fd: 1 | 2, text: string): void {
   }
 }
 
+/** Prints `message` (escaped) and a newline on stdout. */
 export function log(message: string): void {
   writeFd(1, escapeLines(message) + '\n')
 }
 
+/** Prints `message` (escaped) and a newline on stderr. */
 export function logToStderr(message: string): void {
   writeFd(2, escapeLines(message) + '\n')
 }

@@ -20,6 +20,7 @@ export function validatePath(key: 'pidfile' | 'dir', input: string, file = false
   return withAbsolutePaths({[key]: input})[key] as string
 }
 
+/** A command line as the fast path parsed it (the shape of oclif's parse()). */
 export interface FastParsed {
   args: Record<string, string>
   /** every flag of the grammar: given, defaulted, or undefined */

@@ -6,6 +6,7 @@
 import type {LocateResult} from '../locate/locate'
 import {escapeText as esc} from './escape'
 
+/** `find`'s text output: the state, then the pidfile, process, holder, pid chain, container, reasons and evidence. */
 export function formatFind(r: LocateResult): string {
   const lines: string[] = []
   const head: Record<string, string> = {
@@ -53,6 +54,7 @@ export function formatChain(nspid: number[], pidns: string | null): string {
     .join(' -> ')
 }
 
+/** `list`'s text output: a table with one row per service, or "no pidfiles found". */
 export function formatList(rows: LocateResult[]): string {
   if (rows.length === 0) return 'no pidfiles found'
   const table = rows.map((r) => [

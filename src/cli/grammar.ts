@@ -30,6 +30,7 @@ interface Common {
   /** a DURATION (500ms, 30s, 2m, 1h, plain seconds), given to the library option in milliseconds */
   duration?: boolean
 }
+/** One flag of a command, by type: what oclif's and the fast path's parsers accept. */
 export type FlagSpec =
   | (Common & {type: 'boolean'; default?: boolean})
   | (Common & {type: 'string'; default?: string})
@@ -40,6 +41,7 @@ export type FlagSpec =
   | (Common & {type: 'path'; key: 'pidfile' | 'dir'; file?: boolean})
   | (Common & {type: 'integer'; default?: number; min?: number; max?: number})
   | (Common & {type: 'option'; options: readonly string[]; default: string})
+/** One positional argument of a command. */
 export interface ArgSpec {
   type: 'string'
   description: string
@@ -47,6 +49,7 @@ export interface ArgSpec {
   /** a service NAME: the fast path takes only a valid one (else oclif's path reports it) */
   name?: boolean
 }
+/** A command's arguments and flags: the one definition both parsers are built from. */
 export interface CommandGrammar {
   args: Readonly<Record<string, ArgSpec>>
   flags: Readonly<Record<string, FlagSpec>>
@@ -58,6 +61,7 @@ export interface CommandGrammar {
 
 const nameArg = (description: string) => ({type: 'string', description, required: true, name: true}) as const
 
+/** --pidfile, --dir and --allow-unsafe-pidfile: where to look for the pidfile, and what to trust. */
 export const pidfileFlags = {
   pidfile: {
     option: 'pidfile',
@@ -84,6 +88,7 @@ export const pidfileFlags = {
   },
 } as const satisfies Record<string, FlagSpec>
 
+/** --container and --root-pid: the namespaces to look in (mutually exclusive). */
 export const containerFlags = {
   // An empty value (CID=$(docker ps -q ...) found nothing) must never mean "no container", which
   // would search the host: commands test `!== undefined`, and containerTarget() refuses '' (USAGE).
@@ -132,6 +137,7 @@ export const identityFlags = {
   },
 } as const satisfies Record<string, FlagSpec>
 
+/** `find`'s grammar. */
 export const find = {
   args: {name: nameArg('Service name: the pidfile is NAME.pid in the runtime directories.')},
   flags: {
@@ -144,6 +150,7 @@ export const find = {
   strict: true,
 } as const satisfies CommandGrammar
 
+/** `list`'s grammar. */
 export const list = {
   args: {},
   flags: {
@@ -167,6 +174,7 @@ export const list = {
   strict: true,
 } as const satisfies CommandGrammar
 
+/** `signal`'s grammar. */
 export const signal = {
   args: {
     name: nameArg('Service name (NAME.pid in the runtime directories).'),
@@ -220,6 +228,7 @@ export const signal = {
   strict: true,
 } as const satisfies CommandGrammar
 
+/** `wait`'s grammar. */
 export const wait = {
   args: {name: nameArg('Service name (NAME.pid in the runtime directories).')},
   flags: {
@@ -242,8 +251,10 @@ export const wait = {
 
 /** src/acquire/acquire.ts DEFAULT_LOCK_TIMEOUT_MS and src/acquire/run-status.ts RUN_STATUS.CONFLICT; test/unit/fast-parse.test.ts checks they agree. */
 export const RUN_DEFAULT_LOCK_TIMEOUT = '10s'
+/** run's exit status when NAME is already running (--conflict-exit-code's default). */
 export const RUN_DEFAULT_CONFLICT_EXIT = 122
 
+/** `run`'s grammar (strict: false, for `-- COMMAND [ARGS...]`). */
 export const run = {
   args: {name: nameArg('Service name: the pidfile is NAME.pid.')},
   flags: {
@@ -270,6 +281,7 @@ export const run = {
 } as const satisfies CommandGrammar
 
 // reload and serve run until stopped: no fast path; their flags are defined here all the same.
+/** `reload`'s grammar. */
 export const reload = {
   args: {name: nameArg('Service name (NAME.pid in the runtime directories).')},
   flags: {
@@ -304,6 +316,7 @@ export const reload = {
   strict: true,
 } as const satisfies CommandGrammar
 
+/** `serve`'s grammar (strict: false: one or more NAMEs). */
 export const serve = {
   args: {name: {type: 'string', description: 'Service name(s) (NAME.pid in the runtime directories).', required: true}},
   flags: {
@@ -332,7 +345,10 @@ export const serve = {
   strict: false,
 } as const satisfies CommandGrammar
 
+/** `containers`'s grammar: no arguments, no flags. */
 export const containers = {args: {}, flags: {}, json: true, strict: true} as const satisfies CommandGrammar
 
+/** Every command's grammar, by command id. */
 export const GRAMMAR = {find, list, signal, wait, run, reload, serve, containers} as const satisfies Record<string, CommandGrammar>
+/** The id of a command of GRAMMAR. */
 export type CommandId = keyof typeof GRAMMAR

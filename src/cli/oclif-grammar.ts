@@ -18,9 +18,12 @@ type OclifFlag<S> = S extends {type: 'boolean'}
             ? Interfaces.OptionFlag<string>
             : Interfaces.OptionFlag<string | undefined>
 
+/** The oclif flags generated from a FlagSpec table, typed flag by flag. */
 export type OclifFlags<T extends Record<string, FlagSpec>> = {[K in keyof T]: OclifFlag<T[K]>}
+/** The oclif arguments generated from an ArgSpec table (all strings). */
 export type OclifArgs<T extends Record<string, ArgSpec>> = {[K in keyof T]: Interfaces.Arg<string>}
 
+/** The oclif flag for FlagSpec `s`; `name` only names the flag in an error. */
 export function oclifFlag(name: string, s: FlagSpec): Interfaces.Flag<unknown> {
   const common = {
     summary: s.summary,
@@ -46,10 +49,12 @@ export function oclifFlag(name: string, s: FlagSpec): Interfaces.Flag<unknown> {
   throw new Error(`grammar: flag --${name} has an unknown type`)
 }
 
+/** A command's `static flags`, from its grammar's flags. */
 export function oclifFlags<T extends Record<string, FlagSpec>>(spec: T): OclifFlags<T> {
   return Object.fromEntries(Object.entries(spec).map(([k, s]) => [k, oclifFlag(k, s)])) as OclifFlags<T>
 }
 
+/** A command's `static args`, from its grammar's args. */
 export function oclifArgs<T extends Record<string, ArgSpec>>(spec: T): OclifArgs<T> {
   return Object.fromEntries(Object.entries(spec).map(([k, a]) => [k, Args.string({description: a.description, required: a.required})])) as OclifArgs<T>
 }

@@ -13,6 +13,7 @@ import {ContainerRef, containerFromCgroup} from '../proc/parse-cgroup'
 import {ProcFs, proc} from '../proc/proc-fs'
 import {ContainerSummary, DockerApi, dockerApi} from './docker'
 
+/** A running container resolved through the Docker API: where to look for its services, and the evidence of it. */
 export interface ContainerTarget {
   api: DockerApi
   summary: ContainerSummary
@@ -22,6 +23,7 @@ export interface ContainerTarget {
   evidence: string[]
 }
 
+/** Resolves container `ref` (name or id) to a running container; throws USAGE, NOT_RUNNING or DOCKER. settleMs: wait between re-inspections (default 150 ms). */
 export async function containerTarget(ref: string, opts: {procfs?: ProcFs; api?: DockerApi; settleMs?: number} = {}): Promise<ContainerTarget> {
   if (ref.trim() === '') throw new NslocateError('USAGE', (n) => `${n('container')} needs a container name or id; it was given an empty value`)
   const procfs = opts.procfs ?? proc

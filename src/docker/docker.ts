@@ -13,6 +13,7 @@ import {checkSocket} from './socket-trust'
 export {dockerError, engineEndpoint}
 export type {EngineEndpoint}
 
+/** What nslocate uses of a container as the engine reports it. */
 export interface ContainerSummary {
   id: string
   name: string
@@ -24,6 +25,7 @@ export interface ContainerSummary {
   pidMode?: string
 }
 
+/** A helper container to run: its image, command, PID mode, capabilities, labels, and how long it may take (ms). */
 export interface HelperOptions {
   image: string
   cmd: string[]
@@ -33,6 +35,7 @@ export interface HelperOptions {
   labels?: Record<string, string>
 }
 
+/** A helper container's result once it ended. */
 export interface HelperRun {
   /** the helper's own exit status (as its process reported it) */
   exitCode: number
@@ -40,6 +43,7 @@ export interface HelperRun {
   stderr: string
 }
 
+/** The few Docker Engine API calls nslocate makes; `where` is the engine's address, for messages. */
 export interface DockerApi {
   readonly where: string
   inspect(ref: string): Promise<ContainerSummary>
@@ -68,6 +72,7 @@ interface Engine {
   dockerode: Dockerode
 }
 
+/** A DockerApi for the engine `env` names (DOCKER_HOST, ...), its socket checked first; throws USAGE on a bad NSLOCATE_DOCKER_* value. */
 export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<DockerApi> {
   const {where, socket, lean} = engineEndpoint(env)
   const limits = dockerLimits(env)

@@ -8,6 +8,7 @@
 import type {Endpoint} from './http'
 import {SYSTEM_SOCKET, SocketSource, desktopSocket} from './socket-trust'
 
+/** Where the Docker engine is, as docker-modem would reach it. */
 export interface EngineEndpoint {
   /** the engine's address as messages name it: DOCKER_HOST, else the socket docker-modem picks */
   where: string
@@ -24,6 +25,7 @@ export interface EngineEndpoint {
 
 const UNIX = 'unix://'
 
+/** The engine's endpoint from DOCKER_HOST, else the Desktop socket, else /var/run/docker.sock. */
 export function engineEndpoint(env: NodeJS.ProcessEnv = process.env): EngineEndpoint {
   const h = env.DOCKER_HOST
   // Unset, or unix:// without a path, which docker-modem reads as unset: the Desktop socket, if any.

@@ -13,20 +13,27 @@ import type {Duplex} from 'node:stream'
 import {NslocateError} from '../errors'
 import {parseDuration} from '../signal/parse'
 
+/** Bounds on one engine answer: deadlineMs (ms) and maxBytes (bytes). */
 export interface DockerLimits {
   deadlineMs: number
   maxBytes: number
 }
 
+/** How long one engine answer may take when NSLOCATE_DOCKER_TIMEOUT is unset, in ms. */
 export const DEFAULT_DEADLINE_MS = 10_000
+/** The largest engine answer accepted when NSLOCATE_DOCKER_MAX_BYTES is unset, in bytes (16 MiB). */
 export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 /** Above this a timer would overflow (Node's timers are 32-bit). */
 const MAX_DEADLINE_MS = 2_147_483_647
 
+/** The error code of an engine answer that missed the deadline (dockerError() reads it). */
 export const DEADLINE = 'NSLOCATE_DOCKER_DEADLINE'
+/** The error code of an engine answer larger than maxBytes. */
 export const TOO_BIG = 'NSLOCATE_DOCKER_TOO_BIG'
+/** The error code of an engine answer cut short by the engine. */
 export const TRUNCATED = 'NSLOCATE_DOCKER_TRUNCATED'
 
+/** The limits from NSLOCATE_DOCKER_TIMEOUT (a duration, 1ms to 24d) and NSLOCATE_DOCKER_MAX_BYTES (at least 1K); throws USAGE on a bad value. */
 export function dockerLimits(env: NodeJS.ProcessEnv = process.env): DockerLimits {
   let deadlineMs = DEFAULT_DEADLINE_MS
   const t = env.NSLOCATE_DOCKER_TIMEOUT
@@ -52,10 +59,12 @@ export function dockerLimits(env: NodeJS.ProcessEnv = process.env): DockerLimits
   return {deadlineMs, maxBytes}
 }
 
+/** A duration in ms for messages: "10 s" for whole seconds, else "1500 ms". */
 export function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`
 }
 
+/** A size in bytes for messages: in GiB, MiB or KiB when a whole number of them, else "N bytes". */
 export function formatBytes(n: number): string {
   for (const [unit, size] of [
     ['GiB', 1024 ** 3],
@@ -91,6 +100,7 @@ export function guardedAgent(protocol: 'http' | 'https', limits: DockerLimits): 
   return agent
 }
 
+/** Where a plain HTTP request reaches the engine: a unix socket's path, or a host and port. */
 export type Endpoint = {socketPath: string} | {host: string; port: number}
 
 /**
@@ -116,6 +126,7 @@ function parseAnswer(status: number, text: string): unknown {
   return Object.assign(new Error(message), {statusCode: status, json: {message}})
 }
 
+/** GET `urlPath` from the engine with node:http, within `limits`: the parsed JSON answer, or an error (DEADLINE, TOO_BIG, TRUNCATED, HTTP status). */
 export function leanGet(endpoint: Endpoint, urlPath: string, limits: DockerLimits): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let settled = false

@@ -20,6 +20,7 @@ import {nothingSignalled} from '../signal/starting'
 import {ContainerTarget, containerTarget, helperImage} from './container-target'
 import {DockerApi, dockerApi} from './docker'
 
+/** How long a helper container may take beyond the wait it was asked for. */
 export const HELPER_TIMEOUT_MS = 60_000
 
 type Common = Partial<Omit<LocateOptions, 'name' | 'rootPid'>> & {api?: DockerApi}
@@ -28,12 +29,14 @@ function inTarget(t: ContainerTarget): Partial<LocateOptions> {
   return {rootPid: t.rootPid!, containerHint: t.container, preEvidence: t.evidence}
 }
 
+/** locate() of NAME inside container `ref`: directly when its init is visible from here, else through a helper container. */
 export async function locateInContainer(name: string, ref: string, opts: Common = {}): Promise<LocateResult> {
   const t = await containerTarget(ref, opts)
   if (t.rootPid !== null) return locate({...opts, name, ...inTarget(t)})
   return (await viaHelper(t, helperArgv('find', [name], opts), opts)).result as LocateResult
 }
 
+/** signal() of NAME inside container `ref`; an error while identifying the target says that nothing was signalled. */
 export async function signalInContainer(
   name: string,
   sig: string,
@@ -139,6 +142,7 @@ export async function listInContainer(
   return list({...rest, rootPid: t.rootPid, containerHint: t.container})
 }
 
+/** One container the engine runs, with the services found in it (listContainers()). */
 export interface ContainerServices {
   id: string
   name: string

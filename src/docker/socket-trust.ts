@@ -15,8 +15,10 @@ import path = require('node:path')
 import {NslocateError, isErrno} from '../errors'
 import {untrustedOnPath} from '../path-trust'
 
+/** Where the engine's socket path came from: DOCKER_HOST, the Docker Desktop socket, or the default. */
 export type SocketSource = 'DOCKER_HOST' | 'desktop' | 'default'
 
+/** dockerd's default socket. */
 export const SYSTEM_SOCKET = '/var/run/docker.sock'
 
 /** Docker Desktop's socket, which docker-modem prefers to /var/run/docker.sock when it exists. */

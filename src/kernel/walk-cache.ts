@@ -12,6 +12,7 @@ import {O_CLOEXEC, O_PATH, at} from './reopen'
 
 const DIR_FLAGS = O_PATH | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW | O_CLOEXEC
 
+/** Directories walked during one pass, kept open (O_PATH) with what was found on the way to each. */
 export class WalkCache<T> {
   private readonly dirs = new Map<string, {fd: number; out: T}>()
 

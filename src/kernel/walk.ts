@@ -32,6 +32,7 @@ export interface RawWalk {
   target?: string
 }
 
+/** The kernel half of a walk: enters `names` one by one from `start` (a path or a directory fd). */
 export type WalkDirs = (start: string | number, names: string[]) => RawWalk
 
 /** What the rules look at: a directory's or link's owner, group and mode (an fs.Stats will do). */
@@ -41,6 +42,7 @@ export interface Owner {
   mode: number
 }
 
+/** How walk() goes: where it starts, what it does with the last component, and the caller's checks on the way. */
 export interface WalkOptions {
   /** the directory to walk in, and restart from on an absolute link (default "/"); messages name paths under it */
   root?: string
@@ -60,6 +62,7 @@ export interface WalkOptions {
   look?: (dirFd: number, name: string) => number
 }
 
+/** Where a walk ended. */
 export interface WalkEnd {
   /** the directory reached ('enter') or holding the last component ('stat'); the caller closes it */
   dirFd: number
@@ -77,6 +80,7 @@ export interface WalkEnd {
   leafFd?: number
 }
 
+/** The most symbolic links one walk follows before ELOOP, as the kernel's path lookup. */
 export const MAX_SYMLINKS = 40
 
 /**

@@ -15,6 +15,7 @@ import type {LocateOptions, LocateResult} from '../locate/locate'
 import {validateRootPid} from '../locate/name'
 import {ProcFs, proc} from '../proc/proc-fs'
 
+/** list()'s options as its implementation takes them (the public ones are checked in src/api/library.ts). */
 export interface ListOptions extends IdentityOptions {
   /** list the *.pid files of this directory only (instead of the search path) */
   dir?: string
@@ -32,6 +33,7 @@ export interface ListOptions extends IdentityOptions {
 /** `complete`: every directory of the search path could be read; `incomplete`: some could not (see `unreadable`). */
 export type ListOutcome = 'complete' | 'incomplete'
 
+/** What list() found: the rows, located lazily, and the directories it could not read. */
 export interface ListResult {
   /**
    * One row per pidfile, located as it is iterated (once only): a long listing never sits in

@@ -15,6 +15,7 @@ import {FdsOnFile, fdsOnFile} from '../proc/native-reads'
 import {LockLine, LockLineKind, sameFile} from '../proc/parse-locks'
 import {ProcFs} from '../proc/proc-fs'
 
+/** Whether the process holds the lock: holds, denied (its fds could not all be read), and the lock lines that show it. */
 export interface Held {
   holds: boolean
   denied: boolean

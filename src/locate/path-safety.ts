@@ -32,6 +32,7 @@ import {lookAt, walkDirs} from '../native/binding'
 
 const DIR_FLAGS = O_PATH | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW | O_CLOEXEC
 
+/** Why a path to a pidfile is not safe: `reason`, and `detail` for people. */
 export interface PathProblem {
   reason: 'unsafe_directory' | 'unsafe_symlink' | 'symlink'
   detail: string
@@ -46,6 +47,7 @@ export interface Controller {
   what: string
 }
 
+/** Where a pidfile path led, what was found unsafe on the way, and the file's lstat. */
 export interface ChasedPath {
   /** O_PATH descriptor of the directory that holds the file; the caller closes it */
   dirFd: number
@@ -65,6 +67,7 @@ export interface ChasedPath {
   lookFd?: number
 }
 
+/** How to chase a path: under which root, as which uid/gid, and whether to follow a last symlink. */
 export interface ChaseOptions {
   /** walk inside this directory (absolute symlinks resolve under it), e.g. /proc/PID/root */
   root?: string

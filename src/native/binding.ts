@@ -102,6 +102,7 @@ function checkOverride(file: string): void {
   )
 }
 
+/** The native addon, loaded once (NSLOCATE_ADDON first, if trusted); throws NATIVE_LOAD when none loads. */
 export function native(): Addon {
   if (addon) return addon
   const tried: string[] = []
@@ -125,9 +126,11 @@ export function native(): Addon {
   )
 }
 
+/** The lock a probe found on a file. */
 export type LockType = 'unlocked' | 'read' | 'write'
 const LOCK_TYPES: LockType[] = ['unlocked', 'read', 'write']
 
+/** What F_GETLK (or F_OFD_GETLK) reports for a file: the lock type that would conflict, and its holder. */
 export interface LockProbe {
   type: LockType
   /** As the kernel reports it: POSIX holder's pid in the caller's namespace (0: not visible), OFD -1; 0 when unlocked. */
@@ -240,6 +243,7 @@ export async function waitPidfdFor(pidfd: number, ms: number): Promise<boolean> 
   return watchExit(pidfd, ms)
 }
 
+/** ioctl(PIDFD_GET_INFO) of a process; a field is null when the kernel does not report it. */
 export interface PidfdInfo {
   pid: number | null
   ppid: number | null
@@ -261,6 +265,7 @@ export function pidfdInfo(pidfd: number): PidfdInfo | null {
   }
 }
 
+/** Returned by a pid translation between PID namespaces the kernel cannot do (unlike null: no such process there). */
 export const NS_TRANSLATE_UNSUPPORTED = Symbol('unsupported')
 
 /**
@@ -364,6 +369,7 @@ export function renameExchange(dirfd: number, a: string, b: string): void {
 
 // ---- run's gated start (used only by src/acquire/spawn-gated.ts) ----
 
+/** A child forked and held before execve until its gate is written or closed. */
 export interface GatedChild {
   pid: number
   /** write one byte to let the child execve; close it to make the child _exit(125) without running anything */

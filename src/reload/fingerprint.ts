@@ -25,6 +25,7 @@ import path = require('node:path')
 import {refusePseudoFs} from '../acquire/pseudo-fs'
 import type {WatchTarget} from './watch'
 
+/** The most bytes read of one file (64 MiB); a larger one contributes its size, mtime and inode. */
 export const MAX_BYTES = 64 * 1024 * 1024
 const CHUNK = 1024 * 1024
 /** Linux O_PATH (asm-generic; not in fs.constants): a descriptor for fstat/statfs/reopen, no read, no driver open. */
@@ -33,6 +34,7 @@ const O_READ = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_
 
 type Hash = ReturnType<typeof createHash>
 
+/** The sha256 (hex) of what the watched paths contain, read with bounded reads. */
 export function fingerprint(targets: WatchTarget[]): string {
   const h = createHash('sha256')
   for (const t of targets) {

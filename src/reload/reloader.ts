@@ -25,6 +25,7 @@ export type ReloadEvent = {event: string} & Record<string, unknown>
 /** per reload attempt, for the reloads_total{result} metric */
 export type ReloadOutcome = 'signalled' | 'no_effect' | 'validation_failed' | 'not_running' | 'failed'
 
+/** The Reloader's options: the service, what to watch, what to send, and where events go. */
 export interface ReloadOptions {
   service: ServiceRef
   watch: string[]
@@ -52,6 +53,11 @@ function reloadOutcome(r: SignalResult): ReloadOutcome {
   return r.delivered.length > 0 && r.dispositions.some((d) => d.noEffect) ? 'no_effect' : 'failed'
 }
 
+/**
+ * `nslocate reload` as a library: watches files or directories and, when their content changed,
+ * validates, locates the service afresh and signals it through a pidfd. new Reloader(options)
+ * only prepares: nothing is watched until start(); stop(reason) ends it. Events go to options.emit.
+ */
 export class Reloader {
   private targets: WatchTarget[] = []
   private watcher: PathWatcher | null = null

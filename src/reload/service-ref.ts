@@ -6,6 +6,7 @@ import {NslocateError, OptionNamer, libraryNamer} from '../errors'
 import {LocateResult, locate} from '../locate/locate'
 import {SignalOptions, SignalResult, signal} from '../signal/signal'
 
+/** One service as the sidecar commands name it: NAME, and where to look for it. */
 export interface ServiceRef {
   name: string
   pidfile?: string
@@ -19,11 +20,13 @@ function common(ref: ServiceRef) {
   return {pidfile: ref.pidfile, dir: ref.dir, allowUnsafe: ref.allowUnsafe}
 }
 
+/** locate() of the service, here or in its container. */
 export async function locateService(ref: ServiceRef): Promise<LocateResult> {
   if (ref.container !== undefined) return (await import('../docker/in-container')).locateInContainer(ref.name, ref.container, common(ref))
   return locate({name: ref.name, ...common(ref), rootPid: ref.rootPid})
 }
 
+/** signal() of the service with `sig`, here or in its container. */
 export async function signalService(
   ref: ServiceRef,
   sig: string,

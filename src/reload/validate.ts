@@ -1,6 +1,7 @@
 /** The --validate command (e.g. `nginx -t -c /etc/nginx/nginx.conf`), run with /bin/sh -c; a reload is sent only when it exits 0. */
 import {spawn} from 'node:child_process'
 
+/** The outcome of a --validate command. */
 export interface Validation {
   ok: boolean
   /** the command's own exit code (null when a signal ended it) */
@@ -15,6 +16,7 @@ export interface Validation {
 
 const TAIL = 2000
 
+/** Runs `command` with /bin/sh -c, killed after timeoutMs (ms); never rejects: a failure is in the result. */
 export function runValidation(command: string, timeoutMs: number): Promise<Validation> {
   const start = Date.now()
   return new Promise((resolve) => {

@@ -14,6 +14,7 @@ import path = require('node:path')
 
 import {NslocateError} from '../errors'
 
+/** A watched path, and whether it is a file or a directory. */
 export interface WatchTarget {
   path: string
   kind: 'file' | 'dir'
@@ -79,6 +80,7 @@ export function dirsFor(t: WatchTarget): Map<string, Set<string> | null> {
   return out
 }
 
+/** Watches the directories of the targets, calling onEvent(dir, name) for a change; re-armed after each event. */
 export class PathWatcher {
   private readonly watchers = new Map<string, fs.FSWatcher>()
   /** the inode each watch was set on: a directory renamed away or replaced needs a new watch */

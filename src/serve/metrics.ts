@@ -10,6 +10,7 @@ import type {Observation} from './observe'
 const STATES = ['running', 'stale', 'stopped', 'unknown'] as const
 const OUTCOMES: ReloadOutcome[] = ['signalled', 'no_effect', 'validation_failed', 'not_running', 'failed']
 
+/** The Prometheus metrics of the served services, on a registry of their own; withReloads: the reload counters start at 0. */
 export class Metrics {
   readonly registry = new Registry()
   private readonly up = this.gauge('nslocate_service_up', 'Whether the service runs (1) or not (0), by its pidfile and lock.', ['name'])

@@ -17,12 +17,14 @@ function startTicks(pid: number): number | null {
   }
 }
 
+/** A service's last locate() result, when it was taken, and the restarts seen so far. */
 export interface Observation {
   result: LocateResult
   at: Date
   restarts: number
 }
 
+/** Locates the served services on demand and counts their restarts (another pid or start time). */
 export class Observer {
   private readonly last = new Map<string, Observation>()
   private readonly identity = new Map<string, string>()

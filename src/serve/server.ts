@@ -111,6 +111,7 @@ function capConnections(server: http.Server, cap: number): void {
   })
 }
 
+/** The health and metrics server, built but not listening: listen() starts it, close() stops it. */
 export interface PreparedServer {
   metrics: Metrics
   observer: Observer
@@ -119,6 +120,7 @@ export interface PreparedServer {
   close(): Promise<void>
 }
 
+/** prepareServer()'s options. */
 export interface ServerOptions {
   /** count reloads in /metrics (reload --listen); default true */
   withReloads?: boolean
@@ -128,6 +130,7 @@ export interface ServerOptions {
   namer?: OptionNamer
 }
 
+/** Builds the server of `nslocate serve` for `services` on `listen` (PORT, HOST:PORT or [V6]:PORT), not yet listening. */
 export async function prepareServer(listen: string, services: ServiceRef[], opts: ServerOptions = {}): Promise<PreparedServer> {
   const {host, port} = parseListen(listen)
   const observer = new Observer(services, opts.namer)

@@ -4,9 +4,12 @@
  */
 import fs = require('node:fs')
 
+/** The capability number of CAP_KILL. */
 export const CAP_KILL = 5
+/** The capability number of CAP_SYS_PTRACE. */
 export const CAP_SYS_PTRACE = 19
 
+/** Whether capability `cap` is in CapEff of /proc/self/status (or of `statusText`); false when it cannot be read. */
 export function hasCap(cap: number, statusText?: string): boolean {
   try {
     const text = statusText ?? fs.readFileSync('/proc/self/status', 'utf8')

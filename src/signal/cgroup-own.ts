@@ -16,6 +16,7 @@ import {NslocateError} from '../errors'
 import {CgroupLine, containerFromCgroup} from '../proc/parse-cgroup'
 import {ProcFs} from '../proc/proc-fs'
 
+/** A service's own cgroup directory. */
 export interface CgroupDir {
   /** directory under /sys/fs/cgroup holding cgroup.procs */
   dir: string
@@ -93,6 +94,7 @@ export function ownCgroupOf(procfs: ProcFs, pid: number, sysfs = '/sys/fs/cgroup
   )
 }
 
+/** The pids listed in the cgroup's cgroup.procs now. */
 export function cgroupMembers(cg: CgroupDir): number[] {
   return fs.readFileSync(path.join(cg.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
 }

@@ -11,6 +11,7 @@ import {Sig, Step} from './parse'
 import {Pinned, send, waitExit} from './pin'
 import {Members, Skip, isExited} from './scope'
 
+/** What a schedule did: the signals delivered, the members skipped, and whether all exited. */
 export interface Delivery {
   delivered: Array<{pid: number; nspid: number[]; signal: string}>
   skipped: Skip[]

@@ -14,10 +14,12 @@ import fs = require('node:fs')
 
 import {ProcFs, readProcText} from '../proc/proc-fs'
 
+/** What a signal does to a target: caught by a handler, its default action, ignored, blocked (queued), or dropped by the kernel. */
 export type Disposition = 'handled' | 'default' | 'ignored' | 'blocked' | 'dropped'
 /** signal(7)'s default actions; CONT's is to continue a stopped process. */
 export type DefaultAction = 'terminate' | 'core' | 'stop' | 'ignore' | 'continue'
 
+/** One target's disposition of one signal, read from /proc/PID/status before sending. */
 export interface TargetDisposition {
   pid: number
   signal: string
@@ -36,6 +38,7 @@ export interface TargetDisposition {
   note: string
 }
 
+/** The signal masks of /proc/PID/status: SigBlk, SigIgn and SigCgt, bit N-1 for signal N. */
 export interface SigMasks {
   blocked: bigint
   ignored: bigint

@@ -6,6 +6,7 @@
 import {pidfdExited, pidfdInfo} from '../native/binding'
 import {constants} from 'node:os'
 
+/** How a process ended: its exit code, or the signal that killed it; `unknown` where the kernel keeps no status. */
 export type ExitStatus = {code: number} | {signal: string; core: boolean} | 'unknown'
 
 const NAMES = new Map(Object.entries(constants.signals).map(([k, v]) => [v as number, k.slice(3)]))

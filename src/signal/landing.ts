@@ -87,6 +87,7 @@ export function explain<T extends Out>(out: T, sigName: string, waiting: boolean
   return out
 }
 
+/** An exit status in words: "exit code N", "killed by SIG" (", core dumped"), or "exit status unknown". */
 export function describeExit(exit: ExitStatus): string {
   return exit === 'unknown' ? 'exit status unknown' : 'code' in exit ? `exit code ${exit.code}` : `killed by ${exit.signal}${exit.core ? ', core dumped' : ''}`
 }

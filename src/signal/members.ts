@@ -35,6 +35,7 @@ export function childrenMap(procfs: ProcFs): Map<number, Array<{pid: number; sta
   return m
 }
 
+/** Every descendant of the `roots` pids in one /proc scan (by ppid), not the roots themselves. */
 export function descendants(procfs: ProcFs, roots: number[]): number[] {
   const children = childrenMap(procfs)
   const seen = new Set<number>()

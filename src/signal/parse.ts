@@ -3,6 +3,7 @@ import {constants} from 'node:os'
 
 import {NslocateError} from '../errors'
 
+/** A signal: its name without SIG ("TERM", "RTMIN+2") and its number (0: probe only). */
 export interface Sig {
   name: string
   number: number
@@ -20,14 +21,17 @@ function signalTable(): Map<string, number> {
   return m
 }
 
+/** The signal names accepted, without SIG, in signal number order. */
 export function validSignalNames(): string[] {
   return [...signalTable().entries()].sort((a, b) => a[1] - b[1]).map(([k]) => k)
 }
 
 /** The real-time signals as kill -l names them: 34 RTMIN, 35..49 RTMIN+1..15, 50..63 RTMAX-14..1, 64 RTMAX. */
 export const RTMIN = 34
+/** The highest real-time signal. */
 export const RTMAX = 64
 
+/** The kill -l name of real-time signal `n` (RTMIN..RTMAX), e.g. RTMIN+2 or RTMAX-1. */
 export function rtName(n: number): string {
   if (n === RTMIN) return 'RTMIN'
   if (n === RTMAX) return 'RTMAX'
@@ -90,6 +94,7 @@ export function parseDuration(input: string): number {
   return ms
 }
 
+/** One step of a --retry schedule: send a signal, or wait up to `ms` ms for the process to go. */
 export type Step = {kind: 'signal'; sig: Sig} | {kind: 'wait'; ms: number}
 
 /**

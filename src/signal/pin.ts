@@ -11,6 +11,7 @@ import {pidfdExited, pidfdOpen, pidfdSendSignal} from '../native/binding'
 import {ProcFs} from '../proc/proc-fs'
 import {waitPidfdUpTo} from './timers'
 
+/** A process held by a pidfd (`fd`) and checked to be the one identified (same starttime); nspid: its NSpid line. */
 export interface Pinned {
   pid: number
   nspid: number[]
@@ -18,6 +19,7 @@ export interface Pinned {
   starttime: number
 }
 
+/** Why a pid could not be pinned. */
 export type PinFailure = 'gone' | 'reused' | 'permission' | 'unsafe'
 
 /** Refusals that hold whatever the pidfile says: pid <= 0, ourselves, our ancestors, our namespace's init. */
@@ -94,6 +96,7 @@ export function pin(pid: number, starttime: number | null, procfs: ProcFs): {pin
   }
 }
 
+/** Closes the process's pidfd (errors ignored). */
 export function unpin(p: Pinned): void {
   try {
     fs.closeSync(p.fd)

@@ -8,6 +8,7 @@ import {ptraceDenied} from './caps'
 import {STARTING_GRACE_MS, isEmptyFile} from './starting'
 import type {SignalResult} from './types'
 
+/** A SignalResult's outcome and message when nothing is signalled, with the skipped pids. */
 export type Refusal = Pick<SignalResult, 'outcome' | 'message'> & Partial<Pick<SignalResult, 'skipped'>>
 
 /** null when located names a process signal() may go on with; else why not. */

@@ -17,11 +17,13 @@ import {CgroupDir, cgroupMembers, inCgroup, ownCgroupOf, sameCgroup} from './cgr
 import {Scope, childrenMap, groupMembers} from './members'
 import {Pinned, pin, unpin} from './pin'
 
+/** A member that was not signalled, and why. */
 export interface Skip {
   pid: number
   reason: string
 }
 
+/** Whether the pinned process has exited (true when its pidfd can no longer tell). */
 export function isExited(p: Pinned): boolean {
   try {
     return pidfdExited(p.fd)
@@ -30,6 +32,7 @@ export function isExited(p: Pinned): boolean {
   }
 }
 
+/** The pinned members of a scope: the main process first, then the others as discover() finds them. */
 export class Members {
   /** every pinned process, the main one first */
   readonly pinned: Pinned[]

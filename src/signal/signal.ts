@@ -28,6 +28,7 @@ export {DEFAULT_WAIT_MS, parseDuration}
 
 const SCOPES = ['main', 'group', 'cgroup', 'tree']
 
+/** Sends `sigInput` (a name or number) to service NAME within its scope, pinned through pidfds; with a wait or retry schedule waits as well. */
 export async function signal(name: string, sigInput: string | number, options: SignalOptions = {}): Promise<SignalResult> {
   const sig = parseSignal(String(sigInput))
   const scope = options.scope ?? 'main'

@@ -30,6 +30,7 @@ export async function locateNotStarting(name: string, options: SignalOptions): P
   }
 }
 
+/** Whether the pidfile was found empty (a pid about to be written). */
 export function isEmptyFile(t: LocateResult): boolean {
   return t.reasons.includes('empty_pidfile')
 }

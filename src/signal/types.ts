@@ -9,6 +9,7 @@ import type {ExitStatus} from './exit-status'
 import type {Landing} from './landing'
 import type {Scope} from './members'
 
+/** signal()'s options: where to look (as locate()), which processes, and whether and how long to wait. */
 export interface SignalOptions extends Partial<Omit<LocateOptions, 'name'>> {
   scope?: Scope
   /** wait for the process(es) to exit after the signal */
@@ -22,6 +23,7 @@ export interface SignalOptions extends Partial<Omit<LocateOptions, 'name'>> {
   requireHandler?: boolean
 }
 
+/** What signal() did: what was delivered to whom, what was skipped and why, and the outcome. */
 export interface SignalResult extends Landing {
   name: string
   signal: string
@@ -40,14 +42,17 @@ export interface SignalResult extends Landing {
   target: LocateResult
 }
 
+/** What waitFor() waits for. */
 export type WaitCondition = 'running' | 'stopped'
 
+/** waitFor()'s options as its implementation takes them. */
 export interface WaitOptions extends Partial<Omit<LocateOptions, 'name'>> {
   timeoutMs?: number
   /** poll interval for conditions that cannot be waited on by pidfd (ms) */
   intervalMs?: number
 }
 
+/** What waitFor() saw: whether the condition was reached, how long it took, and the service as last located. */
 export interface WaitResult {
   name: string
   condition: WaitCondition

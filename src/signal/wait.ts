@@ -20,6 +20,7 @@ export function checkCondition(condition: string): asserts condition is WaitCond
     throw new NslocateError('USAGE', `invalid condition ${JSON.stringify(condition)}: use running or stopped`)
 }
 
+/** Waits until NAME is running or stopped (`condition`), polling every intervalMs (default 25 ms) up to timeoutMs. */
 export async function waitFor(name: string, condition: WaitCondition, options: WaitOptions = {}): Promise<WaitResult> {
   checkCondition(condition)
   const procfs = options.procfs ?? proc

@@ -6,6 +6,7 @@ import {formatList} from '../format'
 import {containers as grammar} from '../grammar'
 import {snakeKeys} from '../json'
 
+/** `nslocate containers`: the running Docker containers, with the services found in each. */
 export const containersCommand: CommandModule = {
   id: 'containers',
   grammar,

@@ -7,6 +7,7 @@ import {resultJson} from '../json'
 import {optionsOf} from '../options'
 import {LocateOptions, LocateResult, locate} from '../../locate/locate'
 
+/** `nslocate find NAME`: whether NAME runs and which process it is, here or in --container. */
 export const findCommand: CommandModule = {
   id: 'find',
   grammar,

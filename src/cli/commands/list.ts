@@ -8,6 +8,7 @@ import {optionsOf} from '../options'
 import {ListOptions, ListResult, list} from '../../list/list'
 import type {LocateResult} from '../../locate/locate'
 
+/** `nslocate list`: every *.pid service of the runtime directories (or --dir), here or in --container. */
 export const listCommand: CommandModule = {
   id: 'list',
   grammar,

@@ -7,6 +7,7 @@ import {flagNamer, optionsOf} from '../options'
 import {serviceOf, stopOnEpipe, untilStopped} from './serve'
 import type {ReloadEvent} from '../../reload/reloader'
 
+/** `nslocate reload NAME`: signals NAME whenever the watched paths change (after --validate), until stopped. */
 export const reloadCommand: CommandModule = {
   id: 'reload',
   grammar,

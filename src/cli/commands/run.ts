@@ -20,6 +20,7 @@ import type * as Signals from '../../signal/signal'
 
 type RunOptions = {pidfile?: string; dir?: string; replace: boolean; lockTimeoutMs: number}
 
+/** `nslocate run NAME -- COMMAND`: runs COMMAND holding NAME's pidfile; exits with its status at once. */
 export const runCommand: CommandModule = {
   id: 'run',
   grammar,

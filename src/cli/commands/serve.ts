@@ -6,6 +6,7 @@ import {flagNamer, optionsOf} from '../options'
 import {NslocateError} from '../../errors'
 import type {ServiceRef} from '../../reload/service-ref'
 
+/** `nslocate serve NAME...`: serves /healthz/NAME and /metrics for the services until stopped. */
 export const serveCommand: CommandModule = {
   id: 'serve',
   grammar,

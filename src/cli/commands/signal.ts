@@ -6,6 +6,7 @@ import {report} from './report'
 import {dispositionLines} from '../../signal/landing'
 import {SignalOptions, signal} from '../../signal/signal'
 
+/** `nslocate signal NAME SIGNAL`: signals the service (its scope), here or in --container. */
 export const signalCommand: CommandModule = {
   id: 'signal',
   grammar,

@@ -6,6 +6,7 @@ import {report} from './report'
 import {describeExit} from '../../signal/landing'
 import {WaitCondition, WaitOptions, waitFor} from '../../signal/signal'
 
+/** `nslocate wait NAME`: waits until NAME is running or stopped (--for), up to --timeout. */
 export const waitCommand: CommandModule = {
   id: 'wait',
   grammar,
