@@ -68,6 +68,11 @@ async function main() {
       packages: 'external',
       plugins: [inContainerOutside],
       logLevel: 'warning',
+      // Whitespace and syntax minified, names kept (stack traces still name the functions): V8
+      // hashes and reads the whole source when it compiles a bundle, even with its code cache, so
+      // the bundle's size is start-up time (about a third less source than unminified).
+      minifyWhitespace: true,
+      minifySyntax: true,
       // dist/fast/ is as deep below the package root as dist/src/native/ is below dist: the addon
       // search (src/native/binding.ts, "../.." then "../../..") finds build/nslocate.node from both.
       metafile: true,

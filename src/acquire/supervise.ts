@@ -28,7 +28,7 @@ import {getSystemErrorMap} from 'node:util'
 
 import {pidfdOpen, reapChild, spawnGated, waitPidfd} from '../native/binding'
 import {proc} from '../proc/proc-fs'
-import {followInheritors} from './follow'
+import {followInheritors, nothingBornSince} from './follow'
 import {Forwarder} from './forward'
 import {PidfileHandle} from './handle'
 import {RunFailure} from './run-status'
@@ -67,7 +67,7 @@ export async function supervise(handle: PidfileHandle, file: string, argv: strin
   // it, what it left are stragglers, not a daemon: the file stays as it is, held, until they are gone.
   forward.aim(-1)
   try {
-    await followInheritors(handle, since, !killed, (fd) => forward.aim(fd))
+    if (!nothingBornSince(child.pid)) await followInheritors(handle, since, !killed, (fd) => forward.aim(fd))
   } catch {} // looking for them failed: the file is released as before
   release()
   fs.closeSync(pidfd)

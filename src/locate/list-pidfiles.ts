@@ -57,10 +57,10 @@ export function listPidfiles(options: SearchOptions = {}): PidfileListing {
     readEntry(entry, opts.root, found, out)
   }
   resolveFound(found, opts, out)
-  // One collator for the whole sort: the order of String.prototype.localeCompare() (the same
-  // default locale and options), without looking one up for every comparison.
-  const collator = new Intl.Collator()
-  out.files.sort((a, b) => collator.compare(a.path, b.path))
+  // By path, in code point order (as `LC_ALL=C sort`): the same on every machine and locale, and
+  // without Intl.Collator, whose first use loads ICU's collation tables (about 6 ms, a quarter of
+  // Node's own start-up, on every `list`).
+  out.files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   return out
 }
 
