@@ -1,5 +1,6 @@
 /**
- * The CHASE_SAFE walk, the way systemd's chase() does it, written once for every caller:
+ * The CHASE_SAFE walk, the way systemd's chase() does it, written once for every caller (a few
+ * lines over the ~250 files keep to: the walk, its one error type and its steps are one unit):
  * src/locate/path-safety.ts (reading a pidfile), src/acquire/safe-dir.ts (the directory a pidfile
  * is written in) and src/path-trust.ts (Docker sockets, NSLOCATE_ADDON).
  *

@@ -54,7 +54,8 @@ describe('signalling into a child PID namespace from the host', () => {
     try {
       const gone = waitPidfd(fd)
       expect(pidfdExited(fd)).toBe(false)
-      expect(procState(h.hostPid)).toBe('S')
+      // asleep in pause() (under load it can show R for a moment after it started)
+      await until('the holder to sleep in pause()', () => procState(h.hostPid) === 'S')
       pidfdSendSignal(fd, SIGTERM)
       await withTimeout(gone, 2000, 'waitPidfd after SIGTERM')
       expect(pidfdExited(fd)).toBe(true)

@@ -1,4 +1,6 @@
 /**
+ * (Over 250 lines: every reader of ProcFs is overridden here, and the fake lock with them: a reader
+ * left out would read the live system, which is what this class exists to prevent.)
  * A ProcFs that answers from a /proc tree captured by scripts/capture-proc-tree.js
  * (fixtures/proc-trees/*.json), so locate()'s decisions run without the kernel. What was not
  * captured is ENOENT, as for a process that has gone; a captured error (EACCES) is thrown as it was.

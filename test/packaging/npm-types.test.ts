@@ -17,7 +17,7 @@ import type {LocateResult, SignalResult, SignalOutcome, PidfileHandle, Reason, S
 
 export async function demo(): Promise<string> {
   const found: LocateResult = await locate('web', {env: {XDG_RUNTIME_DIR: '/run/user/1000'}})
-  const now: State = locateSync({name: 'web', container: undefined}).state
+  const now: State = locateSync({name: 'web'}).state
   const sent: SignalResult = await signal('web', 'TERM', {container: 'app'})
   const outcome: SignalOutcome = sent.outcome
   const reasons: Reason[] = found.reasons
