@@ -42,6 +42,7 @@
 import fs = require('node:fs')
 import path = require('node:path')
 
+import {fdTarget} from '../kernel/reopen'
 import {pidfdExited, pidfdOpen, setPosixLock, waitPidfdFor} from '../native/binding'
 import {sameFile} from '../proc/parse-locks'
 import {proc} from '../proc/proc-fs'
@@ -88,7 +89,7 @@ export async function followInheritors(handle: PidfileHandle, since: number, dae
   const st = fs.fstatSync(handle.lockFd)
   const names = [path.basename(handle.path)]
   try {
-    names.push(path.basename(fs.readlinkSync(`/proc/self/fd/${handle.lockFd}`).replace(/ \(deleted\)$/, '')))
+    names.push(path.basename(fdTarget(handle.lockFd).replace(/ \(deleted\)$/, '')))
   } catch {}
   let written = handle.pid
   let posix = true

@@ -15,6 +15,7 @@
 import fs = require('node:fs')
 
 import {NslocateError, isErrno} from '../errors'
+import {reopen} from '../kernel/reopen'
 import {FIRST_LINE_MAX, parsePidfileContent} from '../locate/pidfile'
 import {at, callerUid, ioError, overflowNote} from './safe-dir'
 
@@ -165,7 +166,7 @@ export function refuseNotPidfile(fd: number, file: string): void {
 export function reopenReadOnly(fd: number, file: string): number {
   let ro: number
   try {
-    ro = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY | C.O_CLOEXEC)
+    ro = reopen(fd, fs.constants.O_RDONLY | C.O_CLOEXEC)
   } catch (error) {
     throw ioError(file, error, 'reopen read-only')
   }

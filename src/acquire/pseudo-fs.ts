@@ -3,9 +3,9 @@
  * cgroup or sysfs attribute changes the kernel, not a file. acquire() refuses a directory on one
  * (statfs f_type, from linux/magic.h) before anything in it is opened or created.
  */
-import fs = require('node:fs')
 
 import {NslocateError} from '../errors'
+import {statfsOf} from '../kernel/reopen'
 
 const PSEUDO: Record<number, string> = {
   0x9fa0: 'proc',
@@ -30,7 +30,7 @@ const PSEUDO: Record<number, string> = {
 export function refusePseudoFs(dirFd: number, dir: string, file: string): void {
   let type: number
   try {
-    type = Number(fs.statfsSync(`/proc/self/fd/${dirFd}`).type)
+    type = Number(statfsOf(dirFd).type)
   } catch {
     return // statfs unavailable: the other checks still apply
   }

@@ -351,4 +351,3 @@ export const containers = {args: {}, flags: {}, json: true, strict: true} as con
 /** Every command's grammar, by command id. */
 export const GRAMMAR = {find, list, signal, wait, run, reload, serve, containers} as const satisfies Record<string, CommandGrammar>
 /** The id of a command of GRAMMAR. */
-export type CommandId = keyof typeof GRAMMAR

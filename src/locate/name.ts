@@ -1,8 +1,6 @@
 /** Service names, and (re-exported) where their pidfiles are looked for (search-path.ts). */
-import fs = require('node:fs')
 
 import {NslocateError} from '../errors'
-import {SearchOptions, searchEntries} from './search-path'
 
 export {SearchOptions, pidfileSearchPath, resolvePidfile, withAbsolutePaths} from './search-path'
 
@@ -84,31 +82,4 @@ export function validateRootPid(value: unknown, pidMax: number): number {
       `rootPid ${shownValue(value)} (${n('rootPid')}) is not a pid: give the id of a running process, an integer from 1 to ${pidMax - 1} (pid_max - 1)${kind}`,
     {details: {option: 'rootPid', value: (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'string' ? value : shownValue(value)}},
   )
-}
-
-/**
- * The directories of the search path that hold NAME.pid directly, each once (by dev:inode: /var/run
- * is a symlink to /run on most systems; realpath would resolve /proc/PID/root itself and leave the
- * container). `list` enumerates the whole search path (list-pidfiles.ts); this is for callers that
- * only want the flat directories.
- */
-export function runtimeDirs(opts: SearchOptions = {}): string[] {
-  const dirs = opts.dir
-    ? [opts.dir]
-    : searchEntries(opts)
-        .filter((e) => !e.nested)
-        .map((e) => e.dir)
-  const seen = new Set<string>()
-  return dirs.filter((d) => {
-    let st: fs.Stats
-    try {
-      st = fs.statSync(d)
-    } catch {
-      return false
-    }
-    const key = `${st.dev}:${st.ino}`
-    if (!st.isDirectory() || seen.has(key)) return false
-    seen.add(key)
-    return true
-  })
 }

@@ -56,9 +56,3 @@ export function containerFromCgroup(lines: CgroupLine[]): ContainerRef | null {
   }
   return null
 }
-
-/** The cgroup v2 path of the process ('' when it has no unified line). */
-export function unifiedPath(lines: CgroupLine[]): string | null {
-  const line = lines.find((l) => l.hierarchy === 0 && l.controllers.length === 0)
-  return line ? line.path : null
-}

@@ -23,6 +23,7 @@ import fs = require('node:fs')
 import path = require('node:path')
 
 import {refusePseudoFs} from '../acquire/pseudo-fs'
+import {fdTarget, reopen} from '../kernel/reopen'
 import type {WatchTarget} from './watch'
 
 /** The most bytes read of one file (64 MiB); a larger one contributes its size, mtime and inode. */
@@ -121,7 +122,7 @@ function pseudoFsOf(fd: number, file: string): string | null {
 /** Where the open file is (/proc/self/fd/N's link), or null without /proc. */
 function linkOf(fd: number): string | null {
   try {
-    return fs.readlinkSync(`/proc/self/fd/${fd}`)
+    return fdTarget(fd)
   } catch {
     return null
   }
@@ -137,7 +138,7 @@ let buffer: Buffer | null = null
 function readBounded(pfd: number, file: string, st: fs.Stats): string {
   let fd: number
   try {
-    fd = fs.openSync(`/proc/self/fd/${pfd}`, O_READ)
+    fd = reopen(pfd, O_READ)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
     fd = fs.openSync(file, O_READ)

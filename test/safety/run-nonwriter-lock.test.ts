@@ -179,6 +179,22 @@ test("a privilege-dropped service whose supervisor was SIGKILLed is not replaced
 }, 60_000)
 
 // NSLOCATE_RACE_ROUNDS=N repeats each race N times.
+/**
+ * 12 root `run svc --pidfile FILE` starters at once, each writing its shell's pid to `log` when
+ * its COMMAND starts: what runs once 11 have given up (each with --conflict-exit-code 9).
+ */
+async function raceStarters(file: string, log: string): Promise<{running: ChildProcess[]; codes: number[]; started: string[]}> {
+  const starters = Array.from({length: 12}, () =>
+    runInBackground(['svc', '--pidfile', file, '--conflict-exit-code', '9', '--lock-timeout', '20s', '--', 'sh', '-c', `echo $$ >> ${log}; exec sleep 300`]),
+  )
+  await until(() => starters.filter((s) => s.exitCode !== null).length >= 11, '11 starters to give up', 60_000)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const running = starters.filter((s) => s.exitCode === null && s.signalCode === null)
+  const codes = starters.map((s) => s.exitCode).filter((c): c is number => c !== null)
+  const started = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []
+  return {running, codes, started}
+}
+
 const ROUNDS = process.env.NSLOCATE_RACE_ROUNDS ? Number(process.env.NSLOCATE_RACE_ROUNDS) : 3
 test.each(KINDS)(
   `%s held by the attacker while 12 root starters race: exactly one runs, the others conflict (${ROUNDS} rounds)`,
@@ -189,26 +205,7 @@ test.each(KINDS)(
       const attacker = await attack(file, kind)
       const holders = lockedBy(attackerPids(), inode)
       const log = path.join(dir, 'started.log')
-      const starters = Array.from({length: 12}, () =>
-        runInBackground([
-          'svc',
-          '--pidfile',
-          file,
-          '--conflict-exit-code',
-          '9',
-          '--lock-timeout',
-          '20s',
-          '--',
-          'sh',
-          '-c',
-          `echo $$ >> ${log}; exec sleep 300`,
-        ]),
-      )
-      await until(() => starters.filter((s) => s.exitCode !== null).length >= 11, '11 starters to give up', 60_000)
-      await new Promise((resolve) => setTimeout(resolve, 300))
-      const running = starters.filter((s) => s.exitCode === null && s.signalCode === null)
-      const codes = starters.map((s) => s.exitCode).filter((c) => c !== null)
-      const started = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []
+      const {running, codes, started} = await raceStarters(file, log)
       if (running.length !== 1 || started.length !== 1)
         console.log(`round ${round}: running ${running.length}, codes ${codes.join(',')}, started ${started.join(',')}`)
       expect(running).toHaveLength(1)
@@ -237,26 +234,7 @@ test.each(['flock-sh', 'posix-read'] as Kind[])(
       const hold = Math.random() * 0.6
       const attacker = await attack(file, kind, hold)
       const log = path.join(dir, 'started.log')
-      const starters = Array.from({length: 12}, () =>
-        runInBackground([
-          'svc',
-          '--pidfile',
-          file,
-          '--conflict-exit-code',
-          '9',
-          '--lock-timeout',
-          '20s',
-          '--',
-          'sh',
-          '-c',
-          `echo $$ >> ${log}; exec sleep 300`,
-        ]),
-      )
-      await until(() => starters.filter((s) => s.exitCode !== null).length >= 11, '11 starters to give up', 60_000)
-      await new Promise((resolve) => setTimeout(resolve, 300))
-      const running = starters.filter((s) => s.exitCode === null && s.signalCode === null)
-      const codes = starters.map((s) => s.exitCode).filter((c) => c !== null)
-      const started = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []
+      const {running, codes, started} = await raceStarters(file, log)
       if (running.length !== 1 || started.length !== 1)
         console.log(`let go after ${hold.toFixed(2)} s, round ${round}: running ${running.length}, codes ${codes.join(',')}, started ${started.join(',')}`)
       expect(running).toHaveLength(1)
