@@ -36,5 +36,8 @@ export type WaitOutcome = 'reached' | 'not_reached' | 'cannot_tell'
  */
 export type RunOutcome = 'conflict' | 'unsafe' | 'timeout' | 'failed' | 'interrupted' | 'cannot_execute' | 'not_found' | 'usage'
 
-/** Which processes signal() reaches. */
-export type Scope = 'main' | 'group' | 'cgroup' | 'tree'
+/** Which processes signal() reaches: the main process, its process group, its own cgroup, or it and its descendants. */
+export const SCOPES = ['main', 'group', 'cgroup', 'tree'] as const
+
+/** One of SCOPES. */
+export type Scope = (typeof SCOPES)[number]

@@ -95,7 +95,8 @@ function refuseOwner(st: fs.Stats, file: string): void {
   if (st.uid !== uid && st.uid !== 0) {
     throw new NslocateError(
       'UNSAFE_PIDFILE',
-      `${file} is owned by uid ${st.uid}, not by root or by uid ${uid}${overflowNote(st.uid)}: its owner could rewrite the pidfile while the service runs; refusing it (remove it)`,
+      (n) =>
+        `${file} is owned by uid ${st.uid}, not by root or by uid ${uid}${overflowNote(st.uid, n)}: its owner could rewrite the pidfile while the service runs; refusing it (remove it)`,
       {details: {pidfile: file, uid: st.uid}},
     )
   }

@@ -17,7 +17,7 @@
  */
 import fs = require('node:fs')
 
-import {NslocateError, OptionNamer, isErrno} from '../errors'
+import {NslocateError, OptionNamer, isErrno, libraryNamer} from '../errors'
 import {overflowIds} from '../kernel/ids'
 import {O_CLOEXEC, at, reopen} from '../kernel/reopen'
 import {MAX_SYMLINKS, Owner, WalkError, walk} from '../kernel/walk'
@@ -33,22 +33,19 @@ export function callerUid(): number {
   return process.geteuid?.() ?? 0
 }
 
-/** Today's CLI wording, for callers whose message is still a plain string (open-pidfile.ts). */
-const flagWords: OptionNamer = (option) => `--${option}`
-
 /**
  * For the overflow uid (65534, /proc/sys/kernel/overflowuid): what a file's owner looks like from
  * inside a user namespace (unshare -r, a rootless container) that does not map that owner.
- * `name` names the options (NslocateError's namer); without it, the CLI's flags.
+ * `name` names the options (NslocateError's namer: the library's words, or the CLI's flags).
  */
-export function overflowNote(owner: number, name: OptionNamer = flagWords): string {
+export function overflowNote(owner: number, name: OptionNamer): string {
   const overflow = overflowIds().uid
   if (owner !== overflow) return ''
   return ` (${overflow} is the overflow uid: the real owner, root or another user of the host, is not mapped into this user namespace; run outside it, or pass ${name('dir')} or ${name('pidfile')} under a directory you own, e.g. $XDG_RUNTIME_DIR or one you created)`
 }
 
 /** Why a directory may not hold a pidfile of the caller's, or null. */
-export function unsafeDirectory(st: Owner, uid = callerUid(), name: OptionNamer = flagWords): string | null {
+export function unsafeDirectory(st: Owner, uid: number, name: OptionNamer): string | null {
   if (st.uid !== 0 && st.uid !== uid) return `it is owned by uid ${st.uid}, not by root or by uid ${uid}${overflowNote(st.uid, name)}`
   const rootSticky = st.uid === 0 && (st.mode & 0o1000) !== 0
   if (rootSticky) return null
@@ -94,7 +91,7 @@ export function openDirSafely(dir: string, opts: {create: boolean} = {create: tr
 }
 
 function refuseDirectory(where: string, st: Owner, depth: number, uid: number): void {
-  if (!unsafeDirectory(st, uid)) return
+  if (!unsafeDirectory(st, uid, libraryNamer)) return
   const why = (n: OptionNamer) => unsafeDirectory(st, uid, n)
   if (depth === 0) throw new NslocateError('UNSAFE_PIDFILE', (n) => `refusing to write a pidfile under /: ${why(n)}`, {details: {path: '/'}})
   throw new NslocateError(

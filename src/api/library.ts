@@ -11,6 +11,7 @@
  * calls those directly, with options it has already parsed.
  */
 import {NslocateError} from '../errors'
+import {SCOPES} from '../outcomes'
 import {OptionTable, isPlainObject, readOptions, shown} from './check-options'
 import type {LocateResult} from '../locate/locate'
 import type {SignalOptions as InternalSignalOptions, SignalResult, WaitCondition, WaitResult} from '../signal/signal'
@@ -68,7 +69,7 @@ const FIND: OptionTable = {
 }
 const SIGNAL: OptionTable = {
   ...FIND,
-  scope: ['main', 'group', 'cgroup', 'tree'],
+  scope: SCOPES,
   wait: 'boolean',
   timeoutMs: 'ms',
   retry: 'string',

@@ -4,7 +4,7 @@
  *   manifest, the man page, and oclif's parser with its messages for --help and every error);
  * - src/cli/fast-parse.ts parses the common invocations from it without loading oclif, and gives up
  *   (falls back to oclif) on anything it does not fully understand.
- * No imports: bin/run.js loads this on every start.
+ * One import, src/outcomes.ts (SCOPES, a constant): the fast path bundles this for every start.
  * Longer than the ~250 lines files keep to: it is data, every flag of every command with its help
  * text, and one definition is the point of it.
  *
@@ -14,6 +14,8 @@
  * container's argv, and names it in error messages. A flag without `option` is the CLI's own
  * (find --quiet, run --conflict-exit-code): the command's module (src/cli/commands/) reads it.
  */
+
+import {SCOPES} from '../outcomes'
 
 interface Common {
   summary: string
@@ -191,7 +193,7 @@ export const signal = {
     scope: {
       option: 'scope',
       type: 'option',
-      options: ['main', 'group', 'cgroup', 'tree'],
+      options: SCOPES,
       default: 'main',
       summary:
         "main: the main process; group: its process group; cgroup: every process in its own cgroup (a container's or a unit's); tree: it and all its descendants.",
@@ -350,4 +352,3 @@ export const containers = {args: {}, flags: {}, json: true, strict: true} as con
 
 /** Every command's grammar, by command id. */
 export const GRAMMAR = {find, list, signal, wait, run, reload, serve, containers} as const satisfies Record<string, CommandGrammar>
-/** The id of a command of GRAMMAR. */

@@ -16,7 +16,7 @@ import {OpenedPidfile, openPidfile} from './pidfile'
 import {refusedResult} from './pidfile-look'
 import type {LocateOptions, LocateResult, Located, Reason} from './types'
 
-export type {LocateOptions, LocateResult, Located, LockKind, PidfileLock, Reason, State} from './types'
+export type {LocateOptions, LocateResult, Located, LockKind, Reason, State} from './types'
 
 /** locate(NAME), locate({name, ...}) or locate(NAME, {...}): the second argument is merged, never ignored. */
 export function locate(nameOrOptions: string | LocateOptions, options?: Partial<LocateOptions>): LocateResult {

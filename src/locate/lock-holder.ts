@@ -23,7 +23,6 @@ import {fileIds, processCouldWrite} from './writer'
 export type {FindHolderOptions, IgnoredHolder, LockFinding} from './lock-finding'
 export {LOCKS_READ_MAX, devIno, holdsLock} from './lock-scan'
 /** @deprecated LockKind (types.ts) */
-export type {PidfileLock} from './types'
 
 /** One findLockHolder() question: the file, what is known so far, and the writer rule. */
 interface Ask {

@@ -1,5 +1,6 @@
 /** Service names, and (re-exported) where their pidfiles are looked for (search-path.ts). */
 
+import {isPlainObject, shown} from '../api/check-options'
 import {NslocateError} from '../errors'
 
 export {SearchOptions, pidfileSearchPath, resolvePidfile, withAbsolutePaths} from './search-path'
@@ -26,19 +27,6 @@ export function validateName(name: string): string {
   return name
 }
 
-function shownValue(v: unknown): string {
-  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' || v === undefined) return String(v)
-  try {
-    return (JSON.stringify(v) ?? String(v)).slice(0, 80)
-  } catch {
-    return Object.prototype.toString.call(v)
-  }
-}
-
-function isOptionsObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
-
 /**
  * The (NAME | OPTIONS) argument of locate() and acquire(), and an optional OPTIONS after a NAME, as
  * one options object: locate('svc', {dir}) is locate({name: 'svc', dir}). A second argument after
@@ -48,22 +36,22 @@ function isOptionsObject(v: unknown): v is Record<string, unknown> {
 export function mergeNameArgs<T extends {name: string}>(fn: string, nameOrOptions: string | T, more?: unknown): T {
   if (more === undefined) {
     if (typeof nameOrOptions === 'string') return {name: nameOrOptions} as T
-    if (!isOptionsObject(nameOrOptions)) {
-      throw new NslocateError('USAGE', `${fn}() takes a service NAME or an options object {name, ...}, not ${shownValue(nameOrOptions)}`)
+    if (!isPlainObject(nameOrOptions)) {
+      throw new NslocateError('USAGE', `${fn}() takes a service NAME or an options object {name, ...}, not ${shown(nameOrOptions)}`)
     }
     return nameOrOptions
   }
   if (typeof nameOrOptions !== 'string') {
     throw new NslocateError(
       'USAGE',
-      `${fn}(): give the options once, as ${fn}({name, ...}) or ${fn}(NAME, {...}); a second argument after an options object (${shownValue(more)}) would be ignored`,
+      `${fn}(): give the options once, as ${fn}({name, ...}) or ${fn}(NAME, {...}); a second argument after an options object (${shown(more)}) would be ignored`,
     )
   }
-  if (!isOptionsObject(more)) {
-    throw new NslocateError('USAGE', `${fn}(${shownValue(nameOrOptions)}, OPTIONS): OPTIONS must be an options object, not ${shownValue(more)}`)
+  if (!isPlainObject(more)) {
+    throw new NslocateError('USAGE', `${fn}(${shown(nameOrOptions)}, OPTIONS): OPTIONS must be an options object, not ${shown(more)}`)
   }
   if (more.name !== undefined && more.name !== nameOrOptions) {
-    throw new NslocateError('USAGE', `${fn}(${shownValue(nameOrOptions)}, {name: ${shownValue(more.name)}}): two different names; give the name once`)
+    throw new NslocateError('USAGE', `${fn}(${shown(nameOrOptions)}, {name: ${shown(more.name)}}): two different names; give the name once`)
   }
   return {...more, name: nameOrOptions} as unknown as T
 }
@@ -78,8 +66,7 @@ export function validateRootPid(value: unknown, pidMax: number): number {
   const kind = typeof value === 'number' ? '' : `, given as ${value === null ? 'null' : typeof value}: it must be a number`
   throw new NslocateError(
     'USAGE',
-    (n) =>
-      `rootPid ${shownValue(value)} (${n('rootPid')}) is not a pid: give the id of a running process, an integer from 1 to ${pidMax - 1} (pid_max - 1)${kind}`,
-    {details: {option: 'rootPid', value: (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'string' ? value : shownValue(value)}},
+    (n) => `rootPid ${shown(value)} (${n('rootPid')}) is not a pid: give the id of a running process, an integer from 1 to ${pidMax - 1} (pid_max - 1)${kind}`,
+    {details: {option: 'rootPid', value: (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'string' ? value : shown(value)}},
   )
 }

@@ -74,9 +74,6 @@ export const REASONS: readonly Reason[] = [
 /** The kind of lock held on the pidfile (`none`: unlocked, or held only by processes that could not have written it). */
 export type LockKind = 'posix' | 'ofd' | 'flock' | 'none'
 
-/** @deprecated the former name of LockKind. */
-export type PidfileLock = LockKind
-
 /** What locate() knows about the pidfile it read. */
 export interface PidfileFacts {
   path: string

@@ -23,14 +23,12 @@ import fs = require('node:fs')
 import path = require('node:path')
 
 import {refusePseudoFs} from '../acquire/pseudo-fs'
-import {fdTarget, reopen} from '../kernel/reopen'
+import {O_PATH, fdTarget, reopen} from '../kernel/reopen'
 import type {WatchTarget} from './watch'
 
 /** The most bytes read of one file (64 MiB); a larger one contributes its size, mtime and inode. */
 export const MAX_BYTES = 64 * 1024 * 1024
 const CHUNK = 1024 * 1024
-/** Linux O_PATH (asm-generic; not in fs.constants): a descriptor for fstat/statfs/reopen, no read, no driver open. */
-const O_PATH = 0o10000000
 const O_READ = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY
 
 type Hash = ReturnType<typeof createHash>

@@ -7,6 +7,7 @@
  * compose.ts (the outcome and message). waitFor() is in wait.ts.
  */
 import {NslocateError} from '../errors'
+import {SCOPES} from '../outcomes'
 import {proc} from '../proc/proc-fs'
 import {runSchedule} from './deliver'
 import {dryRun, finish} from './compose'
@@ -25,8 +26,6 @@ export type {SignalOptions, SignalResult, WaitCondition, WaitOptions, WaitResult
 export {STARTING_GRACE_MS} from './starting'
 export {checkCondition, waitFor} from './wait'
 export {DEFAULT_WAIT_MS, parseDuration}
-
-const SCOPES = ['main', 'group', 'cgroup', 'tree']
 
 /** Sends `sigInput` (a name or number) to service NAME within its scope, pinned through pidfds; with a wait or retry schedule waits as well. */
 export async function signal(name: string, sigInput: string | number, options: SignalOptions = {}): Promise<SignalResult> {
