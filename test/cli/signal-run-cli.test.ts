@@ -13,9 +13,23 @@ function runService(name: string, dir: string, argv: string[], extra: string[] =
   return track(spawn(process.execPath, [BIN, 'run', name, '--dir', dir, ...extra, '--', ...argv], {stdio: 'ignore', detached: true}), {group: true})
 }
 
+/** The pidfile's content now; '' while it does not exist (run unlinks it on exit, a replacement makes it anew). */
+function contentOf(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
 async function childPid(file: string): Promise<number> {
-  await until(() => fs.existsSync(file) && /^[0-9]+$/.test(fs.readFileSync(file, 'utf8')), `${file} to hold a pid`)
-  return Number(fs.readFileSync(file, 'utf8'))
+  let pid = 0
+  await until(() => {
+    const c = contentOf(file)
+    if (/^[0-9]+$/.test(c)) pid = Number(c)
+    return pid > 0
+  }, `${file} to hold a pid`)
+  return pid
 }
 
 function exitOf(child: ChildProcess): Promise<{code: number | null; signal: string | null}> {
@@ -98,11 +112,7 @@ describe('nslocate run', () => {
     const file = path.join(dir, 'svc.pid')
     const oldPid = await childPid(file)
     const next = runService('svc', dir, ['sleep', '60'], ['--replace', '--lock-timeout', '1s'])
-    await until(
-      () => fs.existsSync(file) && fs.readFileSync(file, 'utf8') !== String(oldPid) && fs.readFileSync(file, 'utf8') !== '',
-      'the replacement to write its pid',
-      15000,
-    )
+    await until(() => ![String(oldPid), ''].includes(contentOf(file)), 'the replacement to write its pid', 15000)
     await exitOf(old)
     expect(isAlive(oldPid)).toBe(false)
     const {json} = await cliJson(['find', 'svc', '--dir', dir])
