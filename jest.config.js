@@ -39,6 +39,7 @@ module.exports = {
     tier('bench'),
     tier('safety'),
     tier('sidecar'),
+    tier('runtime'),
     tier('daemons', {globalSetup: '<rootDir>/test/daemons/helpers/global-setup.js'}),
   ],
   testTimeout: 60000,

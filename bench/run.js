@@ -17,8 +17,22 @@ const library = require('./scenarios/library')
 const {listScale} = require('./scenarios/list-scale')
 const {syscallsPerCall} = require('./scenarios/syscalls')
 const sidecar = require('./sidecar')
+const {runtimes} = require('./scenarios/runtimes')
 
-const IDS = ['find-posix', 'startup', 'find-unlocked', 'find-flock', 'locate-rate', 'signal', 'wait', 'find-container', 'reload', 'serve', 'list-scale']
+const IDS = [
+  'find-posix',
+  'startup',
+  'find-unlocked',
+  'find-flock',
+  'locate-rate',
+  'signal',
+  'wait',
+  'find-container',
+  'runtimes',
+  'reload',
+  'serve',
+  'list-scale',
+]
 const USAGE = `usage: node bench/run.js [--smoke] [--procs N] [--runs N] [--only LIST]
   --procs N    other processes in the table for find-unlocked, find-flock and wait-procs (default 5000; env NSLOCATE_BENCH_PROCS)
   --runs N     hyperfine runs per command (default 15; env NSLOCATE_BENCH_RUNS); in-process figures scale with it
@@ -99,6 +113,7 @@ async function phase1(ctx) {
   await attempt(ctx, 'signal', () => library.signal(ctx))
   await attempt(ctx, 'wait', () => library.wait(ctx, {id: 'wait', label: ''}))
   await attempt(ctx, 'find-container', () => cli.findContainer(ctx))
+  await attempt(ctx, 'runtimes', () => runtimes(ctx))
   await attempt(ctx, 'reload', () => sidecar.measureReload(ctx))
   await attempt(ctx, 'serve', () => sidecar.measureServe(ctx))
   await attempt(ctx, 'list-scale', () => listScale(ctx))

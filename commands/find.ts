@@ -13,7 +13,18 @@ Exit status follows LSB "status": 0 running, 1 not running but a pidfile exists 
     {command: '<%= config.bin %> find nginx', description: 'Where is nginx, and how do we know?'},
     {command: '<%= config.bin %> find app --pidfile /srv/app/run/app.pid --json', description: 'Machine-readable, from an explicit pidfile.'},
     {command: '<%= config.bin %> find redis --quiet || echo "redis is down ($?)"', description: 'As a health check: only the exit status.'},
-    {command: '<%= config.bin %> find nginx --container web', description: 'nginx inside the Docker container web, as a pid on the host.'},
+    {
+      command: '<%= config.bin %> find nginx --container web',
+      description: 'nginx inside the container web (Docker, Podman or the CRI: the first runtime that knows it), as a pid on the host.',
+    },
+    {
+      command: '<%= config.bin %> find nginx --pod shop/web-0 --container-name nginx --json',
+      description: 'nginx in the container nginx of the Kubernetes pod web-0 in namespace shop, from the node (through the CRI).',
+    },
+    {
+      command: '<%= config.bin %> find app --container podman://pm1',
+      description: 'app in the Podman container pm1 (rootful, or the rootless one of CONTAINER_HOST).',
+    },
   ]
   static enableJsonFlag = true
   // Arguments and flags: src/cli/grammar.ts (the fast path in bin/run.js reads the same definition).

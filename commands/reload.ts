@@ -24,7 +24,7 @@ Exit status: 0 stopped by SIGTERM or SIGINT; 1 the --listen address cannot be us
     },
     {
       command: '<%= config.bin %> reload app --watch /etc/config --container app --signal USR1 --debounce 2s',
-      description: 'From a sidecar with the Docker socket.',
+      description: "From a sidecar with the runtime's socket (Docker, Podman).",
     },
   ]
   // Arguments and flags: src/cli/grammar.ts.

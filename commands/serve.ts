@@ -10,7 +10,7 @@ export default class Serve extends BaseCommand {
 
 --listen takes PORT (then 127.0.0.1), HOST:PORT or [V6]:PORT; listening on anything but loopback happens only when asked.
 
-With one NAME, --pidfile/--dir/--root-pid/--container apply to it; with several, --dir/--root-pid/--container apply to each (--pidfile is refused).
+With one NAME, --pidfile/--dir/--root-pid/--container/--pod apply to it; with several, --dir/--root-pid/--container/--pod apply to each (--pidfile is refused).
 
 Output: one JSON line on stdout once listening ({"event":"listen","address":...}) and one when stopping.
 

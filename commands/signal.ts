@@ -8,7 +8,7 @@ export default class Signal extends BaseCommand {
   static summary = 'Send SIGNAL to exactly the process find identifies, through a pidfd.'
   static description = `Identifies NAME as find does, opens a pidfd on the process, re-checks that it is still that process (the lock is held by the same holder, the start time is unchanged), and only then sends the signal with pidfd_send_signal(2). With --wait or --retry the same pidfd is kept while waiting and escalating, so a pid reused meanwhile never receives anything.
 
-Never signals pid <= 0, nslocate itself or its ancestors, pid 1 of this namespace, or (with --scope group) nslocate's own process group. Scope members are found again before each signal of a schedule, but only from processes still pinned and proven to belong, so a pid reused meanwhile receives nothing. --scope cgroup uses only a cgroup of the service's own (a container's, or a unit's .service/.scope) that does not hold nslocate. With --root-pid or --container, a process outside the target's PID namespace is never the answer (outside_target_namespace).
+Never signals pid <= 0, nslocate itself or its ancestors, pid 1 of this namespace, or (with --scope group) nslocate's own process group. Scope members are found again before each signal of a schedule, but only from processes still pinned and proven to belong, so a pid reused meanwhile receives nothing. --scope cgroup uses only a cgroup of the service's own (a container's, or a unit's .service/.scope) that does not hold nslocate. With --root-pid, --container or --pod, a process outside the target's PID namespace is never the answer (outside_target_namespace).
 
 SIGNAL may be a real-time signal (RTMIN, RTMIN+3, SIGRTMAX-1, 34 to 64, as kill -l names them). Signal 0 only probes, so it cannot be combined with --wait or --retry (usage error). --dry-run makes every check a real run makes, the kernel's permission check included.
 
@@ -18,7 +18,7 @@ Before sending, the target's disposition is read from /proc/PID/status (SigCgt, 
 
 Durations (--timeout, --retry) may be up to 100000h; longer is a usage error. Waits of any accepted length are kept: a KILL never comes early.
 
-Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1 failed, still running when the schedule ran out, sent but without effect on every target (dropped or ignored; nothing was waited for), or nothing sent because no target catches SIGNAL (--require-handler); 2 usage; 4 not permitted (permission, unsafe pidfile, holder not visible, outside the target's namespace, scope refused) or not identified (the pidfile locked but still empty after 2 s: starting); 7 not running (no pidfile, a stale one, the process exited before it could be signalled, or a --container that is not running; nothing was signalled).`
+Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1 failed, still running when the schedule ran out, sent but without effect on every target (dropped or ignored; nothing was waited for), or nothing sent because no target catches SIGNAL (--require-handler); 2 usage; 4 not permitted (permission, unsafe pidfile, holder not visible, outside the target's namespace, scope refused) or not identified (the pidfile locked but still empty after 2 s: starting); 7 not running (no pidfile, a stale one, the process exited before it could be signalled, or a --container or --pod that is not running; nothing was signalled).`
   static examples = [
     {command: '<%= config.bin %> signal nginx HUP', description: 'Reload nginx.'},
     {command: '<%= config.bin %> signal app TERM --retry TERM/30/KILL/5', description: 'Stop app: TERM, wait up to 30 s, then KILL.'},
@@ -26,7 +26,7 @@ Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1
     {command: '<%= config.bin %> signal app 0', description: 'Only check that the process is there and may be signalled.'},
     {
       command: '<%= config.bin %> signal nginx HUP --container web',
-      description: 'Reload nginx in the container web, from the host or from a sidecar that has the Docker socket.',
+      description: "Reload nginx in the container web, from the host or from a sidecar that has the runtime's socket.",
     },
   ]
   static enableJsonFlag = true

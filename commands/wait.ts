@@ -8,11 +8,11 @@ export default class Wait extends BaseCommand {
   static summary = 'Wait until NAME is running, or until it has stopped.'
   static description = `--for stopped pins the running process with a pidfd and returns as soon as it exits (no polling of the pid); --for running re-checks every 25 ms until find identifies the service: a locked pidfile that names its process, or an unlocked one resolved to one process. A locked pidfile that is still empty is only starting (find's starting field is true): its holder may be a supervisor, so the wait goes on.
 
-With --container, a container that does not exist or is not running holds no running service: --for stopped holds at once, --for running looks at the container again every 250 ms.
+With --container or --pod, a container that does not exist or is not running holds no running service: --for stopped holds at once, --for running looks at the container again every 250 ms.
 
 --for stopped reports how the process ended as "exit": {"code": N} or {"signal": "TERM", "core": false}, read with PIDFD_GET_INFO/PIDFD_INFO_EXIT once its parent has reaped it (Linux 6.15+; "unknown" on older kernels or while it is an unreaped zombie); null when the service was not running when the wait began.
 
-With --root-pid or --container, a process outside the target's PID namespace is never the service (outside_target_namespace: cannot tell).
+With --root-pid, --container or --pod, a process outside the target's PID namespace is never the service (outside_target_namespace: cannot tell).
 
 Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe pidfile, ambiguous, permission, outside the target's namespace).`
   static examples = [

@@ -8,7 +8,7 @@
 //
 // Outside the bundles, loaded only when asked for: the native addon (a .node file found at run
 // time), @oclif/core (errors are printed by oclif's own code), every package under node_modules,
-// and src/docker/in-container (find --container), which is required from dist/src: it brings the
+// and src/runtime/in-container (find --container), which is required from dist/src: it brings the
 // Docker client and signal() with it, half of find's bundle otherwise. It shares no state with the
 // bundle: it returns a plain result, and errors are printed by name (fast-io.ts failed()); it brings
 // the few src/cli modules it uses (the helper container's argv) from dist/src too.
@@ -35,11 +35,11 @@ try {
 }
 const {FAST_COMMANDS} = require(path.join(src, 'cli', 'fast-path.js'))
 
-// dist/fast/COMMAND.js requires it as dist/src/docker/in-container.js.
+// dist/fast/COMMAND.js requires it as dist/src/runtime/in-container.js.
 const inContainerOutside = {
   name: 'in-container-outside',
   setup(build) {
-    build.onResolve({filter: /\/docker\/in-container$/}, () => ({path: '../src/docker/in-container.js', external: true}))
+    build.onResolve({filter: /\/runtime\/in-container$/}, () => ({path: '../src/runtime/in-container.js', external: true}))
   },
 }
 

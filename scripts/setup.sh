@@ -11,6 +11,10 @@
 #    a mapped range, as LXC and userns-remap make them), dpkg-dev/binutils/lintian/debootstrap (the
 #    .deb: shlibs, strip, checks, and the packaging tier's bookworm root), man-db, python3, ca-certificates.
 #    hyperfine (bench/: whole-command timings) and strace (bench/: system calls per locate()).
+#    The runtime tier's engines (issue 19): podman, crun, conmon, catatonit, slirp4netns,
+#    fuse-overlayfs (rootful and rootless Podman; its tests start their own `podman system service`),
+#    containerd (a second instance with the CRI plugin, started by the tests, Docker's left alone)
+#    and kubectl (kubernetes-client, when no kubectl is installed: docs/kubernetes.md's manifests).
 #  - Node.js >= 22.12: when the machine's node is missing or older, installs Node 24 LTS from the npm
 #    registry into /opt/nslocate/node-24 (scripts/install-node.sh) and links node, npm and npx into
 #    /usr/local/bin, which comes before /usr/bin on Debian's PATH (and sudo's secure_path). The
@@ -26,7 +30,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(docker.io busybox-static libbsd-dev daemon nginx-light gcc libc6-dev procps util-linux uidmap python3 man-db hyperfine strace
-  ca-certificates dpkg-dev binutils lintian debootstrap)
+  ca-certificates dpkg-dev binutils lintian debootstrap podman crun conmon catatonit slirp4netns fuse-overlayfs containerd runc)
+# kubectl: Debian's kubernetes-client, unless a kubectl is already there (another package may own /usr/bin/kubectl).
+command -v kubectl >/dev/null || pkgs+=(kubernetes-client)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

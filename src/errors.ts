@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'GONE' // the process exited between identification and action (ESRCH)
   | 'CONFLICT' // the pidfile is held by a running instance
   | 'TIMEOUT'
-  | 'DOCKER' // container engine API failure
+  | 'DOCKER' // the Docker engine's API failed or cannot be trusted
+  | 'RUNTIME' // another container runtime's API (Podman, the CRI) or state failed or cannot be trusted
   | 'IO' // any other system error
 
 /**

@@ -18,7 +18,11 @@ import type {SignalOptions as InternalSignalOptions, SignalResult, WaitCondition
 import type {ProcFs} from '../proc/proc-fs'
 import type {ListResult} from '../list/list'
 import type {AcquireOptions, PidfileHandle} from '../acquire/acquire'
-import type {ContainerServices} from '../docker/in-container'
+import type {ContainerServices} from '../runtime/in-container'
+import {RuntimeKind, splitContainer} from '../runtime/spec'
+
+/** The options that name a container (and so need the runtime's API). */
+type ContainerOption = 'container' | 'pod' | 'containerName' | 'runtime'
 
 /** Where and how to look for NAME: every function that finds a service takes these. */
 export interface FindOptions {
@@ -30,8 +34,14 @@ export interface FindOptions {
   allowUnsafe?: boolean
   /** look inside the mount and PID namespaces of this process (e.g. 1 in a sidecar sharing the app's PID namespace) */
   rootPid?: number
-  /** the service runs in this container (name or id), asked through the engine's API */
+  /** the service runs in this container (name or id; docker://, podman:// or cri:// names the runtime), asked through its runtime's API */
   container?: string
+  /** the service runs in a container of this Kubernetes pod (NAMESPACE/NAME, or NAME in namespace default), asked through the CRI; with runtime 'podman', a Podman pod */
+  pod?: string
+  /** with pod: the pod's container the service runs in (needed when the pod has more than one) */
+  containerName?: string
+  /** the runtime container or pod is asked of: 'docker', 'podman', 'cri', or 'auto' (default: the first socket that answers and knows it) */
+  runtime?: RuntimeKind | 'auto'
   /** the service runs this executable (compared by device and inode with /proc/PID/exe) */
   exec?: string
   /** the service is named so: comm, executable, argv[0] or script name, exactly */
@@ -61,6 +71,9 @@ const FIND: OptionTable = {
   allowUnsafe: 'boolean',
   rootPid: 'own',
   container: 'string',
+  pod: 'string',
+  containerName: 'string',
+  runtime: ['auto', 'docker', 'podman', 'cri'],
   exec: 'path',
   processName: 'string',
   user: 'user',
@@ -84,7 +97,9 @@ function checkName(fn: string, name: unknown): string {
 }
 
 function noBoth(fn: string, o: FindOptions | undefined): void {
-  if (o?.container !== undefined && o.rootPid !== undefined) throw new NslocateError('USAGE', `${fn}(): give option container or option rootPid, not both`)
+  for (const k of ['container', 'pod', 'containerName'] as const) {
+    if (o?.[k] !== undefined && o.rootPid !== undefined) throw new NslocateError('USAGE', `${fn}(): give option ${k} or option rootPid, not both`)
+  }
 }
 
 /** locate(NAME, OPTIONS) or locate({name, ...OPTIONS}): the name, and the checked copy of the options. */
@@ -110,20 +125,20 @@ export async function locate(options: FindOptions & {name: string}): Promise<Loc
 export async function locate(nameOrOptions: unknown, options?: unknown): Promise<LocateResult> {
   const a = nameAndOptions<FindOptions>('locate', nameOrOptions, options, FIND)
   noBoth('locate', a.options)
-  const {container, ...rest} = a.options
-  if (container !== undefined) return (await import('../docker/in-container')).locateInContainer(a.name, container, rest)
+  const {spec, rest} = splitContainer(a.options)
+  if (spec) return (await import('../runtime/in-container')).locateInContainer(a.name, spec, rest)
   return (await import('../locate/locate')).locate({...rest, name: a.name})
 }
 
 /** locate() for tight loops: synchronous, and so without option container. */
-export function locateSync(name: string, options?: Omit<FindOptions, 'container'>): LocateResult
+export function locateSync(name: string, options?: Omit<FindOptions, ContainerOption>): LocateResult
 /** locateSync({name, ...options}): the same, with the name among the options. */
-export function locateSync(options: Omit<FindOptions, 'container'> & {name: string}): LocateResult
+export function locateSync(options: Omit<FindOptions, ContainerOption> & {name: string}): LocateResult
 /** The implementation of both overloads: checks the arguments; option container is a usage error. */
 export function locateSync(nameOrOptions: unknown, options?: unknown): LocateResult {
   const a = nameAndOptions<FindOptions>('locateSync', nameOrOptions, options, FIND)
-  if (a.options.container !== undefined)
-    throw new NslocateError('USAGE', "locateSync(): option container needs the engine's API, which is asynchronous: use locate()")
+  if (splitContainer(a.options).spec)
+    throw new NslocateError('USAGE', "locateSync(): options container and pod need the runtime's API, which is asynchronous: use locate()")
   return (require('../locate/locate') as typeof import('../locate/locate')).locate({...a.options, name: a.name})
 }
 
@@ -133,8 +148,8 @@ export async function signal(name: string, sig: string | number, options?: Signa
   if (typeof sig !== 'string' && typeof sig !== 'number') throw new NslocateError('USAGE', `signal(): the signal must be a name or a number, not ${shown(sig)}`)
   const o = readOptions<SignalOptions>('signal', options, SIGNAL)
   noBoth('signal', o)
-  const {container, ...rest} = o
-  if (container !== undefined) return (await import('../docker/in-container')).signalInContainer(name, String(sig), container, rest)
+  const {spec, rest} = splitContainer(o)
+  if (spec) return (await import('../runtime/in-container')).signalInContainer(name, String(sig), spec, rest)
   return (await import('../signal/signal')).signal(name, sig, rest)
 }
 
@@ -145,13 +160,13 @@ export async function waitFor(name: string, condition: WaitCondition, options?: 
     throw new NslocateError('USAGE', `waitFor(): the condition must be 'running' or 'stopped', not ${shown(condition)}`)
   const o = readOptions<WaitOptions>('waitFor', options, WAIT)
   noBoth('waitFor', o)
-  const {container, ...rest} = o
-  if (container !== undefined) return (await import('../docker/in-container')).waitInContainer(name, condition, container, rest)
+  const {spec, rest} = splitContainer(o)
+  if (spec) return (await import('../runtime/in-container')).waitInContainer(name, condition, spec, rest)
   return (await import('../signal/signal')).waitFor(name, condition, rest)
 }
 
 /** list()'s options: find's, but for pidfile and env (list reads every pidfile of the search path, or of dir). */
-export type ListOptions = Pick<FindOptions, 'dir' | 'allowUnsafe' | 'rootPid' | 'container' | 'exec' | 'processName' | 'user' | 'procfs'>
+export type ListOptions = Pick<FindOptions, 'dir' | 'allowUnsafe' | 'rootPid' | ContainerOption | 'exec' | 'processName' | 'user' | 'procfs'>
 // find's options but the pidfile (list reads every one) and env (list searches the default directories of the caller's uid)
 const {pidfile: _pidfile, env: _env, ...LIST} = FIND
 
@@ -159,8 +174,8 @@ const {pidfile: _pidfile, env: _env, ...LIST} = FIND
 export async function list(options?: ListOptions): Promise<ListResult> {
   const o = readOptions<ListOptions>('list', options, LIST)
   noBoth('list', o)
-  const {container, ...rest} = o
-  if (container !== undefined) return (await import('../docker/in-container')).listInContainer(container, rest)
+  const {spec, rest} = splitContainer(o)
+  if (spec) return (await import('../runtime/in-container')).listInContainer(spec, rest)
   return (await import('../list/list')).list(rest)
 }
 
@@ -179,7 +194,7 @@ export async function acquire(nameOrOptions: unknown, options?: unknown): Promis
   return (await import('../acquire/acquire')).acquire({...a.options, name: a.name})
 }
 
-/** The containers the engine runs, each with the pidfiles found in it. */
+/** The running containers of every runtime that answers (Docker, Podman, the CRI), each with the pidfiles found in it. */
 export async function listContainers(): Promise<ContainerServices[]> {
-  return (await import('../docker/in-container')).listContainers()
+  return (await import('../runtime/in-container')).listContainers()
 }

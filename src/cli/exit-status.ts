@@ -68,7 +68,7 @@ export const EXIT_STATUS: Record<CommandName, CommandExitStatus> = {
       row(
         4,
         ['unknown'],
-        ['NATIVE_LOAD', 'UNSUPPORTED', 'PERMISSION', 'UNSAFE_PIDFILE', 'NOT_VISIBLE', 'GONE', 'CONFLICT', 'DOCKER', 'IO'],
+        ['NATIVE_LOAD', 'UNSUPPORTED', 'PERMISSION', 'UNSAFE_PIDFILE', 'NOT_VISIBLE', 'GONE', 'CONFLICT', 'DOCKER', 'RUNTIME', 'IO'],
         'Cannot tell (`unknown`: unsafe, unreadable or ambiguous pidfile, a possible service in another PID namespace that nothing identifies, a process that does not match `--exec`, `--process-name` or `--user`, or permission denied on the pidfile or a directory on the way, which is never taken for "no pidfile"), or an error such as a missing native addon. The message says which.',
       ),
     ],
@@ -81,7 +81,7 @@ export const EXIT_STATUS: Record<CommandName, CommandExitStatus> = {
       row(
         4,
         ['incomplete'],
-        ['NATIVE_LOAD', 'UNSUPPORTED', 'PERMISSION', 'UNSAFE_PIDFILE', 'NOT_RUNNING', 'NOT_VISIBLE', 'GONE', 'CONFLICT', 'TIMEOUT', 'DOCKER', 'IO'],
+        ['NATIVE_LOAD', 'UNSUPPORTED', 'PERMISSION', 'UNSAFE_PIDFILE', 'NOT_RUNNING', 'NOT_VISIBLE', 'GONE', 'CONFLICT', 'TIMEOUT', 'DOCKER', 'RUNTIME', 'IO'],
         'A directory could not be read (the others are still listed), or an error.',
       ),
     ],
@@ -105,7 +105,7 @@ export const EXIT_STATUS: Record<CommandName, CommandExitStatus> = {
       row(
         4,
         ['not_permitted', 'refused'],
-        ['NATIVE_LOAD', 'UNSUPPORTED', 'PERMISSION', 'UNSAFE_PIDFILE', 'NOT_VISIBLE', 'CONFLICT', 'DOCKER', 'IO'],
+        ['NATIVE_LOAD', 'UNSUPPORTED', 'PERMISSION', 'UNSAFE_PIDFILE', 'NOT_VISIBLE', 'CONFLICT', 'DOCKER', 'RUNTIME', 'IO'],
         "Not permitted: nslocate cannot tell which process it is (unsafe, unreadable or ambiguous pidfile, `identity_mismatch`, or `permission_denied` on the way to it), the holder cannot be seen from here, the process is one nslocate never signals (see *Signal safety* under NOTES), it is outside the `--root-pid`/`--container` target's PID namespace (`outside_target_namespace`), the scope was refused (`shared_cgroup`, nslocate's own process group), or kill(2) permission was denied (also with `--dry-run`, which makes the kernel's permission check too). Nothing was signalled.",
       ),
       row(
@@ -137,7 +137,7 @@ export const EXIT_STATUS: Record<CommandName, CommandExitStatus> = {
       row(
         4,
         ['cannot_tell'],
-        ['NATIVE_LOAD', 'UNSUPPORTED', 'PERMISSION', 'UNSAFE_PIDFILE', 'NOT_RUNNING', 'NOT_VISIBLE', 'GONE', 'CONFLICT', 'DOCKER', 'IO'],
+        ['NATIVE_LOAD', 'UNSUPPORTED', 'PERMISSION', 'UNSAFE_PIDFILE', 'NOT_RUNNING', 'NOT_VISIBLE', 'GONE', 'CONFLICT', 'DOCKER', 'RUNTIME', 'IO'],
         "Cannot tell (state `unknown`: unsafe, unreadable or ambiguous pidfile, `identity_mismatch`, or `permission_denied` on the way to it, so `--for stopped` never succeeds on a denial; a `--root-pid` process that was not a namespace's init exited), or an error. While the pidfile is locked and still empty, `--for running` keeps waiting even if its holder does not match the identity options (it may be a supervisor).",
       ),
     ],
@@ -190,7 +190,7 @@ export const EXIT_STATUS: Record<CommandName, CommandExitStatus> = {
       row(
         125,
         ['failed', 'interrupted'],
-        ['NATIVE_LOAD', 'UNSUPPORTED', 'PERMISSION', 'NOT_RUNNING', 'NOT_VISIBLE', 'GONE', 'DOCKER', 'IO'],
+        ['NATIVE_LOAD', 'UNSUPPORTED', 'PERMISSION', 'NOT_RUNNING', 'NOT_VISIBLE', 'GONE', 'DOCKER', 'RUNTIME', 'IO'],
         '`run` itself failed: the pidfile or its directory could not be created or opened (permission, read-only file system, not a directory), the pid could not be written (no space left on the device), the child could not be forked, or the native addon is missing; or `run` was interrupted (TERM, INT, HUP, QUIT, USR1, USR2 or WINCH) while it was still taking the pidfile, before the command was started: it then removes the file and says `interrupted by SIGTERM before COMMAND was started`. COMMAND was not executed: it is started held before it executes and is only let go once its pid is in the file; when the write fails, the held child exits without running anything and the file is removed.',
       ),
       row(126, ['cannot_execute'], [], 'COMMAND was found but cannot be executed (not executable, a directory, an exec format error).'),
@@ -204,7 +204,7 @@ export const EXIT_STATUS: Record<CommandName, CommandExitStatus> = {
       row(
         4,
         [],
-        ['DOCKER', 'PERMISSION', 'IO', 'NATIVE_LOAD', 'UNSUPPORTED', 'TIMEOUT'],
+        ['DOCKER', 'RUNTIME', 'PERMISSION', 'IO', 'NATIVE_LOAD', 'UNSUPPORTED', 'TIMEOUT'],
         'The engine could not be asked (unreachable, permission denied on the socket), or an error.',
       ),
     ],

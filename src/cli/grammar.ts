@@ -90,16 +90,40 @@ export const pidfileFlags = {
   },
 } as const satisfies Record<string, FlagSpec>
 
-/** --container and --root-pid: the namespaces to look in (mutually exclusive). */
+/** --container, --pod (+ --container-name, --runtime) and --root-pid: the namespaces to look in (mutually exclusive). */
 export const containerFlags = {
   // An empty value (CID=$(docker ps -q ...) found nothing) must never mean "no container", which
-  // would search the host: commands test `!== undefined`, and containerTarget() refuses '' (USAGE).
+  // would search the host: commands test `!== undefined`, and select.ts refuses '' (USAGE).
   container: {
     option: 'container',
     type: 'string',
-    summary: 'The service runs in this Docker container (name or id): read its pidfile inside the container, through the Docker API.',
+    summary:
+      'The service runs in this container (name or id; docker://REF, podman://REF or cri://REF names the runtime): read its pidfile inside the container, found through its runtime.',
     helpValue: 'REF',
-    exclusive: ['root-pid'],
+    exclusive: ['root-pid', 'pod'],
+  },
+  pod: {
+    option: 'pod',
+    type: 'string',
+    summary:
+      'The service runs in a container of this Kubernetes pod (NAMESPACE/NAME, or NAME in namespace default), found through the CRI (containerd, CRI-O); with --runtime podman, a Podman pod NAME.',
+    helpValue: 'NAMESPACE/NAME',
+    exclusive: ['root-pid', 'container'],
+  },
+  'container-name': {
+    option: 'containerName',
+    type: 'string',
+    summary: "With --pod: the pod's container the service runs in (needed when the pod has more than one).",
+    helpValue: 'NAME',
+  },
+  runtime: {
+    option: 'runtime',
+    type: 'option',
+    options: ['auto', 'docker', 'podman', 'cri'],
+    default: 'auto',
+    summary:
+      'The runtime --container or --pod asks: docker, podman, cri (Kubernetes: containerd, CRI-O), or auto, the first socket that answers and knows the container (the order is in nslocate(1)).',
+    helpValue: 'auto|docker|podman|cri',
   },
   // max: PID_MAX_LIMIT - 1 (2^22 - 1), above which no kernel has a pid; the running kernel's pid_max
   // is checked by the library (validateRootPid in src/locate/name.ts): a usage error either way.
@@ -110,7 +134,7 @@ export const containerFlags = {
     helpValue: 'PID',
     min: 1,
     max: 4194303,
-    exclusive: ['container'],
+    exclusive: ['container', 'pod'],
   },
 } as const satisfies Record<string, FlagSpec>
 

@@ -8,6 +8,7 @@ import {CommandName, statusOf} from './exit-status'
 export const JSON_KEYS: Readonly<Record<string, string>> = {
   waitedMs: 'waited_ms',
   dryRun: 'dry_run',
+  podUid: 'pod_uid',
   wouldDeliver: 'would_deliver',
   defaultAction: 'default_action',
   noEffect: 'no_effect',

@@ -2,7 +2,7 @@
  * Flags and library options, both ways, generated from the grammar's `option` keys
  * (src/cli/grammar.ts): the options a parsed command line gives (both the oclif path and the
  * start-up fast path), the argv that gives back those options (the helper container's command,
- * src/docker/in-container.ts), and the flag a library error's option is shown as (contract 1 of
+ * src/runtime/in-container.ts), and the flag a library error's option is shown as (contract 1 of
  * issue 18: `err.render(flagNamer)`).
  */
 import type {OptionNamer} from '../errors'

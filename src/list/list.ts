@@ -1,7 +1,7 @@
 /**
  * list(): every pidfile `find` would find, each located as `find` would (the library side of
  * `nslocate list`). Synchronous, as locate() is; a Docker container is listInContainer()
- * (src/docker/in-container.ts), asynchronous, as locateInContainer() is.
+ * (src/runtime/in-container.ts), asynchronous, as locateInContainer() is.
  */
 import fs = require('node:fs')
 import path = require('node:path')

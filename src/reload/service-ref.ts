@@ -1,10 +1,11 @@
 /**
- * One service as the sidecar commands name it (NAME plus --pidfile/--dir/--root-pid/--container),
+ * One service as the sidecar commands name it (NAME plus --pidfile/--dir/--root-pid/--container/--pod),
  * located or signalled through the same library calls as `find` and `signal`, afresh each time.
  */
 import {NslocateError, OptionNamer, libraryNamer} from '../errors'
 import {LocateResult, locate} from '../locate/locate'
 import {SignalOptions, SignalResult, signal} from '../signal/signal'
+import {ContainerSpec, splitContainer} from '../runtime/spec'
 
 /** One service as the sidecar commands name it: NAME, and where to look for it. */
 export interface ServiceRef {
@@ -14,6 +15,9 @@ export interface ServiceRef {
   allowUnsafe?: boolean
   rootPid?: number
   container?: string
+  pod?: string
+  containerName?: string
+  runtime?: ContainerSpec['runtime']
 }
 
 function common(ref: ServiceRef) {
@@ -22,7 +26,8 @@ function common(ref: ServiceRef) {
 
 /** locate() of the service, here or in its container. */
 export async function locateService(ref: ServiceRef): Promise<LocateResult> {
-  if (ref.container !== undefined) return (await import('../docker/in-container')).locateInContainer(ref.name, ref.container, common(ref))
+  const {spec} = splitContainer(ref)
+  if (spec) return (await import('../runtime/in-container')).locateInContainer(ref.name, spec, common(ref))
   return locate({name: ref.name, ...common(ref), rootPid: ref.rootPid})
 }
 
@@ -32,7 +37,8 @@ export async function signalService(
   sig: string,
   extra: Pick<SignalOptions, 'scope' | 'requireHandler'> = {},
 ): Promise<SignalResult & {helper?: string}> {
-  if (ref.container !== undefined) return (await import('../docker/in-container')).signalInContainer(ref.name, sig, ref.container, {...common(ref), ...extra})
+  const {spec} = splitContainer(ref)
+  if (spec) return (await import('../runtime/in-container')).signalInContainer(ref.name, sig, spec, {...common(ref), ...extra})
   return signal(ref.name, sig, {...common(ref), ...extra, rootPid: ref.rootPid})
 }
 

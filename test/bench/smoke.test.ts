@@ -52,6 +52,7 @@ test('options are parsed strictly: --help lists the measurements; a bad option i
       'signal',
       'wait',
       'find-container',
+      'runtimes',
       'reload',
       'serve',
       'list-scale',

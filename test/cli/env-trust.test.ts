@@ -17,7 +17,9 @@ import * as path from 'node:path'
 
 import {BIN, CliResult, cli, runCollect, tmpdir} from '../helpers/cli'
 import {FakeEngine, startFakeEngine} from '../helpers/fake-engine'
+import {stopAll} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
+import {spawnVictim} from '../helpers/victims'
 
 if (process.getuid?.() !== 0) throw new Error('these tests plant files as a second user: run them as root (the test machines do)')
 
@@ -31,6 +33,7 @@ beforeAll(() => {
   fs.chmodSync(dir, 0o755)
 })
 afterAll(async () => {
+  await stopAll()
   for (const e of engines) await e.close()
   mallory?.remove()
   fs.rmSync(dir, {recursive: true, force: true})
@@ -40,6 +43,16 @@ afterAll(async () => {
 async function engineAt(socket: string): Promise<FakeEngine> {
   const e = await startFakeEngine(socket, (_m, url) =>
     url.startsWith('/containers/json') ? {kind: 'json', body: []} : {kind: 'json', status: 404, body: {message: 'No such container: web'}},
+  )
+  engines.push(e)
+  return e
+}
+
+/** A fake engine that says container web runs with State.Pid `pid` (a process of root's): a lie the socket's owner tells. */
+async function lyingEngineAt(socket: string, pid: number): Promise<FakeEngine> {
+  const web = {Id: 'e'.repeat(64), Name: '/web', Config: {Image: 'web:latest', Labels: {}}, State: {Running: true, Pid: pid}, HostConfig: {PidMode: ''}}
+  const e = await startFakeEngine(socket, (_m, url) =>
+    url.startsWith('/containers/json') ? {kind: 'json', body: [{Id: web.Id, Names: ['/web']}]} : {kind: 'json', body: web},
   )
   engines.push(e)
   return e
@@ -92,19 +105,32 @@ describe('the Docker socket', () => {
     expect(e.connections).toBe(0)
   })
 
-  test('the socket file itself owned by the other user, in a directory root owns: refused, no connection', async () => {
+  test("DOCKER_HOST naming the other user's own socket: used as hers, for her containers only; an answer naming root's process is refused and it receives nothing", async () => {
     const sub = fs.mkdtempSync(path.join(dir, 'own-'))
     fs.chmodSync(sub, 0o755)
     const socket = path.join(sub, 'docker.sock')
-    const e = await engineAt(socket)
+    const victim = await spawnVictim()
+    const e = await lyingEngineAt(socket, victim.pid)
     fs.chownSync(socket, mallory.uid, mallory.gid)
-    const r = await cli(['find', 'app', '--container', 'web', '--json'], {env: {DOCKER_HOST: `unix://${socket}`}})
-    expect(r.status).toBe(4)
-    expect(json(r.stdout).error.message).toContain(
-      `refusing the Docker socket ${socket}: owned by uid ${mallory.uid} (${mallory.name}), not by root or the caller (uid 0)`,
-    )
-    expect(json(r.stdout).error.message).toContain(`DOCKER_HOST=unix://${socket} names it: point DOCKER_HOST at a socket owned by root or by you`)
-    expect(e.connections).toBe(0)
+    for (const args of [
+      ['find', 'app', '--container', 'web'],
+      ['signal', 'app', 'TERM', '--container', 'web'],
+      ['signal', 'app', 'KILL', '--container', 'web', '--scope', 'cgroup'],
+      ['wait', 'app', '--for', 'stopped', '--container', 'web', '--timeout', '1s'],
+    ]) {
+      const r = await cli([...args, '--json'], {env: {DOCKER_HOST: `unix://${socket}`}})
+      const err = json(r.stdout)?.error
+      expect({args, status: r.status, code: err?.code}).toEqual({args, status: 4, code: 'DOCKER'})
+      expect(err.message).toContain(`refusing the answer of uid ${mallory.uid}'s socket unix://${socket}`)
+      expect(err.message).toContain('Nothing was signalled')
+    }
+    expect(e.requests.length).toBeGreaterThan(0) // asked, as her socket
+    // `containers` lists it, but looks inside nothing the socket names.
+    const c = await cli(['containers', '--json'], {env: {DOCKER_HOST: `unix://${socket}`}})
+    expect(c.status).toBe(0)
+    expect(json(c.stdout)).toEqual([expect.objectContaining({name: 'web', runtime: 'docker', visible: false, services: []})])
+    expect(victim.received()).toEqual([])
+    expect(fs.readFileSync(`/proc/${victim.pid}/stat`, 'utf8')).not.toMatch(/\) [ZX] /)
   })
 
   test('a root-owned socket in a directory others may write (0777, not sticky): refused; the same directory made sticky (1777): used', async () => {
@@ -124,21 +150,35 @@ describe('the Docker socket', () => {
     expect(e.requests).toEqual(['GET /containers/web/json'])
   })
 
-  test("a root-owned symlink to a socket in the other user's directory: the target is judged, refused, no connection", async () => {
+  test("a root-owned symlink to a socket in the other user's directory: the target is judged, hers; a lie about root's process is refused", async () => {
     const theirs = fs.mkdtempSync(path.join(dir, 'theirs-'))
     fs.chmodSync(theirs, 0o755)
     const socket = path.join(theirs, 'docker.sock')
-    const e = await engineAt(socket)
+    const victim = await spawnVictim()
+    const e = await lyingEngineAt(socket, victim.pid)
     chownR(socket, dir, mallory)
     const link = path.join(dir, 'link.sock')
     fs.symlinkSync(socket, link)
-    const r = await cli(['find', 'app', '--container', 'web', '--json'], {env: {DOCKER_HOST: `unix://${link}`}})
+    const r = await cli(['signal', 'app', 'TERM', '--container', 'web', '--json'], {env: {DOCKER_HOST: `unix://${link}`}})
     expect(r.status).toBe(4)
-    expect(json(r.stdout).error.message).toContain(`refusing the Docker socket ${link} (on its path: ${theirs}): owned by uid ${mallory.uid}`)
+    expect(json(r.stdout).error.message).toContain(`refusing the answer of uid ${mallory.uid}'s socket unix://${link}`)
+    expect(e.requests).toContain('GET /containers/web/json')
+    expect(victim.received()).toEqual([])
+  })
+
+  test("the other user's socket in a directory a third user may write: refused outright, no connection", async () => {
+    const shared = fs.mkdtempSync(path.join(dir, 'shared-'))
+    fs.chmodSync(shared, 0o777)
+    const socket = path.join(shared, 'docker.sock')
+    const e = await engineAt(socket)
+    fs.chownSync(socket, mallory.uid, mallory.gid)
+    const r = await cli(['find', 'app', '--container', 'web', '--json'], {env: {DOCKER_HOST: `unix://${socket}`}})
+    expect(r.status).toBe(4)
+    expect(json(r.stdout).error.message).toContain(`refusing the Docker socket ${socket}`)
     expect(e.connections).toBe(0)
   })
 
-  test("controls: a root-owned socket in root-owned directories is used by root; the user's own socket is used by the user", async () => {
+  test("controls: a root-owned socket in root-owned directories is used by root; the user's own socket is used by the user, and by root as hers", async () => {
     const sub = fs.mkdtempSync(path.join(dir, 'root-'))
     fs.chmodSync(sub, 0o755)
     const rootSock = path.join(sub, 'docker.sock')
@@ -154,10 +194,10 @@ describe('the Docker socket', () => {
     const m = await cliAs(mallory, ['find', 'app', '--container', 'web', '--json'], {DOCKER_HOST: `unix://${own}`})
     expect({status: m.status, error: json(m.stdout)?.error?.code}).toEqual({status: 3, error: 'NOT_RUNNING'})
     expect(mine.connections).toBe(1)
-    // ... and the same socket is refused to root.
+    // ... and root, naming it in DOCKER_HOST, uses it as hers (her containers only): it knows no container web.
     const asRoot = await cli(['find', 'app', '--container', 'web', '--json'], {env: {DOCKER_HOST: `unix://${own}`}})
-    expect(asRoot.status).toBe(4)
-    expect(mine.connections).toBe(1)
+    expect({status: asRoot.status, error: json(asRoot.stdout)?.error?.code}).toEqual({status: 3, error: 'NOT_RUNNING'})
+    expect(mine.connections).toBe(2)
   })
 })
 

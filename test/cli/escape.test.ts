@@ -158,7 +158,7 @@ describe('containers: names chosen by an engine', () => {
     const r = await cli(['containers'], {env: {DOCKER_HOST: `unix://${engine.socket}`}})
     expect(r.status).toBe(0)
     expectClean(r.stdout, 'containers stdout')
-    expect(r.stdout.split('\n')[0]).toBe(`we\\x1b[2Jb\\x0afake-line (${ID.slice(0, 12)}, img\\x1b[1m, init pid ${pid})`)
+    expect(r.stdout.split('\n')[0]).toBe(`docker  we\\x1b[2Jb\\x0afake-line (${ID.slice(0, 12)}, img\\x1b[1m, init pid ${pid})`)
     const j = JSON.parse((await cli(['containers', '--json'], {env: {DOCKER_HOST: `unix://${engine.socket}`}})).stdout)
     expect(j[0].name).toBe(NAME.slice(1))
     expect(j[0].image).toBe('img\x1b[1m')

@@ -43,10 +43,10 @@ test.each([...FAST_COMMANDS])(
 
 test("find's bundle leaves out the Docker client and signal(): --container loads them from dist/src", () => {
   const find = fs.readFileSync(path.join(FAST, 'find.js'), 'utf8')
-  expect(find).not.toContain('dist/src/docker/docker.js')
+  expect(find).not.toContain('dist/src/runtime/docker.js')
   expect(find).not.toContain('dist/src/signal/signal.js')
-  expect(find).toContain('require("../src/docker/in-container.js")')
-  expect(fs.existsSync(path.join(FAST, '../src/docker/in-container.js'))).toBe(true)
+  expect(find).toContain('require("../src/runtime/in-container.js")')
+  expect(fs.existsSync(path.join(FAST, '../src/runtime/in-container.js'))).toBe(true)
 })
 
 test('a stale cache (from another source) is rejected and the command still answers', () => {

@@ -1,6 +1,6 @@
 /**
  * Library options -> command line -> library options, for every flag of every command: the helper
- * container's argv (src/docker/in-container.ts helperArgv(), built by src/cli/options.ts flagsOf()
+ * container's argv (src/runtime/in-container.ts helperArgv(), built by src/cli/options.ts flagsOf()
  * from the grammar) must give the helper exactly the options the caller asked for, through both
  * parsers (the start-up fast parser and oclif's). A flag added to the grammar is covered here at once;
  * --require-handler was lost on the helper route when that argv was written by hand.
@@ -16,7 +16,7 @@ import Wait from '../../commands/wait'
 import {fastParse} from '../../src/cli/fast-parse'
 import {CommandGrammar, FlagSpec, GRAMMAR} from '../../src/cli/grammar'
 import {flagsOf, optionsOf} from '../../src/cli/options'
-import {helperArgv} from '../../src/docker/in-container'
+import {helperArgv} from '../../src/runtime/in-container'
 
 const CLASSES = {find: Find, list: List, signal: Signal, wait: Wait, run: Run, reload: Reload, serve: Serve, containers: Containers} as const
 type Id = keyof typeof CLASSES
@@ -110,24 +110,25 @@ describe('options -> flags -> options, for every flag of every command', () => {
 })
 
 describe("the helper container's argv (find, signal, wait through --container)", () => {
+  const WHERE = ['container', 'rootPid', 'pod', 'containerName', 'runtime']
   const every = (id: 'find' | 'signal' | 'wait'): Record<string, unknown> => {
     const o: Record<string, unknown> = {}
     for (const spec of Object.values(GRAMMAR[id].flags)) {
-      // pidfile and dir exclude each other; container and rootPid are the helper's own (it gets --root-pid)
-      if (spec.option === undefined || ['dir', 'container', 'rootPid'].includes(spec.option)) continue
+      // pidfile and dir exclude each other; where the container is (container, pod, containerName,
+      // runtime) is the host's business, and rootPid the helper's own (it gets --root-pid)
+      if (spec.option === undefined || ['dir', ...WHERE].includes(spec.option)) continue
       o[spec.option] = values(spec).at(-1)
     }
     return o
   }
 
   test.each(['find', 'signal', 'wait'] as const)('%s: every option reaches the helper', async (id) => {
-    const options = {...every(id), container: 'web', rootPid: 7}
+    const options = {...every(id), container: 'web', rootPid: 7, pod: 'shop/web-0', containerName: 'app', runtime: 'cri'}
     const args = id === 'signal' ? ['web', 'TERM'] : ['web']
     const argv = helperArgv(id, args, options)
     expect(argv.slice(0, args.length + 1)).toEqual([id, ...args])
-    expect(argv).not.toContain('--container')
-    expect(argv).not.toContain('--root-pid')
-    const {container: _c, rootPid: _r, ...want} = options
+    for (const flag of ['--container', '--root-pid', '--pod', '--container-name', '--runtime']) expect(argv).not.toContain(flag)
+    const {container: _c, rootPid: _r, pod: _p, containerName: _n, runtime: _t, ...want} = options
     const g: CommandGrammar = GRAMMAR[id]
     const fast = fastParse(g, argv.slice(1))
     expect(fast).not.toBeNull()

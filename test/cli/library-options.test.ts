@@ -213,7 +213,7 @@ describe('issue 18: every public function checks its options object', () => {
     ]) {
       expect((await usageAsync(p)).message).toMatch(/give option container or option rootPid, not both$/)
     }
-    expect(usage(() => locate('svc', {container: 'c'} as never)).message).toMatch(/^locateSync\(\): option container needs the engine's API/)
+    expect(usage(() => locate('svc', {container: 'c'} as never)).message).toMatch(/^locateSync\(\): options container and pod need the runtime's API/)
   })
 
   test('locate() answers as locateSync() does, as a promise', async () => {

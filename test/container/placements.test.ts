@@ -22,7 +22,7 @@ import * as path from 'node:path'
 
 import type {StartedTestContainer} from 'testcontainers'
 
-import {demux} from '../../src/docker/docker'
+import {demux} from '../../src/runtime/docker'
 import {cli, cliJson, isAlive, killTracked, sh, track, until} from '../helpers/cli'
 import {APP_IMAGE, RUN_ID, describeWithEngine, docker, engineEndpoint, ensureImages, testLabels, testcontainers} from '../helpers/engine'
 

@@ -3,7 +3,7 @@
  * privilege that safety tests need. Names are unique per call, so test files and parallel runs
  * never share one. Needs root (useradd/userdel from Debian's passwd package).
  */
-import {execFileSync} from 'node:child_process'
+import {execFileSync, spawnSync} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -48,9 +48,16 @@ export function createTestUser(tag: string): TestUser {
       try {
         execFileSync('pkill', ['-KILL', '-U', String(uid)], {stdio: 'ignore'})
       } catch {}
-      try {
-        execFileSync('userdel', [name], {stdio: 'ignore'})
-      } catch {}
+      // userdel fails while another test file's useradd or userdel holds /etc/passwd's lock: try again for up to 10 s.
+      for (let i = 0; i < 100; i++) {
+        try {
+          execFileSync('userdel', [name], {stdio: 'ignore'})
+          break
+        } catch {
+          if (spawnSync('id', ['-u', name], {stdio: 'ignore'}).status !== 0) break // gone after all
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100)
+        }
+      }
       fs.rmSync(home, {recursive: true, force: true})
     },
   }

@@ -15,7 +15,7 @@ import * as http from 'node:http'
 import * as os from 'node:os'
 import * as path from 'node:path'
 
-import {demux} from '../../src/docker/docker'
+import {demux} from '../../src/runtime/docker'
 import {killTracked, until} from '../helpers/cli'
 import {ROOT, describeWithEngine, docker, testLabels} from '../helpers/engine'
 import {ConfigMapVolume} from './configmap'

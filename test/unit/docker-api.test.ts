@@ -17,9 +17,9 @@ import * as path from 'node:path'
 
 import nock from 'nock'
 
-import {containerTarget} from '../../src/docker/container-target'
-import {dockerApi, dockerError, engineEndpoint} from '../../src/docker/docker'
-import {listContainers, locateInContainer, signalInContainer} from '../../src/docker/in-container'
+import {containerTarget} from '../../src/runtime/container-target'
+import {dockerApi, dockerError, engineEndpoint} from '../../src/runtime/docker'
+import {listContainers, locateInContainer, signalInContainer} from '../../src/runtime/in-container'
 import {NslocateError} from '../../src/errors'
 
 const dockerWhere = (env: NodeJS.ProcessEnv) => engineEndpoint(env).where
@@ -219,7 +219,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nslocate-nosock-'))
     try {
       process.env.DOCKER_HOST = `unix://${dir}/docker.sock`
-      const e = await caught(async () => (await dockerApi()).inspect('web'))
+      const e = await caught(async () => (await dockerApi()).inspect({ref: 'web'}))
       expect(e).toMatchObject({code: 'DOCKER'})
       expect(e.message).toContain(`cannot reach the Docker engine at unix://${dir}/docker.sock (ENOENT) while trying to inspect container web`)
     } finally {
@@ -241,7 +241,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
       .get(`/containers/${other}/json`)
       .reply(404, {message: `No such container: ${other}`})
     const api = await dockerApi()
-    expect(await api.list()).toEqual([{id: ID, name: 'web', image: 'web:1', running: false, pid: 0, pidMode: ''}])
+    expect(await api.list()).toEqual([{id: ID, name: 'web', runtime: 'docker', image: 'web:1', running: false, hostPid: 0, pidMode: '', labels: {}}])
   })
 
   test('containers: one that stops between list and the /proc look (inspect says not running) is skipped', async () => {

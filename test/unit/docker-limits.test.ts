@@ -8,8 +8,8 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 
-import {engineEndpoint} from '../../src/docker/docker'
-import {DEFAULT_DEADLINE_MS, DEFAULT_MAX_BYTES, dockerLimits} from '../../src/docker/http'
+import {engineEndpoint} from '../../src/runtime/docker'
+import {DEFAULT_DEADLINE_MS, DEFAULT_MAX_BYTES, dockerLimits} from '../../src/runtime/http'
 import {NslocateError} from '../../src/errors'
 
 const dockerSocket = (env: NodeJS.ProcessEnv) => engineEndpoint(env).socket

@@ -1,4 +1,5 @@
 /** `nslocate find NAME`: is the service running, and which process is it from here? */
+import {ContainerSpec, splitContainer} from '../../runtime/spec'
 import type {CommandModule, Invocation, Output} from '../command'
 import {statusOf} from '../exit-status'
 import {formatFind} from '../format'
@@ -12,14 +13,14 @@ export const findCommand: CommandModule = {
   id: 'find',
   grammar,
   run(inv: Invocation, out: Output): number | Promise<number> {
-    const {container, ...opts} = optionsOf(grammar, inv.flags) as Partial<LocateOptions> & {container?: string}
+    const {spec, rest: opts} = splitContainer(optionsOf(grammar, inv.flags) as Partial<LocateOptions> & ContainerSpec)
     const done = (result: LocateResult): number => {
       if (out.json) out.logJson(resultJson('find', result))
       else if (!inv.flags.quiet) out.log(formatFind(result))
       return statusOf('find', result.state)
     }
-    if (container === undefined) return done(locate({...opts, name: inv.args.name}))
-    // Loaded only for --container (find's bundle leaves the Docker client out: scripts/bundle-fast.js).
-    return import('../../docker/in-container').then(({locateInContainer}) => locateInContainer(inv.args.name, container, opts)).then(done)
+    if (!spec) return done(locate({...opts, name: inv.args.name}))
+    // Loaded only for --container and --pod (find's bundle leaves the Docker client out: scripts/bundle-fast.js).
+    return import('../../runtime/in-container').then(({locateInContainer}) => locateInContainer(inv.args.name, spec, opts)).then(done)
   },
 }

@@ -1,4 +1,5 @@
 /** `nslocate list`: every pidfile find would find, one row each. */
+import {ContainerSpec, splitContainer} from '../../runtime/spec'
 import type {CommandModule, Invocation, Output} from '../command'
 import {statusOf} from '../exit-status'
 import {formatList} from '../format'
@@ -13,9 +14,9 @@ export const listCommand: CommandModule = {
   id: 'list',
   grammar,
   run(inv: Invocation, out: Output): number | Promise<number> {
-    const {container, ...opts} = optionsOf(grammar, inv.flags) as ListOptions & {container?: string}
-    if (container === undefined) return print(list(opts), out)
-    return import('../../docker/in-container').then(({listInContainer}) => listInContainer(container, opts)).then((r) => print(r, out))
+    const {spec, rest: opts} = splitContainer(optionsOf(grammar, inv.flags) as ListOptions & ContainerSpec)
+    if (!spec) return print(list(opts), out)
+    return import('../../runtime/in-container').then(({listInContainer}) => listInContainer(spec, opts)).then((r) => print(r, out))
   },
 }
 

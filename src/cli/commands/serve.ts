@@ -39,8 +39,8 @@ export const serveCommand: CommandModule = {
 
 /** The service NAME as reload and serve watch it: where its pidfile is (the options of find). */
 export function serviceOf(name: string, where: Record<string, unknown>): ServiceRef {
-  const {pidfile, dir, allowUnsafe, rootPid, container} = where as Omit<ServiceRef, 'name'>
-  return {name, pidfile, dir, allowUnsafe, rootPid, container}
+  const {pidfile, dir, allowUnsafe, rootPid, container, pod, containerName, runtime} = where as Omit<ServiceRef, 'name'>
+  return {name, pidfile, dir, allowUnsafe, rootPid, container, pod, containerName, runtime}
 }
 
 /** A reader that went away (`| head -1`): stop as on TERM instead of dying on EPIPE. */

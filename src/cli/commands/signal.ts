@@ -1,4 +1,5 @@
 /** `nslocate signal NAME SIGNAL`: send SIGNAL to exactly the process find identifies, through a pidfd. */
+import {ContainerSpec, splitContainer} from '../../runtime/spec'
 import type {CommandModule, Invocation, Output} from '../command'
 import {signal as grammar} from '../grammar'
 import {optionsOf} from '../options'
@@ -12,9 +13,8 @@ export const signalCommand: CommandModule = {
   grammar,
   async run(inv: Invocation, out: Output): Promise<number> {
     const {name, signal: sig} = inv.args
-    const {container, ...opts} = optionsOf(grammar, inv.flags) as SignalOptions & {container?: string}
-    const result =
-      container === undefined ? await signal(name, sig, opts) : await (await import('../../docker/in-container')).signalInContainer(name, sig, container, opts)
+    const {spec, rest: opts} = splitContainer(optionsOf(grammar, inv.flags) as SignalOptions & ContainerSpec)
+    const result = !spec ? await signal(name, sig, opts) : await (await import('../../runtime/in-container')).signalInContainer(name, sig, spec, opts)
     return report('signal', out, result, () => [...dispositionLines(result.dispositions), ...result.skipped.map((s) => `  skipped pid ${s.pid}: ${s.reason}`)])
   },
 }

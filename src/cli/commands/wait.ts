@@ -1,4 +1,5 @@
 /** `nslocate wait NAME`: until NAME is running, or until it has stopped. */
+import {ContainerSpec, splitContainer} from '../../runtime/spec'
 import type {CommandModule, Invocation, Output} from '../command'
 import {wait as grammar} from '../grammar'
 import {optionsOf} from '../options'
@@ -11,11 +12,11 @@ export const waitCommand: CommandModule = {
   id: 'wait',
   grammar,
   async run(inv: Invocation, out: Output): Promise<number> {
-    const {container, condition, ...opts} = optionsOf(grammar, inv.flags) as WaitOptions & {container?: string; condition: WaitCondition}
-    const result =
-      container === undefined
-        ? await waitFor(inv.args.name, condition, opts)
-        : await (await import('../../docker/in-container')).waitInContainer(inv.args.name, condition, container, opts)
+    const {spec, rest} = splitContainer(optionsOf(grammar, inv.flags) as WaitOptions & ContainerSpec & {condition: WaitCondition})
+    const {condition, ...opts} = rest
+    const result = !spec
+      ? await waitFor(inv.args.name, condition, opts)
+      : await (await import('../../runtime/in-container')).waitInContainer(inv.args.name, condition, spec, opts)
     if (result.exit) result.message += ` (${describeExit(result.exit)})`
     return report('wait', out, result)
   },

@@ -9,48 +9,13 @@ import {dockerError} from './docker-error'
 import {EngineEndpoint, engineEndpoint} from './endpoint'
 import {DockerLimits, Endpoint, dockerLimits, guardedAgent, leanGet} from './http'
 import {checkSocket} from './socket-trust'
+import type {ContainerInfo, ContainerRuntime, HelperOptions, HelperRun} from './types'
 
 export {dockerError, engineEndpoint}
-export type {EngineEndpoint}
+export type {EngineEndpoint, HelperOptions, HelperRun}
 
-/** What nslocate uses of a container as the engine reports it. */
-export interface ContainerSummary {
-  id: string
-  name: string
-  image: string
-  running: boolean
-  /** State.Pid: the container's init, as a pid in the ENGINE's PID namespace (0 when not running) */
-  pid: number
-  /** HostConfig.PidMode ('' when the engine does not say: the container has a PID namespace of its own) */
-  pidMode?: string
-}
-
-/** A helper container to run: its image, command, PID mode, capabilities, labels, and how long it may take (ms). */
-export interface HelperOptions {
-  image: string
-  cmd: string[]
-  pidMode: string
-  capAdd?: string[]
-  timeoutMs: number
-  labels?: Record<string, string>
-}
-
-/** A helper container's result once it ended. */
-export interface HelperRun {
-  /** the helper's own exit status (as its process reported it) */
-  exitCode: number
-  stdout: string
-  stderr: string
-}
-
-/** The few Docker Engine API calls nslocate makes; `where` is the engine's address, for messages. */
-export interface DockerApi {
-  readonly where: string
-  inspect(ref: string): Promise<ContainerSummary>
-  list(): Promise<ContainerSummary[]>
-  /** Run a short-lived container to completion and remove it, whatever happens. */
-  runToCompletion(opts: HelperOptions): Promise<HelperRun>
-}
+/** The Docker Engine API as a ContainerRuntime: inspect, list and the helper container. */
+export type DockerApi = ContainerRuntime & Required<Pick<ContainerRuntime, 'runToCompletion'>>
 
 type DockerodeClient = import('dockerode')
 type Dockerode = (deadlineMs?: number) => Promise<DockerodeClient>
@@ -58,8 +23,9 @@ type RawContainer = {
   Id: string
   Name?: string
   Names?: string[]
-  Config?: {Image?: string}
+  Config?: {Image?: string; Labels?: Record<string, string> | null}
   Image?: string
+  Labels?: Record<string, string> | null
   State?: {Running?: boolean; Pid?: number} | string
   HostConfig?: {PidMode?: string}
 }
@@ -74,15 +40,28 @@ interface Engine {
 
 /** A DockerApi for the engine `env` names (DOCKER_HOST, ...), its socket checked first; throws USAGE on a bad NSLOCATE_DOCKER_* value. */
 export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<DockerApi> {
+  const {socket} = engineEndpoint(env)
+  if (socket) checkSocket(socket.path, socket.source, env)
+  return dockerRuntime(env)
+}
+
+/**
+ * The Docker engine `env` names (endpoint.ts), its socket ALREADY checked by the caller
+ * (select.ts's openRuntime()); throws USAGE on a bad NSLOCATE_DOCKER_* value.
+ */
+export async function dockerRuntime(env: NodeJS.ProcessEnv = process.env): Promise<DockerApi> {
   const {where, socket, lean} = engineEndpoint(env)
   const limits = dockerLimits(env)
   // The very socket that was checked is the one used: dockerode is given it, and never looks again.
-  if (socket) checkSocket(socket.path, socket.source, env)
   const e: Engine = {where, limits, lean, dockerode: dockerodeClients(env, socket?.path ?? null, limits)}
   if (!lean) await e.dockerode() // a DOCKER_HOST only dockerode understands: parse it now, as before
   return {
+    kind: 'docker',
     where,
-    inspect: (ref) => inspect(e, ref),
+    inspect: (sel) => {
+      if (!('ref' in sel)) throw new NslocateError('USAGE', (n) => `${n('pod')} names a Kubernetes pod (CRI) or a Podman pod; Docker has no pods`)
+      return inspect(e, sel.ref)
+    },
     list: () => list(e),
     runToCompletion: (opts) => runToCompletion(e, opts),
   }
@@ -114,21 +93,31 @@ function dockerodeClients(env: NodeJS.ProcessEnv, socketPath: string | null, lim
   }
 }
 
-function summarize(c: RawContainer, where: string): ContainerSummary {
+function summarize(c: RawContainer, where: string): ContainerInfo {
   if (!c || typeof c !== 'object' || typeof c.Id !== 'string' || c.State === undefined) {
     throw new NslocateError('DOCKER', `the Docker engine at ${where} answered without a container's Id and State: ${JSON.stringify(c).slice(0, 200)}`)
   }
+  const pid = typeof c.State === 'object' ? (c.State.Pid ?? 0) : 0
+  if (!Number.isSafeInteger(pid) || pid < 0) {
+    throw new NslocateError(
+      'DOCKER',
+      `the Docker engine at ${where} answered container ${c.Id.slice(0, 12)}'s State.Pid with ${JSON.stringify(pid)}, not a pid`,
+    )
+  }
+  const labels = c.Config?.Labels ?? c.Labels ?? {}
   return {
     id: c.Id,
     name: (c.Name ?? c.Names?.[0] ?? '').replace(/^\//, ''),
+    runtime: 'docker',
     image: c.Config?.Image ?? c.Image ?? '',
     running: typeof c.State === 'object' ? Boolean(c.State.Running) : c.State === 'running',
-    pid: typeof c.State === 'object' ? (c.State.Pid ?? 0) : 0,
+    hostPid: pid,
     pidMode: typeof c.HostConfig?.PidMode === 'string' ? c.HostConfig.PidMode : '',
+    labels: labels && typeof labels === 'object' ? labels : {},
   }
 }
 
-async function inspect(e: Engine, ref: string): Promise<ContainerSummary> {
+async function inspect(e: Engine, ref: string): Promise<ContainerInfo> {
   try {
     const body = e.lean
       ? await leanGet(e.lean, `/containers/${encodeURIComponent(ref)}/json`, e.limits)
@@ -140,7 +129,7 @@ async function inspect(e: Engine, ref: string): Promise<ContainerSummary> {
   }
 }
 
-async function list(e: Engine): Promise<ContainerSummary[]> {
+async function list(e: Engine): Promise<ContainerInfo[]> {
   const client = await e.dockerode()
   try {
     const rows = (await client.listContainers()) as unknown
@@ -150,7 +139,7 @@ async function list(e: Engine): Promise<ContainerSummary[]> {
         `the Docker engine at ${e.where} answered the container list with something else than a list of containers: ${JSON.stringify(rows)?.slice(0, 200)}`,
       )
     }
-    const out: ContainerSummary[] = []
+    const out: ContainerInfo[] = []
     for (const r of rows as {Id: string}[]) {
       try {
         out.push(summarize(await client.getContainer(r.Id).inspect(), e.where))

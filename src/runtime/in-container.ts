@@ -17,20 +17,21 @@ import {parseSignal} from '../signal/parse'
 import {ProcFs} from '../proc/proc-fs'
 import {SignalOptions, SignalResult, WaitCondition, WaitOptions, WaitResult, checkCondition, signal, waitFor} from '../signal/signal'
 import {nothingSignalled} from '../signal/starting'
-import {ContainerTarget, containerTarget, helperImage} from './container-target'
-import {DockerApi, dockerApi} from './docker'
+import {ContainerTarget, TargetOptions, containerTarget, helperImage, specOf} from './container-target'
+import {ContainerSpec, answeringRuntimes} from './select'
+import {RuntimeKind} from './types'
 
 /** How long a helper container may take beyond the wait it was asked for. */
 export const HELPER_TIMEOUT_MS = 60_000
 
-type Common = Partial<Omit<LocateOptions, 'name' | 'rootPid'>> & {api?: DockerApi}
+type Common = Partial<Omit<LocateOptions, 'name' | 'rootPid'>> & Pick<TargetOptions, 'opened' | 'env'>
 
 function inTarget(t: ContainerTarget): Partial<LocateOptions> {
   return {rootPid: t.rootPid!, containerHint: t.container, preEvidence: t.evidence}
 }
 
 /** locate() of NAME inside container `ref`: directly when its init is visible from here, else through a helper container. */
-export async function locateInContainer(name: string, ref: string, opts: Common = {}): Promise<LocateResult> {
+export async function locateInContainer(name: string, ref: string | ContainerSpec, opts: Common = {}): Promise<LocateResult> {
   const t = await containerTarget(ref, opts)
   if (t.rootPid !== null) return locate({...opts, name, ...inTarget(t)})
   return (await viaHelper(t, helperArgv('find', [name], opts), opts)).result as LocateResult
@@ -40,8 +41,8 @@ export async function locateInContainer(name: string, ref: string, opts: Common 
 export async function signalInContainer(
   name: string,
   sig: string,
-  ref: string,
-  opts: Omit<SignalOptions, 'rootPid'> & {api?: DockerApi} = {},
+  ref: string | ContainerSpec,
+  opts: Omit<SignalOptions, 'rootPid'> & Pick<TargetOptions, 'opened' | 'env'> = {},
 ): Promise<SignalResult & {helper?: string}> {
   try {
     return await signalInContainerAt(name, sig, ref, opts)
@@ -53,8 +54,8 @@ export async function signalInContainer(
 async function signalInContainerAt(
   name: string,
   sig: string,
-  ref: string,
-  opts: Omit<SignalOptions, 'rootPid'> & {api?: DockerApi},
+  ref: string | ContainerSpec,
+  opts: Omit<SignalOptions, 'rootPid'> & Pick<TargetOptions, 'opened' | 'env'>,
 ): Promise<SignalResult & {helper?: string}> {
   const t = await containerTarget(ref, opts)
   if (t.rootPid !== null) return signal(name, sig, {...opts, ...inTarget(t)})
@@ -67,13 +68,17 @@ async function signalInContainerAt(
  * reached at once; `--for running` looks at the container again every 250 ms until it runs (then
  * waits for the service in it) or the time is up.
  */
-export async function waitInContainer(name: string, condition: WaitCondition, ref: string, opts: WaitOptions & {api?: DockerApi} = {}): Promise<WaitResult> {
+export async function waitInContainer(
+  name: string,
+  condition: WaitCondition,
+  ref: string | ContainerSpec,
+  opts: WaitOptions & Pick<TargetOptions, 'opened' | 'env'> = {},
+): Promise<WaitResult> {
   checkCondition(condition)
   const timeoutMs = opts.timeoutMs ?? 30_000
   const start = Date.now()
   const left = () => Math.max(0, timeoutMs - (Date.now() - start))
   const pause = () => new Promise((resolve) => setTimeout(resolve, Math.min(250, left())))
-  const api = opts.api ?? (await dockerApi())
   const withTime = (r: WaitResult): WaitResult => ({...r, waitedMs: Date.now() - start})
   let t: ContainerTarget
   // Once its init was visible here, a State.Pid that names nothing is the engine lagging behind a
@@ -86,7 +91,7 @@ export async function waitInContainer(name: string, condition: WaitCondition, re
   }
   for (;;) {
     try {
-      t = await containerTarget(ref, {...opts, api})
+      t = await containerTarget(ref, opts)
     } catch (error) {
       if (!(error instanceof NslocateError && error.code === 'NOT_RUNNING')) throw error
       const done = await notYet(error.message)
@@ -95,15 +100,17 @@ export async function waitInContainer(name: string, condition: WaitCondition, re
     }
     if (t.rootPid === null) {
       if (!sawVisible) break
-      const done = await notYet(`container ${t.summary.name} is restarting`)
+      const done = await notYet(`container ${t.info.name} is restarting`)
       if (done) return done
       continue
     }
     sawVisible = true
     const r = withTime(await waitFor(name, condition, {...opts, timeoutMs: left(), ...inTarget(t)}))
-    // The container's init exited while waiting for the service to run (a restart, a crash loop):
-    // with time left, wait for the container to run again.
-    if (condition === 'running' && !r.reached && r.target.reasons.includes('root_exited') && left() > 0) {
+    // The container's init exited while waiting (a restart, a crash loop, the container stopped):
+    // with time left, ask the runtime again. For --for running, wait for the container to run
+    // again; for --for stopped, a container that is gone holds no service (reached), and one that
+    // runs again (a new attempt of a pod's container) is waited on afresh.
+    if (!r.reached && r.target.reasons.includes('root_exited') && left() > 0) {
       await pause()
       continue
     }
@@ -132,13 +139,18 @@ function containerDown(name: string, condition: WaitCondition, why: string, wait
  * search path inside the container (its processes must be visible from here).
  */
 export async function listInContainer(
-  ref: string,
-  opts: Omit<ListOptions, 'rootPid' | 'containerHint' | 'preEvidence'> & {api?: DockerApi} = {},
+  ref: string | ContainerSpec,
+  opts: Omit<ListOptions, 'rootPid' | 'containerHint' | 'preEvidence'> & Pick<TargetOptions, 'opened' | 'env'> = {},
 ): Promise<ListResult> {
   const t = await containerTarget(ref, opts)
-  if (t.rootPid === null)
-    throw new NslocateError('NOT_VISIBLE', `the processes of container ${ref} are not visible from this PID namespace; run nslocate on the host`)
-  const {api: _api, ...rest} = opts
+  if (t.rootPid === null) {
+    const spec = specOf(ref)
+    throw new NslocateError(
+      'NOT_VISIBLE',
+      `the processes of container ${spec.container ?? `${t.info.name} of pod ${spec.pod}`} are not visible from this PID namespace; run nslocate on the host`,
+    )
+  }
+  const {opened: _o, env: _e, ...rest} = opts
   return list({...rest, rootPid: t.rootPid, containerHint: t.container})
 }
 
@@ -146,6 +158,10 @@ export async function listInContainer(
 export interface ContainerServices {
   id: string
   name: string
+  /** the runtime that reported it */
+  runtime: RuntimeKind
+  /** its pod (`NAMESPACE/NAME`, or a Podman pod's name), when it is in one */
+  pod: string | null
   image: string
   pid: number
   /** false when the container's processes are not visible from this PID namespace */
@@ -153,24 +169,31 @@ export interface ContainerServices {
   services: LocateResult[]
 }
 
-/** `nslocate containers`: the running containers and the services whose pidfiles are found in each. */
-export async function listContainers(opts: {api?: DockerApi; procfs?: ProcFs} = {}): Promise<ContainerServices[]> {
-  const api = opts.api ?? (await dockerApi())
+/** `nslocate containers`: the running containers of every runtime that answers, and the services whose pidfiles are found in each. */
+export async function listContainers(opts: {procfs?: ProcFs; env?: NodeJS.ProcessEnv} = {}): Promise<ContainerServices[]> {
+  const {opened} = await answeringRuntimes(opts.env)
   const out: ContainerServices[] = []
-  for (const c of await api.list()) {
-    if (!c.running) continue
-    let services: LocateResult[] = []
-    let visible = true
-    try {
-      const t = await containerTarget(c.id, {api, procfs: opts.procfs})
-      if (t.rootPid === null) visible = false
-      else services = [...list({rootPid: t.rootPid, procfs: opts.procfs, containerHint: t.container}).services]
-    } catch (error) {
-      if (error instanceof NslocateError && error.code === 'NOT_RUNNING') continue
-      if (!(error instanceof NslocateError && error.code === 'PERMISSION')) throw error
-      visible = false
+  const seen = new Set<string>()
+  for (const o of opened) {
+    for (const c of await o.runtime.list()) {
+      // One engine behind two sockets (DOCKER_HOST naming Podman's): listed once, by the first.
+      if (!c.running || seen.has(c.id)) continue
+      seen.add(c.id)
+      let services: LocateResult[] = []
+      let visible = true
+      try {
+        const t = await containerTarget({container: c.id}, {opened: o, procfs: opts.procfs, env: opts.env})
+        if (t.rootPid === null) visible = false
+        else services = [...list({rootPid: t.rootPid, procfs: opts.procfs, containerHint: t.container}).services]
+      } catch (error) {
+        if (error instanceof NslocateError && error.code === 'NOT_RUNNING') continue
+        if (!(error instanceof NslocateError && (error.code === 'PERMISSION' || (error.details as {reason?: string} | undefined)?.reason === 'foreign_socket')))
+          throw error
+        visible = false
+      }
+      const pod = c.pod ? `${c.pod.namespace ? `${c.pod.namespace}/` : ''}${c.pod.name}` : null
+      out.push({id: c.id, name: c.name, runtime: o.runtime.kind, pod, image: c.image, pid: c.hostPid, visible, services})
     }
-    out.push({id: c.id, name: c.name, image: c.image, pid: c.pid, visible, services})
   }
   return out
 }
@@ -187,23 +210,29 @@ export function helperArgv(command: 'find' | 'signal' | 'wait', args: string[], 
   // no argument can be read by the helper's parser as a flag.
   const [name, sig] = args
   const positional = [validateName(name), ...(sig === undefined ? [] : [parseSignal(sig).name])]
-  return [command, ...positional, ...flagsOf(GRAMMAR[command], opts as Record<string, unknown>, ['container', 'rootPid'])]
+  return [command, ...positional, ...flagsOf(GRAMMAR[command], opts as Record<string, unknown>, ['container', 'rootPid', 'pod', 'containerName', 'runtime'])]
 }
 
 /** Runs the helper container; its printed JSON result is returned in the library's shape (src/cli/json.ts). */
 async function viaHelper(t: ContainerTarget, argv: string[], opts: {procfs?: ProcFs; helperTimeoutMs?: number}): Promise<{result: unknown; image: string}> {
-  const image = await helperImage(t.api, opts.procfs)
-  const cmd = [...argv, '--root-pid', String(t.summary.pid), '--json']
+  if (t.delegate !== null || !t.runtime.runToCompletion) {
+    throw new NslocateError(
+      'NOT_VISIBLE',
+      `the processes of container ${t.info.name} are not visible from this PID namespace${t.runtime.runToCompletion ? '' : `, and the ${t.runtime.kind === 'cri' ? 'CRI cannot run a helper container' : 'runtime cannot run a helper container'}`}; run nslocate on the node (host PID namespace), or in a container that shares the service's PID namespace`,
+    )
+  }
+  const image = await helperImage(t.runtime, opts.procfs)
+  const cmd = [...argv, '--root-pid', String(t.info.hostPid), '--json']
   // Host PID namespace: there State.Pid is valid, and the service may be the container's own
   // PID 1, which nothing inside that container's namespace may signal (nslocate refuses its own
   // namespace's init, and its exit would kill the helper before it reports).
-  const r = await t.api.runToCompletion({
+  const r = await t.runtime.runToCompletion({
     image,
     cmd,
     pidMode: 'host',
     capAdd: ['SYS_PTRACE'],
     timeoutMs: opts.helperTimeoutMs ?? HELPER_TIMEOUT_MS,
-    labels: {'nslocate.target': t.summary.id},
+    labels: {'nslocate.target': t.info.id},
   })
   let json: unknown
   try {
@@ -217,7 +246,7 @@ async function viaHelper(t: ContainerTarget, argv: string[], opts: {procfs?: Pro
   const j = json as {error?: {code: string; message: string}}
   if (j.error) throw new NslocateError((j.error.code as never) ?? 'DOCKER', `helper container: ${j.error.message}`)
   const withEv = json as {evidence?: string[]; target?: {evidence?: string[]}}
-  const note = `done by a helper container (image ${image}) in the engine's PID namespace, because container ${t.summary.name}'s processes are not visible here`
+  const note = `done by a helper container (image ${image}) in the engine's PID namespace, because container ${t.info.name}'s processes are not visible here`
   if (Array.isArray(withEv.evidence)) withEv.evidence.unshift(...t.evidence, note)
   if (withEv.target && Array.isArray(withEv.target.evidence)) withEv.target.evidence.unshift(...t.evidence, note)
   return {result: libraryResult(argv[0] as 'find' | 'signal' | 'wait', json), image}

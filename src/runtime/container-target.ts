@@ -1,0 +1,194 @@
+/**
+ * --container REF: find the container through the Docker API, then work through its init process:
+ * its /proc/PID/root is where the pidfile is read (the search path as seen inside the container,
+ * no shared volume needed) and its PID namespace is where a bare pid is translated.
+ * State.Pid is a pid in the ENGINE's PID namespace; when nslocate runs elsewhere (a sidecar with
+ * only the socket), that pid names nothing here, or another process. That is detected (the process
+ * at State.Pid must carry the container id in its cgroup) and reported instead of trusted.
+ */
+import fs = require('node:fs')
+
+import {NslocateError} from '../errors'
+import {ContainerRef, containerFromCgroup} from '../proc/parse-cgroup'
+import {ProcFs, proc} from '../proc/proc-fs'
+import {ContainerSpec, OpenedRuntime, RUNTIME_NAMES, resolveContainer} from './select'
+import {ContainerInfo, ContainerRuntime} from './types'
+
+/** A running container resolved through its runtime: where to look for its services, and the evidence of it. */
+export interface ContainerTarget {
+  runtime: ContainerRuntime
+  info: ContainerInfo
+  container: ContainerRef
+  /** hostPid when it names the container's init in our PID namespace, else null */
+  rootPid: number | null
+  /** the other user whose socket answered (the helper route is refused then), else null */
+  delegate: number | null
+  evidence: string[]
+}
+
+/** Options of containerTarget(): procfs, a runtime already opened (tests), the pause between re-inspections (default 150 ms), the environment. */
+export interface TargetOptions {
+  procfs?: ProcFs
+  opened?: OpenedRuntime
+  settleMs?: number
+  env?: NodeJS.ProcessEnv
+}
+
+/** A plain string is a container reference (name, id or KIND://REF). */
+export function specOf(ref: string | ContainerSpec): ContainerSpec {
+  return typeof ref === 'string' ? {container: ref} : ref
+}
+
+/**
+ * Resolves `ref` (a container name, id or KIND://REF, or a pod and container name) to a running
+ * container; throws USAGE, NOT_RUNNING, DOCKER or RUNTIME.
+ */
+export async function containerTarget(ref: string | ContainerSpec, opts: TargetOptions = {}): Promise<ContainerTarget> {
+  const spec = specOf(ref)
+  const procfs = opts.procfs ?? proc
+  const env = opts.env ?? process.env
+  const first = opts.opened
+    ? {...opts.opened, sel: {ref: spec.container ?? ''}, info: await opts.opened.runtime.inspect({ref: spec.container ?? ''}), evidence: [] as string[]}
+    : await resolveContainer(spec, env)
+  const {runtime, delegate} = first
+  let info = first.info
+  const shown = spec.container ?? `${spec.pod}${spec.containerName !== undefined ? ` container ${spec.containerName}` : ''}`
+  // Asked again as the caller named it (a name, or a pod's container: a restart gives it a new id).
+  const again = () => runtime.inspect(first.sel)
+  // A pid naming no process here: nslocate runs in another PID namespace (a sidecar), or the
+  // container's init has just exited and the runtime still reports it running for a moment. Ask
+  // again shortly before taking the helper route, so a dying container is "not running".
+  for (let i = 0; i < 2 && info.running && info.hostPid > 0 && !fs.existsSync(procfs.file(info.hostPid)); i++) {
+    await new Promise((resolve) => setTimeout(resolve, opts.settleMs ?? 150))
+    info = await again()
+  }
+  if (!info.running || info.hostPid <= 0) {
+    throw new NslocateError('NOT_RUNNING', `container ${shown} (${info.id.slice(0, 12)}) is not running`, {details: {container: info.id}})
+  }
+  const name = RUNTIME_NAMES[runtime.kind]
+  const container: ContainerRef & {pod?: {namespace: string; name: string; uid?: string}} = {id: info.id, name: info.name, runtime: runtime.kind, cgroup: ''}
+  if (info.pod) container.pod = {namespace: info.pod.namespace, name: info.pod.name, ...(info.pod.uid ? {uid: info.pod.uid} : {})}
+  const evidence = [
+    ...first.evidence,
+    `${first.source === 'state' ? "containerd's state directory" : `${name} API`} (${runtime.where}): container ${info.name} (${info.id.slice(0, 12)})${info.pod ? ` of pod ${info.pod.namespace ? `${info.pod.namespace}/` : ''}${info.pod.name}` : ''} runs with ${first.source === 'state' ? 'init.pid' : runtime.kind === 'cri' ? 'info.pid' : 'State.Pid'} ${info.hostPid} in the engine's PID namespace`,
+  ]
+  let visible = false
+  try {
+    const c = containerFromCgroup(procfs.readCgroup(info.hostPid))
+    if (c && c.id === info.id) {
+      visible = true
+      container.cgroup = c.cgroup
+      if (c.podUid) container.podUid = c.podUid
+      // The API's runtime, but for Podman's Docker-compatible socket (DOCKER_HOST naming Podman's): its cgroup says podman.
+      if (runtime.kind === 'docker' && c.runtime === 'podman') container.runtime = 'podman'
+    }
+  } catch {}
+  // No cgroup of its own (rootless Podman on cgroup v1): its conmon, the init's parent, names it.
+  if (!visible) visible = conmonNames(info, procfs)
+  const lie = visible ? notTheContainersInit(info, procfs) : null
+  const code = runtime.kind === 'docker' ? 'DOCKER' : 'RUNTIME'
+  if (lie) {
+    throw new NslocateError(
+      code,
+      `container ${shown}: refusing the ${name} runtime's pid ${info.hostPid} (outside_target_namespace): ${lie}; nothing was signalled. Check which runtime ${runtime.where} is`,
+      {details: {container: info.id, reason: 'outside_target_namespace'}},
+    )
+  }
+  if (delegate !== null) {
+    const why = notDelegates(info.hostPid, delegate, visible, procfs)
+    if (why) {
+      throw new NslocateError(
+        code,
+        `container ${shown}: refusing the answer of uid ${delegate}'s socket ${runtime.where}: ${why}; a socket another user owns is trusted only for that user's own containers. Nothing was signalled`,
+        {details: {container: info.id, reason: 'foreign_socket'}},
+      )
+    }
+    evidence.push(`pid ${info.hostPid} is in a PID namespace that uid ${delegate}'s user namespace owns: uid ${delegate}'s socket may name it`)
+  }
+  if (!visible && fs.existsSync(procfs.file(info.hostPid))) {
+    evidence.push(`pid ${info.hostPid} here is not in the container's cgroup: nslocate runs in another PID namespace than the engine`)
+  } else if (!visible) {
+    evidence.push(`pid ${info.hostPid} does not exist here: nslocate runs in another PID namespace than the engine`)
+  } else {
+    evidence.push(
+      `pid ${info.hostPid} here is the container's init (${container.cgroup ? 'its cgroup names the container' : 'its parent, conmon, names the container'})`,
+    )
+  }
+  return {runtime, info, container, rootPid: visible ? info.hostPid : null, delegate, evidence}
+}
+
+/** Podman's conmon (the parent of a container's init) carries the container's id as `-c ID` / `--cid ID`. */
+function conmonNames(info: ContainerInfo, procfs: ProcFs): boolean {
+  try {
+    const ppid = procfs.readStatus(info.hostPid).ppid
+    if (!ppid || ppid <= 1) return false
+    const argv = procfs.readCmdline(ppid)
+    if (!/(^|\/)conmon$/.test(argv[0] ?? '')) return false
+    for (let i = 1; i + 1 < argv.length; i++) if ((argv[i] === '-c' || argv[i] === '--cid') && argv[i + 1] === info.id) return true
+    return false
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Why pid, named by uid `delegate`'s socket, is not that user's to name: its PID namespace must be
+ * owned by a user namespace `delegate` created (a rootless runtime's), and visible from here (the
+ * helper route would run the other user's image with the other user's answer).
+ */
+function notDelegates(pid: number, delegate: number, visible: boolean, procfs: ProcFs): string | null {
+  if (!visible)
+    return `pid ${pid} is not visible here, and the helper-container route is not taken through another user's socket; run nslocate as uid ${delegate}`
+  const owner = procfs.pidnsOwner(pid)
+  if (!owner) return `the owner of pid ${pid}'s PID namespace cannot be read`
+  if (owner.kind !== 'user' || owner.uid !== delegate) {
+    return `pid ${pid}'s PID namespace is ${owner.kind === 'ours' ? "nslocate's own" : `owned by uid ${owner.uid}'s user namespace`}, not by uid ${delegate}'s`
+  }
+  return null
+}
+
+/**
+ * A process whose cgroup names the container may still not be its init: an engine that lies (or a
+ * process moved into a look-alike cgroup). Unless the engine says the container shares the host's
+ * PID namespace (HostConfig.PidMode=host), its init is pid 1 of a PID namespace that is not ours.
+ */
+function notTheContainersInit(summary: ContainerInfo, procfs: ProcFs): string | null {
+  if (summary.pidMode === 'host') return null
+  try {
+    const pid = summary.hostPid
+    const nspid = procfs.readStatus(pid).nspid
+    const own = procfs.readPidnsLink(pid) === procfs.readPidnsLink('self')
+    if (own)
+      return `pid ${pid} is in nslocate's own PID namespace, but the runtime says the container has one of its own (PID mode ${JSON.stringify(summary.pidMode ?? '')})`
+    if ((!summary.pidMode || summary.pidMode === 'private') && nspid[nspid.length - 1] !== 1)
+      return `pid ${pid} is pid ${nspid[nspid.length - 1]} of its PID namespace, not its init (1)`
+    return null
+  } catch {
+    return null // exited meanwhile: what follows finds the container not running
+  }
+}
+
+/** The image a helper container is started from: $NSLOCATE_HELPER_IMAGE, else the image of the container nslocate runs in. */
+export async function helperImage(api: ContainerRuntime, procfs: ProcFs = proc, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  if (env.NSLOCATE_HELPER_IMAGE) return env.NSLOCATE_HELPER_IMAGE
+  const tried: string[] = []
+  for (const ref of [selfContainerId(procfs), env.HOSTNAME].filter((r): r is string => Boolean(r))) {
+    try {
+      return (await api.inspect({ref})).image
+    } catch (error) {
+      tried.push(`${ref}: ${(error as Error).message}`)
+    }
+  }
+  throw new NslocateError(
+    'USAGE',
+    `no image for the helper container: set NSLOCATE_HELPER_IMAGE to the nslocate image${tried.length ? ` (could not find this container's own image: ${tried.join('; ')})` : ''}`,
+  )
+}
+
+function selfContainerId(procfs: ProcFs): string | null {
+  try {
+    return containerFromCgroup(procfs.readCgroup(process.pid))?.id ?? null
+  } catch {
+    return null
+  }
+}

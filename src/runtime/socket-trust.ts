@@ -1,0 +1,102 @@
+/**
+ * Which runtime socket nslocate talks to, and whether it may. A runtime's answer decides which pid
+ * root signals, so a socket another user controls is refused (docs/nslocate.1.md, "Trusted sockets
+ * and addons"): the socket must be owned by root or the caller, in directories that pass
+ * src/path-trust.ts. A socket's own write bit only says who may connect, not who answers, so a
+ * root:docker 0660 socket passes. The rule is the same for every runtime (Docker, Podman, the CRI).
+ *
+ * One exception, for rootless runtimes (Podman's, rootless Docker's): a socket that an environment
+ * variable names explicitly (DOCKER_HOST, CONTAINER_HOST, CONTAINER_RUNTIME_ENDPOINT) and that is
+ * owned, with every directory on its path, by ONE other user U (and root) is used as U's: its
+ * answers are accepted only for containers whose PID namespace belongs to a user namespace U
+ * created (container-target.ts checks it before anything is read or signalled), never for the
+ * helper-container route. U can then steer nslocate only to processes U could signal itself. A
+ * socket found implicitly (another user's HOME or XDG_RUNTIME_DIR in root's environment, as
+ * `sudo -E` leaves them) is refused outright: that is an accident, not an intent.
+ */
+import fs = require('node:fs')
+import os = require('node:os')
+import path = require('node:path')
+
+import {NslocateError, isErrno} from '../errors'
+import {untrustedOnPath} from '../path-trust'
+
+/**
+ * Where a socket's path came from: an environment variable naming it (DOCKER_HOST, CONTAINER_HOST,
+ * CONTAINER_RUNTIME_ENDPOINT), Docker Desktop's socket under HOME, the caller's
+ * $XDG_RUNTIME_DIR/podman/podman.sock, or the runtime's default path.
+ */
+export type SocketSource = 'DOCKER_HOST' | 'CONTAINER_HOST' | 'CONTAINER_RUNTIME_ENDPOINT' | 'desktop' | 'XDG_RUNTIME_DIR' | 'default'
+
+/** The sources that name a socket explicitly: only these may name another user's socket (used as that user's). */
+const EXPLICIT: ReadonlySet<SocketSource> = new Set(['DOCKER_HOST', 'CONTAINER_HOST', 'CONTAINER_RUNTIME_ENDPOINT'])
+
+/** The environment variable that names each runtime's socket (as docker, podman-remote and crictl read it). */
+const VARIABLE: Record<string, string> = {Docker: 'DOCKER_HOST', Podman: 'CONTAINER_HOST', CRI: 'CONTAINER_RUNTIME_ENDPOINT'}
+
+/** dockerd's default socket. */
+export const SYSTEM_SOCKET = '/var/run/docker.sock'
+
+/** Docker Desktop's socket, which docker-modem prefers to /var/run/docker.sock when it exists. */
+export function desktopSocket(env: NodeJS.ProcessEnv): string | null {
+  const p = path.join(env.HOME || os.homedir(), '.docker', 'run', 'docker.sock')
+  return fs.existsSync(p) ? p : null
+}
+
+/** The verdict on a usable socket: null, or the other user whose socket it is (used for that user's containers only). */
+export interface SocketTrust {
+  /** uid U when the socket is U's (an explicitly named rootless runtime's socket), else null */
+  delegate: number | null
+}
+
+/**
+ * Throws (`code`, DOCKER for Docker's socket, RUNTIME for the others) naming the socket, the entry
+ * that fails, its owner and what to do, when the socket may not be trusted. A socket that does not
+ * exist, or that the caller may not reach, is left to the connection, which then reports "cannot
+ * reach" or "permission denied". `runtime` names the runtime in messages ("Docker", "Podman", "CRI").
+ */
+export function checkSocket(
+  socketPath: string,
+  source: SocketSource,
+  env: NodeJS.ProcessEnv = process.env,
+  runtime = 'Docker',
+  code: 'DOCKER' | 'RUNTIME' = runtime === 'Docker' ? 'DOCKER' : 'RUNTIME',
+): SocketTrust {
+  let bad
+  try {
+    bad = untrustedOnPath(socketPath, {writableLeaf: true})
+  } catch (error) {
+    if (isErrno(error, 'ENOENT', 'EACCES', 'EPERM', 'ENOTDIR')) return {delegate: null}
+    throw new NslocateError(code, `cannot check the ${runtime} socket ${socketPath}: ${(error as Error).message}`, {cause: error})
+  }
+  if (!bad) return {delegate: null}
+  // Another user's, and only theirs (with root): usable as theirs when named explicitly.
+  if (EXPLICIT.has(source) && bad.uid !== 0 && bad.why.startsWith('owned by')) {
+    try {
+      if (!untrustedOnPath(socketPath, {writableLeaf: true, caller: bad.uid})) return {delegate: bad.uid}
+    } catch {}
+  }
+  const which = bad.path === path.resolve(socketPath) ? '' : ` (on its path: ${bad.path})`
+  const home = env.HOME || os.homedir()
+  const asThem = bad.uid ? `, or run nslocate as uid ${bad.uid}` : ''
+  const chosen =
+    source === 'desktop'
+      ? `it is Docker Desktop's socket under HOME=${home}`
+      : source === 'XDG_RUNTIME_DIR'
+        ? `it is the ${runtime} socket under XDG_RUNTIME_DIR=${env.XDG_RUNTIME_DIR}`
+        : source === 'default'
+          ? 'it is the system socket'
+          : `${source}=${env[source]} names it`
+  const todo =
+    source === 'desktop'
+      ? `set DOCKER_HOST=unix://${SYSTEM_SOCKET} to use the system engine, or keep another user's HOME out of root's environment (sudo without -E)${asThem}`
+      : source === 'XDG_RUNTIME_DIR'
+        ? `keep another user's XDG_RUNTIME_DIR out of root's environment (sudo without -E), or name the socket in CONTAINER_HOST to use it for that user's containers only${asThem}`
+        : source === 'default'
+          ? `make it and its directories owned by root and not writable by others, or set ${VARIABLE[runtime] ?? 'DOCKER_HOST'} to the ${runtime === 'Docker' ? 'engine' : 'runtime'}'s socket`
+          : `point ${source} at a socket owned by root or by you${source === 'DOCKER_HOST' ? ` (e.g. unix://${SYSTEM_SOCKET})` : ''}${asThem}`
+  throw new NslocateError(
+    code,
+    `refusing the ${runtime} socket ${socketPath}${which}: ${bad.why}; another user could answer as the ${runtime === 'Docker' ? 'engine' : 'runtime'} and choose the pid nslocate acts on. ${chosen}: ${todo}`,
+  )
+}
