@@ -13,7 +13,11 @@
 import fs = require('node:fs')
 import path = require('node:path')
 
+import {O_CLOEXEC, O_PATH, at} from './kernel/reopen'
 import {Owner, WalkDirs, WalkError, walk} from './kernel/walk'
+
+/** openat(dirFd, name, O_PATH|O_NOFOLLOW) through /proc/self/fd: the inode a pinned walk ends on. */
+const lookAt = (dirFd: number, name: string): number => fs.openSync(at(dirFd, name), O_PATH | fs.constants.O_NOFOLLOW | O_CLOEXEC)
 
 /** An entry of a path that another user could change: who owns it, its mode, and why that fails. */
 export interface Untrusted {
@@ -70,6 +74,23 @@ function walkFailure(error: unknown, file: string): unknown {
  * that fails it. `kernel`: the walk's steps (default: through /proc/self/fd, which needs no addon).
  */
 export function untrustedOnPath(file: string, opts: {caller?: number; writableLeaf?: boolean; kernel?: WalkDirs} = {}): Untrusted | null {
+  return judgePath(file, opts, false).bad
+}
+
+/**
+ * untrustedOnPath(), and the inode that was judged, held open: `fd` is an O_PATH descriptor of the
+ * file the rule passed (the caller closes it; null when it failed). Whoever then uses the file
+ * through /proc/self/fd/FD reaches that very inode, whatever is done to the path meanwhile (a
+ * socket is connected to as `/proc/self/fd/FD`): no check-then-use race.
+ */
+export function pinnedOnPath(
+  file: string,
+  opts: {caller?: number; writableLeaf?: boolean; kernel?: WalkDirs} = {},
+): {bad: Untrusted | null; fd: number | null} {
+  return judgePath(file, opts, true)
+}
+
+function judgePath(file: string, opts: {caller?: number; writableLeaf?: boolean; kernel?: WalkDirs}, pin: boolean): {bad: Untrusted | null; fd: number | null} {
   const caller = opts.caller ?? process.geteuid?.() ?? 0
   let bad: Untrusted | null = null
   const refuse = (where: string, ids: Owner) => {
@@ -78,13 +99,16 @@ export function untrustedOnPath(file: string, opts: {caller?: number; writableLe
   }
   let end
   try {
-    end = walk(path.resolve(file), {leaf: 'stat', dir: refuse, kernel: opts.kernel})
+    end = walk(path.resolve(file), {leaf: 'stat', dir: refuse, kernel: opts.kernel, look: pin ? lookAt : undefined})
   } catch (error) {
-    if (bad && error === bad) return bad
+    if (bad && error === bad) return {bad, fd: null}
     throw walkFailure(error, file)
   }
   try {
-    return end.stat ? judge(end.where, end.stat, caller, end.stat.isDirectory(), Boolean(opts.writableLeaf)) : null
+    const verdict = end.stat ? judge(end.where, end.stat, caller, end.stat.isDirectory(), Boolean(opts.writableLeaf)) : null
+    const fd = end.leafFd ?? null
+    if (verdict && fd !== null) fs.closeSync(fd)
+    return {bad: verdict, fd: verdict ? null : fd}
   } finally {
     fs.closeSync(end.dirFd)
   }

@@ -84,7 +84,7 @@ export async function containerTarget(ref: string | ContainerSpec, opts: TargetO
     }
   } catch {}
   // No cgroup of its own (rootless Podman on cgroup v1): its conmon, the init's parent, names it.
-  if (!visible) visible = conmonNames(info, procfs)
+  if (!visible) visible = conmonNames(info, delegate, procfs)
   const lie = visible ? notTheContainersInit(info, procfs) : null
   const code = runtime.kind === 'docker' ? 'DOCKER' : 'RUNTIME'
   if (lie) {
@@ -117,11 +117,19 @@ export async function containerTarget(ref: string | ContainerSpec, opts: TargetO
   return {runtime, info, container, rootPid: visible ? info.hostPid : null, delegate, evidence}
 }
 
-/** Podman's conmon (the parent of a container's init) carries the container's id as `-c ID` / `--cid ID`. */
-function conmonNames(info: ContainerInfo, procfs: ProcFs): boolean {
+/**
+ * Podman's conmon (the parent of a container's init) carries the container's id as `-c ID` /
+ * `--cid ID`. Anyone can start a process that says so, so it counts only when it runs as root, as
+ * the caller, or as the user whose socket answered (rootless Podman's conmon runs as that user):
+ * another user's look-alike parent names nothing.
+ */
+function conmonNames(info: ContainerInfo, delegate: number | null, procfs: ProcFs): boolean {
   try {
     const ppid = procfs.readStatus(info.hostPid).ppid
     if (!ppid || ppid <= 1) return false
+    const owner = procfs.readStatus(ppid).uid
+    const me = process.geteuid?.() ?? 0
+    if (owner.some((u) => u !== 0 && u !== me && u !== delegate)) return false
     const argv = procfs.readCmdline(ppid)
     if (!/(^|\/)conmon$/.test(argv[0] ?? '')) return false
     for (let i = 1; i + 1 < argv.length; i++) if ((argv[i] === '-c' || argv[i] === '--cid') && argv[i + 1] === info.id) return true
@@ -142,7 +150,7 @@ function notDelegates(pid: number, delegate: number, visible: boolean, procfs: P
   const owner = procfs.pidnsOwner(pid)
   if (!owner) return `the owner of pid ${pid}'s PID namespace cannot be read`
   if (owner.kind !== 'user' || owner.uid !== delegate) {
-    return `pid ${pid}'s PID namespace is ${owner.kind === 'ours' ? "nslocate's own" : `owned by uid ${owner.uid}'s user namespace`}, not by uid ${delegate}'s`
+    return `pid ${pid}'s PID namespace ${owner.kind === 'ours' ? "is nslocate's own" : `belongs to a user namespace of uid ${owner.uid}`}, not to one of uid ${delegate}'s`
   }
   return null
 }

@@ -41,19 +41,22 @@ interface Engine {
 /** A DockerApi for the engine `env` names (DOCKER_HOST, ...), its socket checked first; throws USAGE on a bad NSLOCATE_DOCKER_* value. */
 export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<DockerApi> {
   const {socket} = engineEndpoint(env)
-  if (socket) checkSocket(socket.path, socket.source, env)
-  return dockerRuntime(env)
+  return dockerRuntime(env, socket ? checkSocket(socket.path, socket.source, env).path : null)
 }
 
 /**
- * The Docker engine `env` names (endpoint.ts), its socket ALREADY checked by the caller
- * (select.ts's openRuntime()); throws USAGE on a bad NSLOCATE_DOCKER_* value.
+ * The Docker engine `env` names (endpoint.ts), reached through `pinned`, the socket the caller
+ * checked and pinned (socket-trust.ts: /proc/self/fd/N), or null for an engine with no socket
+ * file (tcp://, ssh://); throws USAGE on a bad NSLOCATE_DOCKER_* value. `where` names the engine
+ * in messages (default: DOCKER_HOST's value, or the socket's path).
  */
-export async function dockerRuntime(env: NodeJS.ProcessEnv = process.env): Promise<DockerApi> {
-  const {where, socket, lean} = engineEndpoint(env)
+export async function dockerRuntime(env: NodeJS.ProcessEnv, pinned: string | null, where?: string): Promise<DockerApi> {
+  const endpoint = engineEndpoint(env)
+  where ??= endpoint.where
+  const lean: Endpoint | null = pinned === null ? endpoint.lean : endpoint.lean && 'socketPath' in endpoint.lean ? {socketPath: pinned} : null
   const limits = dockerLimits(env)
   // The very socket that was checked is the one used: dockerode is given it, and never looks again.
-  const e: Engine = {where, limits, lean, dockerode: dockerodeClients(env, socket?.path ?? null, limits)}
+  const e: Engine = {where, limits, lean, dockerode: dockerodeClients(env, pinned, limits)}
   if (!lean) await e.dockerode() // a DOCKER_HOST only dockerode understands: parse it now, as before
   return {
     kind: 'docker',

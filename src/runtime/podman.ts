@@ -312,7 +312,7 @@ async function runToCompletion(p: Podman, opts: HelperOptions): Promise<HelperRu
   const {dockerRuntime} = await import('./docker')
   try {
     // dockerRuntime: the socket was checked by the selection layer (select.ts), not again as a DOCKER_HOST.
-    const api = await dockerRuntime({...p.env, DOCKER_HOST: `unix://${p.socketPath}`})
+    const api = await dockerRuntime({...p.env, DOCKER_HOST: `unix://${p.socketPath}`}, p.socketPath, p.where)
     return await api.runToCompletion(opts)
   } catch (error) {
     if (!(error instanceof NslocateError) || error.code !== 'DOCKER') throw error

@@ -44,6 +44,8 @@ export interface RuntimeSocket {
 /** A runtime client, opened on a checked socket. */
 export interface OpenedRuntime {
   runtime: ContainerRuntime
+  /** where the client connects: the checked socket pinned (/proc/self/fd/N, socket-trust.ts), null for tcp:// */
+  socketPath: string | null
   /** the other user whose socket this is (its answers hold for that user's containers only), else null */
   delegate: number | null
   source: SocketSource | 'state'
@@ -116,17 +118,19 @@ function stateDirOf(socketPath: string): string {
 
 /** The runtime client for `s`, its socket checked first (throws DOCKER or RUNTIME on a socket another user controls). */
 export async function openRuntime(s: RuntimeSocket, env: NodeJS.ProcessEnv = process.env): Promise<OpenedRuntime> {
-  const trust = s.path !== null ? checkSocket(s.path, s.source, env, RUNTIME_NAMES[s.kind]) : {delegate: null}
+  // The client is given the pinned socket, never the path: what was judged is what is reached.
+  const trust = s.path !== null ? checkSocket(s.path, s.source, env, RUNTIME_NAMES[s.kind]) : {delegate: null, path: null}
+  const base = {delegate: trust.delegate, source: s.source, socketPath: trust.path}
   if (s.kind === 'docker') {
     const {dockerRuntime} = await import('./docker')
-    return {runtime: await dockerRuntime(env), delegate: trust.delegate, source: s.source}
+    return {...base, runtime: await dockerRuntime(env, trust.path, s.where)}
   }
   if (s.kind === 'podman') {
     const {podmanRuntime} = await import('./podman')
-    return {runtime: podmanRuntime({socketPath: s.path!, where: s.where, env}), delegate: trust.delegate, source: s.source}
+    return {...base, runtime: podmanRuntime({socketPath: trust.path!, where: s.where, env})}
   }
   const {criRuntime} = await import('./cri')
-  return {runtime: criRuntime({socketPath: s.path!, where: s.where, env}), delegate: trust.delegate, source: s.source}
+  return {...base, runtime: criRuntime({socketPath: trust.path!, where: s.where, env})}
 }
 
 /** containerd's state directory behind CRI socket `s`, as a runtime (the daemonless path); null when it has none. */
@@ -135,7 +139,7 @@ async function stateRuntime(s: RuntimeSocket): Promise<OpenedRuntime | null> {
   const stateDir = stateDirOf(s.path)
   if (!fs.existsSync(path.join(stateDir, TASKS))) return null
   const {containerdStateRuntime} = await import('./containerd-state')
-  return {runtime: containerdStateRuntime({stateDir}), delegate: null, source: 'state'}
+  return {runtime: containerdStateRuntime({stateDir}), delegate: null, source: 'state', socketPath: null}
 }
 
 /** Whether a unix socket accepts a connection: null when it does, else the errno code (ENOENT, EACCES, ECONNREFUSED, ...). */
@@ -238,8 +242,8 @@ export async function resolveContainer(spec: ContainerSpec, env: NodeJS.ProcessE
     const label = `${RUNTIME_NAMES[s.kind]} at ${s.where}${s.source === 'default' ? '' : ` (${s.source})`}`
     let opened: OpenedRuntime | null = await openRuntime(s, env) // a socket another user controls stops everything here
     // Several to ask: one that cannot be reached is passed over (a containerd's socket: its state directory instead).
-    if (s.path !== null && (sockets.length > 1 || s.kind === 'cri')) {
-      const why = await connectable(s.path, Math.min(limits.deadlineMs, 2000))
+    if (opened.socketPath !== null && (sockets.length > 1 || s.kind === 'cri')) {
+      const why = await connectable(opened.socketPath, Math.min(limits.deadlineMs, 2000))
       if (why !== null && UNREACHABLE.has(why)) {
         opened = await stateRuntime(s)
         asked.push(`${label}: cannot connect (${why})${opened ? `; reading containerd's state in ${opened.runtime.where} instead` : ''}`)
@@ -293,8 +297,8 @@ export async function answeringRuntimes(env: NodeJS.ProcessEnv = process.env): P
   const skipped: string[] = []
   for (const s of sockets) {
     const o = await openRuntime(s, env)
-    if (s.path !== null && sockets.length > 1) {
-      const why = await connectable(s.path, Math.min(limits.deadlineMs, 2000))
+    if (o.socketPath !== null && (sockets.length > 1 || s.kind === 'cri')) {
+      const why = await connectable(o.socketPath, Math.min(limits.deadlineMs, 2000))
       if (why !== null && UNREACHABLE.has(why)) {
         const st = await stateRuntime(s)
         if (st) opened.push(st)

@@ -19,7 +19,7 @@ import os = require('node:os')
 import path = require('node:path')
 
 import {NslocateError, isErrno} from '../errors'
-import {untrustedOnPath} from '../path-trust'
+import {pinnedOnPath} from '../path-trust'
 
 /**
  * Where a socket's path came from: an environment variable naming it (DOCKER_HOST, CONTAINER_HOST,
@@ -43,17 +43,50 @@ export function desktopSocket(env: NodeJS.ProcessEnv): string | null {
   return fs.existsSync(p) ? p : null
 }
 
-/** The verdict on a usable socket: null, or the other user whose socket it is (used for that user's containers only). */
+/** The verdict on a usable socket, and the socket itself. */
 export interface SocketTrust {
   /** uid U when the socket is U's (an explicitly named rootless runtime's socket), else null */
   delegate: number | null
+  /**
+   * Where to connect: `/proc/self/fd/N`, an O_PATH descriptor of the very inode that was judged
+   * (so a socket planted or swapped at the path after the check is never reached), or NO_SOCKET
+   * when there was nothing to judge (the connection then fails with ENOENT, "cannot reach").
+   */
+  path: string
 }
 
 /**
- * Throws (`code`, DOCKER for Docker's socket, RUNTIME for the others) naming the socket, the entry
- * that fails, its owner and what to do, when the socket may not be trusted. A socket that does not
- * exist, or that the caller may not reach, is left to the connection, which then reports "cannot
- * reach" or "permission denied". `runtime` names the runtime in messages ("Docker", "Podman", "CRI").
+ * A path that names no socket, ever (no process has descriptor 2^31-1): where a socket that did
+ * not exist when it was checked is "connected to". Connecting to the path itself would reach
+ * whatever another user creates there after the check (a missing name in /tmp is anyone's).
+ */
+export const NO_SOCKET = '/proc/self/fd/2147483647'
+
+/**
+ * The descriptors pinned so far, by socket path and inode: one per inode for the life of the
+ * process (a long-running `serve` checks its socket again every round). Never closed: a closed
+ * descriptor's number could be reused for another file while a runtime client still names it.
+ */
+const pins = new Map<string, number>()
+
+function pinned(fd: number): string {
+  const st = fs.fstatSync(fd)
+  const key = `${st.dev}:${st.ino}`
+  const old = pins.get(key)
+  if (old !== undefined) {
+    fs.closeSync(fd)
+    return `/proc/self/fd/${old}`
+  }
+  pins.set(key, fd)
+  return `/proc/self/fd/${fd}`
+}
+
+/**
+ * The socket to connect to, judged and pinned: throws (`code`, DOCKER for Docker's socket, RUNTIME
+ * for the others) naming the socket, the entry that fails, its owner and what to do, when the
+ * socket may not be trusted, and PERMISSION when its path may not be searched. A socket that does
+ * not exist gives NO_SOCKET, whose connection reports "cannot reach" as before. `runtime` names
+ * the runtime in messages ("Docker", "Podman", "CRI").
  */
 export function checkSocket(
   socketPath: string,
@@ -62,18 +95,28 @@ export function checkSocket(
   runtime = 'Docker',
   code: 'DOCKER' | 'RUNTIME' = runtime === 'Docker' ? 'DOCKER' : 'RUNTIME',
 ): SocketTrust {
-  let bad
+  let verdict
   try {
-    bad = untrustedOnPath(socketPath, {writableLeaf: true})
+    verdict = pinnedOnPath(socketPath, {writableLeaf: true})
   } catch (error) {
-    if (isErrno(error, 'ENOENT', 'EACCES', 'EPERM', 'ENOTDIR')) return {delegate: null}
+    // Nothing there to judge: nothing is connected to (a name that is missing now may be anyone's later).
+    if (isErrno(error, 'ENOENT', 'ENOTDIR')) return {delegate: null, path: NO_SOCKET}
+    if (isErrno(error, 'EACCES', 'EPERM')) {
+      throw new NslocateError(
+        'PERMISSION',
+        `permission denied looking up the ${runtime} socket ${socketPath} (${(error as NodeJS.ErrnoException).code}): a directory on its path may not be searched by uid ${process.geteuid?.()}; run nslocate as root or as the socket's owner`,
+        {cause: error},
+      )
+    }
     throw new NslocateError(code, `cannot check the ${runtime} socket ${socketPath}: ${(error as Error).message}`, {cause: error})
   }
-  if (!bad) return {delegate: null}
+  const bad = verdict.bad
+  if (!bad) return {delegate: null, path: pinned(verdict.fd!)}
   // Another user's, and only theirs (with root): usable as theirs when named explicitly.
   if (EXPLICIT.has(source) && bad.uid !== 0 && bad.why.startsWith('owned by')) {
     try {
-      if (!untrustedOnPath(socketPath, {writableLeaf: true, caller: bad.uid})) return {delegate: bad.uid}
+      const theirs = pinnedOnPath(socketPath, {writableLeaf: true, caller: bad.uid})
+      if (!theirs.bad) return {delegate: bad.uid, path: pinned(theirs.fd!)}
     } catch {}
   }
   const which = bad.path === path.resolve(socketPath) ? '' : ` (on its path: ${bad.path})`

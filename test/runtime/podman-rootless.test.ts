@@ -252,7 +252,8 @@ describeWithPodman("rootless Podman, as its user and as root; another user's soc
     const victims = () => ({b: signals(bApp).length, r: signals(rApp).length, h: hostVictim.received().length, u: signals(uApp).length})
 
     test.each([
-      ['b-victim', "B's rootless container", `owned by uid`],
+      // B's conmon (B's, not U's, root's or the caller's) names nothing through U's socket: not even visible
+      ['b-victim', "B's rootless container", 'not visible here'],
       ['r-victim', "root's container", "nslocate's own"],
       ['h-victim', 'a root process on the host', 'not visible here'],
       ['ghost', 'a pid that does not exist here', 'not visible here'],
