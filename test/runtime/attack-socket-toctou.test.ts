@@ -34,7 +34,6 @@ jest.mock('../../src/runtime/podman', () => {
   }
 })
 
- 
 const {containerTarget} = require('../../src/runtime/container-target') as typeof import('../../src/runtime/container-target')
 
 const NOBODY = 65534
