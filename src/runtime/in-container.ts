@@ -19,7 +19,7 @@ import {SignalOptions, SignalResult, WaitCondition, WaitOptions, WaitResult, che
 import {nothingSignalled} from '../signal/starting'
 import {ContainerTarget, TargetOptions, containerTarget, helperImage, specOf} from './container-target'
 import {ContainerSpec, answeringRuntimes} from './select'
-import {RuntimeKind} from './types'
+import {ContainerInfo, RuntimeKind} from './types'
 
 /** How long a helper container may take beyond the wait it was asked for. */
 export const HELPER_TIMEOUT_MS = 60_000
@@ -175,7 +175,16 @@ export async function listContainers(opts: {procfs?: ProcFs; env?: NodeJS.Proces
   const out: ContainerServices[] = []
   const seen = new Set<string>()
   for (const o of opened) {
-    for (const c of await o.runtime.list()) {
+    let all: ContainerInfo[]
+    try {
+      all = await o.runtime.list()
+    } catch (error) {
+      // A default socket that is not the runtime it was taken for (Docker's own containerd, whose
+      // CRI plugin is disabled): it has no containers to list. Any other failure is reported.
+      if (opened.length > 1 && error instanceof NslocateError && (error.details as {unsupported?: boolean} | undefined)?.unsupported) continue
+      throw error
+    }
+    for (const c of all) {
       // One engine behind two sockets (DOCKER_HOST naming Podman's): listed once, by the first.
       if (!c.running || seen.has(c.id)) continue
       seen.add(c.id)

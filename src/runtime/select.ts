@@ -263,8 +263,13 @@ export async function resolveContainer(spec: ContainerSpec, env: NodeJS.ProcessE
         asked.push(`${label}: ${error.message}`)
         continue
       }
-      // A socket that is not the runtime it was taken for (Docker's own containerd has no CRI): the next one.
-      if (sockets.length > 1 && error instanceof NslocateError && (error.details as {unsupported?: boolean} | undefined)?.unsupported) {
+      // A socket that is not the runtime it was taken for (Docker's own containerd has no CRI), or a
+      // state directory this caller may not read (auto-detected, behind a socket it could not use): the next one.
+      const passOver =
+        sockets.length > 1 &&
+        error instanceof NslocateError &&
+        ((error.details as {unsupported?: boolean} | undefined)?.unsupported || (opened.source === 'state' && !kind && error.code !== 'USAGE'))
+      if (passOver) {
         asked.push(`${label}: ${error.message}`)
         failures.push(error)
         continue

@@ -231,6 +231,26 @@ describeWithContainerd(
         }
       })
 
+      test('reload app --pod ... --watch FILE: a change to the file is one HUP, logged by the app, at the pid ctr reports', async () => {
+        const pid = await ctrPid(webApp.c.id)
+        const watched = path.join(tempDir('nslocate-cri-reload-'), 'app.conf')
+        fs.writeFileSync(watched, 'v1\n')
+        const r = startCli(['reload', 'app', '--pod', 'shop/web-0', '--container-name', 'app', '--watch', watched, '--debounce', '100ms'], env)
+        try {
+          const svc = await nextEvent(r, (e) => e.event === 'service')
+          expect(svc).toMatchObject({pid})
+          const since = webApp.log().length
+          fs.writeFileSync(`${watched}.new`, 'v2\n')
+          fs.renameSync(`${watched}.new`, watched)
+          const sent = await nextEvent(r, (e) => e.event === 'signal')
+          expect(sent).toMatchObject({result: 'signalled', pid})
+          const got = await loggedOnce(webApp, HUP, since)
+          expect(got.from).toBe(0)
+        } finally {
+          await stopCli(r)
+        }
+      })
+
       test('a pod without a shared PID namespace: find from the node still gives the app (pid 1 of its own namespace)', async () => {
         const pid = await ctrPid(soloApp.c.id)
         const {status, json} = await cliJson(['find', 'app', '--pod', 'shop/solo-0', '--container-name', 'app'], {env})

@@ -13,7 +13,7 @@ import {ROOT} from '../helpers/paths'
 
 export const TABLE_FILE = process.env.NSLOCATE_PLACEMENTS_TABLE || path.join(ROOT, 'build', 'runtime-placements.md')
 
-export const RUNTIMES = ['Podman (rootful)', 'CRI (containerd)'] as const
+export const RUNTIMES = ['Docker', 'Podman (rootful)', 'CRI (containerd)'] as const
 export type Runtime = (typeof RUNTIMES)[number]
 
 /** The four placements of issue 19, then the host's TERM/stopped check on a fresh app. */
