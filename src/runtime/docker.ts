@@ -18,6 +18,18 @@ export type {EngineEndpoint, HelperOptions, HelperRun}
 export type DockerApi = ContainerRuntime & Required<Pick<ContainerRuntime, 'runToCompletion'>>
 
 type DockerodeClient = import('dockerode')
+/** Every option docker-modem's own reading of DOCKER_HOST (tcp://, ssh://, TLS) may set, unset: a unix socket, plain HTTP. */
+const UNIX_ONLY = {
+  host: undefined,
+  port: undefined,
+  protocol: 'http',
+  pathPrefix: undefined,
+  username: undefined,
+  ca: undefined,
+  cert: undefined,
+  key: undefined,
+  timeout: undefined,
+} as const
 type Dockerode = (deadlineMs?: number) => Promise<DockerodeClient>
 type RawContainer = {
   Id: string
@@ -80,9 +92,18 @@ function dockerodeClients(env: NodeJS.ProcessEnv, socketPath: string | null, lim
     const Docker = (await import('dockerode')).default
     let client: DockerodeClient
     try {
-      client = new Docker(socketPath !== null ? {socketPath} : undefined)
+      // docker-modem merges its own reading of process.env (DOCKER_HOST=tcp://, DOCKER_CERT_PATH, ...)
+      // under these options: every field that reading sets is overridden, so the pinned socket is
+      // what it connects to, whatever this process's own environment says (checked below).
+      client = new Docker(socketPath !== null ? {...UNIX_ONLY, socketPath} : undefined)
     } catch (error) {
       throw new NslocateError('USAGE', `DOCKER_HOST=${env.DOCKER_HOST} is not understood: use unix:///path/to/docker.sock or tcp://HOST:PORT`, {cause: error})
+    }
+    if (socketPath !== null && ((client.modem as {socketPath?: string}).socketPath !== socketPath || (client.modem as {host?: string}).host)) {
+      throw new NslocateError(
+        'DOCKER',
+        `dockerode would not connect to the checked socket ${socketPath}: unset DOCKER_HOST's tcp:// or ssh:// value in this process's environment`,
+      )
     }
     const modem = client.modem as {protocol?: string; agent?: unknown}
     // ssh:// brings its own agent (docker-modem replaces any other): the limits do not apply there (NOTES).

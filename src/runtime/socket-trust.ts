@@ -63,13 +63,19 @@ export interface SocketTrust {
 export const NO_SOCKET = '/proc/self/fd/2147483647'
 
 /**
- * The descriptors pinned so far, by socket path and inode: one per inode for the life of the
- * process (a long-running `serve` checks its socket again every round). Never closed: a closed
- * descriptor's number could be reused for another file while a runtime client still names it.
+ * The descriptors pinned so far: one per inode for the life of the process (a long-running `serve`
+ * checks its socket again every round). Never closed: a closed descriptor's number could be reused
+ * for another file while a runtime client still names it. So that a socket re-created over and over
+ * (by the other user whose socket it is) cannot exhaust the descriptors of a long-running process,
+ * one path pins at most MAX_PINS_PER_PATH inodes; a runtime restarts far less often than that in
+ * one process's life.
  */
 const pins = new Map<string, number>()
+const inodesOf = new Map<string, Set<string>>()
+/** The most distinct inodes one socket path is pinned for in one process. */
+export const MAX_PINS_PER_PATH = 64
 
-function pinned(fd: number): string {
+function pinned(socketPath: string, fd: number, runtime: string, code: 'DOCKER' | 'RUNTIME'): string {
   const st = fs.fstatSync(fd)
   const key = `${st.dev}:${st.ino}`
   const old = pins.get(key)
@@ -77,6 +83,16 @@ function pinned(fd: number): string {
     fs.closeSync(fd)
     return `/proc/self/fd/${old}`
   }
+  const seen = inodesOf.get(socketPath) ?? new Set<string>()
+  if (seen.size >= MAX_PINS_PER_PATH) {
+    fs.closeSync(fd)
+    throw new NslocateError(
+      code,
+      `the ${runtime} socket ${socketPath} was replaced by a new file ${MAX_PINS_PER_PATH} times while nslocate ran; refusing it from now on: restart nslocate once the runtime is stable`,
+    )
+  }
+  seen.add(key)
+  inodesOf.set(socketPath, seen)
   pins.set(key, fd)
   return `/proc/self/fd/${fd}`
 }
@@ -111,12 +127,12 @@ export function checkSocket(
     throw new NslocateError(code, `cannot check the ${runtime} socket ${socketPath}: ${(error as Error).message}`, {cause: error})
   }
   const bad = verdict.bad
-  if (!bad) return {delegate: null, path: pinned(verdict.fd!)}
+  if (!bad) return {delegate: null, path: pinned(socketPath, verdict.fd!, runtime, code)}
   // Another user's, and only theirs (with root): usable as theirs when named explicitly.
   if (EXPLICIT.has(source) && bad.uid !== 0 && bad.why.startsWith('owned by')) {
     try {
       const theirs = pinnedOnPath(socketPath, {writableLeaf: true, caller: bad.uid})
-      if (!theirs.bad) return {delegate: bad.uid, path: pinned(theirs.fd!)}
+      if (!theirs.bad) return {delegate: bad.uid, path: pinned(socketPath, theirs.fd!, runtime, code)}
     } catch {}
   }
   const which = bad.path === path.resolve(socketPath) ? '' : ` (on its path: ${bad.path})`
