@@ -39,7 +39,7 @@
  */
 import {NslocateError} from '../errors'
 import {loadCri} from './cri-proto'
-import {DockerLimits, dockerLimits, formatBytes, formatMs} from './http'
+import {DockerLimits, dockerLimits, limitMessage} from './http'
 import type {ContainerInfo, ContainerRuntime, ContainerSelector, PodRef} from './types'
 
 /** CRI enum values (api.proto). */
@@ -159,18 +159,10 @@ function grpcError(ctx: Ctx, e: GrpcError, what: string): NslocateError {
   const at = `the CRI runtime at ${ctx.where}`
   const details = (reason: string, extra: Record<string, unknown> = {}) => ({details: {socket: ctx.socketPath, reason, grpcCode: e.code, ...extra}, cause: e})
   if (e.code === Status.DEADLINE_EXCEEDED) {
-    return new NslocateError(
-      'RUNTIME',
-      `${at} did not answer within ${formatMs(ctx.limits.deadlineMs)} while trying to ${what}: it is hung or overloaded; NSLOCATE_DOCKER_TIMEOUT sets the deadline of each request (default 10s)`,
-      details('deadline'),
-    )
+    return new NslocateError('RUNTIME', limitMessage('deadline', at, what, ctx.limits), details('deadline'))
   }
   if (e.code === Status.RESOURCE_EXHAUSTED && /larger than max/i.test(detail)) {
-    return new NslocateError(
-      'RUNTIME',
-      `${at} sent more than ${formatBytes(ctx.limits.maxBytes)} while trying to ${what}; nslocate stopped reading: NSLOCATE_DOCKER_MAX_BYTES sets the cap of each answer (default 16M)`,
-      details('too_big'),
-    )
+    return new NslocateError('RUNTIME', limitMessage('too_big', at, what, ctx.limits), details('too_big'))
   }
   if (errno === 'EACCES' || errno === 'EPERM' || e.code === Status.PERMISSION_DENIED) {
     return new NslocateError(

@@ -1,46 +1,67 @@
-/** What a failed request to the container engine means, as an NslocateError that says what to do. */
+/**
+ * What a failed request to an HTTP container engine (Docker's API, Podman's libpod and
+ * Docker-compatible APIs) means, as an NslocateError that says what to do. The engine's words
+ * (its name, error code and hints) come from `EngineWords`: Docker's by default, Podman's from
+ * podman.ts. The deadline and size-cap sentences are shared with the CRI (limitMessage()).
+ */
 import {ErrorCode, NslocateError} from '../errors'
-import {DEADLINE, DockerLimits, TOO_BIG, TRUNCATED, formatBytes, formatMs} from './http'
+import {DEADLINE, DockerLimits, TOO_BIG, TRUNCATED, limitMessage} from './http'
 
 type Failure = {code?: string; statusCode?: number; json?: {message?: string}; message?: string; reason?: string}
 
-const UNREACHABLE = ['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT']
+const UNREACHABLE = ['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT', 'ENOTSOCK']
+
+/** How one engine is named in messages, and what its users are told to do. */
+export interface EngineWords {
+  /** the error code of its failures: DOCKER for Docker, RUNTIME for the others */
+  code: 'DOCKER' | 'RUNTIME'
+  /** "the Docker engine at WHERE" */
+  at: (where: string) => string
+  /** what to check when it cannot be reached */
+  unreachable: string
+  /** the message when its socket refuses the caller (EACCES) */
+  permission: (where: string, what: string) => string
+  /** what it may be doing when it cuts an answer short */
+  truncated: string
+  /** other failures name the HTTP status too (Podman's messages always have) */
+  showStatus?: boolean
+}
+
+/** Docker's words. */
+export const DOCKER_WORDS: EngineWords = {
+  code: 'DOCKER',
+  at: (where) => `the Docker engine at ${where}`,
+  unreachable: 'is dockerd running? Set DOCKER_HOST to its socket, or mount /var/run/docker.sock into this container',
+  permission: (where, what) => `permission denied on the Docker socket ${where} while trying to ${what}: run as root or as a member of the docker group`,
+  truncated: 'is dockerd restarting?',
+}
 
 /** Translate a dockerode/HTTP/socket error into a NslocateError that says what to do. */
-export function dockerError(error: unknown, what: string, where: string, limits: DockerLimits = {deadlineMs: NaN, maxBytes: NaN}): NslocateError {
-  const [code, message] = explain(error as Failure, String(error), what, where, limits)
+export function dockerError(
+  error: unknown,
+  what: string,
+  where: string,
+  limits: DockerLimits = {deadlineMs: NaN, maxBytes: NaN},
+  words: EngineWords = DOCKER_WORDS,
+): NslocateError {
+  if (error instanceof NslocateError) return error
+  const [code, message] = explain(error as Failure, String(error), what, where, limits, words)
   return new NslocateError(code, message, {cause: error})
 }
 
-function explain(e: Failure, text: string, what: string, where: string, limits: DockerLimits): [ErrorCode, string] {
+function explain(e: Failure, text: string, what: string, where: string, limits: DockerLimits, words: EngineWords): [ErrorCode, string] {
   const detail = e?.json?.message ?? e?.message ?? text
-  const engine = `the Docker engine at ${where}`
-  if (e?.code === DEADLINE) {
-    return [
-      'DOCKER',
-      `${engine} did not answer within ${formatMs(limits.deadlineMs)} while trying to ${what}: it is hung or overloaded; NSLOCATE_DOCKER_TIMEOUT sets the deadline of each request (default 10s)`,
-    ]
-  }
-  if (e?.code === TOO_BIG) {
-    return [
-      'DOCKER',
-      `${engine} sent more than ${formatBytes(limits.maxBytes)} while trying to ${what}; nslocate stopped reading: NSLOCATE_DOCKER_MAX_BYTES sets the cap of each answer (default 16M)`,
-    ]
-  }
-  if (e?.code === TRUNCATED) return ['DOCKER', `${engine} cut its answer short while trying to ${what} (${detail}): is dockerd restarting?`]
-  if (UNREACHABLE.includes(e?.code ?? '')) {
-    return [
-      'DOCKER',
-      `cannot reach ${engine} (${e.code}) while trying to ${what}: is dockerd running? Set DOCKER_HOST to its socket, or mount /var/run/docker.sock into this container`,
-    ]
-  }
-  if (e?.code === 'EACCES' || e?.code === 'EPERM') {
-    return ['PERMISSION', `permission denied on the Docker socket ${where} while trying to ${what}: run as root or as a member of the docker group`]
-  }
+  const engine = words.at(where)
+  if (e?.code === DEADLINE) return [words.code, limitMessage('deadline', engine, what, limits)]
+  if (e?.code === TOO_BIG) return [words.code, limitMessage('too_big', engine, what, limits)]
+  if (e?.code === TRUNCATED) return [words.code, `${engine} cut its answer short while trying to ${what} (${detail}): ${words.truncated}`]
+  if (UNREACHABLE.includes(e?.code ?? '')) return [words.code, `cannot reach ${engine} (${e.code}) while trying to ${what}: ${words.unreachable}`]
+  if (e?.code === 'EACCES' || e?.code === 'EPERM') return ['PERMISSION', words.permission(where, what)]
   if (e?.statusCode === 404) return ['NOT_RUNNING', `no such container while trying to ${what}: ${detail}`]
   if (e?.statusCode === 400 && /version/i.test(detail)) {
-    return ['DOCKER', `${engine} refused the API version while trying to ${what} (${detail}): the engine is too old; nslocate needs Docker API 1.24 or newer`]
+    return [words.code, `${engine} refused the API version while trying to ${what} (${detail}): the engine is too old; nslocate needs Docker API 1.24 or newer`]
   }
   if (e?.statusCode === 409) return ['NOT_RUNNING', `the container is not running (${detail}) while trying to ${what}`]
-  return ['DOCKER', `${engine} failed to ${what}: ${detail}`]
+  const status = words.showStatus && typeof e?.statusCode === 'number' ? ` (HTTP ${e.statusCode})` : ''
+  return [words.code, `${engine} failed to ${what}${status}: ${detail}`]
 }

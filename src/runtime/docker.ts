@@ -5,7 +5,7 @@
  * imports dockerode, and no dockerode type leaves this file. Where the engine is: endpoint.ts.
  */
 import {NslocateError} from '../errors'
-import {dockerError} from './docker-error'
+import {DOCKER_WORDS, EngineWords, dockerError} from './docker-error'
 import {EngineEndpoint, engineEndpoint} from './endpoint'
 import {DockerLimits, Endpoint, dockerLimits, guardedAgent, leanGet} from './http'
 import {checkSocket} from './socket-trust'
@@ -48,6 +48,8 @@ interface Engine {
   limits: DockerLimits
   lean: Endpoint | null
   dockerode: Dockerode
+  /** the engine's name, error code and hints in messages (Podman's, for its Docker-compatible API) */
+  words: EngineWords
 }
 
 /** A DockerApi for the engine `env` names (DOCKER_HOST, ...), its socket checked first; throws USAGE on a bad NSLOCATE_DOCKER_* value. */
@@ -62,13 +64,13 @@ export async function dockerApi(env: NodeJS.ProcessEnv = process.env): Promise<D
  * file (tcp://, ssh://); throws USAGE on a bad NSLOCATE_DOCKER_* value. `where` names the engine
  * in messages (default: DOCKER_HOST's value, or the socket's path).
  */
-export async function dockerRuntime(env: NodeJS.ProcessEnv, pinned: string | null, where?: string): Promise<DockerApi> {
+export async function dockerRuntime(env: NodeJS.ProcessEnv, pinned: string | null, where?: string, words: EngineWords = DOCKER_WORDS): Promise<DockerApi> {
   const endpoint = engineEndpoint(env)
   where ??= endpoint.where
   const lean: Endpoint | null = pinned === null ? endpoint.lean : endpoint.lean && 'socketPath' in endpoint.lean ? {socketPath: pinned} : null
   const limits = dockerLimits(env)
   // The very socket that was checked is the one used: dockerode is given it, and never looks again.
-  const e: Engine = {where, limits, lean, dockerode: dockerodeClients(env, pinned, limits)}
+  const e: Engine = {where, limits, lean, words, dockerode: dockerodeClients(env, pinned, limits)}
   if (!lean) await e.dockerode() // a DOCKER_HOST only dockerode understands: parse it now, as before
   return {
     kind: 'docker',
@@ -117,16 +119,13 @@ function dockerodeClients(env: NodeJS.ProcessEnv, socketPath: string | null, lim
   }
 }
 
-function summarize(c: RawContainer, where: string): ContainerInfo {
+function summarize(c: RawContainer, where: string, words: EngineWords): ContainerInfo {
   if (!c || typeof c !== 'object' || typeof c.Id !== 'string' || c.State === undefined) {
-    throw new NslocateError('DOCKER', `the Docker engine at ${where} answered without a container's Id and State: ${JSON.stringify(c).slice(0, 200)}`)
+    throw new NslocateError(words.code, `${words.at(where)} answered without a container's Id and State: ${JSON.stringify(c).slice(0, 200)}`)
   }
   const pid = typeof c.State === 'object' ? (c.State.Pid ?? 0) : 0
   if (!Number.isSafeInteger(pid) || pid < 0) {
-    throw new NslocateError(
-      'DOCKER',
-      `the Docker engine at ${where} answered container ${c.Id.slice(0, 12)}'s State.Pid with ${JSON.stringify(pid)}, not a pid`,
-    )
+    throw new NslocateError(words.code, `${words.at(where)} answered container ${c.Id.slice(0, 12)}'s State.Pid with ${JSON.stringify(pid)}, not a pid`)
   }
   const labels = c.Config?.Labels ?? c.Labels ?? {}
   return {
@@ -146,10 +145,10 @@ async function inspect(e: Engine, ref: string): Promise<ContainerInfo> {
     const body = e.lean
       ? await leanGet(e.lean, `/containers/${encodeURIComponent(ref)}/json`, e.limits)
       : await (await e.dockerode()).getContainer(ref).inspect()
-    return summarize(body as RawContainer, e.where)
+    return summarize(body as RawContainer, e.where, e.words)
   } catch (error) {
     if (error instanceof NslocateError) throw error
-    throw dockerError(error, `inspect container ${ref}`, e.where, e.limits)
+    throw dockerError(error, `inspect container ${ref}`, e.where, e.limits, e.words)
   }
 }
 
@@ -159,14 +158,14 @@ async function list(e: Engine): Promise<ContainerInfo[]> {
     const rows = (await client.listContainers()) as unknown
     if (!Array.isArray(rows) || rows.some((r) => typeof r?.Id !== 'string')) {
       throw new NslocateError(
-        'DOCKER',
-        `the Docker engine at ${e.where} answered the container list with something else than a list of containers: ${JSON.stringify(rows)?.slice(0, 200)}`,
+        e.words.code,
+        `${e.words.at(e.where)} answered the container list with something else than a list of containers: ${JSON.stringify(rows)?.slice(0, 200)}`,
       )
     }
     const out: ContainerInfo[] = []
     for (const r of rows as {Id: string}[]) {
       try {
-        out.push(summarize(await client.getContainer(r.Id).inspect(), e.where))
+        out.push(summarize(await client.getContainer(r.Id).inspect(), e.where, e.words))
       } catch (error) {
         // Gone between list and inspect: not running any more, so not listed.
         if ((error as {statusCode?: number}).statusCode !== 404) throw error
@@ -175,7 +174,7 @@ async function list(e: Engine): Promise<ContainerInfo[]> {
     return out
   } catch (error) {
     if (error instanceof NslocateError) throw error
-    throw dockerError(error, 'list containers', e.where, e.limits)
+    throw dockerError(error, 'list containers', e.where, e.limits, e.words)
   }
 }
 
@@ -207,12 +206,12 @@ async function runToCompletion(e: Engine, opts: HelperOptions): Promise<HelperRu
       // Not "no such container": creating one answers 404 when the image does not exist.
       const x = error as {json?: {message?: string}; message?: string}
       throw new NslocateError(
-        'DOCKER',
+        e.words.code,
         `cannot create the helper container: ${x.json?.message ?? x.message} (image ${opts.image}); build or load the nslocate image there, or set NSLOCATE_HELPER_IMAGE to it`,
         {cause: error},
       )
     }
-    throw dockerError(error, `run the helper container (image ${opts.image})`, e.where, e.limits)
+    throw dockerError(error, `run the helper container (image ${opts.image})`, e.where, e.limits, e.words)
   } finally {
     if (container) await container.remove({force: true}).catch(() => undefined)
   }

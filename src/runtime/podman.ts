@@ -21,7 +21,8 @@
  */
 import {NslocateError} from '../errors'
 import type {ContainerInfo, ContainerRuntime, ContainerSelector, HelperOptions, HelperRun, PodRef} from './types'
-import {DEADLINE, DockerLimits, TOO_BIG, TRUNCATED, dockerLimits, formatBytes, formatMs, leanGet} from './http'
+import {EngineWords, dockerError} from './docker-error'
+import {DockerLimits, dockerLimits, leanGet} from './http'
 
 /** The libpod API version nslocate asks for: 4.0.0 is served by every Podman 4 and 5. */
 const API = '/v4.0.0/libpod'
@@ -58,35 +59,20 @@ interface Podman {
   env: NodeJS.ProcessEnv
 }
 
-type Failure = {code?: string; statusCode?: number; json?: {message?: string}; message?: string}
+type Failure = {statusCode?: number}
 
-/** The NslocateError a failed request stands for: RUNTIME (or PERMISSION) naming the service and what to do. 404 is the caller's business. */
-function podmanError(p: Podman, error: unknown, what: string): NslocateError {
-  if (error instanceof NslocateError) return error
-  const e = (error ?? {}) as Failure
-  const detail = e.json?.message ?? e.message ?? String(error)
-  const at = `Podman at ${p.where}`
-  let message: string
-  if (e.code === DEADLINE) {
-    message = `${at} did not answer within ${formatMs(p.limits.deadlineMs)} while trying to ${what}: it is hung or overloaded; NSLOCATE_DOCKER_TIMEOUT sets the deadline of each request (default 10s)`
-  } else if (e.code === TOO_BIG) {
-    message = `${at} sent more than ${formatBytes(p.limits.maxBytes)} while trying to ${what}; nslocate stopped reading: NSLOCATE_DOCKER_MAX_BYTES sets the cap of each answer (default 16M)`
-  } else if (e.code === TRUNCATED) {
-    message = `${at} cut its answer short while trying to ${what} (${detail}): is the service restarting?`
-  } else if (e.code === 'EACCES' || e.code === 'EPERM') {
-    return new NslocateError(
-      'PERMISSION',
-      `permission denied on the Podman socket ${p.socketPath} while trying to ${what}: run nslocate as the socket's owner (rootless Podman) or as root`,
-      {cause: error},
-    )
-  } else if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ENOTSOCK') {
-    message = `cannot reach ${at} (${e.code}) while trying to ${what}: is \`podman system service\` running on that socket? Start it (systemctl enable --now podman.socket, or --user for rootless Podman) or set CONTAINER_HOST to its socket`
-  } else if (typeof e.statusCode === 'number') {
-    message = `${at} failed to ${what} (HTTP ${e.statusCode}): ${detail}`
-  } else {
-    message = `${at} failed to ${what}: ${detail}`
+/** Podman's words in the shared engine messages (docker-error.ts): RUNTIME, its socket, its service. */
+function podmanWords(socketPath: string): EngineWords {
+  return {
+    code: 'RUNTIME',
+    at: (where) => `Podman at ${where}`,
+    unreachable:
+      'is `podman system service` running on that socket? Start it (systemctl enable --now podman.socket, or --user for rootless Podman) or set CONTAINER_HOST to its socket',
+    permission: (_where, what) =>
+      `permission denied on the Podman socket ${socketPath} while trying to ${what}: run nslocate as the socket's owner (rootless Podman) or as root`,
+    truncated: 'is the service restarting?',
+    showStatus: true,
   }
-  return new NslocateError('RUNTIME', message, {cause: error})
 }
 
 /** GET `path` from the service; a 404 resolves to null (the caller says what does not exist). */
@@ -95,7 +81,7 @@ async function get(p: Podman, path: string, what: string): Promise<unknown> {
     return await leanGet({socketPath: p.socketPath}, `${API}${path}`, p.limits)
   } catch (error) {
     if ((error as Failure)?.statusCode === 404) return null
-    throw podmanError(p, error, what)
+    throw dockerError(error, what, p.where, p.limits, podmanWords(p.socketPath))
   }
 }
 
@@ -306,19 +292,11 @@ async function list(p: Podman): Promise<ContainerInfo[]> {
 
 /**
  * The helper container, through Podman's Docker-compatible API on the same socket: the Docker
- * backend's code (create, start, wait, logs, remove). Its errors are reworded as Podman's.
+ * backend's code (create, start, wait, logs, remove), in Podman's words.
  */
 async function runToCompletion(p: Podman, opts: HelperOptions): Promise<HelperRun> {
   const {dockerRuntime} = await import('./docker')
-  try {
-    // dockerRuntime: the socket was checked by the selection layer (select.ts), not again as a DOCKER_HOST.
-    const api = await dockerRuntime({...p.env, DOCKER_HOST: `unix://${p.socketPath}`}, p.socketPath, p.where)
-    return await api.runToCompletion(opts)
-  } catch (error) {
-    if (!(error instanceof NslocateError) || error.code !== 'DOCKER') throw error
-    const message = error.message
-      .replace(/the Docker engine at unix:\/\/\S+/g, `Podman (its Docker-compatible API) at ${p.where}`)
-      .replace(/: is dockerd running\?.*$/, ': is `podman system service` running on that socket?')
-    throw new NslocateError('RUNTIME', message, {cause: error, details: error.details})
-  }
+  // The socket was checked and pinned by the selection layer (select.ts): not again as a DOCKER_HOST.
+  const api = await dockerRuntime({...p.env, DOCKER_HOST: `unix://${p.socketPath}`}, p.socketPath, p.where, podmanWords(p.socketPath))
+  return api.runToCompletion(opts)
 }

@@ -77,7 +77,8 @@ export function runtimeSockets(env: NodeJS.ProcessEnv = process.env, only?: Runt
   }
   const exists = (p: string) => {
     try {
-      return fs.lstatSync(p).isSocket() || fs.lstatSync(p).isSymbolicLink()
+      const st = fs.lstatSync(p)
+      return st.isSocket() || st.isSymbolicLink()
     } catch {
       return false
     }
