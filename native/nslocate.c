@@ -32,6 +32,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <node_api.h>
 #include <uv.h>
@@ -101,6 +102,13 @@ static napi_value make_errno_error(napi_env env, int err, const char *syscall_na
     case EMFILE: code_str = "EMFILE"; break;
     case ENOMEM: code_str = "ENOMEM"; break;
     case ECHILD: code_str = "ECHILD"; break;
+    case ENOTSUP: code_str = "EOPNOTSUPP"; break;
+    case ENODATA: code_str = "ENODATA"; break;
+    case ERANGE: code_str = "ERANGE"; break;
+    case ENOSPC: code_str = "ENOSPC"; break;
+    case EDQUOT: code_str = "EDQUOT"; break;
+    case EROFS: code_str = "EROFS"; break;
+    case E2BIG: code_str = "E2BIG"; break;
     default: code_str = "EUNKNOWN"; break;
   }
   snprintf(msg, sizeof msg, "%s %s%s%s", code_str, strerror(err), detail ? " " : "", detail ? detail : "");
@@ -972,6 +980,78 @@ static napi_value ReadProcMany(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* Extended attributes of an open file (the identity record beside a pidfile's content, src/locate/record.ts).
+ * xattrGet(fd, name, max) -> Buffer, or null when the file has no such attribute (ENODATA); at most
+ * `max` bytes (a longer value: ERANGE). xattrSet(fd, name, buffer) and xattrRemove(fd, name) -> undefined
+ * (removing an absent attribute is not an error). A file system without user xattrs: EOPNOTSUPP. */
+static int get_name(napi_env env, napi_value v, char *buf, size_t size) {
+  size_t n;
+  if (napi_get_value_string_utf8(env, v, buf, size, &n) != napi_ok || n == 0 || n >= size - 1) {
+    napi_throw_type_error(env, NULL, "nslocate native: expected an attribute name");
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value XattrGet(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t fd, max;
+  char name[256];
+  if (!get_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd) || !get_name(env, argv[1], name, sizeof name) ||
+      !get_i32(env, argv[2], &max))
+    return NULL;
+  if (max <= 0 || max > 65536) return throw_errno(env, EINVAL, "fgetxattr");
+  char *buf = malloc((size_t)max);
+  if (!buf) return throw_errno(env, ENOMEM, "malloc");
+  ssize_t n = fgetxattr(fd, name, buf, (size_t)max);
+  if (n < 0) {
+    int e = errno;
+    free(buf);
+    if (e == ENODATA) {
+      napi_value nul;
+      napi_get_null(env, &nul);
+      return nul;
+    }
+    return throw_errno(env, e, "fgetxattr");
+  }
+  napi_value out;
+  void *data;
+  if (napi_create_buffer_copy(env, (size_t)n, buf, &data, &out) != napi_ok) {
+    free(buf);
+    return NULL;
+  }
+  free(buf);
+  return out;
+}
+
+static napi_value XattrSet(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t fd;
+  char name[256];
+  void *data;
+  size_t len;
+  if (!get_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd) || !get_name(env, argv[1], name, sizeof name)) return NULL;
+  if (napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "nslocate native: expected a Buffer");
+    return NULL;
+  }
+  if (fsetxattr(fd, name, data, len, 0) < 0) return throw_errno(env, errno, "fsetxattr");
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+static napi_value XattrRemove(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd;
+  char name[256];
+  if (!get_args(env, info, 2, argv) || !get_i32(env, argv[0], &fd) || !get_name(env, argv[1], name, sizeof name)) return NULL;
+  if (fremovexattr(fd, name) < 0 && errno != ENODATA) return throw_errno(env, errno, "fremovexattr");
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
       {"getlk", NULL, Getlk, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -993,6 +1073,9 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"lookAt", NULL, LookAt, NULL, NULL, NULL, napi_enumerable, NULL},
       {"holderFds", NULL, HolderFds, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readProcMany", NULL, ReadProcMany, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"xattrGet", NULL, XattrGet, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"xattrSet", NULL, XattrSet, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"xattrRemove", NULL, XattrRemove, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;

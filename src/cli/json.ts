@@ -16,6 +16,11 @@ export const JSON_KEYS: Readonly<Record<string, string>> = {
   durationMs: 'duration_ms',
   debounceMs: 'debounce_ms',
   exitCode: 'exit_code',
+  pidfdId: 'pidfd_id',
+  holderPidfdId: 'holder_pidfd_id',
+  pidfdRef: 'pidfd_ref',
+  bootId: 'boot_id',
+  mtimeNs: 'mtime_ns',
 }
 
 const LIBRARY_KEYS: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(JSON_KEYS).map(([k, v]) => [v, k]))

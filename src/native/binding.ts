@@ -38,6 +38,9 @@ interface Addon {
   lookAt(dirfd: number, name: string): number
   holderFds(pid: number, dev: number, ino: number, names: string[], hint: number): HolderFds
   readProcMany(dir: string, names: string[]): Array<string | number>
+  xattrGet(fd: number, name: string, max: number): Buffer | null
+  xattrSet(fd: number, name: string, value: Buffer): void
+  xattrRemove(fd: number, name: string): void
 }
 
 /** One process's fd scan (native/nslocate.c holderFds): the fdinfo texts of its fds on a dev:inode. */
@@ -245,7 +248,9 @@ export async function waitPidfdFor(pidfd: number, ms: number): Promise<boolean> 
 
 /** ioctl(PIDFD_GET_INFO) of a process; a field is null when the kernel does not report it. */
 export interface PidfdInfo {
+  /** the pid in the caller's PID namespace (0: not visible from here) */
   pid: number | null
+  tgid: number | null
   ppid: number | null
   ruid: number | null
   euid: number | null
@@ -258,7 +263,15 @@ export interface PidfdInfo {
 export function pidfdInfo(pidfd: number): PidfdInfo | null {
   try {
     const r = native().pidfdGetInfo(pidfd)
-    return {pid: r.pid ?? null, ppid: r.ppid ?? null, ruid: r.ruid ?? null, euid: r.euid ?? null, cgroupid: r.cgroupid, exitCode: r.exitCode}
+    return {
+      pid: r.pid ?? null,
+      tgid: r.tgid ?? null,
+      ppid: r.ppid ?? null,
+      ruid: r.ruid ?? null,
+      euid: r.euid ?? null,
+      cgroupid: r.cgroupid,
+      exitCode: r.exitCode,
+    }
   } catch (error) {
     if ((error as SystemError).unsupported) return null
     throw error
@@ -386,4 +399,22 @@ export function spawnGated(file: string, argv: string[], envp: string[], keepFd:
 /** waitpid(pid, WNOHANG) on a child from spawnGated(): null while it runs; code -1 when killed by `signal`. */
 export function reapChild(pid: number): {code: number; signal: number} | null {
   return native().reapChild(pid)
+}
+
+/**
+ * fgetxattr(2): the attribute's value (at most `max` bytes; longer: ERANGE), or null when the file
+ * has none (ENODATA). A file system without user xattrs throws EOPNOTSUPP.
+ */
+export function xattrGet(fd: number, name: string, max = 1024): Buffer | null {
+  return native().xattrGet(fd, name, max)
+}
+
+/** fsetxattr(2) (create or replace). Needs write access to the file; EOPNOTSUPP where the file system has no user xattrs. */
+export function xattrSet(fd: number, name: string, value: Buffer): void {
+  native().xattrSet(fd, name, value)
+}
+
+/** fremovexattr(2); an absent attribute is not an error. */
+export function xattrRemove(fd: number, name: string): void {
+  native().xattrRemove(fd, name)
 }
