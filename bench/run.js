@@ -18,6 +18,7 @@ const {listScale} = require('./scenarios/list-scale')
 const {syscallsPerCall} = require('./scenarios/syscalls')
 const sidecar = require('./sidecar')
 const {runtimes} = require('./scenarios/runtimes')
+const {pidfs} = require('./scenarios/pidfs')
 
 const IDS = [
   'find-posix',
@@ -32,6 +33,7 @@ const IDS = [
   'reload',
   'serve',
   'list-scale',
+  'pidfs',
 ]
 const USAGE = `usage: node bench/run.js [--smoke] [--procs N] [--runs N] [--only LIST]
   --procs N    other processes in the table for find-unlocked, find-flock and wait-procs (default 5000; env NSLOCATE_BENCH_PROCS)
@@ -117,6 +119,7 @@ async function phase1(ctx) {
   await attempt(ctx, 'reload', () => sidecar.measureReload(ctx))
   await attempt(ctx, 'serve', () => sidecar.measureServe(ctx))
   await attempt(ctx, 'list-scale', () => listScale(ctx))
+  await attempt(ctx, 'pidfs', () => pidfs(ctx))
 }
 
 async function findUnlocked(ctx, svc) {

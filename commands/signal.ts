@@ -16,6 +16,8 @@ SIGNAL may be a real-time signal (RTMIN, RTMIN+3, SIGRTMAX-1, 34 to 64, as kill 
 
 Before sending, the target's disposition is read from /proc/PID/status (SigCgt, SigIgn, SigBlk, NSpid) and reported: handled, default (terminate, core, stop, ignore, continue), ignored, blocked (stays pending), or dropped (pid 1 of its PID namespace without a handler: the kernel discards everything but KILL/STOP from an ancestor namespace, and those too from inside). A signal that will not act is still sent (unless --require-handler), and the message names the target and why.
 
+--pid PID:ID names the target itself, as util-linux kill PID:INODE does: no pidfile is read (NAME only labels the answer), and nothing is sent unless the process at PID has exactly the pidfs id ID (exit 7 when it has exited or its pid was reused, 4 for an id that pid never had); the same refusals apply (nslocate, its ancestors, pid 1). Feed it from find: --pid "$(nslocate find NAME --json | jq -r .pidfd_ref)". Linux 6.9+.
+
 Durations (--timeout, --retry) may be up to 100000h; longer is a usage error. Waits of any accepted length are kept: a KILL never comes early.
 
 Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1 failed, still running when the schedule ran out, sent but without effect on every target (dropped or ignored; nothing was waited for), or nothing sent because no target catches SIGNAL (--require-handler); 2 usage; 4 not permitted (permission, unsafe pidfile, holder not visible, outside the target's namespace, scope refused) or not identified (the pidfile locked but still empty after 2 s: starting); 7 not running (no pidfile, a stale one, the process exited before it could be signalled, or a --container or --pod that is not running; nothing was signalled).`
@@ -24,6 +26,10 @@ Exit status (LSB): 0 delivered (and with --wait/--retry, the process is gone); 1
     {command: '<%= config.bin %> signal app TERM --retry TERM/30/KILL/5', description: 'Stop app: TERM, wait up to 30 s, then KILL.'},
     {command: '<%= config.bin %> signal app TERM --scope tree --dry-run --json', description: 'Show which processes a tree-wide TERM would reach.'},
     {command: '<%= config.bin %> signal app 0', description: 'Only check that the process is there and may be signalled.'},
+    {
+      command: '<%= config.bin %> signal app TERM --pid "$(<%= config.bin %> find app --json | jq -r .pidfd_ref)"',
+      description: 'Signal exactly the process find saw: refused, with nothing sent, if it has exited or its pid was reused since.',
+    },
     {
       command: '<%= config.bin %> signal nginx HUP --container web',
       description: "Reload nginx in the container web, from the host or from a sidecar that has the runtime's socket.",

@@ -12,12 +12,18 @@ With --container or --pod, a container that does not exist or is not running hol
 
 --for stopped reports how the process ended as "exit": {"code": N} or {"signal": "TERM", "core": false}, read with PIDFD_GET_INFO/PIDFD_INFO_EXIT once its parent has reaped it (Linux 6.15+; "unknown" on older kernels or while it is an unreaped zombie); null when the service was not running when the wait began.
 
+--pid PID:ID (with --for stopped) waits for that very process, as util-linux waitpid PID:INODE does: no pidfile is read, and it holds at once when the process at PID no longer has the pidfs id ID (it has exited, or its pid was reused); an id that pid never had is cannot tell. Linux 6.9+.
+
 With --root-pid, --container or --pod, a process outside the target's PID namespace is never the service (outside_target_namespace: cannot tell).
 
 Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe pidfile, ambiguous, permission, outside the target's namespace).`
   static examples = [
     {command: '<%= config.bin %> wait db --for running --timeout 30s && ./migrate', description: 'Start work once db runs.'},
     {command: '<%= config.bin %> signal app TERM && <%= config.bin %> wait app --timeout 10s', description: 'Stop, then wait until it has stopped.'},
+    {
+      command: '<%= config.bin %> wait app --pid "$(<%= config.bin %> find app --json | jq -r .pidfd_ref)" --timeout 10s',
+      description: 'Wait for exactly the process find saw to exit.',
+    },
   ]
   static enableJsonFlag = true
   // Arguments and flags: src/cli/grammar.ts (the fast path in bin/run.js reads the same definition).

@@ -15,6 +15,14 @@
 #    fuse-overlayfs (rootful and rootless Podman; its tests start their own `podman system service`),
 #    containerd (a second instance with the CRI plugin, started by the tests, Docker's left alone)
 #    and kubectl (kubernetes-client, when no kubectl is installed: docs/kubernetes.md's manifests).
+#    attr (getfattr/setfattr: the identity record's xattr) and jq (the man page's `find --json | jq` examples), issue 20.
+#  - util-linux >= 2.42's getino and waitpid (issue 20: the interop tests compare pidfs ids with them)
+#    in /opt/nslocate/util-linux-2.42/bin. Debian 12 and 13 ship older ones, so unless the system's
+#    are new enough they come from Debian sid's util-linux-extra, fetched by apt-get from the archive
+#    apt already uses, through a source list of its own (signed index; the system's sources and
+#    package state are untouched), and unpacked beside sid's libc6, which they need (glibc >= 2.38)
+#    and are run with through its ld.so. Nothing is installed into the system. A failure stops
+#    setup: CI must not skip those tests.
 #  - Node.js >= 22.12: when the machine's node is missing or older, installs Node 24 LTS from the npm
 #    registry into /opt/nslocate/node-24 (scripts/install-node.sh) and links node, npm and npx into
 #    /usr/local/bin, which comes before /usr/bin on Debian's PATH (and sudo's secure_path). The
@@ -30,7 +38,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(docker.io busybox-static libbsd-dev daemon nginx-light gcc libc6-dev procps util-linux uidmap python3 man-db hyperfine strace
-  ca-certificates dpkg-dev binutils lintian debootstrap podman crun conmon catatonit slirp4netns fuse-overlayfs containerd runc)
+  ca-certificates dpkg-dev binutils lintian debootstrap podman crun conmon catatonit slirp4netns fuse-overlayfs containerd runc attr jq)
 # kubectl: Debian's kubernetes-client, unless a kubectl is already there (another package may own /usr/bin/kubectl).
 command -v kubectl >/dev/null || pkgs+=(kubernetes-client)
 missing=()
@@ -62,6 +70,62 @@ else
 fi
 
 bash "$(dirname "$0")/setup-daemons.sh"  # the daemons tier's Debian packages, kept from starting
+
+# util-linux >= 2.42 getino/waitpid (PID:INODE), for test/ns/pidfs-interop.test.ts.
+ul_dir=/opt/nslocate/util-linux-2.42
+ul_version() { "$1" --version 2>/dev/null | sed -n 's/^.* from util-linux \([0-9][0-9.]*\).*$/\1/p'; }
+ul_ok() { # $1: a bin dir; prints the version of its getino when >= 2.42, it prints PID:INODE, and waitpid runs
+  local v out
+  v=$(ul_version "$1/getino") && [ -n "$v" ] && dpkg --compare-versions "$v" ge 2.42 || return 1
+  out=$("$1/getino" --pidfs -p $$ 2>&1) && [[ $out =~ ^$$:[0-9]+$ ]] || { echo "setup: $1/getino --pidfs -p $$ said: $out" >&2; return 1; }
+  "$1/waitpid" --version >/dev/null 2>&1 || { echo "setup: $1/waitpid --version failed" >&2; return 1; }
+  echo "$v"
+}
+ul_wrapper() { # $1: the wrapper's path; $2: the command line it runs before "$@"
+  printf '#!/bin/sh\n# Written by nslocate scripts/setup.sh (util-linux >= 2.42 for the interop tests).\nexec %s "$@"\n' "$2" >"$1"
+  chmod 755 "$1"
+}
+if v=$(ul_ok "$ul_dir/bin" 2>/dev/null); then
+  echo "setup: util-linux $v getino/waitpid in $ul_dir/bin"
+else
+  new="$ul_dir.new"
+  rm -rf "$new" && mkdir -p "$new/bin"
+  if ul_ok /usr/bin >/dev/null 2>&1; then # the system's own are new enough (Debian 14 and later)
+    for tool in getino waitpid; do ul_wrapper "$new/bin/$tool" "/usr/bin/$tool"; done
+  else
+    arch=$(dpkg --print-architecture)
+    apt_dir=$(mktemp -d /tmp/nslocate-sid-apt.XXXXXX)
+    trap 'rm -rf "$apt_dir"' EXIT
+    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+    # The Debian archive this machine's apt already uses (its main suite: not -security, -updates, ...).
+    archive() { apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 'Created-By: Packages' 2>/dev/null | awk '$2 !~ /[-\/]/ {print $1; exit}'; }
+    uri=$(archive)
+    if [ -z "$uri" ]; then apt-get update -qq && uri=$(archive); fi # indextargets lists what update fetched
+    [ -n "$uri" ] || { echo "setup: no Debian archive in apt's sources (apt-get indextargets): cannot fetch util-linux >= 2.42" >&2; exit 1; }
+    echo "deb ${uri%/} sid main" >"$apt_dir/sources.list"
+    apt_sid=(-q -o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+      -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o Acquire::Languages=none
+      -o "APT::Architectures=$arch" -o APT::Sandbox::User=root)
+    echo "setup: fetching util-linux-extra and libc6 ($arch) from Debian sid for getino/waitpid >= 2.42"
+    { apt-get "${apt_sid[@]}" update && (cd "$apt_dir" && apt-get "${apt_sid[@]}" download "util-linux-extra:$arch" "libc6:$arch"); } \
+      >"$apt_dir/log" 2>&1 || { echo "setup: could not fetch util-linux-extra/libc6 from Debian sid:" >&2; tail -20 "$apt_dir/log" >&2; exit 1; }
+    dpkg-deb -x "$apt_dir"/util-linux-extra_*.deb "$new/ul"
+    dpkg-deb -x "$apt_dir"/libc6_*.deb "$new/libc"
+    rm -rf "$apt_dir"
+    ld_so=$(ls "$new"/libc/usr/lib/*-linux-gnu*/ld-linux*.so.* 2>/dev/null | head -1)
+    [ -n "$ld_so" ] || { echo "setup: sid's libc6 has no ld.so under usr/lib/*-linux-gnu*" >&2; exit 1; }
+    ld_so=$ul_dir${ld_so#"$new"} # the paths the wrappers run from, once $new is renamed to $ul_dir
+    for tool in getino waitpid; do
+      ul_wrapper "$new/bin/$tool" "$ld_so --library-path ${ld_so%/*} --argv0 $tool $ul_dir/ul/usr/bin/$tool"
+    done
+  fi
+  rm -rf "$ul_dir.old"
+  if [ -e "$ul_dir" ]; then mv "$ul_dir" "$ul_dir.old"; fi
+  mv "$new" "$ul_dir"
+  rm -rf "$ul_dir.old"
+  v=$(ul_ok "$ul_dir/bin") || { echo "setup: $ul_dir/bin/getino or waitpid does not run, or is older than 2.42 (see above)" >&2; exit 1; }
+  echo "setup: util-linux $v getino/waitpid installed in $ul_dir/bin"
+fi
 if ! docker version >/dev/null 2>&1; then
   echo "setup: starting dockerd --bridge=none --iptables=false"
   mkdir -p /var/log

@@ -15,10 +15,11 @@ const {run, tmpFile} = require('./procs')
 const quote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)
 const shown = (argv) => argv.map(quote).join(' ')
 
-/** The environment every timed command gets: the default path, whatever the caller's says. */
+/** The environment every timed command gets: the default path and every kernel feature, whatever the caller's says. */
 function cleanEnv() {
   const env = {...process.env}
   delete env.NSLOCATE_NO_FAST_PATH
+  delete env.NSLOCATE_FORCE_FALLBACK
   delete env.NODE_OPTIONS
   return env
 }

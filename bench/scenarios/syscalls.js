@@ -13,10 +13,10 @@ const {run} = require('../lib/procs')
 
 const CHILD = path.join(__dirname, '..', 'lib', 'syscalls-child.js')
 
-/** Total system calls (and the per-call table) of one child under strace -c. */
-async function traced(ctx, mode, n, h) {
-  const out = path.join(ctx.dir, `strace-${mode}-${n}.txt`)
-  const r = await run('strace', ['-f', '-c', '-o', out, NODE, CHILD, mode, String(n), h.name, h.file], {env: cleanEnv()})
+/** Total system calls of one child under strace -c (`env`: its environment, by default the bench's clean one). */
+async function traced(ctx, mode, n, h, env = cleanEnv()) {
+  const out = path.join(ctx.dir, `strace-${mode}-${n}-${Date.now()}.txt`)
+  const r = await run('strace', ['-f', '-c', '-o', out, NODE, CHILD, mode, String(n), h.name, h.file], {env})
   if (r.status !== 0) throw new Error(`strace ${mode} ${n}: exit ${r.status}: ${String(r.stderr).slice(-500)}`)
   const table = fs.readFileSync(out, 'utf8')
   const total = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?total$/m.exec(table)
@@ -41,4 +41,4 @@ async function syscallsPerCall(ctx, h) {
   })
 }
 
-module.exports = {syscallsPerCall}
+module.exports = {syscallsPerCall, traced}

@@ -15,7 +15,8 @@
  *  4. the name must still be our inode (lstat in the directory held open), else start over (bounded);
  *     an existing file must be empty or hold a pid, never anything else (open-pidfile.ts);
  *  5. take the POSIX write lock too (F_GETLK readers, translated into their namespace), then
- *     truncate, write the pid in decimal with no newline (handle.ts; no fsync, see docs);
+ *     truncate, write the pid in decimal with no newline, and record beside it, in an extended
+ *     attribute, that process's pidfs id and this boot's id (handle.ts; no fsync, see docs);
  *  6. release(): unlink only if the name still is our inode, while still holding the locks.
  */
 import fs = require('node:fs')
@@ -34,7 +35,7 @@ import {replaceNonWriterLocked} from './replace'
 import {at, callerUid, openDirSafely} from './safe-dir'
 
 export {defaultRuntimeDir, pidfilePathFor} from './paths'
-export type {PidfileHandle} from './handle'
+export type {PidfileHandle, WriteOptions} from './handle'
 
 /** acquire()'s options: where the pidfile goes, how long to contend for it, and which pid it names. */
 export interface AcquireOptions {
@@ -44,7 +45,7 @@ export interface AcquireOptions {
   dir?: string
   /** how long to contend with other starters (ms); default 10 s */
   lockTimeoutMs?: number
-  /** the pid to write; default process.pid. null: write nothing yet (call handle.write later) */
+  /** the pid to write (its identity is recorded: handle.recorded); default process.pid. null: write nothing yet (call handle.write later) */
   pid?: number | null
   env?: NodeJS.ProcessEnv
 }

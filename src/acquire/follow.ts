@@ -21,7 +21,8 @@
  * held and another starter conflicts):
  * - the pidfile names the one left: the only one, or among several the one none of whose ancestors
  *   is among them (a daemon and its workers: the daemon), the oldest if that still leaves several;
- *   it is rewritten when that one exits and others remain;
+ *   it is rewritten when that one exits and others remain, and so is its identity record (the
+ *   pidfs id of the pidfd that pinned the new one: handle.ts);
  * - run gives up its POSIX lock: readers take a POSIX lock's owner for the service or its
  *   supervisor, and a daemon reparented away from run is not its descendant (find would name run,
  *   "content_mismatch"); with the flock lock alone, the process the file names holds it (find's fd
@@ -116,7 +117,7 @@ export async function followInheritors(handle: PidfileHandle, since: number, dae
       const main = mainOf([...pidfds.keys()])
       if (daemon && main !== written) {
         try {
-          handle.write(main)
+          handle.write(main, {pidfd: pidfds.get(main)})
           written = main
         } catch {} // the file keeps the pid it had; the lock still says the service runs
       }

@@ -37,8 +37,12 @@ export {FORWARDED} from './forward'
 
 type Child = ReturnType<typeof spawnGated>
 
-/** Run `file` with `argv` (argv[0] as the user gave it) under `handle`. Throws RunFailure for run's own failures. */
-export async function supervise(handle: PidfileHandle, file: string, argv: string[]): Promise<number> {
+/**
+ * Run `file` with `argv` (argv[0] as the user gave it) under `handle`. Throws RunFailure for run's
+ * own failures. `onWritten` is called once the pid (and its identity record: handle.recorded) is in
+ * the file, before COMMAND runs: what it prints comes before anything COMMAND prints.
+ */
+export async function supervise(handle: PidfileHandle, file: string, argv: string[], onWritten?: () => void): Promise<number> {
   const forward = new Forwarder().install()
   const release = () => {
     forward.uninstall()
@@ -52,7 +56,7 @@ export async function supervise(handle: PidfileHandle, file: string, argv: strin
     } catch (error) {
       throw new RunFailure('failed', `cannot start ${argv[0]}: ${(error as Error).message}; nothing was started`)
     }
-    pidfd = await startGated(child, handle, argv)
+    pidfd = await startGated(child, handle, argv, onWritten)
   } catch (error) {
     release()
     throw error
@@ -83,10 +87,11 @@ function startTime(pid: number): number {
 }
 
 /**
- * Opens a pidfd on the child (still held before execve), writes its pid, then lets it run. Resolves
+ * Opens a pidfd on the child (still held before execve), writes its pid (the identity recorded is
+ * the pidfd's: the very process forked, whatever holds its pid later), then lets it run. Resolves
  * to the pidfd once execve succeeded; else the child is reaped (having run nothing) and RunFailure thrown.
  */
-async function startGated(child: Child, handle: PidfileHandle, argv: string[]): Promise<number> {
+async function startGated(child: Child, handle: PidfileHandle, argv: string[], onWritten?: () => void): Promise<number> {
   let pidfd = -1
   try {
     try {
@@ -94,7 +99,7 @@ async function startGated(child: Child, handle: PidfileHandle, argv: string[]): 
     } catch (error) {
       throw new Error(`cannot open a pidfd for the child ${child.pid} (${(error as Error).message}); nslocate needs Linux 5.3 or later`, {cause: error})
     }
-    handle.write(child.pid)
+    handle.write(child.pid, {pidfd})
   } catch (error) {
     // The child is still before execve: closing the gate makes it _exit(125) having run nothing.
     fs.closeSync(child.gateFd)
@@ -102,6 +107,9 @@ async function startGated(child: Child, handle: PidfileHandle, argv: string[]): 
     await reapAndClose(child.pid, pidfd)
     throw new RunFailure('failed', `${(error as Error).message}; ${argv[0]} was not started`)
   }
+  try {
+    onWritten?.()
+  } catch {} // a report that cannot be printed does not stop the service
   try {
     fs.writeSync(child.gateFd, 'g')
   } catch {} // EPIPE: it was killed meanwhile; its exit status says so

@@ -20,6 +20,7 @@ import type {ListResult} from '../list/list'
 import type {AcquireOptions, PidfileHandle} from '../acquire/acquire'
 import type {ContainerServices} from '../runtime/in-container'
 import {RuntimeKind, splitContainer} from '../runtime/spec'
+import {checkPidRefOptions} from '../signal/pid-ref-options'
 
 /** The options that name a container (and so need the runtime's API). */
 type ContainerOption = 'container' | 'pod' | 'containerName' | 'runtime'
@@ -55,7 +56,7 @@ export interface FindOptions {
 }
 
 /** What to send to whom and whether to wait: signal()'s own options (documented in src/signal/types.ts). */
-export type SignalOptions = FindOptions & Pick<InternalSignalOptions, 'scope' | 'wait' | 'timeoutMs' | 'retry' | 'dryRun' | 'requireHandler'>
+export type SignalOptions = FindOptions & Pick<InternalSignalOptions, 'scope' | 'wait' | 'timeoutMs' | 'retry' | 'dryRun' | 'requireHandler' | 'pid'>
 
 /** waitFor()'s options: where to look, and how long to wait. */
 export interface WaitOptions extends FindOptions {
@@ -63,6 +64,13 @@ export interface WaitOptions extends FindOptions {
   timeoutMs?: number
   /** how often a condition that no pidfd can wait on is looked at again, in ms (default 25) */
   intervalMs?: number
+  /**
+   * `PID:ID` (as locate()'s pidfdRef gives it): wait for that process to exit (condition 'stopped'
+   * only) if the process at PID has pidfs id ID; no pidfile is read, and NAME only labels the answer.
+   * Not with the options that say where to look (pidfile, dir, rootPid, container, pod) or what the
+   * process must be (exec, processName, user).
+   */
+  pid?: string
 }
 
 const FIND: OptionTable = {
@@ -88,8 +96,9 @@ const SIGNAL: OptionTable = {
   retry: 'string',
   dryRun: 'boolean',
   requireHandler: 'boolean',
+  pid: 'string',
 }
-const WAIT: OptionTable = {...FIND, timeoutMs: 'ms', intervalMs: 'ms'}
+const WAIT: OptionTable = {...FIND, timeoutMs: 'ms', intervalMs: 'ms', pid: 'string'}
 
 function checkName(fn: string, name: unknown): string {
   if (typeof name !== 'string') throw new NslocateError('USAGE', `${fn}() takes a service NAME (a string) first, not ${shown(name)}`)
@@ -148,6 +157,7 @@ export async function signal(name: string, sig: string | number, options?: Signa
   if (typeof sig !== 'string' && typeof sig !== 'number') throw new NslocateError('USAGE', `signal(): the signal must be a name or a number, not ${shown(sig)}`)
   const o = readOptions<SignalOptions>('signal', options, SIGNAL)
   noBoth('signal', o)
+  checkPidRefOptions(o as Record<string, unknown>, 'signal')
   const {spec, rest} = splitContainer(o)
   if (spec) return (await import('../runtime/in-container')).signalInContainer(name, String(sig), spec, rest)
   return (await import('../signal/signal')).signal(name, sig, rest)
@@ -160,6 +170,7 @@ export async function waitFor(name: string, condition: WaitCondition, options?: 
     throw new NslocateError('USAGE', `waitFor(): the condition must be 'running' or 'stopped', not ${shown(condition)}`)
   const o = readOptions<WaitOptions>('waitFor', options, WAIT)
   noBoth('waitFor', o)
+  checkPidRefOptions(o as Record<string, unknown>, 'waitFor')
   const {spec, rest} = splitContainer(o)
   if (spec) return (await import('../runtime/in-container')).waitInContainer(name, condition, spec, rest)
   return (await import('../signal/signal')).waitFor(name, condition, rest)

@@ -3,10 +3,11 @@
  * string that comes from outside (names, paths, comm, cmdline, evidence) goes through escapeText()
  * (src/cli/escape.ts): no control character reaches the terminal; --json keeps them exact.
  */
+import {formatPidRef} from '../kernel/pidfs'
 import type {LocateResult} from '../locate/locate'
 import {escapeText as esc} from './escape'
 
-/** `find`'s text output: the state, then the pidfile, process, holder, pid chain, container, reasons and evidence. */
+/** `find`'s text output: the state, then the pidfile (and its identity record), pid (PID:ID), process, holder, pid chain, container, reasons and evidence. */
 export function formatFind(r: LocateResult): string {
   const lines: string[] = []
   const head: Record<string, string> = {
@@ -25,13 +26,16 @@ export function formatFind(r: LocateResult): string {
   if (r.pidfile) {
     const p = r.pidfile
     row('pidfile', `${esc(p.path)}  (says ${p.pid ?? 'nothing usable'}; ${p.lock === 'none' ? 'not locked' : `${p.lock} lock`}; uid ${p.uid}; mode ${p.mode})`)
+    if (p.recorded) row('recorded', `pid ${p.recorded.pid}, pidfs id ${p.recorded.pidfdId}, boot ${p.recorded.bootId}`)
   }
+  // PID:ID, as util-linux prints and takes it (signal --pid): the id is the process's for the whole boot.
+  if (r.pid !== null) row('pid', formatPidRef(r.pid, r.pidfdId))
   if (r.process && r.pid !== null) {
     const cmd = esc(r.process.cmdline.length ? r.process.cmdline.join(' ') : `[${r.process.comm}]`)
-    row('process', `${r.pid}  ${cmd.length > 60 ? cmd.slice(0, 57) + '...' : cmd}`)
+    row('process', cmd.length > 60 ? cmd.slice(0, 57) + '...' : cmd)
     row('', `comm ${esc(r.process.comm)}, uid ${r.process.uid}, ppid ${r.process.ppid}, started ${r.process.started}`)
   }
-  if (r.holder !== null && r.holder !== r.pid) row('holder', `${r.holder}  (holds the lock for pid ${r.pid})`)
+  if (r.holder !== null && r.holder !== r.pid) row('holder', `${formatPidRef(r.holder, r.holderPidfdId)}  (holds the lock for pid ${r.pid})`)
   if (r.nspid.length > 0) row('pid chain', formatChain(r.nspid, r.pidns))
   if (r.container) row('container', `${esc(r.container.runtime)} ${esc(r.container.id.slice(0, 12))}${r.container.name ? ` (${esc(r.container.name)})` : ''}`)
   if (r.reasons.length) row('reasons', r.reasons.join(', '))
@@ -54,13 +58,13 @@ export function formatChain(nspid: number[], pidns: string | null): string {
     .join(' -> ')
 }
 
-/** `list`'s text output: a table with one row per service, or "no pidfiles found". */
+/** `list`'s text output: a table with one row per service (its pid as PID:ID when the id is known), or "no pidfiles found". */
 export function formatList(rows: LocateResult[]): string {
   if (rows.length === 0) return 'no pidfiles found'
   const table = rows.map((r) => [
     esc(r.name),
     r.state,
-    r.pid === null ? (r.state === 'running' ? 'hidden' : '-') : String(r.pid),
+    r.pid === null ? (r.state === 'running' ? 'hidden' : '-') : formatPidRef(r.pid, r.pidfdId),
     r.pidfile?.lock ?? '-',
     esc(r.pidfile?.path ?? '-'),
     r.reasons.join(','),

@@ -163,6 +163,15 @@ export const identityFlags = {
   },
 } as const satisfies Record<string, FlagSpec>
 
+/** What --pid replaces: where to look for a pidfile, and what the located process must be (src/signal/pid-ref.ts NOT_WITH_PID). */
+const NOT_WITH_PID = ['pidfile', 'dir', 'container', 'pod', 'container-name', 'root-pid', 'exec', 'process-name', 'user'] as const
+
+/** --pid PID:ID of signal and wait: the target named by its pid and pidfs id (as util-linux kill PID:INODE), instead of by a pidfile. */
+const pidRefFlag = (summary: string) =>
+  ({
+    pid: {option: 'pid', type: 'string', summary, helpValue: 'PID:ID', exclusive: NOT_WITH_PID},
+  }) as const satisfies Record<string, FlagSpec>
+
 /** `find`'s grammar. */
 export const find = {
   args: {name: nameArg('Service name: the pidfile is NAME.pid in the runtime directories.')},
@@ -214,6 +223,9 @@ export const signal = {
     ...pidfileFlags,
     ...containerFlags,
     ...identityFlags,
+    ...pidRefFlag(
+      'Signal the process PID (in this PID namespace) only if its pidfs id is ID, as util-linux kill PID:INODE: no pidfile is read and NAME only labels the answer. Get it from find: nslocate find NAME --json | jq -r .pidfd_ref (Linux 6.9+).',
+    ),
     scope: {
       option: 'scope',
       type: 'option',
@@ -261,6 +273,9 @@ export const wait = {
     ...pidfileFlags,
     ...containerFlags,
     ...identityFlags,
+    ...pidRefFlag(
+      'Wait for the process PID (in this PID namespace) to exit, if its pidfs id is ID (--for stopped only): no pidfile is read and NAME only labels the answer. Get it from find: nslocate find NAME --json | jq -r .pidfd_ref (Linux 6.9+).',
+    ),
     for: {option: 'condition', type: 'option', options: ['running', 'stopped'], default: 'stopped', summary: 'The condition to wait for.'},
     timeout: {
       option: 'timeoutMs',

@@ -10,6 +10,7 @@
  */
 import {NS_TRANSLATE_UNSUPPORTED} from '../native/binding'
 import {ProcFs} from '../proc/proc-fs'
+import {clearIds} from './by-id'
 import type {Located} from './types'
 
 function nsLink(procfs: ProcFs, pid: number | 'self', kind: 'pid' | 'mnt'): string | null {
@@ -64,6 +65,7 @@ export function confine(located: Located, rootPid: number, procfs: ProcFs): void
   t.reasons.push('outside_target_namespace')
   t.evidence.push(`refused: ${why}; nothing outside the target is ever the answer`)
   Object.assign(t, {pid: null, holder: null, nspid: [], process: null, container: null})
+  clearIds(t)
   located.main = null
   located.holder = null
 }

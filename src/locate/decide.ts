@@ -6,9 +6,11 @@
 import path = require('node:path')
 
 import {ProcFs} from '../proc/proc-fs'
+import {Pins, decidePreviousBoot, judgeRecord, pickRecorded, stampIds} from './by-id'
 import {hasPtraceCap} from './denial'
 import {ResolvedIdentity, checkIdentity} from './identity-options'
 import {LockFinding, findLockHolder} from './lock-holder'
+import type {IdentityRecord} from './record'
 import {selfMountRef, throughRoot} from './locate-root'
 import {OpenedPidfile, mode} from './pidfile'
 import {applySafety} from './pidfile-trust'
@@ -16,13 +18,13 @@ import {ProcessFacts, describeProcess, readOutputs} from './process-info'
 import {describeNames} from './process-names'
 import {reconcileWithHolders} from './reconcile'
 import type {LocateOptions, LocateResult, Located} from './types'
-import {readNames, resolveUnlocked} from './unlocked'
+import {processesNumbered, readNames, resolveUnlocked} from './unlocked'
 import {MountRef} from './visibility'
 
 /** locate()'s options once resolved: under rootPid, the pidfile's path inside the root and the root's mount namespace. */
 export type DecideOptions = LocateOptions & {innerPath?: string; mountRef?: MountRef; identity: ResolvedIdentity | null}
 
-/** locate()'s decision over the open pidfile: fills `located` (state, pid, holder, reasons, evidence). */
+/** locate()'s decision over the open pidfile: fills `located` (state, pid, holder, ids, reasons, evidence). */
 export function decide(located: Located, opened: OpenedPidfile, opts: DecideOptions, procfs: ProcFs): void {
   const {result} = located
   const {content, stat} = opened
@@ -35,14 +37,17 @@ export function decide(located: Located, opened: OpenedPidfile, opts: DecideOpti
   if (content.note) result.evidence.push(`${opened.path}: ${content.note}`)
   if (content.problem) result.reasons.push(content.problem)
   const finding = findLockHolder(opened.path, opened.fd, stat, procfs, written ? [written] : [], {writtenPid: written ?? undefined})
-  result.pidfile = {path: opened.path, pid: written, lock: finding.lock, uid: stat.uid, mode: mode(stat.mode)}
+  result.pidfile = {path: opened.path, pid: written, lock: finding.lock, uid: stat.uid, mode: mode(stat.mode), recorded: null}
   result.evidence.push(...finding.evidence)
-  // Unreadable fds matter when they may hide the holder; once a holder is named they can only hide
-  // more processes sharing the same lock (an fd inherited across fork), which the evidence says.
-  if (finding.denied.length > 0 && finding.holders.length === 0) result.reasons.push('permission_denied')
-  else if (finding.denied.length > 0)
-    result.evidence.push('the holder is named; processes whose fds could not be read may share its lock (an inherited descriptor), and are not listed')
-  const main = finding.lock !== 'none' ? decideLocked(located, finding, written, opts, procfs) : decideUnlockedFile(result, opened, opts, procfs)
+  const pins = new Pins(procfs)
+  const record = judgeRecord(opened, result, Boolean(opts.allowUnsafe), pins)
+  let main: ProcessFacts | null = null
+  if (record?.kind === 'previous_boot') decidePreviousBoot(result, finding)
+  else if (record?.kind === 'current' && written !== null) main = decideRecorded(located, finding, written, record.record, opts, procfs, pins)
+  else {
+    noteDenied(result, finding)
+    main = finding.lock !== 'none' ? decideLocked(located, finding, written, opts, procfs) : decideUnlockedFile(result, opened, opts, procfs)
+  }
   if (result.state === 'stale' && !result.reasons.includes('stale_pidfile')) result.reasons.push('stale_pidfile')
   if (main) {
     located.main = main
@@ -50,10 +55,88 @@ export function decide(located: Located, opened: OpenedPidfile, opts: DecideOpti
     result.nspid = main.status.nspid
     const out = readOutputs(procfs, main.pid)
     result.pidns = out.pidns
-    result.process = describeProcess(procfs, main, out.cmdline)
+    result.process = describeProcess(procfs, main, out.cmdline, pins.of(main)?.info)
     result.container = out.container
   }
+  stampIds(located, pins)
   applySafety(result, opened, {...opts, procfs}, main)
+}
+
+/**
+ * Unreadable fds matter when they may hide the holder; once a holder is named they can only hide
+ * more processes sharing the same lock (an fd inherited across fork), which the evidence says.
+ */
+function noteDenied(result: LocateResult, finding: LockFinding): void {
+  if (finding.denied.length > 0 && finding.holders.length === 0) result.reasons.push('permission_denied')
+  else if (finding.denied.length > 0)
+    result.evidence.push('the holder is named; processes whose fds could not be read may share its lock (an inherited descriptor), and are not listed')
+}
+
+/**
+ * A record of this boot (by-id.ts, rule 2): the service is the process with the recorded pidfs id.
+ * Through the lock when its holder is named (the holder, or its descendant numbered as written);
+ * otherwise among every process whose innermost pid is the number written, in any PID namespace,
+ * and the one so numbered here (after a SIGKILLed supervisor, or when the holder cannot be seen or
+ * named). No match: a visible holder keeps today's locked answer (content_mismatch); an unnamed one
+ * keeps today's answer too; without a lock the file is stale (pid_reused when the number lives on
+ * in another process).
+ */
+function decideRecorded(
+  located: Located,
+  finding: LockFinding,
+  written: number,
+  record: IdentityRecord,
+  opts: DecideOptions,
+  procfs: ProcFs,
+  pins: Pins,
+): ProcessFacts | null {
+  const {result} = located
+  const want = record.pidfdId
+  if (finding.lock !== 'none' && finding.holders.length > 0) {
+    noteDenied(result, finding)
+    const r = reconcileWithHolders(finding.holders, written, procfs, procfs.bootTimeMs(), result.evidence, finding.holderStatus)
+    result.state = 'running'
+    result.holder = r.holder.pid
+    located.holder = r.holder
+    const {match} = pickRecorded([r.main, r.holder], record, pins, result.evidence)
+    if (!match) {
+      result.reasons.push('content_mismatch')
+      result.evidence.push(
+        `MISMATCH: neither the lock holder ${r.holder.pid} nor its descendant numbered ${written} is pidfs id ${want}, the process the file was written for; reporting the lock holder`,
+      )
+    }
+    const main = match ?? r.holder
+    if (opts.identity && !identityHolds(result, procfs, main, opts.identity)) return null
+    return main
+  }
+  if (finding.lock === 'none') result.reasons.push('unlocked_pidfile')
+  const {facts} = processesNumbered(procfs, written, procfs.bootTimeMs(), undefined, result.evidence, true)
+  const {match, live} = pickRecorded(facts, record, pins, result.evidence)
+  if (match) {
+    result.state = 'running'
+    if (finding.lock !== 'none') {
+      result.evidence.push(
+        finding.denied.length > 0
+          ? `the lock's holder could not be named (fds not readable), but the service is: pid ${match.pid}`
+          : `the lock's holder is not visible from here, but the service is: pid ${match.pid}`,
+      )
+    }
+    if (opts.identity && !identityHolds(result, procfs, match, opts.identity)) return null
+    return match
+  }
+  if (finding.lock !== 'none') {
+    result.evidence.push(`no process visible here is pidfs id ${want}; the lock is held by a process that could not be named, which may be the service`)
+    noteDenied(result, finding)
+    return decideLocked(located, finding, written, opts, procfs)
+  }
+  result.state = 'stale'
+  if (live > 0) result.reasons.push('pid_reused')
+  result.evidence.push(
+    live > 0
+      ? `no process is pidfs id ${want}: the process the file was written for is gone, and its pid ${written} now belongs to another process`
+      : `no process is pidfs id ${want}: the process the file was written for is gone`,
+  )
+  return null
 }
 
 /** A lock is held: the holder (or the process it supervises) is the service, unless it cannot be seen. */

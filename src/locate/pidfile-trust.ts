@@ -9,6 +9,7 @@
  */
 import {userName} from '../path-trust'
 import {ProcFs, proc} from '../proc/proc-fs'
+import {clearIds} from './by-id'
 import type {LocateResult, Reason} from './types'
 import {groupOnlyOf} from './group-members'
 import {ResolvedIdentity} from './identity-options'
@@ -106,6 +107,7 @@ export function applySafety(result: LocateResult, opened: OpenedPidfile, opts: T
   result.state = 'unknown'
   result.pid = null
   result.holder = null
+  clearIds(result)
   result.nspid = []
   result.pidns = null
   result.process = null

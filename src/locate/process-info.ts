@@ -1,4 +1,5 @@
 /** What we report about a process: identity facts read from /proc, each degrading on EACCES. */
+import type {PidfdInfo} from '../native/binding'
 import {ContainerRef, containerFromCgroup} from '../proc/parse-cgroup'
 import {outputFacts} from '../proc/native-reads'
 import {ProcStat} from '../proc/parse-stat'
@@ -34,8 +35,13 @@ export function readFacts(procfs: ProcFs, pid: number, bootMs: number, status?: 
   }
 }
 
-/** The `process` of a result: name, command line, real uid, parent and start time. `read`: its command line, already read. */
-export function describeProcess(procfs: ProcFs, facts: ProcessFacts, read?: string[] | null): ProcessInfo {
+/**
+ * The `process` of a result: name, command line, real uid, parent and start time. `read`: its
+ * command line, already read. `pinned`: PIDFD_GET_INFO of a pidfd opened on this very process
+ * (by-id.ts): its real uid and parent come from there, facts of the pinned process that a pid
+ * reused between two reads cannot change.
+ */
+export function describeProcess(procfs: ProcFs, facts: ProcessFacts, read?: string[] | null, pinned?: PidfdInfo | null): ProcessInfo {
   let cmdline: string[] = read ?? []
   if (read === undefined) {
     try {
@@ -45,8 +51,8 @@ export function describeProcess(procfs: ProcFs, facts: ProcessFacts, read?: stri
   return {
     comm: facts.stat.comm,
     cmdline,
-    uid: facts.status.uid[0] ?? -1,
-    ppid: facts.status.ppid,
+    uid: pinned?.ruid ?? facts.status.uid[0] ?? -1,
+    ppid: pinned?.ppid ?? facts.status.ppid,
     started: new Date(Math.round(facts.startedMs)).toISOString(),
   }
 }

@@ -7,12 +7,14 @@ import type {State} from '../outcomes'
 import type {ContainerRef} from '../proc/parse-cgroup'
 import type {ProcFs} from '../proc/proc-fs'
 import type {IdentityOptions} from './identity-options'
+import type {IdentityRecord} from './record'
 import type {ChaseCache} from './path-safety'
 import type {ProcessFacts, ProcessInfo} from './process-info'
 import type {SearchOptions} from './search-path'
 
 export type {State} from '../outcomes'
 export type {ProcessInfo} from './process-info'
+export type {IdentityRecord} from './record'
 
 /**
  * Every reason code a LocateResult can carry (docs/nslocate.1.md, "Reason codes"), in the order of
@@ -29,6 +31,7 @@ export type Reason =
   | 'unlocked_pidfile'
   | 'stale_pidfile'
   | 'pid_reused'
+  | 'previous_boot'
   | 'ambiguous'
   | 'name_mismatch'
   | 'identity_mismatch'
@@ -56,6 +59,7 @@ export const REASONS: readonly Reason[] = [
   'unlocked_pidfile',
   'stale_pidfile',
   'pid_reused',
+  'previous_boot',
   'ambiguous',
   'name_mismatch',
   'identity_mismatch',
@@ -83,6 +87,12 @@ export interface PidfileFacts {
   uid: number
   /** its permission bits, four octal digits */
   mode: string
+  /**
+   * The identity record on the file (record.ts) when it describes the current content: written in
+   * this boot (the service is the process with its pidfs id), or in an earlier one (`previous_boot`).
+   * null: none, or one that was ignored (rewritten since, malformed); the evidence says which.
+   */
+  recorded: IdentityRecord | null
 }
 
 /** locate()'s answer: is NAME running, which process is it from here, and how that is known. */
@@ -91,8 +101,18 @@ export interface LocateResult {
   state: State
   /** the service's main process in the caller's PID namespace */
   pid: number | null
+  /**
+   * The pidfs id of `pid` (Linux 6.9+): never reused during a boot, the same in every namespace
+   * (util-linux `getino --pidfs`). Read from a pidfd opened on the process whose facts are reported;
+   * null when there is no pid, before 6.9, or when the process exited while being inspected.
+   */
+  pidfdId: number | null
+  /** `PID:ID` of the main process, as util-linux and `signal --pid` take it; null without an id */
+  pidfdRef: string | null
   /** the lock holder in the caller's namespace (a supervisor may hold the lock for its child) */
   holder: number | null
+  /** the pidfs id of `holder` (see pidfdId) */
+  holderPidfdId: number | null
   visible: boolean
   /** NSpid chain of `pid` as seen here, outermost first; the last entry is the pid inside its own namespace */
   nspid: number[]

@@ -46,11 +46,40 @@ export interface UnlockedInput {
 export function resolveUnlocked(opts: UnlockedInput): UnlockedDecision {
   const {content, procfs} = opts
   const evidence: string[] = []
+  const {facts, links} = processesNumbered(procfs, content, opts.bootMs, opts.pidns, evidence)
+  if (facts.length === 0) {
+    evidence.push(`no live process has innermost pid ${content} in any PID namespace visible here`)
+    return {main: null, state: 'stale', reasons: [], evidence}
+  }
+  evidence.push(`candidates with innermost pid ${content}: ${facts.map((f) => `${f.pid} (${f.stat.comm})`).join(', ')}`)
+  const names = [...new Set(opts.names.filter(Boolean))]
+  const cands = facts.map((f) => candidate(opts, f, names, links.get(f.pid) ?? null))
+  const d = decideUnlocked(cands, {content, names, mtimeMs: opts.stat.mtimeMs, ptraceHint: ptraceHint(procfs, cands)})
+  return {...d, evidence: [...evidence, ...d.evidence]}
+}
+
+/**
+ * The live user-space processes whose innermost pid (last NSpid column) is `content`, in every PID
+ * namespace visible here (or only `onlyNs`), with their facts: every process a pidfile saying
+ * `content` can name. `alsoHere`: and the process numbered `content` in this namespace, whatever
+ * its innermost pid (a writer here may number a process of a child namespace as we do). Threads,
+ * kernel threads and zombies are left out, each said in `evidence`. `links`: the ns/pid link of
+ * each, as read for the translation.
+ */
+export function processesNumbered(
+  procfs: ProcFs,
+  content: number,
+  bootMs: number,
+  onlyNs: string | undefined,
+  evidence: string[],
+  alsoHere = false,
+): {facts: ProcessFacts[]; links: Map<number, string>} {
   const links = new Map<number, string>()
-  const found = candidatesByNamespace(procfs, content, opts.pidns, evidence, links)
+  const found = candidatesByNamespace(procfs, content, onlyNs, evidence, links)
+  if (alsoHere && !found.includes(content) && procfs.exists(content)) found.push(content)
   const facts: ProcessFacts[] = []
   for (const pid of found) {
-    const f = readFacts(procfs, pid, opts.bootMs)
+    const f = readFacts(procfs, pid, bootMs)
     if (!f) continue
     if (isKernelThread(f.stat)) {
       evidence.push(`pid ${pid} is a kernel thread: not a candidate`)
@@ -68,15 +97,7 @@ export function resolveUnlocked(opts: UnlockedInput): UnlockedDecision {
     }
     facts.push(f)
   }
-  if (facts.length === 0) {
-    evidence.push(`no live process has innermost pid ${content} in any PID namespace visible here`)
-    return {main: null, state: 'stale', reasons: [], evidence}
-  }
-  evidence.push(`candidates with innermost pid ${content}: ${facts.map((f) => `${f.pid} (${f.stat.comm})`).join(', ')}`)
-  const names = [...new Set(opts.names.filter(Boolean))]
-  const cands = facts.map((f) => candidate(opts, f, names, links.get(f.pid) ?? null))
-  const d = decideUnlocked(cands, {content, names, mtimeMs: opts.stat.mtimeMs, ptraceHint: ptraceHint(procfs, cands)})
-  return {...d, evidence: [...evidence, ...d.evidence]}
+  return {facts, links}
 }
 
 /** `pidns`: its ns/pid link as read a moment ago in this very call (null: read it now). */

@@ -128,10 +128,10 @@ export async function waitInContainer(
 function containerDown(name: string, condition: WaitCondition, why: string, waitedMs: number, timeoutMs: number, left: number): WaitResult | null {
   const target = stoppedResult(name, ['container_not_running'], [why])
   if (condition === 'stopped')
-    return {name, condition, reached: true, waitedMs, outcome: 'reached', message: `${name} is not running (${why})`, target, exit: null}
+    return {name, condition, reached: true, waitedMs, outcome: 'reached', message: `${name} is not running (${why})`, target, exit: null, pinned: []}
   if (left > 0) return null
   const message = `${name}: timed out after ${timeoutMs} ms waiting for it to be running (${why})`
-  return {name, condition, reached: false, waitedMs, outcome: 'not_reached', message, target, exit: null}
+  return {name, condition, reached: false, waitedMs, outcome: 'not_reached', message, target, exit: null, pinned: []}
 }
 
 /**

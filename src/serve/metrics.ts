@@ -25,10 +25,15 @@ export class Metrics {
     "The main process's pid in nslocate's PID namespace (absent when not running or not visible).",
     ['name'],
   )
+  private readonly pidfdId = this.gauge(
+    'nslocate_service_main_pidfd_id',
+    "The main process's pidfs id, never reused during a boot (Linux 6.9+; absent when not running, not visible, or unknown).",
+    ['name'],
+  )
   private readonly start = this.gauge('nslocate_service_start_time_seconds', 'When the main process started, in seconds since the epoch.', ['name'])
   private readonly restarts = this.gauge(
     'nslocate_service_restarts_seen_total',
-    'How often the main process changed (another pid or start time) between observations.',
+    'How often the main process changed (another pidfs id; without ids, another pid or start time) between observations.',
     ['name'],
   )
   private readonly reloads = new Counter({
@@ -63,11 +68,14 @@ export class Metrics {
     this.restarts.set({name}, o.restarts)
     if (r.state === 'running' && r.pid !== null) {
       this.pid.set({name}, r.pid)
+      if (r.pidfdId !== null) this.pidfdId.set({name}, r.pidfdId)
+      else this.pidfdId.remove({name})
       const started = r.process ? Date.parse(r.process.started) : NaN
       if (Number.isFinite(started)) this.start.set({name}, started / 1000)
       else this.start.remove({name})
     } else {
       this.pid.remove({name})
+      this.pidfdId.remove({name})
       this.start.remove({name})
     }
   }

@@ -1,6 +1,7 @@
 /**
  * What `serve` knows about each service: the last find result, and the restarts seen (the main
- * process changed: another pid, or the same pid with another start time) between observations.
+ * process changed: another pidfs id; where there are no ids, another pid, or the same pid with
+ * another start time) between observations.
  */
 import type {OptionNamer} from '../errors'
 import {LocateResult, stoppedResult} from '../locate/locate'
@@ -52,8 +53,10 @@ export class Observer {
     }
     const prev = this.last.get(ref.name)
     let restarts = prev?.restarts ?? 0
-    if (result.state === 'running' && result.pid !== null) {
-      const id = `${result.pid}@${startTicks(result.pid) ?? result.process?.started ?? ''}`
+    // A starting service's pid may be its supervisor (the file is still empty): not an identity yet.
+    if (result.state === 'running' && result.pid !== null && !result.starting) {
+      // The pidfs id names the process for the whole boot; the pid and start time are the fallback.
+      const id = result.pidfdId !== null ? `id ${result.pidfdId}` : `${result.pid}@${startTicks(result.pid) ?? result.process?.started ?? ''}`
       const before = this.identity.get(ref.name)
       if (before !== undefined && before !== id) restarts++
       this.identity.set(ref.name, id)

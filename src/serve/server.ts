@@ -1,6 +1,6 @@
 /**
  * The read-only HTTP endpoint of `serve` (and `reload --listen`), on node:http:
- *   GET /healthz/NAME  200 when NAME runs, 503 otherwise; the body is find's JSON result
+ *   GET /healthz/NAME  200 when NAME runs, 503 otherwise; the body is find's JSON result (snake_case keys, pidfd_id too)
  *   GET /healthz       200 when every served NAME runs, else 503; {NAME: state}
  *   GET /metrics       Prometheus text (metrics.ts)
  * Nothing here ever signals: there is no route that could. Loopback unless another address is asked for.
@@ -21,6 +21,7 @@ import fs = require('node:fs')
 import http = require('node:http')
 import type {AddressInfo, Socket} from 'node:net'
 
+import {snakeKeys} from '../cli/json'
 import {NslocateError, OptionNamer} from '../errors'
 import type {ServiceRef} from '../reload/service-ref'
 import {Metrics} from './metrics'
@@ -232,7 +233,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, obser
         return json(404, {error: {code: 'UNKNOWN_NAME', message: `${m[1]} is not served here; served: ${observer.services.map((s) => s.name).join(', ')}`}})
       const o = await observer.observe(ref)
       metrics.update(o)
-      return json(o.result.state === 'running' ? 200 : 503, o.result)
+      return json(o.result.state === 'running' ? 200 : 503, snakeKeys(o.result))
     }
     return json(404, {error: {code: 'NOT_FOUND', message: `no route ${url.pathname}: GET /healthz/NAME, /healthz or /metrics`}})
   } catch (error) {

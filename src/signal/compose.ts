@@ -2,6 +2,7 @@
  * signal()'s answer once the targets are pinned: what a dry run would do, and what a real run did
  * (the outcome and the message; landing.ts then adds what the signal does to its targets).
  */
+import {formatPidRef} from '../kernel/pidfs'
 import {killDenied} from './caps'
 import type {Sig} from './parse'
 import {Pinned, send} from './pin'
@@ -15,9 +16,9 @@ export function dryRun(out: SignalResult, members: Members, sig: Sig, gate: (p: 
     if (!gate(p, sig)) continue
     const r = send(p, 0)
     if (r === 'sent') allowed.push(p)
-    else if (!out.skipped.some((s) => s.pid === p.pid && s.reason === r)) out.skipped.push({pid: p.pid, reason: r})
+    else if (!out.skipped.some((s) => s.pid === p.pid && s.reason === r)) out.skipped.push({pid: p.pid, pidfdId: p.id, reason: r})
   }
-  out.wouldDeliver = allowed.map((p) => ({pid: p.pid, nspid: p.nspid}))
+  out.wouldDeliver = allowed.map((p) => ({pid: p.pid, pidfdId: p.id, nspid: p.nspid}))
   if (allowed.length > 0) {
     out.outcome = 'would_signal'
     out.message = `${out.name}: would send ${sig.name} to ${describePids(allowed)} (dry run: nothing sent)`
@@ -27,7 +28,7 @@ export function dryRun(out: SignalResult, members: Members, sig: Sig, gate: (p: 
   const unhandled = out.skipped.some((s) => s.reason === 'no_handler')
   out.outcome = perm ? 'not_permitted' : unhandled ? 'no_handler' : 'not_running'
   out.message = perm
-    ? `${out.name}: not permitted to signal ${out.skipped.map((s) => s.pid).join(', ')} (${killDenied()}) (dry run: nothing sent)`
+    ? `${out.name}: not permitted to signal ${refsOf(out.skipped)} (${killDenied()}) (dry run: nothing sent)`
     : unhandled
       ? `${out.name}: would send ${sig.name} to no process (none catches it: --require-handler) (dry run: nothing sent)`
       : `${out.name}: the process exited before it could be signalled (dry run: nothing sent)`
@@ -37,20 +38,25 @@ export function dryRun(out: SignalResult, members: Members, sig: Sig, gate: (p: 
 function describePids(pinned: Pinned[]): string {
   const shown = pinned
     .slice(0, 10)
-    .map((p) => `pid ${p.pid}${p.nspid.length > 1 ? ` (NSpid ${p.nspid.join(' ')})` : ''}`)
+    .map((p) => `pid ${formatPidRef(p.pid, p.id)}${p.nspid.length > 1 ? ` (NSpid ${p.nspid.join(' ')})` : ''}`)
     .join(', ')
   return pinned.length > 10 ? `${shown} and ${pinned.length - 10} more` : shown
+}
+
+/** The processes of `list` as PID:ID (PID where the id is unknown), each once, in order. */
+function refsOf(list: Array<{pid: number; pidfdId: number | null}>): string {
+  return [...new Set(list.map((e) => formatPidRef(e.pid, e.pidfdId)))].join(', ')
 }
 
 /** The outcome and message of a real run, from what was delivered and (waiting) whether it all exited. */
 export function finish(out: SignalResult, sig: string, waiting: boolean): SignalResult {
   const name = out.name
-  const pids = [...new Set(out.delivered.map((d) => d.pid))]
+  const pids = [...new Set(out.delivered.map((d) => formatPidRef(d.pid, d.pidfdId)))]
   if (pids.length === 0) {
     const perm = out.skipped.some((s) => s.reason === 'permission')
     out.outcome = perm ? 'not_permitted' : 'not_running'
     out.message = perm
-      ? `${name}: not permitted to signal ${out.skipped.map((s) => s.pid).join(', ')} (${killDenied()})`
+      ? `${name}: not permitted to signal ${refsOf(out.skipped)} (${killDenied()})`
       : `${name}: the process exited before it could be signalled; nothing was signalled`
     return out
   }

@@ -10,10 +10,11 @@ import {sameCgroup} from './cgroup-own'
 import {Sig, Step} from './parse'
 import {Pinned, send, waitExit} from './pin'
 import {Members, Skip, isExited} from './scope'
+import type {Delivered} from './types'
 
 /** What a schedule did: the signals delivered, the members skipped, and whether all exited. */
 export interface Delivery {
-  delivered: Array<{pid: number; nspid: number[]; signal: string}>
+  delivered: Delivered[]
   skipped: Skip[]
   /** every pinned process has exited */
   allExited: boolean
@@ -57,9 +58,9 @@ export async function runSchedule(
         const r = aliveAtKill ? (aliveAtKill.has(p) ? 'sent' : 'gone') : send(p, step.sig.number)
         if (r === 'sent') {
           sent++
-          delivered.push({pid: p.pid, nspid: p.nspid, signal: step.sig.name})
+          delivered.push({pid: p.pid, pidfdId: p.id, nspid: p.nspid, signal: step.sig.name})
         } else if (!skipped.some((s) => s.pid === p.pid && s.reason === r)) {
-          skipped.push({pid: p.pid, reason: r})
+          skipped.push({pid: p.pid, pidfdId: p.id, reason: r})
         }
       }
       if (sent === 0 && delivered.length === 0) break

@@ -21,7 +21,7 @@ export interface Landing {
 interface Out extends Landing {
   name: string
   delivered: Array<{pid: number; signal: string}>
-  skipped: Array<{pid: number; reason: string}>
+  skipped: Array<{pid: number; pidfdId: number | null; reason: string}>
   exited: boolean | null
   outcome: SignalOutcome
   message: string
@@ -39,7 +39,7 @@ export function gate(out: Out, p: Pinned, sig: Sig, requireHandler: boolean, pro
   }
   if (!requireHandler || sig.number === 0) return true
   if (d?.handler) return true
-  if (!out.skipped.some((s) => s.pid === p.pid && s.reason === 'no_handler')) out.skipped.push({pid: p.pid, reason: 'no_handler'})
+  if (!out.skipped.some((s) => s.pid === p.pid && s.reason === 'no_handler')) out.skipped.push({pid: p.pid, pidfdId: p.id, reason: 'no_handler'})
   return false
 }
 

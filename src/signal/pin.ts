@@ -1,22 +1,28 @@
 /**
  * Pinning: a pidfd is opened on the pid FIRST, then the process behind the pid is checked to be the
- * one that was identified (same start time). If it is, the pidfd names it for good: signals sent
- * through it can never reach a process that later reuses the pid (ESRCH instead).
+ * one that was identified: the same pidfs id (Linux 6.9+; src/kernel/pidfs.ts), the pid the kernel
+ * reports for the pinned process (PIDFD_GET_INFO, 6.13+), and the same start time. If it is, the
+ * pidfd names it for good: signals sent through it can never reach a process that later reuses the
+ * pid (ESRCH instead). /proc is read only for what the pidfd cannot tell (start time, NSpid), and
+ * each read is followed by a look at the pidfd: a process still alive after the read is the one read.
  * The pattern of systemd's pidref_verify(); pkill opens a pidfd but does not re-verify.
  */
 import fs = require('node:fs')
 
 import {NslocateError, isErrno} from '../errors'
+import {pidfsId, pinnedInfo} from '../kernel/pidfs'
 import {pidfdExited, pidfdOpen, pidfdSendSignal} from '../native/binding'
 import {ProcFs} from '../proc/proc-fs'
 import {waitPidfdUpTo} from './timers'
 
-/** A process held by a pidfd (`fd`) and checked to be the one identified (same starttime); nspid: its NSpid line. */
+/** A process held by a pidfd (`fd`) and checked to be the one identified (same pidfs id, same starttime); nspid: its NSpid line. */
 export interface Pinned {
   pid: number
   nspid: number[]
   fd: number
   starttime: number
+  /** its pidfs id (fstat of the pidfd): the same number for the life of the boot; null before Linux 6.9 (or NSLOCATE_FORCE_FALLBACK=pidfs) */
+  id: number | null
 }
 
 /** Why a pid could not be pinned. */
@@ -47,29 +53,79 @@ function ancestorsOf(procfs: ProcFs): Set<number> {
   const now = Number(process.hrtime.bigint()) / 1e6
   if (ancestors && ancestors.procfs === procfs && now - ancestors.at < ANCESTORS_TTL_MS) return ancestors.set
   const set = new Set<number>()
-  let p = process.ppid
-  for (let i = 0; i < 256 && p > 1; i++) {
+  let p: number | null = process.ppid
+  for (let i = 0; i < 256 && p !== null && p > 1; i++) {
     set.add(p)
-    try {
-      p = procfs.readStatus(p).ppid
-    } catch {
-      break
-    }
+    p = parentOf(p, procfs)
   }
   ancestors = {at: now, procfs, set}
   return set
 }
 
-/** Open a pidfd on pid and check it still is the process that started at `starttime` (clock ticks). */
-export function pin(pid: number, starttime: number | null, procfs: ProcFs): {pinned: Pinned} | {failure: PinFailure; detail: string} {
+/**
+ * The parent of pid: from PIDFD_GET_INFO on a pidfd opened on it (Linux 6.13+), a fact of that
+ * process and not of whoever has the number by the time /proc is read; else /proc/PID/status.
+ * null when it has exited.
+ */
+function parentOf(pid: number, procfs: ProcFs): number | null {
+  if (procfs.root === '/proc') {
+    let fd = -1
+    try {
+      fd = pidfdOpen(pid)
+      const info = pinnedInfo(fd)
+      if (info && info.pid === pid && info.ppid !== null) return info.ppid
+    } catch {
+      // gone, or no pidfd here: /proc says what it can
+    } finally {
+      if (fd >= 0) fs.closeSync(fd)
+    }
+  }
+  try {
+    return procfs.readStatus(pid).ppid
+  } catch {
+    return null
+  }
+}
+
+/** What pin() answers: the pinned process, or why it could not be pinned. */
+export type PinResult = {pinned: Pinned} | {failure: PinFailure; detail: string}
+
+/**
+ * Opens a pidfd on pid and checks it still is the process identified: the one whose pidfs id is
+ * `expectedId` (when given and the kernel has ids: a pid reused within the same clock tick is told
+ * apart only so), that started at `starttime` (clock ticks; null: not checked), and that the kernel
+ * reports at pid (PIDFD_GET_INFO). Never for a forbiddenTarget().
+ */
+export function pin(pid: number, starttime: number | null, procfs: ProcFs, expectedId: number | null = null): PinResult {
   const forbidden = forbiddenTarget(pid, procfs)
   if (forbidden) return {failure: 'unsafe', detail: forbidden}
-  let fd: number
+  const opened = openPidfd(pid)
+  if ('failure' in opened) return opened
+  const fd = opened.fd
   try {
-    fd = pidfdOpen(pid)
+    const why = checkPinned(fd, pid, starttime, procfs, expectedId)
+    if ('failure' in why) {
+      fs.closeSync(fd)
+      return why
+    }
+    return {pinned: {pid, nspid: why.nspid, fd, starttime: why.starttime, id: why.id}}
+  } catch (error) {
+    fs.closeSync(fd)
+    // ENOENT: /proc/PID went away; ESRCH: PIDFD_GET_INFO on a reaped process
+    if (isErrno(error, 'ENOENT', 'ESRCH')) return {failure: 'gone', detail: `pid ${pid} has exited`}
+    throw error
+  }
+}
+
+/** pidfd_open(pid), its errors as pin failures (a kernel without pidfds is UNSUPPORTED: nslocate never signals a bare pid). */
+function openPidfd(pid: number): {fd: number} | {failure: PinFailure; detail: string} {
+  try {
+    return {fd: pidfdOpen(pid)}
   } catch (error) {
     if (isErrno(error, 'ESRCH')) return {failure: 'gone', detail: `pid ${pid} has exited`}
     if (isErrno(error, 'EPERM', 'EACCES')) return {failure: 'permission', detail: `not allowed to open a pidfd for pid ${pid}`}
+    // pidfd_open(2) refuses a thread that does not lead its thread group (without PIDFD_THREAD).
+    if (isErrno(error, 'EINVAL')) return {failure: 'unsafe', detail: `pid ${pid} is a thread of another process, not a process`}
     if ((error as {unsupported?: boolean}).unsupported) {
       throw new NslocateError(
         'UNSUPPORTED',
@@ -79,23 +135,34 @@ export function pin(pid: number, starttime: number | null, procfs: ProcFs): {pin
     }
     throw error
   }
-  try {
-    const stat = procfs.readStat(pid)
-    const status = procfs.readStatus(pid)
-    if (starttime !== null && stat.starttime !== starttime) {
-      fs.closeSync(fd)
-      return {failure: 'reused', detail: `pid ${pid} now names another process (started at tick ${stat.starttime}, not ${starttime}): the pid was reused`}
-    }
-    if (pidfdExited(fd) || stat.state === 'Z') {
-      fs.closeSync(fd)
-      return {failure: 'gone', detail: `pid ${pid} has exited`}
-    }
-    return {pinned: {pid, nspid: status.nspid, fd, starttime: stat.starttime}}
-  } catch (error) {
-    fs.closeSync(fd)
-    if (isErrno(error, 'ENOENT', 'ESRCH')) return {failure: 'gone', detail: `pid ${pid} has exited`}
-    throw error
+}
+
+/**
+ * The checks of pin() on an open pidfd: the kernel's facts first (pidfs id, PIDFD_GET_INFO pid), then
+ * /proc for what they lack (start time, state, NSpid), then the pidfd again: alive after the reads,
+ * the process read was the pinned one.
+ */
+function checkPinned(
+  fd: number,
+  pid: number,
+  starttime: number | null,
+  procfs: ProcFs,
+  expectedId: number | null,
+): {id: number | null; starttime: number; nspid: number[]} | {failure: PinFailure; detail: string} {
+  const id = pidfsId(fd)
+  if (expectedId !== null && id !== null && id !== expectedId) {
+    return {failure: 'reused', detail: `pid ${pid} now names another process (pidfs id ${id}, not ${expectedId}): the pid was reused`}
   }
+  const info = pinnedInfo(fd)
+  // Reaped (only the exit status is left), or (never seen) a process the kernel numbers otherwise.
+  if (info && info.pid !== pid) return {failure: 'gone', detail: `pid ${pid} has exited`}
+  const stat = procfs.readStat(pid)
+  const status = procfs.readStatus(pid)
+  if (starttime !== null && stat.starttime !== starttime) {
+    return {failure: 'reused', detail: `pid ${pid} now names another process (started at tick ${stat.starttime}, not ${starttime}): the pid was reused`}
+  }
+  if (pidfdExited(fd) || stat.state === 'Z') return {failure: 'gone', detail: `pid ${pid} has exited`}
+  return {id, starttime: stat.starttime, nspid: status.nspid}
 }
 
 /** Closes the process's pidfd (errors ignored). */

@@ -41,7 +41,7 @@ export function notSignallable(located: Located): Refusal | null {
 
 /** A locked pidfile with no pid (still empty after the grace, or garbage): its holder may be a supervisor. */
 function notYetWritten(t: LocateResult): Refusal {
-  const skipped = t.holder !== null ? [{pid: t.holder, reason: 'starting'}] : []
+  const skipped = t.holder !== null ? [{pid: t.holder, pidfdId: t.holderPidfdId, reason: 'starting'}] : []
   if (!isEmptyFile(t)) {
     const problem = t.reasons.find((r) => r === 'garbage_pidfile' || r === 'invalid_pid') ?? 'no pid'
     return {
@@ -59,9 +59,17 @@ function notYetWritten(t: LocateResult): Refusal {
 
 /**
  * The main process could not be pinned: one nslocate never signals, or may not open (refused /
- * not permitted), or it has exited or its pid was reused (not running).
+ * not permitted), or it has exited or its pid was reused (not running), or (option pid) the id given
+ * was never that pid's (refused). pidfdId: the id the target
+ * was known by (located, or named by the caller), null when none.
  */
-export function pinRefusal(name: string, pid: number, failure: 'gone' | 'reused' | 'permission' | 'unsafe', detail: string): Refusal {
-  const outcome = failure === 'unsafe' ? 'refused' : failure === 'permission' ? 'not_permitted' : 'not_running'
-  return {outcome, message: `${name}: ${detail}; nothing was signalled`, skipped: [{pid, reason: failure}]}
+export function pinRefusal(
+  name: string,
+  pid: number,
+  failure: 'gone' | 'reused' | 'permission' | 'unsafe' | 'wrong_id',
+  detail: string,
+  pidfdId: number | null = null,
+): Refusal {
+  const outcome = failure === 'unsafe' || failure === 'wrong_id' ? 'refused' : failure === 'permission' ? 'not_permitted' : 'not_running'
+  return {outcome, message: `${name}: ${detail}; nothing was signalled`, skipped: [{pid, pidfdId, reason: failure}]}
 }

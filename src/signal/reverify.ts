@@ -1,9 +1,10 @@
 /**
- * After pinning: a locked pidfile must still be locked by the same holder (the same process, by
- * start time). An unlocked one was pinned by start time already.
+ * After pinning: a locked pidfile must still be locked by the same holder (the same process: by its
+ * pidfs id where locate() read one, and by start time). An unlocked one was pinned already.
  */
 import fs = require('node:fs')
 
+import {idOfPid} from '../kernel/pidfs'
 import {Located} from '../locate/locate'
 import {findLockHolder} from '../locate/lock-holder'
 import {ProcFs} from '../proc/proc-fs'
@@ -25,6 +26,12 @@ export function reverifyLock(located: Located, procfs: ProcFs): string | null {
     if (!finding.holders.includes(t.holder)) return `the lock on ${t.pidfile.path} is no longer held by pid ${t.holder}`
     const now = procfs.readStat(t.holder).starttime
     if (located.holder && now !== located.holder.stat.starttime) return `pid ${t.holder} was reused`
+    if (t.holderPidfdId !== null) {
+      // A pidfd on the holder now, checked against the start time just read: its id must be the one locate() read.
+      const id = idOfPid(t.holder, now, procfs)
+      if (id === null) return `pid ${t.holder} exited`
+      if (id !== t.holderPidfdId) return `pid ${t.holder} was reused (it is now pidfs id ${id}, not ${t.holderPidfdId})`
+    }
     return null
   } catch {
     return `pid ${t.holder} exited`

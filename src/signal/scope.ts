@@ -16,12 +16,10 @@ import {ProcFs} from '../proc/proc-fs'
 import {CgroupDir, cgroupMembers, inCgroup, ownCgroupOf, sameCgroup} from './cgroup-own'
 import {Scope, childrenMap, groupMembers} from './members'
 import {Pinned, pin, unpin} from './pin'
+import type {Skipped} from './types'
 
-/** A member that was not signalled, and why. */
-export interface Skip {
-  pid: number
-  reason: string
-}
+/** A member that was not signalled, and why (types.ts Skipped). */
+export type Skip = Skipped
 
 /** Whether the pinned process has exited (true when its pidfd can no longer tell). */
 export function isExited(p: Pinned): boolean {
@@ -79,7 +77,7 @@ export class Members {
       // A reused or exited pid is simply not a member; refusals of safety and permission are shown.
       if (r.failure === 'unsafe' || r.failure === 'permission') {
         this.seen.add(pid)
-        this.skipped.push({pid, reason: r.failure === 'unsafe' ? `unsafe: ${r.detail}` : r.failure})
+        this.skipped.push({pid, pidfdId: null, reason: r.failure === 'unsafe' ? `unsafe: ${r.detail}` : r.failure})
       }
       return null
     }

@@ -8,11 +8,13 @@
  */
 import {NslocateError} from '../errors'
 import {SCOPES} from '../outcomes'
-import {proc} from '../proc/proc-fs'
+import {ProcFs, proc} from '../proc/proc-fs'
 import {runSchedule} from './deliver'
 import {dryRun, finish} from './compose'
 import {explain, gate, recordExit} from './landing'
 import {DEFAULT_WAIT_MS, MAX_DURATION_MS, Sig, parseDuration, parseRetry, parseSignal, Step} from './parse'
+import {parsePidRefOption, pinRef, refEvidence, refNotPinned, refTarget} from './pid-ref'
+import {checkPidRefOptions} from './pid-ref-options'
 import {Pinned, pin} from './pin'
 import {notSignallable, pinRefusal} from './refusal'
 import {reverifyLock} from './reverify'
@@ -27,26 +29,68 @@ export {STARTING_GRACE_MS} from './starting'
 export {checkCondition, waitFor} from './wait'
 export {DEFAULT_WAIT_MS, parseDuration}
 
-/** Sends `sigInput` (a name or number) to service NAME within its scope, pinned through pidfds; with a wait or retry schedule waits as well. */
+/**
+ * Sends `sigInput` (a name or number) to service NAME within its scope, pinned through pidfds; with a
+ * wait or retry schedule waits as well. With option pid (`PID:ID`) the target is that process, not
+ * one a pidfile names (pid-ref.ts).
+ */
 export async function signal(name: string, sigInput: string | number, options: SignalOptions = {}): Promise<SignalResult> {
   const sig = parseSignal(String(sigInput))
   const scope = options.scope ?? 'main'
   if (!SCOPES.includes(scope)) throw new NslocateError('USAGE', `invalid scope ${JSON.stringify(scope)}: use one of ${SCOPES.join(', ')}`)
+  checkPidRefOptions(options as Record<string, unknown>)
   const steps = planSteps(sig, options)
-  const waiting = steps.some((s) => s.kind === 'wait')
   const procfs = options.procfs ?? proc
+  if (options.pid !== undefined) return signalRef(name, sig, scope, steps, options, procfs)
   const located = await locateNotStarting(name, options)
   const target = located.result
   const out = blankResult(name, sig, scope, Boolean(options.dryRun), target)
   const refuse = notSignallable(located)
   if (refuse) return {...out, ...refuse}
-  const main = pin(target.pid!, located.main!.stat.starttime, procfs)
-  if ('failure' in main) return {...out, ...pinRefusal(name, target.pid!, main.failure, main.detail)}
-  const members = new Members(scope, main.pinned, procfs, out.skipped)
+  // By id where locate() read one (a pid reused within the same clock tick is told apart only so), and by start time.
+  const main = pin(target.pid!, located.main!.stat.starttime, procfs, target.pidfdId)
+  if ('failure' in main) return {...out, ...pinRefusal(name, target.pid!, main.failure, main.detail, target.pidfdId)}
+  return signalPinned(out, main.pinned, steps, options, procfs, () => reverifyLock(located, procfs))
+}
+
+/** signal() of the process option pid names: pinned by its id, or refused with nothing sent. */
+async function signalRef(name: string, sig: Sig, scope: Scope, steps: Step[], options: SignalOptions, procfs: ProcFs): Promise<SignalResult> {
+  const ref = parsePidRefOption(options.pid!)
+  const evidence = [refEvidence(ref)]
+  const r = pinRef(ref, procfs)
+  if ('failure' in r) {
+    const out = blankResult(name, sig, scope, Boolean(options.dryRun), refNotPinned(name, r.failure, [...evidence, r.detail]))
+    return {...out, ...pinRefusal(name, ref.pid, r.failure, r.detail, ref.id)}
+  }
+  evidence.push(`pid ${ref.pid} has pidfs id ${ref.id} (fstat of a pidfd opened on it): pinned`)
+  const out = blankResult(name, sig, scope, Boolean(options.dryRun), refTarget(name, r.pinned, procfs, evidence))
+  return signalPinned(out, r.pinned, steps, options, procfs, () => null)
+}
+
+/**
+ * The rest of signal() once the main process is pinned: `recheck` (null: still the service) once
+ * the pin is held, then the scope's members, then the dry run or the schedule.
+ */
+async function signalPinned(
+  out: SignalResult,
+  main: Pinned,
+  steps: Step[],
+  options: SignalOptions,
+  procfs: ProcFs,
+  recheck: () => string | null,
+): Promise<SignalResult> {
+  const sig = parseSignal(out.signal)
+  const waiting = steps.some((s) => s.kind === 'wait')
+  const members = new Members(out.scope, main, procfs, out.skipped)
   try {
-    const stillHeld = reverifyLock(located, procfs)
+    const stillHeld = recheck()
     if (stillHeld)
-      return {...out, outcome: 'not_running', message: `${name}: ${stillHeld}; nothing was signalled`, skipped: [{pid: target.pid!, reason: 'gone'}]}
+      return {
+        ...out,
+        outcome: 'not_running',
+        message: `${out.name}: ${stillHeld}; nothing was signalled`,
+        skipped: [{pid: main.pid, pidfdId: main.id, reason: 'gone'}],
+      }
     members.discover()
     // The targets are final here: members.pinned is what the first signal goes to.
     const requireHandler = Boolean(options.requireHandler)

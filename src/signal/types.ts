@@ -9,8 +9,34 @@ import type {ExitStatus} from './exit-status'
 import type {Landing} from './landing'
 import type {Scope} from './members'
 
+/**
+ * A process named by the caller as `PID:ID` (util-linux kill's PID:INODE): the pid in the caller's
+ * PID namespace and its pidfs id. It is signalled or waited for only while the process at PID has
+ * exactly that id (src/signal/pid-ref.ts).
+ */
+export interface PidRefOption {
+  /** `PID:ID`, as `nslocate find NAME --json` gives it in pidfd_ref; NAME is then only the label of the answer, and no pidfile is read */
+  pid?: string
+}
+
+/** A signal delivered: to which process (pid here, its pidfs id and NSpid), and which signal. */
+export interface Delivered {
+  pid: number
+  /** the pidfs id of the process the pidfd names (null before Linux 6.9, or NSLOCATE_FORCE_FALLBACK=pidfs) */
+  pidfdId: number | null
+  nspid: number[]
+  signal: string
+}
+
+/** A process that was not signalled, and why; pidfdId: its pidfs id when known (pinned, or named by the caller), else null. */
+export interface Skipped {
+  pid: number
+  pidfdId: number | null
+  reason: string
+}
+
 /** signal()'s options: where to look (as locate()), which processes, and whether and how long to wait. */
-export interface SignalOptions extends Partial<Omit<LocateOptions, 'name'>> {
+export interface SignalOptions extends Partial<Omit<LocateOptions, 'name'>>, PidRefOption {
   scope?: Scope
   /** wait for the process(es) to exit after the signal */
   wait?: boolean
@@ -28,14 +54,14 @@ export interface SignalResult extends Landing {
   name: string
   signal: string
   scope: Scope
-  delivered: Array<{pid: number; nspid: number[]; signal: string}>
-  skipped: Array<{pid: number; reason: string}>
+  delivered: Delivered[]
+  skipped: Skipped[]
   /** with wait/retry: whether everything signalled has exited; else null */
   exited: boolean | null
   waitedMs: number
   dryRun: boolean
   /** with dryRun: what would be signalled */
-  wouldDeliver: Array<{pid: number; nspid: number[]}>
+  wouldDeliver: Array<Omit<Delivered, 'signal'>>
   /** what was done (src/outcomes.ts) */
   outcome: SignalOutcome
   message: string
@@ -46,7 +72,7 @@ export interface SignalResult extends Landing {
 export type WaitCondition = 'running' | 'stopped'
 
 /** waitFor()'s options as its implementation takes them. */
-export interface WaitOptions extends Partial<Omit<LocateOptions, 'name'>> {
+export interface WaitOptions extends Partial<Omit<LocateOptions, 'name'>>, PidRefOption {
   timeoutMs?: number
   /** poll interval for conditions that cannot be waited on by pidfd (ms) */
   intervalMs?: number
@@ -64,4 +90,18 @@ export interface WaitResult {
   target: LocateResult
   /** condition stopped, when this wait saw the process exit: its wait status (`unknown` before Linux 6.15); else null */
   exit: ExitStatus | null
+  /**
+   * The processes this wait pinned and waited on to exit (condition stopped): the main process and
+   * the lock holder, each with its pidfs id. Empty when nothing was waited on (not running at once,
+   * condition running). Absent only from answers made without looking at a process (a container
+   * that is not running).
+   */
+  pinned: WaitedFor[]
+}
+
+/** A process waitFor() pinned and waited on: its pid here, its pidfs id, and what it is to the service. */
+export interface WaitedFor {
+  pid: number
+  pidfdId: number | null
+  role: 'main' | 'holder'
 }

@@ -13,7 +13,7 @@ import type {ProcFs} from '../proc/proc-fs'
 import {ExitStatus, exitStatusOf} from './exit-status'
 import {pin, unpin, waitExit} from './pin'
 import {isExited} from './scope'
-import type {WaitCondition, WaitOptions} from './types'
+import type {WaitCondition, WaitOptions, WaitedFor} from './types'
 
 /** One waitFor() call's state. */
 export interface Waiting {
@@ -27,6 +27,8 @@ export interface Waiting {
   exit: ExitStatus | null
   /** rootPid is the init of its PID namespace */
   rootIsInit: boolean
+  /** every process this wait pinned and waited on, with its pidfs id (WaitResult.pinned) */
+  pinned: WaitedFor[]
 }
 
 /** What is left of the timeout (ms). */
@@ -41,10 +43,17 @@ export function left(w: Waiting): number {
  */
 export async function waitStopped(w: Waiting, located: Located): Promise<LocateResult | null> {
   const t = located.result
-  const pinned = [located.main, located.holder]
-    .filter((f, i, a): f is NonNullable<typeof f> => f !== null && a.findIndex((g) => g?.pid === f.pid) === i)
-    .map((f) => pin(f.pid, f.stat.starttime, w.procfs))
-  const pins = pinned.flatMap((r) => ('pinned' in r ? [r.pinned] : []))
+  // Each by the pidfs id locate() read where it read one, and by start time.
+  const wanted = [
+    {facts: located.main, id: t.pidfdId, role: 'main' as const},
+    {facts: located.holder, id: t.holderPidfdId, role: 'holder' as const},
+  ].filter((f, i, a) => f.facts !== null && a.findIndex((g) => g.facts?.pid === f.facts!.pid) === i)
+  const pinned = wanted.map((f) => ({role: f.role, r: pin(f.facts!.pid, f.facts!.stat.starttime, w.procfs, f.id)}))
+  const pins = pinned.flatMap(({r}) => ('pinned' in r ? [r.pinned] : []))
+  for (const {role, r} of pinned) {
+    if ('pinned' in r && !w.pinned.some((x) => x.pid === r.pinned.pid && x.pidfdId === r.pinned.id))
+      w.pinned.push({pid: r.pinned.pid, pidfdId: r.pinned.id, role})
+  }
   let allExited: boolean
   try {
     // Wait on every pinned process: the service is stopped when the last of them exits.
@@ -67,7 +76,7 @@ export async function waitStopped(w: Waiting, located: Located): Promise<LocateR
  */
 function afterPosixHolderExit(t: LocateResult, id: {dev: number; ino: number} | undefined, viaRoot: boolean): Partial<LocateResult> | null {
   if (t.pidfile?.lock !== 'posix' || !id) return null
-  const gone = {pid: null, holder: null, nspid: [], process: null, pidns: null, container: null}
+  const gone = {pid: null, holder: null, pidfdId: null, pidfdRef: null, holderPidfdId: null, nspid: [], process: null, pidns: null, container: null}
   let opened: OpenedPidfile
   try {
     opened = openPidfile(t.pidfile.path)

@@ -3,13 +3,20 @@
  *   running: re-locate until the service runs (a starting service creates and locks its pidfile;
  *            there is no kernel event for "a lock was taken", so this polls, every 25 ms by default).
  *   stopped: pin the running process with a pidfd and wait for it to exit; then re-check
- *            (wait-stopped.ts).
+ *            (wait-stopped.ts). With option pid (`PID:ID`, pid-ref.ts): pin that process by its
+ *            pidfs id and wait for it; no pidfile is read.
  */
 import {NslocateError} from '../errors'
 import {Located, LocateResult, locateDetailed, stoppedResult} from '../locate/locate'
 import type {WaitOutcome} from '../outcomes'
 import {proc} from '../proc/proc-fs'
+import {formatPidRef} from '../kernel/pidfs'
+import {exitStatusOf} from './exit-status'
 import {DEFAULT_WAIT_MS} from './parse'
+import {parsePidRefOption, pinRef, refEvidence, refNotPinned, refTarget} from './pid-ref'
+import {checkPidRefOptions} from './pid-ref-options'
+import {unpin, waitExit} from './pin'
+import {isExited} from './scope'
 import {sleep} from './timers'
 import type {WaitCondition, WaitOptions, WaitResult} from './types'
 import {Waiting, left, waitStopped} from './wait-stopped'
@@ -33,7 +40,10 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
     start: Date.now(),
     exit: null,
     rootIsInit: rootIsInit(options),
+    pinned: [],
   }
+  checkPidRefOptions(options as Record<string, unknown>)
+  if (options.pid !== undefined) return waitRef(w)
   const interval = options.intervalMs ?? 25
   for (;;) {
     const located = locateOnce(w)
@@ -65,7 +75,46 @@ function rootIsInit(options: WaitOptions): boolean {
 }
 
 function answer(w: Waiting, reached: boolean, outcome: WaitOutcome, message: string, target: LocateResult): WaitResult {
-  return {name: w.name, condition: w.condition, reached, waitedMs: Date.now() - w.start, outcome, message, target, exit: w.exit}
+  return {name: w.name, condition: w.condition, reached, waitedMs: Date.now() - w.start, outcome, message, target, exit: w.exit, pinned: w.pinned}
+}
+
+/**
+ * waitFor() of the process option pid names (condition stopped only): pinned by its id, then waited
+ * on through its pidfd. No process with that id at the pid: it has exited (reached). An id that pid
+ * never had, or a process nslocate never acts on: cannot tell.
+ */
+async function waitRef(w: Waiting): Promise<WaitResult> {
+  if (w.condition !== 'stopped') {
+    throw new NslocateError(
+      'USAGE',
+      (n) =>
+        `${n('pid')} goes with ${n('condition', 'stopped')} only: a process named by its pidfs id runs already or has exited, it never starts; to wait for NAME to be running, give it without ${n('pid')}`,
+      {details: {option: 'pid'}},
+    )
+  }
+  const ref = parsePidRefOption(w.options.pid!)
+  const shown = formatPidRef(ref.pid, ref.id)
+  const evidence = [refEvidence(ref)]
+  const r = pinRef(ref, w.procfs)
+  if ('failure' in r) {
+    const target = refNotPinned(w.name, r.failure, [...evidence, r.detail])
+    if (r.failure === 'gone' || r.failure === 'reused') return answer(w, true, 'reached', `${w.name} is not running: ${r.detail}`, target)
+    return answer(w, false, 'cannot_tell', `${w.name}: cannot wait for ${shown}: ${r.detail}`, target)
+  }
+  const p = r.pinned
+  w.pinned.push({pid: p.pid, pidfdId: p.id, role: 'main'})
+  evidence.push(`pid ${ref.pid} has pidfs id ${ref.id} (fstat of a pidfd opened on it): pinned`)
+  try {
+    const running = refTarget(w.name, p, w.procfs, evidence)
+    if (!(await waitExit(p, left(w))) && !isExited(p)) {
+      return answer(w, false, 'not_reached', `${w.name}: timed out after ${w.timeoutMs} ms waiting for pid ${shown} to exit`, running)
+    }
+    w.exit = await exitStatusOf(p.fd)
+    const t = stoppedResult(w.name, [], [...evidence, `pid ${shown} has exited (its pidfd says so)`])
+    return answer(w, true, 'reached', `${w.name} is not running: pid ${shown} has exited`, t)
+  } finally {
+    unpin(p)
+  }
 }
 
 /** One locate(): the result, 'again' when the holder exited while being inspected, or the answer when rootPid has exited. */
@@ -106,7 +155,7 @@ function verdict(w: Waiting, t: LocateResult): WaitResult | null {
   const starting = condition === 'running' && t.starting
   if (t.state === 'unknown' && !starting) return answer(w, false, 'cannot_tell', `${name}: cannot tell whether it runs (${t.reasons.join(', ')})`, t)
   if (condition === 'running' && t.state === 'running' && !starting)
-    return answer(w, true, 'reached', `${name} is running${t.pid !== null ? ` (pid ${t.pid})` : ''}`, t)
+    return answer(w, true, 'reached', `${name} is running${t.pid !== null ? ` (pid ${formatPidRef(t.pid, t.pidfdId)})` : ''}`, t)
   if (condition === 'stopped' && t.state !== 'running') return answer(w, true, 'reached', `${name} is not running (${t.state})`, t)
   if (left(w) === 0) {
     return answer(

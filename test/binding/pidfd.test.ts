@@ -192,6 +192,7 @@ describe('pidfdInfo (PIDFD_GET_INFO)', () => {
       const live = pidfdInfo(fd)
       expect(live).toEqual({
         pid: child.pid,
+        tgid: child.pid,
         ppid: process.pid,
         ruid: process.getuid!(),
         euid: process.geteuid!(),
@@ -204,7 +205,7 @@ describe('pidfdInfo (PIDFD_GET_INFO)', () => {
       expect(await exitOf(child)).toEqual({code: 3, signal: null})
       // Reaped by node: PIDFD_INFO_EXIT now carries the wait(2) status, 3 << 8.
       const dead = pidfdInfo(fd)
-      expect(dead).toEqual({pid: null, ppid: null, ruid: null, euid: null, cgroupid: live!.cgroupid, exitCode: 3 << 8})
+      expect(dead).toEqual({pid: null, tgid: null, ppid: null, ruid: null, euid: null, cgroupid: live!.cgroupid, exitCode: 3 << 8})
     } finally {
       fs.closeSync(fd)
       fs.closeSync(selfFd)

@@ -115,8 +115,9 @@ describe("the helper container's argv (find, signal, wait through --container)",
     const o: Record<string, unknown> = {}
     for (const spec of Object.values(GRAMMAR[id].flags)) {
       // pidfile and dir exclude each other; where the container is (container, pod, containerName,
-      // runtime) is the host's business, and rootPid the helper's own (it gets --root-pid)
-      if (spec.option === undefined || ['dir', ...WHERE].includes(spec.option)) continue
+      // runtime) is the host's business, and rootPid the helper's own (it gets --root-pid); pid names
+      // the process itself and excludes the pidfile and the container options
+      if (spec.option === undefined || ['dir', 'pid', ...WHERE].includes(spec.option)) continue
       o[spec.option] = values(spec).at(-1)
     }
     return o

@@ -299,7 +299,7 @@ describe('nslocate signal and wait', () => {
     runService('svc', dir, ['sleep', '60'])
     const pid = await childPid(path.join(dir, 'svc.pid'))
     const r = await cliJson(['signal', 'svc', 'KILL', '--dir', dir, '--dry-run'])
-    expect([r.status, r.json.dry_run, r.json.delivered, r.json.would_deliver]).toEqual([0, true, [], [{pid, nspid: [pid]}]])
+    expect([r.status, r.json.dry_run, r.json.delivered, r.json.would_deliver]).toEqual([0, true, [], [{pid, pidfd_id: expect.any(Number), nspid: [pid]}]])
     expect(isAlive(pid)).toBe(true)
   })
 
@@ -334,7 +334,7 @@ describe('nslocate signal and wait', () => {
       {encoding: 'utf8', env: {...process.env, HOME: '/tmp'}, timeout: 20000},
     )
     const j = JSON.parse(r.stdout)
-    expect([r.status, j.delivered, j.skipped]).toEqual([4, [], [{pid, reason: 'permission'}]])
+    expect([r.status, j.delivered, j.skipped]).toEqual([4, [], [{pid, pidfd_id: expect.any(Number), reason: 'permission'}]])
     expect(j.message).toMatch(/not permitted to signal .*CAP_KILL/)
     expect(isAlive(pid)).toBe(true)
   })

@@ -306,7 +306,7 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
       const {status, json} = await cliJson(['signal', 'app', 'TERM', '--container', app.name, '--wait', '--timeout', '10s'])
       expect(status).toBe(0)
       expect(json).toMatchObject({exit_code: 0, exited: true, scope: 'main', signal: 'TERM', skipped: []})
-      expect(json.delivered).toEqual([{pid: found.pid, nspid: found.nspid, signal: 'TERM'}])
+      expect(json.delivered).toEqual([{pid: found.pid, pidfd_id: expect.any(Number), nspid: found.nspid, signal: 'TERM'}])
       expect(isAlive(found.pid)).toBe(false)
       expect(fs.existsSync(`/proc/${found.pid}`)).toBe(false)
       // `nslocate run` then exits with its child's status: the container stops.
@@ -454,7 +454,7 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
       const before = lines(path.join(dir, 'hup.log')).length
       const r = await runNslocate(['signal', 'hupper', 'HUP', '--root-pid', '1', '--dir', '/run/app', '--json'], {pidMode: `container:${app.id}`})
       expect(r.exitCode).toBe(0)
-      expect(r.json.delivered).toEqual([{pid: inner, nspid: [inner], signal: 'HUP'}])
+      expect(r.json.delivered).toEqual([{pid: inner, pidfd_id: expect.any(Number), nspid: [inner], signal: 'HUP'}])
       expect(r.json.target.pidfile.path).toBe('/proc/1/root/run/app/hupper.pid')
       await until(() => lines(path.join(dir, 'hup.log')).length === before + 1, 'one more HUP line in hup.log', 10_000)
       // Read inside the app too (exec with a timeout): the service logged it in its own view.
@@ -469,13 +469,13 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
       })
       expect(r.exitCode).toBe(4)
       expect(r.json.delivered).toEqual([])
-      expect(r.json.skipped).toEqual([{pid: 1, reason: 'unsafe'}])
+      expect(r.json.skipped).toEqual([{pid: 1, pidfd_id: expect.any(Number), reason: 'unsafe'}])
       expect(r.json.message).toContain('pid 1 is the init process of this PID namespace')
       expect(lines(path.join(sh1Dir, 'hup.log'))).toEqual([])
       // From the host it is an ordinary pid (State.Pid); sh has a HUP handler, so the kernel delivers it.
       const h = await cliJson(['signal', 'sh', 'HUP', '--container', shApp.name, '--pidfile', '/run/app/sh.pid'])
       expect(h.status).toBe(0)
-      expect(h.json.delivered).toEqual([{pid: shApp.initPid, nspid: [shApp.initPid, 1], signal: 'HUP'}])
+      expect(h.json.delivered).toEqual([{pid: shApp.initPid, pidfd_id: expect.any(Number), nspid: [shApp.initPid, 1], signal: 'HUP'}])
       await until(() => lines(path.join(sh1Dir, 'hup.log')).length === 1, 'HUP logged by sh (pid 1)', 10_000)
     }, 60_000)
   })

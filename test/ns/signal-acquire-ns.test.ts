@@ -37,7 +37,7 @@ describe.each([1, 2])('signal into a namespace %i level(s) deep', (levels) => {
     await withEvidence(
       async () => {
         expect(r.status).toBe(0)
-        expect(j.delivered).toEqual([{pid: h.hostPid, nspid: h.nspid, signal: 'TERM'}])
+        expect(j.delivered).toEqual([{pid: h.hostPid, pidfd_id: expect.any(Number), nspid: h.nspid, signal: 'TERM'}])
         expect(j.exited).toBe(true)
         expect(await gone(h.hostPid)).toBe(true)
       },
@@ -54,7 +54,7 @@ describe.each([1, 2])('signal into a namespace %i level(s) deep', (levels) => {
     const r = await runIn(h, [process.execPath, BIN, 'signal', 'holder', 'STOP', '--pidfile', file, '--json'])
     const j = json(r)
     expect(r.status).toBe(0)
-    expect(j.delivered).toEqual([{pid: h.innerPid, nspid: [h.innerPid], signal: 'STOP'}])
+    expect(j.delivered).toEqual([{pid: h.innerPid, pidfd_id: expect.any(Number), nspid: [h.innerPid], signal: 'STOP'}])
     expect(fs.readFileSync(`/proc/${h.hostPid}/stat`, 'utf8')).toMatch(/\) T /)
     await h.stop()
   })
@@ -145,7 +145,7 @@ while True: time.sleep(1)
             .map((d: any) => d.pid)
             .sort(),
         ).toEqual([2, a, b].sort())
-        expect(j.skipped).toEqual([{pid: a, reason: 'gone'}])
+        expect(j.skipped).toEqual([{pid: a, pidfd_id: expect.any(Number), reason: 'gone'}])
         expect(fs.existsSync(`/proc/${innocent}`)).toBe(true)
       },
       () => `${r.stdout}\n${r.stderr}`,

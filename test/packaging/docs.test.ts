@@ -4,6 +4,7 @@
  * documents every command, flag and exit status; a README block with every flag; a self-contained
  * home page.
  */
+import {spawn} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
@@ -33,6 +34,12 @@ function copyTree(withDist: boolean): string {
 const gen = (copy: string, ...args: string[]) => run(process.execPath, [path.join(copy, 'scripts', 'gen-docs.js'), ...args], {cwd: copy})
 const readIn = (dir: string, f: string) => fs.readFileSync(path.join(dir, f), 'utf8')
 const section = (page: string, from: RegExp, to: RegExp) => page.slice(page.search(from), page.search(to))
+/** From the first `from` after the heading `within` up to the next `to` after it. */
+function sectionIn(page: string, within: RegExp, from: RegExp, to: RegExp): string {
+  const rest = page.slice(page.search(within))
+  const start = rest.slice(rest.search(from))
+  return start.slice(0, start.slice(1).search(to) + 1)
+}
 /** A rendered subsection ("   find" up to the next "   name" line), or null. */
 function subsection(page: string, name: string): string | null {
   const start = page.search(new RegExp(`^ {3}${name}$`, 'm'))
@@ -146,6 +153,71 @@ describe('generated docs', () => {
       expect({command: c.name, found: own.length < block.length}).toEqual({command: c.name, found: true})
       for (const flag of c.flags) expect(own).toContain(`\`--${flag}\``)
     }
+  })
+
+  test('OUTPUT documents every field find --json prints, for a service nslocate run started (record included)', async () => {
+    const dir = tempDir('docs-find')
+    const file = path.join(dir, 'docskeys.pid')
+    const sup = spawn(process.execPath, [path.join(ROOT, 'bin', 'run.js'), 'run', 'docskeys', '--dir', dir, '--', 'sleep', '60'], {stdio: 'ignore', detached: true})
+    try {
+      for (let i = 0; !(fs.existsSync(file) && /^[0-9]+$/.test(fs.readFileSync(file, 'utf8'))); i++) {
+        if (i > 200) throw new Error(`nslocate run wrote no pid into ${file}`)
+        await new Promise((r) => setTimeout(r, 25))
+      }
+      const r = await run(process.execPath, [path.join(ROOT, 'bin', 'run.js'), 'find', 'docskeys', '--pidfile', file, '--json'])
+      const json = JSON.parse(r.stdout)
+      expect([json.state, json.pidfile.recorded === null]).toEqual(['running', false])
+      const page = fs.readFileSync(path.join(ROOT, 'docs', 'nslocate.1.md'), 'utf8')
+      const out = sectionIn(page, /^## OUTPUT$/m, /^### find$/m, /^### Reason codes$/m)
+      const terms = new Set([...out.matchAll(/^`([a-z_.]+)`$/gm)].map((m) => m[1]))
+      // Top-level fields and the fields of each object are terms; the fields of an object inside those are named in its term's text.
+      for (const [k, v] of Object.entries(json)) {
+        expect({field: k, documented: terms.has(k)}).toEqual({field: k, documented: true})
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) continue
+        for (const [k2, v2] of Object.entries(v)) {
+          expect({field: `${k}.${k2}`, documented: terms.has(`${k}.${k2}`)}).toEqual({field: `${k}.${k2}`, documented: true})
+          if (v2 === null || typeof v2 !== 'object' || Array.isArray(v2)) continue
+          const text = out.slice(out.indexOf(`\n\`${k}.${k2}\`\n`)).split(/\n\n`/)[0]
+          for (const k3 of Object.keys(v2)) expect({field: `${k}.${k2}.${k3}`, named: text.includes(`\`${k3}\``)}).toEqual({field: `${k}.${k2}.${k3}`, named: true})
+        }
+      }
+    } finally {
+      try {
+        process.kill(-sup.pid!, 'SIGKILL') // run and its child: the group spawn made
+      } catch {}
+      fs.rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  test('"Reason codes" lists every code of REASONS (src/locate/types.ts), in its order', () => {
+    const {REASONS}: {REASONS: string[]} = require(path.join(ROOT, 'dist/src/locate/types.js'))
+    const page = fs.readFileSync(path.join(ROOT, 'docs', 'nslocate.1.md'), 'utf8')
+    const listed = [...sectionIn(page, /^## OUTPUT$/m, /^### Reason codes$/m, /^### list$/m).matchAll(/^`([a-z_]+)`$/gm)].map((m) => m[1])
+    expect(listed.filter((code) => REASONS.includes(code))).toEqual(REASONS)
+  })
+
+  test('"The identity record" names the attribute record.ts writes, and its example is a record record.ts reads', () => {
+    const {RECORD_XATTR, parseRecord} = require(path.join(ROOT, 'dist/src/locate/record.js'))
+    const page = fs.readFileSync(path.join(ROOT, 'docs', 'nslocate.1.md'), 'utf8')
+    const notes = sectionIn(page, /^## NOTES$/m, /^### The identity record$/m, /^### /m)
+    expect(notes).toContain(`\`${RECORD_XATTR}\``)
+    const example = new RegExp(`^${RECORD_XATTR.replace(/\./g, '\\.')}="([^"]+)"$`, 'm').exec(notes)
+    expect(example && typeof parseRecord(example[1])).toBe('object')
+  })
+
+  test('ENVIRONMENT documents every NSLOCATE_* variable the library reads', () => {
+    const vars = new Set<string>()
+    const walk = (dir: string): void => {
+      for (const e of fs.readdirSync(dir, {withFileTypes: true})) {
+        const p = path.join(dir, e.name)
+        if (e.isDirectory()) walk(p)
+        else if (e.name.endsWith('.ts')) for (const m of fs.readFileSync(p, 'utf8').matchAll(/env(?:\.|\[')(NSLOCATE_[A-Z_]+)/g)) vars.add(m[1])
+      }
+    }
+    walk(path.join(ROOT, 'src'))
+    const env = section(fs.readFileSync(path.join(ROOT, 'docs', 'nslocate.1.md'), 'utf8'), /^## ENVIRONMENT$/m, /^## FILES$/m)
+    expect(vars.size).toBeGreaterThan(3)
+    for (const v of vars) expect({variable: v, documented: env.includes(`\n\`${v}\`\n:   `)}).toEqual({variable: v, documented: true})
   })
 
   test('docs/index.html is self-contained and has the README and the man page', () => {

@@ -249,7 +249,7 @@ describeWithPodman('nslocate CLI with root Podman', () => {
       const before = signals(app).length
       const s = await cli(['signal', 'app', 'HUP', '--pod', 'pc-pod', '--runtime', 'podman', '--container-name', 'pc-app', '--json'], {env})
       expect(s.status).toBe(0)
-      expect(json(s).delivered).toEqual([{pid: host, nspid: [host, inner], signal: 'HUP'}])
+      expect(json(s).delivered).toEqual([{pid: host, pidfd_id: expect.any(Number), nspid: [host, inner], signal: 'HUP'}])
       await until(() => signals(app).length > before, 'the HUP in the log', 5000)
       expect(signals(app).slice(before)).toEqual([{pid: inner, signo: HUP, from: 0, uid: 0, code: 0}])
       expect(podId).toMatch(/^[0-9a-f]{64}$/)
@@ -289,7 +289,7 @@ describeWithPodman('nslocate CLI with root Podman', () => {
       const r = await inContainer(['signal', 'app', 'HUP', '--root-pid', String(appInit), '--dir', '/run/app', '--json'], ['--pod', 'pc-pod'])
       expect({code: r.code, stderr: r.stderr}).toEqual({code: 0, stderr: ''})
       const j = JSON.parse(r.stdout)
-      expect(j.delivered).toEqual([{pid: inner, nspid: [inner], signal: 'HUP'}])
+      expect(j.delivered).toEqual([{pid: inner, pidfd_id: expect.any(Number), nspid: [inner], signal: 'HUP'}])
       expect(j.target.pidfile.path).toBe(`/proc/${appInit}/root/run/app/app.pid`)
       await until(() => signals(app).length > before, 'the HUP in the log', 5000)
       expect(

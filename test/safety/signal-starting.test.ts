@@ -66,7 +66,7 @@ test('a pidfile that stays locked and empty: nothing is sent to its holder (exit
   const took = Date.now() - t0
   expect(status).toBe(4)
   expect(json.delivered).toEqual([])
-  expect(json.skipped).toEqual([{pid: s.child.pid, reason: 'starting'}])
+  expect(json.skipped).toEqual([{pid: s.child.pid, pidfd_id: expect.any(Number), reason: 'starting'}])
   expect(json.message).toContain('is starting')
   expect(took).toBeGreaterThanOrEqual(STARTING_GRACE_MS)
   // what the holder actually received: nothing
@@ -98,7 +98,7 @@ test('a locked pidfile holding garbage is not waited for and its holder gets not
   expect(status).toBe(4)
   expect(Date.now() - t0).toBeLessThan(STARTING_GRACE_MS)
   expect(json.delivered).toEqual([])
-  expect(json.skipped).toEqual([{pid: s.child.pid, reason: 'starting'}])
+  expect(json.skipped).toEqual([{pid: s.child.pid, pidfd_id: expect.any(Number), reason: 'starting'}])
   expect(json.message).toContain('garbage_pidfile')
   await new Promise((r) => setTimeout(r, 200))
   expect(lines(s.log)).toEqual([])

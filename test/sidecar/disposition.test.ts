@@ -109,7 +109,7 @@ test('--wait on a dropped TERM explains the timeout; --retry TERM/1/KILL/5 ends 
     ['KILL', 'default'],
   ])
   expect(r.json.exit).toEqual({signal: 'KILL', core: false})
-  expect(r.json.message).toMatch(/sent TERM, then KILL to pid \d+; exited after \d+ ms \(killed by KILL\); TERM is dropped by the kernel/)
+  expect(r.json.message).toMatch(/sent TERM, then KILL to pid \d+:\d+; exited after \d+ ms \(killed by KILL\); TERM is dropped by the kernel/)
   await until(() => !alive(v.hostPid), 'pid 1 gone')
 })
 
@@ -118,7 +118,7 @@ test('--require-handler: sends nothing to an init without a TERM handler (exit 1
   const a = await cliJson(['signal', 'victim', 'TERM', '--pidfile', without.pidfile, '--require-handler'])
   expect(a.status).toBe(1)
   expect(a.json.delivered).toEqual([])
-  expect(a.json.skipped).toEqual([{pid: without.hostPid, reason: 'no_handler'}])
+  expect(a.json.skipped).toEqual([{pid: without.hostPid, pidfd_id: expect.any(Number), reason: 'no_handler'}])
   expect(a.json.message).toContain('nothing was signalled: no target catches TERM (--require-handler)')
   const dry = await cliJson(['signal', 'victim', 'TERM', '--pidfile', without.pidfile, '--require-handler', '--dry-run'])
   expect(dry.json).toMatchObject({would_deliver: [], dispositions: [expect.objectContaining({disposition: 'dropped'})]})

@@ -20,7 +20,10 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
+import {bootId} from '../../src/kernel/pidfs'
 import {locate} from '../../src/locate/locate'
+import {RECORD_XATTR, formatRecord} from '../../src/locate/record'
+import {xattrSet} from '../../src/native/binding'
 import {LocateOptions, LocateResult, REASONS, Reason} from '../../src/locate/types'
 import {FakeLock, ProcTree, StageOptions, stage} from '../helpers/fixture-proc-fs'
 
@@ -45,6 +48,26 @@ const posixBy = (pid: number): FakeLock => ({probe: {type: 'write', pid}, holder
 /** supervised.json: the supervisor 16579 holds the POSIX lock, the file names its child 16628. */
 const SUPERVISOR = 16579
 const CHILD = 16628
+
+/** A boot id that is not this boot's. */
+const OTHER_BOOT = bootId() === '00000000-0000-4000-8000-000000000001' ? '00000000-0000-4000-8000-000000000002' : '00000000-0000-4000-8000-000000000001'
+
+/**
+ * Sets the identity record (record.ts) on the staged pidfile, for the pid it says; `mtime`: the
+ * file's own (the record describes the content) or another (it was rewritten since).
+ */
+const recordOn =
+  (o: {boot: string; mtime?: 'same' | 'other'; pidfdId?: number}) =>
+  (file: string): void => {
+    const fd = fs.openSync(file, 'r')
+    try {
+      const mtimeNs = fs.fstatSync(fd, {bigint: true}).mtimeNs + (o.mtime === 'other' ? 1n : 0n)
+      const pid = Number(fs.readFileSync(file, 'utf8').split('\n')[0])
+      xattrSet(fd, RECORD_XATTR, Buffer.from(formatRecord({pid, pidfdId: o.pidfdId ?? 4242, bootId: o.boot, mtimeNs: String(mtimeNs)})))
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
 
 const ROWS: Array<[string, Row]> = [
   // The witnesses agree.
@@ -170,6 +193,52 @@ const ROWS: Array<[string, Row]> = [
       opts: () => ({user: 1000}),
       want: {state: 'unknown', reasons: ['unlocked_pidfile', 'identity_mismatch'], pid: none},
       evidence: [/real uid 0 is not 1000/],
+    },
+  ],
+  // the identity record (by-id.ts)
+  [
+    'unlocked, a record from another boot, the process lives and its name matches: stale, previous_boot',
+    {
+      tree: 'python-app',
+      stage: {prepare: recordOn({boot: OTHER_BOOT})},
+      want: {state: 'stale', reasons: ['unlocked_pidfile', 'previous_boot', 'stale_pidfile'], pid: none},
+      evidence: [new RegExp(`pidfs id 4242 in boot ${OTHER_BOOT}; this is boot ${bootId()}`)],
+    },
+  ],
+  [
+    'locked, a record from another boot: stale, previous_boot (a lock cannot outlive a boot)',
+    {
+      tree: 'supervised',
+      stage: {lock: posixBy(SUPERVISOR), prepare: recordOn({boot: OTHER_BOOT})},
+      want: {state: 'stale', reasons: ['previous_boot', 'stale_pidfile'], pid: none},
+      evidence: [/this is boot/, /the posix lock on it \(held by pid 16579\) was taken in this boot without rewriting the content/],
+    },
+  ],
+  [
+    "a record from another boot, but the content was rewritten since (mtime differs): ignored, today's answer",
+    {
+      tree: 'python-app',
+      stage: {prepare: recordOn({boot: OTHER_BOOT, mtime: 'other'})},
+      want: {state: 'running', reasons: ['unlocked_pidfile'], pid: written},
+      evidence: [/^identity record ignored: the content was rewritten after the identity was recorded/m],
+    },
+  ],
+  [
+    "a record of this boot over a captured /proc: no ids to compare, today's answer",
+    {
+      tree: 'python-app',
+      stage: {prepare: recordOn({boot: bootId()!})},
+      want: {state: 'running', reasons: ['unlocked_pidfile'], pid: written},
+      evidence: [/^identity record \(pid [0-9]+ is pidfs id 4242\) not used: this is not the live \/proc/m],
+    },
+  ],
+  [
+    'a record on a file the safety rules refuse is not used',
+    {
+      tree: 'python-app',
+      stage: {mode: 0o666, prepare: recordOn({boot: OTHER_BOOT})},
+      want: {state: 'unknown', reasons: ['unlocked_pidfile', 'world_writable'], pid: none},
+      evidence: [/^identity record ignored: .* fails the safety rules \(world_writable\)/m],
     },
   ],
   // locked: the holder

@@ -14,6 +14,7 @@ import {resolveCommand} from '../../acquire/command'
 import {RunFailure, runOutcomeOf} from '../../acquire/run-status'
 import {catchEarlySignals} from '../../acquire/early-signals'
 import {supervise} from '../../acquire/supervise'
+import {pidfsAvailable} from '../../kernel/pidfs'
 import {validateName} from '../../locate/name'
 import type {RunOutcome} from '../../outcomes'
 import type * as Signals from '../../signal/signal'
@@ -56,7 +57,8 @@ async function runService(name: string, o: RunOptions, conflictStatus: number, c
       return fail('interrupted', `interrupted by ${early.signal} before ${command[0]} was started; nothing was started and the pidfile was removed`)
     }
     if (handle === null) return conflictStatus
-    const supervised = supervise(handle, file, command) // installs its forwarding synchronously
+    // installs its forwarding synchronously
+    const supervised = supervise(handle, file, command, () => noteUnrecorded(handle, out))
     early.stop()
     return await supervised
   } catch (error) {
@@ -66,6 +68,18 @@ async function runService(name: string, o: RunOptions, conflictStatus: number, c
   } finally {
     early.stop()
   }
+}
+
+/**
+ * One line when the kernel gives process ids but none could be recorded beside the pid (the file
+ * system keeps no user extended attributes): find then relies on the lock and the start time, as
+ * before. Silent when recorded, and before Linux 6.9 (nothing to record), so a normal start prints nothing.
+ */
+function noteUnrecorded(handle: PidfileHandle, out: Output): void {
+  if (handle.recorded !== null || handle.recordNote === null || !pidfsAvailable()) return
+  out.logToStderr(
+    `nslocate: no identity recorded beside the pid in ${handle.path}: ${handle.recordNote}; the pid is written as before, and find relies on the lock and the start time`,
+  )
 }
 
 /** The pidfile, or null when NAME is already running (and not replaced). */

@@ -1,4 +1,5 @@
-/** `nslocate signal NAME SIGNAL`: send SIGNAL to exactly the process find identifies, through a pidfd. */
+/** `nslocate signal NAME SIGNAL`: send SIGNAL to exactly the process find identifies (or --pid PID:ID names), through a pidfd. */
+import {formatPidRef} from '../../kernel/pidfs'
 import {ContainerSpec, splitContainer} from '../../runtime/spec'
 import type {CommandModule, Invocation, Output} from '../command'
 import {signal as grammar} from '../grammar'
@@ -15,6 +16,9 @@ export const signalCommand: CommandModule = {
     const {name, signal: sig} = inv.args
     const {spec, rest: opts} = splitContainer(optionsOf(grammar, inv.flags) as SignalOptions & ContainerSpec)
     const result = !spec ? await signal(name, sig, opts) : await (await import('../../runtime/in-container')).signalInContainer(name, sig, spec, opts)
-    return report('signal', out, result, () => [...dispositionLines(result.dispositions), ...result.skipped.map((s) => `  skipped pid ${s.pid}: ${s.reason}`)])
+    return report('signal', out, result, () => [
+      ...dispositionLines(result.dispositions),
+      ...result.skipped.map((s) => `  skipped pid ${formatPidRef(s.pid, s.pidfdId)}: ${s.reason}`),
+    ])
   },
 }

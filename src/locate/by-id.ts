@@ -1,0 +1,170 @@
+/**
+ * Pidfs ids in locate() (docs/nslocate.1.md, NOTES, "The identity record"; record.ts stores and
+ * judges the record, decide.ts applies what is decided here):
+ *  1. `previous_boot`: the content was written in an earlier boot and not rewritten since, so it
+ *     names no process of this one: `stale`, whatever holds the lock (a lock cannot outlive a boot).
+ *  2. `current`: the service is the process whose pidfs id was recorded, whatever its name, in any
+ *     PID namespace. The candidates are the processes the content can name (the lock holder and
+ *     its descendant numbered as written; or every process whose innermost pid is that number);
+ *     each is pinned and its id compared, so nothing is left to guess.
+ *  3. no record, or one that does not describe the content (or may not be used): the lock and the
+ *     process table decide as for any pidfile, and the evidence says why no record was used.
+ *  4. Every process an answer names gets its id from a pidfd opened on it, checked against the
+ *     facts reported (pinPid reads the start time after the pin): Pins.
+ */
+import fs = require('node:fs')
+
+import {formatPidRef, pidfsAvailable, pinPid} from '../kernel/pidfs'
+import type {PidfdInfo} from '../native/binding'
+import {ProcFs} from '../proc/proc-fs'
+import type {LockFinding} from './lock-finding'
+import {OpenedPidfile} from './pidfile'
+import {ProcessFacts} from './process-info'
+import {IdentityRecord, RECORD_XATTR, readRecord} from './record'
+import type {LocateResult, Located} from './types'
+
+/** What a pidfd opened on a process told: its pidfs id (null before 6.9) and PIDFD_GET_INFO (null before 6.13). */
+export interface PinnedIds {
+  id: number | null
+  info: PidfdInfo | null
+}
+
+/**
+ * Pins processes for one locate(): each process (pid and start time) once, through pinPid, so its
+ * id is of the process whose facts were read; the pidfd is closed at once (one pidfd_open, one
+ * fstat and one ioctl per process named).
+ */
+export class Pins {
+  private readonly known = new Map<string, PinnedIds | null>()
+  /** ids can be read: pidfs is there, and procfs is the live /proc (a captured tree's pids name none of ours) */
+  readonly live: boolean
+
+  constructor(private readonly procfs: ProcFs) {
+    this.live = procfs.root === '/proc' && pidfsAvailable()
+  }
+
+  /** The ids of the process `f` describes; null when it exited or its pid was reused since `f` was read (or !live). */
+  of(f: ProcessFacts): PinnedIds | null {
+    const key = `${f.pid}@${f.stat.starttime}`
+    if (this.known.has(key)) return this.known.get(key)!
+    let ids: PinnedIds | null = null
+    if (this.procfs.root === '/proc') {
+      const p = pinPid(f.pid, f.stat.starttime, this.procfs)
+      if (p) {
+        try {
+          ids = {id: p.id, info: p.info}
+        } finally {
+          fs.closeSync(p.fd)
+        }
+      }
+    }
+    this.known.set(key, ids)
+    return ids
+  }
+}
+
+/** A record decide() acts on (rules 1 and 2); null: rule 3. */
+export type UsableRecord = {kind: 'previous_boot'; record: IdentityRecord; bootId: string} | {kind: 'current'; record: IdentityRecord}
+
+/**
+ * The record on the open pidfile, judged against the pid written (record.ts), said in the evidence,
+ * and kept in `result.pidfile.recorded` when it describes the content. Null (rule 3) also when it
+ * may not be used: on a file the safety rules refuse (a record is only as good as its file), or,
+ * for a record of this boot, where ids cannot be compared (before Linux 6.9, a captured /proc).
+ */
+export function judgeRecord(opened: OpenedPidfile, result: LocateResult, allowUnsafe: boolean, pins: Pins): UsableRecord | null {
+  const written = opened.content.pid
+  const say = (line: string) => result.evidence.push(line)
+  const today = 'the lock and the process table decide'
+  const j = readRecord(opened.fd, written)
+  if (j.kind === 'none') {
+    say(`${j.why === 'no identity recorded' ? `no identity record (${RECORD_XATTR}) on ${opened.path}` : `no identity record used: ${j.why}`}; ${today}`)
+    return null
+  }
+  if (j.kind === 'ignored') {
+    say(`identity record ignored: ${j.why}; ${today}`)
+    return null
+  }
+  const r = j.record
+  if (opened.unsafe.length > 0 && !allowUnsafe) {
+    say(
+      `identity record ignored: ${opened.path} fails the safety rules (${opened.unsafe.map((u) => u.reason).join(', ')}); a record is used only on a file that passes them`,
+    )
+    return null
+  }
+  if (j.kind === 'previous_boot') {
+    result.pidfile!.recorded = r
+    say(
+      `identity record: pid ${r.pid} was pidfs id ${r.pidfdId} in boot ${r.bootId}; this is boot ${j.bootId}, and the content was not rewritten since: it names no process of this boot`,
+    )
+    return j
+  }
+  if (!pins.live) {
+    say(
+      `identity record (pid ${r.pid} is pidfs id ${r.pidfdId}) not used: ${pidfsAvailable() ? 'this is not the live /proc' : 'pidfds have no ids on this kernel (Linux 6.9+)'}; ${today}`,
+    )
+    return null
+  }
+  result.pidfile!.recorded = r
+  say(
+    `identity record: pid ${r.pid} is pidfs id ${r.pidfdId} (written in this boot, content unchanged since): the service is the process with that id, whatever its name or PID namespace`,
+  )
+  return j
+}
+
+/** Rule 1: the file is from an earlier boot: stale, whatever holds its lock. */
+export function decidePreviousBoot(result: LocateResult, finding: LockFinding): void {
+  result.state = 'stale'
+  if (finding.lock === 'none') result.reasons.push('unlocked_pidfile')
+  else
+    result.evidence.push(
+      `the ${finding.lock} lock on it${finding.holders.length > 0 ? ` (held by pid ${finding.holders.join(', ')})` : ''} was taken in this boot without rewriting the content: it does not make the file's pid a process of this boot`,
+    )
+  result.reasons.push('previous_boot')
+}
+
+/**
+ * Rule 2: of `candidates` (facts read this locate()), the process whose pidfs id is the one recorded,
+ * or null; the evidence compares the ids. `live`: how many candidates were pinned alive.
+ */
+export function pickRecorded(candidates: ProcessFacts[], record: IdentityRecord, pins: Pins, evidence: string[]): {match: ProcessFacts | null; live: number} {
+  const seen = new Set<number>()
+  let live = 0
+  for (const f of candidates) {
+    if (seen.has(f.pid)) continue
+    seen.add(f.pid)
+    const ids = pins.of(f)
+    const as = f.status.nspid.length > 1 ? `pid ${f.pid} (NSpid ${f.status.nspid.join(' ')})` : `pid ${f.pid}`
+    if (!ids) {
+      evidence.push(`${as} exited while being inspected: not the service`)
+      continue
+    }
+    live++
+    if (ids.id === record.pidfdId) {
+      evidence.push(`${as} is pidfs id ${ids.id}, the id recorded: it is the service`)
+      return {match: f, live}
+    }
+    evidence.push(`${as} is now pidfs id ${ids.id ?? 'unknown'}; the file recorded ${record.pidfdId}: not the process it was written for`)
+  }
+  return {match: null, live}
+}
+
+/** Rule 4: the ids of the processes the answer names (result.pid and result.holder), from Pins. */
+export function stampIds(located: Located, pins: Pins): void {
+  const {result} = located
+  const main = result.pid !== null && located.main?.pid === result.pid ? pins.of(located.main) : null
+  const holder = result.holder !== null && located.holder?.pid === result.holder ? pins.of(located.holder) : null
+  result.pidfdId = main?.id ?? null
+  result.pidfdRef = result.pid !== null && result.pidfdId !== null ? formatPidRef(result.pid, result.pidfdId) : null
+  result.holderPidfdId = holder?.id ?? null
+  if (!pins.live) return
+  const gone = [...new Set([!main ? result.pid : null, !holder ? result.holder : null].filter((p): p is number => p !== null))]
+  for (const pid of gone) result.evidence.push(`pid ${pid} exited (or its pid was reused) while being inspected: no pidfs id for it`)
+}
+
+/** The ids of a result that names no process any more (a refusal): cleared with the pids. */
+export function clearIds(result: LocateResult): void {
+  result.pidfdId = null
+  result.pidfdRef = null
+  result.holderPidfdId = null
+}
