@@ -103,6 +103,8 @@ static napi_value make_errno_error(napi_env env, int err, const char *syscall_na
     case ENOMEM: code_str = "ENOMEM"; break;
     case ECHILD: code_str = "ECHILD"; break;
     case ENOTSUP: code_str = "EOPNOTSUPP"; break;
+    case ENOENT: code_str = "ENOENT"; break;
+    case ESTALE: code_str = "ESTALE"; break;
     case ENODATA: code_str = "ENODATA"; break;
     case ERANGE: code_str = "ERANGE"; break;
     case ENOSPC: code_str = "ENOSPC"; break;
@@ -1052,6 +1054,50 @@ static napi_value XattrRemove(napi_env env, napi_callback_info info) {
   return u;
 }
 
+/* pidfdOpenById(id) -> a pidfd (O_CLOEXEC) on the live process whose pidfs id is `id`, or null when
+ * no process visible here has that id (ESTALE: it has exited and been reaped, or never existed).
+ * The handle is a pidfs file handle (Linux 6.14 name_to_handle_at, 6.17 open_by_handle_at without
+ * privileges): its type and size are taken from a handle of our own pidfd, and its 8 bytes are the
+ * 64-bit id, as fs/pidfs.c encodes it on 64-bit kernels. Kernels without it: ENOTSUP (unsupported). */
+static napi_value PidfdOpenById(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int64_t id;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  if (napi_get_value_int64(env, argv[0], &id) != napi_ok || id <= 0) return throw_errno(env, EINVAL, "open_by_handle_at");
+  long self = syscall(SYS_pidfd_open, getpid(), 0);
+  if (self < 0) return throw_errno(env, errno, "pidfd_open");
+  struct {
+    struct file_handle fh;
+    unsigned char room[MAX_HANDLE_SZ];
+  } h;
+  memset(&h, 0, sizeof h);
+  h.fh.handle_bytes = MAX_HANDLE_SZ;
+  int mnt;
+  if (name_to_handle_at((int)self, "", &h.fh, &mnt, AT_EMPTY_PATH) < 0 || h.fh.handle_bytes != 8) {
+    int e = h.fh.handle_bytes != 8 ? ENOSYS : errno;
+    close((int)self);
+    if (e == EOPNOTSUPP || e == EINVAL || e == EPERM) e = ENOSYS; /* no pidfs handles here: the caller falls back */
+    return throw_errno(env, e, "name_to_handle_at");
+  }
+  uint64_t v = (uint64_t)id;
+  memcpy(h.fh.f_handle, &v, 8);
+  int fd = open_by_handle_at((int)self, &h.fh, O_RDONLY | O_CLOEXEC);
+  int e = errno;
+  close((int)self);
+  if (fd < 0) {
+    if (e == ESTALE || e == ENOENT || e == ESRCH) {
+      napi_value nul;
+      napi_get_null(env, &nul);
+      return nul;
+    }
+    if (e == EOPNOTSUPP || e == EINVAL || e == EPERM) e = ENOSYS; /* decoding needs privileges before 6.17 */
+    return throw_errno(env, e, "open_by_handle_at");
+  }
+  napi_value r;
+  napi_create_int32(env, fd, &r);
+  return r;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
       {"getlk", NULL, Getlk, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -1073,6 +1119,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"lookAt", NULL, LookAt, NULL, NULL, NULL, napi_enumerable, NULL},
       {"holderFds", NULL, HolderFds, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readProcMany", NULL, ReadProcMany, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pidfdOpenById", NULL, PidfdOpenById, NULL, NULL, NULL, napi_enumerable, NULL},
       {"xattrGet", NULL, XattrGet, NULL, NULL, NULL, napi_enumerable, NULL},
       {"xattrSet", NULL, XattrSet, NULL, NULL, NULL, napi_enumerable, NULL},
       {"xattrRemove", NULL, XattrRemove, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -5,20 +5,22 @@
  * accepts as `PID:INODE`, and systemd passes as `$MAINPIDFDID`. Since Linux 6.13, ioctl(PIDFD_GET_INFO)
  * reads the pinned process's pid, parent and credentials, translated into our namespaces.
  *
- * Both are feature-detected. NSLOCATE_FORCE_FALLBACK=pidfs,pidfd-info turns them off, so the older
- * paths (start-time checks) are tested on this kernel too.
+ * Since Linux 6.17 a process can be reopened from its id alone (a pidfs file handle: openById).
+ *
+ * All are feature-detected. NSLOCATE_FORCE_FALLBACK=pidfs,pidfd-info,pidfs-handle turns them off, so
+ * the older paths (start-time checks, candidates by pid) are tested on this kernel too.
  */
 import fs = require('node:fs')
 
 import {isErrno} from '../errors'
-import {PidfdInfo, pidfdExited, pidfdInfo, pidfdOpen} from '../native/binding'
+import {PidfdInfo, pidfdExited, pidfdInfo, pidfdOpen, pidfdOpenById} from '../native/binding'
 import type {ProcFs} from '../proc/proc-fs'
 
 /** statfs(2) f_type of pidfs (include/uapi/linux/magic.h PID_FS_MAGIC). */
 export const PIDFS_MAGIC = 0x50494446
 
 /** The newer kernel interfaces that NSLOCATE_FORCE_FALLBACK can turn off. */
-export type KernelFeature = 'pidfs' | 'pidfd-info'
+export type KernelFeature = 'pidfs' | 'pidfd-info' | 'pidfs-handle'
 
 let forced: Set<string> | undefined
 /** True when NSLOCATE_FORCE_FALLBACK names `feature` (read once per process). */
@@ -28,6 +30,8 @@ export function forcedOff(feature: KernelFeature): boolean {
 }
 
 let pidfs: boolean | undefined
+/** st_dev of pidfs files (every pidfd shares it), set with `pidfs` */
+let pidfsDev: bigint | undefined
 /**
  * Whether pidfds are pidfs files here (Linux 6.9+), so their inode numbers are process ids. Before
  * 6.9 every pidfd is the one anonymous inode: its number says nothing.
@@ -39,6 +43,7 @@ export function pidfsAvailable(): boolean {
   try {
     fd = pidfdOpen(process.pid)
     pidfs = fs.statfsSync(`/proc/self/fd/${fd}`).type === PIDFS_MAGIC
+    pidfsDev = fs.fstatSync(fd, {bigint: true}).dev
   } catch {
     pidfs = false
   } finally {
@@ -47,10 +52,12 @@ export function pidfsAvailable(): boolean {
   return pidfs
 }
 
-/** The pidfs id of the process behind an open pidfd; null before Linux 6.9 (or forced off). */
+/** The pidfs id of the process behind an open pidfd; null before Linux 6.9 (or forced off), or when `pidfd` is no pidfd. */
 export function pidfsId(pidfd: number): number | null {
   if (!pidfsAvailable()) return null
-  const ino = fs.fstatSync(pidfd, {bigint: true}).ino
+  const st = fs.fstatSync(pidfd, {bigint: true})
+  if (st.dev !== pidfsDev) return null // another file at this fd number: its inode is no process's id
+  const ino = st.ino
   // A 64-bit counter from 2 up: below 2^53 for any boot that can exist; refuse rather than round.
   return ino > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(ino)
 }
@@ -113,7 +120,8 @@ export function pinPid(pid: number, starttime: number | null, procfs: ProcFs): P
   try {
     fd = pidfdOpen(pid)
   } catch (error) {
-    if (isErrno(error, 'ESRCH', 'EPERM', 'EACCES', 'EINVAL') || (error as {unsupported?: boolean}).unsupported) return null
+    // ENOENT: a thread that is not its group's leader (Linux 6.9+; EINVAL before)
+    if (isErrno(error, 'ESRCH', 'EPERM', 'EACCES', 'EINVAL', 'ENOENT') || (error as {unsupported?: boolean}).unsupported) return null
     throw error
   }
   try {
@@ -135,4 +143,25 @@ export function idOfPid(pid: number, starttime: number | null, procfs: ProcFs): 
   if (!p) return null
   fs.closeSync(p.fd)
   return p.id
+}
+
+/**
+ * A pidfd on the live process whose pidfs id is `id`, reopened from the id alone (a pidfs file
+ * handle, Linux 6.17): 'gone' when no process visible here has it (exited and reaped, or never
+ * was), 'unsupported' before 6.17 (or forced off: pidfs-handle). The caller closes the pidfd.
+ */
+export function openById(id: number): {fd: number} | 'gone' | 'unsupported' {
+  if (!pidfsAvailable() || forcedOff('pidfs-handle')) return 'unsupported'
+  try {
+    const fd = pidfdOpenById(id)
+    if (fd === null) return 'gone'
+    if (pidfsId(fd) !== id) {
+      fs.closeSync(fd)
+      return 'unsupported' // a kernel that encodes its handles otherwise (32-bit): not this id
+    }
+    return {fd}
+  } catch (error) {
+    if ((error as {unsupported?: boolean}).unsupported) return 'unsupported'
+    throw error
+  }
 }

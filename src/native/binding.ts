@@ -38,6 +38,7 @@ interface Addon {
   lookAt(dirfd: number, name: string): number
   holderFds(pid: number, dev: number, ino: number, names: string[], hint: number): HolderFds
   readProcMany(dir: string, names: string[]): Array<string | number>
+  pidfdOpenById(id: number): number | null
   xattrGet(fd: number, name: string, max: number): Buffer | null
   xattrSet(fd: number, name: string, value: Buffer): void
   xattrRemove(fd: number, name: string): void
@@ -417,4 +418,13 @@ export function xattrSet(fd: number, name: string, value: Buffer): void {
 /** fremovexattr(2); an absent attribute is not an error. */
 export function xattrRemove(fd: number, name: string): void {
   native().xattrRemove(fd, name)
+}
+
+/**
+ * A pidfd on the live process whose pidfs id is `id`, opened from a pidfs file handle
+ * (open_by_handle_at, Linux 6.17 unprivileged); null when no process visible here has that id.
+ * Throws `unsupported` on kernels without pidfs handles.
+ */
+export function pidfdOpenById(id: number): number | null {
+  return native().pidfdOpenById(id)
 }
