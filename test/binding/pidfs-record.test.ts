@@ -8,7 +8,7 @@ import {execFileSync} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {bootId, forcedOff, idOfPid, parsePidRef, pidfsAvailable, pidfsId, pinPid} from '../../src/kernel/pidfs'
+import {bootId, forcedOff, idOfPid, openById, parsePidRef, pidfsAvailable, pidfsId, pinPid} from '../../src/kernel/pidfs'
 import {RECORD_XATTR, formatRecord, parseRecord, readRecord, writeRecord} from '../../src/locate/record'
 import {pidfdOpen, xattrGet, xattrRemove, xattrSet} from '../../src/native/binding'
 import {proc} from '../../src/proc/proc-fs'
@@ -96,6 +96,42 @@ describe('pidfs ids', () => {
       {encoding: 'utf8', env: {...process.env, NSLOCATE_FORCE_FALLBACK: 'pidfs,pidfd-info'}},
     )
     expect(JSON.parse(out)).toEqual([false, null, null])
+  })
+
+  test('openById: a live process is reopened from its id alone; a reaped one is gone; a plain file is no pidfd', async () => {
+    const child = spawnTracked(['sleep', '100'])
+    await sleep(20)
+    const fd = pidfdOpen(child.pid!)
+    const id = pidfsId(fd)!
+    fs.closeSync(fd)
+    const again = openById(id)
+    if (typeof again === 'string') throw new Error(`openById: ${again}`)
+    try {
+      expect(pidfsId(again.fd)).toBe(id)
+      expect(statIno(process.pid, again.fd)).toBe(id)
+    } finally {
+      fs.closeSync(again.fd)
+    }
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGKILL')
+    await exited
+    await sleep(20)
+    expect(openById(id)).toBe('gone')
+    const file = fs.openSync(path.join(dir, 'plain'), 'w')
+    try {
+      expect(pidfsId(file)).toBeNull()
+    } finally {
+      fs.closeSync(file)
+    }
+  })
+
+  test('NSLOCATE_FORCE_FALLBACK=pidfs-handle: openById is unsupported', () => {
+    const out = execFileSync(
+      process.execPath,
+      ['-e', `const k=require(${JSON.stringify(path.resolve('dist/src/kernel/pidfs.js'))});console.log(JSON.stringify([k.pidfsAvailable(),k.openById(2)]))`],
+      {encoding: 'utf8', env: {...process.env, NSLOCATE_FORCE_FALLBACK: 'pidfs-handle'}},
+    )
+    expect(JSON.parse(out)).toEqual([true, 'unsupported'])
   })
 
   test('PID:ID parses strictly', () => {
