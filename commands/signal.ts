@@ -16,7 +16,7 @@ SIGNAL may be a real-time signal (RTMIN, RTMIN+3, SIGRTMAX-1, 34 to 64, as kill 
 
 Before sending, the target's disposition is read from /proc/PID/status (SigCgt, SigIgn, SigBlk, NSpid) and reported: handled, default (terminate, core, stop, ignore, continue), ignored, blocked (stays pending), or dropped (pid 1 of its PID namespace without a handler: the kernel discards everything but KILL/STOP from an ancestor namespace, and those too from inside). A signal that will not act is still sent (unless --require-handler), and the message names the target and why.
 
---pid PID:ID names the target itself, as util-linux kill PID:INODE does: no pidfile is read (NAME only labels the answer), and nothing is sent unless the process at PID has exactly the pidfs id ID (exit 7 when it has exited or its pid was reused, 4 for an id that pid never had); the same refusals apply (nslocate, its ancestors, pid 1). Feed it from find: --pid "$(nslocate find NAME --json | jq -r .pidfd_ref)". Linux 6.9+.
+--pid PID:ID names the target itself, as util-linux kill PID:INODE does: no pidfile is read (NAME only labels the answer), and nothing is sent unless the process at PID has exactly the pidfs id ID (exit 7 when it has exited, its pid free or reused; 4 when ID is a live process at another pid or in another PID namespace, or, before Linux 6.17, when it cannot be told whether ID still runs elsewhere; a thread that does not lead its process is refused); the same refusals apply (nslocate, its ancestors, pid 1). Feed it from find: --pid "$(nslocate find NAME --json | jq -r .pidfd_ref)". Linux 6.9+.
 
 Durations (--timeout, --retry) may be up to 100000h; longer is a usage error. Waits of any accepted length are kept: a KILL never comes early.
 

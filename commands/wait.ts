@@ -12,7 +12,7 @@ With --container or --pod, a container that does not exist or is not running hol
 
 --for stopped reports how the process ended as "exit": {"code": N} or {"signal": "TERM", "core": false}, read with PIDFD_GET_INFO/PIDFD_INFO_EXIT once its parent has reaped it (Linux 6.15+; "unknown" on older kernels or while it is an unreaped zombie); null when the service was not running when the wait began.
 
---pid PID:ID (with --for stopped) waits for that very process, as util-linux waitpid PID:INODE does: no pidfile is read, and it holds at once when the process at PID no longer has the pidfs id ID (it has exited, or its pid was reused); an id that pid never had is cannot tell. Linux 6.9+.
+--pid PID:ID (with --for stopped) waits for that very process, as util-linux waitpid PID:INODE does: no pidfile is read, and it holds once the process with the pidfs id ID has exited; when ID is a live process at another pid or in another PID namespace, or, before Linux 6.17, when it cannot be told whether ID still runs elsewhere, the answer is cannot tell. Linux 6.9+.
 
 With --root-pid, --container or --pod, a process outside the target's PID namespace is never the service (outside_target_namespace: cannot tell).
 

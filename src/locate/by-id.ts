@@ -14,12 +14,13 @@
  */
 import fs = require('node:fs')
 
-import {formatPidRef, pidfsAvailable, pinPid} from '../kernel/pidfs'
+import {NslocateError} from '../errors'
+import {forcedOff, formatPidRef, openById, pidfsAvailable, pinPid, pinnedInfo} from '../kernel/pidfs'
 import type {PidfdInfo} from '../native/binding'
 import {ProcFs} from '../proc/proc-fs'
 import type {LockFinding} from './lock-finding'
 import {OpenedPidfile} from './pidfile'
-import {ProcessFacts} from './process-info'
+import {ProcessFacts, readFacts} from './process-info'
 import {IdentityRecord, RECORD_XATTR, readRecord} from './record'
 import type {LocateResult, Located} from './types'
 
@@ -30,9 +31,14 @@ export interface PinnedIds {
 }
 
 /**
- * Pins processes for one locate(): each process (pid and start time) once, through pinPid, so its
- * id is of the process whose facts were read; the pidfd is closed at once (one pidfd_open, one
- * fstat and one ioctl per process named).
+ * Pins processes for one locate(). Facts read pinned (readFacts on the live /proc with pidfs) carry
+ * the id of the process they are of: that id IS the answer's, never one pinned afresh. A fresh pin
+ * (pinPid, after the last /proc read of the process: readNames, readOutputs, describeProcess)
+ * confirms the process still has it; if not, it exited while being inspected, and what was read of
+ * it since may be of a process that took its pid: NslocateError GONE ("run again"), so no answer
+ * ever pairs one process's id with another's facts, nor gives a newcomer the id. Facts read
+ * unpinned (a thread, or no pidfs) are pinned by pid and start time, as before. Each process is
+ * pinned once; the pidfd is closed at once (one pidfd_open, one fstat and one ioctl per process named).
  */
 export class Pins {
   private readonly known = new Map<string, PinnedIds | null>()
@@ -43,20 +49,35 @@ export class Pins {
     this.live = procfs.root === '/proc' && pidfsAvailable()
   }
 
-  /** The ids of the process `f` describes; null when it exited or its pid was reused since `f` was read (or !live). */
+  /**
+   * The ids of the process `f` describes. Pinned facts: f.pidfdId, confirmed (throws GONE when the
+   * process no longer has it). Otherwise null when it exited or its pid was reused since `f` was
+   * read (or !live).
+   */
   of(f: ProcessFacts): PinnedIds | null {
-    const key = `${f.pid}@${f.stat.starttime}`
+    const key = f.pidfdId !== null ? `${f.pid}#${f.pidfdId}` : `${f.pid}@${f.stat.starttime}`
     if (this.known.has(key)) return this.known.get(key)!
     let ids: PinnedIds | null = null
+    let now: number | null = null
     if (this.procfs.root === '/proc') {
       const p = pinPid(f.pid, f.stat.starttime, this.procfs)
       if (p) {
         try {
           ids = {id: p.id, info: p.info}
+          now = p.id
         } finally {
           fs.closeSync(p.fd)
         }
       }
+    }
+    if (f.pidfdId !== null) {
+      if (now !== f.pidfdId) {
+        throw new NslocateError(
+          'GONE',
+          `pid ${f.pid} (pidfs id ${f.pidfdId}) exited while being inspected${now !== null ? `, and its pid is now pidfs id ${now}` : ''}; run again`,
+        )
+      }
+      ids = {id: f.pidfdId, info: ids?.info ?? f.info ?? null}
     }
     this.known.set(key, ids)
     return ids
@@ -101,7 +122,7 @@ export function judgeRecord(opened: OpenedPidfile, result: LocateResult, allowUn
   }
   if (!pins.live) {
     say(
-      `identity record (pid ${r.pid} is pidfs id ${r.pidfdId}) not used: ${pidfsAvailable() ? 'this is not the live /proc' : 'pidfds have no ids on this kernel (Linux 6.9+)'}; ${today}`,
+      `identity record (pid ${r.pid} is pidfs id ${r.pidfdId}) not used: ${pidfsAvailable() ? 'this is not the live /proc' : forcedOff('pidfs') ? 'pidfs ids are turned off (NSLOCATE_FORCE_FALLBACK=pidfs)' : 'pidfds have no ids on this kernel (Linux 6.9+)'}; ${today}`,
     )
     return null
   }
@@ -133,20 +154,80 @@ export function pickRecorded(candidates: ProcessFacts[], record: IdentityRecord,
   for (const f of candidates) {
     if (seen.has(f.pid)) continue
     seen.add(f.pid)
-    const ids = pins.of(f)
+    // Pinned facts carry the id of the process read; otherwise pin it now (pid and start time).
+    const id = f.pidfdId ?? pins.of(f)?.id
     const as = f.status.nspid.length > 1 ? `pid ${f.pid} (NSpid ${f.status.nspid.join(' ')})` : `pid ${f.pid}`
-    if (!ids) {
+    if (id === undefined) {
       evidence.push(`${as} exited while being inspected: not the service`)
       continue
     }
     live++
-    if (ids.id === record.pidfdId) {
-      evidence.push(`${as} is pidfs id ${ids.id}, the id recorded: it is the service`)
+    if (id === record.pidfdId) {
+      evidence.push(`${as} is pidfs id ${id}, the id recorded: it is the service`)
       return {match: f, live}
     }
-    evidence.push(`${as} is now pidfs id ${ids.id ?? 'unknown'}; the file recorded ${record.pidfdId}: not the process it was written for`)
+    evidence.push(`${as} is now pidfs id ${id ?? 'unknown'}; the file recorded ${record.pidfdId}: not the process it was written for`)
   }
   return {match: null, live}
+}
+
+/**
+ * Rule 2, looked up directly (Linux 6.17: a pidfs file handle reopens a process from its id): the
+ * process whose pidfs id is the one recorded, its facts read pinned, when it is visible here and
+ * `written` is its pid at some level of its NSpid (its writer may have numbered it in any PID
+ * namespace between ours and its own). 'gone': no process has the id. 'unsupported': the id cannot
+ * be looked up here (before 6.17, forced off); null: a process has the id but cannot be the
+ * answer from here (not visible, not numbered `written`, exited meanwhile): the evidence says why.
+ */
+export function findRecorded(
+  procfs: ProcFs,
+  record: IdentityRecord,
+  written: number,
+  bootMs: number,
+  evidence: string[],
+): ProcessFacts | 'gone' | 'unsupported' | null {
+  const want = record.pidfdId
+  const opened = openById(want)
+  if (opened === 'gone' || opened === 'unsupported') return opened
+  let here: number | null
+  try {
+    here = pinnedInfo(opened.fd)?.pid ?? null
+  } catch {
+    return 'gone' // reaped between the open and the ioctl (ESRCH)
+  } finally {
+    fs.closeSync(opened.fd)
+  }
+  if (here === null) {
+    evidence.push(`pidfs id ${want} is a live process, but its pid here cannot be read (PIDFD_GET_INFO): looking for it by the number written`)
+    return null
+  }
+  if (here === 0) {
+    evidence.push(`pidfs id ${want} is a live process in a PID namespace not visible from here`)
+    return null
+  }
+  const f = readFacts(procfs, here, bootMs)
+  if (!f || f.pidfdId !== want) {
+    evidence.push(`pidfs id ${want} was pid ${here} here, which exited (or was reused) while being inspected`)
+    return 'gone'
+  }
+  const nspid = f.status.nspid.length > 0 ? f.status.nspid : [f.pid]
+  if (!nspid.includes(written)) {
+    evidence.push(`pidfs id ${want} is pid ${here} here (NSpid ${nspid.join(' ')}), numbered ${written} at no level: not the process the file names`)
+    return null
+  }
+  // The process numbered `written` here, when another: what a search by the number would have found.
+  const other = here !== written && procfs.exists(written) ? readFacts(procfs, written, bootMs) : null
+  if (other && other.pidfdId !== null && other.pidfdId !== want) {
+    const was = other.status.nspid.length > 1 ? `pid ${written} (NSpid ${other.status.nspid.join(' ')})` : `pid ${written}`
+    evidence.push(`${was} is now pidfs id ${other.pidfdId}; the file recorded ${want}: not the process it was written for`)
+  }
+  const as = nspid.length > 1 ? `pid ${here} (NSpid ${nspid.join(' ')})` : `pid ${here}`
+  evidence.push(`${as} is pidfs id ${want}, the id recorded: it is the service`)
+  if (nspid[nspid.length - 1] !== written)
+    evidence.push(
+      `pid ${here} is numbered ${written} ${nspid[0] === written ? 'in this PID namespace' : 'in a PID namespace between this one and its own'} (NSpid ${nspid.join(' ')}), where the file was written`,
+    )
+  return f
 }
 
 /** Rule 4: the ids of the processes the answer names (result.pid and result.holder), from Pins. */

@@ -6,7 +6,7 @@
 import path = require('node:path')
 
 import {ProcFs} from '../proc/proc-fs'
-import {Pins, decidePreviousBoot, judgeRecord, pickRecorded, stampIds} from './by-id'
+import {Pins, decidePreviousBoot, findRecorded, judgeRecord, pickRecorded, stampIds} from './by-id'
 import {hasPtraceCap} from './denial'
 import {ResolvedIdentity, checkIdentity} from './identity-options'
 import {LockFinding, findLockHolder} from './lock-holder'
@@ -74,12 +74,13 @@ function noteDenied(result: LocateResult, finding: LockFinding): void {
 
 /**
  * A record of this boot (by-id.ts, rule 2): the service is the process with the recorded pidfs id.
- * Through the lock when its holder is named (the holder, or its descendant numbered as written);
- * otherwise among every process whose innermost pid is the number written, in any PID namespace,
- * and the one so numbered here (after a SIGKILLed supervisor, or when the holder cannot be seen or
- * named). No match: a visible holder keeps today's locked answer (content_mismatch); an unnamed one
- * keeps today's answer too; without a lock the file is stale (pid_reused when the number lives on
- * in another process).
+ * First looked up by the id itself (findRecorded, Linux 6.17): the process with it, wherever the
+ * number written sits in its NSpid. Otherwise through the lock when its holder is named (the
+ * holder, or its descendant numbered as written); or among every process whose innermost pid is
+ * the number written, in any PID namespace, and the one so numbered here (after a SIGKILLed
+ * supervisor, or when the holder cannot be seen or named). No match: a visible holder keeps
+ * today's locked answer (content_mismatch); an unnamed one keeps today's answer too; without a
+ * lock the file is stale (pid_reused when the number lives on in another process).
  */
 function decideRecorded(
   located: Located,
@@ -92,13 +93,27 @@ function decideRecorded(
 ): ProcessFacts | null {
   const {result} = located
   const want = record.pidfdId
+  const bootMs = procfs.bootTimeMs()
+  const direct = findRecorded(procfs, record, written, bootMs, result.evidence)
+  const byId = typeof direct === 'object' ? direct : null
+  if (direct === 'gone') result.evidence.push(`no process has pidfs id ${want} (looked up by the id itself)`)
   if (finding.lock !== 'none' && finding.holders.length > 0) {
     noteDenied(result, finding)
-    const r = reconcileWithHolders(finding.holders, written, procfs, procfs.bootTimeMs(), result.evidence, finding.holderStatus)
+    const said: string[] = []
+    const r = reconcileWithHolders(finding.holders, written, procfs, bootMs, said, finding.holderStatus)
     result.state = 'running'
     result.holder = r.holder.pid
     located.holder = r.holder
-    const {match} = pickRecorded([r.main, r.holder], record, pins, result.evidence)
+    let match = byId
+    if (byId && r.mismatch) {
+      result.evidence.push(
+        `the lock holder ${r.holder.pid} has no descendant numbered ${written} in its own PID namespace; the service (pid ${byId.pid}, NSpid ${byId.status.nspid.join(' ')}) is numbered so in another`,
+      )
+    } else {
+      result.evidence.push(...said)
+      if (byId && r.main.pid !== byId.pid) result.evidence.push(`the record names pid ${byId.pid}, not ${r.main.pid}: the record decides`)
+    }
+    if (!byId) match = pickRecorded([r.main, r.holder], record, pins, result.evidence).match
     if (!match) {
       result.reasons.push('content_mismatch')
       result.evidence.push(
@@ -110,8 +125,12 @@ function decideRecorded(
     return main
   }
   if (finding.lock === 'none') result.reasons.push('unlocked_pidfile')
-  const {facts} = processesNumbered(procfs, written, procfs.bootTimeMs(), undefined, result.evidence, true)
-  const {match, live} = pickRecorded(facts, record, pins, result.evidence)
+  let match = byId
+  let live = 0
+  if (!match) {
+    const {facts} = processesNumbered(procfs, written, bootMs, undefined, result.evidence, true)
+    ;({match, live} = pickRecorded(facts, record, pins, result.evidence))
+  }
   if (match) {
     result.state = 'running'
     if (finding.lock !== 'none') {

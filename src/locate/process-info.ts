@@ -1,5 +1,9 @@
 /** What we report about a process: identity facts read from /proc, each degrading on EACCES. */
-import type {PidfdInfo} from '../native/binding'
+import fs = require('node:fs')
+
+import {isErrno} from '../errors'
+import {pidfsAvailable, pidfsId, pinnedInfo} from '../kernel/pidfs'
+import {PidfdInfo, pidfdExited, pidfdOpen} from '../native/binding'
 import {ContainerRef, containerFromCgroup} from '../proc/parse-cgroup'
 import {outputFacts} from '../proc/native-reads'
 import {ProcStat} from '../proc/parse-stat'
@@ -22,14 +26,69 @@ export interface ProcessFacts {
   stat: ProcStat
   /** ms since the epoch, 10 ms resolution */
   startedMs: number
+  /**
+   * The pidfs id of the process these facts are of: a pidfd was opened on it BEFORE status and stat
+   * were read, and it had not exited after (readFacts). null: not pinned (before Linux 6.9, forced
+   * off, a captured /proc, or a thread).
+   */
+  pidfdId: number | null
+  /** PIDFD_GET_INFO of that pidfd, read after status and stat (null: not pinned, or before 6.13) */
+  info?: PidfdInfo | null
 }
 
-/** `status`: already read by the caller for this pid (it is not read again). */
+/**
+ * The facts of `pid`; null when it is gone. On the live /proc with pidfs (Linux 6.9+) the process
+ * is pinned first: a pidfd is opened on it, then status and stat are read, then its id and
+ * PIDFD_GET_INFO are taken and the pidfd is asked whether it has exited, so the id is of the
+ * process whose facts were read (a pid reused in between, even within one clock tick, cannot lend
+ * its id to them). `status`: already read by the caller for this pid; used only when not pinning
+ * (it was read before any pin).
+ */
 export function readFacts(procfs: ProcFs, pid: number, bootMs: number, status?: ProcStatus): ProcessFacts | null {
+  if (procfs.root === '/proc' && pidfsAvailable()) return readPinned(procfs, pid, bootMs)
   try {
     status ??= procfs.readStatus(pid)
     const stat = procfs.readStat(pid)
-    return {pid, status, stat, startedMs: bootMs + (stat.starttime * 1000) / CLOCK_TICKS}
+    return {pid, status, stat, startedMs: bootMs + (stat.starttime * 1000) / CLOCK_TICKS, pidfdId: null}
+  } catch {
+    return null
+  }
+}
+
+/** readFacts() on the live /proc: pidfd first, reads, then id, info and the exit check (one pidfd per process, closed here). */
+function readPinned(procfs: ProcFs, pid: number, bootMs: number): ProcessFacts | null {
+  let fd: number
+  try {
+    fd = pidfdOpen(pid)
+  } catch (error) {
+    // ENOENT (EINVAL before 6.9): a thread that is not its group's leader. Its facts are read
+    // unpinned, so the callers can say why it is no candidate (a pidfile holds a process's pid).
+    if (isErrno(error, 'ENOENT', 'EINVAL')) return threadFacts(procfs, pid, bootMs)
+    if (isErrno(error, 'ESRCH', 'EPERM', 'EACCES')) return null
+    throw error
+  }
+  try {
+    const status = procfs.readStatus(pid)
+    const stat = procfs.readStat(pid)
+    const id = pidfsId(fd)
+    const info = pinnedInfo(fd)
+    if (info && info.pid !== null && info.pid !== pid) return null // not the process /proc/PID reads
+    if (pidfdExited(fd)) return null // exited: what was read may already be of a process reusing its pid
+    return {pid, status, stat, startedMs: bootMs + (stat.starttime * 1000) / CLOCK_TICKS, pidfdId: id, info}
+  } catch {
+    return null
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** A thread's facts (unpinned: no pidfd opens on it), or null when `pid` is no thread (any more). */
+function threadFacts(procfs: ProcFs, pid: number, bootMs: number): ProcessFacts | null {
+  try {
+    const status = procfs.readStatus(pid)
+    if (status.tgid === status.pid) return null
+    const stat = procfs.readStat(pid)
+    return {pid, status, stat, startedMs: bootMs + (stat.starttime * 1000) / CLOCK_TICKS, pidfdId: null}
   } catch {
     return null
   }

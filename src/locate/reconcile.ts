@@ -74,13 +74,21 @@ function descendantNumbered(procfs: ProcFs, holder: ProcessFacts, n: number, boo
     }
     return false
   }
+  // A thread is numbered too (the translation and /proc/TID answer for it); a pidfile names a process.
+  const numbered = (f: ProcessFacts | null) => f !== null && f.status.tgid === f.pid && f.status.nspid.length > level && f.status.nspid[level] === n
   if (candidate !== null) {
     const f = readFacts(procfs, candidate, bootMs)
-    return f && f.status.nspid[level] === n && isDescendant(f) ? f : null
+    return f && numbered(f) && isDescendant(f) ? f : null
   }
+  // Older kernels: scan. Status alone first; the facts (pinned: a pidfd each) only of the one numbered n.
   for (const pid of procfs.listPids()) {
+    try {
+      if (procfs.readStatus(pid).nspid[level] !== n) continue
+    } catch {
+      continue
+    }
     const f = readFacts(procfs, pid, bootMs)
-    if (f && f.status.nspid.length > level && f.status.nspid[level] === n && isDescendant(f)) return f
+    if (f && numbered(f) && isDescendant(f)) return f
   }
   return null
 }

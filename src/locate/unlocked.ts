@@ -91,7 +91,7 @@ export function processesNumbered(
       evidence.push(`pid ${pid} is a thread of process ${f.status.tgid}, not a process: not a candidate`)
       continue
     }
-    if (f.stat.state === 'Z' || f.stat.state === 'X') {
+    if ((f.stat.state === 'Z' || f.stat.state === 'X') && hasExited(procfs, f)) {
       evidence.push(`pid ${pid} has exited (state ${f.stat.state}): not a candidate`)
       continue
     }
@@ -100,14 +100,49 @@ export function processesNumbered(
   return {facts, links}
 }
 
+/**
+ * Whether a process /proc shows as a zombie (Z) has exited. A process whose main thread exited
+ * while its other threads run shows Z too, and lives on (its pid is still its getpid()): exited
+ * only when its pidfd says so (pinned facts were read with a pidfd that had not exited: readFacts
+ * returns none for an exited process), or, unpinned, when /proc/PID/task lists the leader alone.
+ */
+function hasExited(procfs: ProcFs, f: ProcessFacts): boolean {
+  if (f.pidfdId !== null) return false
+  try {
+    return procfs.listTasks(f.pid).length <= 1
+  } catch {
+    return true
+  }
+}
+
+/**
+ * The task to read a process's root, namespaces, executable and command line through: itself, or,
+ * when its leader is a zombie (the process lives on in other threads), its first other thread
+ * (/proc/TID answers for a thread, though /proc does not list it).
+ */
+function liveTask(procfs: ProcFs, f: ProcessFacts): number {
+  if (f.stat.state !== 'Z') return f.pid
+  try {
+    const other = procfs
+      .listTasks(f.pid)
+      .map(Number)
+      .find((t) => t !== f.pid && Number.isInteger(t))
+    if (other !== undefined) return other
+  } catch {}
+  return f.pid
+}
+
 /** `pidns`: its ns/pid link as read a moment ago in this very call (null: read it now). */
 function candidate(opts: UnlockedInput, f: ProcessFacts, names: string[], pidns: string | null): Candidate {
   const {procfs} = opts
-  const n = readNames(procfs, f)
-  const sight = seesFile(procfs, f.pid, opts.file, opts.stat, opts.mountRef)
+  // A process whose leader exited while its other threads run: its leader's root, namespaces and
+  // executable are gone, its live thread's are the process's.
+  const at = liveTask(procfs, f)
+  const n = readNames(procfs, f, at)
+  const sight = seesFile(procfs, at, opts.file, opts.stat, opts.mountRef)
   if (pidns === null) {
     try {
-      pidns = procfs.readPidnsLink(f.pid)
+      pidns = procfs.readPidnsLink(at)
     } catch {}
   }
   let placed: string | null = null
@@ -115,10 +150,10 @@ function candidate(opts: UnlockedInput, f: ProcessFacts, names: string[], pidns:
   else if (opts.placedNs && pidns === opts.placedNs.pidns) placed = opts.placedNs.why
   const nameMatch = matchName(n, names)
   const file = fileIds(opts.stat)
-  const w = processCouldWrite(procfs, f.pid, f.status, file)
+  const w = processCouldWrite(procfs, at, f.status, file)
   let writer: Candidate['writer'] = {ok: true, self: true, why: w.why}
   if (!w.ok) {
-    const num = pidNumberTrusted(procfs, f.pid, f.status.nspid.length === 1, file)
+    const num = pidNumberTrusted(procfs, at, f.status.nspid.length === 1, file)
     writer = {ok: num.ok, self: false, why: num.ok === true ? `${num.why} (it could not have written the file itself: ${w.why})` : `${w.why}, and ${num.why}`}
   }
   return {
@@ -136,15 +171,15 @@ function candidate(opts: UnlockedInput, f: ProcessFacts, names: string[], pidns:
   }
 }
 
-/** A process's names (comm, exe, argv[0], script), each degrading to nothing when unreadable. */
-export function readNames(procfs: ProcFs, f: ProcessFacts): ProcessNames {
+/** A process's names (comm, exe, argv[0], script), each degrading to nothing when unreadable. `at`: read them through this task of it (liveTask). */
+export function readNames(procfs: ProcFs, f: ProcessFacts, at = f.pid): ProcessNames {
   let exe: string | null = null
   try {
-    exe = procfs.readLink(f.pid, 'exe')
+    exe = procfs.readLink(at, 'exe')
   } catch {}
   let cmdline: string[] = []
   try {
-    cmdline = procfs.readCmdline(f.pid)
+    cmdline = procfs.readCmdline(at)
   } catch {}
   return processNames(f.stat.comm, exe, cmdline)
 }

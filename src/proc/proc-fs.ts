@@ -104,6 +104,11 @@ export class ProcFs {
     return fs.readdirSync(this.file(pid, 'fd'))
   }
 
+  /** The entries of /proc/PID/task: the ids of the process's threads, its leader's among them while it has not been reaped. */
+  listTasks(pid: number): string[] {
+    return fs.readdirSync(this.file(pid, 'task'))
+  }
+
   /** Whether /proc/PID exists (the process, or a zombie, is there). */
   exists(pid: number): boolean {
     return fs.existsSync(this.file(pid))

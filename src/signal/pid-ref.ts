@@ -6,19 +6,27 @@
  * pidfd) is compared; every signal then goes through that pidfd. The refusals of a located service
  * apply as they are (pin.ts forbiddenTarget: never pid <= 0, nslocate, its ancestors, pid 1).
  *
- * pidfs ids are handed out in increasing order (fs/pidfs.c: one 64-bit counter per boot), so when
- * the process at PID has another id the two tell which case it is:
- *   - a higher one: that process was made after ID; the process ID had PID, has exited, and its pid
- *     was reused (`reused`: not running);
- *   - a lower one: it has had PID since before ID existed, so no process with id ID ever had PID
- *     here: a pid read in another PID namespace, or a mistyped id (`wrong_id`: refused).
+ * When the process at PID has another id (or none), the process ID itself is looked for, reopened
+ * from its id alone (src/kernel/pidfs.ts openById, Linux 6.17):
+ *   - no such process: it has exited (`gone`, or `reused` when a newer process has PID now: not
+ *     running), unless the process at PID is older than ID (below);
+ *   - alive at another pid here, or not visible from here: a pid of another PID namespace, or a
+ *     mistyped pid or id (`wrong_id`: refused), the message naming where ID is.
+ * Without openById only the order of the ids is left: pidfs ids are handed out in increasing order
+ * (fs/pidfs.c: one 64-bit counter per boot), so a LOWER id at PID has had PID since before ID
+ * existed: ID never had PID here (`wrong_id`). A HIGHER one tells nothing about ID: it may have had
+ * PID and exited, or still run elsewhere (another PID namespace, a mistyped id), so that too is
+ * refused (`wrong_id`), never taken for an exit.
  */
-import {NslocateError} from '../errors'
-import {forcedOff, formatPidRef, idOfPid, parsePidRef, pidfsAvailable, pinnedInfo} from '../kernel/pidfs'
+import fs = require('node:fs')
+
+import {NslocateError, isErrno} from '../errors'
+import {forcedOff, formatPidRef, idOfPid, openById, parsePidRef, pidfsAvailable, pinnedInfo} from '../kernel/pidfs'
 import {LocateResult, stoppedResult} from '../locate/locate'
 import {describeProcess, readFacts, readPidns} from '../locate/process-info'
 import type {ProcFs} from '../proc/proc-fs'
-import {PinFailure, Pinned, pin, unpin} from './pin'
+import {pidfdExited, PidfdInfo} from '../native/binding'
+import {PinFailure, Pinned, pin, pinOpened, unpin} from './pin'
 import {isExited} from './scope'
 
 /** A process as the caller named it: its pid here and its pidfs id. */
@@ -65,28 +73,102 @@ export function parsePidRefOption(value: string): PidRef {
 
 /**
  * Pins the process ref names: pin() with the id expected (the pidfd is opened first, then its id
- * compared), never a forbiddenTarget(). The failure says what was found, naming the pid and both ids.
+ * compared), never a forbiddenTarget(). When the process at PID is not ID, the process ID itself is
+ * looked for (byId): the failure says what was found, naming the pid and both ids.
  */
 export function pinRef(ref: PidRef, procfs: ProcFs): {pinned: Pinned} | {failure: RefFailure; detail: string} {
-  const shown = formatPidRef(ref.pid, ref.id)
   const r = pin(ref.pid, null, procfs, ref.id)
   if ('pinned' in r) {
     if (r.pinned.id === ref.id) return r
     unpin(r.pinned) // (never: pidfsAvailable() was checked, so pin() compared the ids)
-    return {failure: 'reused', detail: `pid ${ref.pid} has pidfs id ${r.pinned.id}, not ${ref.id}`}
+    return byId(ref, procfs)
   }
-  if (r.failure === 'gone') return {failure: 'gone', detail: `no process has pid ${ref.pid} here any more: the process ${shown} has exited`}
-  if (r.failure === 'unsafe') return {failure: 'unsafe', detail: `refusing ${shown}: ${r.detail}`}
-  if (r.failure === 'permission') return {failure: 'permission', detail: `${r.detail}, so it cannot be checked to be ${shown}`}
-  // Another id at PID: which one tells whether ID ever had this pid (see the top of this file).
-  const now = idOfPid(ref.pid, null, procfs)
-  if (now === null) return {failure: 'gone', detail: `no process has pid ${ref.pid} here any more: the process ${shown} has exited`}
-  if (now > ref.id)
-    return {failure: 'reused', detail: `pid ${ref.pid} now has pidfs id ${now}, not ${ref.id}: the process ${shown} has exited and its pid was reused`}
+  if (r.failure === 'unsafe') return {failure: 'unsafe', detail: `refusing ${formatPidRef(ref.pid, ref.id)}: ${r.detail}`}
+  if (r.failure === 'permission') return {failure: 'permission', detail: `${r.detail}, so it cannot be checked to be ${formatPidRef(ref.pid, ref.id)}`}
+  return byId(ref, procfs)
+}
+
+/**
+ * The process at PID is not ID (another id, or none): where is ID? Reopened from its id alone
+ * (openById, Linux 6.17): gone -> it has exited; alive at PID after all (it was exiting, or a race)
+ * -> pinned as pin() would; alive elsewhere -> refused (`wrong_id`), naming where it is. Without
+ * openById only the order of the ids is left (see the top of this file).
+ */
+function byId(ref: PidRef, procfs: ProcFs): {pinned: Pinned} | {failure: RefFailure; detail: string} {
+  const shown = formatPidRef(ref.pid, ref.id)
+  const opened = openById(ref.id)
+  if (opened === 'unsupported') return byOrder(ref, procfs, false)
+  if (opened === 'gone') return byOrder(ref, procfs, true)
+  let info: PidfdInfo | null = null
+  try {
+    info = pinnedInfo(opened.fd)
+  } catch (error) {
+    // ESRCH: reaped between the reopening and the question; it has exited
+    if (!isErrno(error, 'ESRCH')) {
+      fs.closeSync(opened.fd)
+      throw error
+    }
+  }
+  if (info?.pid === ref.pid && info.tgid === ref.pid) {
+    const p = pinOpened(opened.fd, ref.pid, null, procfs, ref.id) // takes the pidfd over
+    if ('pinned' in p) return p
+    if (p.failure === 'gone') return gone(ref, `the process ${shown} has exited`)
+    if (p.failure === 'unsafe') return {failure: 'unsafe', detail: `refusing ${shown}: ${p.detail}`}
+    if (p.failure === 'permission') return {failure: 'permission', detail: `${p.detail}, so it cannot be checked to be ${shown}`}
+    return byOrder(ref, procfs, false)
+  }
+  const exited = (() => {
+    try {
+      return pidfdExited(opened.fd)
+    } catch {
+      return true
+    } finally {
+      fs.closeSync(opened.fd)
+    }
+  })()
+  if (exited || (info !== null && info.exitCode !== null)) return byOrder(ref, procfs, true)
+  const where =
+    info === null
+      ? 'a live process (this kernel cannot say its pid)'
+      : info.pid === 0 || info.pid === null
+        ? 'a process not visible from here'
+        : info.tgid !== null && info.tgid !== info.pid
+          ? `pid ${info.pid} here, a thread of process ${info.tgid}`
+          : `pid ${info.pid} here`
   return {
     failure: 'wrong_id',
-    detail: `pid ${ref.pid} has pidfs id ${now}, older than ${ref.id}: no process with pidfs id ${ref.id} ever had pid ${ref.pid} here (a pid of another PID namespace, or a mistyped id)`,
+    detail: `pidfs id ${ref.id} is ${where}, not ${ref.pid}: ${shown} names no process (a pid of another PID namespace, or a mistyped pid or id)`,
   }
+}
+
+/**
+ * The failure when the process at PID is not ID, from the order of the ids alone. `exited`: ID is
+ * known to have exited (openById found no such process); otherwise it may still run elsewhere, so a
+ * newer id at PID does not tell that it has exited: refused.
+ */
+function byOrder(ref: PidRef, procfs: ProcFs, exited: boolean): {failure: RefFailure; detail: string} {
+  const shown = formatPidRef(ref.pid, ref.id)
+  const now = idOfPid(ref.pid, null, procfs)
+  if (now !== null && now < ref.id) {
+    return {
+      failure: 'wrong_id',
+      detail: `pid ${ref.pid} has pidfs id ${now}, older than ${ref.id}: no process with pidfs id ${ref.id} ever had pid ${ref.pid} here (a pid of another PID namespace, or a mistyped id)`,
+    }
+  }
+  if (exited) {
+    if (now === null) return gone(ref, `the process ${shown} has exited`)
+    return {failure: 'reused', detail: `pid ${ref.pid} now has pidfs id ${now}, not ${ref.id}: the process ${shown} has exited and its pid was reused`}
+  }
+  if (now === null) return gone(ref, `the process ${shown} has exited`)
+  return {
+    failure: 'wrong_id',
+    detail: `pid ${ref.pid} has pidfs id ${now}, not ${ref.id}, and this kernel cannot reopen a process by its pidfs id (Linux 6.17${forcedOff('pidfs-handle') ? ', turned off by NSLOCATE_FORCE_FALLBACK=pidfs-handle' : ''}), so it cannot tell whether ${ref.id} has exited or still runs elsewhere (a pid of another PID namespace, or a mistyped id)`,
+  }
+}
+
+/** No process with id ID at PID, and ID has exited (or, without openById, no process at PID at all). */
+function gone(ref: PidRef, why: string): {failure: RefFailure; detail: string} {
+  return {failure: 'gone', detail: `no process has pid ${ref.pid} here any more: ${why}`}
 }
 
 /**

@@ -99,10 +99,22 @@ export type PinResult = {pinned: Pinned} | {failure: PinFailure; detail: string}
 export function pin(pid: number, starttime: number | null, procfs: ProcFs, expectedId: number | null = null): PinResult {
   const forbidden = forbiddenTarget(pid, procfs)
   if (forbidden) return {failure: 'unsafe', detail: forbidden}
-  const opened = openPidfd(pid)
+  const opened = openPidfd(pid, procfs)
   if ('failure' in opened) return opened
-  const fd = opened.fd
+  return pinOpened(opened.fd, pid, starttime, procfs, expectedId)
+}
+
+/**
+ * pin() on a pidfd already open (e.g. reopened from a pidfs id: src/kernel/pidfs.ts openById), which
+ * it takes over: the same refusals and checks, and on any failure the pidfd is closed.
+ */
+export function pinOpened(fd: number, pid: number, starttime: number | null, procfs: ProcFs, expectedId: number | null = null): PinResult {
   try {
+    const forbidden = forbiddenTarget(pid, procfs)
+    if (forbidden) {
+      fs.closeSync(fd)
+      return {failure: 'unsafe', detail: forbidden}
+    }
     const why = checkPinned(fd, pid, starttime, procfs, expectedId)
     if ('failure' in why) {
       fs.closeSync(fd)
@@ -110,22 +122,27 @@ export function pin(pid: number, starttime: number | null, procfs: ProcFs, expec
     }
     return {pinned: {pid, nspid: why.nspid, fd, starttime: why.starttime, id: why.id}}
   } catch (error) {
-    fs.closeSync(fd)
+    try {
+      fs.closeSync(fd)
+    } catch {}
     // ENOENT: /proc/PID went away; ESRCH: PIDFD_GET_INFO on a reaped process
     if (isErrno(error, 'ENOENT', 'ESRCH')) return {failure: 'gone', detail: `pid ${pid} has exited`}
+    // /proc/PID hidden (hidepid) or the pidfd refused: say so, never a stack trace
+    if (isErrno(error, 'EPERM', 'EACCES')) return {failure: 'permission', detail: `not allowed to read /proc/${pid} or its pidfd`}
     throw error
   }
 }
 
 /** pidfd_open(pid), its errors as pin failures (a kernel without pidfds is UNSUPPORTED: nslocate never signals a bare pid). */
-function openPidfd(pid: number): {fd: number} | {failure: PinFailure; detail: string} {
+function openPidfd(pid: number, procfs: ProcFs): {fd: number} | {failure: PinFailure; detail: string} {
   try {
     return {fd: pidfdOpen(pid)}
   } catch (error) {
     if (isErrno(error, 'ESRCH')) return {failure: 'gone', detail: `pid ${pid} has exited`}
     if (isErrno(error, 'EPERM', 'EACCES')) return {failure: 'permission', detail: `not allowed to open a pidfd for pid ${pid}`}
-    // pidfd_open(2) refuses a thread that does not lead its thread group (without PIDFD_THREAD).
-    if (isErrno(error, 'EINVAL')) return {failure: 'unsafe', detail: `pid ${pid} is a thread of another process, not a process`}
+    // pidfd_open(2) refuses a thread that does not lead its thread group (without PIDFD_THREAD):
+    // ENOENT since Linux 6.9, EINVAL before.
+    if (isErrno(error, 'EINVAL', 'ENOENT')) return {failure: 'unsafe', detail: threadOf(pid, procfs)}
     if ((error as {unsupported?: boolean}).unsupported) {
       throw new NslocateError(
         'UNSUPPORTED',
@@ -134,6 +151,29 @@ function openPidfd(pid: number): {fd: number} | {failure: PinFailure; detail: st
       )
     }
     throw error
+  }
+}
+
+/** Why pid, which pidfd_open(2) refused as no thread-group leader, is not signalled: the process it is a thread of, from /proc where readable. */
+function threadOf(pid: number, procfs: ProcFs): string {
+  let tgid: number | null = null
+  try {
+    tgid = procfs.readStatus(pid).tgid
+  } catch {}
+  return tgid !== null && tgid !== pid ? `pid ${pid} is a thread of process ${tgid}, not a process` : `pid ${pid} is a thread of another process, not a process`
+}
+
+/**
+ * Whether a process whose /proc state is Z has exited as a whole: its main thread is a zombie, and
+ * no other thread of it is left (/proc/PID/task lists the leader alone). A main thread that called
+ * pthread_exit() while other threads run is Z too, but the process runs on.
+ */
+function zombieAlone(pid: number, procfs: ProcFs): boolean {
+  try {
+    const tasks = fs.readdirSync(`${procfs.root}/${pid}/task`)
+    return tasks.length === 1 && tasks[0] === String(pid)
+  } catch {
+    return true // /proc/PID is gone: so is the process
   }
 }
 
@@ -161,7 +201,9 @@ function checkPinned(
   if (starttime !== null && stat.starttime !== starttime) {
     return {failure: 'reused', detail: `pid ${pid} now names another process (started at tick ${stat.starttime}, not ${starttime}): the pid was reused`}
   }
-  if (pidfdExited(fd) || stat.state === 'Z') return {failure: 'gone', detail: `pid ${pid} has exited`}
+  // pidfdExited: the kernel's own test that the whole thread group has exited. A Z state alone is not
+  // one: it is the main thread's, and the process runs on while another thread does.
+  if (pidfdExited(fd) || (stat.state === 'Z' && zombieAlone(pid, procfs))) return {failure: 'gone', detail: `pid ${pid} has exited`}
   return {id, starttime: stat.starttime, nspid: status.nspid}
 }
 

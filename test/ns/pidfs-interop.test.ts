@@ -14,14 +14,14 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {BIN, cli, cliJson, dumpEvidence, isAlive, killTracked, until} from '../helpers/cli'
+import {BOOT_ID, FRESH_PID_NS, childrenOf, getfattr, pidfdHolder, startService, statInode} from '../helpers/pidfs'
 import {DIE_WITH_PARENT, run, runIn} from '../helpers/run'
 import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
-import {exitOf, killPid, pidIn, runInBackground, untilRunning} from '../safety/run-helpers'
+import {exitOf, killPid, pidIn} from '../safety/run-helpers'
 
 const UTIL_LINUX = '/opt/nslocate/util-linux-2.42/bin'
 const GETINO = path.join(UTIL_LINUX, 'getino')
 const WAITPID = path.join(UTIL_LINUX, 'waitpid')
-const RECORD_XATTR = 'user.nslocate.identity'
 
 afterEach(() => killTracked())
 afterAll(() => stopAll())
@@ -42,37 +42,6 @@ function getino(pid: number): string {
 }
 const idOf = (ref: string) => Number(ref.split(':')[1])
 
-/** A process that holds a pidfd on `pid` (python3's os.pidfd_open) until killed: its pid and the descriptor's number. */
-async function pidfdHolder(pid: number): Promise<{holder: ChildProcess; fd: number}> {
-  const script = 'import os, sys, time\nfd = os.pidfd_open(int(sys.argv[1]))\nprint(fd, flush=True)\ntime.sleep(600)'
-  const holder = spawnTracked(['/usr/bin/python3', '-c', script, String(pid)], {stdio: ['ignore', 'pipe', 'pipe']})
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    holder.stdout!.on('data', (d) => {
-      out += d
-      if (out.includes('\n')) resolve(out.trim())
-    })
-    holder.once('exit', (code) => reject(new Error(`python3 pidfd_open(${pid}) exited ${code} before printing its fd`)))
-  })
-  return {holder, fd: Number(line)}
-}
-
-/** `stat -L -c %i /proc/P/fd/N`: the inode of the pidfd process P holds as N. */
-function statInode(pid: number, fd: number): number {
-  const r = spawnSync('stat', ['-L', '-c', '%i', `/proc/${pid}/fd/${fd}`], {encoding: 'utf8'})
-  if (r.status !== 0) throw new Error(`stat -L /proc/${pid}/fd/${fd}: ${r.stderr}`)
-  return Number(r.stdout.trim())
-}
-
-/** The record xattr as getfattr(1) prints it, or null when the file has none. */
-function getfattr(file: string): string | null {
-  const r = spawnSync('getfattr', ['--only-values', '-n', RECORD_XATTR, file], {encoding: 'utf8'})
-  return r.status === 0 ? r.stdout : null
-}
-
-/** The children of `pid` (/proc/PID/task/PID/children). */
-const children = (pid: number): number[] => fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
-
 /** A copy of sleep(1) called `name`, so its comm and executable are the service's NAME. */
 function sleepCalled(dir: string, name: string): string {
   const bin = path.join(dir, name)
@@ -89,9 +58,7 @@ describe('in this PID namespace, a service under nslocate run', () => {
   beforeEach(async () => {
     dir = tempDir('nslocate-interop-')
     file = path.join(dir, 'svc.pid')
-    sup = runInBackground(['svc', '--dir', dir, '--', 'sleep', '300'])
-    child = await pidIn(file)
-    await untilRunning(child, 'sleep')
+    ;({sup, pid: child} = await startService(['svc', '--dir', dir, '--', 'sleep', '300'], file, 'sleep'))
   })
   afterEach(() => killPid(child))
 
@@ -111,9 +78,12 @@ describe('in this PID namespace, a service under nslocate run', () => {
     expect(typeof json.pidfd_id).toBe('number')
 
     // A third party holding a pidfd on the service sees the same inode, and the kernel's fdinfo names the pid.
-    const {holder, fd} = await pidfdHolder(child)
-    expect(statInode(holder.pid!, fd)).toBe(json.pidfd_id)
-    expect(fs.readFileSync(`/proc/${holder.pid}/fdinfo/${fd}`, 'utf8')).toMatch(new RegExp(`^Pid:\\s+${child}$`, 'm'))
+    const {
+      pid: holder,
+      fds: [fd],
+    } = await pidfdHolder([child])
+    expect(statInode(holder, fd)).toBe(json.pidfd_id)
+    expect(fs.readFileSync(`/proc/${holder}/fdinfo/${fd}`, 'utf8')).toMatch(new RegExp(`^Pid:\\s+${child}$`, 'm'))
 
     // The text output shows the service as PID:ID, and list's row carries the same ids.
     const text = await cli(['find', 'svc', '--dir', dir])
@@ -125,10 +95,10 @@ describe('in this PID namespace, a service under nslocate run', () => {
   test('the pidfile nslocate run wrote records the id getino prints, beside the bare pid', async () => {
     const ref = getino(child)
     expect(fs.readFileSync(file, 'utf8')).toBe(String(child))
-    const raw = getfattr(file)
+    const raw = getfattr(file).value
     expect(raw).toMatch(new RegExp(`^v1 pid=${child} pidfd_id=${idOf(ref)} boot_id=[0-9a-f-]{36} mtime=[0-9]+$`))
     const {json} = await cliJson(['find', 'svc', '--dir', dir])
-    expect(json.pidfile.recorded).toMatchObject({pid: child, pidfd_id: idOf(ref), boot_id: fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()})
+    expect(json.pidfile.recorded).toMatchObject({pid: child, pidfd_id: idOf(ref), boot_id: BOOT_ID})
   })
 
   test("util-linux waitpid takes find's pidfd_ref: it waits while the service runs, returns when it exits, refuses a wrong id", async () => {
@@ -202,13 +172,12 @@ echo "$pid"`
     if (status !== 0) console.log(json.evidence)
     expect([status, json.state, json.pid, json.pidfd_ref]).toEqual([0, 'running', pid, ref])
     const mtimeNs = fs.statSync(file, {bigint: true}).mtimeNs.toString()
-    const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
-    expect(json.pidfile.recorded).toEqual({pid, pidfd_id: idOf(ref), boot_id: boot, mtime_ns: mtimeNs})
+    expect(json.pidfile.recorded).toEqual({pid, pidfd_id: idOf(ref), boot_id: BOOT_ID, mtime_ns: mtimeNs})
 
     // The same pid written again, as a program that knows nothing of records would: the mtime moves, the record is void.
     await new Promise((r) => setTimeout(r, 20))
     fs.writeFileSync(file, String(pid))
-    expect(getfattr(file)).not.toBeNull()
+    expect(getfattr(file).value).not.toBeNull()
     const after = await cliJson(['find', 'shsvc', '--pidfile', file])
     expect([after.json.state, after.json.pid, after.json.pidfile.recorded]).toEqual(['running', pid, null])
     expect(after.json.evidence.join('\n')).toMatch(/rewritten/)
@@ -218,22 +187,32 @@ echo "$pid"`
 })
 
 describe('in a child PID namespace (unshare -pf), found through its pidfile from the host', () => {
+  /**
+   * `argv` under setpriv (which execs unshare in place) in a fresh PID namespace; resolves once
+   * unshare -> its child (pid 1 inside) -> that one's child runs `comm`: both pids here, and the
+   * inner pid the program wrote into `file`.
+   */
+  async function inChildNs(argv: string[], file: string, comm: string): Promise<{init: number; host: number; inner: number}> {
+    const u = spawnTracked([...DIE_WITH_PARENT, ...FRESH_PID_NS, ...argv])
+    const inner = await pidIn(file)
+    let init = 0
+    let host = 0
+    await until(() => {
+      init = childrenOf(u.pid!)[0] ?? 0
+      host = init ? (childrenOf(init)[0] ?? 0) : 0
+      return host > 0 && fs.readFileSync(`/proc/${host}/comm`, 'utf8').trim() === comm
+    }, `${comm} to run in the namespace of unshare ${u.pid}`)
+    return {init, host, inner}
+  }
+
   test('an unlocked pidfile with the inner pid: find gives the id getino prints on the host and inside the namespace', async () => {
     const dir = tempDir('nslocate-interop-ns-')
     const name = 'nslidsvc'
     const file = path.join(dir, `${name}.pid`)
     const bin = sleepCalled(dir, name)
     const script = `${bin} 300 & printf %s "$!" > ${file}; wait`
-    const u = spawnTracked([...DIE_WITH_PARENT, 'unshare', '--pid', '--fork', '--mount-proc', '--kill-child', 'sh', '-c', script])
-    const inner = await pidIn(file)
-    let sh = 0
-    let host = 0
-    await until(() => {
-      // setpriv execs unshare in place; unshare -> sh (pid 1 inside) -> the service
-      sh = children(u.pid!)[0] ?? 0
-      host = sh ? (children(sh)[0] ?? 0) : 0
-      return host > 0 && fs.readFileSync(`/proc/${host}/comm`, 'utf8').trim() === name
-    }, `${name} to run in the namespace of unshare ${u.pid}`)
+    // unshare -> sh (pid 1 inside) -> the service
+    const {init: sh, host, inner} = await inChildNs(['sh', '-c', script], file, name)
 
     const ref = getino(host)
     const inside = await runIn({hostPid: sh}, [GETINO, '--pidfs', '-p', String(inner)])
@@ -244,26 +223,21 @@ describe('in a child PID namespace (unshare -pf), found through its pidfile from
     expect([status, json.state, json.pid, json.nspid, json.pidfile.pid]).toEqual([0, 'running', host, [host, inner], inner])
     // The id is the process's, whichever namespace numbers it: the host's pid with it, not the inner one.
     expect([json.pidfd_id, json.pidfd_ref]).toEqual([idOf(ref), ref])
-    const {holder, fd} = await pidfdHolder(host)
-    expect(statInode(holder.pid!, fd)).toBe(json.pidfd_id)
+    const {
+      pid: holder,
+      fds: [fd],
+    } = await pidfdHolder([host])
+    expect(statInode(holder, fd)).toBe(json.pidfd_id)
   })
 
   test('nslocate run inside the namespace records the id; from the host, find and getino agree with the record', async () => {
     const dir = tempDir('nslocate-interop-nsrun-')
     const file = path.join(dir, 'svc.pid')
-    const argv = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child', process.execPath, BIN, 'run', 'svc', '--dir', dir, '--', 'sleep', '300']
-    const u = spawnTracked([...DIE_WITH_PARENT, ...argv])
-    const inner = await pidIn(file)
-    let sup = 0
-    let host = 0
-    await until(() => {
-      sup = children(u.pid!)[0] ?? 0
-      host = sup ? (children(sup)[0] ?? 0) : 0
-      return host > 0 && fs.readFileSync(`/proc/${host}/comm`, 'utf8').trim() === 'sleep'
-    }, `sleep to run under nslocate run in the namespace of unshare ${u.pid}`)
+    // unshare -> nslocate run (pid 1 inside) -> sleep
+    const {init: sup, host, inner} = await inChildNs([process.execPath, BIN, 'run', 'svc', '--dir', dir, '--', 'sleep', '300'], file, 'sleep')
 
     const ref = getino(host)
-    expect(getfattr(file)).toMatch(new RegExp(`^v1 pid=${inner} pidfd_id=${idOf(ref)} boot_id=`))
+    expect(getfattr(file).value).toMatch(new RegExp(`^v1 pid=${inner} pidfd_id=${idOf(ref)} boot_id=`))
     const {status, json} = await cliJson(['find', 'svc', '--dir', dir])
     if (status !== 0) console.log(dumpEvidence([host, sup]), json.evidence)
     expect([status, json.state, json.pid, json.holder, json.nspid]).toEqual([0, 'running', host, sup, [host, inner]])

@@ -12,21 +12,19 @@
  *   and whatever holds its lock;
  * - serve gives the id in /healthz/NAME and /metrics, and counts a restart by it.
  */
-import {spawn, spawnSync} from 'node:child_process'
+import {ChildProcess, spawnSync} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {RECORD_XATTR, formatRecord} from '../../src/locate/record'
-import {xattrSet} from '../../src/native/binding'
-import {BIN, isAlive, killTracked, track, until} from '../helpers/cli'
+import {cli, cliJson, isAlive, killTracked, until} from '../helpers/cli'
 import {cliAs} from '../helpers/as-user'
 import {withEvidence} from '../helpers/evidence'
+import {BOOT_ID, FRESH_PID_NS, getfattr, pidfsIds, recordText, setRecord, startRun, startService, untilChild, victimInChildNs} from '../helpers/pidfs'
 import {alive, startTime} from '../helpers/proc'
-import {run} from '../helpers/run'
-import {stopAll, tempDir} from '../helpers/tracked'
+import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 import {spawnVictim} from '../helpers/victims'
-import {exitOf, killPid, pidIn, runInBackground, untilRunning} from '../safety/run-helpers'
+import {exitOf, killPid} from '../safety/run-helpers'
 import {nextEvent, startCli, stopCli} from '../sidecar/run-cli'
 
 /** Services that outlive their supervisor: ended by pid (and start time) after the tests. */
@@ -37,78 +35,33 @@ afterAll(async () => {
   await stopAll()
 })
 
-const BOOT = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
-const UNSHARE = ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc']
 const SIGTERM = 15
+const FALLBACK = {env: {NSLOCATE_FORCE_FALLBACK: 'pidfs'}}
 
-const nslocate = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
-  const r = await run([process.execPath, BIN, ...args, '--json'], {env: {...process.env, ...env}})
-  try {
-    return {status: r.status, j: JSON.parse(r.stdout), stderr: r.stderr}
-  } catch {
-    throw new Error(`not JSON (status ${r.status}):\n${r.stdout}\n${r.stderr}`)
-  }
+/** `nslocate run svc --dir DIR -- sleep 600` in a fresh DIR (of mode `dirMode`, when given), once its child runs sleep. */
+async function sleepService(dirMode?: number): Promise<{dir: string; file: string; sup: ChildProcess; child: number}> {
+  const dir = tempDir('nslocate-pidfs-')
+  if (dirMode !== undefined) fs.chmodSync(dir, dirMode)
+  const file = path.join(dir, 'svc.pid')
+  const {sup, pid} = await startService(['svc', '--dir', dir, '--', 'sleep', '600'], file, 'sleep')
+  return {dir, file, sup, child: pid}
 }
 
-/**
- * The pidfs ids of `pids` as the kernel shows them to anyone: a python3 process opens a pidfd on
- * each (os.pidfd_open), and `stat -L -c %i /proc/PY/fd/FD` prints its inode (what util-linux's
- * `getino --pidfs -p PID` prints). Nothing of nslocate's is involved.
- */
-async function kernelIds(pids: number[]): Promise<number[]> {
-  const py = track(
-    spawn(
-      '/usr/bin/python3',
-      ['-c', 'import os,sys,time\nfds=[os.pidfd_open(int(p)) for p in sys.argv[1:]]\nprint(*fds, flush=True)\ntime.sleep(60)', ...pids.map(String)],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    ),
-  )
-  try {
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = ''
-      py.stdout!.on('data', (d) => {
-        out += d
-        if (out.includes('\n')) resolve(out.trim())
-      })
-      py.once('exit', (code) => reject(new Error(`python3 exited (${code}) before opening the pidfds`)))
-    })
-    return line.split(' ').map((fd) => {
-      const r = spawnSync('stat', ['-L', '-c', '%i', `/proc/${py.pid}/fd/${fd}`], {encoding: 'utf8'})
-      expect(r.status).toBe(0)
-      return Number(r.stdout.trim())
-    })
-  } finally {
-    py.kill('SIGKILL')
-    await exitOf(py)
-  }
+/** sleepService(), then its supervisor SIGKILLed: the child runs on, an orphan ended after the tests. */
+async function orphanedSleep(dirMode?: number): Promise<{dir: string; file: string; child: number}> {
+  const {sup, ...s} = await sleepService(dirMode)
+  orphans.push({pid: s.child, start: startTime(s.child)})
+  sup.kill('SIGKILL')
+  await exitOf(sup)
+  return s
 }
-
-/** Sets the identity record on `file` for `pid` (as numbered in the file) and pidfs id `id`, bound to the file's current mtime. */
-function setRecord(file: string, pid: number, id: number, bootId = BOOT): string {
-  const fd = fs.openSync(file, 'r')
-  try {
-    const text = formatRecord({pid, pidfdId: id, bootId, mtimeNs: fs.fstatSync(fd, {bigint: true}).mtimeNs.toString()})
-    xattrSet(fd, RECORD_XATTR, Buffer.from(text))
-    return text
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-
-const getfattr = (file: string) => spawnSync('getfattr', ['--only-values', '-n', RECORD_XATTR, file], {encoding: 'utf8'}).stdout
 
 describe('a pidfile written by `nslocate run`', () => {
   test('find names the child and its supervisor by PID:ID, the ids stat(1) shows for pidfds on them; the record is what run wrote', async () => {
-    const dir = tempDir('nslocate-pidfs-')
-    const file = path.join(dir, 'svc.pid')
-    const sup = runInBackground(['svc', '--dir', dir, '--', 'sleep', '600'])
-    const child = await pidIn(file)
-    await untilRunning(child, 'sleep')
-    const {status, j} = await nslocate(['find', 'svc', '--dir', dir])
-    const [mainId, holderId] = await kernelIds([child, sup.pid!])
-    const record = getfattr(file)
+    const {dir, file, sup, child} = await sleepService()
+    const {status, json: j} = await cliJson(['find', 'svc', '--dir', dir])
+    const [mainId, holderId] = await pidfsIds([child, sup.pid!])
+    const record = getfattr(file).value ?? ''
     await withEvidence(
       () => {
         expect([status, j.state, j.pid, j.holder, j.reasons]).toEqual([0, 'running', child, sup.pid, []])
@@ -119,25 +72,25 @@ describe('a pidfile written by `nslocate run`', () => {
         })
         expect(mainId).not.toBe(holderId)
         // The record run wrote, as getfattr(1) reads it, and as find reports it.
-        expect(record).toMatch(new RegExp(`^v1 pid=${child} pidfd_id=${mainId} boot_id=${BOOT} mtime=[0-9]+$`))
-        expect(j.pidfile.recorded).toEqual({pid: child, pidfd_id: mainId, boot_id: BOOT, mtime_ns: /mtime=([0-9]+)/.exec(record)![1]})
+        expect(record).toMatch(new RegExp(`^v1 pid=${child} pidfd_id=${mainId} boot_id=${BOOT_ID} mtime=[0-9]+$`))
+        expect(j.pidfile.recorded).toEqual({pid: child, pidfd_id: mainId, boot_id: BOOT_ID, mtime_ns: /mtime=([0-9]+)/.exec(record)![1]})
         expect(j.evidence).toContain(`pid ${child} is pidfs id ${mainId}, the id recorded: it is the service`)
       },
       () => JSON.stringify(j, null, 1),
     )
-    const text = await run([process.execPath, BIN, 'find', 'svc', '--dir', dir])
+    const text = await cli(['find', 'svc', '--dir', dir])
     expect(text.stdout).toContain(`\n  pid       ${child}:${mainId}\n`)
     expect(text.stdout).toContain(`\n  holder    ${sup.pid}:${holderId}  (holds the lock for pid ${child})\n`)
-    expect(text.stdout).toContain(`\n  recorded  pid ${child}, pidfs id ${mainId}, boot ${BOOT}\n`)
-    const list = await nslocate(['list', '--dir', dir])
-    expect(list.j.services ?? list.j).toEqual(
+    expect(text.stdout).toContain(`\n  recorded  pid ${child}, pidfs id ${mainId}, boot ${BOOT_ID}\n`)
+    const list = await cliJson(['list', '--dir', dir])
+    expect(list.json.services ?? list.json).toEqual(
       expect.arrayContaining([expect.objectContaining({name: 'svc', pid: child, pidfd_id: mainId, holder_pidfd_id: holderId})]),
     )
-    const table = await run([process.execPath, BIN, 'list', '--dir', dir])
+    const table = await cli(['list', '--dir', dir])
     expect(table.stdout).toMatch(new RegExp(`^svc +running +${child}:${mainId} +posix `, 'm'))
     // With the ids forced unavailable (a kernel before 6.9): the same answer, without ids.
-    const old = await nslocate(['find', 'svc', '--dir', dir], {NSLOCATE_FORCE_FALLBACK: 'pidfs'})
-    expect([old.j.state, old.j.pid, old.j.pidfd_id, old.j.holder_pidfd_id, old.j.pidfd_ref, old.j.pidfile.recorded]).toEqual([
+    const old = await cliJson(['find', 'svc', '--dir', dir], FALLBACK)
+    expect([old.json.state, old.json.pid, old.json.pidfd_id, old.json.holder_pidfd_id, old.json.pidfd_ref, old.json.pidfile.recorded]).toEqual([
       'running',
       child,
       null,
@@ -145,7 +98,7 @@ describe('a pidfile written by `nslocate run`', () => {
       null,
       null,
     ])
-    expect(old.j.evidence.join('\n')).toContain('not used: pidfds have no ids on this kernel (Linux 6.9+)')
+    expect(old.json.evidence.join('\n')).toContain('not used: pidfs ids are turned off (NSLOCATE_FORCE_FALLBACK=pidfs)')
     sup.kill('SIGTERM')
     await exitOf(sup)
     expect(isAlive(child)).toBe(false)
@@ -155,8 +108,8 @@ describe('a pidfile written by `nslocate run`', () => {
     const dir = tempDir('nslocate-pidfs-')
     const file = path.join(dir, 'svc.pid')
     // A child that drops every inherited descriptor: the lock goes with the supervisor.
-    const sup = runInBackground(['svc', '--dir', dir, '--', '/usr/bin/python3', '-c', 'import os,time\nos.closerange(3, 65536)\ntime.sleep(600)'])
-    const child = await pidIn(file)
+    const python = ['/usr/bin/python3', '-c', 'import os,time\nos.closerange(3, 65536)\ntime.sleep(600)']
+    const {sup, pid: child} = await startService(['svc', '--dir', dir, '--', ...python], file, 'python3')
     orphans.push({pid: child, start: startTime(child)})
     await until(
       () => fs.readFileSync(`/proc/${child}/comm`, 'utf8') === 'python3\n' && fs.readdirSync(`/proc/${child}/fd`).length <= 3,
@@ -165,8 +118,8 @@ describe('a pidfile written by `nslocate run`', () => {
     sup.kill('SIGKILL')
     await exitOf(sup)
     expect(isAlive(child)).toBe(true)
-    const {status, j} = await nslocate(['find', 'svc', '--dir', dir])
-    const [id] = await kernelIds([child])
+    const {status, json: j} = await cliJson(['find', 'svc', '--dir', dir])
+    const [id] = await pidfsIds([child])
     await withEvidence(
       () => {
         expect([status, j.state, j.pid, j.pidfd_id, j.holder, j.pidfile.lock]).toEqual([0, 'running', child, id, null, 'none'])
@@ -177,26 +130,19 @@ describe('a pidfile written by `nslocate run`', () => {
       () => JSON.stringify(j, null, 1),
     )
     // Today's answer without ids: the same process, on the start time and the namespace, with name_mismatch.
-    const old = await nslocate(['find', 'svc', '--dir', dir], {NSLOCATE_FORCE_FALLBACK: 'pidfs'})
-    expect([old.j.state, old.j.pid, old.j.reasons]).toEqual(['running', child, ['unlocked_pidfile', 'name_mismatch']])
+    const old = await cliJson(['find', 'svc', '--dir', dir], FALLBACK)
+    expect([old.json.state, old.json.pid, old.json.reasons]).toEqual(['running', child, ['unlocked_pidfile', 'name_mismatch']])
     // Once it is gone: stale, and the evidence says no process has the id.
     await killPid(child)
-    const gone = await nslocate(['find', 'svc', '--dir', dir])
-    expect([gone.status, gone.j.state, gone.j.pid]).toEqual([1, 'stale', null])
-    expect(gone.j.evidence).toContain(`no process is pidfs id ${id}: the process the file was written for is gone`)
+    const gone = await cliJson(['find', 'svc', '--dir', dir])
+    expect([gone.status, gone.json.state, gone.json.pid]).toEqual([1, 'stale', null])
+    expect(gone.json.evidence).toContain(`no process is pidfs id ${id}: the process the file was written for is gone`)
   })
 
   test('after SIGKILL of the supervisor, a child that keeps the lock: running, the child by id, the lock holder its own', async () => {
-    const dir = tempDir('nslocate-pidfs-')
-    const file = path.join(dir, 'svc.pid')
-    const sup = runInBackground(['svc', '--dir', dir, '--', 'sleep', '600'])
-    const child = await pidIn(file)
-    orphans.push({pid: child, start: startTime(child)})
-    await untilRunning(child, 'sleep')
-    sup.kill('SIGKILL')
-    await exitOf(sup)
-    const {status, j} = await nslocate(['find', 'svc', '--dir', dir])
-    const [id] = await kernelIds([child])
+    const {dir, child} = await orphanedSleep()
+    const {status, json: j} = await cliJson(['find', 'svc', '--dir', dir])
+    const [id] = await pidfsIds([child])
     await withEvidence(
       () => {
         expect([status, j.state, j.pid, j.pidfd_id, j.holder, j.holder_pidfd_id, j.reasons]).toEqual([0, 'running', child, id, child, id, []])
@@ -215,12 +161,8 @@ describe('serve', () => {
   }
 
   test('/healthz/NAME gives pidfd_id and pidfd_ref (snake_case, as find --json); /metrics nslocate_service_main_pidfd_id; a restart is seen by the id', async () => {
-    const dir = tempDir('nslocate-pidfs-')
-    const file = path.join(dir, 'svc.pid')
-    const first = runInBackground(['svc', '--dir', dir, '--', 'sleep', '600'])
-    const child = await pidIn(file)
-    await untilRunning(child, 'sleep')
-    const [id, holderId] = await kernelIds([child, first.pid!])
+    const {dir, file, sup: first, child} = await sleepService()
+    const [id, holderId] = await pidfsIds([child, first.pid!])
     const served = startCli(['serve', 'svc', '--pidfile', file, '--listen', '0', '--interval', '100ms'])
     try {
       const {address} = await nextEvent(served, (e) => e.event === 'listen')
@@ -232,7 +174,7 @@ describe('serve', () => {
       expect(m.body).toMatch(/^nslocate_service_restarts_seen_total\{name="svc"\} 0$/m)
       first.kill('SIGTERM')
       await exitOf(first)
-      const second = runInBackground(['svc', '--dir', dir, '--', 'sleep', '600'])
+      const {sup: second} = startRun(['svc', '--dir', dir, '--', 'sleep', '600'])
       await until(async () => JSON.parse((await get(address, '/healthz/svc')).body).pidfd_id > id, 'serve sees the new process')
       const again = await get(address, '/metrics')
       expect(again.body).toMatch(/^nslocate_service_restarts_seen_total\{name="svc"\} 1$/m)
@@ -252,17 +194,9 @@ describe('a locked pidfile whose holder an unprivileged caller cannot name', () 
   afterAll(() => user.remove())
 
   test("after the supervisor's SIGKILL the child holds a flock lock; a user who may not read root's fds names it by the record (today: holder not named)", async () => {
-    const dir = tempDir('nslocate-pidfs-')
-    fs.chmodSync(dir, 0o755)
-    const file = path.join(dir, 'svc.pid')
-    const sup = runInBackground(['svc', '--dir', dir, '--', 'sleep', '600'])
-    const child = await pidIn(file)
-    orphans.push({pid: child, start: startTime(child)})
-    await untilRunning(child, 'sleep')
-    sup.kill('SIGKILL')
-    await exitOf(sup)
-    const [id] = await kernelIds([child])
-    const old = cliAs(user, ['find', 'svc', '--dir', dir, '--json'], {NSLOCATE_FORCE_FALLBACK: 'pidfs'})
+    const {dir, child} = await orphanedSleep(0o755)
+    const [id] = await pidfsIds([child])
+    const old = cliAs(user, ['find', 'svc', '--dir', dir, '--json'], FALLBACK.env)
     expect([old.status, old.json.state, old.json.pid, old.json.reasons]).toEqual([0, 'running', null, ['permission_denied']])
     const r = cliAs(user, ['find', 'svc', '--dir', dir, '--json'])
     await withEvidence(
@@ -285,32 +219,22 @@ describe('a locked pidfile whose holder an unprivileged caller cannot name', () 
 })
 
 describe('a record on an unlocked pidfile whose process lives in another PID namespace', () => {
-  /** A siglog victim, not PID 1 of its fresh namespace, that wrote its own pid (as numbered there) into `file`. */
-  async function victimInChildNs(file: string) {
-    const victim = await spawnVictim({prefix: [...UNSHARE, 'sh', '-c', '"$@" & wait', 'sh'], pidfile: file, exitOn: ['TERM']})
-    const childOf = (pid: number) =>
-      Number(
-        spawnSync('pgrep', ['-P', String(pid)], {encoding: 'utf8'})
-          .stdout.trim()
-          .split('\n')[0],
-      )
-    const hostPid = childOf(childOf(victim.pid))
-    expect(fs.readFileSync(`/proc/${hostPid}/comm`, 'utf8')).toBe('siglog\n')
-    expect(Number(fs.readFileSync(file, 'utf8'))).toBe(victim.ready[0])
-    return {victim, hostPid, inner: victim.ready[0]}
-  }
-
-  test('today ambiguous (its name is not NAME); with the record: running, that process, signalled through it', async () => {
+  /** victimInChildNs(), its inner pid written into svc.pid of a fresh directory (0755). */
+  async function victimWithPidfile() {
     const dir = tempDir('nslocate-pidfs-')
     fs.chmodSync(dir, 0o755)
     const file = path.join(dir, 'svc.pid')
-    const {victim, hostPid, inner} = await victimInChildNs(file)
-    const old = await nslocate(['find', 'svc', '--pidfile', file])
-    expect([old.status, old.j.state, old.j.reasons]).toEqual([4, 'unknown', ['unlocked_pidfile', 'ambiguous']])
+    return {file, ...(await victimInChildNs({pidfile: file, exitOn: ['TERM']}))}
+  }
 
-    const [id] = await kernelIds([hostPid])
-    setRecord(file, inner, id)
-    const {status, j} = await nslocate(['find', 'svc', '--pidfile', file])
+  test('today ambiguous (its name is not NAME); with the record: running, that process, signalled through it', async () => {
+    const {file, victim, hostPid, inner} = await victimWithPidfile()
+    const old = await cliJson(['find', 'svc', '--pidfile', file])
+    expect([old.status, old.json.state, old.json.reasons]).toEqual([4, 'unknown', ['unlocked_pidfile', 'ambiguous']])
+
+    const [id] = await pidfsIds([hostPid])
+    setRecord(file, recordText(file, inner, id))
+    const {status, json: j} = await cliJson(['find', 'svc', '--pidfile', file])
     await withEvidence(
       () => {
         expect([status, j.state, j.pid, j.pidfd_id, j.nspid, j.reasons]).toEqual([0, 'running', hostPid, id, [hostPid, inner], ['unlocked_pidfile']])
@@ -319,8 +243,8 @@ describe('a record on an unlocked pidfile whose process lives in another PID nam
       () => JSON.stringify(j, null, 1),
     )
     // The identity options still apply on top of the id.
-    const strict = await nslocate(['find', 'svc', '--pidfile', file, '--process-name', 'nginx'])
-    expect([strict.status, strict.j.state, strict.j.pid, strict.j.pidfd_id, strict.j.reasons]).toEqual([
+    const strict = await cliJson(['find', 'svc', '--pidfile', file, '--process-name', 'nginx'])
+    expect([strict.status, strict.json.state, strict.json.pid, strict.json.pidfd_id, strict.json.reasons]).toEqual([
       4,
       'unknown',
       null,
@@ -328,41 +252,42 @@ describe('a record on an unlocked pidfile whose process lives in another PID nam
       ['unlocked_pidfile', 'identity_mismatch'],
     ])
     // Without ids the record cannot be checked: today's answer.
-    const fallback = await nslocate(['find', 'svc', '--pidfile', file], {NSLOCATE_FORCE_FALLBACK: 'pidfs'})
-    expect([fallback.j.state, fallback.j.reasons]).toEqual(['unknown', ['unlocked_pidfile', 'ambiguous']])
+    const fallback = await cliJson(['find', 'svc', '--pidfile', file], FALLBACK)
+    expect([fallback.json.state, fallback.json.reasons]).toEqual(['unknown', ['unlocked_pidfile', 'ambiguous']])
 
-    const s = await nslocate(['signal', 'svc', 'TERM', '--pidfile', file, '--wait', '--timeout', '5s'])
-    expect([s.status, s.j.delivered.map((d: {pid: number}) => d.pid)]).toEqual([0, [hostPid]])
+    const s = await cliJson(['signal', 'svc', 'TERM', '--pidfile', file, '--wait', '--timeout', '5s'])
+    expect([s.status, s.json.delivered.map((d: {pid: number}) => d.pid)]).toEqual([0, [hostPid]])
     await until(() => victim.received().length > 0, 'the victim logged the signal')
     expect(victim.received()).toEqual([expect.objectContaining({pid: inner, signo: SIGTERM, from: 0})])
   })
 
   test("--root-pid: the answer in the caller's pids, the id global; a target whose namespace does not hold the process refuses it", async () => {
-    const dir = tempDir('nslocate-pidfs-')
-    fs.chmodSync(dir, 0o755)
-    const file = path.join(dir, 'svc.pid')
-    const {victim, hostPid, inner} = await victimInChildNs(file)
-    const [id] = await kernelIds([hostPid])
-    setRecord(file, inner, id)
-    const init = Number(spawnSync('pgrep', ['-P', String(victim.pid)], {encoding: 'utf8'}).stdout.trim()) // the sh, PID 1 there
-    const inside = await nslocate(['find', 'svc', '--pidfile', file, '--root-pid', String(init)])
+    const {file, victim, init, hostPid, inner} = await victimWithPidfile() // init: the sh, PID 1 there
+    const [id] = await pidfsIds([hostPid])
+    setRecord(file, recordText(file, inner, id))
+    const inside = await cliJson(['find', 'svc', '--pidfile', file, '--root-pid', String(init)])
     await withEvidence(
       () =>
-        expect([inside.status, inside.j.state, inside.j.pid, inside.j.pidfd_id, inside.j.pidfd_ref]).toEqual([0, 'running', hostPid, id, `${hostPid}:${id}`]),
-      () => JSON.stringify(inside.j, null, 1),
+        expect([inside.status, inside.json.state, inside.json.pid, inside.json.pidfd_id, inside.json.pidfd_ref]).toEqual([
+          0,
+          'running',
+          hostPid,
+          id,
+          `${hostPid}:${id}`,
+        ]),
+      () => JSON.stringify(inside.json, null, 1),
     )
     // Another namespace's init as the target: its mount namespace shows the same file, but the
     // process with the recorded id lives elsewhere: refused, and no id is given for it.
-    const other = track(spawn('unshare', [...UNSHARE.slice(1), 'sleep', '600'], {stdio: 'ignore'}))
-    await until(() => spawnSync('pgrep', ['-P', String(other.pid)]).status === 0, 'the other namespace has its init')
-    const otherInit = Number(spawnSync('pgrep', ['-P', String(other.pid)], {encoding: 'utf8'}).stdout.trim())
-    const outside = await nslocate(['find', 'svc', '--pidfile', file, '--root-pid', String(otherInit)])
+    const other = spawnTracked([...FRESH_PID_NS, 'sleep', '600'])
+    const otherInit = await untilChild(other.pid!, 'the other namespace has its init')
+    const outside = await cliJson(['find', 'svc', '--pidfile', file, '--root-pid', String(otherInit)])
     await withEvidence(
       () => {
-        expect([outside.status, outside.j.state, outside.j.pid, outside.j.pidfd_id, outside.j.pidfd_ref]).toEqual([4, 'unknown', null, null, null])
-        expect(outside.j.reasons).toContain('outside_target_namespace')
+        expect([outside.status, outside.json.state, outside.json.pid, outside.json.pidfd_id, outside.json.pidfd_ref]).toEqual([4, 'unknown', null, null, null])
+        expect(outside.json.reasons).toContain('outside_target_namespace')
       },
-      () => JSON.stringify(outside.j, null, 1),
+      () => JSON.stringify(outside.json, null, 1),
     )
     other.kill('SIGKILL')
     await exitOf(other)
@@ -370,17 +295,14 @@ describe('a record on an unlocked pidfile whose process lives in another PID nam
   })
 
   test('a record whose content was rewritten since (echo: another mtime) is ignored, said in the evidence: today ambiguous', async () => {
-    const dir = tempDir('nslocate-pidfs-')
-    fs.chmodSync(dir, 0o755)
-    const file = path.join(dir, 'svc.pid')
-    const {victim, hostPid, inner} = await victimInChildNs(file)
-    const [id] = await kernelIds([hostPid])
-    setRecord(file, inner, id)
-    expect((await nslocate(['find', 'svc', '--pidfile', file])).j.state).toBe('running')
+    const {file, victim, hostPid, inner} = await victimWithPidfile()
+    const [id] = await pidfsIds([hostPid])
+    setRecord(file, recordText(file, inner, id))
+    expect((await cliJson(['find', 'svc', '--pidfile', file])).json.state).toBe('running')
     await new Promise((r) => setTimeout(r, 20))
     expect(spawnSync('sh', ['-c', `echo ${inner} > ${file}`]).status).toBe(0)
-    expect(getfattr(file)).toMatch(/^v1 /) // the record is still there: only its mtime no longer fits
-    const {status, j} = await nslocate(['find', 'svc', '--pidfile', file])
+    expect(getfattr(file).value).toMatch(/^v1 /) // the record is still there: only its mtime no longer fits
+    const {status, json: j} = await cliJson(['find', 'svc', '--pidfile', file])
     await withEvidence(
       () => {
         expect([status, j.state, j.pid, j.pidfd_id, j.pidfile.recorded, j.reasons]).toEqual([4, 'unknown', null, null, null, ['unlocked_pidfile', 'ambiguous']])
@@ -396,46 +318,42 @@ describe('a record on an unlocked pidfile whose process lives in another PID nam
 
 describe('a record from a previous boot (a faked boot id, the content not rewritten since)', () => {
   /** A valid boot id that is not this boot's. */
-  const EARLIER = BOOT.startsWith('0') ? `1${BOOT.slice(1)}` : `0${BOOT.slice(1)}`
+  const EARLIER = BOOT_ID.startsWith('0') ? `1${BOOT_ID.slice(1)}` : `0${BOOT_ID.slice(1)}`
 
   test('unlocked, a live process at that pid whose name matches: stale, previous_boot, both boot ids said; signal sends nothing', async () => {
     const dir = tempDir('nslocate-pidfs-')
     const file = path.join(dir, 'siglog.pid')
     const victim = await spawnVictim({pidfile: file, exitOn: ['TERM']})
-    expect((await nslocate(['find', 'siglog', '--pidfile', file])).j).toMatchObject({state: 'running', pid: victim.pid})
-    const [id] = await kernelIds([victim.pid])
-    setRecord(file, victim.pid, id, EARLIER)
-    const {status, j} = await nslocate(['find', 'siglog', '--pidfile', file])
+    expect((await cliJson(['find', 'siglog', '--pidfile', file])).json).toMatchObject({state: 'running', pid: victim.pid})
+    const [id] = await pidfsIds([victim.pid])
+    setRecord(file, recordText(file, victim.pid, id, EARLIER))
+    const {status, json: j} = await cliJson(['find', 'siglog', '--pidfile', file])
     await withEvidence(
       () => {
         expect([status, j.state, j.pid, j.pidfd_id, j.reasons]).toEqual([1, 'stale', null, null, ['unlocked_pidfile', 'previous_boot', 'stale_pidfile']])
         expect(j.pidfile.recorded).toEqual({pid: victim.pid, pidfd_id: id, boot_id: EARLIER, mtime_ns: expect.stringMatching(/^[0-9]+$/)})
         expect(j.evidence).toContain(
-          `identity record: pid ${victim.pid} was pidfs id ${id} in boot ${EARLIER}; this is boot ${BOOT}, and the content was not rewritten since: it names no process of this boot`,
+          `identity record: pid ${victim.pid} was pidfs id ${id} in boot ${EARLIER}; this is boot ${BOOT_ID}, and the content was not rewritten since: it names no process of this boot`,
         )
       },
       () => JSON.stringify(j, null, 1),
     )
-    const s = await nslocate(['signal', 'siglog', 'TERM', '--pidfile', file])
-    expect([s.status, s.j.delivered]).toEqual([7, []])
+    const s = await cliJson(['signal', 'siglog', 'TERM', '--pidfile', file])
+    expect([s.status, s.json.delivered]).toEqual([7, []])
     await new Promise((r) => setTimeout(r, 100))
     expect(victim.received()).toEqual([])
     expect(isAlive(victim.pid)).toBe(true)
   })
 
   test('locked by a live `nslocate run` whose child has that pid: stale all the same (a lock cannot outlive a boot)', async () => {
-    const dir = tempDir('nslocate-pidfs-')
-    const file = path.join(dir, 'svc.pid')
-    const sup = runInBackground(['svc', '--dir', dir, '--', 'sleep', '600'])
-    const child = await pidIn(file)
-    await untilRunning(child, 'sleep')
-    const [id] = await kernelIds([child])
-    setRecord(file, child, id, EARLIER) // setxattr changes the ctime, not the mtime: the record still fits the content
-    const {status, j} = await nslocate(['find', 'svc', '--dir', dir])
+    const {dir, file, sup, child} = await sleepService()
+    const [id] = await pidfsIds([child])
+    setRecord(file, recordText(file, child, id, EARLIER)) // setxattr changes the ctime, not the mtime: the record still fits the content
+    const {status, json: j} = await cliJson(['find', 'svc', '--dir', dir])
     await withEvidence(
       () => {
         expect([status, j.state, j.pid, j.holder, j.pidfile.lock, j.reasons]).toEqual([1, 'stale', null, null, 'posix', ['previous_boot', 'stale_pidfile']])
-        expect(j.evidence.join('\n')).toContain(`in boot ${EARLIER}; this is boot ${BOOT}`)
+        expect(j.evidence.join('\n')).toContain(`in boot ${EARLIER}; this is boot ${BOOT_ID}`)
         expect(j.evidence).toContain(
           `the posix lock on it (held by pid ${sup.pid}) was taken in this boot without rewriting the content: it does not make the file's pid a process of this boot`,
         )

@@ -1,43 +1,24 @@
 /**
  * Issue 20 item 1 for signal and wait: every target they pinned carries its pidfs id in --json
  * (`pidfd_id` in delivered, skipped, would_deliver; wait's `pinned`), and it is the number the
- * kernel gives any process that holds a pidfd on the target: `stat -L -c %i /proc/self/fd/N` run by
- * a python3 that opened the pidfd (nothing of nslocate's), from this PID namespace or from inside
- * the target's. Scope members (group, tree) each have their own.
+ * kernel gives any process that holds a pidfd on the target: `stat -L -c %i /proc/PY/fd/N` of a
+ * python3 that opened the pidfd (nothing of nslocate's; helpers/pidfs.ts pidfsIds), from this PID
+ * namespace or from inside the target's. Scope members (group, tree) each have their own.
  */
-import {ChildProcess, execFileSync, spawn} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {BIN, cliJson, until} from '../helpers/cli'
+import {cliJson, until} from '../helpers/cli'
+import {FRESH_PID_NS, pidfsIds, siglogService, stopSiglogServices, untilChild} from '../helpers/pidfs'
 import {alive, readPpid, startTime} from '../helpers/proc'
 import {sleep} from '../helpers/timing'
-import {stopAll, tempDir, track} from '../helpers/tracked'
-import {Victim, readLog, siglogBinary, spawnVictim} from '../helpers/victims'
+import {stopAll, tempDir} from '../helpers/tracked'
+import {Victim, readLog, spawnVictim} from '../helpers/victims'
+import {exitOf} from '../safety/run-helpers'
 
 jest.setTimeout(120_000)
-/** The services runService() started: run's child outlives a SIGKILLed run (it keeps the lock), so it is stopped first. */
-const services: Array<{sup: ChildProcess; pid: number; start: number | null}> = []
-afterEach(async () => {
-  for (const s of services.splice(0)) {
-    if (alive(s.pid, s.start)) process.kill(s.pid, 'SIGKILL')
-    await exited(s.sup)
-  }
-})
+afterEach(() => stopSiglogServices())
 afterAll(() => stopAll())
-
-/** python3: a pidfd on each pid given, and `stat -L -c %i` of it by a stat(1) that holds it. One id a line. */
-const STAT_PIDFDS = `import os, subprocess, sys
-for p in sys.argv[1:]:
-    fd = os.pidfd_open(int(p))
-    print(subprocess.run(['stat', '-L', '-c', '%i', f'/proc/self/fd/{fd}'], pass_fds=[fd], capture_output=True, text=True, check=True).stdout.strip())
-`
-
-/** The pidfs ids of `pids` (in the PID namespace `prefix` enters, e.g. nsenter; default this one). */
-function pidfsIds(pids: number[], prefix: string[] = []): number[] {
-  const argv = [...prefix, '/usr/bin/python3', '-c', STAT_PIDFDS, ...pids.map(String)]
-  return execFileSync(argv[0], argv.slice(1), {encoding: 'utf8'}).trim().split('\n').map(Number)
-}
 
 /** A file's content, '' while it does not exist. */
 function contentOf(file: string): string {
@@ -48,30 +29,13 @@ function contentOf(file: string): string {
   }
 }
 
-/** `nslocate run svc --dir DIR -- siglog LOG ...`: run holds the lock, siglog is the pid. */
-async function runService(extra: string[] = []): Promise<{sup: ChildProcess; dir: string; pid: number; log: string}> {
-  const dir = tempDir('nslocate-pidfs-signal-')
-  const log = path.join(dir, 'signals.log')
-  const sup = track(spawn(process.execPath, [BIN, 'run', 'svc', '--dir', dir, '--', siglogBinary(), log, ...extra], {stdio: 'ignore'})).child
-  const file = path.join(dir, 'svc.pid')
-  let pid = 0
-  await until(() => {
-    pid = /^[0-9]+$/.test(contentOf(file)) ? Number(contentOf(file)) : 0
-    // ready once siglog's handlers are installed (HUP, bit 0, in SigCgt)
-    return pid > 0 && /^SigCgt:\s*[0-9a-f]*[13579bdf]$/m.test(contentOf(`/proc/${pid}/status`))
-  }, 'svc.pid to name a ready siglog')
-  services.push({sup, pid, start: startTime(pid)})
-  return {sup, dir, pid, log}
-}
-
-function exited(child: ChildProcess): Promise<unknown> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve))
-}
+/** `nslocate run svc --dir DIR -- siglog LOG ...extra`: run holds the lock, siglog is the pid. */
+const runService = (extra: string[] = []) => siglogService('nslocate-pidfs-signal-', extra)
 
 describe('a service started by nslocate run (lock holder: run; pid: siglog)', () => {
   test('signal --json: delivered, would_deliver, skipped and the target carry the ids', async () => {
     const s = await runService(['--ignore', 'USR2'])
-    const [id, holderId] = pidfsIds([s.pid, s.sup.pid!])
+    const [id, holderId] = await pidfsIds([s.pid, s.sup.pid!])
     const r = await cliJson(['signal', 'svc', 'HUP', '--dir', s.dir])
     expect([r.status, r.json.delivered]).toEqual([0, [{pid: s.pid, pidfd_id: id, nspid: [s.pid], signal: 'HUP'}]])
     expect(r.json.target).toMatchObject({pid: s.pid, pidfd_id: id, holder: s.sup.pid, holder_pidfd_id: holderId, pidfd_ref: `${s.pid}:${id}`})
@@ -86,7 +50,7 @@ describe('a service started by nslocate run (lock holder: run; pid: siglog)', ()
 
   test('wait --json: the main process and the lock holder it waited on, each with its id', async () => {
     const s = await runService(['--exit-on', 'TERM'])
-    const [id, holderId] = pidfsIds([s.pid, s.sup.pid!])
+    const [id, holderId] = await pidfsIds([s.pid, s.sup.pid!])
     const waiting = cliJson(['wait', 'svc', '--dir', s.dir, '--timeout', '60s'])
     await until(() => {
       // waiting once it holds pidfds (wait-stopped.ts pins both)
@@ -105,12 +69,12 @@ describe('a service started by nslocate run (lock holder: run; pid: siglog)', ()
         {pid: s.sup.pid, pidfd_id: holderId, role: 'holder'},
       ],
     ])
-    await exited(s.sup)
+    await exitOf(s.sup)
   })
 
   test('wait --for running --json: the running answer names PID:ID; nothing pinned', async () => {
     const s = await runService()
-    const [id] = pidfsIds([s.pid])
+    const [id] = await pidfsIds([s.pid])
     const r = await cliJson(['wait', 'svc', '--dir', s.dir, '--for', 'running'])
     expect([r.status, r.json.message, r.json.pinned, r.json.target.pidfd_id]).toEqual([0, `svc is running (pid ${s.pid}:${id})`, [], id])
   })
@@ -137,7 +101,7 @@ describe.each(['group', 'tree'])('--scope %s: every member with its own id', (sc
 /** signal --scope by NAME and by --pid: every member of the victim `pids` delivered, each with its id. */
 async function scopeMembers(scope: string, v: Victim, file: string, pids: number[]): Promise<void> {
   expect(pids[0]).toBe(v.pid)
-  const ids = pidfsIds(pids)
+  const ids = await pidfsIds(pids)
   const want = pids.map((pid, i) => ({pid, pidfd_id: ids[i], nspid: [pid], signal: 'HUP'}))
   const byPid = (a: Array<{pid: number}>) => [...a].sort((x, y) => x.pid - y.pid)
   const byName = await cliJson(['signal', 'siglog', 'HUP', '--pidfile', file, '--scope', scope])
@@ -164,14 +128,10 @@ async function scopeMembers(scope: string, v: Victim, file: string, pids: number
 
 test('a process in another PID namespace: the same id from here and from inside it', async () => {
   // siglog as pid 1 of a fresh PID namespace; signalled from here by --pid HOSTPID:ID.
-  const init = await spawnVictim({prefix: ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child']})
-  let host = 0
-  await until(() => {
-    host = Number(fs.readdirSync('/proc').find((p) => /^\d+$/.test(p) && readPpid(Number(p)) === init.pid) ?? 0)
-    return host > 0
-  }, 'the init of the new namespace')
-  const [here] = pidfsIds([host])
-  const [inside] = pidfsIds([1], ['nsenter', '-t', String(host), '-p', '-m', '--'])
+  const init = await spawnVictim({prefix: FRESH_PID_NS})
+  const host = await untilChild(init.pid, 'the init of the new namespace')
+  const [here] = await pidfsIds([host])
+  const [inside] = await pidfsIds([1], ['nsenter', '-t', String(host), '-p', '-m', '--'])
   expect(inside).toBe(here)
   const r = await cliJson(['signal', 'x', 'HUP', '--pid', `${host}:${here}`])
   expect([r.status, r.json.delivered]).toEqual([0, [{pid: host, pidfd_id: here, nspid: [host, 1], signal: 'HUP'}]])

@@ -5,7 +5,6 @@
  * their JSON is null. `--pid PID:ID` cannot be checked without ids: UNSUPPORTED, nothing sent.
  * Victims are siglogs: what they received is asserted.
  */
-import {ChildProcess, spawn} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
@@ -13,23 +12,18 @@ import {pidfsAvailable, pinnedInfo} from '../../src/kernel/pidfs'
 import {pidfdOpen} from '../../src/native/binding'
 import {pin, unpin} from '../../src/signal/pin'
 import {proc} from '../../src/proc/proc-fs'
-import {BIN, cli, cliJson, until} from '../helpers/cli'
+import {cli, cliJson} from '../helpers/cli'
+import {siglogService, stopSiglogServices} from '../helpers/pidfs'
 import {alive, startTime} from '../helpers/proc'
 import {sleep} from '../helpers/timing'
-import {stopAll, tempDir, track} from '../helpers/tracked'
-import {readLog, siglogBinary, spawnVictim} from '../helpers/victims'
+import {stopAll, tempDir} from '../helpers/tracked'
+import {readLog, spawnVictim} from '../helpers/victims'
 
 // Read by src/kernel/pidfs.ts at its first use, in this process and in every nslocate it starts.
 process.env.NSLOCATE_FORCE_FALLBACK = 'pidfs,pidfd-info'
 
 jest.setTimeout(120_000)
-const services: Array<{sup: ChildProcess; pid: number; start: number | null}> = []
-afterEach(async () => {
-  for (const s of services.splice(0)) {
-    if (alive(s.pid, s.start)) process.kill(s.pid, 'SIGKILL')
-    if (s.sup.exitCode === null && s.sup.signalCode === null) await new Promise((resolve) => s.sup.once('exit', resolve))
-  }
-})
+afterEach(() => stopSiglogServices())
 afterAll(() => stopAll())
 
 const PATHS = [
@@ -37,28 +31,8 @@ const PATHS = [
   ['oclif', {NSLOCATE_NO_FAST_PATH: '1'}],
 ] as const
 
-function contentOf(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8')
-  } catch {
-    return ''
-  }
-}
-
 /** `nslocate run svc --dir DIR -- siglog LOG --exit-on TERM`, once siglog's handlers are in place. */
-async function runService(): Promise<{sup: ChildProcess; dir: string; pid: number; log: string}> {
-  const dir = tempDir('nslocate-fallback-')
-  const log = path.join(dir, 'signals.log')
-  const sup = track(spawn(process.execPath, [BIN, 'run', 'svc', '--dir', dir, '--', siglogBinary(), log, '--exit-on', 'TERM'], {stdio: 'ignore'})).child
-  const file = path.join(dir, 'svc.pid')
-  let pid = 0
-  await until(() => {
-    pid = /^[0-9]+$/.test(contentOf(file)) ? Number(contentOf(file)) : 0
-    return pid > 0 && /^SigCgt:\s*[0-9a-f]*[13579bdf]$/m.test(contentOf(`/proc/${pid}/status`))
-  }, 'svc.pid to name a ready siglog')
-  services.push({sup, pid, start: startTime(pid)})
-  return {sup, dir, pid, log}
-}
+const runService = () => siglogService('nslocate-fallback-', ['--exit-on', 'TERM'])
 
 test('the kernel features are off in this process: no ids, no PIDFD_GET_INFO', () => {
   expect(pidfsAvailable()).toBe(false)

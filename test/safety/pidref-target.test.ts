@@ -2,7 +2,8 @@
  * Issue 20 item 4: `signal`/`wait --pid PID:ID`, a target named by its pid and its pidfs id (as
  * util-linux kill PID:INODE). Real processes: siglog victims record every signal they receive, and
  * every assertion on a refusal checks that the victim received nothing. Ids are read apart from
- * nslocate: `stat -L -c %i /proc/HOLDER/fd/N` of a python3 process holding a pidfd on the target.
+ * nslocate: `stat -L -c %i /proc/HOLDER/fd/N` of a python3 process holding a pidfd on the target
+ * (helpers/pidfs.ts pidfsIds).
  *   - the right id: delivered (fast path and oclif's); a wrong id, older or newer: nothing sent;
  *   - a reused pid: in a fresh PID namespace a victim is killed and another forced onto its pid
  *     (ns_last_pid), started in the same clock tick, so only the id tells them apart;
@@ -11,21 +12,23 @@
  *   - find --json | jq -r .pidfd_ref fed back to signal --pid, for a service started by `nslocate run`;
  *   - wait --pid: waits for the exit with the right id; refused with a wrong one.
  */
-import {ChildProcess, execFileSync, spawn} from 'node:child_process'
+import {ChildProcess, spawn} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {signal, waitFor} from '../../src/index'
-import {BIN, cli, cliJson, isAlive, until} from '../helpers/cli'
+import {BIN, cli, cliJson, isAlive} from '../helpers/cli'
 import {ROOT} from '../helpers/paths'
-import {readPpid} from '../helpers/proc'
+import {FRESH_PID_NS, PY_SAME_TICK, pidfsId, siglogService, stopSiglogServices, untilChild} from '../helpers/pidfs'
 import {run} from '../helpers/run'
 import {sleep} from '../helpers/timing'
-import {spawnTracked, stopAll, tempDir, track} from '../helpers/tracked'
+import {stopAll, tempDir, track} from '../helpers/tracked'
 import {readLog, siglogBinary, spawnVictim} from '../helpers/victims'
+import {exitOf} from './run-helpers'
 
 // A shared 2-core machine: CLI runs take seconds under load.
 jest.setTimeout(180_000)
+afterEach(() => stopSiglogServices())
 afterAll(() => stopAll())
 
 const PYTHON = '/usr/bin/python3'
@@ -35,36 +38,6 @@ const PATHS = [
   ['fast path', {}],
   ['oclif', {NSLOCATE_NO_FAST_PATH: '1'}],
 ] as const
-
-const HOLD_PIDFDS = 'import os, sys\nfds = [os.pidfd_open(int(p)) for p in sys.argv[1:]]\nprint(" ".join(map(str, fds)), flush=True)\nsys.stdin.read()\n'
-
-/**
- * The pidfs ids of `pids` as the kernel gives them to another process: a python3 process opens a
- * pidfd on each and waits, `stat -L -c %i /proc/HOLDER/fd/N` reads each id, then it is let go.
- */
-async function pidfsIds(pids: number[]): Promise<number[]> {
-  const holder = spawnTracked([PYTHON, '-c', HOLD_PIDFDS, ...pids.map(String)], {stdio: ['pipe', 'pipe', 'inherit']})
-  const exited = new Promise((resolve) => holder.once('exit', resolve))
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    holder.stdout!.on('data', (d) => {
-      out += d
-      if (out.includes('\n')) resolve(out.split('\n')[0])
-    })
-    holder.once('exit', (code) => reject(new Error(`the pidfd holder exited (${code}) before opening ${pids.join(' ')}: ${out}`)))
-  })
-  const ids = line
-    .trim()
-    .split(' ')
-    .map((fd) => Number(execFileSync('stat', ['-L', '-c', '%i', `/proc/${holder.pid}/fd/${fd}`], {encoding: 'utf8'}).trim()))
-  holder.stdin!.end()
-  await exited
-  return ids
-}
-
-async function pidfsId(pid: number): Promise<number> {
-  return (await pidfsIds([pid]))[0]
-}
 
 /** A siglog victim and its pidfs id. */
 async function victim(opts: Parameters<typeof spawnVictim>[0] = {}) {
@@ -190,14 +163,9 @@ describe('signal --pid PID:ID', () => {
   })
 
   test("pid 1 of nslocate's PID namespace (a siglog as the init of a fresh one): refused (4), nothing received", async () => {
-    const init = await spawnVictim({prefix: ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child']})
+    const init = await spawnVictim({prefix: FRESH_PID_NS})
     expect(init.ready).toEqual([1])
-    let hostPid = 0
-    await until(() => {
-      const child = fs.readdirSync('/proc').find((p) => /^\d+$/.test(p) && readPpid(Number(p)) === init.pid)
-      hostPid = Number(child ?? 0)
-      return hostPid > 0
-    }, 'the init of the new namespace')
+    const hostPid = await untilChild(init.pid, 'the init of the new namespace')
     const id = await pidfsId(hostPid)
     const inside = ['nsenter', '-t', String(hostPid), '-p', '-m', '--', process.execPath, BIN]
     const r = await run([...inside, 'signal', 'x', 'TERM', '--pid', `1:${id}`, '--json'])
@@ -210,17 +178,8 @@ describe('signal --pid PID:ID', () => {
   })
 
   test('find --json | jq -r .pidfd_ref fed to signal --pid: a service started by nslocate run', async () => {
-    const dir = tempDir('nslocate-pidref-run-')
-    const log = path.join(dir, 'signals.log')
-    const sup = track(spawn(process.execPath, [BIN, 'run', 'svc', '--dir', dir, '--', siglogBinary(), log, '--exit-on', 'TERM'], {stdio: 'ignore'})).child
-    const file = path.join(dir, 'svc.pid')
-    let pid = 0
-    await until(() => {
-      const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''
-      pid = /^[0-9]+$/.test(text) ? Number(text) : 0
-      // siglog has installed its handlers (TERM in SigCgt) once it is ready
-      return pid > 0 && /^SigCgt:\s*[0-9a-f]*[4-7c-f][0-9a-f]{3}$/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
-    }, 'svc.pid to name a ready siglog')
+    // siglog has installed its handlers (TERM in SigCgt) once it is ready
+    const {sup, dir, pid, log} = await siglogService('nslocate-pidref-run-', ['--exit-on', 'TERM'], 15)
     const id = await pidfsId(pid)
     const found = await cliJson(['find', 'svc', '--dir', dir])
     expect(found.json.pidfd_ref).toBe(`${pid}:${id}`)
@@ -233,7 +192,7 @@ describe('signal --pid PID:ID', () => {
     const j = JSON.parse(fs.readFileSync(out, 'utf8'))
     expect([r.status, j.delivered]).toEqual([0, [{pid, pidfd_id: id, nspid: [pid], signal: 'TERM'}]])
     expect(readLog(log).map((l) => [l.pid, l.signo])).toEqual([[pid, 15]])
-    await new Promise((resolve) => (sup.exitCode !== null ? resolve(null) : sup.once('exit', resolve)))
+    await exitOf(sup)
   })
 })
 
@@ -241,41 +200,32 @@ describe('a reused pid: a new process on the pid, started in the same clock tick
   /**
    * Runs inside `unshare -pf --mount-proc` (this python3 is pid 1 there): starts victim A, notes
    * its pidfs id and start time, kills it, writes A-1 into ns_last_pid and starts victim B, which
-   * gets A's pid; until B also started in A's clock tick. Then, in that namespace: nslocate
+   * gets A's pid; until B also started in A's clock tick (PY_SAME_TICK). Then, in that namespace: nslocate
    * signal/wait --pid A:ID_A (both front ends), and pin() with A's start time, with and without A's
    * id; then the right id, B's. Prints one JSON line.
    */
   const DRIVER = String.raw`
-import json, os, subprocess, sys, time
+import json, subprocess, sys
 SIGLOG, NODE, BIN, DIST, D = sys.argv[1:6]
-def start_time(pid):
-    return int(open(f'/proc/{pid}/stat').read().rsplit(') ', 1)[1].split()[19])
-def spawn(log):
-    return subprocess.Popen([SIGLOG, log], stdout=subprocess.PIPE)
-def kill(p):
+procs = {}
+def start(tag):
+    p = subprocess.Popen([SIGLOG, f'{D}/{tag.lower()}.log'], stdout=subprocess.PIPE)
+    procs[p.pid] = p
+    return p.pid
+def stop(pid):
+    p = procs.pop(pid)
     p.kill(); p.wait()
 def cli(args, env={}):
     r = subprocess.run([NODE, BIN, *args, '--json'], capture_output=True, text=True, timeout=120, env={**os.environ, **env})
     try: j = json.loads(r.stdout)
     except Exception: j = {'unparsed': r.stdout}
     return {'status': r.returncode, 'json': j, 'stderr': r.stderr}
-logA, logB = f'{D}/a.log', f'{D}/b.log'
-attempts = 0
-while True:
-    attempts += 1
-    if attempts > 500: raise SystemExit('no same-tick reuse in 500 attempts')
-    a = spawn(logA)
-    fd = os.pidfd_open(a.pid)
-    idA, stA, A = os.fstat(fd).st_ino, start_time(a.pid), a.pid
-    os.close(fd)
-    kill(a)
-    with open('/proc/sys/kernel/ns_last_pid', 'w') as f: f.write(str(A - 1))
-    b = spawn(logB)
-    if b.pid == A and start_time(b.pid) == stA: break
-    kill(b)
-fd = os.pidfd_open(b.pid)
-idB = os.fstat(fd).st_ino
-os.close(fd)
+logB = f'{D}/b.log'
+found = same_tick_reuse(start, stop, 500)
+if found is None: raise SystemExit('no same-tick reuse in 500 attempts')
+A, stA, idA, attempts = found
+b = procs[A]
+idB = pidfs_id(A)
 assert b.stdout.readline().startswith(b'ready')
 out = {'pid': A, 'idA': idA, 'idB': idB, 'startA': stA, 'startB': start_time(A), 'attempts': attempts}
 ref = f'{A}:{idA}'
@@ -296,16 +246,15 @@ out['bAlive'] = b.poll() is None
 out['right'] = cli(['signal', 'x', 'HUP', '--pid', f'{A}:{idB}'])
 time.sleep(0.2)
 out['bReceivedAfter'] = open(logB).read()
-kill(b)
+stop(A)
 print(json.dumps(out))
 `
 
   test('signal/wait --pid with the old id: the new process receives nothing; pin() tells them apart only by id', async () => {
     const dir = tempDir('nslocate-pidref-reuse-')
-    const r = await run(
-      ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child', PYTHON, '-c', DRIVER, siglogBinary(), process.execPath, BIN, path.join(ROOT, 'dist'), dir],
-      {timeoutMs: 170_000},
-    )
+    const r = await run([...FRESH_PID_NS, PYTHON, '-c', PY_SAME_TICK + DRIVER, siglogBinary(), process.execPath, BIN, path.join(ROOT, 'dist'), dir], {
+      timeoutMs: 170_000,
+    })
     if (r.status !== 0) throw new Error(`driver failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`)
     const o = JSON.parse(r.stdout.trim().split('\n').pop()!)
     // For the closing note: the reused pid, decided by the id where the start time could not tell.

@@ -21,11 +21,10 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {locate, signal} from '../../src/index'
-import {RECORD_XATTR, formatRecord} from '../../src/locate/record'
-import {xattrSet} from '../../src/native/binding'
-import {BIN, isAlive, killTracked, track, until} from '../helpers/cli'
+import {pidfdOpen} from '../../src/native/binding'
+import {cliJson, isAlive, killTracked, track, until} from '../helpers/cli'
 import {withEvidence} from '../helpers/evidence'
-import {run} from '../helpers/run'
+import {BOOT_ID, RECORD_XATTR, recordText, setRecord, victimInChildNs} from '../helpers/pidfs'
 import {stopAll, tempDir} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 import {spawnVictim} from '../helpers/victims'
@@ -40,8 +39,6 @@ afterAll(async () => {
   attacker.remove()
 })
 
-const BOOT = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
-const UNSHARE = ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc']
 const SET_RECORD = `
 import os, sys
 f, pid, id_, boot = sys.argv[1:5]
@@ -57,15 +54,6 @@ function attackerRuns(argv: string[]) {
 }
 const asAttacker = (code: string, ...args: string[]) => attackerRuns(['/usr/bin/python3', '-c', code, ...args])
 
-const nslocate = async (args: string[]) => {
-  const r = await run([process.execPath, BIN, ...args, '--json'])
-  try {
-    return {status: r.status, j: JSON.parse(r.stdout), stderr: r.stderr}
-  } catch {
-    throw new Error(`not JSON (status ${r.status}):\n${r.stdout}\n${r.stderr}`)
-  }
-}
-
 /** A directory root owns (0755), readable by all: where root's and the attacker's pidfiles live. */
 function rootDir(): string {
   const dir = tempDir('nslocate-recatk-')
@@ -73,19 +61,8 @@ function rootDir(): string {
   return dir
 }
 
-/** Sets a record as root (a writer of root's file), bound to the file's current mtime. */
-function rootRecord(file: string, value: string | Buffer): void {
-  const fd = fs.openSync(file, 'r')
-  try {
-    xattrSet(fd, RECORD_XATTR, Buffer.isBuffer(value) ? value : Buffer.from(value))
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-const recordText = (file: string, pid: number, id: number) =>
-  formatRecord({pid, pidfdId: id, bootId: BOOT, mtimeNs: fs.statSync(file, {bigint: true}).mtimeNs.toString()})
 const idOf = (pid: number) => {
-  const fd = require('../../src/native/binding').pidfdOpen(pid) as number
+  const fd = pidfdOpen(pid)
   try {
     return Number(fs.fstatSync(fd, {bigint: true}).ino)
   } finally {
@@ -100,7 +77,7 @@ test("an unprivileged user cannot set a record on root's 0644 pidfile (EACCES): 
   fs.chmodSync(file, 0o644)
   const id = asAttacker(ID_OF, String(victim.pid))
   expect(id.status).toBe(0)
-  const r = asAttacker(SET_RECORD, file, String(victim.pid), id.stdout.trim(), BOOT)
+  const r = asAttacker(SET_RECORD, file, String(victim.pid), id.stdout.trim(), BOOT_ID)
   expect(r.status).not.toBe(0)
   expect(r.stderr).toMatch(/PermissionError: \[Errno (13|1)\] (Permission denied|Operation not permitted)/)
   expect(spawnSync('getfattr', ['-d', '-m', '.', file], {encoding: 'utf8'}).stdout).not.toContain(RECORD_XATTR)
@@ -110,19 +87,16 @@ describe("an attacker's own pidfile naming root's service in another PID namespa
   test('in a root-owned directory: the record picks only among what the content names, and the ownership rule refuses it; signal sends nothing', async () => {
     const dir = rootDir()
     const own = path.join(dir, 'victim.pid')
-    const victim = await spawnVictim({prefix: [...UNSHARE, 'sh', '-c', '"$@" & wait', 'sh'], pidfile: own, exitOn: ['TERM']})
-    const sh = Number(spawnSync('pgrep', ['-P', String(victim.pid)], {encoding: 'utf8'}).stdout.trim())
-    const hostPid = Number(spawnSync('pgrep', ['-P', String(sh)], {encoding: 'utf8'}).stdout.trim())
-    const inner = victim.ready[0]
+    const {victim, hostPid, inner} = await victimInChildNs({pidfile: own, exitOn: ['TERM']})
     // The attacker's file: content the victim's inner pid, owned by the attacker, who sets the record.
     const file = path.join(dir, 'svc.pid')
     fs.writeFileSync(file, String(inner))
     fs.chownSync(file, attacker.uid, attacker.gid)
     const id = asAttacker(ID_OF, String(hostPid)).stdout.trim()
     expect(Number(id)).toBe(idOf(hostPid))
-    const set = asAttacker(SET_RECORD, file, String(inner), id, BOOT)
+    const set = asAttacker(SET_RECORD, file, String(inner), id, BOOT_ID)
     expect([set.status, set.stderr]).toEqual([0, ''])
-    const {status, j} = await nslocate(['find', 'svc', '--pidfile', file])
+    const {status, json: j} = await cliJson(['find', 'svc', '--pidfile', file])
     await withEvidence(
       () => {
         expect([status, j.state, j.pid, j.pidfd_id, j.holder, j.process]).toEqual([4, 'unknown', null, null, null, null])
@@ -131,8 +105,8 @@ describe("an attacker's own pidfile naming root's service in another PID namespa
       },
       () => JSON.stringify(j, null, 1),
     )
-    const s = await nslocate(['signal', 'svc', 'TERM', '--pidfile', file])
-    expect([s.status, s.j.delivered]).toEqual([4, []])
+    const s = await cliJson(['signal', 'svc', 'TERM', '--pidfile', file])
+    expect([s.status, s.json.delivered]).toEqual([4, []])
     await new Promise((r) => setTimeout(r, 100))
     expect(victim.received()).toEqual([])
   })
@@ -141,9 +115,9 @@ describe("an attacker's own pidfile naming root's service in another PID namespa
     const victim = await spawnVictim({exitOn: ['TERM']})
     const file = path.join(attacker.home, 'svc.pid')
     expect(attackerRuns(['sh', '-c', `echo ${victim.pid} > ${file}`]).status).toBe(0)
-    const set = asAttacker(SET_RECORD, file, String(victim.pid), String(idOf(victim.pid)), BOOT)
+    const set = asAttacker(SET_RECORD, file, String(victim.pid), String(idOf(victim.pid)), BOOT_ID)
     expect(set.status).toBe(0)
-    const {j} = await nslocate(['find', 'svc', '--pidfile', file])
+    const {json: j} = await cliJson(['find', 'svc', '--pidfile', file])
     await withEvidence(
       () => {
         expect([j.state, j.pid, j.pidfd_id, j.holder, j.process]).toEqual(['unknown', null, null, null, null])
@@ -152,8 +126,8 @@ describe("an attacker's own pidfile naming root's service in another PID namespa
       },
       () => JSON.stringify(j, null, 1),
     )
-    const s = await nslocate(['signal', 'svc', 'TERM', '--pidfile', file])
-    expect(s.j.delivered).toEqual([])
+    const s = await cliJson(['signal', 'svc', 'TERM', '--pidfile', file])
+    expect(s.json.delivered).toEqual([])
     await new Promise((r) => setTimeout(r, 100))
     expect(victim.received()).toEqual([])
   })
@@ -172,8 +146,8 @@ describe('a record cannot add a process the content does not name', () => {
       const file = path.join(dir, `sleep-${target}.pid`)
       fs.writeFileSync(file, String(mine.pid))
       fs.chownSync(file, attacker.uid, attacker.gid)
-      expect(asAttacker(SET_RECORD, file, String(mine.pid), String(idOf(target)), BOOT).status).toBe(0)
-      const {status, j} = await nslocate(['find', 'sleep', '--pidfile', file])
+      expect(asAttacker(SET_RECORD, file, String(mine.pid), String(idOf(target)), BOOT_ID).status).toBe(0)
+      const {status, json: j} = await cliJson(['find', 'sleep', '--pidfile', file])
       await withEvidence(
         () => {
           expect([what, status, j.state, j.pid, j.pidfd_id, j.reasons]).toEqual([
@@ -190,15 +164,15 @@ describe('a record cannot add a process the content does not name', () => {
         },
         () => JSON.stringify(j, null, 1),
       )
-      const s = await nslocate(['signal', 'sleep', 'TERM', '--pidfile', file, '--dry-run'])
-      expect([s.status, s.j.would_deliver, s.j.delivered]).toEqual([7, [], []])
+      const s = await cliJson(['signal', 'sleep', 'TERM', '--pidfile', file, '--dry-run'])
+      expect([s.status, s.json.would_deliver, s.json.delivered]).toEqual([7, [], []])
     }
     // The same file with the record's pid pointing at pid 1 (the content still the attacker's): ignored.
     const file = path.join(dir, 'sleep.pid')
     fs.writeFileSync(file, String(mine.pid))
     fs.chownSync(file, attacker.uid, attacker.gid)
-    expect(asAttacker(SET_RECORD, file, '1', String(idOf(1)), BOOT).status).toBe(0)
-    const {j} = await nslocate(['find', 'sleep', '--pidfile', file])
+    expect(asAttacker(SET_RECORD, file, '1', String(idOf(1)), BOOT_ID).status).toBe(0)
+    const {json: j} = await cliJson(['find', 'sleep', '--pidfile', file])
     expect([j.state, j.pid]).toEqual(['running', mine.pid]) // what the content names, the attacker's own process
     expect(j.evidence).toContain(
       `identity record ignored: the identity recorded is for pid 1, the file says ${mine.pid}; the lock and the process table decide`,
@@ -231,8 +205,8 @@ describe("malformed records on root's pidfile: ignored, said in the evidence, to
     ['its pid is not the content', () => recordText(file, victim.pid + 1, idOf(victim.pid)), /the identity recorded is for pid [0-9]+, the file says [0-9]+/],
     ['an id out of range', () => recordText(file, victim.pid, 1).replace('pidfd_id=1 ', 'pidfd_id=99999999999999999 '), /is not a version 1 record/],
   ])('%s', async (_what, value, evidence) => {
-    rootRecord(file, value())
-    const {status, j} = await nslocate(['find', 'siglog', '--pidfile', file])
+    setRecord(file, value())
+    const {status, json: j} = await cliJson(['find', 'siglog', '--pidfile', file])
     await withEvidence(
       () => {
         expect([status, j.state, j.pid, j.pidfd_id, j.pidfile.recorded, j.reasons]).toEqual([
@@ -253,7 +227,7 @@ describe("malformed records on root's pidfile: ignored, said in the evidence, to
 test('a record naming nslocate itself: it is what the file says, so find names it; signal refuses to signal itself', async () => {
   const file = path.join(rootDir(), 'self.pid')
   fs.writeFileSync(file, String(process.pid))
-  rootRecord(file, recordText(file, process.pid, idOf(process.pid)))
+  setRecord(file, recordText(file, process.pid, idOf(process.pid)))
   const r = await locate('self', {pidfile: file})
   expect([r.state, r.pid, r.pidfdId, r.reasons]).toEqual(['running', process.pid, idOf(process.pid), ['unlocked_pidfile']])
   const s = await signal('self', 'TERM', {pidfile: file})

@@ -6,19 +6,18 @@
  * which reads the pid only when nothing follows the digits and must still say "already running,
  * pid N" (fixtures/libbsd/pidfile-open.c). None of them disturbs the file or its record.
  */
-import {ChildProcess, spawn, spawnSync} from 'node:child_process'
+import {spawnSync} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {compileFixture} from '../helpers/compile'
-import {BIN, killTracked, track, until} from '../helpers/cli'
+import {killTracked, until} from '../helpers/cli'
+import {getfattr, startService} from '../helpers/pidfs'
 import {stopAll, tempDir} from '../helpers/tracked'
-import {exitOf, killPid, pidIn, untilRunning} from './run-helpers'
+import {exitOf, killPid} from './run-helpers'
 
 afterEach(() => killTracked())
 afterAll(() => stopAll())
-
-const XATTR = 'user.nslocate.identity'
 
 /** libbsd's pidfile_open(3) on FILE, as a daemon's start-up does it (fixtures/libbsd/pidfile-open.c). */
 const pidfileOpen = () => compileFixture('libbsd-pidfile-open', 'libbsd/pidfile-open.c', ['-lbsd'])
@@ -31,15 +30,9 @@ function sh(argv: string[]): {status: number | null; stdout: string; stderr: str
 
 /** The file's bytes, its record (getfattr) and its mtime: what no reader may change. */
 function snapshot(file: string): {content: string; record: string; mtime: string} {
-  const record = spawnSync('getfattr', ['--absolute-names', '-n', XATTR, '--only-values', file], {encoding: 'latin1'})
+  const record = getfattr(file)
   const mtime = spawnSync('stat', ['-c', '%.9Y', file], {encoding: 'utf8'})
-  return {content: fs.readFileSync(file, 'latin1'), record: record.status === 0 ? record.stdout : `(${record.stderr.trim()})`, mtime: mtime.stdout}
-}
-
-/** `nslocate run ARGS...` in the background (own process group), as a service is started. */
-function runBackground(args: string[], prefix: string[] = []): ChildProcess {
-  const argv = [...prefix, process.execPath, BIN, 'run', ...args]
-  return track(spawn(argv[0], argv.slice(1), {stdio: 'ignore', detached: true}), {group: true})
+  return {content: fs.readFileSync(file, 'latin1'), record: record.value ?? `(${record.stderr.trim()})`, mtime: mtime.stdout}
 }
 
 /**
@@ -64,9 +57,7 @@ while True:
 test('while run holds F: sh, pgrep -F (-L), start-stop-daemon --status and libbsd pidfile_open read the pid as before; then 3 once it stopped', async () => {
   const dir = tempDir('nslocate-recr-')
   const file = path.join(dir, 'svc.pid')
-  const sup = runBackground(['svc', '--pidfile', file, '--', 'sleep', '100'])
-  const pid = await pidIn(file)
-  await untilRunning(pid, 'sleep')
+  const {sup, pid} = await startService(['svc', '--pidfile', file, '--', 'sleep', '100'], file, 'sleep')
   const before = snapshot(file)
   expect(before.content).toBe(String(pid))
   expect(before.record).toMatch(new RegExp(`^v1 pid=${pid} pidfd_id=[1-9][0-9]* boot_id=\\S+ mtime=[0-9]+$`))
@@ -98,10 +89,8 @@ test('while run holds F: sh, pgrep -F (-L), start-stop-daemon --status and libbs
 test('the service dead with its file left behind (run SIGKILLed, then the service): start-stop-daemon says 1, pgrep finds nothing, pidfile_open takes the file', async () => {
   const dir = tempDir('nslocate-recr-dead-')
   const file = path.join(dir, 'svc.pid')
-  const reaper = runBackground(['svc', '--pidfile', file, '--', 'sleep', '100'], REAPER)
-  const pid = await pidIn(file)
+  const {sup: reaper, pid} = await startService(['svc', '--pidfile', file, '--', 'sleep', '100'], file, 'sleep', {prefix: REAPER})
   try {
-    await untilRunning(pid, 'sleep')
     const sup = Number(fs.readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1].split(' ')[1])
     // the supervisor goes first: the service keeps the file locked through the descriptor it inherited
     process.kill(sup, 'SIGKILL')

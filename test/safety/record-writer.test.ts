@@ -8,16 +8,17 @@
  * says why in one line; rewriting the content (--replace, a daemon followed, a restarted child)
  * rewrites the record.
  */
-import {ChildProcess, spawn, spawnSync} from 'node:child_process'
+import {ChildProcess, spawnSync} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {acquire} from '../../src/acquire/acquire'
-import {BIN, ROOT, killTracked, track, until} from '../helpers/cli'
+import {ROOT, killTracked, until} from '../helpers/cli'
+import {BOOT_ID, RECORD_XATTR as XATTR, getfattr, pidfsId, startRun, startService, untilService} from '../helpers/pidfs'
+import {readPpid} from '../helpers/proc'
 import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
-import {exitOf, pidIn, processesWith, unmount, untilRunning} from './run-helpers'
+import {exitOf, processesWith, unmount, untilRunning} from './run-helpers'
 
-const XATTR = 'user.nslocate.identity'
 const mounts: string[] = []
 
 afterEach(() => killTracked())
@@ -26,42 +27,8 @@ afterAll(async () => {
   for (const m of mounts) unmount(m)
 })
 
-/** `nslocate run ARGS...` in the background (own process group), its stderr collected. */
-function runBackground(args: string[], env: NodeJS.ProcessEnv = {}): {sup: ChildProcess; stderr: () => string} {
-  const sup = track(spawn(process.execPath, [BIN, 'run', ...args], {stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: {...process.env, ...env}}), {
-    group: true,
-  })
-  let err = ''
-  sup.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
-  return {sup, stderr: () => err}
-}
-
-/** getfattr -n user.nslocate.identity --only-values FILE: the raw value, or null and why (its stderr). */
-function getfattr(file: string): {value: string | null; status: number | null; stderr: string} {
-  const r = spawnSync('getfattr', ['--absolute-names', '-n', XATTR, '--only-values', file], {encoding: 'latin1'})
-  return {value: r.status === 0 ? r.stdout : null, status: r.status, stderr: r.stderr}
-}
-
-/**
- * The pidfs id of `pid`, as stat(1) reads it off a pidfd another program holds: python3 opens one
- * (os.pidfd_open) and prints its number; `stat -L -c %i /proc/PY/fd/N` is the pidfd's inode.
- */
-async function idByStat(pid: number): Promise<number> {
-  const py = spawnTracked(
-    ['/usr/bin/python3', '-c', 'import os, sys, time\nprint(os.pidfd_open(int(sys.argv[1])), flush=True)\ntime.sleep(100)', String(pid)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  )
-  try {
-    const fd = await firstLine(py)
-    const r = spawnSync('stat', ['-L', '-c', '%i', `/proc/${py.pid}/fd/${fd}`], {encoding: 'utf8'})
-    if (r.status !== 0 || !/^[0-9]+\n$/.test(r.stdout)) throw new Error(`stat of the pidfd on ${pid}: ${r.stderr}`)
-    return Number(r.stdout)
-  } finally {
-    py.kill('SIGKILL')
-  }
-}
+/** The options of every run started here: its stderr collected (run says nothing on a start that recorded). */
+const STDERR = {stderr: true}
 
 function firstLine(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -74,7 +41,11 @@ function firstLine(child: ChildProcess): Promise<string> {
   })
 }
 
-const BOOT_ID = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim()
+/** A Node.js process running `code` with `lib`, the built library (dist/src); its stdout piped, its stdin `stdin`. */
+function withLibrary(code: string, stdin: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
+  const lib = JSON.stringify(path.join(ROOT, 'dist/src'))
+  return spawnTracked([process.execPath, '-e', `const lib = require(${lib})\n${code}`], {stdio: [stdin, 'pipe', 'inherit']})
+}
 
 /** stat(1)'s mtime of FILE in nanoseconds ("%.9Y": seconds.nanoseconds). */
 function mtimeNs(file: string): string {
@@ -86,7 +57,7 @@ function mtimeNs(file: string): string {
 
 /** The record the documented format says FILE must carry for the process `pid`, from the outside readers. */
 async function expectedRecord(file: string, pid: number): Promise<string> {
-  return `v1 pid=${pid} pidfd_id=${await idByStat(pid)} boot_id=${BOOT_ID} mtime=${mtimeNs(file)}`
+  return `v1 pid=${pid} pidfd_id=${await pidfsId(pid)} boot_id=${BOOT_ID} mtime=${mtimeNs(file)}`
 }
 
 /** FILE holds exactly the digits of `pid` (bytes) and the record of that very process. */
@@ -95,20 +66,12 @@ async function expectWrittenFor(file: string, pid: number): Promise<void> {
   expect(getfattr(file)).toEqual({value: await expectedRecord(file, pid), status: 0, stderr: ''})
 }
 
-/** The parent pid of `pid` (/proc/PID/stat). */
-function ppidOf(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-}
-
 test('run: the file holds exactly the child pid, and the record names that child (pidfs id as stat(1) reads it, boot id, mtime)', async () => {
   const dir = tempDir('nslocate-recw-run-')
   const file = path.join(dir, 'svc.pid')
-  const {sup, stderr} = runBackground(['svc', '--pidfile', file, '--', 'sleep', '100'])
-  const child = await pidIn(file)
-  await untilRunning(child, 'sleep')
+  const {sup, stderr, pid: child} = await startService(['svc', '--pidfile', file, '--', 'sleep', '100'], file, 'sleep', STDERR)
   // the pid is run's own child (forked by run, then executed sleep)
-  expect(ppidOf(child)).toBe(sup.pid)
+  expect(readPpid(child)).toBe(sup.pid)
   await expectWrittenFor(file, child)
   const value = getfattr(file).value!
   expect(value).toMatch(/^v1 pid=[1-9][0-9]* pidfd_id=[1-9][0-9]* boot_id=[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12} mtime=[0-9]+$/)
@@ -122,38 +85,28 @@ test('run: the file holds exactly the child pid, and the record names that child
 
 test('acquire(): the library writes its own pid and records its own identity; handle.recorded is what the file carries', async () => {
   const dir = tempDir('nslocate-recw-lib-')
-  const lib = JSON.stringify(path.join(ROOT, 'dist/src'))
-  const svc = spawnTracked(
-    [
-      process.execPath,
-      '-e',
-      `require(${lib}).acquire({name: 'lib', dir: ${JSON.stringify(dir)}}).then((h) => {
+  const svc = withLibrary(
+    `lib.acquire({name: 'lib', dir: ${JSON.stringify(dir)}}).then((h) => {
         console.log(JSON.stringify({pid: h.pid, path: h.path, recorded: h.recorded, recordNote: h.recordNote}))
         setInterval(() => {}, 1000)
       })`,
-    ],
-    {stdio: ['ignore', 'pipe', 'inherit']},
   )
   const said = JSON.parse(await firstLine(svc))
   const file = path.join(dir, 'lib.pid')
   expect([said.pid, said.path, said.recordNote]).toEqual([svc.pid, file, null])
   await expectWrittenFor(file, svc.pid!)
-  const id = await idByStat(svc.pid!)
+  const id = await pidfsId(svc.pid!)
   expect(said.recorded).toEqual({pid: svc.pid, pidfdId: id, bootId: BOOT_ID, mtimeNs: mtimeNs(file)})
 })
 
 test("acquire() then write() for a restarted child: each write replaces the record with the new child's", async () => {
   const dir = tempDir('nslocate-recw-restart-')
-  const lib = JSON.stringify(path.join(ROOT, 'dist/src'))
   // A supervisor written with the library: it holds the pidfile and writes the pid of each child it
   // (re)starts. Its children die with it (PR_SET_PDEATHSIG).
-  const svc = spawnTracked(
-    [
-      process.execPath,
-      '-e',
-      `const cp = require('child_process')
+  const svc = withLibrary(
+    `const cp = require('child_process')
       const start = () => cp.spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'sleep', '100'], {stdio: 'ignore'})
-      require(${lib}).acquire({name: 're', dir: ${JSON.stringify(dir)}, pid: null}).then((h) => {
+      lib.acquire({name: 're', dir: ${JSON.stringify(dir)}, pid: null}).then((h) => {
         const report = () => console.log(JSON.stringify({pid: h.pid, recorded: h.recorded, recordNote: h.recordNote}))
         let child = start()
         child.once('spawn', () => { h.write(child.pid); report() })
@@ -162,8 +115,7 @@ test("acquire() then write() for a restarted child: each write replaces the reco
           child.kill('SIGKILL')
         })
       })`,
-    ],
-    {stdio: ['pipe', 'pipe', 'inherit']},
+    'pipe',
   )
   const lines: string[] = []
   let buf = ''
@@ -180,7 +132,7 @@ test("acquire() then write() for a restarted child: each write replaces the reco
   await untilRunning(first.pid, 'sleep')
   await expectWrittenFor(file, first.pid)
   const firstRecord = getfattr(file).value
-  expect(first.recorded.pidfdId).toBe(await idByStat(first.pid))
+  expect(first.recorded.pidfdId).toBe(await pidfsId(first.pid))
 
   svc.stdin!.write('restart\n')
   await until(() => lines.length === 2, 'the restarted child to be written')
@@ -189,7 +141,7 @@ test("acquire() then write() for a restarted child: each write replaces the reco
   await untilRunning(second.pid, 'sleep')
   await expectWrittenFor(file, second.pid)
   expect(getfattr(file).value).not.toBe(firstRecord)
-  expect(second.recorded).toEqual({pid: second.pid, pidfdId: await idByStat(second.pid), bootId: BOOT_ID, mtimeNs: mtimeNs(file)})
+  expect(second.recorded).toEqual({pid: second.pid, pidfdId: await pidfsId(second.pid), bootId: BOOT_ID, mtimeNs: mtimeNs(file)})
   expect(second.recorded.pidfdId).not.toBe(first.recorded.pidfdId)
   expect(second.recordNote).toBeNull()
 })
@@ -197,18 +149,16 @@ test("acquire() then write() for a restarted child: each write replaces the reco
 test('--replace: the new instance rewrites the record for its own child', async () => {
   const dir = tempDir('nslocate-recw-replace-')
   const file = path.join(dir, 'svc.pid')
-  const one = runBackground(['svc', '--pidfile', file, '--', 'sleep', '100'])
-  const first = await pidIn(file)
-  await untilRunning(first, 'sleep')
+  const {pid: first, ...one} = await startService(['svc', '--pidfile', file, '--', 'sleep', '100'], file, 'sleep', STDERR)
   await expectWrittenFor(file, first)
 
-  const two = runBackground(['svc', '--pidfile', file, '--replace', '--lock-timeout', '5s', '--', 'sleep', '101'])
+  const two = startRun(['svc', '--pidfile', file, '--replace', '--lock-timeout', '5s', '--', 'sleep', '101'], STDERR)
   // the old instance was sent TERM, forwarded to its sleep: run exits 128+15
   expect(await exitOf(one.sup)).toEqual({code: 128 + 15, signal: null})
   await until(() => fs.existsSync(file) && /^[0-9]+$/.test(fs.readFileSync(file, 'latin1')) && fs.readFileSync(file, 'latin1') !== String(first), 'the new pid')
   const second = Number(fs.readFileSync(file, 'latin1'))
   await untilRunning(second, 'sleep')
-  expect(ppidOf(second)).toBe(two.sup.pid)
+  expect(readPpid(second)).toBe(two.sup.pid)
   await expectWrittenFor(file, second)
 
   process.kill(two.sup.pid!, 'SIGTERM')
@@ -222,7 +172,7 @@ test('a daemonizing command: run rewrites the record each time the file is made 
   // sleep ignores what follows its number as a second duration: unique numbers are the tokens
   const base = 300 + (process.pid % 1000) * 1000 + Math.floor(Math.random() * 500)
   const [tokenA, tokenB] = [String(base), String(base + 1)]
-  const {sup, stderr} = runBackground(['dmn', '--pidfile', file, '--', 'sh', '-c', `sleep ${tokenA} & sleep ${tokenB} & exit 0`])
+  const {sup, stderr} = startRun(['dmn', '--pidfile', file, '--', 'sh', '-c', `sleep ${tokenA} & sleep ${tokenB} & exit 0`], STDERR)
   let a = 0
   let b = 0
   // (run's own command line holds the tokens too: only the sleeps count)
@@ -272,10 +222,8 @@ test('ramfs (no user xattrs): run runs, the content is the pid, no record exists
     fs.unlinkSync(path.join(mnt, 'probe'))
 
     const file = path.join(mnt, 'svc.pid')
-    const {sup, stderr} = runBackground(['svc', '--pidfile', file, '--', 'sleep', '100'])
-    const child = await pidIn(file)
-    await untilRunning(child, 'sleep')
-    expect(ppidOf(child)).toBe(sup.pid)
+    const {sup, stderr, pid: child} = await startService(['svc', '--pidfile', file, '--', 'sleep', '100'], file, 'sleep', STDERR)
+    expect(readPpid(child)).toBe(sup.pid)
     expect(fs.readFileSync(file)).toEqual(Buffer.from(String(child), 'latin1'))
     expect(getfattr(file)).toEqual({value: null, status: 1, stderr: `${file}: ${XATTR}: Operation not supported\n`})
     await until(() => stderr().includes('\n'), "run's note")
@@ -313,10 +261,9 @@ test('nothing to record (pidfs ids forced off): an earlier record on the file is
   expect(spawnSync('setfattr', ['-n', XATTR, '-v', old, file]).status).toBe(0)
   expect(getfattr(file).value).toBe(old)
 
-  const {sup, stderr} = runBackground(['svc', '--pidfile', file, '--', 'sleep', '100'], {NSLOCATE_FORCE_FALLBACK: 'pidfs'})
+  const {sup, stderr} = startRun(['svc', '--pidfile', file, '--', 'sleep', '100'], {...STDERR, env: {NSLOCATE_FORCE_FALLBACK: 'pidfs'}})
   await until(() => fs.readFileSync(file, 'latin1') !== '4194000', 'the new pid')
-  const child = await pidIn(file)
-  await untilRunning(child, 'sleep')
+  const child = await untilService(file, 'sleep')
   expect(fs.readFileSync(file)).toEqual(Buffer.from(String(child), 'latin1'))
   expect(getfattr(file)).toEqual({value: null, status: 1, stderr: `${file}: ${XATTR}: No such attribute\n`})
 
@@ -329,7 +276,7 @@ test('release() when the file stays (its directory is immutable: unlink refused)
   const dir = tempDir('nslocate-recw-kept-')
   const h = await acquire({name: 'kept', dir})
   await expectWrittenFor(h.path, process.pid)
-  expect(h.recorded?.pidfdId).toBe(await idByStat(process.pid))
+  expect(h.recorded?.pidfdId).toBe(await pidfsId(process.pid))
   expect(spawnSync('chattr', ['+i', dir]).status).toBe(0)
   try {
     h.release()
