@@ -1020,7 +1020,7 @@ static napi_value XattrGet(napi_env env, napi_callback_info info) {
   void *data;
   if (napi_create_buffer_copy(env, (size_t)n, buf, &data, &out) != napi_ok) {
     free(buf);
-    return NULL;
+    return throw_errno(env, ENOMEM, "fgetxattr");
   }
   free(buf);
   return out;
@@ -1055,7 +1055,8 @@ static napi_value XattrRemove(napi_env env, napi_callback_info info) {
 }
 
 /* pidfdOpenById(id) -> a pidfd (O_CLOEXEC) on the live process whose pidfs id is `id`, or null when
- * no process visible here has that id (ESTALE: it has exited and been reaped, or never existed).
+ * no process visible here has that id (ESTALE: it has exited and been reaped, never existed, or has
+ * no pid in the caller's PID namespace: only in the initial one does null mean it has exited).
  * The handle is a pidfs file handle (Linux 6.14 name_to_handle_at, 6.17 open_by_handle_at without
  * privileges): its type and size are taken from a handle of our own pidfd, and its 8 bytes are the
  * 64-bit id, as fs/pidfs.c encodes it on 64-bit kernels. Kernels without it: ENOTSUP (unsupported). */
@@ -1073,8 +1074,9 @@ static napi_value PidfdOpenById(napi_env env, napi_callback_info info) {
   memset(&h, 0, sizeof h);
   h.fh.handle_bytes = MAX_HANDLE_SZ;
   int mnt;
-  if (name_to_handle_at((int)self, "", &h.fh, &mnt, AT_EMPTY_PATH) < 0 || h.fh.handle_bytes != 8) {
-    int e = h.fh.handle_bytes != 8 ? ENOSYS : errno;
+  int rc = name_to_handle_at((int)self, "", &h.fh, &mnt, AT_EMPTY_PATH);
+  if (rc < 0 || h.fh.handle_bytes != 8) {
+    int e = rc < 0 ? errno : ENOSYS;
     close((int)self);
     if (e == EOPNOTSUPP || e == EINVAL || e == EPERM) e = ENOSYS; /* no pidfs handles here: the caller falls back */
     return throw_errno(env, e, "name_to_handle_at");

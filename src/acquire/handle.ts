@@ -67,6 +67,10 @@ export interface PidfileHandle {
 
 /** The handle of the pidfile `name` in `dirFd` (`file` for messages), open as `fd` (POSIX lock) and `lockFd` (flock). */
 export function makeHandle(file: string, dirFd: number, name: string, fd: number, lockFd: number): PidfileHandle {
+  // The lock is ours: a record an earlier instance left (from another boot, even) describes no
+  // process of ours, and must not be read as this lock's until write() records one (the content
+  // keeps its mtime meanwhile: readers go by the lock).
+  clearRecord(fd)
   let released = false
   const handle: PidfileHandle = {
     path: file,

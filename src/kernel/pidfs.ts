@@ -62,10 +62,52 @@ export function pidfsId(pidfd: number): number | null {
   return ino > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(ino)
 }
 
-/** ioctl(PIDFD_GET_INFO) on a pinned process (Linux 6.13+); null where the kernel lacks it (or forced off). */
+/**
+ * ioctl(PIDFD_GET_INFO) on a pinned process (Linux 6.13+); null where the kernel lacks it (or forced
+ * off), and for a live process it will not describe (some kernels answer ESRCH for a process whose
+ * parent is outside the caller's PID namespace): then /proc gives the facts. Throws ESRCH once the
+ * process has exited.
+ */
 export function pinnedInfo(pidfd: number): PidfdInfo | null {
   if (forcedOff('pidfd-info')) return null
-  return pidfdInfo(pidfd)
+  try {
+    return pidfdInfo(pidfd)
+  } catch (error) {
+    if (isErrno(error, 'ESRCH') && !pidfdExited(pidfd)) return null
+    throw error
+  }
+}
+
+let live: boolean | undefined
+/**
+ * Whether `procfs` is the live /proc of this process's own PID namespace, so its pid numbers are the
+ * ones pidfd_open(2) takes (a /proc mounted for another PID namespace numbers other processes).
+ */
+export function liveProc(procfs: Pick<ProcFs, 'root'>): boolean {
+  if (procfs.root !== '/proc') return false
+  if (live === undefined) {
+    try {
+      live = fs.readlinkSync('/proc/self') === String(process.pid)
+    } catch {
+      live = false
+    }
+  }
+  return live
+}
+
+/** The inode of the initial PID namespace (include/linux/proc_ns.h PROC_PID_INIT_INO). */
+const PROC_PID_INIT_INO = 0xeffffffc
+let initialNs: boolean | undefined
+/** Whether this process runs in the initial PID namespace, where every process is visible. */
+function inInitialPidns(): boolean {
+  if (initialNs === undefined) {
+    try {
+      initialNs = fs.statSync('/proc/self/ns/pid').ino === PROC_PID_INIT_INO
+    } catch {
+      initialNs = false
+    }
+  }
+  return initialNs
 }
 
 let boot: string | null | undefined
@@ -115,7 +157,7 @@ export interface PinnedId {
  * not allowed, or not the live /proc. The caller closes `fd`.
  */
 export function pinPid(pid: number, starttime: number | null, procfs: ProcFs): PinnedId | null {
-  if (procfs.root !== '/proc') return null
+  if (!liveProc(procfs)) return null
   let fd: number
   try {
     fd = pidfdOpen(pid)
@@ -147,21 +189,22 @@ export function idOfPid(pid: number, starttime: number | null, procfs: ProcFs): 
 
 /**
  * A pidfd on the live process whose pidfs id is `id`, reopened from the id alone (a pidfs file
- * handle, Linux 6.17): 'gone' when no process visible here has it (exited and reaped, or never
- * was), 'unsupported' before 6.17 (or forced off: pidfs-handle). The caller closes the pidfd.
+ * handle, Linux 6.17): 'gone' when no process has it (exited and reaped, or never was); 'unsupported'
+ * when that cannot be told: before 6.17 (or forced off: pidfs-handle), outside the initial PID
+ * namespace (the kernel finds only processes that have a pid in the caller's namespace, so a live
+ * process elsewhere looks the same as an exited one), or on any other error. The caller closes the pidfd.
  */
 export function openById(id: number): {fd: number} | 'gone' | 'unsupported' {
   if (!pidfsAvailable() || forcedOff('pidfs-handle')) return 'unsupported'
   try {
     const fd = pidfdOpenById(id)
-    if (fd === null) return 'gone'
+    if (fd === null) return inInitialPidns() ? 'gone' : 'unsupported'
     if (pidfsId(fd) !== id) {
       fs.closeSync(fd)
       return 'unsupported' // a kernel that encodes its handles otherwise (32-bit): not this id
     }
     return {fd}
-  } catch (error) {
-    if ((error as {unsupported?: boolean}).unsupported) return 'unsupported'
-    throw error
+  } catch {
+    return 'unsupported' // (EMFILE, ENOMEM...): the callers look by pid instead
   }
 }

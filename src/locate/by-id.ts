@@ -15,7 +15,7 @@
 import fs = require('node:fs')
 
 import {NslocateError} from '../errors'
-import {forcedOff, formatPidRef, openById, pidfsAvailable, pinPid, pinnedInfo} from '../kernel/pidfs'
+import {forcedOff, formatPidRef, liveProc, openById, pidfsAvailable, pinPid, pinnedInfo} from '../kernel/pidfs'
 import type {PidfdInfo} from '../native/binding'
 import {ProcFs} from '../proc/proc-fs'
 import type {LockFinding} from './lock-finding'
@@ -46,7 +46,7 @@ export class Pins {
   readonly live: boolean
 
   constructor(private readonly procfs: ProcFs) {
-    this.live = procfs.root === '/proc' && pidfsAvailable()
+    this.live = liveProc(procfs) && pidfsAvailable()
   }
 
   /**
@@ -59,7 +59,7 @@ export class Pins {
     if (this.known.has(key)) return this.known.get(key)!
     let ids: PinnedIds | null = null
     let now: number | null = null
-    if (this.procfs.root === '/proc') {
+    if (liveProc(this.procfs)) {
       const p = pinPid(f.pid, f.stat.starttime, this.procfs)
       if (p) {
         try {

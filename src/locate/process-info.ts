@@ -2,7 +2,7 @@
 import fs = require('node:fs')
 
 import {isErrno} from '../errors'
-import {pidfsAvailable, pidfsId, pinnedInfo} from '../kernel/pidfs'
+import {liveProc, pidfsAvailable, pidfsId, pinnedInfo} from '../kernel/pidfs'
 import {PidfdInfo, pidfdExited, pidfdOpen} from '../native/binding'
 import {ContainerRef, containerFromCgroup} from '../proc/parse-cgroup'
 import {outputFacts} from '../proc/native-reads'
@@ -45,7 +45,7 @@ export interface ProcessFacts {
  * (it was read before any pin).
  */
 export function readFacts(procfs: ProcFs, pid: number, bootMs: number, status?: ProcStatus): ProcessFacts | null {
-  if (procfs.root === '/proc' && pidfsAvailable()) return readPinned(procfs, pid, bootMs)
+  if (liveProc(procfs) && pidfsAvailable()) return readPinned(procfs, pid, bootMs)
   try {
     status ??= procfs.readStatus(pid)
     const stat = procfs.readStat(pid)

@@ -10,7 +10,7 @@
 import fs = require('node:fs')
 
 import {NslocateError, isErrno} from '../errors'
-import {pidfsId, pinnedInfo} from '../kernel/pidfs'
+import {liveProc, pidfsId, pinnedInfo} from '../kernel/pidfs'
 import {pidfdExited, pidfdOpen, pidfdSendSignal} from '../native/binding'
 import {ProcFs} from '../proc/proc-fs'
 import {waitPidfdUpTo} from './timers'
@@ -68,7 +68,7 @@ function ancestorsOf(procfs: ProcFs): Set<number> {
  * null when it has exited.
  */
 function parentOf(pid: number, procfs: ProcFs): number | null {
-  if (procfs.root === '/proc') {
+  if (liveProc(procfs)) {
     let fd = -1
     try {
       fd = pidfdOpen(pid)
