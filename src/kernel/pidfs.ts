@@ -98,8 +98,8 @@ export function liveProc(procfs: Pick<ProcFs, 'root'>): boolean {
 /** The inode of the initial PID namespace (include/linux/proc_ns.h PROC_PID_INIT_INO). */
 const PROC_PID_INIT_INO = 0xeffffffc
 let initialNs: boolean | undefined
-/** Whether this process runs in the initial PID namespace, where every process is visible. */
-function inInitialPidns(): boolean {
+/** Whether this process runs in the initial PID namespace, where every process (and every level of its NSpid) is visible. */
+export function inInitialPidns(): boolean {
   if (initialNs === undefined) {
     try {
       initialNs = fs.statSync('/proc/self/ns/pid').ino === PROC_PID_INIT_INO

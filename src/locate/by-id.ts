@@ -15,8 +15,9 @@
 import fs = require('node:fs')
 
 import {NslocateError} from '../errors'
-import {forcedOff, formatPidRef, liveProc, openById, pidfsAvailable, pinPid, pinnedInfo} from '../kernel/pidfs'
+import {forcedOff, formatPidRef, inInitialPidns, liveProc, openById, pidfsAvailable, pinPid, pinnedInfo} from '../kernel/pidfs'
 import type {PidfdInfo} from '../native/binding'
+import {isKernelThread} from '../proc/parse-stat'
 import {ProcFs} from '../proc/proc-fs'
 import type {LockFinding} from './lock-finding'
 import {OpenedPidfile} from './pidfile'
@@ -81,6 +82,16 @@ export class Pins {
     }
     this.known.set(key, ids)
     return ids
+  }
+
+  /**
+   * PIDFD_GET_INFO of the process `f` describes, for its facts (uid, ppid), without confirming that
+   * it still lives: pinned facts carry what their pidfd said; others are pinned by start time (of()).
+   * Never throws GONE: the confirmation is stampIds()', once the answer is known to name `f`.
+   */
+  infoOf(f: ProcessFacts): PidfdInfo | null {
+    if (f.pidfdId !== null) return f.info ?? null
+    return this.of(f)?.info ?? null
   }
 }
 
@@ -172,20 +183,24 @@ export function pickRecorded(candidates: ProcessFacts[], record: IdentityRecord,
 }
 
 /**
- * Rule 2, looked up directly (Linux 6.17: a pidfs file handle reopens a process from its id): the
- * process whose pidfs id is the one recorded, its facts read pinned, when it is visible here and
- * `written` is its pid at some level of its NSpid (its writer may have numbered it in any PID
- * namespace between ours and its own). 'gone': no process has the id. 'unsupported': the id cannot
- * be looked up here (before 6.17, forced off); null: a process has the id but cannot be the
- * answer from here (not visible, not numbered `written`, exited meanwhile): the evidence says why.
+ * What findRecorded() found: the process with the recorded id (its facts, read pinned); 'gone': no
+ * process has the id; 'unsupported': the id cannot be looked up here; 'not_visible': a live process
+ * has it, in a PID namespace not visible from here (no pid here); null: a process has the id but
+ * its facts cannot be read here (the evidence says why): look for it by the number written.
  */
-export function findRecorded(
-  procfs: ProcFs,
-  record: IdentityRecord,
-  written: number,
-  bootMs: number,
-  evidence: string[],
-): ProcessFacts | 'gone' | 'unsupported' | null {
+export type RecordedLookup = ProcessFacts | 'gone' | 'unsupported' | 'not_visible' | null
+
+/**
+ * Rule 2, looked up directly (Linux 6.17: a pidfs file handle reopens a process from its id): the
+ * process whose pidfs id is the one recorded, its facts read pinned, when it is visible here. The
+ * id is the kernel's proof and the record is bound to the content, so it is the service wherever
+ * `written` sits: at some level of its NSpid (its writer numbered it in a PID namespace between ours
+ * and its own), or, outside the initial PID namespace, at none (its writer numbered it in an
+ * ancestor of ours, which we cannot see: a host wrote its host pid, read from inside the container).
+ * In the initial PID namespace every level is seen: a number at none is not that process's, and a
+ * record cannot add a process the content does not name (null: looked for by the number).
+ */
+export function findRecorded(procfs: ProcFs, record: IdentityRecord, written: number, bootMs: number, evidence: string[]): RecordedLookup {
   const want = record.pidfdId
   const opened = openById(want)
   if (opened === 'gone' || opened === 'unsupported') return opened
@@ -202,8 +217,8 @@ export function findRecorded(
     return null
   }
   if (here === 0) {
-    evidence.push(`pidfs id ${want} is a live process in a PID namespace not visible from here`)
-    return null
+    evidence.push(`pidfs id ${want}, the id recorded, is a live process in a PID namespace not visible from here: it has no pid here`)
+    return 'not_visible'
   }
   const f = readFacts(procfs, here, bootMs)
   if (!f || f.pidfdId !== want) {
@@ -211,8 +226,11 @@ export function findRecorded(
     return 'gone'
   }
   const nspid = f.status.nspid.length > 0 ? f.status.nspid : [f.pid]
-  if (!nspid.includes(written)) {
-    evidence.push(`pidfs id ${want} is pid ${here} here (NSpid ${nspid.join(' ')}), numbered ${written} at no level: not the process the file names`)
+  const unseen = !nspid.includes(written)
+  if (unseen && inInitialPidns()) {
+    evidence.push(
+      `pidfs id ${want} is pid ${here} here (NSpid ${nspid.join(' ')}), numbered ${written} at no level (every PID namespace is visible from here): not the process the file names`,
+    )
     return null
   }
   // The process numbered `written` here, when another: what a search by the number would have found.
@@ -223,11 +241,28 @@ export function findRecorded(
   }
   const as = nspid.length > 1 ? `pid ${here} (NSpid ${nspid.join(' ')})` : `pid ${here}`
   evidence.push(`${as} is pidfs id ${want}, the id recorded: it is the service`)
-  if (nspid[nspid.length - 1] !== written)
+  if (unseen)
+    evidence.push(
+      `the file's ${written} is pid ${here}'s pid in a PID namespace not visible from here (an ancestor of this one, where the file was written: e.g. the host's number, read from inside a container); the id decides`,
+    )
+  else if (nspid[nspid.length - 1] !== written)
     evidence.push(
       `pid ${here} is numbered ${written} ${nspid[0] === written ? 'in this PID namespace' : 'in a PID namespace between this one and its own'} (NSpid ${nspid.join(' ')}), where the file was written`,
     )
   return f
+}
+
+/**
+ * After the recorded id was found on no process ('gone', looked up by the id itself): whether the
+ * process numbered `written` here is another one now (pid_reused). Only that pid is read, pinned:
+ * a process of another PID namespace whose innermost pid is that number is not what the file named
+ * (every container has its pid 2), and neither a thread nor a kernel thread is a pidfile's process.
+ */
+export function reusedHere(procfs: ProcFs, record: IdentityRecord, written: number, bootMs: number, evidence: string[]): boolean {
+  const f = procfs.exists(written) ? readFacts(procfs, written, bootMs) : null
+  if (!f || f.pidfdId === null || f.pidfdId === record.pidfdId || isKernelThread(f.stat) || f.status.tgid !== f.status.pid) return false
+  evidence.push(`pid ${written} is now pidfs id ${f.pidfdId}; the file recorded ${record.pidfdId}: not the process it was written for`)
+  return true
 }
 
 /** Rule 4: the ids of the processes the answer names (result.pid and result.holder), from Pins. */

@@ -6,7 +6,7 @@
 import path = require('node:path')
 
 import {ProcFs} from '../proc/proc-fs'
-import {Pins, decidePreviousBoot, findRecorded, judgeRecord, pickRecorded, stampIds} from './by-id'
+import {Pins, decidePreviousBoot, findRecorded, judgeRecord, pickRecorded, reusedHere, stampIds} from './by-id'
 import {hasPtraceCap} from './denial'
 import {ResolvedIdentity, checkIdentity} from './identity-options'
 import {LockFinding, findLockHolder} from './lock-holder'
@@ -55,11 +55,13 @@ export function decide(located: Located, opened: OpenedPidfile, opts: DecideOpti
     result.nspid = main.status.nspid
     const out = readOutputs(procfs, main.pid)
     result.pidns = out.pidns
-    result.process = describeProcess(procfs, main, out.cmdline, pins.of(main)?.info)
+    result.process = describeProcess(procfs, main, out.cmdline, pins.infoOf(main))
     result.container = out.container
   }
-  stampIds(located, pins)
+  // The safety rules first: a refused answer names no process, so nothing is pinned for it (a
+  // process exiting while being inspected must not turn a refusal into GONE).
   applySafety(result, opened, {...opts, procfs}, main)
+  stampIds(located, pins)
 }
 
 /**
@@ -80,7 +82,10 @@ function noteDenied(result: LocateResult, finding: LockFinding): void {
  * the number written, in any PID namespace, and the one so numbered here (after a SIGKILLed
  * supervisor, or when the holder cannot be seen or named). No match: a visible holder keeps
  * today's locked answer (content_mismatch); an unnamed one keeps today's answer too; without a
- * lock the file is stale (pid_reused when the number lives on in another process).
+ * lock the file is stale (pid_reused when the number lives on in another process). The process
+ * with the id alive in a PID namespace not visible from here: never stale; the lock's answer, or
+ * unknown (holder_not_visible). No process with the id at all (looked up by the id): only the pid
+ * numbered as written here is looked at, for pid_reused.
  */
 function decideRecorded(
   located: Located,
@@ -107,7 +112,7 @@ function decideRecorded(
     let match = byId
     if (byId && r.mismatch) {
       result.evidence.push(
-        `the lock holder ${r.holder.pid} has no descendant numbered ${written} in its own PID namespace; the service (pid ${byId.pid}, NSpid ${byId.status.nspid.join(' ')}) is numbered so in another`,
+        `the lock holder ${r.holder.pid} has no descendant numbered ${written} in its own PID namespace; the service (pid ${byId.pid}, NSpid ${byId.status.nspid.join(' ')}) is numbered so in another${byId.status.nspid.includes(written) ? '' : ', not visible from here'}`,
       )
     } else {
       result.evidence.push(...said)
@@ -125,9 +130,16 @@ function decideRecorded(
     return main
   }
   if (finding.lock === 'none') result.reasons.push('unlocked_pidfile')
+  if (direct === 'not_visible') return notVisibleRecorded(located, finding, written, want, opts, procfs)
   let match = byId
   let live = 0
-  if (!match) {
+  if (direct === 'gone') {
+    // Conclusive: no process has the id, so none is scanned for it; only whether the number lives on:
+    // here, or (when it is free here) as the own pid of a process in another PID namespace, where
+    // the file may have been written.
+    if (reusedHere(procfs, record, written, bootMs, result.evidence)) live = 1
+    else ({live} = pickRecorded(processesNumbered(procfs, written, bootMs, undefined, result.evidence, true).facts, record, pins, result.evidence))
+  } else if (!match) {
     const {facts} = processesNumbered(procfs, written, bootMs, undefined, result.evidence, true)
     ;({match, live} = pickRecorded(facts, record, pins, result.evidence))
   }
@@ -154,6 +166,29 @@ function decideRecorded(
     live > 0
       ? `no process is pidfs id ${want}: the process the file was written for is gone, and its pid ${written} now belongs to another process`
       : `no process is pidfs id ${want}: the process the file was written for is gone`,
+  )
+  return null
+}
+
+/**
+ * The process with the recorded id lives in a PID namespace not visible from here (it has no pid
+ * here): it is the service, but cannot be named. Never stale: the lock's answer where one is held,
+ * otherwise unknown (holder_not_visible).
+ */
+function notVisibleRecorded(located: Located, finding: LockFinding, written: number, want: number, opts: DecideOptions, procfs: ProcFs): ProcessFacts | null {
+  const {result} = located
+  if (finding.lock !== 'none') {
+    result.evidence.push(
+      `the lock is held by a process that could not be named; the service, pidfs id ${want}, is alive in a PID namespace not visible from here`,
+    )
+    noteDenied(result, finding)
+    return decideLocked(located, finding, written, opts, procfs)
+  }
+  result.state = 'unknown'
+  result.visible = false
+  result.reasons.push('holder_not_visible')
+  result.evidence.push(
+    `the service (pidfs id ${want}) is running in a PID namespace this process cannot see, so it has no pid here; run on the host, share its PID namespace, or use --container`,
   )
   return null
 }

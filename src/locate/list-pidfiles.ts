@@ -8,11 +8,10 @@
 import fs = require('node:fs')
 import path = require('node:path')
 
-import {NslocateError} from '../errors'
 import {ProcFs, proc} from '../proc/proc-fs'
 import {IdentityOptions} from './identity-options'
 import {locate} from './locate'
-import type {LocateOptions, LocateResult} from './types'
+import type {LocateResult} from './types'
 import {isValidName} from './name'
 import {ChaseCache, lstatIn, readdirIn} from './path-safety'
 import {SearchEntry, SearchOptions, pidfileSearchEntries, resolveIn, searchEntries, withAbsolutePaths} from './search-path'
@@ -136,28 +135,12 @@ export function* eachListed(listing: PidfileListing, opts: ListLocateOptions = {
   const procfs = (opts.procfs ?? proc).forPass()
   const chaseCache = new ChaseCache()
   try {
-    for (const f of listing.files) yield locateOne({...opts, name: f.name, pidfile: f.path, skipNameCheck: !f.validName, procfs, chaseCache})
+    // locate() looks again by itself when a process exits while being inspected (GONE): one
+    // service stopping meanwhile does not fail the whole listing, nor leave it half printed.
+    for (const f of listing.files) yield locate({...opts, name: f.name, pidfile: f.path, skipNameCheck: !f.validName, procfs, chaseCache})
   } finally {
     chaseCache.release()
     procfs.release()
-  }
-}
-
-/** How often one file is looked at again when its lock holder exits while being inspected. */
-const GONE_RETRIES = 3
-
-/**
- * locate(), looked at again (as `find` says to: "run again") when the lock holder exited while
- * being inspected (GONE): over thousands of files, one service stopping meanwhile must not fail the
- * whole listing, nor leave it half printed.
- */
-function locateOne(opts: LocateOptions): LocateResult {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return locate(opts)
-    } catch (error) {
-      if (!(error instanceof NslocateError && error.code === 'GONE') || attempt >= GONE_RETRIES) throw error
-    }
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import fs = require('node:fs')
 
-import {isErrno} from '../errors'
+import {NslocateError, isErrno} from '../errors'
 import {proc} from '../proc/proc-fs'
 import {confine} from './confine'
 import {decide} from './decide'
@@ -45,8 +45,30 @@ export function stoppedResult(name: string, reasons: Reason[] = [], evidence: st
   }
 }
 
-/** locate(), with the facts of the processes it identified (signal() pins them by start time). */
+/** How often locate() looks again when a process it names exits while being inspected (GONE). */
+export const GONE_ATTEMPTS = 3
+
+/**
+ * locate(), with the facts of the processes it identified (signal() pins them by start time). A
+ * process that exits while being inspected (the lock holder before its facts were read, or one
+ * whose pidfs id no longer answers when pinned: NslocateError GONE, "run again") makes the whole
+ * look start again, up to GONE_ATTEMPTS times in all: one service stopping meanwhile must not fail
+ * find, list, serve or wait. GONE is thrown after the last attempt, or at once with `lookOnce`
+ * (signal: a process that took the pid meanwhile is not signalled for it; the caller runs again).
+ */
 export function locateDetailed(nameOrOptions: string | LocateOptions, options?: Partial<LocateOptions>): Located {
+  const attempts = (typeof nameOrOptions === 'object' && nameOrOptions.lookOnce) || options?.lookOnce ? 1 : GONE_ATTEMPTS
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return locateOnce(nameOrOptions, options)
+    } catch (error) {
+      if (!(error instanceof NslocateError && error.code === 'GONE') || attempt >= attempts) throw error
+    }
+  }
+}
+
+/** One look of locateDetailed(). */
+function locateOnce(nameOrOptions: string | LocateOptions, options?: Partial<LocateOptions>): Located {
   // Relative pidfile/dir: against the caller's working directory, before anything else; empty: USAGE.
   const opts: LocateOptions = withAbsolutePaths(mergeNameArgs('locate', nameOrOptions, options))
   if (!opts.skipNameCheck) validateName(opts.name)

@@ -152,6 +152,11 @@ export interface LocateOptions extends SearchOptions, IdentityOptions {
   preEvidence?: string[]
   /** set by list: the walks of the pidfiles' directories, shared by the files of one pass */
   chaseCache?: ChaseCache
+  /**
+   * set by signal: a process that exits while being inspected is GONE at once (nothing is
+   * signalled), not looked for again (locateDetailed); the caller runs it again if it wants to
+   */
+  lookOnce?: boolean
 }
 
 /** The identified processes' facts as read during locate (start times pin identity for signal). */

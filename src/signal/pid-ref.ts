@@ -21,7 +21,7 @@
 import fs = require('node:fs')
 
 import {NslocateError, isErrno} from '../errors'
-import {forcedOff, formatPidRef, idOfPid, openById, parsePidRef, pidfsAvailable, pinnedInfo} from '../kernel/pidfs'
+import {forcedOff, formatPidRef, idOfPid, inInitialPidns, openById, parsePidRef, pidfsAvailable, pinnedInfo} from '../kernel/pidfs'
 import {LocateResult, stoppedResult} from '../locate/locate'
 import {describeProcess, readFacts, readPidns} from '../locate/process-info'
 import type {ProcFs} from '../proc/proc-fs'
@@ -162,7 +162,7 @@ function byOrder(ref: PidRef, procfs: ProcFs, exited: boolean): {failure: RefFai
   if (now === null) return gone(ref, `the process ${shown} has exited`)
   return {
     failure: 'wrong_id',
-    detail: `pid ${ref.pid} has pidfs id ${now}, not ${ref.id}, and this kernel cannot reopen a process by its pidfs id (Linux 6.17${forcedOff('pidfs-handle') ? ', turned off by NSLOCATE_FORCE_FALLBACK=pidfs-handle' : ''}), so it cannot tell whether ${ref.id} has exited or still runs elsewhere (a pid of another PID namespace, or a mistyped id)`,
+    detail: `pid ${ref.pid} has pidfs id ${now}, not ${ref.id}, and ${whyNoLookup()}, so nslocate cannot tell whether ${ref.id} has exited or still runs elsewhere (a pid of another PID namespace, or a mistyped id)`,
   }
 }
 
@@ -210,4 +210,11 @@ export function refNotPinned(name: string, failure: RefFailure, evidence: string
 /** The first evidence line of an answer about a PidRef. */
 export function refEvidence(ref: PidRef): string {
   return `${formatPidRef(ref.pid, ref.id)} given (option pid): no pidfile read; the process at pid ${ref.pid} must have pidfs id ${ref.id}`
+}
+
+/** Why the process with an id could not be looked up by the id alone (openById said 'unsupported'). */
+function whyNoLookup(): string {
+  if (forcedOff('pidfs-handle')) return 'looking a process up by its pidfs id is turned off (NSLOCATE_FORCE_FALLBACK=pidfs-handle)'
+  if (!inInitialPidns()) return 'from inside a PID namespace a process looked up by its pidfs id may be gone or just not visible here'
+  return 'this kernel cannot reopen a process by its pidfs id (Linux 6.17)'
 }

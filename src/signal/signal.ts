@@ -15,7 +15,7 @@ import {explain, gate, recordExit} from './landing'
 import {DEFAULT_WAIT_MS, MAX_DURATION_MS, Sig, parseDuration, parseRetry, parseSignal, Step} from './parse'
 import {parsePidRefOption, pinRef, refEvidence, refNotPinned, refTarget} from './pid-ref'
 import {checkPidRefOptions} from './pid-ref-options'
-import {Pinned, pin} from './pin'
+import {Pinned, pin, unpin} from './pin'
 import {notSignallable, pinRefusal} from './refusal'
 import {reverifyLock} from './reverify'
 import {Members, isExited} from './scope'
@@ -42,7 +42,9 @@ export async function signal(name: string, sigInput: string | number, options: S
   const steps = planSteps(sig, options)
   const procfs = options.procfs ?? proc
   if (options.pid !== undefined) return signalRef(name, sig, scope, steps, options, procfs)
-  const located = await locateNotStarting(name, options)
+  // One look: a process exiting while it is identified is GONE, nothing signalled (never a
+  // process that took its pid meanwhile, found by a second look); the caller runs again.
+  const located = await locateNotStarting(name, {...options, lookOnce: true})
   const target = located.result
   const out = blankResult(name, sig, scope, Boolean(options.dryRun), target)
   const refuse = notSignallable(located)
@@ -63,7 +65,13 @@ async function signalRef(name: string, sig: Sig, scope: Scope, steps: Step[], op
     return {...out, ...pinRefusal(name, ref.pid, r.failure, r.detail, ref.id)}
   }
   evidence.push(`pid ${ref.pid} has pidfs id ${ref.id} (fstat of a pidfd opened on it): pinned`)
-  const out = blankResult(name, sig, scope, Boolean(options.dryRun), refTarget(name, r.pinned, procfs, evidence))
+  let out: SignalResult
+  try {
+    out = blankResult(name, sig, scope, Boolean(options.dryRun), refTarget(name, r.pinned, procfs, evidence))
+  } catch (error) {
+    unpin(r.pinned) // signalPinned() releases it from here on
+    throw error
+  }
   return signalPinned(out, r.pinned, steps, options, procfs, () => null)
 }
 

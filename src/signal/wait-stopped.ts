@@ -11,7 +11,7 @@ import {OpenedPidfile, openPidfile} from '../locate/pidfile'
 import {probePosixLock} from '../native/binding'
 import type {ProcFs} from '../proc/proc-fs'
 import {ExitStatus, exitStatusOf} from './exit-status'
-import {pin, unpin, waitExit} from './pin'
+import {Pinned, pin, unpin, waitExit} from './pin'
 import {isExited} from './scope'
 import type {WaitCondition, WaitOptions, WaitedFor} from './types'
 
@@ -48,14 +48,20 @@ export async function waitStopped(w: Waiting, located: Located): Promise<LocateR
     {facts: located.main, id: t.pidfdId, role: 'main' as const},
     {facts: located.holder, id: t.holderPidfdId, role: 'holder' as const},
   ].filter((f, i, a) => f.facts !== null && a.findIndex((g) => g.facts?.pid === f.facts!.pid) === i)
-  const pinned = wanted.map((f) => ({role: f.role, r: pin(f.facts!.pid, f.facts!.stat.starttime, w.procfs, f.id)}))
-  const pins = pinned.flatMap(({r}) => ('pinned' in r ? [r.pinned] : []))
-  for (const {role, r} of pinned) {
-    if ('pinned' in r && !w.pinned.some((x) => x.pid === r.pinned.pid && x.pidfdId === r.pinned.id))
-      w.pinned.push({pid: r.pinned.pid, pidfdId: r.pinned.id, role})
-  }
+  const pinned: Array<{role: 'main' | 'holder'; r: ReturnType<typeof pin>}> = []
+  const pins: Pinned[] = []
   let allExited: boolean
   try {
+    // Pinned inside the try: if a later pin throws, the earlier ones are released all the same.
+    for (const f of wanted) {
+      const r = pin(f.facts!.pid, f.facts!.stat.starttime, w.procfs, f.id)
+      pinned.push({role: f.role, r})
+      if ('pinned' in r) pins.push(r.pinned)
+    }
+    for (const {role, r} of pinned) {
+      if ('pinned' in r && !w.pinned.some((x) => x.pid === r.pinned.pid && x.pidfdId === r.pinned.id))
+        w.pinned.push({pid: r.pinned.pid, pidfdId: r.pinned.id, role})
+    }
     // Wait on every pinned process: the service is stopped when the last of them exits.
     if (pins.length > 0) await Promise.all(pins.map((p) => waitExit(p, left(w))))
     allExited = pins.length === pinned.length && pins.every(isExited)

@@ -199,7 +199,7 @@ describe('--pid PID:ID, ID not the process at PID', () => {
     const b = await spawnVictim()
     const [idA, idB] = [idOf(a.pid), idOf(b.pid)]
     const ref = `${b.pid}:${idA}`
-    const detail = `pid ${b.pid} has pidfs id ${idB}, not ${idA}, and this kernel cannot reopen a process by its pidfs id (Linux 6.17, turned off by NSLOCATE_FORCE_FALLBACK=pidfs-handle), so it cannot tell whether ${idA} has exited or still runs elsewhere (a pid of another PID namespace, or a mistyped id)`
+    const detail = `pid ${b.pid} has pidfs id ${idB}, not ${idA}, and looking a process up by its pidfs id is turned off (NSLOCATE_FORCE_FALLBACK=pidfs-handle), so nslocate cannot tell whether ${idA} has exited or still runs elsewhere (a pid of another PID namespace, or a mistyped id)`
     const s = await cliJson(['signal', 'x', 'KILL', '--pid', ref], {env})
     expect([s.status, s.json.exit_code, s.json.delivered, s.json.skipped]).toEqual([4, 4, [], [{pid: b.pid, pidfd_id: idA, reason: 'wrong_id'}]])
     expect(s.json.message).toBe(`x: ${detail}; nothing was signalled`)
