@@ -87,7 +87,10 @@ export function liveProc(procfs: Pick<ProcFs, 'root'>): boolean {
   if (procfs.root !== '/proc') return false
   if (live === undefined) {
     try {
-      live = fs.readlinkSync('/proc/self') === String(process.pid)
+      // /proc/self is us, and numbers us with one level only: our own PID namespace's /proc (an
+      // ancestor's /proc could name us by the same number by chance, but would show more levels)
+      const nspid = /^NSpid:\s*(.*)$/m.exec(fs.readFileSync('/proc/self/status', 'latin1'))?.[1].trim().split(/\s+/)
+      live = fs.readlinkSync('/proc/self') === String(process.pid) && (nspid === undefined || (nspid.length === 1 && nspid[0] === String(process.pid)))
     } catch {
       live = false
     }
@@ -97,17 +100,37 @@ export function liveProc(procfs: Pick<ProcFs, 'root'>): boolean {
 
 /** The inode of the initial PID namespace (include/linux/proc_ns.h PROC_PID_INIT_INO). */
 const PROC_PID_INIT_INO = 0xeffffffc
-let initialNs: boolean | undefined
-/** Whether this process runs in the initial PID namespace, where every process (and every level of its NSpid) is visible. */
-export function inInitialPidns(): boolean {
+let initialNs: boolean | null | undefined
+/**
+ * Whether this process runs in the initial PID namespace, where every process (and every level of
+ * its NSpid) is visible: true, false, or null when that cannot be read (callers take the cautious side).
+ */
+export function inInitialPidns(): boolean | null {
   if (initialNs === undefined) {
     try {
       initialNs = fs.statSync('/proc/self/ns/pid').ino === PROC_PID_INIT_INO
     } catch {
-      initialNs = false
+      initialNs = null
     }
   }
   return initialNs
+}
+
+/**
+ * The pid, in this process's PID namespace, of the process behind a pidfd: from PIDFD_GET_INFO, or
+ * from /proc/self/fdinfo (its `Pid:` line) where the ioctl is missing or declines (a process whose
+ * parent is outside our namespace, on some kernels). 0: not visible here; -1: it has exited; null:
+ * cannot be read. Throws ESRCH once the process has exited (PIDFD_GET_INFO).
+ */
+export function pidOfPidfd(pidfd: number): number | null {
+  const info = pinnedInfo(pidfd)
+  if (info?.pid !== null && info?.pid !== undefined) return info.pid
+  try {
+    const m = /^Pid:\s*(-?[0-9]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${pidfd}`, 'latin1'))
+    return m ? Number(m[1]) : null
+  } catch {
+    return null
+  }
 }
 
 let boot: string | null | undefined
@@ -198,12 +221,14 @@ export function openById(id: number): {fd: number} | 'gone' | 'unsupported' {
   if (!pidfsAvailable() || forcedOff('pidfs-handle')) return 'unsupported'
   try {
     const fd = pidfdOpenById(id)
-    if (fd === null) return inInitialPidns() ? 'gone' : 'unsupported'
-    if (pidfsId(fd) !== id) {
-      fs.closeSync(fd)
-      return 'unsupported' // a kernel that encodes its handles otherwise (32-bit): not this id
+    if (fd === null) return inInitialPidns() === true ? 'gone' : 'unsupported'
+    let same = false
+    try {
+      same = pidfsId(fd) === id
+    } finally {
+      if (!same) fs.closeSync(fd) // a kernel that encodes its handles otherwise (32-bit): not this id
     }
-    return {fd}
+    return same ? {fd} : 'unsupported'
   } catch {
     return 'unsupported' // (EMFILE, ENOMEM...): the callers look by pid instead
   }

@@ -15,8 +15,8 @@
 import fs = require('node:fs')
 
 import {NslocateError} from '../errors'
-import {forcedOff, formatPidRef, inInitialPidns, liveProc, openById, pidfsAvailable, pinPid, pinnedInfo} from '../kernel/pidfs'
-import type {PidfdInfo} from '../native/binding'
+import {forcedOff, formatPidRef, inInitialPidns, liveProc, openById, pidOfPidfd, pidfsAvailable, pinPid} from '../kernel/pidfs'
+import {type PidfdInfo, pidfdExited} from '../native/binding'
 import {isKernelThread} from '../proc/parse-stat'
 import {ProcFs} from '../proc/proc-fs'
 import type {LockFinding} from './lock-finding'
@@ -204,14 +204,22 @@ export function findRecorded(procfs: ProcFs, record: IdentityRecord, written: nu
   const want = record.pidfdId
   const opened = openById(want)
   if (opened === 'gone' || opened === 'unsupported') return opened
-  let here: number | null
   try {
-    here = pinnedInfo(opened.fd)?.pid ?? null
-  } catch {
-    return 'gone' // reaped between the open and the ioctl (ESRCH)
+    return lookedUp(procfs, opened.fd, want, written, bootMs, evidence)
   } finally {
     fs.closeSync(opened.fd)
   }
+}
+
+/** findRecorded() once the process with the id is held by `fd` (kept open until its facts are read). */
+function lookedUp(procfs: ProcFs, fd: number, want: number, written: number, bootMs: number, evidence: string[]): RecordedLookup {
+  let here: number | null
+  try {
+    here = pidOfPidfd(fd)
+  } catch {
+    return 'gone' // reaped between the open and the ioctl (ESRCH)
+  }
+  if (here === -1) return 'gone'
   if (here === null) {
     evidence.push(`pidfs id ${want} is a live process, but its pid here cannot be read (PIDFD_GET_INFO): looking for it by the number written`)
     return null
@@ -222,12 +230,16 @@ export function findRecorded(procfs: ProcFs, record: IdentityRecord, written: nu
   }
   const f = readFacts(procfs, here, bootMs)
   if (!f || f.pidfdId !== want) {
+    if (!pidfdExited(fd)) {
+      evidence.push(`pidfs id ${want} is pid ${here} here, alive, but its facts cannot be read (/proc): looking for it by the number written`)
+      return null
+    }
     evidence.push(`pidfs id ${want} was pid ${here} here, which exited (or was reused) while being inspected`)
     return 'gone'
   }
   const nspid = f.status.nspid.length > 0 ? f.status.nspid : [f.pid]
   const unseen = !nspid.includes(written)
-  if (unseen && inInitialPidns()) {
+  if (unseen && inInitialPidns() !== false) {
     evidence.push(
       `pidfs id ${want} is pid ${here} here (NSpid ${nspid.join(' ')}), numbered ${written} at no level (every PID namespace is visible from here): not the process the file names`,
     )

@@ -47,7 +47,14 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
   const interval = options.intervalMs ?? 25
   for (;;) {
     const located = locateOnce(w)
-    if (located === 'again') continue
+    if (located === 'again') {
+      // The service kept exiting while being inspected (locate() already looked three times): keep
+      // waiting, at the pace and within the timeout of any other look.
+      if (left(w) <= 0)
+        return answer(w, false, 'not_reached', `${name}: its process kept exiting while being inspected until the timeout`, stoppedResult(name, [], []))
+      await sleep(Math.min(interval, left(w)))
+      continue
+    }
     if ('reached' in located) return located
     const done = verdict(w, located.result)
     if (done) return done

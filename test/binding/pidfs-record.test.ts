@@ -134,6 +134,20 @@ describe('pidfs ids', () => {
     expect(JSON.parse(out)).toEqual([true, 'unsupported'])
   })
 
+  test('pidOfPidfd: the pid here from PIDFD_GET_INFO, or from /proc/self/fdinfo when the ioctl is turned off; liveProc on our own /proc', () => {
+    const script = `const k=require(${JSON.stringify(path.resolve('dist/src/kernel/pidfs.js'))});const b=require(${JSON.stringify(path.resolve('dist/src/native/binding.js'))});const {proc}=require(${JSON.stringify(path.resolve('dist/src/proc/proc-fs.js'))});const fd=b.pidfdOpen(process.pid);console.log(JSON.stringify([k.pidOfPidfd(fd)===process.pid,process.pid,k.liveProc(proc),k.inInitialPidns()]))`
+    for (const env of [{}, {NSLOCATE_FORCE_FALLBACK: 'pidfd-info'}]) {
+      const out = execFileSync(process.execPath, ['-e', script], {encoding: 'utf8', env: {...process.env, ...env}})
+      expect(JSON.parse(out)).toEqual([true, expect.any(Number), true, true])
+    }
+    // In a fresh PID namespace with its own /proc: the pid there, our /proc, not the initial namespace.
+    const inner = execFileSync('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, '-e', script], {encoding: 'utf8'})
+    expect(JSON.parse(inner)).toEqual([true, 1, true, false])
+    // Without --mount-proc, /proc is the host's: not live for the new namespace's pids.
+    const foreign = execFileSync('unshare', ['--pid', '--fork', '--kill-child', process.execPath, '-e', script], {encoding: 'utf8'})
+    expect(JSON.parse(foreign).slice(1, 3)).toEqual([1, false])
+  })
+
   test('PID:ID parses strictly', () => {
     expect(parsePidRef('12:34')).toEqual({pid: 12, id: 34})
     expect(parsePidRef('12')).toEqual({pid: 12, id: null})
