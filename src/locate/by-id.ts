@@ -15,7 +15,7 @@
 import fs = require('node:fs')
 
 import {NslocateError} from '../errors'
-import {forcedOff, formatPidRef, inInitialPidns, liveProc, openById, pidOfPidfd, pidfsAvailable, pinPid} from '../kernel/pidfs'
+import {forcedOff, formatPidRef, idOfPid, inInitialPidns, liveProc, openById, pidOfPidfd, pidfsAvailable, pinPid} from '../kernel/pidfs'
 import {type PidfdInfo, pidfdExited} from '../native/binding'
 import {isKernelThread} from '../proc/parse-stat'
 import {ProcFs} from '../proc/proc-fs'
@@ -59,26 +59,22 @@ export class Pins {
     const key = f.pidfdId !== null ? `${f.pid}#${f.pidfdId}` : `${f.pid}@${f.stat.starttime}`
     if (this.known.has(key)) return this.known.get(key)!
     let ids: PinnedIds | null = null
-    let now: number | null = null
-    if (liveProc(this.procfs)) {
-      const p = pinPid(f.pid, f.stat.starttime, this.procfs)
-      if (p) {
-        try {
-          ids = {id: p.id, info: p.info}
-          now = p.id
-        } finally {
-          fs.closeSync(p.fd)
-        }
-      }
-    }
     if (f.pidfdId !== null) {
+      // Pinned facts: their id and info are the pinned process's; confirming needs only its id now.
+      const now = idOfPid(f.pid, null, this.procfs)
       if (now !== f.pidfdId) {
         throw new NslocateError(
           'GONE',
           `pid ${f.pid} (pidfs id ${f.pidfdId}) exited while being inspected${now !== null ? `, and its pid is now pidfs id ${now}` : ''}; run again`,
         )
       }
-      ids = {id: f.pidfdId, info: ids?.info ?? f.info ?? null}
+      ids = {id: f.pidfdId, info: f.info ?? null}
+    } else if (liveProc(this.procfs)) {
+      const p = pinPid(f.pid, f.stat.starttime, this.procfs)
+      if (p) {
+        ids = {id: p.id, info: p.info}
+        fs.closeSync(p.fd)
+      }
     }
     this.known.set(key, ids)
     return ids

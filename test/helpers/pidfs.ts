@@ -229,37 +229,4 @@ export async function victimInChildNs(opts: VictimOptions) {
  * at the start of a tick of CLOCK_BOOTTIME (the clock start times count in USER_HZ ticks).
  * Returns (pid, tick, id_a, attempt), or None after `attempts` tries.
  */
-export const PY_SAME_TICK = String.raw`
-import os, time
-
-TICK = 10_000_000  # ns: USER_HZ 100, start times are CLOCK_BOOTTIME in these ticks
-
-
-def start_time(pid):
-    return int(open(f'/proc/{pid}/stat').read().rsplit(') ', 1)[1].split()[19])
-
-
-def pidfs_id(pid):
-    fd = os.pidfd_open(pid)
-    try:
-        return os.fstat(fd).st_ino
-    finally:
-        os.close(fd)
-
-
-def same_tick_reuse(start, stop, attempts, noted=lambda a, tick, id_a: None, at_tick_start=False):
-    for attempt in range(1, attempts + 1):
-        while at_tick_start and time.clock_gettime_ns(time.CLOCK_BOOTTIME) % TICK > TICK // 10:
-            pass
-        a = start('A')
-        tick, id_a = start_time(a), pidfs_id(a)
-        noted(a, tick, id_a)
-        stop(a)
-        with open('/proc/sys/kernel/ns_last_pid', 'w') as f:
-            f.write(str(a - 1))
-        b = start('B')
-        if b == a and start_time(b) == tick:
-            return a, tick, id_a, attempt
-        stop(b)
-    return None
-`
+export const PY_SAME_TICK = fs.readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'pidfs', 'sametick.py'), 'utf8')

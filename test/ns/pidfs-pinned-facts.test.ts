@@ -23,6 +23,7 @@ import {pidfdOpen, xattrSet} from '../../src/native/binding'
 import {ROOT, cliJson, until} from '../helpers/cli'
 import {statOf, statusOf} from '../helpers/proc'
 import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
+import {PY_SAME_TICK} from '../helpers/pidfs'
 import {exitOf} from '../safety/run-helpers'
 
 jest.setTimeout(180_000)
@@ -68,21 +69,14 @@ function descendants(pid: number): number[] {
  * N. Each child names itself "victim", logs "PID SIGNO" for every TERM/HUP/USR1 it gets in LOG, and
  * tells the forker once its handlers are in place. "alive PID": 1 or 0; "kill PID": kills, reaps.
  */
-const FORKER = String.raw`
+const FORKER =
+  PY_SAME_TICK +
+  String.raw`
 import os, signal, sys
 req, resp, log = sys.argv[1:4]
 rq = open(req, 'r')
 rs = open(resp, 'w')
 
-def tick(pid):
-    return int(open(f'/proc/{pid}/stat').read().rsplit(') ', 1)[1].split()[19])
-
-def ident(pid):
-    fd = os.pidfd_open(pid)
-    try:
-        return os.fstat(fd).st_ino
-    finally:
-        os.close(fd)
 
 def note(signo, frame):
     with open(log, 'a') as f:
@@ -113,14 +107,14 @@ for line in rq:
     cmd = line.split()
     if cmd[0] == 'fork':
         m = start()
-        say(f'{m} {tick(m)} {ident(m)}')
+        say(f'{m} {start_time(m)} {pidfs_id(m)}')
     elif cmd[0] == 'swap':
         os.kill(m, signal.SIGKILL)
         os.waitpid(m, 0)
         with open('/proc/sys/kernel/ns_last_pid', 'w') as f:
             f.write(str(m - 1))
         n = start()
-        say(f'{n} {tick(n)} {ident(n)}')
+        say(f'{n} {start_time(n)} {pidfs_id(n)}')
     elif cmd[0] == 'alive':
         pid = int(cmd[1])
         st = open(f'/proc/{pid}/stat').read().rsplit(') ', 1)[1].split()[0] if os.path.exists(f'/proc/{pid}') else 'gone'

@@ -52,13 +52,17 @@ describe('a service started by nslocate run (lock holder: run; pid: siglog)', ()
     const s = await runService(['--exit-on', 'TERM'])
     const [id, holderId] = await pidfsIds([s.pid, s.sup.pid!])
     const waiting = cliJson(['wait', 'svc', '--dir', s.dir, '--timeout', '60s'])
-    await until(() => {
+    const holdsPidfds = () => {
       // waiting once it holds pidfds (wait-stopped.ts pins both)
       const cli = fs
         .readdirSync('/proc')
         .find((p) => /^\d+$/.test(p) && readPpid(Number(p)) === process.pid && contentOf(`/proc/${p}/cmdline`).includes('\0wait\0'))
       return cli !== undefined && fs.readdirSync(`/proc/${cli}/fd`).filter((fd) => fs.readlinkSync(`/proc/${cli}/fd/${fd}`).includes('pidfd')).length >= 2
-    }, 'wait to pin the service')
+    }
+    // Twice, 100 ms apart: locate() also opens pidfds, each for a moment, before wait pins for good.
+    await until(holdsPidfds, 'wait to pin the service')
+    await sleep(100)
+    await until(holdsPidfds, 'wait to pin the service (still)')
     process.kill(s.pid, 'SIGTERM')
     const r = await waiting
     expect([r.status, r.json.reached, r.json.pinned]).toEqual([
