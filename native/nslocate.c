@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -1054,6 +1055,17 @@ static napi_value XattrRemove(napi_env env, napi_callback_info info) {
   return u;
 }
 
+/* setChildSubreaper() -> undefined: prctl(PR_SET_CHILD_SUBREAPER, 1). `run` becomes the parent of
+ * every process its COMMAND leaves orphaned (a double fork, `setsid sh -c 'x &'`), so it can reap
+ * a daemon that outlived COMMAND and exit with the daemon's own status (src/acquire/follow-cgroup.ts). */
+static napi_value SetChildSubreaper(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) return throw_errno(env, errno, "prctl(PR_SET_CHILD_SUBREAPER)");
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
 /* pidfdOpenById(id) -> a pidfd (O_CLOEXEC) on the live process whose pidfs id is `id`, or null when
  * no process visible here has that id (ESTALE: it has exited and been reaped, never existed, or has
  * no pid in the caller's PID namespace: only in the initial one does null mean it has exited).
@@ -1125,6 +1137,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"xattrGet", NULL, XattrGet, NULL, NULL, NULL, napi_enumerable, NULL},
       {"xattrSet", NULL, XattrSet, NULL, NULL, NULL, napi_enumerable, NULL},
       {"xattrRemove", NULL, XattrRemove, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setChildSubreaper", NULL, SetChildSubreaper, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;

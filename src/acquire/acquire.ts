@@ -26,7 +26,9 @@ import {NslocateError} from '../errors'
 import {flock, probePosixLock, setPosixLock} from '../native/binding'
 import {mergeNameArgs, validateName} from '../locate/name'
 import {registerHeld} from '../locate/pidfile'
+import {CGROUP_MODES, CgroupMode} from '../cgroup/service'
 import {PidfileHandle, makeHandle} from './handle'
+import {attachCgroup, enterCgroup, leaveCgroup, ownCgroupDir} from './service-cgroup'
 import {conflict, lockExclusive} from './lock'
 import {CREATE_MODE, FINAL_MODE, openPidfileIn, refuseNotPidfile, reopenReadOnly} from './open-pidfile'
 import {pidfilePathFor} from './paths'
@@ -48,6 +50,13 @@ export interface AcquireOptions {
   /** the pid to write (its identity is recorded: handle.recorded); default process.pid. null: write nothing yet (call handle.write later) */
   pid?: number | null
   env?: NodeJS.ProcessEnv
+  /**
+   * give the service a cgroup of its own (issue 22; docs/library.md): 'auto' makes one when it can
+   * and says why not in handle.cgroupNote, 'required' fails (UNSUPPORTED) when it cannot, 'none'
+   * (the default) makes none. The pid written (`pid`, or the caller) is moved into it; release()
+   * moves the caller back and removes it.
+   */
+  cgroup?: CgroupMode
 }
 
 /** How long acquire() contends with other starters for the lock when lockTimeoutMs is not given. */
@@ -83,13 +92,30 @@ export async function acquire(nameOrOptions: string | AcquireOptions, options?: 
       details: {pidfile: file},
     })
   const pid = opts.pid === undefined ? process.pid : opts.pid
-  if (pid !== null) {
-    try {
-      handle.write(pid)
-    } catch (error) {
-      handle.release()
-      throw error
+  const mode = opts.cgroup ?? 'none'
+  try {
+    if (mode !== 'none') {
+      if (!(CGROUP_MODES as readonly string[]).includes(mode))
+        throw new NslocateError('USAGE', (n) => `invalid ${n('cgroup', String(mode))}: use one of ${CGROUP_MODES.join(', ')}`)
+      attachCgroup(handle, opts.name, mode)
+      if (handle.cgroup) {
+        // released with the pidfile: the caller moves back out first when it moved itself in
+        const from = pid === process.pid ? ownCgroupDir() : null
+        const release = handle.release.bind(handle)
+        const held = handle
+        held.release = () => {
+          leaveCgroup(held, from)
+          release()
+        }
+      }
     }
+    if (pid !== null) {
+      handle.write(pid)
+      if (mode !== 'none') enterCgroup(handle, opts.name, pid, mode)
+    }
+  } catch (error) {
+    handle.release()
+    throw error
   }
   return handle
 }

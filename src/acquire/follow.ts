@@ -185,7 +185,7 @@ function sharesLock(pid: number, st: fs.Stats, names: string[]): boolean {
 }
 
 /** The one to name: none of its ancestors is among `pids`; the oldest (smallest start time) of several such. */
-function mainOf(pids: number[]): number {
+export function mainOf(pids: number[]): number {
   const set = new Set(pids)
   const facts = new Map<number, {ppid: number; start: number}>()
   const read = (pid: number) => {

@@ -17,6 +17,7 @@ import {NslocateError} from '../errors'
 import {idOfPid, pidfsId, pinnedInfo} from '../kernel/pidfs'
 import {unregisterHeld} from '../locate/pidfile'
 import {IdentityRecord, clearRecord, writeRecord} from '../locate/record'
+import {ServiceCgroup, clearCgroupRecord} from '../cgroup/service'
 import {proc} from '../proc/proc-fs'
 import {at} from './safe-dir'
 
@@ -56,6 +57,13 @@ export interface PidfileHandle {
    */
   recordNote: string | null
   /**
+   * the service's own cgroup (issue 22: `run`, or acquire() with option cgroup), recorded beside
+   * the pid (xattr `user.nslocate.cgroup`); null when none was made (see cgroupNote)
+   */
+  cgroup: ServiceCgroup | null
+  /** why no cgroup was made when one was asked for; null otherwise */
+  cgroupNote: string | null
+  /**
    * truncate, write the pid (decimal, no newline), then record its identity beside it (with the
    * pidfs id of `opts.pidfd` when given); on failure the file is left empty and IO is thrown (a
    * record that cannot be set only shows in recordNote). No fsync: see docs/architecture.md step 6
@@ -71,6 +79,7 @@ export function makeHandle(file: string, dirFd: number, name: string, fd: number
   // process of ours, and must not be read as this lock's until write() records one (the content
   // keeps its mtime meanwhile: readers go by the lock).
   clearRecord(fd)
+  clearCgroupRecord(fd)
   let released = false
   const handle: PidfileHandle = {
     path: file,
@@ -79,6 +88,8 @@ export function makeHandle(file: string, dirFd: number, name: string, fd: number
     pid: null,
     recorded: null,
     recordNote: null,
+    cgroup: null,
+    cgroupNote: null,
     write(pid: number, opts: WriteOptions = {}) {
       if (released) throw new NslocateError('IO', `${file} was released`)
       if (!Number.isInteger(pid) || pid <= 0) throw new NslocateError('USAGE', `refusing to write pid ${pid} into ${file}`)
@@ -136,7 +147,10 @@ export function makeHandle(file: string, dirFd: number, name: string, fd: number
       // A file that stays (the unlink was refused, or its name now leads to another file) keeps the
       // pid, but not the record: find takes a current record for proof of life even without a lock,
       // and this process may live on after giving the pidfile up.
-      if (!unlinked) clearRecord(fd)
+      if (!unlinked) {
+        clearRecord(fd)
+        clearCgroupRecord(fd)
+      }
       handle.recorded = null
       fs.closeSync(lockFd)
       fs.closeSync(fd)

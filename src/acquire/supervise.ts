@@ -26,26 +26,52 @@ import fs = require('node:fs')
 import {endianness} from 'node:os'
 import {getSystemErrorMap} from 'node:util'
 
-import {pidfdOpen, reapChild, spawnGated, waitPidfd} from '../native/binding'
+import {NslocateError} from '../errors'
+import type {CgroupMode} from '../cgroup/service'
+import {pidfdOpen, reapChild, setChildSubreaper, spawnGated, waitPidfd} from '../native/binding'
 import {proc} from '../proc/proc-fs'
 import {followInheritors, nothingBornSince} from './follow'
+import {Reaper, followCgroup} from './follow-cgroup'
 import {Forwarder} from './forward'
 import {PidfileHandle} from './handle'
 import {RunFailure} from './run-status'
+import {detachCgroup, enterCgroup} from './service-cgroup'
 
 export {FORWARDED} from './forward'
 
 type Child = ReturnType<typeof spawnGated>
 
+/** How the service's cgroup is used (run's --cgroup, --daemon-pidfile). */
+export interface SuperviseOptions {
+  /** the service NAME (for messages) */
+  name: string
+  /** what to do when COMMAND cannot be moved into handle.cgroup: 'required' fails */
+  cgroupMode: CgroupMode
+  /** the pidfile a daemonizing COMMAND's daemon writes (absolute): the main process once it names one in the cgroup */
+  daemonPidfile?: string
+}
+
 /**
  * Run `file` with `argv` (argv[0] as the user gave it) under `handle`. Throws RunFailure for run's
  * own failures. `onWritten` is called once the pid (and its identity record: handle.recorded) is in
- * the file, before COMMAND runs: what it prints comes before anything COMMAND prints.
+ * the file, before COMMAND runs: what it prints comes before anything COMMAND prints. With a
+ * cgroup (handle.cgroup, made by attachCgroup), COMMAND is moved into it while held at the gate,
+ * and run lasts until the cgroup is empty (follow-cgroup.ts).
  */
-export async function supervise(handle: PidfileHandle, file: string, argv: string[], onWritten?: () => void): Promise<number> {
+export async function supervise(handle: PidfileHandle, file: string, argv: string[], onWritten?: () => void, opts?: SuperviseOptions): Promise<number> {
   const forward = new Forwarder().install()
-  const release = () => {
+  // As the service's child subreaper, run reaps what COMMAND leaves orphaned (follow-cgroup.ts).
+  let reaper: Reaper | null = null
+  if (handle.cgroup) {
+    try {
+      setChildSubreaper()
+      reaper = new Reaper(null)
+    } catch {} // without it a daemon's status is not known; the cgroup still holds the service
+  }
+  const release = async () => {
+    reaper?.stop()
     forward.uninstall()
+    await detachCgroup(handle).catch(() => {})
     handle.release()
   }
   let child: Child
@@ -56,24 +82,32 @@ export async function supervise(handle: PidfileHandle, file: string, argv: strin
     } catch (error) {
       throw new RunFailure('failed', `cannot start ${argv[0]}: ${(error as Error).message}; nothing was started`)
     }
-    pidfd = await startGated(child, handle, argv, onWritten)
+    if (reaper) reaper.keep = child.pid
+    reaper?.start()
+    const enter = () => opts && enterCgroup(handle, opts.name, child.pid, opts.cgroupMode)
+    pidfd = await startGated(child, handle, argv, onWritten, enter)
   } catch (error) {
-    release()
+    await release()
     throw error
   }
   // COMMAND's start time: what it leaves behind started no earlier (follow.ts)
   const since = startTime(child.pid)
   forward.aim(pidfd)
   let killed = false
-  const status = await reap(child.pid, pidfd, (signal) => (killed = signal > 0))
-  // COMMAND has exited. If processes it started still hold the pidfile's lock (it daemonized), the
-  // file stays, locked and naming the one left, until none is left (follow.ts). If a signal killed
-  // it, what it left are stragglers, not a daemon: the file stays as it is, held, until they are gone.
+  let status = await reap(child.pid, pidfd, (signal) => (killed = signal > 0))
+  if (reaper) reaper.keep = null
+  // COMMAND has exited. With a cgroup, the service is whatever is left in it (follow-cgroup.ts).
+  // Without, if processes it started still hold the pidfile's lock (it daemonized), the file stays,
+  // locked and naming the one left, until none is left (follow.ts). If a signal killed it, what it
+  // left are stragglers, not a daemon: the file stays as it is, held, until they are gone.
   forward.aim(-1)
   try {
-    if (!nothingBornSince(child.pid)) await followInheritors(handle, since, !killed, (fd) => forward.aim(fd))
+    if (handle.cgroup && reaper) {
+      const daemon = await followCgroup(handle, handle.cgroup, {daemon: !killed, daemonPidfile: opts?.daemonPidfile, onTarget: (fd) => forward.aim(fd), reaper})
+      if (daemon !== null && !killed) status = daemon
+    } else if (!nothingBornSince(child.pid)) await followInheritors(handle, since, !killed, (fd) => forward.aim(fd))
   } catch {} // looking for them failed: the file is released as before
-  release()
+  await release()
   fs.closeSync(pidfd)
   return status
 }
@@ -91,9 +125,18 @@ function startTime(pid: number): number {
  * the pidfd's: the very process forked, whatever holds its pid later), then lets it run. Resolves
  * to the pidfd once execve succeeded; else the child is reaped (having run nothing) and RunFailure thrown.
  */
-async function startGated(child: Child, handle: PidfileHandle, argv: string[], onWritten?: () => void): Promise<number> {
+async function startGated(child: Child, handle: PidfileHandle, argv: string[], onWritten?: () => void, enter?: () => void): Promise<number> {
   let pidfd = -1
+  let refused: unknown = null
   try {
+    // Into the service's cgroup first, while it runs nothing: all it will ever start is born there.
+    try {
+      enter?.()
+    } catch (error) {
+      // --cgroup=required: run's own error, given as it is (the held child exits below, having run nothing)
+      refused = error
+      throw error
+    }
     try {
       pidfd = pidfdOpen(child.pid)
     } catch (error) {
@@ -105,6 +148,7 @@ async function startGated(child: Child, handle: PidfileHandle, argv: string[], o
     fs.closeSync(child.gateFd)
     fs.closeSync(child.errFd)
     await reapAndClose(child.pid, pidfd)
+    if (refused instanceof NslocateError) throw refused
     throw new RunFailure('failed', `${(error as Error).message}; ${argv[0]} was not started`)
   }
   try {

@@ -166,8 +166,8 @@ export async function signal(name: string, sig: string | number, options?: Signa
 /** Waits until NAME is `running` or `stopped`, or timeoutMs passes. */
 export async function waitFor(name: string, condition: WaitCondition, options?: WaitOptions): Promise<WaitResult> {
   checkName('waitFor', name)
-  if (condition !== 'running' && condition !== 'stopped')
-    throw new NslocateError('USAGE', `waitFor(): the condition must be 'running' or 'stopped', not ${shown(condition)}`)
+  if (condition !== 'running' && condition !== 'stopped' && condition !== 'main-stopped')
+    throw new NslocateError('USAGE', `waitFor(): the condition must be 'running', 'stopped' or 'main-stopped', not ${shown(condition)}`)
   const o = readOptions<WaitOptions>('waitFor', options, WAIT)
   noBoth('waitFor', o)
   checkPidRefOptions(o as Record<string, unknown>, 'waitFor')

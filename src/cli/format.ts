@@ -38,6 +38,13 @@ export function formatFind(r: LocateResult): string {
   if (r.holder !== null && r.holder !== r.pid) row('holder', `${formatPidRef(r.holder, r.holderPidfdId)}  (holds the lock for pid ${r.pid})`)
   if (r.nspid.length > 0) row('pid chain', formatChain(r.nspid, r.pidns))
   if (r.container) row('container', `${esc(r.container.runtime)} ${esc(r.container.id.slice(0, 12))}${r.container.name ? ` (${esc(r.container.name)})` : ''}`)
+  if (r.cgroup) {
+    const c = r.cgroup
+    const n = c.processes.length
+    if (c.path === null) row('cgroup', `none (${esc(c.why ?? 'not made')})`)
+    else if (c.dir === null) row('cgroup', `${esc(c.path)}  (${esc(c.why ?? 'not found here')})`)
+    else row('cgroup', `${esc(c.dir)}  (${n} process${n === 1 ? '' : 'es'}${n ? `: ${c.processes.slice(0, 12).join(' ')}${n > 12 ? ' ...' : ''}` : ''})`)
+  }
   if (r.reasons.length) row('reasons', r.reasons.join(', '))
   if (r.evidence.length) {
     lines.push('  evidence')

@@ -276,7 +276,14 @@ export const wait = {
     ...pidRefFlag(
       'Wait for the process PID (in this PID namespace) to exit, if its pidfs id is ID (--for stopped only): no pidfile is read and NAME only labels the answer. Get it from find: nslocate find NAME --json | jq -r .pidfd_ref (Linux 6.9+).',
     ),
-    for: {option: 'condition', type: 'option', options: ['running', 'stopped'], default: 'stopped', summary: 'The condition to wait for.'},
+    for: {
+      option: 'condition',
+      type: 'option',
+      options: ['running', 'stopped', 'main-stopped'],
+      default: 'stopped',
+      summary:
+        'The condition to wait for. stopped: every process of the service has exited (for a service run gave a cgroup, the cgroup is empty); main-stopped: the main process found at the start has exited.',
+    },
     timeout: {
       option: 'timeoutMs',
       duration: true,
@@ -316,6 +323,21 @@ export const run = {
       helpValue: 'DURATION',
     },
     'conflict-exit-code': {type: 'integer', summary: 'Exit status when NAME is already running.', default: RUN_DEFAULT_CONFLICT_EXIT, min: 0, max: 255},
+    cgroup: {
+      option: 'cgroup',
+      type: 'option',
+      options: ['auto', 'required', 'none'],
+      default: 'auto',
+      summary:
+        "Give the service a cgroup of its own (cgroup v2, under the caller's: CALLER/nslocate/NAME-HASH), so that no process of it escapes: auto makes one when it can and says why not; required fails (125) when it cannot; none makes none.",
+    },
+    'daemon-pidfile': {
+      option: 'daemonPidfile',
+      type: 'string',
+      summary:
+        "For a COMMAND that daemonizes: the pidfile its daemon writes. Once COMMAND has exited and this file names a process in the service's cgroup, NAME's pidfile names that process.",
+      helpValue: 'PATH',
+    },
   },
   json: false,
   strict: false,

@@ -6,6 +6,7 @@
 import path = require('node:path')
 
 import {ProcFs} from '../proc/proc-fs'
+import {cgroupFactsOf, readCgroupRecord} from '../cgroup/service'
 import {Pins, decidePreviousBoot, findRecorded, judgeRecord, pickRecorded, reusedHere, stampIds} from './by-id'
 import {hasPtraceCap} from './denial'
 import {ResolvedIdentity, checkIdentity} from './identity-options'
@@ -62,6 +63,39 @@ export function decide(located: Located, opened: OpenedPidfile, opts: DecideOpti
   // process exiting while being inspected must not turn a refusal into GONE).
   applySafety(result, opened, {...opts, procfs}, main)
   stampIds(located, pins)
+  if (opened.unsafe.length === 0 || opts.allowUnsafe) describeCgroup(result, opened, procfs)
+}
+
+/**
+ * The service's cgroup, as run recorded it beside the content (src/cgroup/service.ts): only on a
+ * file that passes the safety rules, only the very directory recorded (its inode), in this boot.
+ */
+function describeCgroup(result: LocateResult, opened: OpenedPidfile, procfs: ProcFs): void {
+  const record = readCgroupRecord(opened.fd)
+  if (record === null) return
+  if (typeof record === 'string') {
+    result.evidence.push(`cgroup record ignored: ${record}`)
+    return
+  }
+  const facts = cgroupFactsOf(record, result.pid, procfs)
+  result.cgroup = facts
+  if (record.kind === 'none') {
+    result.evidence.push(`run made the service no cgroup: ${facts.why}`)
+    return
+  }
+  if (facts.dir === null) {
+    result.evidence.push(`cgroup ${record.path} recorded by run not used: ${facts.why}`)
+    return
+  }
+  const n = facts.processes.length
+  const pids = `${facts.processes.slice(0, 20).join(', ')}${n > 20 ? ', ...' : ''}`
+  if (result.state === 'running') {
+    result.evidence.push(`cgroup ${facts.dir} (recorded by run) holds ${n === 0 ? 'no process visible here' : `${n} process${n === 1 ? '' : 'es'}: ${pids}`}`)
+  } else if (facts.populated) {
+    result.evidence.push(
+      `cgroup ${facts.dir} (recorded by run) still holds ${n === 0 ? 'processes not visible here' : `pid${n === 1 ? '' : 's'} ${pids}`}: processes of the service outlived the one the file names (was run killed?); stop them with: echo 1 > ${facts.dir}/cgroup.kill`,
+    )
+  }
 }
 
 /**

@@ -40,6 +40,7 @@ export function stoppedResult(name: string, reasons: Reason[] = [], evidence: st
     starting: false,
     process: null,
     container: null,
+    cgroup: null,
     reasons,
     evidence,
   }

@@ -8,6 +8,7 @@ import type {ContainerRef} from '../proc/parse-cgroup'
 import type {ProcFs} from '../proc/proc-fs'
 import type {IdentityOptions} from './identity-options'
 import type {IdentityRecord} from './record'
+import type {CgroupFacts} from '../cgroup/service'
 import type {ChaseCache} from './path-safety'
 import type {ProcessFacts, ProcessInfo} from './process-info'
 import type {SearchOptions} from './search-path'
@@ -15,6 +16,7 @@ import type {SearchOptions} from './search-path'
 export type {State} from '../outcomes'
 export type {ProcessInfo} from './process-info'
 export type {IdentityRecord} from './record'
+export type {CgroupFacts} from '../cgroup/service'
 
 /**
  * Every reason code a LocateResult can carry (docs/nslocate.1.md, "Reason codes"), in the order of
@@ -122,6 +124,12 @@ export interface LocateResult {
   starting: boolean
   process: ProcessInfo | null
   container: ContainerRef | null
+  /**
+   * The service's own cgroup, as `run` recorded it beside the pidfile (issue 22): every process of
+   * the service, escapes included, in `processes`. null when the pidfile records none (not written
+   * by `run`, or `run --cgroup=none`); with `path: null` and `why` when run could not make one.
+   */
+  cgroup: CgroupFacts | null
   /** Why the state is what it is, in the order found; [] when the witnesses agree (serve adds its error codes, see src/serve/observe.ts). */
   reasons: Reason[]
   /** one line per fact looked at, for people */

@@ -42,6 +42,7 @@ interface Addon {
   xattrGet(fd: number, name: string, max: number): Buffer | null
   xattrSet(fd: number, name: string, value: Buffer): void
   xattrRemove(fd: number, name: string): void
+  setChildSubreaper(): void
 }
 
 /** One process's fd scan (native/nslocate.c holderFds): the fdinfo texts of its fds on a dev:inode. */
@@ -427,4 +428,13 @@ export function xattrRemove(fd: number, name: string): void {
  */
 export function pidfdOpenById(id: number): number | null {
   return native().pidfdOpenById(id)
+}
+
+/**
+ * Makes this process the child subreaper of its descendants (prctl PR_SET_CHILD_SUBREAPER): a
+ * process they leave orphaned becomes our child, not init's, so `run` can reap a daemon that
+ * outlived COMMAND and give its exit status. The caller must then reap what it inherits (reapChild).
+ */
+export function setChildSubreaper(): void {
+  native().setChildSubreaper()
 }

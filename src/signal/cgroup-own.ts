@@ -15,6 +15,7 @@ import path = require('node:path')
 import {NslocateError} from '../errors'
 import {CgroupLine, containerFromCgroup} from '../proc/parse-cgroup'
 import {ProcFs} from '../proc/proc-fs'
+import {dirOfV2Path, procsBelow} from '../cgroup/v2'
 
 /** A service's own cgroup directory. */
 export interface CgroupDir {
@@ -58,6 +59,48 @@ function dirsOf(l: CgroupLine, sysfs: string): string[] {
   return [path.join(sysfs, l.controllers.map((c) => c.replace(/^name=/, '')).join(','), l.path)]
 }
 
+/** The shared_cgroup refusal: the cgroup (line `l`) also holds nslocate, or a cgroup below it does. */
+function refuseIfOurs(l: CgroupLine, self: CgroupLine[], pid: number): void {
+  const mine = self.find((s) => s.hierarchy === l.hierarchy && s.controllers.join(',') === l.controllers.join(','))
+  if (mine && (mine.path === l.path || mine.path.startsWith(l.path.endsWith('/') ? l.path : `${l.path}/`))) {
+    throw new NslocateError(
+      'PERMISSION',
+      (n) =>
+        `refusing ${n('scope', 'cgroup')}: the cgroup ${hierarchyName(l)}${l.path} of pid ${pid} also holds nslocate itself (shared_cgroup); nothing was signalled. Use ${n('scope', 'tree')} or group, or run nslocate from outside that cgroup`,
+      {details: {reason: 'shared_cgroup', cgroup: l.path}},
+    )
+  }
+}
+
+/**
+ * The cgroup `run` made for the service and recorded beside its pidfile (src/cgroup/service.ts;
+ * `recorded`: find's facts, the directory whose inode was the one recorded), when pid is in it now
+ * (or in a cgroup below it); null otherwise (the caller then judges pid's cgroups the usual way).
+ */
+export function recordedCgroupOf(procfs: ProcFs, pid: number, recorded: {dir: string | null} | null): CgroupDir | null {
+  if (!recorded?.dir) return null
+  let lines: CgroupLine[]
+  try {
+    lines = procfs.readCgroup(pid)
+  } catch {
+    return null
+  }
+  const l = lines.find((x) => x.hierarchy === 0)
+  if (!l) return null
+  const dir = dirOfV2Path(l.path)
+  if (dir === null || (dir !== recorded.dir && !dir.startsWith(`${recorded.dir}/`))) return null
+  // pid is at or below the service's cgroup: the service's cgroup path as this process sees it
+  const depth = dir.slice(recorded.dir.length).split('/').filter(Boolean).length
+  const cgPath = depth === 0 ? l.path : l.path.split('/').slice(0, -depth).join('/') || '/'
+  const line = {hierarchy: 0, controllers: [], path: cgPath}
+  let self: CgroupLine[] = []
+  try {
+    self = procfs.readCgroup(process.pid)
+  } catch {}
+  refuseIfOurs(line, self, pid)
+  return {dir: recorded.dir, path: cgPath, hierarchy: '0::', canKill: fs.existsSync(path.join(recorded.dir, 'cgroup.kill')), ino: fs.statSync(recorded.dir).ino}
+}
+
 /** The cgroup through which --scope cgroup may signal pid, or a PERMISSION error saying why not. */
 export function ownCgroupOf(procfs: ProcFs, pid: number, sysfs = '/sys/fs/cgroup'): CgroupDir {
   const lines = procfs.readCgroup(pid)
@@ -75,15 +118,7 @@ export function ownCgroupOf(procfs: ProcFs, pid: number, sysfs = '/sys/fs/cgroup
     }
     const dir = dirsOf(l, sysfs).find((d) => fs.existsSync(path.join(d, 'cgroup.procs')))
     if (!dir) continue
-    const mine = self.find((s) => s.hierarchy === l.hierarchy && s.controllers.join(',') === l.controllers.join(','))
-    if (mine && (mine.path === l.path || mine.path.startsWith(l.path.endsWith('/') ? l.path : `${l.path}/`))) {
-      throw new NslocateError(
-        'PERMISSION',
-        (n) =>
-          `refusing ${n('scope', 'cgroup')}: the cgroup ${hierarchyName(l)}${l.path} of pid ${pid} also holds nslocate itself (shared_cgroup); nothing was signalled. Use ${n('scope', 'tree')} or group, or run nslocate from outside that cgroup`,
-        {details: {reason: 'shared_cgroup', cgroup: l.path}},
-      )
-    }
+    refuseIfOurs(l, self, pid)
     return {dir, path: l.path, hierarchy: hierarchyName(l), canKill: fs.existsSync(path.join(dir, 'cgroup.kill')), ino: fs.statSync(dir).ino}
   }
   throw new NslocateError(
@@ -94,15 +129,18 @@ export function ownCgroupOf(procfs: ProcFs, pid: number, sysfs = '/sys/fs/cgroup
   )
 }
 
-/** The pids listed in the cgroup's cgroup.procs now. */
+/** The pids listed in the cgroup's cgroup.procs now, and in those of the cgroups below it (cgroup.kill reaches them too). */
 export function cgroupMembers(cg: CgroupDir): number[] {
-  return fs.readFileSync(path.join(cg.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
+  fs.accessSync(path.join(cg.dir, 'cgroup.procs'), fs.constants.R_OK)
+  return procsBelow(cg.dir)
 }
 
-/** Is pid (now) in exactly this cgroup directory? */
+/** Is pid (now) in this cgroup directory, or in one below it? */
 export function inCgroup(procfs: ProcFs, pid: number, cg: CgroupDir): boolean {
   try {
-    return procfs.readCgroup(pid).some((l) => hierarchyName(l) === cg.hierarchy && l.path === cg.path)
+    return procfs
+      .readCgroup(pid)
+      .some((l) => hierarchyName(l) === cg.hierarchy && (l.path === cg.path || l.path.startsWith(cg.path === '/' ? '/' : `${cg.path}/`)))
   } catch {
     return false
   }

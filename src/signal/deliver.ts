@@ -7,6 +7,7 @@ import fs = require('node:fs')
 import path = require('node:path')
 
 import {sameCgroup} from './cgroup-own'
+import {waitEmpty} from '../cgroup/v2'
 import {Sig, Step} from './parse'
 import {Pinned, send, waitExit} from './pin'
 import {Members, Skip, isExited} from './scope'
@@ -65,8 +66,11 @@ export async function runSchedule(
       }
       if (sent === 0 && delivered.length === 0) break
     } else {
+      const began = Date.now()
       const exited = await Promise.all(members.pinned.map((p) => waitExit(p, step.ms)))
-      if (exited.every(Boolean)) {
+      // A service run gave a cgroup has stopped only once the cgroup is empty (its escapes included).
+      const dir = members.serviceCgroupDir
+      if (exited.every(Boolean) && (dir === null || (await waitEmpty(dir, Math.max(0, step.ms - (Date.now() - began)))))) {
         allExited = true
         break
       }

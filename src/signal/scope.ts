@@ -13,7 +13,7 @@
 import {NslocateError} from '../errors'
 import {pidfdExited} from '../native/binding'
 import {ProcFs} from '../proc/proc-fs'
-import {CgroupDir, cgroupMembers, inCgroup, ownCgroupOf, sameCgroup} from './cgroup-own'
+import {CgroupDir, cgroupMembers, inCgroup, ownCgroupOf, recordedCgroupOf, sameCgroup} from './cgroup-own'
 import {Scope, childrenMap, groupMembers} from './members'
 import {Pinned, pin, unpin} from './pin'
 import type {Skipped} from './types'
@@ -43,9 +43,16 @@ export class Members {
     main: Pinned,
     private readonly procfs: ProcFs,
     private readonly skipped: Skip[],
+    /** the cgroup run recorded for the service (find's result.cgroup), used when the main process is in it */
+    private readonly recorded: {dir: string | null} | null = null,
   ) {
     this.pinned = [main]
     this.seen.add(main.pid)
+  }
+
+  /** the directory of the cgroup run recorded for the service (a wait lasts until it is empty), or null */
+  get serviceCgroupDir(): string | null {
+    return this.recorded?.dir ?? null
   }
 
   get main(): Pinned {
@@ -152,7 +159,7 @@ export class Members {
     if (this.cgroup === null) {
       let cg: CgroupDir
       try {
-        cg = ownCgroupOf(this.procfs, this.main.pid)
+        cg = recordedCgroupOf(this.procfs, this.main.pid, this.recorded) ?? ownCgroupOf(this.procfs, this.main.pid)
       } catch (error) {
         if (isExited(this.main)) return [] // exited while its cgroup was read
         throw error

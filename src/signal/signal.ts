@@ -89,7 +89,7 @@ async function signalPinned(
 ): Promise<SignalResult> {
   const sig = parseSignal(out.signal)
   const waiting = steps.some((s) => s.kind === 'wait')
-  const members = new Members(out.scope, main, procfs, out.skipped)
+  const members = new Members(out.scope, main, procfs, out.skipped, out.target.cgroup)
   try {
     const stillHeld = recheck()
     if (stillHeld)

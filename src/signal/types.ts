@@ -69,7 +69,11 @@ export interface SignalResult extends Landing {
 }
 
 /** What waitFor() waits for. */
-export type WaitCondition = 'running' | 'stopped'
+/**
+ * `stopped`: every process of the service has exited (with a cgroup recorded by run, the cgroup is
+ * empty); `main-stopped`: the main process found at the start has exited (others may live on).
+ */
+export type WaitCondition = 'running' | 'stopped' | 'main-stopped'
 
 /** waitFor()'s options as its implementation takes them. */
 export interface WaitOptions extends Partial<Omit<LocateOptions, 'name'>>, PidRefOption {

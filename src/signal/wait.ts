@@ -15,7 +15,8 @@ import {exitStatusOf} from './exit-status'
 import {DEFAULT_WAIT_MS} from './parse'
 import {parsePidRefOption, pinRef, refEvidence, refNotPinned, refTarget} from './pid-ref'
 import {checkPidRefOptions} from './pid-ref-options'
-import {unpin, waitExit} from './pin'
+import {pin, unpin, waitExit} from './pin'
+import {waitEmpty} from '../cgroup/v2'
 import {isExited} from './scope'
 import {sleep} from './timers'
 import type {WaitCondition, WaitOptions, WaitResult} from './types'
@@ -23,8 +24,8 @@ import {Waiting, left, waitStopped} from './wait-stopped'
 
 /** `wait`'s condition, checked before any waiting. */
 export function checkCondition(condition: string): asserts condition is WaitCondition {
-  if (condition !== 'running' && condition !== 'stopped')
-    throw new NslocateError('USAGE', `invalid condition ${JSON.stringify(condition)}: use running or stopped`)
+  if (condition !== 'running' && condition !== 'stopped' && condition !== 'main-stopped')
+    throw new NslocateError('USAGE', `invalid condition ${JSON.stringify(condition)}: use running, stopped or main-stopped`)
 }
 
 /** Waits until NAME is running or stopped (`condition`), polling every intervalMs (default 25 ms) up to timeoutMs. */
@@ -56,8 +57,21 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
       continue
     }
     if ('reached' in located) return located
+    // Not running by its pidfile, but processes of it still in the cgroup run recorded: not stopped yet.
+    const cg = located.result.cgroup
+    if (condition === 'stopped' && located.result.state !== 'running' && cg?.dir && cg.populated) {
+      if (await waitEmpty(cg.dir, left(w))) continue
+      return answer(
+        w,
+        false,
+        'not_reached',
+        `${name}: timed out after ${w.timeoutMs} ms waiting for its cgroup ${cg.dir} to be empty (it holds pid${cg.processes.length === 1 ? '' : 's'} ${cg.processes.slice(0, 10).join(', ') || '(not visible here)'})`,
+        located.result,
+      )
+    }
     const done = verdict(w, located.result)
     if (done) return done
+    if (condition === 'main-stopped' && located.result.visible && located.main) return waitMain(w, located)
     if (condition === 'stopped' && located.result.visible && located.main) {
       const after = await waitStopped(w, located)
       if (after) return answer(w, true, 'reached', `${name} is not running (${after.state})`, after)
@@ -124,6 +138,33 @@ async function waitRef(w: Waiting): Promise<WaitResult> {
   }
 }
 
+/**
+ * condition main-stopped: the main process located at the start, pinned (by its pidfs id and start
+ * time), has exited; what else of the service lives on is not waited for.
+ */
+async function waitMain(w: Waiting, located: Located): Promise<WaitResult> {
+  const t = located.result
+  const r = pin(located.main!.pid, located.main!.stat.starttime, w.procfs, t.pidfdId)
+  if ('failure' in r) return answer(w, true, 'reached', `${w.name}: its main process ${formatPidRef(t.pid!, t.pidfdId)} has exited`, t)
+  const p = r.pinned
+  w.pinned.push({pid: p.pid, pidfdId: p.id, role: 'main'})
+  try {
+    if (!(await waitExit(p, left(w))) && !isExited(p))
+      return answer(
+        w,
+        false,
+        'not_reached',
+        `${w.name}: timed out after ${w.timeoutMs} ms waiting for its main process ${formatPidRef(p.pid, p.id)} to exit`,
+        t,
+      )
+    w.exit = await exitStatusOf(p.fd)
+  } finally {
+    unpin(p)
+  }
+  const evidence = [...t.evidence, `the main process ${formatPidRef(p.pid, p.id)} has exited (its pidfd says so)`]
+  return answer(w, true, 'reached', `${w.name}: its main process ${formatPidRef(p.pid, p.id)} has exited`, {...t, evidence})
+}
+
 /** One locate(): the result, 'again' when the holder exited while being inspected, or the answer when rootPid has exited. */
 function locateOnce(w: Waiting): Located | WaitResult | 'again' {
   try {
@@ -163,7 +204,7 @@ function verdict(w: Waiting, t: LocateResult): WaitResult | null {
   if (t.state === 'unknown' && !starting) return answer(w, false, 'cannot_tell', `${name}: cannot tell whether it runs (${t.reasons.join(', ')})`, t)
   if (condition === 'running' && t.state === 'running' && !starting)
     return answer(w, true, 'reached', `${name} is running${t.pid !== null ? ` (pid ${formatPidRef(t.pid, t.pidfdId)})` : ''}`, t)
-  if (condition === 'stopped' && t.state !== 'running') return answer(w, true, 'reached', `${name} is not running (${t.state})`, t)
+  if (condition !== 'running' && t.state !== 'running') return answer(w, true, 'reached', `${name} is not running (${t.state})`, t)
   if (left(w) === 0) {
     return answer(
       w,

@@ -14,12 +14,15 @@ import {resolveCommand} from '../../acquire/command'
 import {RunFailure, runOutcomeOf} from '../../acquire/run-status'
 import {catchEarlySignals} from '../../acquire/early-signals'
 import {supervise} from '../../acquire/supervise'
+import {daemonPidfilePath} from '../../acquire/follow-cgroup'
+import type {CgroupMode} from '../../cgroup/service'
 import {pidfsAvailable} from '../../kernel/pidfs'
 import {validateName} from '../../locate/name'
 import type {RunOutcome} from '../../outcomes'
 import type * as Signals from '../../signal/signal'
+import type * as Locate from '../../locate/locate'
 
-type RunOptions = {pidfile?: string; dir?: string; replace: boolean; lockTimeoutMs: number}
+type RunOptions = {pidfile?: string; dir?: string; replace: boolean; lockTimeoutMs: number; cgroup: CgroupMode; daemonPidfile?: string}
 
 /** `nslocate run NAME -- COMMAND`: runs COMMAND holding NAME's pidfile; exits with its status at once. */
 export const runCommand: CommandModule = {
@@ -39,7 +42,7 @@ export const runCommand: CommandModule = {
 async function runService(name: string, o: RunOptions, conflictStatus: number, command: string[], out: Output): Promise<number> {
   if (command.length === 0) throw new NslocateError('USAGE', 'no COMMAND given: nslocate run NAME [flags] -- COMMAND [ARGS...]')
   if (!o.pidfile) validateName(name)
-  const opts = {name, pidfile: o.pidfile, dir: o.dir, lockTimeoutMs: o.lockTimeoutMs, pid: null}
+  const opts: AcquireOptions = {name, pidfile: o.pidfile, dir: o.dir, lockTimeoutMs: o.lockTimeoutMs, pid: null, cgroup: o.cgroup ?? 'auto'}
   const fail = (outcome: RunOutcome, message: string): number => {
     out.logToStderr(`nslocate: ${message}`)
     return statusOf('run', outcome)
@@ -58,7 +61,16 @@ async function runService(name: string, o: RunOptions, conflictStatus: number, c
     }
     if (handle === null) return conflictStatus
     // installs its forwarding synchronously
-    const supervised = supervise(handle, file, command, () => noteUnrecorded(handle, out))
+    const supervised = supervise(
+      handle,
+      file,
+      command,
+      () => {
+        noteUnrecorded(handle, out)
+        noteNoCgroup(name, handle, out)
+      },
+      {name, cgroupMode: opts.cgroup ?? 'auto', daemonPidfile: daemonPidfilePath(o.daemonPidfile)},
+    )
     early.stop()
     return await supervised
   } catch (error) {
@@ -82,15 +94,28 @@ function noteUnrecorded(handle: PidfileHandle, out: Output): void {
   )
 }
 
+/**
+ * One line when run was to make the service a cgroup (--cgroup=auto, the default) and could not:
+ * the service runs as before, and what escapes its process group (setsid, a double fork) is not
+ * followed. The reason is recorded beside the pid too: find shows it.
+ */
+function noteNoCgroup(name: string, handle: PidfileHandle, out: Output): void {
+  if (handle.cgroup !== null || handle.cgroupNote === null) return
+  out.logToStderr(
+    `nslocate: no cgroup for ${name}: ${handle.cgroupNote}; it runs without one (a process that escapes with setsid or a double fork is not followed)`,
+  )
+}
+
 /** The pidfile, or null when NAME is already running (and not replaced). */
 async function take(opts: AcquireOptions, replace: boolean, out: Output): Promise<PidfileHandle | null> {
   try {
     return await acquire(opts)
   } catch (error) {
     if (!(error instanceof NslocateError) || error.code !== 'CONFLICT') throw error
-    if (!replace) {
+    if (!replace || error.details.cgroup !== undefined) {
       const pid = error.details.pid
-      out.logToStderr(`nslocate: ${opts.name} already running${pid ? ` (pid ${pid})` : ''}`)
+      // A cgroup an earlier run left still holds processes: the message names them.
+      out.logToStderr(`nslocate: ${error.details.cgroup !== undefined ? error.message : `${opts.name} already running${pid ? ` (pid ${pid})` : ''}`}`)
       return null
     }
   }
@@ -99,7 +124,10 @@ async function take(opts: AcquireOptions, replace: boolean, out: Output): Promis
   const file = pidfilePathFor(opts)
   // Loaded only to replace: the plain `run` starts without it.
   const {signal, waitFor} = require('../../signal/signal') as typeof Signals
-  const stopped = await signal(opts.name, 'TERM', {pidfile: file, retry: `TERM/${secs}/KILL/${secs}`, scope: 'main'})
+  const {locate} = require('../../locate/locate') as typeof Locate
+  // An instance with a cgroup of its own is stopped as a whole (its escapes included), else its main process.
+  const scope = locate(opts.name, {pidfile: file}).cgroup?.dir ? 'cgroup' : 'main'
+  const stopped = await signal(opts.name, 'TERM', {pidfile: file, retry: `TERM/${secs}/KILL/${secs}`, scope})
   if (stopped.outcome !== 'signalled' && stopped.outcome !== 'not_running') throw new RunFailure('timeout', `cannot replace ${opts.name}: ${stopped.message}`)
   // The lock may be held by a supervisor of the process just stopped: wait (on pidfds) until it lets go.
   const gone = await waitFor(opts.name, 'stopped', {pidfile: file, timeoutMs: ms})

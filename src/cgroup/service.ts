@@ -1,0 +1,281 @@
+/**
+ * A cgroup of its own for each service `run` starts (issue 22; docs/nslocate.1.md, NOTES, "The
+ * service's cgroup"; docs/architecture.md, "A cgroup per service"). A process can leave its
+ * process group and its session (setsid, a double fork, nohup ... &), but not its cgroup: only a
+ * writer of the cgroup tree can move it. So every process the service ever starts is found
+ * (cgroup.procs), signalled (cgroup.kill), and waited for (cgroup.events), escapes included.
+ *
+ * Where: in the cgroup v2 hierarchy (the unified one, or the v2 part of a hybrid), under the
+ * caller's own v2 cgroup:   <caller's cgroup>/nslocate/<NAME>-<8 hex>
+ * The 8 hex digits are the start of the SHA-256 of the pidfile's absolute path, so two services of
+ * one NAME with different pidfiles (--dir) never share a cgroup, and the same service always gets
+ * the same one (a later `run` finds what an earlier one left). Making it needs write access to the
+ * caller's cgroup directory: root, or a subtree delegated to the caller (systemd's Delegate=yes).
+ *
+ * Recorded beside the pidfile's content, on the same inode, in one extended attribute:
+ *   user.nslocate.cgroup = "v1 path=PATH ino=INO boot_id=UUID"      (PATH in run's cgroup namespace)
+ *   user.nslocate.cgroup = "v1 none why=TEXT"                        (run made none, and why)
+ * Only a writer of the file can set it, and readers use it only on a file that passes the pidfile
+ * safety rules; the directory's inode binds it to the very cgroup run made.
+ */
+import crypto = require('node:crypto')
+import fs = require('node:fs')
+import path = require('node:path')
+
+import {NslocateError} from '../errors'
+import {bootId} from '../kernel/pidfs'
+import {xattrGet, xattrRemove, xattrSet} from '../native/binding'
+import type {ProcFs} from '../proc/proc-fs'
+import {V2Mount, dirOfV2Path, inodeOf, isPopulated, procsBelow, v2Mounts, v2PathOf} from './v2'
+
+/** The attribute's name. */
+export const CGROUP_XATTR = 'user.nslocate.cgroup'
+/** The directory, under the caller's cgroup, that holds the services' cgroups. */
+export const SERVICES_DIR = 'nslocate'
+/** run's --cgroup: make one when possible (auto), insist (required), or never (none). */
+export const CGROUP_MODES = ['auto', 'required', 'none'] as const
+export type CgroupMode = (typeof CGROUP_MODES)[number]
+
+const RECORD_MAX = 512
+
+/** A service cgroup run made (or found recorded). */
+export interface ServiceCgroup {
+  /** its path as /proc/PID/cgroup shows it to run (relative to run's cgroup namespace) */
+  path: string
+  /** its directory */
+  dir: string
+  /** the directory's inode: another cgroup made later under the same name has another */
+  ino: number
+}
+
+/** What the record says: the cgroup run made, or why it made none. */
+export type CgroupRecord = {kind: 'made'; path: string; ino: number; bootId: string} | {kind: 'none'; why: string}
+
+/** The leaf's name: NAME (characters outside [A-Za-z0-9_.@-] made "_"), "-", 8 hex digits of the pidfile's path. */
+export function leafName(name: string, pidfile: string): string {
+  const hash = crypto.createHash('sha256').update(path.resolve(pidfile)).digest('hex').slice(0, 8)
+  const safe =
+    name
+      .replace(/[^A-Za-z0-9_.@-]/g, '_')
+      .replace(/^\.+/, '_')
+      .slice(0, 64) || '_'
+  return `${safe}-${hash}`
+}
+
+/** The stored text of a record. */
+export function formatCgroupRecord(r: CgroupRecord): string {
+  // eslint-disable-next-line no-control-regex
+  return r.kind === 'made' ? `v1 path=${r.path} ino=${r.ino} boot_id=${r.bootId}` : `v1 none why=${r.why.replace(/[\x00-\x1f\x7f]/g, ' ')}`
+}
+
+/** A stored value parsed strictly, or a string saying why it is not a record. */
+export function parseCgroupRecord(text: string): CgroupRecord | string {
+  // eslint-disable-next-line no-control-regex
+  let m = /^v1 path=(\/[^\x00-\x20\x7f]{0,400}) ino=([1-9][0-9]{0,19}) boot_id=([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(text)
+  if (m) {
+    const ino = Number(m[2])
+    if (!Number.isSafeInteger(ino) || m[1].split('/').includes('..')) return 'its path or inode is out of range'
+    return {kind: 'made', path: m[1], ino, bootId: m[3]}
+  }
+  // eslint-disable-next-line no-control-regex
+  m = /^v1 none why=([^\x00-\x1f\x7f]{1,400})$/.exec(text)
+  if (m) return {kind: 'none', why: m[1]}
+  return `"${JSON.stringify(text.slice(0, 60)).slice(1, -1)}" is not a version 1 cgroup record`
+}
+
+/** The record on the open pidfile `fd`: null when there is none; a string when it cannot be used. */
+export function readCgroupRecord(fd: number): CgroupRecord | null | string {
+  let raw: Buffer | null
+  try {
+    raw = xattrGet(fd, CGROUP_XATTR, RECORD_MAX)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EOPNOTSUPP' || code === 'ENOTSUP') return null
+    return `${CGROUP_XATTR} could not be read (${code ?? (error as Error).message})`
+  }
+  if (raw === null) return null
+  const r = parseCgroupRecord(raw.toString('latin1'))
+  return typeof r === 'string' ? `${CGROUP_XATTR}: ${r}` : r
+}
+
+/** Records `r` on the pidfile open for writing as `fd`; returns why it could not be, or null. */
+export function writeCgroupRecord(fd: number, r: CgroupRecord): string | null {
+  try {
+    xattrSet(fd, CGROUP_XATTR, Buffer.from(formatCgroupRecord(r), 'latin1'))
+    return null
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    return code === 'EOPNOTSUPP' || code === 'ENOTSUP' ? 'the file system keeps no user extended attributes' : `${CGROUP_XATTR} could not be set (${code})`
+  }
+}
+
+/** Removes the record (absent, or no xattrs: not an error). */
+export function clearCgroupRecord(fd: number): void {
+  try {
+    xattrRemove(fd, CGROUP_XATTR)
+  } catch {}
+}
+
+/** Where run would make NAME's cgroup, or why it cannot make one here. */
+export type Plan = {kind: 'plan'; parentDir: string; dir: string; path: string} | {kind: 'none'; why: string}
+
+/** Where NAME's cgroup goes (nothing is created): under this process's own v2 cgroup. */
+export function planServiceCgroup(name: string, pidfile: string, procfs: ProcFs, mounts: V2Mount[] = v2Mounts()): Plan {
+  if (mounts.length === 0) return {kind: 'none', why: 'no cgroup v2 hierarchy is mounted here (/proc/self/mountinfo lists no cgroup2)'}
+  const own = v2PathOf(procfs, 'self')
+  if (own === null) return {kind: 'none', why: 'this process is in no cgroup v2 hierarchy (/proc/self/cgroup has no 0:: line)'}
+  const ownDir = dirOfV2Path(own, mounts)
+  if (ownDir === null) return {kind: 'none', why: `its own cgroup ${own} is not visible under any cgroup2 mount here`}
+  const leaf = leafName(name, pidfile)
+  const parentPath = path.posix.join(own, SERVICES_DIR)
+  return {kind: 'plan', parentDir: path.join(ownDir, SERVICES_DIR), dir: path.join(ownDir, SERVICES_DIR, leaf), path: path.posix.join(parentPath, leaf)}
+}
+
+/** Why a write under the cgroup tree failed, in words a user can act on. */
+function refusal(what: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code ?? 'error'
+  const hint =
+    code === 'EACCES' || code === 'EPERM'
+      ? ': making a cgroup needs write access there (root, or a subtree delegated to this user)'
+      : code === 'EROFS'
+        ? ': the cgroup file system is mounted read-only here'
+        : ''
+  return `cannot ${what} (${code})${hint}`
+}
+
+/**
+ * Makes NAME's cgroup (the plan's directory): the services directory if needed, then the leaf. A
+ * leaf an earlier run left (SIGKILLed before it could remove it) is removed first when it is empty;
+ * when it still holds processes, NAME is still running: CONFLICT, naming them. Returns the cgroup,
+ * or why none could be made (the caller degrades, or fails with --cgroup=required).
+ */
+export function makeServiceCgroup(plan: Extract<Plan, {kind: 'plan'}>, name: string): ServiceCgroup | {why: string} {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      fs.mkdirSync(plan.parentDir, {mode: 0o755})
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return {why: refusal(`create ${plan.parentDir}`, error)}
+    }
+    if (fs.existsSync(plan.dir)) {
+      const pids = procsBelow(plan.dir)
+      if (isPopulated(plan.dir) === true || pids.length > 0) {
+        throw new NslocateError(
+          'CONFLICT',
+          `${name} is still running: its cgroup ${plan.dir}, left by an earlier run, holds pid${pids.length === 1 ? '' : 's'} ${pids.slice(0, 10).join(', ') || '(not visible here)'}${pids.length > 10 ? ', ...' : ''}; stop them (echo 1 > ${plan.dir}/cgroup.kill) or wait for them`,
+          {details: {cgroup: plan.dir, pids}},
+        )
+      }
+      try {
+        fs.rmdirSync(plan.dir)
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code
+        if (code !== 'ENOENT') return {why: refusal(`remove the empty cgroup ${plan.dir} an earlier run left`, error)}
+      }
+    }
+    try {
+      fs.mkdirSync(plan.dir, {mode: 0o755})
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      // The services directory was removed meanwhile by a run that ended (ENOENT), or another run
+      // made the leaf (EEXIST: looked at again): try again.
+      if (code === 'ENOENT' || code === 'EEXIST') continue
+      return {why: refusal(`create ${plan.dir}`, error)}
+    }
+    const ino = inodeOf(plan.dir)
+    if (ino === null) continue
+    return {path: plan.path, dir: plan.dir, ino}
+  }
+  return {why: `cannot create ${plan.dir}: it kept being created or removed by others`}
+}
+
+/** Moves `pid` into the cgroup (cgroup.procs); returns why it could not be, or null. */
+export function moveInto(cg: ServiceCgroup, pid: number): string | null {
+  try {
+    fs.writeFileSync(path.join(cg.dir, 'cgroup.procs'), String(pid))
+    return null
+  } catch (error) {
+    return refusal(`move pid ${pid} into ${cg.dir}`, error)
+  }
+}
+
+/**
+ * Removes the cgroup once it is empty (and the services directory when no other service's is left
+ * in it). A cgroup whose last process has just exited may still read as busy for a moment: tried
+ * again for up to `graceMs`. Returns whether the cgroup is gone.
+ */
+export async function removeServiceCgroup(cg: ServiceCgroup, graceMs = 2000): Promise<boolean> {
+  const end = Date.now() + graceMs
+  for (;;) {
+    if (inodeOf(cg.dir) !== cg.ino) break // gone already (or another one by now: not ours to remove)
+    try {
+      fs.rmdirSync(cg.dir)
+      break
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENOENT') break
+      if (code !== 'EBUSY' || Date.now() >= end) return false
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+  try {
+    fs.rmdirSync(path.dirname(cg.dir))
+  } catch {} // other services' cgroups are in it, or it is not ours to remove
+  return true
+}
+
+/** removeServiceCgroup() without waiting: one try (false when it still holds a process, or cannot be removed). */
+export function removeServiceCgroupNow(cg: ServiceCgroup): boolean {
+  if (inodeOf(cg.dir) === cg.ino) {
+    try {
+      fs.rmdirSync(cg.dir)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return false
+    }
+  }
+  try {
+    fs.rmdirSync(path.dirname(cg.dir))
+  } catch {}
+  return true
+}
+
+/** What find reports of a service's cgroup (result.cgroup; JSON `cgroup`). */
+export interface CgroupFacts {
+  /** its path as recorded by run (in run's cgroup namespace); null when run made none */
+  path: string | null
+  /** its directory here; null when it is gone, or not visible from here */
+  dir: string | null
+  /** whether it holds a live process (cgroup.events); null when unknown */
+  populated: boolean | null
+  /** every process in it and below it, as pids in the caller's PID namespace */
+  processes: number[]
+  /** why run made no cgroup, or why the recorded one cannot be used here; null otherwise */
+  why: string | null
+}
+
+/**
+ * The recorded cgroup as seen from here. The directory is looked for where the main process's own
+ * v2 cgroup is (when it is the recorded one, or inside a cgroup namespace below it), else at the
+ * recorded path under our own mounts; it is used only when its inode is the one recorded, and only
+ * in the boot that recorded it.
+ */
+export function cgroupFactsOf(record: CgroupRecord, mainPid: number | null, procfs: ProcFs): CgroupFacts {
+  if (record.kind === 'none') return {path: null, dir: null, populated: null, processes: [], why: record.why}
+  const base = {path: record.path, dir: null, populated: null, processes: []}
+  const boot = bootId()
+  if (boot !== record.bootId) return {...base, why: `it was made in another boot (${record.bootId})`}
+  const mounts = v2Mounts()
+  const candidates: string[] = []
+  if (mainPid !== null) {
+    const seen = v2PathOf(procfs, mainPid)
+    // The reader may see the cgroup under a longer path (run was in a cgroup namespace).
+    if (seen !== null && (seen === record.path || seen.endsWith(record.path === '/' ? '' : record.path))) {
+      const d = dirOfV2Path(seen, mounts)
+      if (d) candidates.push(d)
+    }
+  }
+  const direct = dirOfV2Path(record.path, mounts)
+  if (direct) candidates.push(direct)
+  const dir = candidates.find((d) => inodeOf(d) === record.ino) ?? null
+  if (dir === null) return {...base, why: 'the cgroup recorded is gone, or not visible from here'}
+  return {path: record.path, dir, populated: isPopulated(dir), processes: procsBelow(dir).sort((a, b) => a - b), why: null}
+}
