@@ -35,10 +35,12 @@ type Status = number
 
 /**
  * Reaps what run inherits as the child subreaper: every child but `keep` (COMMAND, until its own
- * reap), so that orphans leave no zombies; the statuses of the ones reaped are kept for status().
+ * reap), so that orphans leave no zombies. The status of a process being followed (watch()) is kept
+ * for status(); the others' are dropped (a long-lived service may leave many orphans).
  */
 export class Reaper {
   private readonly statuses = new Map<number, Status>()
+  private readonly watched = new Set<number>()
   private timer: NodeJS.Timeout | null = null
   keep: number | null
 
@@ -46,16 +48,22 @@ export class Reaper {
     this.keep = keep
   }
 
-  /** Sweeps every `ms` until stop(). */
+  private readonly onChild = () => this.sweep()
+
+  /** Sweeps on every SIGCHLD, and every `ms` (a safety net), until stop(). */
   start(ms = 1000): this {
-    this.timer = setInterval(() => this.sweep(), ms)
+    this.timer = setInterval(this.onChild, ms)
     this.timer.unref()
+    process.on('SIGCHLD', this.onChild)
     return this
   }
 
+  /** Stops sweeping, after a last sweep. */
   stop(): void {
     if (this.timer) clearInterval(this.timer)
     this.timer = null
+    process.removeListener('SIGCHLD', this.onChild)
+    this.sweep()
   }
 
   /** Reaps every child that has exited (but `keep`). */
@@ -63,23 +71,44 @@ export class Reaper {
     for (const pid of children()) if (pid !== this.keep) this.reap(pid)
   }
 
-  /** Forgets what is known of `pid` (a new process now has that pid). */
-  forget(pid: number): void {
+  /** Keeps the status of `pid` (the process now followed; whatever was known of an earlier holder of its pid is dropped). */
+  watch(pid: number): void {
     this.statuses.delete(pid)
+    this.watched.add(pid)
   }
 
-  /** The status of `pid` once it exited and was reaped here (now, if it is our child); null otherwise. */
+  /** The status of `pid` (watched) once it exited and was reaped here (now, if it is our child); null otherwise. */
   status(pid: number): Status | null {
     this.reap(pid)
-    return this.statuses.get(pid) ?? null
+    const s = this.statuses.get(pid) ?? null
+    this.statuses.delete(pid)
+    this.watched.delete(pid)
+    return s
+  }
+
+  /** status(), tried for a moment: a process whose pidfd has just said it exited may not be reapable yet. */
+  async settled(pid: number): Promise<Status | null> {
+    for (let i = 0; i < 20; i++) {
+      const watched = this.watched.has(pid)
+      const s = this.status(pid)
+      if (s !== null || !isChild(pid)) return s
+      if (watched) this.watched.add(pid)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    return this.status(pid)
   }
 
   private reap(pid: number): void {
     try {
       const r = reapChild(pid)
-      if (r) this.statuses.set(pid, r.code >= 0 ? r.code : 128 + r.signal)
+      if (r && this.watched.has(pid)) this.statuses.set(pid, r.code >= 0 ? r.code : 128 + r.signal)
     } catch {} // ECHILD: not our child (or reaped already)
   }
+}
+
+/** Is `pid` a child of this process (its zombie not reaped yet, or alive)? */
+function isChild(pid: number): boolean {
+  return children().includes(pid)
 }
 
 /** This process's children (every thread's: an orphan is given to one of our threads). */
@@ -134,8 +163,15 @@ export interface FollowOptions {
 export async function followCgroup(handle: PidfileHandle, cg: ServiceCgroup, o: FollowOptions): Promise<Status | null> {
   let written = handle.pid
   let status: Status | null = null
+  let prev: number | null = null
   for (;;) {
     o.reaper.sweep()
+    // the main process followed last time, if it exited (and was reaped) since
+    if (prev !== null) {
+      const s = o.reaper.status(prev)
+      if (s !== null) status = s
+      prev = null
+    }
     const populated = isPopulated(cg.dir)
     if (populated !== true) return status
     const members = procsBelow(cg.dir)
@@ -155,7 +191,8 @@ export async function followCgroup(handle: PidfileHandle, cg: ServiceCgroup, o: 
     try {
       // The pidfd names the process listed, unless its pid was taken again meanwhile: it must still be in the cgroup.
       if (!procsBelow(cg.dir).includes(main) || pidfdExited(fd)) continue
-      if (main !== written) o.reaper.forget(main)
+      o.reaper.watch(main)
+      prev = main
       if (o.daemon && main !== written) {
         try {
           handle.write(main, {pidfd: fd})
@@ -168,9 +205,13 @@ export async function followCgroup(handle: PidfileHandle, cg: ServiceCgroup, o: 
         waitPidfdFor(fd, waitingForFile ? DAEMON_PIDFILE_MS : RESCAN_MS),
         waitEmpty(cg.dir, waitingForFile ? DAEMON_PIDFILE_MS : RESCAN_MS).then(() => false),
       ])
+      // cgroup.events says empty as the last process exits, a moment before its pidfd says so and
+      // it can be reaped: wait for that moment, so that its status is not lost.
+      if (!exited && isPopulated(cg.dir) !== true) await waitPidfdFor(fd, 1000)
       if (exited || pidfdExited(fd)) {
-        const s = o.reaper.status(main)
+        const s = await o.reaper.settled(main)
         if (s !== null) status = s
+        prev = null
       }
     } finally {
       o.onTarget(-1)

@@ -74,7 +74,16 @@ export function parseCgroupRecord(text: string): CgroupRecord | string {
   let m = /^v1 path=(\/[^\x00-\x20\x7f]{0,400}) ino=([1-9][0-9]{0,19}) boot_id=([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(text)
   if (m) {
     const ino = Number(m[2])
-    if (!Number.isSafeInteger(ino) || m[1].split('/').includes('..')) return 'its path or inode is out of range'
+    const parts = m[1].split('/').slice(1)
+    // The path run makes: .../nslocate/NAME-HASH, every component a plain name (no "", ".", "..").
+    if (!Number.isSafeInteger(ino)) return 'its inode is out of range'
+    if (
+      parts.some((p) => p === '' || p === '.' || p === '..') ||
+      parts.length < 2 ||
+      parts[parts.length - 2] !== SERVICES_DIR ||
+      !/-[0-9a-f]{8}$/.test(parts[parts.length - 1])
+    )
+      return `its path ${m[1]} is not a service cgroup nslocate makes (.../${SERVICES_DIR}/NAME-HASH)`
     return {kind: 'made', path: m[1], ino, bootId: m[3]}
   }
   // eslint-disable-next-line no-control-regex
@@ -255,10 +264,14 @@ export interface CgroupFacts {
 /**
  * The recorded cgroup as seen from here. The directory is looked for where the main process's own
  * v2 cgroup is (when it is the recorded one, or inside a cgroup namespace below it), else at the
- * recorded path under our own mounts; it is used only when its inode is the one recorded, and only
- * in the boot that recorded it.
+ * recorded path under our own mounts. It is used only
+ * - in the boot that recorded it, when its inode is the one recorded;
+ * - when it belongs to the pidfile's owner (`owner`, the uid of the file: its writer): run makes
+ *   it as the user it runs as, so a user's record naming root's (or another user's) cgroup is not
+ *   the service's;
+ * - when the main process (`mainPid`, if one was found) is in it or below it.
  */
-export function cgroupFactsOf(record: CgroupRecord, mainPid: number | null, procfs: ProcFs): CgroupFacts {
+export function cgroupFactsOf(record: CgroupRecord, mainPid: number | null, procfs: ProcFs, owner: number): CgroupFacts {
   if (record.kind === 'none') return {path: null, dir: null, populated: null, processes: [], why: record.why}
   const base = {path: record.path, dir: null, populated: null, processes: []}
   const boot = bootId()
@@ -277,5 +290,13 @@ export function cgroupFactsOf(record: CgroupRecord, mainPid: number | null, proc
   if (direct) candidates.push(direct)
   const dir = candidates.find((d) => inodeOf(d) === record.ino) ?? null
   if (dir === null) return {...base, why: 'the cgroup recorded is gone, or not visible from here'}
+  let uid: number
+  try {
+    uid = fs.statSync(dir).uid
+  } catch {
+    return {...base, why: 'the cgroup recorded is gone'}
+  }
+  if (uid !== owner) return {...base, why: `${dir} belongs to uid ${uid}, not to the pidfile's owner (uid ${owner}): not the cgroup its writer made`}
+  if (mainPid !== null && !procsBelow(dir).includes(mainPid)) return {...base, why: `pid ${mainPid}, the service's main process, is not in ${dir}`}
   return {path: record.path, dir, populated: isPopulated(dir), processes: procsBelow(dir).sort((a, b) => a - b), why: null}
 }

@@ -93,7 +93,7 @@ export const EXIT_STATUS: Record<CommandName, CommandExitStatus> = {
         0,
         ['signalled', 'probed', 'would_signal'],
         [],
-        'Delivered; with `--wait` or `--retry`, every process signalled has exited. With `--dry-run`: every check passed and nothing was sent. With signal 0: the process is there and may be signalled.',
+        'Delivered; with `--wait` or `--retry`, every process signalled has exited (and the cgroup `run` gave the service, if any, is empty). With `--dry-run`: every check passed and nothing was sent. With signal 0: the process is there and may be signalled.',
       ),
       row(
         1,
@@ -125,13 +125,13 @@ export const EXIT_STATUS: Record<CommandName, CommandExitStatus> = {
         0,
         ['reached'],
         [],
-        "The condition holds: at once, or before `--timeout`. For `--for stopped`, a `--container` that does not exist or is not running, or a `--root-pid` process that was the init of its PID namespace (a container's init) and exits while waiting, means the service is not running: the condition holds. For `--for running`, such a container is looked at again every 250 ms until it runs, also when it restarts while being waited on.",
+        "The condition holds: at once, or before `--timeout`. For `--for stopped` of a service `run` gave a cgroup, only once the cgroup is empty (its escapes included), whatever the pidfile says; `--for main-stopped` holds once the main process found at the start has exited. For `--for stopped`, a `--container` that does not exist or is not running, or a `--root-pid` process that was the init of its PID namespace (a container's init) and exits while waiting, means the service is not running: the condition holds. For `--for running`, such a container is looked at again every 250 ms until it runs, also when it restarts while being waited on.",
       ),
       row(
         1,
         ['not_reached'],
         ['TIMEOUT'],
-        'Timed out. For `--for running`, also while the service is only starting (a locked pidfile that is still empty); the message says so.',
+        "Timed out. For `--for running`, also while the service is only starting (a locked pidfile that is still empty); for `--for stopped`, also while the service's cgroup still holds a process after its main process has exited. The message says so.",
       ),
       usage(),
       row(
@@ -160,7 +160,7 @@ export const EXIT_STATUS: Record<CommandName, CommandExitStatus> = {
   },
   run: {
     intro:
-      "`run` exits with its command's status, so it can stand in for the command. Its own failures use the 120s, after the convention of env(1) (125, 126, 127), so that a script can tell them from what its command usually exits with; in every one of them no command is left running and no pidfile is left behind by this `run`:\n\n*N*\n:   The command exited with status *N*. If it daemonized (it exited, leaving processes that hold the pidfile's inherited lock), `run` exits with it once the last of them has exited, not before (see `run` under COMMANDS).\n\n*128+N*\n:   The command was killed by signal *N* (143 for TERM, 137 for KILL). Only for the command: a signal `run` forwards that arrives before the command was started is 125.",
+      "`run` exits with its command's status, so it can stand in for the command. Its own failures use the 120s, after the convention of env(1) (125, 126, 127), so that a script can tell them from what its command usually exits with; in every one of them no command is left running and no pidfile is left behind by this `run`:\n\n*N*\n:   The command exited with status *N*. With a cgroup (see *The service's cgroup* under NOTES), `run` exits only once the cgroup is empty, and when the command daemonized (it exited, leaving processes in the cgroup), with the status of the daemon, the last main process `run` followed, when `run` could reap it (it is the service's subreaper); with the command's when it could reap none. Without a cgroup, if the command daemonized (it exited, leaving processes that hold the pidfile's inherited lock), `run` exits with the command's status once the last of them has exited, not before (see `run` under COMMANDS).\n\n*128+N*\n:   The command was killed by signal *N* (143 for TERM, 137 for KILL), or, with a cgroup, so was the daemon `run` followed. Only for the command and its daemon: a signal `run` forwards that arrives before the command was started is 125.",
     rows: [
       row(
         2,
@@ -172,7 +172,7 @@ export const EXIT_STATUS: Record<CommandName, CommandExitStatus> = {
         122,
         ['conflict'],
         ['CONFLICT'],
-        'NAME is already running and `--replace` was not given; the running instance and its pidfile are left alone, and COMMAND is not started.',
+        "NAME is already running and `--replace` was not given; or, with or without `--replace`, the cgroup a SIGKILLed `run` of the same pidfile left still holds processes (the message names the cgroup and the pids: see *The service's cgroup* under NOTES). The running instance and its pidfile are left alone, and COMMAND is not started.",
         '`122` (`--conflict-exit-code`)',
       ),
       row(
@@ -191,7 +191,7 @@ export const EXIT_STATUS: Record<CommandName, CommandExitStatus> = {
         125,
         ['failed', 'interrupted'],
         ['NATIVE_LOAD', 'UNSUPPORTED', 'PERMISSION', 'NOT_RUNNING', 'NOT_VISIBLE', 'GONE', 'DOCKER', 'RUNTIME', 'IO'],
-        '`run` itself failed: the pidfile or its directory could not be created or opened (permission, read-only file system, not a directory), the pid could not be written (no space left on the device), the child could not be forked, or the native addon is missing; or `run` was interrupted (TERM, INT, HUP, QUIT, USR1, USR2 or WINCH) while it was still taking the pidfile, before the command was started: it then removes the file and says `interrupted by SIGTERM before COMMAND was started`. COMMAND was not executed: it is started held before it executes and is only let go once its pid is in the file; when the write fails, the held child exits without running anything and the file is removed.',
+        "`run` itself failed: the pidfile or its directory could not be created or opened (permission, read-only file system, not a directory), the pid could not be written (no space left on the device), the child could not be forked, or the native addon is missing; with `--cgroup required`, no cgroup could be made for the service or the child could not be moved into it (`no cgroup for NAME: WHY; nothing was started`: see *The service's cgroup* under NOTES); or `run` was interrupted (TERM, INT, HUP, QUIT, USR1, USR2 or WINCH) while it was still taking the pidfile, before the command was started: it then removes the file and says `interrupted by SIGTERM before COMMAND was started`. COMMAND was not executed: it is started held before it executes and is only let go once its pid is in the file; when the write fails, the held child exits without running anything and the file is removed.",
       ),
       row(126, ['cannot_execute'], [], 'COMMAND was found but cannot be executed (not executable, a directory, an exec format error).'),
       row(127, ['not_found'], [], 'COMMAND was not found (looked up in `PATH` as execvp(3) does, before anything is created).'),

@@ -7,6 +7,7 @@ import path = require('node:path')
 
 import {ProcFs} from '../proc/proc-fs'
 import {cgroupFactsOf, readCgroupRecord} from '../cgroup/service'
+import {REASONS} from './types'
 import {Pins, decidePreviousBoot, findRecorded, judgeRecord, pickRecorded, reusedHere, stampIds} from './by-id'
 import {hasPtraceCap} from './denial'
 import {ResolvedIdentity, checkIdentity} from './identity-options'
@@ -63,8 +64,13 @@ export function decide(located: Located, opened: OpenedPidfile, opts: DecideOpti
   // process exiting while being inspected must not turn a refusal into GONE).
   applySafety(result, opened, {...opts, procfs}, main)
   stampIds(located, pins)
-  if (opened.unsafe.length === 0 || opts.allowUnsafe) describeCgroup(result, opened, procfs)
+  // Only on a pidfile the safety rules accept (the owner's verdict included): a record is only as good as its file.
+  const refused = result.reasons.some((r) => SAFETY.has(r))
+  if (!refused || opts.allowUnsafe) describeCgroup(result, opened, procfs)
 }
+
+/** The safety reasons (types.ts SafetyReason): from 'symlink' to the end of REASONS. */
+const SAFETY = new Set<string>(REASONS.slice(REASONS.indexOf('symlink')))
 
 /**
  * The service's cgroup, as run recorded it beside the content (src/cgroup/service.ts): only on a
@@ -77,7 +83,7 @@ function describeCgroup(result: LocateResult, opened: OpenedPidfile, procfs: Pro
     result.evidence.push(`cgroup record ignored: ${record}`)
     return
   }
-  const facts = cgroupFactsOf(record, result.pid, procfs)
+  const facts = cgroupFactsOf(record, result.starting ? null : result.pid, procfs, opened.stat.uid)
   result.cgroup = facts
   if (record.kind === 'none') {
     result.evidence.push(`run made the service no cgroup: ${facts.why}`)
