@@ -6,17 +6,17 @@ import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
 export default class Wait extends BaseCommand {
   protected readonly command = waitCommand
   static summary = 'Wait until NAME is running, or until it has stopped.'
-  static description = `--for stopped pins the running process with a pidfd and returns as soon as it exits (no polling of the pid); --for running re-checks every 25 ms until find identifies the service: a locked pidfile that names its process, or an unlocked one resolved to one process. A locked pidfile that is still empty is only starting (find's starting field is true): its holder may be a supervisor, so the wait goes on.
+  static description = `--for stopped pins the running process (and the lock holder, when it is another process) with pidfds and returns as soon as they have exited (no polling of the pid); for a service nslocate run gave a cgroup, only once that cgroup is empty as well (cgroup.events, watched with inotify), whatever its processes did to leave the main one (setsid, a double fork), also when the pidfile is gone or stale. --for main-stopped returns as soon as the main process found at the start has exited, whatever else of the service lives on. --for running re-checks every 25 ms until find identifies the service: a locked pidfile that names its process, or an unlocked one resolved to one process. A locked pidfile that is still empty is only starting (find's starting field is true): its holder may be a supervisor, so the wait goes on.
 
 With --container or --pod, a container that does not exist or is not running holds no running service: --for stopped holds at once, --for running looks at the container again every 250 ms.
 
---for stopped reports how the process ended as "exit": {"code": N} or {"signal": "TERM", "core": false}, read with PIDFD_GET_INFO/PIDFD_INFO_EXIT once its parent has reaped it (Linux 6.15+; "unknown" on older kernels or while it is an unreaped zombie); null when the service was not running when the wait began.
+--for stopped and --for main-stopped report how the main process ended as "exit": {"code": N} or {"signal": "TERM", "core": false}, read with PIDFD_GET_INFO/PIDFD_INFO_EXIT once its parent has reaped it (Linux 6.15+; "unknown" on older kernels or while it is an unreaped zombie); null when the service was not running when the wait began.
 
 --pid PID:ID (with --for stopped) waits for that very process, as util-linux waitpid PID:INODE does: no pidfile is read, and it holds once the process with the pidfs id ID has exited; when ID is a live process at another pid or in another PID namespace, or, before Linux 6.17, when it cannot be told whether ID still runs elsewhere, the answer is cannot tell. Linux 6.9+.
 
 With --root-pid, --container or --pod, a process outside the target's PID namespace is never the service (outside_target_namespace: cannot tell).
 
-Exit status: 0 the condition holds, 1 timed out, 2 usage, 4 cannot tell (unsafe pidfile, ambiguous, permission, outside the target's namespace).`
+Exit status: 0 the condition holds, 1 timed out (for --for stopped, also while the service's cgroup still holds a process; the message names them), 2 usage, 4 cannot tell (unsafe pidfile, ambiguous, permission, outside the target's namespace).`
   static examples = [
     {command: '<%= config.bin %> wait db --for running --timeout 30s && ./migrate', description: 'Start work once db runs.'},
     {command: '<%= config.bin %> signal app TERM && <%= config.bin %> wait app --timeout 10s', description: 'Stop, then wait until it has stopped.'},

@@ -103,9 +103,9 @@ export async function acquire(nameOrOptions: string | AcquireOptions, options?: 
         const from = pid === process.pid ? ownCgroupDir() : null
         const release = handle.release.bind(handle)
         const held = handle
-        held.release = () => {
+        held.release = (opts) => {
           leaveCgroup(held, from)
-          release()
+          release(opts)
         }
       }
     }
@@ -114,7 +114,7 @@ export async function acquire(nameOrOptions: string | AcquireOptions, options?: 
       if (mode !== 'none') enterCgroup(handle, opts.name, pid, mode)
     }
   } catch (error) {
-    handle.release()
+    handle.release({keepFile: error instanceof NslocateError && error.details.keepPidfile === true})
     throw error
   }
   return handle

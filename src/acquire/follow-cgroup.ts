@@ -9,8 +9,9 @@
  *   that one exits and others remain (and its identity record with it);
  * - forwarded signals go to it (through a pidfd);
  * - run is the child subreaper of the service (PR_SET_CHILD_SUBREAPER, set before COMMAND starts):
- *   what COMMAND leaves orphaned becomes run's child, so run reaps it and exits with the status of
- *   the last main process it followed (the daemon's own), or COMMAND's when it could reap none;
+ *   what COMMAND leaves orphaned becomes run's child, so run reaps it and exits with the daemon's
+ *   own status (the daemon: the first main process followed, or the one a --daemon-pidfile names);
+ *   with COMMAND's when it could not reap the daemon (it was not an orphan of the service);
  * - run keeps the pidfile and both its locks until the cgroup is empty (cgroup.events `populated
  *   0`, woken by inotify): a second run of NAME conflicts for as long as any process of the first lives.
  * When a signal killed COMMAND, what is left are stragglers, not a daemon: they are waited for and
@@ -158,18 +159,24 @@ export interface FollowOptions {
 
 /**
  * Waits until the cgroup is empty, keeping the pidfile naming its main process (see the header).
- * Resolves to the exit status of the last main process followed that run could reap (null: none).
+ * Resolves to the daemon's exit status when run could reap it (null otherwise).
  */
 export async function followCgroup(handle: PidfileHandle, cg: ServiceCgroup, o: FollowOptions): Promise<Status | null> {
   let written = handle.pid
   let status: Status | null = null
+  // The daemon: the first main process followed, or the one the --daemon-pidfile names once it
+  // names one. Its status is run's; the stragglers' that outlive it are not.
+  let daemon: number | null = null
+  let named = false
+  const exitedWith = (pid: number, s: Status | null) => {
+    if (s !== null && pid === daemon) status = s
+  }
   let prev: number | null = null
   for (;;) {
     o.reaper.sweep()
     // the main process followed last time, if it exited (and was reaped) since
     if (prev !== null) {
-      const s = o.reaper.status(prev)
-      if (s !== null) status = s
+      exitedWith(prev, o.reaper.status(prev))
       prev = null
     }
     const populated = isPopulated(cg.dir)
@@ -193,6 +200,11 @@ export async function followCgroup(handle: PidfileHandle, cg: ServiceCgroup, o: 
       if (!procsBelow(cg.dir).includes(main) || pidfdExited(fd)) continue
       o.reaper.watch(main)
       prev = main
+      if (fromFile !== null && !named) {
+        named = true
+        daemon = fromFile
+        status = null
+      } else if (daemon === null) daemon = main
       if (o.daemon && main !== written) {
         try {
           handle.write(main, {pidfd: fd})
@@ -209,8 +221,7 @@ export async function followCgroup(handle: PidfileHandle, cg: ServiceCgroup, o: 
       // it can be reaped: wait for that moment, so that its status is not lost.
       if (!exited && isPopulated(cg.dir) !== true) await waitPidfdFor(fd, 1000)
       if (exited || pidfdExited(fd)) {
-        const s = await o.reaper.settled(main)
-        if (s !== null) status = s
+        exitedWith(main, await o.reaper.settled(main))
         prev = null
       }
     } finally {

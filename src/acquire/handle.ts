@@ -69,8 +69,12 @@ export interface PidfileHandle {
    * record that cannot be set only shows in recordNote). No fsync: see docs/architecture.md step 6
    */
   write(pid: number, opts?: WriteOptions): void
-  /** unlink (if the name still names our inode) and drop the locks; idempotent. A file that stays loses its record. */
-  release(): void
+  /**
+   * unlink (if the name still names our inode) and drop the locks; idempotent. A file that stays
+   * loses its records. With keepFile (a conflict found after the lock was taken: a cgroup an earlier
+   * run left still holds processes) the file stays as it is, records included.
+   */
+  release(opts?: {keepFile?: boolean}): void
 }
 
 /** The handle of the pidfile `name` in `dirFd` (`file` for messages), open as `fd` (POSIX lock) and `lockFd` (flock). */
@@ -129,10 +133,18 @@ export function makeHandle(file: string, dirFd: number, name: string, fd: number
         handle.recordNote = r.why
       }
     },
-    release() {
+    release(opts: {keepFile?: boolean} = {}) {
       if (released) return
       released = true
       let unlinked = false
+      if (opts.keepFile) {
+        unregisterHeld(fs.fstatSync(fd))
+        handle.recorded = null
+        fs.closeSync(lockFd)
+        fs.closeSync(fd)
+        fs.closeSync(dirFd)
+        return
+      }
       try {
         const st = fs.fstatSync(fd)
         unregisterHeld(st)

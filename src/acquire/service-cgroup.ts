@@ -10,7 +10,7 @@ import path = require('node:path')
 import {NslocateError} from '../errors'
 import {CgroupMode, makeServiceCgroup, moveInto, planServiceCgroup, removeServiceCgroup, removeServiceCgroupNow, writeCgroupRecord} from '../cgroup/service'
 import {bootId} from '../kernel/pidfs'
-import {dirOfV2Path, v2PathOf} from '../cgroup/v2'
+import {dirOfV2Path, inodeOf, v2PathOf} from '../cgroup/v2'
 import {proc} from '../proc/proc-fs'
 import type {PidfileHandle} from './handle'
 
@@ -30,7 +30,21 @@ function required(name: string, why: string): NslocateError {
 export function attachCgroup(handle: PidfileHandle, name: string, mode: CgroupMode): void {
   if (mode === 'none') return
   const plan = planServiceCgroup(name, handle.path, proc)
-  const made = plan.kind === 'none' ? {why: plan.why} : makeServiceCgroup(plan, name)
+  let made: ReturnType<typeof makeServiceCgroup>
+  try {
+    made = plan.kind === 'none' ? {why: plan.why} : makeServiceCgroup(plan, name)
+  } catch (error) {
+    // Processes an earlier run left in the cgroup (it was SIGKILLed, and they closed the pidfile's
+    // descriptor): NAME still runs. The pidfile stays, recording that cgroup again (taking the lock
+    // cleared its records), so that find, signal and wait see them.
+    if (error instanceof NslocateError && error.code === 'CONFLICT' && plan.kind === 'plan') {
+      const ino = inodeOf(plan.dir)
+      const boot = bootId()
+      if (ino !== null && boot !== null) writeCgroupRecord(handle.fd, {kind: 'made', path: plan.path, ino, bootId: boot})
+      error.details.keepPidfile = true
+    }
+    throw error
+  }
   if ('why' in made) {
     if (mode === 'required') throw required(name, made.why)
     noCgroup(handle, made.why)

@@ -10,6 +10,7 @@
  * The implementations live in src/locate, src/signal, src/list, src/acquire and src/docker; the CLI
  * calls those directly, with options it has already parsed.
  */
+import {CGROUP_MODES} from '../cgroup/service'
 import {NslocateError} from '../errors'
 import {SCOPES} from '../outcomes'
 import {OptionTable, isPlainObject, readOptions, shown} from './check-options'
@@ -190,7 +191,7 @@ export async function list(options?: ListOptions): Promise<ListResult> {
   return (await import('../list/list')).list(rest)
 }
 
-const ACQUIRE: OptionTable = {pidfile: 'path', dir: 'path', lockTimeoutMs: 'ms', pid: 'pidOrNull', env: 'object'}
+const ACQUIRE: OptionTable = {pidfile: 'path', dir: 'path', lockTimeoutMs: 'ms', pid: 'pidOrNull', env: 'object', cgroup: CGROUP_MODES}
 
 /**
  * Writes and locks NAME's pidfile for this process (or, with `pid: null`, for a child whose pid is

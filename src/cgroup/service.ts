@@ -171,7 +171,7 @@ export function makeServiceCgroup(plan: Extract<Plan, {kind: 'plan'}>, name: str
         throw new NslocateError(
           'CONFLICT',
           `${name} is still running: its cgroup ${plan.dir}, left by an earlier run, holds pid${pids.length === 1 ? '' : 's'} ${pids.slice(0, 10).join(', ') || '(not visible here)'}${pids.length > 10 ? ', ...' : ''}; stop them (echo 1 > ${plan.dir}/cgroup.kill) or wait for them`,
-          {details: {cgroup: plan.dir, pids}},
+          {details: {cgroup: plan.dir, cgroupPath: plan.path, pids}},
         )
       }
       try {

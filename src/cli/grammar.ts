@@ -232,7 +232,7 @@ export const signal = {
       options: SCOPES,
       default: 'main',
       summary:
-        "main: the main process; group: its process group; cgroup: every process in its own cgroup (a container's or a unit's); tree: it and all its descendants.",
+        "main: the main process; group: its process group; cgroup: every process in its own cgroup (the one run made for it, a container's or a unit's); tree: it and all its descendants.",
     },
     wait: {option: 'wait', type: 'boolean', summary: 'Wait for the signalled process(es) to exit (see --timeout).', default: false},
     timeout: {

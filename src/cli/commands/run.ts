@@ -102,7 +102,7 @@ function noteUnrecorded(handle: PidfileHandle, out: Output): void {
 function noteNoCgroup(name: string, handle: PidfileHandle, out: Output): void {
   if (handle.cgroup !== null || handle.cgroupNote === null) return
   out.logToStderr(
-    `nslocate: no cgroup for ${name}: ${handle.cgroupNote}; it runs without one (a process that escapes with setsid or a double fork is not followed)`,
+    `nslocate: no cgroup for ${name}: ${handle.cgroupNote}; it runs without one (a process that leaves with setsid or a double fork is followed only while it keeps the pidfile's inherited descriptor)`,
   )
 }
 
