@@ -65,10 +65,8 @@ async function runService(name: string, o: RunOptions, conflictStatus: number, c
       handle,
       file,
       command,
-      () => {
-        noteUnrecorded(handle, out)
-        noteNoCgroup(name, handle, out)
-      },
+      // No cgroup (--cgroup auto, none could be made) prints nothing: the record says why, find shows it.
+      () => noteUnrecorded(handle, out),
       {name, cgroupMode: opts.cgroup ?? 'auto', daemonPidfile: daemonPidfilePath(o.daemonPidfile)},
     )
     early.stop()
@@ -91,18 +89,6 @@ function noteUnrecorded(handle: PidfileHandle, out: Output): void {
   if (handle.recorded !== null || handle.recordNote === null || !pidfsAvailable()) return
   out.logToStderr(
     `nslocate: no identity recorded beside the pid in ${handle.path}: ${handle.recordNote}; the pid is written as before, and find relies on the lock and the start time`,
-  )
-}
-
-/**
- * One line when run was to make the service a cgroup (--cgroup=auto, the default) and could not:
- * the service runs as before, and what escapes its process group (setsid, a double fork) is not
- * followed. The reason is recorded beside the pid too: find shows it.
- */
-function noteNoCgroup(name: string, handle: PidfileHandle, out: Output): void {
-  if (handle.cgroup !== null || handle.cgroupNote === null) return
-  out.logToStderr(
-    `nslocate: no cgroup for ${name}: ${handle.cgroupNote}; it runs without one (a process that leaves with setsid or a double fork is followed only while it keeps the pidfile's inherited descriptor)`,
   )
 }
 
