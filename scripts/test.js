@@ -3,13 +3,16 @@
 // `npm test -- --selectProjects unit`), then print one line `tests: N passed, N failed, N skipped`.
 // Under CI=true a skipped test is a failure: no tier may skip for a missing engine there.
 // Then the leak check (test/helpers/leak-check.js): a process the tests started that still runs, a
-// temp dir or test user they left, fails the run (NSLOCATE_LEAK_CHECK=off skips it).
+// temp dir or test user they left, fails the run (NSLOCATE_LEAK_CHECK=off skips it). The suite runs
+// in a cgroup of its own (test/helpers/suite-cgroup.js): what still runs in it is a leak too, and
+// the cgroups `nslocate run` made for the tests are removed with it.
 'use strict'
 const {spawnSync} = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const leakCheck = require('../test/helpers/leak-check')
+const suiteCgroup = require('../test/helpers/suite-cgroup')
 
 const root = path.resolve(__dirname, '..')
 const build = spawnSync('npm', ['run', '--silent', 'build'], {cwd: root, stdio: 'inherit'})
@@ -18,6 +21,9 @@ if (build.status !== 0) {
   process.exit(1)
 }
 const before = leakCheck.snapshot()
+// Everything the tests start, and every cgroup `nslocate run` makes for them, lives in the suite's
+// own cgroup, removed after jest (test/helpers/suite-cgroup.js).
+const scope = suiteCgroup.enter()
 const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nslocate-jest-')), 'report.json')
 const jestBin = require.resolve('jest/bin/jest')
 const args = [jestBin, '--json', `--outputFile=${report}`, ...process.argv.slice(2)]
@@ -57,6 +63,12 @@ if (process.env.CI === 'true' && skipped > 0) {
 }
 
 async function main() {
+  const cgroupLeaks = suiteCgroup.leave(scope)
+  if (cgroupLeaks > 0 && process.env.NSLOCATE_LEAK_CHECK !== 'off') {
+    console.error(`leak check: ${cgroupLeaks} process(es) still in the suite's cgroup; each counts as a failure.`)
+    failed += cgroupLeaks
+    status = 1
+  }
   if (process.env.NSLOCATE_LEAK_CHECK !== 'off') {
     const leaks = leakCheck.report(await leakCheck.check(before))
     if (leaks > 0) {

@@ -64,8 +64,24 @@ export function leafName(name: string, pidfile: string): string {
 
 /** The stored text of a record. */
 export function formatCgroupRecord(r: CgroupRecord): string {
+  if (r.kind === 'made') return `v1 path=${encodePath(r.path)} ino=${r.ino} boot_id=${r.bootId}`
   // eslint-disable-next-line no-control-regex
-  return r.kind === 'made' ? `v1 path=${r.path} ino=${r.ino} boot_id=${r.bootId}` : `v1 none why=${r.why.replace(/[\x00-\x1f\x7f]/g, ' ')}`
+  const why = r.why.replace(/[\x00-\x1f\x7f]/g, ' ')
+  return `v1 none why=${why.length > WHY_MAX ? `${why.slice(0, WHY_MAX - 3)}...` : why}`
+}
+
+/** The longest reason stored (the record must fit RECORD_MAX with its prefix). */
+const WHY_MAX = 400
+
+/** A path as stored: a space, a control character and "%" as %XX (cgroup names may hold them). */
+function encodePath(p: string): string {
+  // eslint-disable-next-line no-control-regex
+  return p.replace(/[\x00-\x20%\x7f]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`)
+}
+
+function decodePath(p: string): string | null {
+  if (/%(?![0-9A-F]{2})/.test(p)) return null
+  return p.replace(/%([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
 }
 
 /** A stored value parsed strictly, or a string saying why it is not a record. */
@@ -74,7 +90,9 @@ export function parseCgroupRecord(text: string): CgroupRecord | string {
   let m = /^v1 path=(\/[^\x00-\x20\x7f]{0,400}) ino=([1-9][0-9]{0,19}) boot_id=([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(text)
   if (m) {
     const ino = Number(m[2])
-    const parts = m[1].split('/').slice(1)
+    const decoded = decodePath(m[1])
+    if (decoded === null) return `its path ${m[1]} holds a "%" that is not an escape`
+    const parts = decoded.split('/').slice(1)
     // The path run makes: .../nslocate/NAME-HASH, every component a plain name (no "", ".", "..").
     if (!Number.isSafeInteger(ino)) return 'its inode is out of range'
     if (
@@ -83,8 +101,8 @@ export function parseCgroupRecord(text: string): CgroupRecord | string {
       parts[parts.length - 2] !== SERVICES_DIR ||
       !/-[0-9a-f]{8}$/.test(parts[parts.length - 1])
     )
-      return `its path ${m[1]} is not a service cgroup nslocate makes (.../${SERVICES_DIR}/NAME-HASH)`
-    return {kind: 'made', path: m[1], ino, bootId: m[3]}
+      return `its path ${JSON.stringify(decoded).slice(1, -1)} is not a service cgroup nslocate makes (.../${SERVICES_DIR}/NAME-HASH)`
+    return {kind: 'made', path: decoded, ino, bootId: m[3]}
   }
   // eslint-disable-next-line no-control-regex
   m = /^v1 none why=([^\x00-\x1f\x7f]{1,400})$/.exec(text)

@@ -66,7 +66,7 @@ export function dirOfV2Path(cgPath: string, mounts: V2Mount[] = v2Mounts()): str
   for (const m of mounts) {
     const root = m.root === '/' ? '' : m.root
     if (root !== '' && cgPath !== root && !cgPath.startsWith(`${root}/`)) continue
-    const dir = path.join(m.mountpoint, cgPath.slice(root.length))
+    const dir = path.resolve(m.mountpoint, `.${cgPath.slice(root.length)}`)
     if (fs.existsSync(path.join(dir, 'cgroup.procs'))) return dir
   }
   return null
