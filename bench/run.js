@@ -19,6 +19,7 @@ const {syscallsPerCall} = require('./scenarios/syscalls')
 const sidecar = require('./sidecar')
 const {runtimes} = require('./scenarios/runtimes')
 const {pidfs} = require('./scenarios/pidfs')
+const {cgroup} = require('./scenarios/cgroup')
 
 const IDS = [
   'find-posix',
@@ -34,6 +35,7 @@ const IDS = [
   'serve',
   'list-scale',
   'pidfs',
+  'cgroup',
 ]
 const USAGE = `usage: node bench/run.js [--smoke] [--procs N] [--runs N] [--only LIST]
   --procs N    other processes in the table for find-unlocked, find-flock and wait-procs (default 5000; env NSLOCATE_BENCH_PROCS)
@@ -120,6 +122,7 @@ async function phase1(ctx) {
   await attempt(ctx, 'serve', () => sidecar.measureServe(ctx))
   await attempt(ctx, 'list-scale', () => listScale(ctx))
   await attempt(ctx, 'pidfs', () => pidfs(ctx))
+  await attempt(ctx, 'cgroup', () => cgroup(ctx))
 }
 
 async function findUnlocked(ctx, svc) {
