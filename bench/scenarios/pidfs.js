@@ -36,7 +36,11 @@ async function startRunService(ctx) {
   fs.mkdirSync(dir, {recursive: true})
   const name = 'nslbenchrec'
   const file = path.join(dir, `${name}.pid`)
-  const svc = startTracked(NODE, [BIN_RUN, 'run', name, '--dir', dir, '--cgroup=none', '--', 'sleep', '100000'], {what: `nslocate run ${name}`, group: true, env: cleanEnv()})
+  const svc = startTracked(NODE, [BIN_RUN, 'run', name, '--dir', dir, '--cgroup=none', '--', 'sleep', '100000'], {
+    what: `nslocate run ${name}`,
+    group: true,
+    env: cleanEnv(),
+  })
   for (let i = 0; ; i++) {
     const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''
     if (/^[0-9]+$/.test(text) && Number(text) !== svc.pid) return {...svc, name, file, pid: Number(text)}
