@@ -77,14 +77,19 @@ export async function supervise(handle: PidfileHandle, file: string, argv: strin
   let child: Child
   let pidfd: number
   try {
+    // Born in the service's cgroup where the kernel allows (clone3 CLONE_INTO_CGROUP), else moved
+    // into it while held at the gate: either way before it executes anything.
+    const cgFd = cgroupFd(handle)
     try {
-      child = spawnGated(file, argv, envp(), handle.lockFd)
+      child = spawnGated(file, argv, envp(), handle.lockFd, cgFd)
     } catch (error) {
       throw new RunFailure('failed', `cannot start ${argv[0]}: ${(error as Error).message}; nothing was started`)
+    } finally {
+      if (cgFd >= 0) fs.closeSync(cgFd)
     }
     if (reaper) reaper.keep = child.pid
     reaper?.start()
-    const enter = () => opts && enterCgroup(handle, opts.name, child.pid, opts.cgroupMode)
+    const enter = () => opts && !child.inCgroup && enterCgroup(handle, opts.name, child.pid, opts.cgroupMode)
     pidfd = await startGated(child, handle, argv, onWritten, enter)
   } catch (error) {
     await release()
@@ -110,6 +115,18 @@ export async function supervise(handle: PidfileHandle, file: string, argv: strin
   await release()
   fs.closeSync(pidfd)
   return status
+}
+
+/** An open descriptor of the handle's cgroup directory (the very one made: its inode), or -1. */
+function cgroupFd(handle: PidfileHandle): number {
+  const cg = handle.cgroup
+  if (!cg) return -1
+  try {
+    const fd = fs.openSync(cg.dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
+    if (fs.fstatSync(fd).ino === cg.ino) return fd
+    fs.closeSync(fd)
+  } catch {}
+  return -1
 }
 
 function startTime(pid: number): number {

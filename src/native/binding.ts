@@ -32,7 +32,7 @@ interface Addon {
   nsGetId(nsfd: number): bigint
   nsOwner(nsfd: number): {uid: number; ino: number} | null
   renameExchange(dirfd: number, a: string, b: string): void
-  spawnGated(file: string, argv: string[], envp: string[], keepFd: number): {pid: number; gateFd: number; errFd: number}
+  spawnGated(file: string, argv: string[], envp: string[], keepFd: number, cgroupFd: number): GatedChild
   reapChild(pid: number): {code: number; signal: number} | null
   walkDirs(start: string | number, names: string[]): RawWalk
   lookAt(dirfd: number, name: string): number
@@ -391,11 +391,17 @@ export interface GatedChild {
   gateFd: number
   /** EOF once execve succeeded; else 4 bytes, the errno of the failed execve */
   errFd: number
+  /** it was born in the cgroup cgroupFd (clone3 CLONE_INTO_CGROUP); false: not asked, or refused (move it) */
+  inCgroup: boolean
 }
 
-/** fork a child that waits on a gate pipe before execve(file, argv, envp), inheriting keepFd (-1: none). */
-export function spawnGated(file: string, argv: string[], envp: string[], keepFd: number): GatedChild {
-  return native().spawnGated(file, argv, envp, keepFd)
+/**
+ * fork a child that waits on a gate pipe before execve(file, argv, envp), inheriting keepFd (-1:
+ * none); with cgroupFd (an open directory of the cgroup v2 hierarchy), born in that cgroup when the
+ * kernel allows (Linux 5.7+): see inCgroup.
+ */
+export function spawnGated(file: string, argv: string[], envp: string[], keepFd: number, cgroupFd = -1): GatedChild {
+  return native().spawnGated(file, argv, envp, keepFd, cgroupFd)
 }
 
 /** waitpid(pid, WNOHANG) on a child from spawnGated(): null while it runs; code -1 when killed by `signal`. */
