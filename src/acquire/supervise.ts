@@ -27,6 +27,7 @@ import {endianness} from 'node:os'
 import {getSystemErrorMap} from 'node:util'
 
 import {NslocateError} from '../errors'
+import {forcedOff} from '../kernel/pidfs'
 import type {CgroupMode} from '../cgroup/service'
 import {pidfdOpen, reapChild, setChildSubreaper, spawnGated, waitPidfd} from '../native/binding'
 import {proc} from '../proc/proc-fs'
@@ -120,7 +121,8 @@ export async function supervise(handle: PidfileHandle, file: string, argv: strin
 /** An open descriptor of the handle's cgroup directory (the very one made: its inode), or -1. */
 function cgroupFd(handle: PidfileHandle): number {
   const cg = handle.cgroup
-  if (!cg) return -1
+  // NSLOCATE_FORCE_FALLBACK=clone-into-cgroup: as before Linux 5.7 (fork, then the cgroup.procs write)
+  if (!cg || forcedOff('clone-into-cgroup')) return -1
   try {
     const fd = fs.openSync(cg.dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
     if (fs.fstatSync(fd).ino === cg.ino) return fd

@@ -20,7 +20,7 @@ import type {ProcFs} from '../proc/proc-fs'
 export const PIDFS_MAGIC = 0x50494446
 
 /** The newer kernel interfaces that NSLOCATE_FORCE_FALLBACK can turn off. */
-export type KernelFeature = 'pidfs' | 'pidfd-info' | 'pidfs-handle'
+export type KernelFeature = 'pidfs' | 'pidfd-info' | 'pidfs-handle' | 'clone-into-cgroup'
 
 let forced: Set<string> | undefined
 /** True when NSLOCATE_FORCE_FALLBACK names `feature` (read once per process). */

@@ -161,6 +161,20 @@ test('COMMAND exits 0 (the default place, on this host /sys/fs/cgroup/unified/ns
   expect(fs.existsSync(path.join(dir, 'cgx0.pid'))).toBe(false)
 })
 
+test.each([
+  ['born in it (clone3 CLONE_INTO_CGROUP)', {}],
+  ['moved into it at the gate (NSLOCATE_FORCE_FALLBACK=clone-into-cgroup, as before Linux 5.7)', {NSLOCATE_FORCE_FALLBACK: 'clone-into-cgroup'}],
+])('COMMAND is %s: its first instruction already runs in the service cgroup, removed when run ends', async (_how, env) => {
+  const dir = tempDir('nslocate-cgexit-')
+  const leaf = leafName('cgxb', path.join(dir, 'cgxb.pid'))
+  const out = path.join(dir, 'self')
+  // /proc/self/cgroup read by COMMAND itself, as the first thing it does
+  const r = await cli(['run', 'cgxb', '--dir', dir, '--', 'sh', '-c', `${SELF_CG(out)}; exit 0`], {env})
+  expect([r.status, r.stderr]).toEqual([0, ''])
+  expect(fs.readFileSync(`${out}.path`, 'utf8').trim()).toBe(`${OWN}/nslocate/${leaf}`)
+  expect(fs.existsSync(path.join(SERVICES, leaf))).toBe(false)
+})
+
 test('COMMAND exits 3: run exits 3, its cgroup and the services directory are removed', async () => {
   const w = makeWrapper()
   const dir = tempDir('nslocate-cgexit-')
