@@ -10,12 +10,12 @@
  * - forwarded signals go to it (through a pidfd);
  * - run is the child subreaper of the service (PR_SET_CHILD_SUBREAPER, set before COMMAND starts):
  *   what COMMAND leaves orphaned becomes run's child, so run reaps it and exits with the daemon's
- *   own status (the daemon: the first main process followed, or the one a --daemon-pidfile names);
- *   with COMMAND's when it could not reap the daemon (it was not an orphan of the service);
+ *   own status (the daemon: see followCgroup()); with COMMAND's when it could not reap the daemon
+ *   (it was not an orphan of the service), or when a signal killed COMMAND;
  * - run keeps the pidfile and both its locks until the cgroup is empty (cgroup.events `populated
  *   0`, woken by inotify): a second run of NAME conflicts for as long as any process of the first lives.
- * When a signal killed COMMAND, what is left are stragglers, not a daemon: they are waited for and
- * signals forwarded to them the same way, but the file keeps COMMAND's pid.
+ * When a signal killed COMMAND, what is left is followed the same way (the service is the cgroup),
+ * and run exits 128+N as COMMAND did.
  */
 import fs = require('node:fs')
 import path = require('node:path')
@@ -23,6 +23,7 @@ import path = require('node:path')
 import {ServiceCgroup} from '../cgroup/service'
 import {isPopulated, procsBelow, waitEmpty} from '../cgroup/v2'
 import {pidfdExited, pidfdOpen, reapChild, waitPidfdFor} from '../native/binding'
+import {proc} from '../proc/proc-fs'
 import {mainOf} from './follow'
 import {PidfileHandle} from './handle'
 
@@ -148,8 +149,6 @@ function daemonPid(file: string | undefined, members: number[]): number | null {
 }
 
 export interface FollowOptions {
-  /** COMMAND exited by itself (it may have daemonized: name the one left); false when a signal killed it */
-  daemon: boolean
   /** --daemon-pidfile: the pidfile the daemon writes (absolute) */
   daemonPidfile?: string
   /** called with the pidfd signals should go to (-1: none for now) */
@@ -157,30 +156,88 @@ export interface FollowOptions {
   reaper: Reaper
 }
 
+/** Clock ticks since boot now (the unit of a process's start time in /proc/PID/stat). */
+function ticksNow(): number {
+  try {
+    return Math.floor(Number(fs.readFileSync('/proc/uptime', 'latin1').split(' ')[0]) * 100)
+  } catch {
+    return 0
+  }
+}
+
+/** pid -> {ppid, start} of the members, as read now (the exited ones left out). */
+function factsOf(pids: number[]): Map<number, {ppid: number; start: number}> {
+  const facts = new Map<number, {ppid: number; start: number}>()
+  for (const pid of pids) {
+    try {
+      const st = proc.readStat(pid)
+      facts.set(pid, {ppid: st.ppid, start: st.starttime})
+    } catch {}
+  }
+  return facts
+}
+
+/** The members below `pid` by their parents as read (its descendants then). */
+function descendants(pid: number, facts: Map<number, {ppid: number; start: number}>): Set<number> {
+  const out = new Set<number>()
+  for (const m of facts.keys()) {
+    const seen = new Set<number>()
+    for (let p = facts.get(m)?.ppid ?? 0; p > 1 && !seen.has(p); p = facts.get(p)?.ppid ?? 0) {
+      if (p === pid) {
+        out.add(m)
+        break
+      }
+      seen.add(p)
+    }
+  }
+  return out
+}
+
+/** followCgroup()'s state: the main process followed, and the one that exited last. */
+interface Following {
+  /** the main process that exited last, its status, and what it could have handed over to */
+  pending: {status: Status | null; heirs: Set<number>; since: number} | null
+  /** the main process followed, what it had started when last looked at, and when it was chosen */
+  current: {pid: number; heirs: Set<number>; since: number} | null
+}
+
 /**
  * Waits until the cgroup is empty, keeping the pidfile naming its main process (see the header).
  * Resolves to the daemon's exit status when run could reap it (null otherwise).
+ *
+ * Which exit is the daemon's: a main process that exits leaving, as the next main, a process it
+ * started (one of its descendants when it was last looked at, or one born since it was chosen)
+ * has handed over, as the middle process of a double fork does: its status is not the service's,
+ * the next one's may be. The first main process whose exit is no hand-over is the daemon; what
+ * outlives it are stragglers, whose statuses do not count. With --daemon-pidfile, the process that
+ * file names, once it names one, is the daemon.
  */
 export async function followCgroup(handle: PidfileHandle, cg: ServiceCgroup, o: FollowOptions): Promise<Status | null> {
   let written = handle.pid
+  /** the daemon's status, once its exit is known to be the daemon's */
   let status: Status | null = null
-  // The daemon: the first main process followed, or the one the --daemon-pidfile names once it
-  // names one. Its status is run's; the stragglers' that outlive it are not.
-  let daemon: number | null = null
+  let settled = false
   let named = false
-  const exitedWith = (pid: number, s: Status | null) => {
-    if (s !== null && pid === daemon) status = s
+  const f: Following = {pending: null, current: null}
+  const exited = (pid: number, s: Status | null) => {
+    const c = f.current
+    if (c === null || c.pid !== pid) return
+    if (!settled) f.pending = {status: s, heirs: c.heirs, since: c.since}
+    f.current = null
   }
-  let prev: number | null = null
   for (;;) {
     o.reaper.sweep()
     // the main process followed last time, if it exited (and was reaped) since
-    if (prev !== null) {
-      exitedWith(prev, o.reaper.status(prev))
-      prev = null
+    const was = f.current
+    if (was !== null) {
+      const s = o.reaper.status(was.pid)
+      if (s !== null || !isAlive(was.pid)) exited(was.pid, s)
     }
     const populated = isPopulated(cg.dir)
-    if (populated !== true) return status
+    if (populated !== true) {
+      if (f.pending && !settled) status = f.pending.status
+      return status
+    }
     const members = procsBelow(cg.dir)
     if (members.length === 0) {
       // Populated, but by no process visible here (another PID namespace below ours): wait it out.
@@ -198,14 +255,26 @@ export async function followCgroup(handle: PidfileHandle, cg: ServiceCgroup, o: 
     try {
       // The pidfd names the process listed, unless its pid was taken again meanwhile: it must still be in the cgroup.
       if (!procsBelow(cg.dir).includes(main) || pidfdExited(fd)) continue
-      o.reaper.watch(main)
-      prev = main
+      const facts = factsOf(members)
       if (fromFile !== null && !named) {
+        // the daemon, by its own pidfile: its status is the one that counts
         named = true
-        daemon = fromFile
+        settled = false
+        f.pending = null
         status = null
-      } else if (daemon === null) daemon = main
-      if (o.daemon && main !== written) {
+      } else if (f.pending !== null && f.current?.pid !== main) {
+        const p = f.pending
+        const handedOver = p.heirs.has(main) || (facts.get(main)?.start ?? 0) >= p.since
+        if (!handedOver) {
+          status = p.status
+          settled = true
+        }
+        f.pending = null
+      }
+      if (f.current?.pid !== main) f.current = {pid: main, heirs: new Set(), since: ticksNow()}
+      for (const d of descendants(main, facts)) f.current.heirs.add(d)
+      o.reaper.watch(main)
+      if (main !== written) {
         try {
           handle.write(main, {pidfd: fd})
           written = main
@@ -213,21 +282,26 @@ export async function followCgroup(handle: PidfileHandle, cg: ServiceCgroup, o: 
       }
       o.onTarget(fd)
       const waitingForFile = o.daemonPidfile !== undefined && fromFile === null
-      const exited = await Promise.race([
+      let gone = await Promise.race([
         waitPidfdFor(fd, waitingForFile ? DAEMON_PIDFILE_MS : RESCAN_MS),
         waitEmpty(cg.dir, waitingForFile ? DAEMON_PIDFILE_MS : RESCAN_MS).then(() => false),
       ])
       // cgroup.events says empty as the last process exits, a moment before its pidfd says so and
       // it can be reaped: wait for that moment, so that its status is not lost.
-      if (!exited && isPopulated(cg.dir) !== true) await waitPidfdFor(fd, 1000)
-      if (exited || pidfdExited(fd)) {
-        exitedWith(main, await o.reaper.settled(main))
-        prev = null
-      }
+      if (!gone && isPopulated(cg.dir) !== true) gone = await waitPidfdFor(fd, 1000)
+      if (gone || pidfdExited(fd)) exited(main, await o.reaper.settled(main))
     } finally {
       o.onTarget(-1)
       fs.closeSync(fd)
     }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    return proc.readStat(pid).state !== 'Z'
+  } catch {
+    return false
   }
 }
 

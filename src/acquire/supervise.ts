@@ -109,7 +109,9 @@ export async function supervise(handle: PidfileHandle, file: string, argv: strin
   forward.aim(-1)
   try {
     if (handle.cgroup && reaper) {
-      const daemon = await followCgroup(handle, handle.cgroup, {daemon: !killed, daemonPidfile: opts?.daemonPidfile, onTarget: (fd) => forward.aim(fd), reaper})
+      // The file names the main process left whether COMMAND exited or was killed: with a cgroup the
+      // service is whatever is in it. Only the status differs: 128+N when a signal killed COMMAND.
+      const daemon = await followCgroup(handle, handle.cgroup, {daemonPidfile: opts?.daemonPidfile, onTarget: (fd) => forward.aim(fd), reaper})
       if (daemon !== null && !killed) status = daemon
     } else if (!nothingBornSince(child.pid)) await followInheritors(handle, since, !killed, (fd) => forward.aim(fd))
   } catch {} // looking for them failed: the file is released as before

@@ -2,6 +2,7 @@
  * signal()'s answer once the targets are pinned: what a dry run would do, and what a real run did
  * (the outcome and the message; landing.ts then adds what the signal does to its targets).
  */
+import {isPopulated, procsBelow} from '../cgroup/v2'
 import {formatPidRef} from '../kernel/pidfs'
 import {killDenied} from './caps'
 import type {Sig} from './parse'
@@ -63,7 +64,13 @@ export function finish(out: SignalResult, sig: string, waiting: boolean): Signal
   const sigs = [...new Set(out.delivered.map((d) => d.signal))].join(', then ')
   if (waiting && !out.exited) {
     out.outcome = 'still_running'
-    out.message = `${name}: sent ${sigs} to ${pids.join(', ')}, but it is still running after ${out.waitedMs} ms`
+    const dir = out.target.cgroup?.dir
+    const left = dir && isPopulated(dir) === true ? procsBelow(dir) : []
+    // What outlived the wait may be only what is left in the service's cgroup (an escape the scope did not reach).
+    out.message =
+      dir && left.length > 0 && !left.some((p) => out.delivered.some((d) => d.pid === p))
+        ? `${name}: sent ${sigs} to ${pids.join(', ')}; ${pids.length === 1 ? 'it has' : 'they have'} exited, but its cgroup ${dir} still holds pid${left.length === 1 ? '' : 's'} ${left.slice(0, 10).join(', ')}${left.length > 10 ? ', ...' : ''} after ${out.waitedMs} ms (--scope cgroup reaches them)`
+        : `${name}: sent ${sigs} to ${pids.join(', ')}, but it is still running after ${out.waitedMs} ms`
     return out
   }
   out.outcome = sig === '0' ? 'probed' : 'signalled'

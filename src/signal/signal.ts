@@ -19,6 +19,7 @@ import {Pinned, pin, unpin} from './pin'
 import {notSignallable, pinRefusal} from './refusal'
 import {reverifyLock} from './reverify'
 import {Members, isExited} from './scope'
+import {isPopulated} from '../cgroup/v2'
 import {locateNotStarting} from './starting'
 import type {LocateResult} from '../locate/locate'
 import type {Scope} from '../outcomes'
@@ -139,7 +140,9 @@ async function deliver(out: SignalResult, steps: Step[], members: Members, hook:
   // Waiting has ended here (out.exited says whether everything signalled is gone).
   out.waitedMs = waiting ? Date.now() - start : 0
   if (!waiting) return
-  out.exited = done.allExited || members.pinned.every((p) => isExited(p))
+  // A service run gave a cgroup has exited only once that cgroup is empty (its escapes included).
+  const cg = members.serviceCgroupDir
+  out.exited = done.allExited || (members.pinned.every((p) => isExited(p)) && (cg === null || isPopulated(cg) !== true))
   await recordExit(out, members.pinned)
 }
 
