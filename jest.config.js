@@ -43,4 +43,7 @@ module.exports = {
     tier('daemons', {globalSetup: '<rootDir>/test/daemons/helpers/global-setup.js'}),
   ],
   testTimeout: 60000,
+  // The run's own cgroup (test/helpers/jest-cgroup.js): what `nslocate run` makes for the tests goes with it.
+  globalSetup: '<rootDir>/test/helpers/jest-global-setup.js',
+  globalTeardown: '<rootDir>/test/helpers/jest-global-teardown.js',
 }

@@ -27,7 +27,8 @@ const scope = suiteCgroup.enter()
 const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nslocate-jest-')), 'report.json')
 const jestBin = require.resolve('jest/bin/jest')
 const args = [jestBin, '--json', `--outputFile=${report}`, ...process.argv.slice(2)]
-const run = spawnSync(process.execPath, args, {cwd: root, stdio: 'inherit', env: {...process.env, ...leakCheck.markerEnv(before)}})
+const env = {...process.env, ...leakCheck.markerEnv(before), ...(scope ? {NSLOCATE_SUITE_CGROUP: scope.dir} : {})}
+const run = spawnSync(process.execPath, args, {cwd: root, stdio: 'inherit', env})
 let passed = 0,
   failed = 0,
   skipped = 0

@@ -114,7 +114,10 @@ export async function acquire(nameOrOptions: string | AcquireOptions, options?: 
       if (mode !== 'none') enterCgroup(handle, opts.name, pid, mode)
     }
   } catch (error) {
-    handle.release({keepFile: error instanceof NslocateError && error.details.keepPidfile === true})
+    // A conflict with what an earlier run left in its cgroup keeps the pidfile as it was found (its
+    // pid and records say who runs); an empty one (made just now, or never written) is removed as always.
+    const keep = error instanceof NslocateError && error.details.keepPidfile === true && fs.fstatSync(handle.fd).size > 0
+    handle.release({keepFile: keep})
     throw error
   }
   return handle

@@ -219,10 +219,15 @@ export async function followCgroup(handle: PidfileHandle, cg: ServiceCgroup, o: 
   let settled = false
   let named = false
   const f: Following = {pending: null, current: null}
+  /** the daemon a --daemon-pidfile named: its exit settles the status */
+  let byFile: number | null = null
   const exited = (pid: number, s: Status | null) => {
     const c = f.current
     if (c === null || c.pid !== pid) return
-    if (!settled) f.pending = {status: s, heirs: c.heirs, since: c.since}
+    if (pid === byFile && !settled) {
+      status = s
+      settled = true
+    } else if (!settled) f.pending = {status: s, heirs: c.heirs, since: c.since}
     f.current = null
   }
   for (;;) {
@@ -257,11 +262,12 @@ export async function followCgroup(handle: PidfileHandle, cg: ServiceCgroup, o: 
       if (!procsBelow(cg.dir).includes(main) || pidfdExited(fd)) continue
       const facts = factsOf(members)
       if (fromFile !== null && !named) {
-        // the daemon, by its own pidfile: its status is the one that counts
+        // the daemon, by its own pidfile: its status is the one that counts, whatever follows it
         named = true
         settled = false
         f.pending = null
         status = null
+        byFile = fromFile
       } else if (f.pending !== null && f.current?.pid !== main) {
         const p = f.pending
         const handedOver = p.heirs.has(main) || (facts.get(main)?.start ?? 0) >= p.since

@@ -45,6 +45,10 @@ export class Forwarder {
     if (this.target < 0) return void this.pending.push(signo)
     try {
       pidfdSendSignal(this.target, signo)
-    } catch {} // it has exited: its exit is being handled (or the next one followed is named, and signalled, next)
+    } catch (error) {
+      // It has exited: kept for the process followed next (a daemon's successor, what is left in
+      // the service's cgroup), which aim() gives it to; dropped if there is none (run ends).
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') this.pending.push(signo)
+    }
   }
 }

@@ -16,8 +16,9 @@ import fs = require('node:fs')
 import {NslocateError} from '../errors'
 import {idOfPid, pidfsId, pinnedInfo} from '../kernel/pidfs'
 import {unregisterHeld} from '../locate/pidfile'
-import {IdentityRecord, clearRecord, writeRecord} from '../locate/record'
-import {ServiceCgroup, clearCgroupRecord} from '../cgroup/service'
+import {IdentityRecord, RECORD_XATTR, clearRecord, writeRecord} from '../locate/record'
+import {xattrGet, xattrSet} from '../native/binding'
+import {CgroupRecord, ServiceCgroup, clearCgroupRecord, readCgroupRecord} from '../cgroup/service'
 import {proc} from '../proc/proc-fs'
 import {at} from './safe-dir'
 
@@ -63,6 +64,8 @@ export interface PidfileHandle {
   cgroup: ServiceCgroup | null
   /** why no cgroup was made when one was asked for; null otherwise */
   cgroupNote: string | null
+  /** the cgroup record an earlier holder left on the file (read before it was cleared), for attachCgroup() */
+  readonly previousCgroup: CgroupRecord | null | string
   /**
    * truncate, write the pid (decimal, no newline), then record its identity beside it (with the
    * pidfs id of `opts.pidfd` when given); on failure the file is left empty and IO is thrown (a
@@ -82,7 +85,15 @@ export function makeHandle(file: string, dirFd: number, name: string, fd: number
   // The lock is ours: a record an earlier instance left (from another boot, even) describes no
   // process of ours, and must not be read as this lock's until write() records one (the content
   // keeps its mtime meanwhile: readers go by the lock).
+  // kept to be put back if this holder gives the file up as it found it (release keepFile)
+  let previousIdentity: Buffer | null = null
+  try {
+    previousIdentity = xattrGet(fd, RECORD_XATTR, 256)
+  } catch {}
   clearRecord(fd)
+  // An earlier run's cgroup may still hold processes of the service (it was SIGKILLed): looked at
+  // by attachCgroup(), wherever that run made it.
+  const previousCgroup = readCgroupRecord(fd)
   clearCgroupRecord(fd)
   let released = false
   const handle: PidfileHandle = {
@@ -94,6 +105,7 @@ export function makeHandle(file: string, dirFd: number, name: string, fd: number
     recordNote: null,
     cgroup: null,
     cgroupNote: null,
+    previousCgroup,
     write(pid: number, opts: WriteOptions = {}) {
       if (released) throw new NslocateError('IO', `${file} was released`)
       if (!Number.isInteger(pid) || pid <= 0) throw new NslocateError('USAGE', `refusing to write pid ${pid} into ${file}`)
@@ -139,6 +151,11 @@ export function makeHandle(file: string, dirFd: number, name: string, fd: number
       let unlinked = false
       if (opts.keepFile) {
         unregisterHeld(fs.fstatSync(fd))
+        if (previousIdentity !== null && handle.pid === null) {
+          try {
+            xattrSet(fd, RECORD_XATTR, previousIdentity)
+          } catch {}
+        }
         handle.recorded = null
         fs.closeSync(lockFd)
         fs.closeSync(fd)

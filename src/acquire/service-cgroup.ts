@@ -8,7 +8,18 @@ import fs = require('node:fs')
 import path = require('node:path')
 
 import {NslocateError} from '../errors'
-import {CgroupMode, makeServiceCgroup, moveInto, planServiceCgroup, removeServiceCgroup, removeServiceCgroupNow, writeCgroupRecord} from '../cgroup/service'
+import {
+  CgroupMode,
+  earlierCgroup,
+  leftoverConflict,
+  makeServiceCgroup,
+  moveInto,
+  removeEmptyCgroup,
+  planServiceCgroup,
+  removeServiceCgroup,
+  removeServiceCgroupNow,
+  writeCgroupRecord,
+} from '../cgroup/service'
 import {bootId} from '../kernel/pidfs'
 import {dirOfV2Path, inodeOf, v2PathOf} from '../cgroup/v2'
 import {proc} from '../proc/proc-fs'
@@ -29,6 +40,17 @@ function required(name: string, why: string): NslocateError {
  */
 export function attachCgroup(handle: PidfileHandle, name: string, mode: CgroupMode): void {
   if (mode === 'none') return
+  // The cgroup the file's earlier run recorded, wherever it made it (it may have run in another
+  // cgroup: another session, cron): processes still in it are NAME still running.
+  const earlier = earlierCgroup(handle.previousCgroup)
+  if (earlier && (earlier.populated || earlier.pids.length > 0)) {
+    const boot = bootId()
+    if (boot !== null) writeCgroupRecord(handle.fd, {kind: 'made', path: earlier.path, ino: earlier.ino, bootId: boot})
+    const error = leftoverConflict(name, earlier.dir, earlier.path, earlier.pids)
+    error.details.keepPidfile = true
+    throw error
+  }
+  if (earlier) removeEmptyCgroup(earlier.dir)
   const plan = planServiceCgroup(name, handle.path, proc)
   let made: ReturnType<typeof makeServiceCgroup>
   try {

@@ -66,8 +66,8 @@ export async function supervise(handle: PidfileHandle, file: string, argv: strin
   if (handle.cgroup) {
     try {
       setChildSubreaper()
-      reaper = new Reaper(null)
-    } catch {} // without it a daemon's status is not known; the cgroup still holds the service
+    } catch {} // without it a daemon's status is not known (it is init's child); the cgroup still holds the service
+    reaper = new Reaper(null)
   }
   const release = async () => {
     reaper?.stop()
@@ -112,7 +112,8 @@ export async function supervise(handle: PidfileHandle, file: string, argv: strin
       // The file names the main process left whether COMMAND exited or was killed: with a cgroup the
       // service is whatever is in it. Only the status differs: 128+N when a signal killed COMMAND.
       const daemon = await followCgroup(handle, handle.cgroup, {daemonPidfile: opts?.daemonPidfile, onTarget: (fd) => forward.aim(fd), reaper})
-      if (daemon !== null && !killed) status = daemon
+      // COMMAND's own failure (non-zero) is run's status: the start failed, whatever it left running.
+      if (daemon !== null && !killed && status === 0) status = daemon
     } else if (!nothingBornSince(child.pid)) await followInheritors(handle, since, !killed, (fd) => forward.aim(fd))
   } catch {} // looking for them failed: the file is released as before
   await release()

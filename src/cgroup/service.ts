@@ -18,7 +18,6 @@
  * Only a writer of the file can set it, and readers use it only on a file that passes the pidfile
  * safety rules; the directory's inode binds it to the very cgroup run made.
  */
-import crypto = require('node:crypto')
 import fs = require('node:fs')
 import path = require('node:path')
 
@@ -53,6 +52,8 @@ export type CgroupRecord = {kind: 'made'; path: string; ino: number; bootId: str
 
 /** The leaf's name: NAME (characters outside [A-Za-z0-9_.@-] made "_"), "-", 8 hex digits of the pidfile's path. */
 export function leafName(name: string, pidfile: string): string {
+  // loaded here only: node:crypto pulls in stream, a few ms of every find's start-up
+  const crypto = require('node:crypto') as typeof import('node:crypto')
   const hash = crypto.createHash('sha256').update(path.resolve(pidfile)).digest('hex').slice(0, 8)
   const safe =
     name
@@ -73,21 +74,36 @@ export function formatCgroupRecord(r: CgroupRecord): string {
 /** The longest reason stored (the record must fit RECORD_MAX with its prefix). */
 const WHY_MAX = 400
 
-/** A path as stored: a space, a control character and "%" as %XX (cgroup names may hold them). */
+/** A path as stored: every byte of its UTF-8 outside the printable ASCII but "%" (a space, "%", a control character, any non-ASCII) as %XX. */
 function encodePath(p: string): string {
-  // eslint-disable-next-line no-control-regex
-  return p.replace(/[\x00-\x20%\x7f]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`)
+  let out = ''
+  for (const b of Buffer.from(p, 'utf8'))
+    out += b > 0x20 && b < 0x7f && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0').toUpperCase()}`
+  return out
 }
 
 function decodePath(p: string): string | null {
   if (/%(?![0-9A-F]{2})/.test(p)) return null
-  return p.replace(/%([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
+  const bytes: number[] = []
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '%') {
+      bytes.push(parseInt(p.slice(i + 1, i + 3), 16))
+      i += 2
+    } else bytes.push(p.charCodeAt(i))
+  }
+  const text = Buffer.from(bytes).toString('utf8')
+  return text.includes('\ufffd') ? null : text
+}
+
+/** Whether a record of a cgroup at `cgPath` fits the attribute (and so can be read back). */
+export function recordable(cgPath: string): boolean {
+  const text = formatCgroupRecord({kind: 'made', path: cgPath, ino: Number.MAX_SAFE_INTEGER, bootId: '00000000-0000-0000-0000-000000000000'})
+  return text.length <= RECORD_MAX && typeof parseCgroupRecord(text) !== 'string'
 }
 
 /** A stored value parsed strictly, or a string saying why it is not a record. */
 export function parseCgroupRecord(text: string): CgroupRecord | string {
-  // eslint-disable-next-line no-control-regex
-  let m = /^v1 path=(\/[^\x00-\x20\x7f]{0,400}) ino=([1-9][0-9]{0,19}) boot_id=([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(text)
+  let m = /^v1 path=(\/[\x21-\x7e]{0,400}) ino=([1-9][0-9]{0,19}) boot_id=([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(text)
   if (m) {
     const ino = Number(m[2])
     const decoded = decodePath(m[1])
@@ -155,7 +171,10 @@ export function planServiceCgroup(name: string, pidfile: string, procfs: ProcFs,
   if (ownDir === null) return {kind: 'none', why: `its own cgroup ${own} is not visible under any cgroup2 mount here`}
   const leaf = leafName(name, pidfile)
   const parentPath = path.posix.join(own, SERVICES_DIR)
-  return {kind: 'plan', parentDir: path.join(ownDir, SERVICES_DIR), dir: path.join(ownDir, SERVICES_DIR, leaf), path: path.posix.join(parentPath, leaf)}
+  const cgPath = path.posix.join(parentPath, leaf)
+  // A cgroup that could not be recorded could not be found, signalled or waited for: none then.
+  if (!recordable(cgPath)) return {kind: 'none', why: `its path ${JSON.stringify(cgPath).slice(0, 80)}... is too long for the record beside the pidfile`}
+  return {kind: 'plan', parentDir: path.join(ownDir, SERVICES_DIR), dir: path.join(ownDir, SERVICES_DIR, leaf), path: cgPath}
 }
 
 /** Why a write under the cgroup tree failed, in words a user can act on. */
@@ -185,15 +204,9 @@ export function makeServiceCgroup(plan: Extract<Plan, {kind: 'plan'}>, name: str
     }
     if (fs.existsSync(plan.dir)) {
       const pids = procsBelow(plan.dir)
-      if (isPopulated(plan.dir) === true || pids.length > 0) {
-        throw new NslocateError(
-          'CONFLICT',
-          `${name} is still running: its cgroup ${plan.dir}, left by an earlier run, holds pid${pids.length === 1 ? '' : 's'} ${pids.slice(0, 10).join(', ') || '(not visible here)'}${pids.length > 10 ? ', ...' : ''}; stop them (echo 1 > ${plan.dir}/cgroup.kill) or wait for them`,
-          {details: {cgroup: plan.dir, cgroupPath: plan.path, pids}},
-        )
-      }
+      if (isPopulated(plan.dir) === true || pids.length > 0) throw leftoverConflict(name, plan.dir, plan.path, pids)
       try {
-        fs.rmdirSync(plan.dir)
+        rmdirTree(plan.dir)
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code
         if (code !== 'ENOENT') return {why: refusal(`remove the empty cgroup ${plan.dir} an earlier run left`, error)}
@@ -215,6 +228,41 @@ export function makeServiceCgroup(plan: Extract<Plan, {kind: 'plan'}>, name: str
   return {why: `cannot create ${plan.dir}: it kept being created or removed by others`}
 }
 
+/**
+ * The cgroup an earlier run recorded on this pidfile (`record`, read before the lock's new holder
+ * cleared it), when it still exists here in this boot: its directory, and the pids in it. An
+ * earlier run may have run in another cgroup than this one (another session, cron), so its
+ * service's cgroup is not where this run would make one.
+ */
+export function earlierCgroup(record: CgroupRecord | null | string): {dir: string; path: string; ino: number; pids: number[]; populated: boolean} | null {
+  if (record === null || typeof record === 'string' || record.kind !== 'made' || record.bootId !== bootId()) return null
+  const dir = dirOfV2Path(record.path)
+  if (dir === null || inodeOf(dir) !== record.ino) return null
+  return {dir, path: record.path, ino: record.ino, pids: procsBelow(dir), populated: isPopulated(dir) === true}
+}
+
+/** Removes an earlier run's empty cgroup (its empty children first); false when it cannot be (it holds a process). */
+export function removeEmptyCgroup(dir: string): boolean {
+  try {
+    rmdirTree(dir)
+  } catch {
+    return false
+  }
+  try {
+    fs.rmdirSync(path.dirname(dir))
+  } catch {}
+  return true
+}
+
+/** The CONFLICT of a service whose earlier run's cgroup still holds processes. */
+export function leftoverConflict(name: string, dir: string, cgPath: string, pids: number[]): NslocateError {
+  return new NslocateError(
+    'CONFLICT',
+    `${name} is still running: its cgroup ${dir}, left by an earlier run, holds pid${pids.length === 1 ? '' : 's'} ${pids.slice(0, 10).join(', ') || '(not visible here)'}${pids.length > 10 ? ', ...' : ''}; stop them (echo 1 > ${dir}/cgroup.kill) or wait for them`,
+    {details: {cgroup: dir, cgroupPath: cgPath, pids}},
+  )
+}
+
 /** Moves `pid` into the cgroup (cgroup.procs); returns why it could not be, or null. */
 export function moveInto(cg: ServiceCgroup, pid: number): string | null {
   try {
@@ -226,16 +274,36 @@ export function moveInto(cg: ServiceCgroup, pid: number): string | null {
 }
 
 /**
- * Removes the cgroup once it is empty (and the services directory when no other service's is left
- * in it). A cgroup whose last process has just exited may still read as busy for a moment: tried
- * again for up to `graceMs`. Returns whether the cgroup is gone.
+ * Removes the empty cgroups below `dir` (a service may make its own, a nested `run` does), deepest
+ * first, then `dir` itself: rmdir(2) refuses a cgroup that holds a process or has a child cgroup,
+ * so nothing that holds a process is ever removed. Throws the error of `dir`'s rmdir.
+ */
+function rmdirTree(dir: string, depth = 0): void {
+  if (depth < 32) {
+    let entries: fs.Dirent[] = []
+    try {
+      entries = fs.readdirSync(dir, {withFileTypes: true})
+    } catch {}
+    for (const e of entries)
+      if (e.isDirectory())
+        try {
+          rmdirTree(path.join(dir, e.name), depth + 1)
+        } catch {}
+  }
+  fs.rmdirSync(dir)
+}
+
+/**
+ * Removes the cgroup once it is empty, with the empty cgroups below it (and the services directory
+ * when no other service's is left in it). A cgroup whose last process has just exited may still
+ * read as busy for a moment: tried again for up to `graceMs`. Returns whether the cgroup is gone.
  */
 export async function removeServiceCgroup(cg: ServiceCgroup, graceMs = 2000): Promise<boolean> {
   const end = Date.now() + graceMs
   for (;;) {
     if (inodeOf(cg.dir) !== cg.ino) break // gone already (or another one by now: not ours to remove)
     try {
-      fs.rmdirSync(cg.dir)
+      rmdirTree(cg.dir)
       break
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
@@ -254,7 +322,7 @@ export async function removeServiceCgroup(cg: ServiceCgroup, graceMs = 2000): Pr
 export function removeServiceCgroupNow(cg: ServiceCgroup): boolean {
   if (inodeOf(cg.dir) === cg.ino) {
     try {
-      fs.rmdirSync(cg.dir)
+      rmdirTree(cg.dir)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return false
     }

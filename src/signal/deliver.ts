@@ -26,6 +26,16 @@ export interface Delivery {
  * and recorded; false skips the target, e.g. --require-handler). A gate also rules out cgroup.kill,
  * which would bypass it.
  */
+/** Is the cgroup directory owned by root or by the caller? */
+function ownedHere(dir: string): boolean {
+  try {
+    const uid = fs.statSync(dir).uid
+    return uid === 0 || uid === process.getuid?.()
+  } catch {
+    return false
+  }
+}
+
 export async function runSchedule(
   steps: Step[],
   members: Members,
@@ -44,7 +54,16 @@ export async function runSchedule(
       let sent = 0
       const cg = members.cgroup
       // cgroup.kill would also reach members refused as unsafe (pid 1, our ancestors): then pidfds only.
-      const cgKill = cg !== null && step.sig.name === 'KILL' && cg.canKill && !gateAll && sameCgroup(cg) && !skipped.some((s) => s.reason.startsWith('unsafe'))
+      // Nor on a cgroup another user owns (a delegated subtree): its owner decides what is in it at the
+      // moment of the write, so each member found is killed through its own pidfd instead.
+      const cgKill =
+        cg !== null &&
+        step.sig.name === 'KILL' &&
+        cg.canKill &&
+        !gateAll &&
+        sameCgroup(cg) &&
+        ownedHere(cg.dir) &&
+        !skipped.some((s) => s.reason.startsWith('unsafe'))
       // Every target's disposition is read first, then the signals go out back to back, a namespace's
       // init last: KILL to an init tears its namespace down, and the rest would otherwise be gone
       // (not signalled by us) before their turn.

@@ -16,7 +16,7 @@ import {DEFAULT_WAIT_MS} from './parse'
 import {parsePidRefOption, pinRef, refEvidence, refNotPinned, refTarget} from './pid-ref'
 import {checkPidRefOptions} from './pid-ref-options'
 import {pin, unpin, waitExit} from './pin'
-import {waitEmpty} from '../cgroup/v2'
+import {isPopulated, waitEmpty} from '../cgroup/v2'
 import {isExited} from './scope'
 import {sleep} from './timers'
 import type {WaitCondition, WaitOptions, WaitResult} from './types'
@@ -74,7 +74,9 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
     if (condition === 'main-stopped' && located.result.visible && located.main) return waitMain(w, located)
     if (condition === 'stopped' && located.result.visible && located.main) {
       const after = await waitStopped(w, located)
-      if (after) return answer(w, true, 'reached', `${name} is not running (${after.state})`, after)
+      // Settled by the lock alone, but processes of the service may still be in its cgroup: look again.
+      const dir = located.result.cgroup?.dir
+      if (after && !(dir && isPopulated(dir) === true)) return answer(w, true, 'reached', `${name} is not running (${after.state})`, after)
       continue
     }
     await sleep(Math.min(interval, left(w)))

@@ -89,8 +89,10 @@ function dirsBelow(dir) {
  */
 function leave(scope, log = console.error) {
   if (!scope) return 0
+  let out = false
   try {
     fs.writeFileSync(path.join(scope.from, 'cgroup.procs'), String(process.pid))
+    out = !procsBelow(scope.dir).some((p) => p.pid === process.pid)
   } catch {}
   const left = procsBelow(scope.dir).filter((p) => p.pid !== process.pid)
   for (const p of left) {
@@ -101,9 +103,14 @@ function leave(scope, log = console.error) {
     log(`leak: pid ${p.pid} (${comm}) still runs in the suite's cgroup ${p.cgroup}`)
   }
   if (left.length > 0) {
+    // cgroup.kill only once this process is out of it; else each leaked process by its pid
     try {
-      fs.writeFileSync(path.join(scope.dir, 'cgroup.kill'), '1')
+      if (out) fs.writeFileSync(path.join(scope.dir, 'cgroup.kill'), '1')
+      else for (const p of left) process.kill(p.pid, 'SIGKILL')
     } catch {}
+    // gone before the leak check looks at processes (no leak counted twice)
+    const until = Date.now() + 3000
+    while (procsBelow(scope.dir).some((p) => p.pid !== process.pid) && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
   }
   const end = Date.now() + 5000
   for (const d of dirsBelow(scope.dir)) {

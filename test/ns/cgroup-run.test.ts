@@ -247,7 +247,7 @@ test('find shows the whole service: a cgroup row, and JSON cgroup.path /nslocate
   expect([Number(row![2]), sorted(row![3].split(' ').map(Number))]).toEqual([2, sorted([main, esc])])
 
   const {json} = await cliJson(['find', name, '--dir', dir])
-  expect(json.cgroup.path).toMatch(/^\/nslocate\/cgview-[0-9a-f]{8}$/)
+  expect(json.cgroup.path).toMatch(new RegExp(`^${OWN}/nslocate/cgview-[0-9a-f]{8}$`))
   expect(json.cgroup.path).toBe(`${OWN}/nslocate/${leaf}`)
   expect(fs.statSync(json.cgroup.dir).isDirectory()).toBe(true)
   // it is the cgroup the kernel has the service in

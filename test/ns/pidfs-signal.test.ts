@@ -57,7 +57,18 @@ describe('a service started by nslocate run (lock holder: run; pid: siglog)', ()
       const cli = fs
         .readdirSync('/proc')
         .find((p) => /^\d+$/.test(p) && readPpid(Number(p)) === process.pid && contentOf(`/proc/${p}/cmdline`).includes('\0wait\0'))
-      return cli !== undefined && fs.readdirSync(`/proc/${cli}/fd`).filter((fd) => fs.readlinkSync(`/proc/${cli}/fd/${fd}`).includes('pidfd')).length >= 2
+      const link = (fd: string) => {
+        try {
+          return fs.readlinkSync(`/proc/${cli}/fd/${fd}`)
+        } catch {
+          return '' // closed while listed
+        }
+      }
+      try {
+        return cli !== undefined && fs.readdirSync(`/proc/${cli}/fd`).filter((fd) => link(fd).includes('pidfd')).length >= 2
+      } catch {
+        return false // it exited while listed
+      }
     }
     // Twice, 100 ms apart: locate() also opens pidfds, each for a moment, before wait pins for good.
     await until(holdsPidfds, 'wait to pin the service')

@@ -519,3 +519,111 @@ test('the conflicting run leaves the stale pidfile as it found it: find still na
   const after = await cliJson(['find', 'cgxf', '--dir', dir])
   expect([after.json.state, after.json.pid, after.json.cgroup?.path, after.json.cgroup?.processes]).toEqual(['running', lives, svc.path, [lives]])
 })
+
+test("run SIGKILLed, started from another cgroup: a run from a second cgroup conflicts on the first one's leftover (the record on the pidfile says where it is), and the pidfile keeps its records", async () => {
+  const a = makeWrapper()
+  const b = makeWrapper()
+  const dir = tempDir('nslocate-cgexit-')
+  const file = path.join(dir, 'cgxo.pid')
+  const first = serviceOf(a, 'cgxo', dir)
+  const sup = runInBackgroundIn(a, ['run', 'cgxo', '--dir', dir, '--', '/usr/bin/python3', '-c', CLOSES_ALL, path.join(dir, 'lives')])
+  await until(() => /^[0-9]+$/.test(readOr(path.join(dir, 'lives'))), 'the service to write its pid')
+  const lives = Number(readOr(path.join(dir, 'lives')))
+  await until(() => fs.readdirSync(`/proc/${lives}/fd`).length === 0, 'the service to close every descriptor')
+  process.kill(sup.pid!, 'SIGKILL')
+  await exitOf(sup)
+  expect(readOr(file)).toBe(String(lives))
+
+  const marker = path.join(dir, 'second-ran')
+  const r = await runIn(b, ['run', 'cgxo', '--dir', dir, '--', 'touch', marker])
+  expect(r.status).toBe(122)
+  expect(r.stderr).toContain(first.dir)
+  expect(r.stderr).toMatch(new RegExp(`\\bpid ${lives}\\b`))
+  expect(fs.existsSync(marker)).toBe(false)
+  // nothing made in the second caller's cgroup; the file still says who runs, with both records
+  expect(cgroupsIn(b.dir)).toEqual([])
+  expect(readOr(file)).toBe(String(lives))
+  const found = await cliJson(['find', 'cgxo', '--dir', dir])
+  expect([found.json.state, found.json.pid, found.json.cgroup?.dir, found.json.cgroup?.processes]).toEqual(['running', lives, first.dir, [lives]])
+  expect(found.json.pidfile.recorded?.pid).toBe(lives)
+
+  // gone: a run from the second cgroup removes the first one's empty cgroup and starts in its own
+  await killPid(lives)
+  await until(() => !populated(first.dir), 'the leftover to empty')
+  const again = await runIn(b, ['run', 'cgxo', '--dir', dir, '--', 'touch', marker])
+  expect([again.status, again.stderr]).toEqual([0, ''])
+  expect(fs.existsSync(first.dir)).toBe(false)
+  expectNothingLeft(b, dir, 'cgxo')
+})
+
+test('wait --for stopped begun while run lives: run SIGKILLed, COMMAND killed, an escapee left in the cgroup: the wait does not hold until the escapee is gone', async () => {
+  const w = makeWrapper()
+  const dir = tempDir('nslocate-cgexit-')
+  const file = path.join(dir, 'cgxw.pid')
+  const svc = serviceOf(w, 'cgxw', dir)
+  const sup = runInBackgroundIn(w, ['run', 'cgxw', '--dir', dir, '--', 'sh', '-c', `setsid sleep 303 & echo $! > ${dir}/esc; exec sleep 304`])
+  await until(() => /^[0-9]+$/.test(readOr(path.join(dir, 'esc')).trim()) && /^[0-9]+$/.test(readOr(file)), 'the service to start')
+  const esc = Number(readOr(path.join(dir, 'esc')).trim())
+  const main = Number(readOr(file))
+  const waiting = runCollect([process.execPath, BIN, 'wait', 'cgxw', '--dir', dir, '--timeout', '20s'], {timeoutMs: 30_000})
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  process.kill(sup.pid!, 'SIGKILL')
+  await exitOf(sup)
+  process.kill(main, 'SIGKILL')
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  expect(procsOf(svc.dir)).toEqual([esc])
+  let settled = false
+  void waiting.then(() => (settled = true))
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  expect(settled).toBe(false)
+  await killPid(esc)
+  const r = await waiting
+  expect(r.status).toBe(0)
+  expect(populated(svc.dir)).toBe(false)
+})
+
+test('a service that makes a cgroup of its own below its cgroup (a nested run): run still removes its cgroup when it ends, and nothing is left', async () => {
+  const w = makeWrapper()
+  const dir = tempDir('nslocate-cgexit-')
+  const svc = serviceOf(w, 'cgxn', dir)
+  const inner = tempDir('nslocate-cgexit-')
+  const r = await runIn(w, [
+    'run',
+    'cgxn',
+    '--dir',
+    dir,
+    '--',
+    process.execPath,
+    BIN,
+    'run',
+    'cgxi',
+    '--dir',
+    inner,
+    '--',
+    'sh',
+    '-c',
+    `${SELF_CG(path.join(inner, 'self'))}`,
+  ])
+  expect([r.status, r.stderr]).toEqual([0, ''])
+  // the inner service ran in a cgroup below the outer one
+  expect(readOr(path.join(inner, 'self.path')).trim()).toBe(`${svc.path}/nslocate/${leafName('cgxi', path.join(inner, 'cgxi.pid'))}`)
+  expectNothingLeft(w, dir, 'cgxn')
+})
+
+test('a cgroup the service made itself, left empty below its cgroup: removed with it', async () => {
+  const w = makeWrapper()
+  const dir = tempDir('nslocate-cgexit-')
+  const svc = serviceOf(w, 'cgxs', dir)
+  const r = await runIn(w, ['run', 'cgxs', '--dir', dir, '--', 'sh', '-c', `mkdir ${V2}$(sed -n 's/^0:://p' /proc/self/cgroup)/worker`])
+  expect([r.status, r.stderr]).toEqual([0, ''])
+  expect(fs.existsSync(svc.dir)).toBe(false)
+  expectNothingLeft(w, dir, 'cgxs')
+})
+
+test("COMMAND exits 3 leaving a background process: run waits for it, and exits 3 (COMMAND's own failure), not the leftover's 0", async () => {
+  const w = makeWrapper()
+  const dir = tempDir('nslocate-cgexit-')
+  const r = await runIn(w, ['run', 'cgx3b', '--dir', dir, '--', 'sh', '-c', 'sleep 0.5 & exit 3'])
+  expect([r.status, r.stderr]).toEqual([3, ''])
+  expectNothingLeft(w, dir, 'cgx3b')
+})
