@@ -42,7 +42,7 @@ export function attachCgroup(handle: PidfileHandle, name: string, mode: CgroupMo
   if (mode === 'none') return
   // The cgroup the file's earlier run recorded, wherever it made it (it may have run in another
   // cgroup: another session, cron): processes still in it are NAME still running.
-  const earlier = earlierCgroup(handle.previousCgroup)
+  const earlier = earlierCgroup(handle.previousCgroup, fs.fstatSync(handle.fd).uid)
   if (earlier && (earlier.populated || earlier.pids.length > 0)) {
     const boot = bootId()
     if (boot !== null) writeCgroupRecord(handle.fd, {kind: 'made', path: earlier.path, ino: earlier.ino, bootId: boot})

@@ -121,14 +121,15 @@ export async function supervise(handle: PidfileHandle, file: string, argv: strin
   return status
 }
 
-/** An open descriptor of the handle's cgroup directory (the very one made: its inode), or -1. */
+/** An open descriptor of the handle's cgroup directory (the very one made: its inode, its owner this user), or -1. */
 function cgroupFd(handle: PidfileHandle): number {
   const cg = handle.cgroup
   // NSLOCATE_FORCE_FALLBACK=clone-into-cgroup: as before Linux 5.7 (fork, then the cgroup.procs write)
   if (!cg || forcedOff('clone-into-cgroup')) return -1
   try {
     const fd = fs.openSync(cg.dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
-    if (fs.fstatSync(fd).ino === cg.ino) return fd
+    const st = fs.fstatSync(fd)
+    if (st.ino === cg.ino && st.uid === (process.geteuid?.() ?? 0)) return fd
     fs.closeSync(fd)
   } catch {}
   return -1

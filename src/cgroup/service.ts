@@ -169,12 +169,32 @@ export function planServiceCgroup(name: string, pidfile: string, procfs: ProcFs,
   if (own === null) return {kind: 'none', why: 'this process is in no cgroup v2 hierarchy (/proc/self/cgroup has no 0:: line)'}
   const ownDir = dirOfV2Path(own, mounts)
   if (ownDir === null) return {kind: 'none', why: `its own cgroup ${own} is not visible under any cgroup2 mount here`}
+  // A caller's cgroup another user owns (root run from a user's delegated subtree: sudo in a
+  // desktop terminal) is one that user may fill, empty or swap: no service cgroup is made in it.
+  // (One root owns is trusted: a user without delegation is refused by the kernel, EACCES, below.)
+  const owner = ownerOf(ownDir)
+  if (owner !== null && owner !== myUid() && owner !== 0)
+    return {kind: 'none', why: `its own cgroup ${ownDir} belongs to uid ${owner}, who may move processes in and out of what is made there`}
   const leaf = leafName(name, pidfile)
   const parentPath = path.posix.join(own, SERVICES_DIR)
   const cgPath = path.posix.join(parentPath, leaf)
   // A cgroup that could not be recorded could not be found, signalled or waited for: none then.
   if (!recordable(cgPath)) return {kind: 'none', why: `its path ${JSON.stringify(cgPath).slice(0, 80)}... is too long for the record beside the pidfile`}
   return {kind: 'plan', parentDir: path.join(ownDir, SERVICES_DIR), dir: path.join(ownDir, SERVICES_DIR, leaf), path: cgPath}
+}
+
+/** The uid that owns a directory, or null when it cannot be looked at. */
+function ownerOf(dir: string): number | null {
+  try {
+    return fs.statSync(dir).uid
+  } catch {
+    return null
+  }
+}
+
+/** The caller's effective uid (the owner of the directories it makes). */
+function myUid(): number {
+  return process.geteuid?.() ?? 0
 }
 
 /** Why a write under the cgroup tree failed, in words a user can act on. */
@@ -202,7 +222,13 @@ export function makeServiceCgroup(plan: Extract<Plan, {kind: 'plan'}>, name: str
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return {why: refusal(`create ${plan.parentDir}`, error)}
     }
+    // Made by this user (here or by an earlier run): anyone else who could write in it could swap the leaf.
+    const parentOwner = ownerOf(plan.parentDir)
+    if (parentOwner !== null && parentOwner !== myUid() && parentOwner !== 0) return {why: `${plan.parentDir} belongs to uid ${parentOwner}, not to this user`}
     if (fs.existsSync(plan.dir)) {
+      const leafOwner = ownerOf(plan.dir)
+      // Not an earlier run's of this user: neither a conflict nor ours to remove.
+      if (leafOwner !== null && leafOwner !== myUid() && leafOwner !== 0) return {why: `${plan.dir} exists and belongs to uid ${leafOwner}, not to this user`}
       const pids = procsBelow(plan.dir)
       if (isPopulated(plan.dir) === true || pids.length > 0) throw leftoverConflict(name, plan.dir, plan.path, pids)
       try {
@@ -221,23 +247,39 @@ export function makeServiceCgroup(plan: Extract<Plan, {kind: 'plan'}>, name: str
       if (code === 'ENOENT' || code === 'EEXIST') continue
       return {why: refusal(`create ${plan.dir}`, error)}
     }
-    const ino = inodeOf(plan.dir)
-    if (ino === null) continue
-    return {path: plan.path, dir: plan.dir, ino}
+    let st: fs.Stats
+    try {
+      st = fs.statSync(plan.dir)
+    } catch {
+      continue
+    }
+    if (st.uid !== myUid() && st.uid !== 0) return {why: `${plan.dir} was replaced by a directory of uid ${st.uid} as it was made`}
+    return {path: plan.path, dir: plan.dir, ino: st.ino}
   }
   return {why: `cannot create ${plan.dir}: it kept being created or removed by others`}
 }
 
 /**
  * The cgroup an earlier run recorded on this pidfile (`record`, read before the lock's new holder
- * cleared it), when it still exists here in this boot: its directory, and the pids in it. An
+ * cleared it), when it still exists here in this boot and belongs to the pidfile's owner (`owner`):
+ * its directory, and the pids in it. An
  * earlier run may have run in another cgroup than this one (another session, cron), so its
  * service's cgroup is not where this run would make one.
  */
-export function earlierCgroup(record: CgroupRecord | null | string): {dir: string; path: string; ino: number; pids: number[]; populated: boolean} | null {
+export function earlierCgroup(
+  record: CgroupRecord | null | string,
+  owner: number,
+): {dir: string; path: string; ino: number; pids: number[]; populated: boolean} | null {
   if (record === null || typeof record === 'string' || record.kind !== 'made' || record.bootId !== bootId()) return null
   const dir = dirOfV2Path(record.path)
   if (dir === null || inodeOf(dir) !== record.ino) return null
+  // Only a cgroup the pidfile's owner made (run makes it as the user it runs as): a record naming
+  // anyone else's is not this service's, neither to conflict with nor to remove.
+  try {
+    if (fs.statSync(dir).uid !== owner) return null
+  } catch {
+    return null
+  }
   return {dir, path: record.path, ino: record.ino, pids: procsBelow(dir), populated: isPopulated(dir) === true}
 }
 
@@ -265,6 +307,8 @@ export function leftoverConflict(name: string, dir: string, cgPath: string, pids
 
 /** Moves `pid` into the cgroup (cgroup.procs); returns why it could not be, or null. */
 export function moveInto(cg: ServiceCgroup, pid: number): string | null {
+  // the very directory made (by inode and owner), not one put at its name since
+  if (inodeOf(cg.dir) !== cg.ino || ownerOf(cg.dir) !== myUid()) return `${cg.dir} is no longer the cgroup made for the service`
   try {
     fs.writeFileSync(path.join(cg.dir, 'cgroup.procs'), String(pid))
     return null

@@ -142,7 +142,8 @@ test("--daemon-pidfile: of a daemon and an older worker, NAME's pidfile names th
   const sup = runInBackground([name, '--dir', dir, '--daemon-pidfile', own, '--', PY, FORKING, dir, own])
   const worker = await pidFrom(path.join(dir, 'worker.pid'))
   const daemon = await pidFrom(path.join(dir, 'daemon.pid'))
-  expect(readOr(own)).toBe(`${daemon}\n`)
+  // member.py writes DIR/daemon.pid first, then its own pidfile
+  await until(() => readOr(own) === `${daemon}\n`, `the daemon to write its own pidfile ${own}`)
   // both orphans of the service (neither the other's ancestor), the worker the older
   expect([statOf(worker)!.ppid, statOf(daemon)!.ppid]).toEqual([sup.pid, sup.pid])
   expect(statOf(worker)!.starttime).toBeLessThan(statOf(daemon)!.starttime)

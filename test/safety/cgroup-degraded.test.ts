@@ -237,3 +237,131 @@ test('the host hierarchy is still writable after the namespace tests (the remoun
   expect([r.status, r.stderr]).toEqual([0, ''])
   expect(readOr(path.join(dir, 'cg')).trim()).toBe(`${OWN}/nslocate/${leafName('cgafter', path.join(dir, 'cgafter.pid'))}`)
 })
+
+/**
+ * A cgroup delegated to the test user (made by root and chowned to it, as systemd's Delegate=yes
+ * does: the directory, cgroup.procs, cgroup.subtree_control, cgroup.threads), removed after the test.
+ */
+function delegated(tag: string): string {
+  const dir = path.join(V2, `nsl-deleg-${tag}-${process.pid}`)
+  fs.mkdirSync(dir)
+  for (const f of ['', 'cgroup.procs', 'cgroup.subtree_control', 'cgroup.threads']) fs.chownSync(path.join(dir, f), user.uid, user.gid)
+  return dir
+}
+
+async function removeDelegated(dir: string): Promise<void> {
+  try {
+    fs.writeFileSync(path.join(dir, 'cgroup.kill'), '1')
+  } catch {}
+  const visit = (d: string): string[] => {
+    let subs: string[] = []
+    try {
+      subs = fs
+        .readdirSync(d, {withFileTypes: true})
+        .filter((e) => e.isDirectory())
+        .flatMap((e) => visit(path.join(d, e.name)))
+    } catch {}
+    return [...subs, d]
+  }
+  await until(() => !/^populated 1$/m.test(readOr(path.join(dir, 'cgroup.events'))), `${dir} to empty`, 5000).catch(() => {})
+  for (const d of visit(dir)) {
+    try {
+      fs.rmdirSync(d)
+    } catch {}
+  }
+}
+
+test("root run from a cgroup delegated to another user (sudo in a user's session): no service cgroup is made there (that user could fill, empty or swap it); run works, and find says why", async () => {
+  const deleg = delegated('root')
+  const dir = tempDir('nslocate-cgdeg-')
+  try {
+    // the user's own nslocate/ and a leaf named as root's would be, with the user's process in it
+    const services = path.join(deleg, 'nslocate')
+    const planted = path.join(services, leafName('cgdel', path.join(dir, 'cgdel.pid')))
+    runPy(`import os\nos.setgid(${user.gid}); os.setuid(${user.uid})\nos.mkdir(${JSON.stringify(services)}); os.mkdir(${JSON.stringify(planted)})`)
+    expect(fs.statSync(planted).uid).toBe(user.uid)
+    const marker = path.join(dir, 'ran')
+    const r = await runCollect(
+      [
+        'sh',
+        '-c',
+        `echo $$ > ${deleg}/cgroup.procs && exec "$@"`,
+        'sh',
+        process.execPath,
+        BIN,
+        'run',
+        'cgdel',
+        '--dir',
+        dir,
+        '--',
+        'sh',
+        '-c',
+        `sed -n 's/^0:://p' /proc/self/cgroup > ${marker}`,
+      ],
+      {timeoutMs: 30_000},
+    )
+    expect([r.status, r.stderr]).toEqual([0, ''])
+    // COMMAND ran in the caller's (delegated) cgroup, not in the user's planted leaf
+    expect(readOr(marker).trim()).toBe(`/${path.basename(deleg)}`)
+    expect(fs.existsSync(planted)).toBe(true)
+    // with --cgroup=required: refused, naming the owner
+    const req = await runCollect(
+      [
+        'sh',
+        '-c',
+        `echo $$ > ${deleg}/cgroup.procs && exec "$@"`,
+        'sh',
+        process.execPath,
+        BIN,
+        'run',
+        'cgdel',
+        '--dir',
+        dir,
+        '--cgroup=required',
+        '--',
+        'touch',
+        `${marker}2`,
+      ],
+      {timeoutMs: 30_000},
+    )
+    expect(req.status).toBe(125)
+    expect(req.stderr).toMatch(new RegExp(`belongs to uid ${user.uid}`))
+    expect(fs.existsSync(`${marker}2`)).toBe(false)
+  } finally {
+    await removeDelegated(deleg)
+  }
+})
+
+test("a record on root's pidfile naming a cgroup another user owns (populated by that user's process): root's run neither conflicts on it nor removes it", async () => {
+  const deleg = delegated('rec')
+  const dir = tempDir('nslocate-cgdeg-')
+  const file = path.join(dir, 'cgrec.pid')
+  try {
+    const leafPath = `/${path.basename(deleg)}/nslocate/cgrec-0123abcd`
+    const leaf = path.join(V2, leafPath)
+    runPy(`import os\nos.setgid(${user.gid}); os.setuid(${user.uid})\nos.makedirs(${JSON.stringify(leaf)})`)
+    // one of the user's processes in it
+    const sleeper = background(['sleep', '300'], asUser())
+    await untilRunning(sleeper.pid!, 'sleep')
+    // (moved there by root, as the user could from within its delegated subtree)
+    fs.writeFileSync(path.join(leaf, 'cgroup.procs'), String(sleeper.pid))
+    // root's stale pidfile, recording that cgroup (as only root could write it)
+    fs.writeFileSync(file, '99999')
+    const boot = readOr('/proc/sys/kernel/random/boot_id').trim()
+    runPy(
+      `import os,sys\nos.setxattr(sys.argv[1], ${JSON.stringify(RECORD)}, sys.argv[2].encode())`,
+      file,
+      `v1 path=${leafPath} ino=${fs.statSync(leaf).ino} boot_id=${boot}`,
+    )
+    const marker = path.join(dir, 'ran')
+    const r = await cli(['run', 'cgrec', '--dir', dir, '--', 'touch', marker])
+    expect([r.status, r.stderr]).toEqual([0, ''])
+    expect(fs.existsSync(marker)).toBe(true)
+    // the user's cgroup and process untouched
+    expect(readOr(path.join(leaf, 'cgroup.procs')).trim()).toBe(String(sleeper.pid))
+    process.kill(sleeper.pid!, 'SIGKILL')
+    await exitOf(sleeper)
+  } finally {
+    await removeDelegated(deleg)
+  }
+})
