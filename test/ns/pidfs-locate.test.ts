@@ -175,7 +175,11 @@ describe('serve', () => {
       first.kill('SIGTERM')
       await exitOf(first)
       const {sup: second} = startRun(['svc', '--dir', dir, '--', 'sleep', '600'])
-      await until(async () => JSON.parse((await get(address, '/healthz/svc')).body).pidfd_id > id, 'serve sees the new process')
+      // the new service itself, not its supervisor while the file is still empty (starting: no identity yet)
+      await until(async () => {
+        const b = JSON.parse((await get(address, '/healthz/svc')).body)
+        return b.pidfd_id > id && b.pid !== second.pid
+      }, 'serve sees the new process')
       const again = await get(address, '/metrics')
       expect(again.body).toMatch(/^nslocate_service_restarts_seen_total\{name="svc"\} 1$/m)
       second.kill('SIGTERM')

@@ -41,7 +41,14 @@ export async function killPid(pid: number): Promise<void> {
   } catch {
     return
   }
-  await until(() => !fs.existsSync(`/proc/${pid}`) || /\) [ZX] /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')), `pid ${pid} to die`)
+  const dead = () => {
+    try {
+      return /\) [ZX] /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))
+    } catch {
+      return true // reaped (by its parent, or by run as the service's subreaper) between two looks
+    }
+  }
+  await until(dead, `pid ${pid} to die`)
 }
 
 /**
