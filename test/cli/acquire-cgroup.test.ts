@@ -17,12 +17,10 @@ import {ROOT, cliJson, killTracked, track, until} from '../helpers/cli'
 import {stopAll, tempDir} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 import {leafName} from '../../src/cgroup/service'
+import {OWN, V2, cgroupsIn, readOr, removeTree} from '../helpers/cgroup'
 
-const V2 = '/sys/fs/cgroup/unified'
 const LIB = path.join(ROOT, 'dist/src')
 const RECORD = 'user.nslocate.cgroup'
-/** This test process's own v2 cgroup (where a service started outside a W is): '' for the root */
-const OWN = (/^0::(.*)$/m.exec(fs.readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/').replace(/\/$/, '')
 const BOOT_ID = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
 
 let user: TestUser
@@ -40,43 +38,6 @@ afterAll(async () => {
   await stopAll()
   user.remove()
 })
-
-function readOr(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8')
-  } catch {
-    return ''
-  }
-}
-
-function cgroupsIn(dir: string): string[] {
-  try {
-    return fs
-      .readdirSync(dir, {withFileTypes: true})
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name)
-  } catch {
-    return []
-  }
-}
-
-async function removeTree(dir: string): Promise<void> {
-  if (!fs.existsSync(dir)) return
-  try {
-    fs.writeFileSync(path.join(dir, 'cgroup.kill'), '1')
-  } catch {}
-  await until(() => !/^populated 1$/m.test(readOr(path.join(dir, 'cgroup.events'))), `${dir} to empty`, 5000).catch(() => {})
-  for (const sub of cgroupsIn(dir)) await removeTree(path.join(dir, sub))
-  for (let i = 0; i < 100; i++) {
-    try {
-      fs.rmdirSync(dir)
-      return
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-  }
-}
 
 /** A cgroup of this test's own, under the v2 root. */
 function makeWrapper(): {name: string; dir: string} {

@@ -15,15 +15,10 @@ import {BIN, ROOT, cli, cliJson, isAlive, killTracked, track, until} from '../he
 import {statOf} from '../helpers/proc'
 import {stopAll, tempDir} from '../helpers/tracked'
 import {exitOf, runInBackground} from '../safety/run-helpers'
+import {OWN, SERVICES, procsOf, readOr} from '../helpers/cgroup'
 
 const PY = '/usr/bin/python3'
 const FIXTURES = path.join(ROOT, 'fixtures', 'cgroup')
-/**
- * This test process's own v2 cgroup ('' for the root): under `npm test` the suite runs in one of its
- * own (test/helpers/suite-cgroup.js), and run makes a service's cgroup under its caller's.
- */
-const OWN = (/^0::(.*)$/m.exec(fs.readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/').replace(/\/$/, '')
-const SERVICES = path.join('/sys/fs/cgroup/unified', OWN, 'nslocate')
 
 /** The cgroup leaves the tests of this file made run create: each must be gone after its test. */
 const leaves = new Set<string>()
@@ -35,29 +30,8 @@ function leafOf(name: string, pidfile: string): string {
   return leaf
 }
 
-function procsOf(dir: string): number[] {
-  try {
-    return fs
-      .readFileSync(path.join(dir, 'cgroup.procs'), 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map(Number)
-      .sort((a, b) => a - b)
-  } catch {
-    return []
-  }
-}
-
 function populatedOf(dir: string): string {
   return /^populated ([01])$/m.exec(fs.readFileSync(path.join(dir, 'cgroup.events'), 'utf8'))?.[1] ?? '?'
-}
-
-function readOr(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8')
-  } catch {
-    return ''
-  }
 }
 
 async function pidFrom(file: string): Promise<number> {

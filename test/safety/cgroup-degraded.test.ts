@@ -18,10 +18,8 @@ import {stopAll, tempDir} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 import {leafName} from '../../src/cgroup/service'
 import {exitOf, untilRunning} from './run-helpers'
+import {OWN, V2, readOr, removeTree} from '../helpers/cgroup'
 
-const V2 = '/sys/fs/cgroup/unified'
-/** This test process's own v2 cgroup (the caller's, for what is not run inside a W): '' for the root */
-const OWN = (/^0::(.*)$/m.exec(fs.readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/').replace(/\/$/, '')
 const RECORD = 'user.nslocate.cgroup'
 
 let user: TestUser
@@ -33,14 +31,6 @@ afterAll(async () => {
   await stopAll()
   user.remove()
 })
-
-function readOr(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8')
-  } catch {
-    return ''
-  }
-}
 
 /** A directory of the test user's own, in its home. */
 let count = 0
@@ -249,28 +239,6 @@ function delegated(tag: string): string {
   return dir
 }
 
-async function removeDelegated(dir: string): Promise<void> {
-  try {
-    fs.writeFileSync(path.join(dir, 'cgroup.kill'), '1')
-  } catch {}
-  const visit = (d: string): string[] => {
-    let subs: string[] = []
-    try {
-      subs = fs
-        .readdirSync(d, {withFileTypes: true})
-        .filter((e) => e.isDirectory())
-        .flatMap((e) => visit(path.join(d, e.name)))
-    } catch {}
-    return [...subs, d]
-  }
-  await until(() => !/^populated 1$/m.test(readOr(path.join(dir, 'cgroup.events'))), `${dir} to empty`, 5000).catch(() => {})
-  for (const d of visit(dir)) {
-    try {
-      fs.rmdirSync(d)
-    } catch {}
-  }
-}
-
 test("root run from a cgroup delegated to another user (sudo in a user's session): no service cgroup is made there (that user could fill, empty or swap it); run works, and find says why", async () => {
   const deleg = delegated('root')
   const dir = tempDir('nslocate-cgdeg-')
@@ -328,7 +296,7 @@ test("root run from a cgroup delegated to another user (sudo in a user's session
     expect(req.stderr).toMatch(new RegExp(`belongs to uid ${user.uid}`))
     expect(fs.existsSync(`${marker}2`)).toBe(false)
   } finally {
-    await removeDelegated(deleg)
+    await removeTree(deleg)
   }
 })
 
@@ -362,6 +330,6 @@ test("a record on root's pidfile naming a cgroup another user owns (populated by
     process.kill(sleeper.pid!, 'SIGKILL')
     await exitOf(sleeper)
   } finally {
-    await removeDelegated(deleg)
+    await removeTree(deleg)
   }
 })

@@ -22,11 +22,7 @@ import {BIN, cli, cliJson, killTracked, runCollect, track, until} from '../helpe
 import {stopAll, tempDir} from '../helpers/tracked'
 import {leafName} from '../../src/cgroup/service'
 import {exitOf, killPid, untilRunning} from './run-helpers'
-
-const V2 = '/sys/fs/cgroup/unified'
-/** This test process's own v2 cgroup (the caller's, for what is not run inside a W): '' for the root */
-const OWN = (/^0::(.*)$/m.exec(fs.readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/').replace(/\/$/, '')
-const SERVICES = path.join(V2, OWN, 'nslocate')
+import {OWN, SERVICES, V2, cgroupsIn, populated, procsOf, readOr, removeTree} from '../helpers/cgroup'
 
 /** A test's own v2 cgroup (beside the default services directory), and what was created in it. */
 interface Wrapper {
@@ -76,45 +72,6 @@ function runInBackgroundIn(w: Wrapper, args: string[], stderr = false): ChildPro
   return Object.assign(child, {err: () => err})
 }
 
-/** Sub-directories (cgroups) of a cgroup directory. */
-function cgroupsIn(dir: string): string[] {
-  try {
-    return fs
-      .readdirSync(dir, {withFileTypes: true})
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name)
-  } catch {
-    return []
-  }
-}
-
-/** Kill what is left in a cgroup tree and remove it, deepest first. */
-async function removeTree(dir: string): Promise<void> {
-  if (!fs.existsSync(dir)) return
-  try {
-    fs.writeFileSync(path.join(dir, 'cgroup.kill'), '1')
-  } catch {}
-  await until(() => !/^populated 1$/m.test(readOr(path.join(dir, 'cgroup.events'))), `${dir} to empty`, 5000).catch(() => {})
-  for (const sub of cgroupsIn(dir)) await removeTree(path.join(dir, sub))
-  for (let i = 0; i < 100; i++) {
-    try {
-      fs.rmdirSync(dir)
-      return
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-  }
-}
-
-function readOr(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8')
-  } catch {
-    return ''
-  }
-}
-
 /** The shell words that make COMMAND write its v2 cgroup path and the inode of its directory. */
 const SELF_CG = (out: string) => `p=$(sed -n 's/^0:://p' /proc/self/cgroup); echo "$p" > ${out}.path; stat -c %i ${V2}$p > ${out}.ino`
 
@@ -122,9 +79,6 @@ function v2PathOfPid(pid: number): string | null {
   const m = /^0::(.*)$/m.exec(readOr(`/proc/${pid}/cgroup`))
   return m ? m[1] : null
 }
-
-const populated = (dir: string) => /^populated 1$/m.test(readOr(path.join(dir, 'cgroup.events')))
-const procsOf = (dir: string) => readOr(path.join(dir, 'cgroup.procs')).split('\n').filter(Boolean).map(Number)
 
 /** The service's cgroup directory under W and its path as /proc/PID/cgroup shows it. */
 function serviceOf(w: Wrapper, name: string, dir: string) {
