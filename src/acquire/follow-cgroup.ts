@@ -198,7 +198,7 @@ interface Following {
   /** the main process that exited last, its status, and what it could have handed over to */
   pending: {status: Status | null; heirs: Set<number>; since: number} | null
   /** the main process followed, what it had started when last looked at, and when it was chosen */
-  current: {pid: number; heirs: Set<number>; since: number} | null
+  current: {pid: number; start: number; heirs: Set<number>; since: number} | null
 }
 
 /**
@@ -236,7 +236,7 @@ export async function followCgroup(handle: PidfileHandle, cg: ServiceCgroup, o: 
     const was = f.current
     if (was !== null) {
       const s = o.reaper.status(was.pid)
-      if (s !== null || !isAlive(was.pid)) exited(was.pid, s)
+      if (s !== null || !isAlive(was.pid, was.start)) exited(was.pid, s)
     }
     const populated = isPopulated(cg.dir)
     if (populated !== true) {
@@ -249,8 +249,10 @@ export async function followCgroup(handle: PidfileHandle, cg: ServiceCgroup, o: 
       await waitEmpty(cg.dir, RESCAN_MS)
       continue
     }
+    // each member's parent and start time, read once: for the main process's choice and its heirs
+    const facts = factsOf(members)
     const fromFile = daemonPid(o.daemonPidfile, members)
-    const main = fromFile ?? mainOf(members)
+    const main = fromFile ?? mainOf(members, facts)
     let fd: number
     try {
       fd = pidfdOpen(main)
@@ -260,7 +262,6 @@ export async function followCgroup(handle: PidfileHandle, cg: ServiceCgroup, o: 
     try {
       // The pidfd names the process listed, unless its pid was taken again meanwhile: it must still be in the cgroup.
       if (!procsBelow(cg.dir).includes(main) || pidfdExited(fd)) continue
-      const facts = factsOf(members)
       if (fromFile !== null && !named) {
         // the daemon, by its own pidfile: its status is the one that counts, whatever follows it
         named = true
@@ -277,7 +278,7 @@ export async function followCgroup(handle: PidfileHandle, cg: ServiceCgroup, o: 
         }
         f.pending = null
       }
-      if (f.current?.pid !== main) f.current = {pid: main, heirs: new Set(), since: ticksNow()}
+      if (f.current?.pid !== main) f.current = {pid: main, start: facts.get(main)?.start ?? -1, heirs: new Set(), since: ticksNow()}
       for (const d of descendants(main, facts)) f.current.heirs.add(d)
       o.reaper.watch(main)
       if (main !== written) {
@@ -303,9 +304,11 @@ export async function followCgroup(handle: PidfileHandle, cg: ServiceCgroup, o: 
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Is the process that had start time `start` still at `pid`, and not a zombie? (Not one that took its pid since.) */
+function isAlive(pid: number, start: number): boolean {
   try {
-    return proc.readStat(pid).state !== 'Z'
+    const st = proc.readStat(pid)
+    return st.starttime === start && st.state !== 'Z'
   } catch {
     return false
   }

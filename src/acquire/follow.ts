@@ -184,10 +184,11 @@ function sharesLock(pid: number, st: fs.Stats, names: string[]): boolean {
   return false
 }
 
-/** The one to name: none of its ancestors is among `pids`; the oldest (smallest start time) of several such. */
-export function mainOf(pids: number[]): number {
+/** The one to name: none of its ancestors is among `pids`; the oldest (smallest start time) of several such (`known`: their facts, read already). */
+export function mainOf(pids: number[], known?: Map<number, {ppid: number; start: number}>): number {
   const set = new Set(pids)
-  const facts = new Map<number, {ppid: number; start: number}>()
+  // `known`: what the caller read already (follow-cgroup.ts); each other process is read once here
+  const facts = new Map(known)
   const read = (pid: number) => {
     if (!facts.has(pid)) {
       try {

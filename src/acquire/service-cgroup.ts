@@ -14,7 +14,6 @@ import {
   leftoverConflict,
   makeServiceCgroup,
   moveInto,
-  removeEmptyCgroup,
   planServiceCgroup,
   removeServiceCgroup,
   removeServiceCgroupNow,
@@ -42,7 +41,7 @@ export function attachCgroup(handle: PidfileHandle, name: string, mode: CgroupMo
   if (mode === 'none') return
   // The cgroup the file's earlier run recorded, wherever it made it (it may have run in another
   // cgroup: another session, cron): processes still in it are NAME still running.
-  const earlier = earlierCgroup(handle.previousCgroup, fs.fstatSync(handle.fd).uid)
+  const earlier = earlierCgroup(handle.previousCgroup, fs.fstatSync(handle.fd).uid, proc)
   if (earlier && (earlier.populated || earlier.pids.length > 0)) {
     const boot = bootId()
     if (boot !== null) writeCgroupRecord(handle.fd, {kind: 'made', path: earlier.path, ino: earlier.ino, bootId: boot})
@@ -50,7 +49,7 @@ export function attachCgroup(handle: PidfileHandle, name: string, mode: CgroupMo
     error.details.keepPidfile = true
     throw error
   }
-  if (earlier) removeEmptyCgroup(earlier.dir)
+  if (earlier) removeServiceCgroupNow(earlier)
   const plan = planServiceCgroup(name, handle.path, proc)
   let made: ReturnType<typeof makeServiceCgroup>
   try {

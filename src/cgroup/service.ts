@@ -261,39 +261,20 @@ export function makeServiceCgroup(plan: Extract<Plan, {kind: 'plan'}>, name: str
 
 /**
  * The cgroup an earlier run recorded on this pidfile (`record`, read before the lock's new holder
- * cleared it), when it still exists here in this boot and belongs to the pidfile's owner (`owner`):
- * its directory, and the pids in it. An
- * earlier run may have run in another cgroup than this one (another session, cron), so its
- * service's cgroup is not where this run would make one.
+ * cleared it), when find would take it for the service's (cgroupFactsOf: this boot, its inode,
+ * owned by the pidfile's owner `owner`): its directory, and the pids in it. An earlier run may
+ * have run in another cgroup than this one (another session, cron), so its service's cgroup is
+ * not where this run would make one.
  */
 export function earlierCgroup(
   record: CgroupRecord | null | string,
   owner: number,
+  procfs: ProcFs,
 ): {dir: string; path: string; ino: number; pids: number[]; populated: boolean} | null {
-  if (record === null || typeof record === 'string' || record.kind !== 'made' || record.bootId !== bootId()) return null
-  const dir = dirOfV2Path(record.path)
-  if (dir === null || inodeOf(dir) !== record.ino) return null
-  // Only a cgroup the pidfile's owner made (run makes it as the user it runs as): a record naming
-  // anyone else's is not this service's, neither to conflict with nor to remove.
-  try {
-    if (fs.statSync(dir).uid !== owner) return null
-  } catch {
-    return null
-  }
-  return {dir, path: record.path, ino: record.ino, pids: procsBelow(dir), populated: isPopulated(dir) === true}
-}
-
-/** Removes an earlier run's empty cgroup (its empty children first); false when it cannot be (it holds a process). */
-export function removeEmptyCgroup(dir: string): boolean {
-  try {
-    rmdirTree(dir)
-  } catch {
-    return false
-  }
-  try {
-    fs.rmdirSync(path.dirname(dir))
-  } catch {}
-  return true
+  if (record === null || typeof record === 'string' || record.kind !== 'made') return null
+  const facts = cgroupFactsOf(record, null, procfs, owner)
+  if (facts.dir === null) return null
+  return {dir: facts.dir, path: record.path, ino: record.ino, pids: facts.processes, populated: facts.populated === true}
 }
 
 /** The CONFLICT of a service whose earlier run's cgroup still holds processes. */
@@ -338,43 +319,42 @@ function rmdirTree(dir: string, depth = 0): void {
 }
 
 /**
- * Removes the cgroup once it is empty, with the empty cgroups below it (and the services directory
- * when no other service's is left in it). A cgroup whose last process has just exited may still
- * read as busy for a moment: tried again for up to `graceMs`. Returns whether the cgroup is gone.
+ * One try at removing the cgroup `cg` (the very directory: its inode), with the empty cgroups below
+ * it, then the services directory when no other service's cgroup is left in it: 'gone' (removed,
+ * or gone already, or another cgroup has the name by now: not ours to remove), 'busy' (it holds a
+ * process), 'failed'.
  */
-export async function removeServiceCgroup(cg: ServiceCgroup, graceMs = 2000): Promise<boolean> {
-  const end = Date.now() + graceMs
-  for (;;) {
-    if (inodeOf(cg.dir) !== cg.ino) break // gone already (or another one by now: not ours to remove)
+function removeOnce(cg: {dir: string; ino: number}): 'gone' | 'busy' | 'failed' {
+  if (inodeOf(cg.dir) === cg.ino) {
     try {
       rmdirTree(cg.dir)
-      break
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ENOENT') break
-      if (code !== 'EBUSY' || Date.now() >= end) return false
-      await new Promise((resolve) => setTimeout(resolve, 20))
+      if (code !== 'ENOENT') return code === 'EBUSY' ? 'busy' : 'failed'
     }
   }
   try {
     fs.rmdirSync(path.dirname(cg.dir))
   } catch {} // other services' cgroups are in it, or it is not ours to remove
-  return true
+  return 'gone'
+}
+
+/**
+ * Removes the cgroup once it is empty (removeOnce). A cgroup whose last process has just exited may
+ * still read as busy for a moment: tried again for up to `graceMs`. Returns whether it is gone.
+ */
+export async function removeServiceCgroup(cg: ServiceCgroup, graceMs = 2000): Promise<boolean> {
+  const end = Date.now() + graceMs
+  for (;;) {
+    const r = removeOnce(cg)
+    if (r !== 'busy' || Date.now() >= end) return r === 'gone'
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }
 
 /** removeServiceCgroup() without waiting: one try (false when it still holds a process, or cannot be removed). */
-export function removeServiceCgroupNow(cg: ServiceCgroup): boolean {
-  if (inodeOf(cg.dir) === cg.ino) {
-    try {
-      rmdirTree(cg.dir)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return false
-    }
-  }
-  try {
-    fs.rmdirSync(path.dirname(cg.dir))
-  } catch {}
-  return true
+export function removeServiceCgroupNow(cg: {dir: string; ino: number}): boolean {
+  return removeOnce(cg) === 'gone'
 }
 
 /** What find reports of a service's cgroup (result.cgroup; JSON `cgroup`). */
@@ -427,6 +407,7 @@ export function cgroupFactsOf(record: CgroupRecord, mainPid: number | null, proc
     return {...base, why: 'the cgroup recorded is gone'}
   }
   if (uid !== owner) return {...base, why: `${dir} belongs to uid ${uid}, not to the pidfile's owner (uid ${owner}): not the cgroup its writer made`}
-  if (mainPid !== null && !procsBelow(dir).includes(mainPid)) return {...base, why: `pid ${mainPid}, the service's main process, is not in ${dir}`}
-  return {path: record.path, dir, populated: isPopulated(dir), processes: procsBelow(dir).sort((a, b) => a - b), why: null}
+  const processes = procsBelow(dir).sort((a, b) => a - b)
+  if (mainPid !== null && !processes.includes(mainPid)) return {...base, why: `pid ${mainPid}, the service's main process, is not in ${dir}`}
+  return {path: record.path, dir, populated: isPopulated(dir), processes, why: null}
 }
