@@ -17,9 +17,21 @@ const argv = process.argv.slice(2)
 const fast = process.env.NSLOCATE_NO_FAST_PATH ? null : loadFastPath(argv[0])
 const prepared = fast && fast.prepare(argv.slice(1))
 if (prepared) fast.runPrepared(prepared)
-// No user plugins (nslocate has none to install): oclif would otherwise read
-// $HOME/.local/share/nslocate/package.json and warn "(node:PID) [EACCES]" when HOME is not ours.
-else require('@oclif/core').execute({dir: __dirname, loadOptions: {root: __dirname, userPlugins: false}})
+else {
+  // `-v` is --version; a mistyped command (or a flag before the command) is a usage error with a
+  // did-you-mean, printed here on both paths (a mistyped command never reaches a fast bundle).
+  const args = require('../dist/src/cli/top-level').topLevel(argv)
+  // No user plugins (nslocate has none to install): oclif would otherwise read
+  // $HOME/.local/share/nslocate/package.json and warn "(node:PID) [EACCES]" when HOME is not ours.
+  // No TypeScript at run time: only the compiled dist/ is run. Without this, oclif looks for
+  // typescript and ts-node to load the help class when NODE_ENV is test or development, and warns
+  // "Could not find typescript" where none is installed (the .deb, the image, a global install).
+  if (args) {
+    const oclif = require('@oclif/core')
+    oclif.settings.enableAutoTranspile = false
+    oclif.execute({args, dir: __dirname, loadOptions: {root: __dirname, userPlugins: false}})
+  }
+}
 
 /** require('../dist/fast/COMMAND'), compiled with its shipped code cache when V8 accepts it; null when COMMAND has no fast path. */
 function loadFastPath(command) {

@@ -2,6 +2,7 @@ import {BaseCommand} from '../src/cli/base-command'
 import {containersCommand} from '../src/cli/commands/containers'
 import {containers as grammar} from '../src/cli/grammar'
 import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
+import {oclifUsage} from '../src/cli/usage'
 
 export default class Containers extends BaseCommand {
   protected readonly command = containersCommand
@@ -13,6 +14,8 @@ Exit status: 0 listed; 4 no runtime could be asked (none found, unreachable, per
   static examples = ['<%= config.bin %> containers', '<%= config.bin %> containers --json']
   static enableJsonFlag = true
   // Arguments and flags (none): src/cli/grammar.ts.
+  // What to type (oclif's own line lists every flag): src/cli/usage.ts, from the grammar.
+  static usage = oclifUsage(containersCommand.id)
   static args = oclifArgs(grammar.args)
   static flags = oclifFlags(grammar.flags)
 }

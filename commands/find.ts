@@ -2,6 +2,7 @@ import {BaseCommand} from '../src/cli/base-command'
 import {findCommand} from '../src/cli/commands/find'
 import {find} from '../src/cli/grammar'
 import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
+import {oclifUsage} from '../src/cli/usage'
 
 export default class Find extends BaseCommand {
   protected readonly command = findCommand
@@ -34,6 +35,8 @@ Exit status follows LSB "status": 0 running, 1 not running but a pidfile exists 
   ]
   static enableJsonFlag = true
   // Arguments and flags: src/cli/grammar.ts (the fast path in bin/run.js reads the same definition).
+  // What to type (oclif's own line lists every flag): src/cli/usage.ts, from the grammar.
+  static usage = oclifUsage(findCommand.id)
   static args = oclifArgs(find.args)
   static flags = oclifFlags(find.flags)
 }

@@ -2,6 +2,7 @@ import {BaseCommand} from '../src/cli/base-command'
 import {listCommand} from '../src/cli/commands/list'
 import {list} from '../src/cli/grammar'
 import {oclifFlags} from '../src/cli/oclif-grammar'
+import {oclifUsage} from '../src/cli/usage'
 
 export default class List extends BaseCommand {
   protected readonly command = listCommand
@@ -12,5 +13,7 @@ Exit status: 0 when the listing worked (whatever the services' states), 4 when a
   static examples = ['<%= config.bin %> list', '<%= config.bin %> list --dir /srv/app/run --json']
   static enableJsonFlag = true
   // Flags: src/cli/grammar.ts (the fast path in bin/run.js reads the same definition).
+  // What to type (oclif's own line lists every flag): src/cli/usage.ts, from the grammar.
+  static usage = oclifUsage(listCommand.id)
   static flags = oclifFlags(list.flags)
 }

@@ -2,6 +2,7 @@ import {BaseCommand} from '../src/cli/base-command'
 import {reloadCommand} from '../src/cli/commands/reload'
 import {reload as grammar} from '../src/cli/grammar'
 import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
+import {oclifUsage} from '../src/cli/usage'
 
 export default class Reload extends BaseCommand {
   protected readonly command = reloadCommand
@@ -28,6 +29,8 @@ Exit status: 0 stopped by SIGTERM or SIGINT; 1 the --listen address cannot be us
     },
   ]
   // Arguments and flags: src/cli/grammar.ts.
+  // What to type (oclif's own line lists every flag): src/cli/usage.ts, from the grammar.
+  static usage = oclifUsage(reloadCommand.id)
   static args = oclifArgs(grammar.args)
   static flags = oclifFlags(grammar.flags)
 }

@@ -2,6 +2,7 @@ import {BaseCommand} from '../src/cli/base-command'
 import {runCommand} from '../src/cli/commands/run'
 import {run as grammar} from '../src/cli/grammar'
 import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
+import {oclifUsage} from '../src/cli/usage'
 
 export default class Run extends BaseCommand {
   protected readonly command = runCommand
@@ -31,6 +32,8 @@ The pidfile goes to --pidfile, or DIR/NAME.pid with DIR = --dir, $NSLOCATE_RUNTI
   ]
   static strict = false
   // Arguments and flags: src/cli/grammar.ts (the fast path in bin/run.js reads the same definition).
+  // What to type (oclif's own usage line would show NAME... and no COMMAND): src/cli/usage.ts, from the grammar.
+  static usage = oclifUsage('run')
   static args = oclifArgs(grammar.args)
   static flags = oclifFlags(grammar.flags)
 }

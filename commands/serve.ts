@@ -2,6 +2,7 @@ import {BaseCommand} from '../src/cli/base-command'
 import {serveCommand} from '../src/cli/commands/serve'
 import {serve as grammar} from '../src/cli/grammar'
 import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
+import {oclifUsage} from '../src/cli/usage'
 
 export default class Serve extends BaseCommand {
   protected readonly command = serveCommand
@@ -21,6 +22,8 @@ Exit status: 0 stopped by SIGTERM or SIGINT; 1 the address cannot be used (in us
   ]
   static strict = false
   // Arguments and flags: src/cli/grammar.ts.
+  // What to type (`serve NAME [NAME...] [flags]`; oclif's own line lists every flag): src/cli/usage.ts, from the grammar.
+  static usage = oclifUsage('serve')
   static args = oclifArgs(grammar.args)
   static flags = oclifFlags(grammar.flags)
 }

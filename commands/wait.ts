@@ -2,6 +2,7 @@ import {BaseCommand} from '../src/cli/base-command'
 import {waitCommand} from '../src/cli/commands/wait'
 import {wait as grammar} from '../src/cli/grammar'
 import {oclifArgs, oclifFlags} from '../src/cli/oclif-grammar'
+import {oclifUsage} from '../src/cli/usage'
 
 export default class Wait extends BaseCommand {
   protected readonly command = waitCommand
@@ -16,6 +17,8 @@ With --container or --pod, a container that does not exist or is not running hol
 
 With --root-pid, --container or --pod, a process outside the target's PID namespace is never the service (outside_target_namespace: cannot tell).
 
+Progress: when stderr is a terminal, one line on stderr says what the wait is waiting on, with the time elapsed and the timeout: web: waiting for it to be running (no pidfile yet)  1.2 s / 3 s, web: waiting for pid 4242:17 to exit  2.0 s / 30 s, web: waiting for its cgroup DIR to be empty (it holds pid 4250)  5.1 s / 30 s. The line is redrawn in place at most four times a second, measured in terminal columns (a wide CJK character counts two, a combining mark none; a longer message is cut with ...) so that it never wraps, and erased before the final message (and on Ctrl-C). Never on stdout, and never when stderr is not a terminal, with --json or --quiet, or with TERM=dumb; no colours. Piped, the output is unchanged.
+
 Exit status: 0 the condition holds, 1 timed out (for --for stopped, also while the service's cgroup still holds a process; the message names them), 2 usage, 4 cannot tell (unsafe pidfile, ambiguous, permission, outside the target's namespace).`
   static examples = [
     {command: '<%= config.bin %> wait db --for running --timeout 30s && ./migrate', description: 'Start work once db runs.'},
@@ -27,6 +30,8 @@ Exit status: 0 the condition holds, 1 timed out (for --for stopped, also while t
   ]
   static enableJsonFlag = true
   // Arguments and flags: src/cli/grammar.ts (the fast path in bin/run.js reads the same definition).
+  // What to type (oclif's own line lists every flag): src/cli/usage.ts, from the grammar.
+  static usage = oclifUsage(waitCommand.id)
   static args = oclifArgs(grammar.args)
   static flags = oclifFlags(grammar.flags)
 }

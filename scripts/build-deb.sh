@@ -17,6 +17,8 @@
 #   /usr/lib/nslocate/node/bin/node    Node.js 24 (stripped); bin/run.js's #! names it
 #   /usr/bin/nslocate                  symlink to ../lib/nslocate/bin/run.js
 #   /usr/share/man/man1/nslocate.1.gz  the man page (docs/nslocate.1)
+#   /usr/share/bash-completion/completions/nslocate, /usr/share/zsh/vendor-completions/_nslocate
+#                                      shell completion (`nslocate completion bash|zsh`)
 #   /usr/share/doc/nslocate/           README.md.gz, changelog.gz, copyright (nslocate, Node.js, npm deps),
 #                                      LICENSE.node.gz (Node.js's LICENSE: what node bundles, full texts)
 #   DEBIAN/preinst                     refuses to replace a /usr/bin/nslocate from another install (npm -g)
@@ -68,6 +70,10 @@ sed -i "1s|^#!.*|#!/usr/lib/$name/node/bin/node|" "$lib/bin/run.js"
 
 mkdir -p "$pkgroot/usr/bin" "$pkgroot/usr/share/man/man1" "$doc" "$pkgroot/usr/share/lintian/overrides" "$pkgroot/DEBIAN"
 ln -s "../lib/$name/bin/run.js" "$pkgroot/usr/bin/$name"
+# Shell completion, made by the staged CLI from its grammar (`nslocate completion bash|zsh`).
+mkdir -p "$pkgroot/usr/share/bash-completion/completions" "$pkgroot/usr/share/zsh/vendor-completions"
+"$lib/node/bin/node" "$lib/bin/run.js" completion bash >"$pkgroot/usr/share/bash-completion/completions/$name"
+"$lib/node/bin/node" "$lib/bin/run.js" completion zsh >"$pkgroot/usr/share/zsh/vendor-completions/_$name"
 gzip -9n <"$root/docs/nslocate.1" >"$pkgroot/usr/share/man/man1/$name.1.gz"
 gzip -9n <"$root/README.md" >"$doc/README.md.gz"
 gzip -9n <"$root/packaging/deb/changelog" >"$doc/changelog.gz"

@@ -15,19 +15,21 @@ function commandModel(manifest, bin, order) {
   visible.sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id))
   return visible.map((c) => {
     const x = (text) => String(text ?? '').replace(/<%=\s*config\.bin\s*%>/g, bin)
-    const dots = c.strict === false ? '...' : ''
     const args = Object.values(c.args).filter((a) => !a.hidden)
     const flags = Object.values(c.flags).filter((f) => !f.hidden)
-    for (const a of args) Object.assign(a, {description: x(a.description), usage: a.name.toUpperCase() + dots})
+    for (const a of args) Object.assign(a, {description: x(a.description), usage: a.name.toUpperCase()})
     for (const f of flags) Object.assign(f, {summary: x(f.summary || f.description), global: f.helpGroup === 'GLOBAL'})
     const examples = [c.examples ?? []].flat().map((e) => (typeof e === 'string' ? {command: x(e)} : {description: x(e.description), command: x(e.command)}))
-    return {name: c.id.replace(/:/g, ' '), summary: x(c.summary), description: x(c.description), args, flags, examples}
+    // A command's own `static usage` (src/cli/usage.ts: run's `-- COMMAND [ARGS...]`, serve's NAMEs) is its synopsis.
+    const own = c.usage ? [c.usage].flat()[0].split(' ').slice(1) : null
+    return {name: c.id.replace(/:/g, ' '), summary: x(c.summary), description: x(c.description), args, flags, examples, own}
   })
 }
 
 /** The usage line, close to oclif's; `style` sets the words in markdown for the man page (else plain). */
 function usage(bin, cmd, style = false) {
   const [b, i, p] = style ? [(s) => `**${s}**`, (s) => `*${md(s)}*`, md] : [String, String, String]
+  if (cmd.own) return ownUsage(bin, cmd, style)
   const words = [b(`${bin} ${cmd.name}`), ...cmd.args.map((a) => (a.required ? i(a.usage) : p('[') + i(a.usage) + p(']')))]
   const flags = [...cmd.flags.filter((f) => f.global), ...cmd.flags.filter((f) => !f.global)]
   const done = new Set()
@@ -59,9 +61,21 @@ function definition(dt, paragraphs) {
   return [`${dt}\n:   ${first}`, ...more.map((text) => `    ${text}`)].join('\n\n')
 }
 
+/**
+ * A command's own usage words (`NAME [NAME...] [flags]`, `NAME [flags] -- COMMAND [ARGS...]`) after
+ * its name; styled: NAME, COMMAND, ARGS, flags in italics, `--` and brackets as they are.
+ */
+function ownUsage(bin, cmd, style) {
+  if (!style) return [`${bin} ${cmd.name}`, ...cmd.own].join(' ')
+  const word = (w) => w.replace(/^(\[?)([A-Za-z]+)((?:\.\.\.)?\]?)$/, (_, open, name, close) => `${md(open)}*${name}*${md(close)}`)
+  return [`**${bin} ${cmd.name}**`, ...cmd.own.map((w) => (w === '--' ? '\\-\\-' : word(w)))].join(' ')
+}
+
 function synopsisMd(bin, cmds) {
-  const lines = cmds.map((c) => [`**${bin} ${c.name}**`, ...c.args.map((a) => (a.required ? `*${a.usage}*` : `\\[*${a.usage}*\\]`)), '\\[*flags*\\]'])
-  return [...lines.map((words) => words.join(' ')), `**${bin} help** \\[*COMMAND*\\]`, `**${bin} --version**`].join('\\\n')
+  const lines = cmds.map((c) =>
+    c.own ? [ownUsage(bin, c, true)] : [`**${bin} ${c.name}**`, ...c.args.map((a) => (a.required ? `*${a.usage}*` : `\\[*${a.usage}*\\]`)), '\\[*flags*\\]'],
+  )
+  return [...lines.map((words) => words.join(' ')), `**${bin} help** \\[*COMMAND*\\]`, `**${bin} --version** | **-v**`].join('\\\n')
 }
 
 function commandMd(bin, c) {

@@ -23,11 +23,20 @@
 #    package state are untouched), and unpacked beside sid's libc6, which they need (glibc >= 2.38)
 #    and are run with through its ld.so. Nothing is installed into the system. A failure stops
 #    setup: CI must not skip those tests.
-#  - Node.js >= 22.12: when the machine's node is missing or older, installs Node 24 LTS from the npm
-#    registry into /opt/nslocate/node-24 (scripts/install-node.sh) and links node, npm and npx into
-#    /usr/local/bin, which comes before /usr/bin on Debian's PATH (and sudo's secure_path). The
-#    system's /usr/bin/node is left as it is. A /usr/local/bin/node that is not ours is never replaced:
-#    then `. scripts/node-env.sh` puts Node 24 first on PATH for one shell.
+#  - The packaging tier (issue 21): sudo (the sudo-user install tests; README: `bash scripts/setup.sh` as root
+#    needs no sudo), the other CPU's cross compiler and C library (gcc-aarch64-linux-gnu and
+#    libc6-dev-arm64-cross on amd64, gcc-x86-64-linux-gnu and libc6-dev-amd64-cross on arm64: `npm run build`
+#    makes the prebuilt addon for both CPUs) and qemu-user (runs the other CPU's Node.js on that prebuild).
+#    chromium (the home page test, headless), tmux (the terminal tests: a real pseudo-terminal) and zsh
+#    (the completion test runs bash and zsh under tmux).
+#  - Node.js >= 22.12: unless the first node on PATH is new enough and not nslocate's own, installs
+#    Node 24 LTS from the npm registry into /opt/nslocate/node-24 (scripts/install-node.sh --link) and
+#    links node, npm and npx into /usr/local/bin, which comes before /usr/bin on Debian's PATH (and
+#    sudo's secure_path). Its npm's global prefix is /usr/local (/opt/nslocate/node-24/etc/npmrc), as
+#    with Debian's npm: `sudo npm install -g nslocate` puts `nslocate` in /usr/local/bin and its man
+#    page in /usr/local/share/man, on every user's PATH and manpath. The system's /usr/bin/node is left
+#    as it is. A /usr/local/bin/node that is not ours is never replaced: then `. scripts/node-env.sh`
+#    puts Node 24 first on PATH for one shell.
 #  - Starts dockerd if no engine answers, with no bridge and no iptables: containers get no network.
 #    The pid of a dockerd started here is written to /run/nslocate-ci-dockerd.pid so .ci/run can stop it.
 set -euo pipefail
@@ -38,7 +47,14 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(docker.io busybox-static libbsd-dev daemon nginx-light gcc libc6-dev procps util-linux uidmap python3 man-db hyperfine strace
-  ca-certificates dpkg-dev binutils lintian debootstrap podman crun conmon catatonit slirp4netns fuse-overlayfs containerd runc attr jq)
+  ca-certificates dpkg-dev binutils lintian debootstrap podman crun conmon catatonit slirp4netns fuse-overlayfs containerd runc attr jq
+  sudo qemu-user chromium tmux zsh)
+# The other CPU's cross compiler and C library (the prebuilt addons; qemu-user -L /usr/TRIPLET runs on it).
+case "$(dpkg --print-architecture)" in
+  amd64) pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
+  arm64) pkgs+=(gcc-x86-64-linux-gnu libc6-dev-amd64-cross) ;;
+  *) echo "setup: no prebuilt addon is made for $(dpkg --print-architecture); the packaging tier needs amd64 or arm64" >&2 ;;
+esac
 # kubectl: Debian's kubernetes-client, unless a kubectl is already there (another package may own /usr/bin/kubectl).
 command -v kubectl >/dev/null || pkgs+=(kubernetes-client)
 missing=()
@@ -51,22 +67,13 @@ fi
 
 # Node.js: the first node on PATH must be >= 22.12 (package.json engines).
 node_ok() { "$1" -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=12)?0:1)' 2>/dev/null; }
-node_bin=/opt/nslocate/node-24/bin
-if command -v node >/dev/null && node_ok "$(command -v node)"; then
-  echo "setup: node $(node --version) at $(command -v node)"
+first=$(command -v node || true)
+if [ -n "$first" ] && node_ok "$first" && [[ $(readlink -f "$first") != /opt/nslocate/node-* ]]; then
+  echo "setup: node $(node --version) at $first (not nslocate's; npm install -g goes to its npm's prefix: $(npm prefix -g 2>/dev/null || echo unknown))"
 else
-  bash "$here/install-node.sh" 24 >/dev/null
-  for tool in node npm npx; do
-    link=/usr/local/bin/$tool
-    # Ours (a link into /opt/nslocate) or nothing there: (re)link. Anything else stays.
-    if { [ -L "$link" ] && [[ $(readlink "$link") == /opt/nslocate/node-* ]]; } || { [ ! -e "$link" ] && [ ! -L "$link" ]; }; then
-      ln -sfn "$node_bin/$tool" "$link"
-    else
-      echo "setup: $link exists and is not nslocate's; left alone. Use: . scripts/node-env.sh" >&2
-    fi
-  done
+  bin=$(bash "$here/install-node.sh" --link 24 | tail -1)
   hash -r
-  echo "setup: node $("$node_bin/node" --version) in ${node_bin%/bin}, linked from /usr/local/bin (system node: $(/usr/bin/node --version 2>/dev/null || echo none))"
+  echo "setup: node $("$bin/node" --version) in ${bin%/bin}, linked from /usr/local/bin; npm install -g: /usr/local (system node: $(/usr/bin/node --version 2>/dev/null || echo none))"
 fi
 
 bash "$(dirname "$0")/setup-daemons.sh"  # the daemons tier's Debian packages, kept from starting

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stage nslocate as it is installed: the files `npm pack` ships (bin, dist, docs/nslocate.1,
 # oclif.manifest.json, package.json, ...), the production node_modules, and the native addon built on
-# this machine (build/nslocate.node). Used by scripts/build-deb.sh (-> /usr/lib/nslocate) and
+# this machine (build/nslocate.node; the package's prebuilds/ for every CPU are left out). Used by
+# scripts/build-deb.sh (-> /usr/lib/nslocate) and
 # scripts/image-context.sh (-> the image's /opt/nslocate).
 #
 #   bash scripts/stage-app.sh OUTDIR      (OUTDIR must not exist or be empty; run `npm run build` first)
@@ -37,8 +38,12 @@ cp "$root/package-lock.json" "$out/"
   { cat "$tmp/install.log" >&2; echo "stage-app: npm install --omit=dev failed in $out" >&2; exit 1; }
 rm -f "$out/package-lock.json" "$out/node_modules/.package-lock.json"
 
+# This machine's addon in build/, which the loader tries before prebuilds/; the package's prebuilds
+# (every CPU) are dropped: the staged app is for this CPU only (an arm64 file in an amd64 .deb is an
+# error for lintian).
 mkdir -p "$out/build"
 cp "$root/build/nslocate.node" "$out/build/nslocate.node"
+rm -rf "$out/prebuilds"
 
 # What a running CLI never reads: type declarations and source maps.
 find "$out/dist" "$out/node_modules" -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete

@@ -37,19 +37,38 @@ export class NslocateError extends Error {
   readonly code: ErrorCode
   /** Extra machine-readable facts (e.g. the holder pid of a CONFLICT). */
   readonly details: Record<string, unknown>
+  /**
+   * What to do about it, in nslocate's own words, never text from a file, a process or an engine
+   * (the command line's hint line: src/cli/hint.ts); the message ends with it too ("FACT; ADVICE",
+   * "FACT (ADVICE)"). null when there is nothing to advise.
+   */
+  readonly advice: string | null
   private readonly compose: ((name: OptionNamer) => string) | null
+  private readonly composeAdvice: ((name: OptionNamer) => string) | null
 
-  constructor(code: ErrorCode, message: string | ((name: OptionNamer) => string), options: {cause?: unknown; details?: Record<string, unknown>} = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string | ((name: OptionNamer) => string),
+    options: {cause?: unknown; details?: Record<string, unknown>; advice?: string | ((name: OptionNamer) => string)} = {},
+  ) {
     super(typeof message === 'string' ? message : message(libraryNamer), options.cause === undefined ? undefined : {cause: options.cause})
     this.name = 'NslocateError'
     this.code = code
     this.details = options.details ?? {}
     this.compose = typeof message === 'string' ? null : message
+    const advice = options.advice
+    this.advice = advice === undefined ? null : typeof advice === 'string' ? advice : advice(libraryNamer)
+    this.composeAdvice = typeof advice === 'function' ? advice : null
   }
 
   /** The message with each option named by `name` (the CLI passes its flag namer). */
   render(name: OptionNamer): string {
     return this.compose ? this.compose(name) : this.message
+  }
+
+  /** The advice with each option named by `name`, as render() names them in the message. */
+  renderAdvice(name: OptionNamer): string | null {
+    return this.composeAdvice ? this.composeAdvice(name) : this.advice
   }
 }
 

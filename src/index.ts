@@ -25,6 +25,7 @@ export type {LocateResult, Located, LockKind, PidfileFacts, ProcessInfo, Reason}
 export {REASONS} from './locate/types'
 export type {RunOutcome, Scope, SignalOutcome, State, WaitOutcome} from './outcomes'
 export type {SignalResult, WaitCondition, WaitResult} from './signal/signal'
+export type {OnProgress, Progress} from './signal/signal'
 export type {ListOutcome, ListResult} from './list/list'
 export {validateName, pidfileSearchPath} from './locate/name'
 export {parseSignal, parseDuration, parseRetry} from './signal/parse'

@@ -128,6 +128,7 @@ export function makeHandle(file: string, dirFd: number, name: string, fd: number
         throw new NslocateError('IO', (n) => `cannot write the pid into ${file}: ${why}; free space there or choose another ${n('dir')}`, {
           cause: error,
           details: {pidfile: file, errno: e.code},
+          advice: (n) => `free space there or choose another ${n('dir')}`,
         })
       }
       handle.pid = pid

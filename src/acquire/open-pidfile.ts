@@ -68,13 +68,16 @@ export function openPidfileIn(dirFd: number, name: string, file: string): {fd: n
       throw error
     }
   }
-  throw new NslocateError('IO', `${file} kept appearing and disappearing while it was being opened; is something creating and deleting it in a loop?`, {
+  throw new NslocateError('IO', `${file} kept appearing and disappearing while it was being opened (something creates and deletes it in a loop?)`, {
     details: {pidfile: file},
   })
 }
 
 function symlink(file: string): NslocateError {
-  return new NslocateError('UNSAFE_PIDFILE', `${file} is a symbolic link; refusing to write a pidfile through it (remove it)`, {details: {pidfile: file}})
+  return new NslocateError('UNSAFE_PIDFILE', `${file} is a symbolic link; refusing to write a pidfile through it (remove it)`, {
+    details: {pidfile: file},
+    advice: 'remove it',
+  })
 }
 
 function refuseKind(st: fs.Stats, file: string): void {

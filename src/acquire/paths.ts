@@ -1,7 +1,7 @@
 /** Where acquire() puts NAME's pidfile: always an absolute path, made so against the caller's working directory. */
 import path = require('node:path')
 
-import {NslocateError} from '../errors'
+import {NslocateError, OptionNamer} from '../errors'
 
 /** $NSLOCATE_RUNTIME_DIR, else /run/nslocate for root, else $XDG_RUNTIME_DIR/nslocate; throws USAGE when none applies. */
 export function defaultRuntimeDir(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0): string {
@@ -11,6 +11,7 @@ export function defaultRuntimeDir(env: NodeJS.ProcessEnv = process.env, uid = pr
   throw new NslocateError(
     'USAGE',
     (n) => `no runtime directory for a non-root user: set NSLOCATE_RUNTIME_DIR or XDG_RUNTIME_DIR, or pass ${n('dir')}/${n('pidfile')}`,
+    {advice: (n) => `set NSLOCATE_RUNTIME_DIR or XDG_RUNTIME_DIR, or pass ${n('dir')}/${n('pidfile')}`},
   )
 }
 
@@ -26,11 +27,7 @@ export function pidfilePathFor(opts: {name: string; pidfile?: string; dir?: stri
 /** "/", "x/", "x/.", "x/.." and "." name directories: a usage error, never the slash silently dropped and "x" written. */
 export function refuseDirectoryName(pidfile: string, name?: string): void {
   if (pidfile !== '' && (/(^|\/)(\.{1,2})?$/.test(pidfile) || path.resolve(pidfile) === '/')) {
-    throw new NslocateError(
-      'USAGE',
-      (n) =>
-        `${n('pidfile', pidfile)} names a directory, not a file: give the pidfile's own name (e.g. ${path.join(path.resolve(pidfile), `${name || 'NAME'}.pid`)}), or use ${n('dir')}`,
-      {details: {pidfile}},
-    )
+    const advice = (n: OptionNamer) => `give the pidfile's own name (e.g. ${path.join(path.resolve(pidfile), `${name || 'NAME'}.pid`)}), or use ${n('dir')}`
+    throw new NslocateError('USAGE', (n) => `${n('pidfile', pidfile)} names a directory, not a file: ${advice(n)}`, {details: {pidfile}, advice})
   }
 }

@@ -107,7 +107,7 @@ function exchange(dirFd: number, tmp: string, name: string, file: string, holder
     throw new NslocateError(
       'IO',
       `${file} is locked only by processes that could not have written it${who}, and replacing it failed: renameat2(RENAME_EXCHANGE): ${e.code ?? e.message} (the file system may not support it); remove ${file} and start again`,
-      {cause: error, details: {pidfile: file, holders, errno: e.code}},
+      {cause: error, details: {pidfile: file, holders, errno: e.code}, advice: `remove ${file} and start again`},
     )
   }
 }

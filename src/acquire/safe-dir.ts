@@ -117,6 +117,7 @@ function walkFailure(error: unknown, dir: string): unknown {
   if (error.kind === 'notdir')
     return new NslocateError('IO', (n) => `cannot use ${error.where} as a directory: it is not one (ENOTDIR); choose another ${n('dir')}`, {
       details: {path: error.where},
+      advice: (n) => `choose another ${n('dir')}`,
     })
   if (error.kind === 'loop') return new NslocateError('UNSAFE_PIDFILE', `${dir}: more than ${MAX_SYMLINKS} symbolic links on the way`, {details: {path: dir}})
   return ioError(error.where, error, 'look up')
@@ -130,6 +131,7 @@ export function ioError(file: string, error: unknown, doing: string): NslocateEr
     return new NslocateError('PERMISSION', (n) => `cannot ${doing} ${file} (${why}); choose a ${n('dir')} or ${n('pidfile')} you may write`, {
       cause: error,
       details: {path: file, errno: e.code},
+      advice: (n) => `choose a ${n('dir')} or ${n('pidfile')} you may write`,
     })
   }
   return new NslocateError('IO', `cannot ${doing} ${file} (${why})`, {cause: error, details: {path: file, errno: e.code}})

@@ -5,6 +5,7 @@
  * option (a typo such as `timeout` for `timeoutMs`) is refused rather than silently ignored, which
  * would search the default directories or wait the default time instead.
  */
+import {closest} from '../closest'
 import {NslocateError} from '../errors'
 
 /** What an option may hold. */
@@ -17,6 +18,7 @@ export type Check =
   | 'user' // a user name or a uid (non-negative integer)
   | 'pidOrNull' // a pid, or null (acquire: write nothing yet)
   | 'object' // a plain object (env, procfs, ...)
+  | 'function' // a function (onProgress)
   | 'own' // checked by the function itself, with a message of its own (rootPid: against pid_max)
   | readonly string[] // one of these strings
 
@@ -50,6 +52,7 @@ const WANT: Record<Exclude<Check, readonly string[]>, [(v: unknown) => boolean, 
   user: [(v) => (typeof v === 'string' && v !== '') || isCount(v, 0), 'a user name or a uid'],
   pidOrNull: [(v) => v === null || isCount(v, 1), 'a pid (an integer from 1) or null'],
   object: [(v) => typeof v === 'object' && v !== null, 'an object'],
+  function: [(v) => typeof v === 'function', 'a function'],
   own: [() => true, ''],
 }
 
@@ -60,12 +63,6 @@ function accepts(check: Check, v: unknown): [boolean, string] {
   }
   const options = check as readonly string[]
   return [typeof v === 'string' && options.includes(v), `one of ${options.join(', ')}`]
-}
-
-/** The known option closest to a mistyped one (same start, or one contains the other). */
-function closest(key: string, known: string[]): string | undefined {
-  const k = key.toLowerCase()
-  return known.find((o) => o.toLowerCase().startsWith(k) || k.startsWith(o.toLowerCase()))
 }
 
 /**
@@ -84,7 +81,7 @@ export function readOptions<T extends object>(fn: string, options: unknown, tabl
   const known = Object.keys(table)
   for (const key of Object.keys(options)) {
     if (Object.prototype.hasOwnProperty.call(table, key)) continue
-    const near = closest(key, known)
+    const near = closest(key, known, {ignoreCase: true})
     throw new NslocateError('USAGE', `${fn}(): unknown option ${JSON.stringify(key)}${near ? `; did you mean ${near}?` : ''} (options: ${known.join(', ')})`, {
       details: {option: key},
     })

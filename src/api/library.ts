@@ -15,7 +15,7 @@ import {NslocateError} from '../errors'
 import {SCOPES} from '../outcomes'
 import {OptionTable, isPlainObject, readOptions, shown} from './check-options'
 import type {LocateResult} from '../locate/locate'
-import type {SignalOptions as InternalSignalOptions, SignalResult, WaitCondition, WaitResult} from '../signal/signal'
+import type {SignalOptions as InternalSignalOptions, OnProgress, SignalResult, WaitCondition, WaitResult} from '../signal/signal'
 import type {ProcFs} from '../proc/proc-fs'
 import type {ListResult} from '../list/list'
 import type {AcquireOptions, PidfileHandle} from '../acquire/acquire'
@@ -57,7 +57,8 @@ export interface FindOptions {
 }
 
 /** What to send to whom and whether to wait: signal()'s own options (documented in src/signal/types.ts). */
-export type SignalOptions = FindOptions & Pick<InternalSignalOptions, 'scope' | 'wait' | 'timeoutMs' | 'retry' | 'dryRun' | 'requireHandler' | 'pid'>
+export type SignalOptions = FindOptions &
+  Pick<InternalSignalOptions, 'scope' | 'wait' | 'timeoutMs' | 'retry' | 'dryRun' | 'requireHandler' | 'pid' | 'onProgress'>
 
 /** waitFor()'s options: where to look, and how long to wait. */
 export interface WaitOptions extends FindOptions {
@@ -72,6 +73,8 @@ export interface WaitOptions extends FindOptions {
    * process must be (exec, processName, user).
    */
   pid?: string
+  /** called each time what the wait waits on changes (no pidfile yet, pid N to exit...), with a one-line message and the time it gives up */
+  onProgress?: OnProgress
 }
 
 const FIND: OptionTable = {
@@ -98,8 +101,9 @@ const SIGNAL: OptionTable = {
   dryRun: 'boolean',
   requireHandler: 'boolean',
   pid: 'string',
+  onProgress: 'function',
 }
-const WAIT: OptionTable = {...FIND, timeoutMs: 'ms', intervalMs: 'ms', pid: 'string'}
+const WAIT: OptionTable = {...FIND, timeoutMs: 'ms', intervalMs: 'ms', pid: 'string', onProgress: 'function'}
 
 function checkName(fn: string, name: unknown): string {
   if (typeof name !== 'string') throw new NslocateError('USAGE', `${fn}() takes a service NAME (a string) first, not ${shown(name)}`)

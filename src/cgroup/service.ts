@@ -279,10 +279,11 @@ export function earlierCgroup(
 
 /** The CONFLICT of a service whose earlier run's cgroup still holds processes. */
 export function leftoverConflict(name: string, dir: string, cgPath: string, pids: number[]): NslocateError {
+  const advice = `stop them (echo 1 > ${dir}/cgroup.kill) or wait for them`
   return new NslocateError(
     'CONFLICT',
-    `${name} is still running: its cgroup ${dir}, left by an earlier run, holds pid${pids.length === 1 ? '' : 's'} ${pids.slice(0, 10).join(', ') || '(not visible here)'}${pids.length > 10 ? ', ...' : ''}; stop them (echo 1 > ${dir}/cgroup.kill) or wait for them`,
-    {details: {cgroup: dir, cgroupPath: cgPath, pids}},
+    `${name} is still running: its cgroup ${dir}, left by an earlier run, holds pid${pids.length === 1 ? '' : 's'} ${pids.slice(0, 10).join(', ') || '(not visible here)'}${pids.length > 10 ? ', ...' : ''}; ${advice}`,
+    {details: {cgroup: dir, cgroupPath: cgPath, pids}, advice},
   )
 }
 

@@ -7,19 +7,24 @@ import {Command} from '@oclif/core'
 
 import {format} from 'node:util'
 
-import {CommandModule, Invocation, Output, errorReport} from './command'
+import {CommandModule, Invocation, Output, errorReport, quietOf, warningText} from './command'
 import {escapeLines} from './escape'
+import {Selection, selectionOf} from './hint'
+import {parseErrorLine} from './usage'
 import {NslocateError} from '../errors'
 
 /** The oclif command every command extends: runs its CommandModule, escaping text output and reporting NslocateErrors with the command's exit status. */
 export abstract class BaseCommand extends Command {
   /** the command's one module: flags -> options -> library -> output and exit status */
   protected abstract readonly command: CommandModule
+  /** the service the invocation means, once parsed (a hint's suggested command carries its flags) */
+  private selection: Selection = {argv: []}
 
   async run(): Promise<void> {
     const {args, flags, argv} = await this.parse()
     const inv: Invocation = {args: args as Record<string, string>, flags, argv: argv as string[], raw: this.argv, json: this.jsonEnabled()}
-    const status = await this.command.run(inv, this.output())
+    this.selection = selectionOf(this.command.grammar, flags, (args as Record<string, string>).name)
+    const status = await this.command.run(inv, this.output(quietOf(flags, inv.json)))
     if (this.command.exit) this.exit(status)
     process.exitCode = status
   }
@@ -38,12 +43,14 @@ export abstract class BaseCommand extends Command {
     return super.warn(typeof input === 'string' ? escapeLines(input) : Object.assign(input, {message: escapeLines(input.message)}))
   }
 
-  private output(): Output {
+  private output(quiet: boolean): Output {
     return {
       json: this.jsonEnabled(),
-      log: (text) => this.log(text),
+      quiet,
+      selection: this.selection,
+      log: (text) => quiet || this.log(text),
       logToStderr: (text) => this.logToStderr(text),
-      warn: (text) => void this.warn(text),
+      warn: (text, hint) => quiet || void process.stderr.write(warningText(text, hint)),
       logJson: (value) => this.logJson(value),
       jsonRows: () => {
         const rows: unknown[] = []
@@ -52,22 +59,26 @@ export abstract class BaseCommand extends Command {
     }
   }
 
-  /** Library errors exit with the table's status (src/cli/exit-status.ts); anything else is a bug and exits 1 with its stack under DEBUG. */
-  protected async catch(error: Error & {oclif?: {exit?: number}}): Promise<unknown> {
-    // With --json, oclif's own parse errors (unknown flag, missing argument, bad value) become a USAGE error object.
-    if (!(error instanceof NslocateError) && error.oclif?.exit === 2 && this.jsonEnabled()) {
-      error = new NslocateError('USAGE', error.message.split('\n')[0], {cause: error})
+  /**
+   * Library errors exit with the table's status (src/cli/exit-status.ts), printed as one line and a
+   * hint (src/cli/error-lines.ts); oclif's parse errors are usage errors, printed the same way. Anything
+   * else is a bug and exits 1 with its stack under DEBUG.
+   */
+  protected async catch(error: Error & {oclif?: {exit?: number}; code?: unknown}): Promise<unknown> {
+    // oclif's own parse errors (unknown flag, missing argument, bad value): a USAGE error of one line.
+    // (this.exit() throws an error of status 2 too, code EEXIT: that one ends the command as it is.)
+    if (!(error instanceof NslocateError) && error.oclif?.exit === 2 && error.code !== 'EEXIT') {
+      const line = parseErrorLine(this.command.id, error) ?? error.message.split('\n')[0]
+      error = new NslocateError('USAGE', line, {cause: error})
     }
     if (error instanceof NslocateError) {
       // oclif prefixes an error thrown by a flag's parse() with "Parsing --FLAG" and a help hint: keep our message.
       const parsed = /^Parsing --\S+ \n\t([\s\S]*)\nSee more help with --help$/.exec(error.message)
       if (parsed) error.message = parsed[1]
-      const e = errorReport(this.command.id, error)!
-      if (this.jsonEnabled()) {
-        this.logJson(e.json)
-        this.exit(e.status)
-      }
-      this.error(escapeLines(e.message), {exit: e.status, code: e.code})
+      const e = errorReport(this.command.id, error, this.selection)!
+      if (this.jsonEnabled()) this.logJson(e.json)
+      else process.stderr.write(e.text)
+      this.exit(e.status)
     }
     if (!this.jsonEnabled() && typeof error.message === 'string') error.message = escapeLines(error.message)
     return super.catch(error)

@@ -6,6 +6,7 @@
  */
 import type {CommandName} from './exit-status'
 import type {CommandGrammar} from './grammar'
+import type {Selection} from './hint'
 
 /** A parsed command line, as both parsers give it. */
 export interface Invocation {
@@ -22,10 +23,14 @@ export interface Invocation {
 /** Where a command prints. Text lines are escaped (src/cli/escape.ts); with --json only logJson and jsonRows print. */
 export interface Output {
   json: boolean
+  /** --quiet (text only): log and warn print nothing; an error still prints its line and hint on stderr */
+  quiet: boolean
+  /** the service the invocation means, for a hint that suggests a command (src/cli/hint.ts) */
+  selection: Selection
   log(text: string): void
   logToStderr(text: string): void
-  /** a warning on stderr, as oclif's this.warn() prints it */
-  warn(text: string): void
+  /** a warning on stderr: one line `nslocate: warning: TEXT` (never wrapped), then `hint: HINT` when given (src/cli/command.ts, warningText) */
+  warn(text: string, hint?: string): void
   logJson(value: unknown): void
   /** a JSON array printed as logJson(rows) would, given a row at a time */
   jsonRows(): {add(row: unknown): void; end(): void}
@@ -41,6 +46,11 @@ export interface CommandModule {
   run(inv: Invocation, out: Output): number | Promise<number>
 }
 
+/** --quiet, as both front ends read it: text output only (with --json, the JSON is the answer whatever -q says). */
+export function quietOf(flags: Record<string, unknown>, json: boolean): boolean {
+  return flags.quiet === true && !json
+}
+
 /** What a front end prints for an error that stopped a command, and the status it exits with. */
 export interface ErrorReport {
   status: number
@@ -49,14 +59,31 @@ export interface ErrorReport {
   /** the message, its options named by their flags (not yet escaped) */
   message: string
   code: string
+  /** the text lines for stderr: `nslocate: FACT`, then at most one hint line (src/cli/error-lines.ts) */
+  text: string
 }
 
 /** A library error (NslocateError) as the command line shows it; null for anything else (a bug). */
-export function errorReport(command: CommandName, error: unknown): ErrorReport | null {
-  const e = error as {name?: string; code: string; message: string; details?: object}
+export function errorReport(command: CommandName, error: unknown, selection: Selection = {argv: []}): ErrorReport | null {
+  const e = error as {name?: string; code: string; message: string; details?: object; advice?: unknown}
   if (!(e && e.name === 'NslocateError')) return null
   const {errorStatus} = require('./exit-status') as typeof import('./exit-status')
-  const {messageOf} = require('./options') as typeof import('./options')
+  const {adviceOf, messageOf} = require('./options') as typeof import('./options')
+  const {errorLines, jsonHint} = require('./error-lines') as typeof import('./error-lines')
   const message = messageOf(e)
-  return {status: errorStatus(command, e), json: {error: {code: e.code, message, ...e.details}}, message, code: e.code}
+  const {line, hint} = errorLines(command, e.code, message, selection, adviceOf(e))
+  const advice = jsonHint(hint)
+  const json = {error: {code: e.code, message, ...(advice !== null ? {hint: advice} : {}), ...e.details}}
+  return {status: errorStatus(command, e), json, message, code: e.code, text: textOf(line, hint)}
+}
+
+/** A warning as both front ends print it: `nslocate: warning: TEXT` and the hint line, escaped, each ending in a newline. */
+export function warningText(text: string, hint?: string): string {
+  return textOf(`warning: ${text}`, hint === undefined ? null : `hint: ${hint}`)
+}
+
+/** `nslocate: LINE` and the hint line, escaped, each ending in a newline. */
+export function textOf(line: string, hint: string | null): string {
+  const {escapeText} = require('./escape') as typeof import('./escape')
+  return `nslocate: ${escapeText(line)}\n${hint !== null ? `${escapeText(hint)}\n` : ''}`
 }

@@ -20,6 +20,12 @@ function code(c: string): string {
   return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`
 }
 
+/** Does `s` hold a character escapeText() would change? */
+export function hasUnsafe(s: string): boolean {
+  UNSAFE.lastIndex = 0
+  return UNSAFE.test(s)
+}
+
 /** One field (a path, a comm, a name): every control character escaped, newlines too. */
 export function escapeText(s: string): string {
   return String(s).replace(UNSAFE, code)

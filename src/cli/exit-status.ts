@@ -63,7 +63,7 @@ export const EXIT_STATUS: Record<CommandName, CommandExitStatus> = {
         3,
         ['stopped'],
         ['NOT_RUNNING'],
-        'Not running, no pidfile (`stopped`). Also when the `--root-pid` process or the `--container` container is gone (error `NOT_RUNNING`).',
+        'Not running (`stopped`): no pidfile; or the `--container` (or `--pod`) container is not running or does not exist (reason `container_not_running`: a result like any other, naming the container when its runtime knows it). Also when the `--root-pid` process is gone (error `NOT_RUNNING`).',
       ),
       row(
         4,
@@ -72,12 +72,20 @@ export const EXIT_STATUS: Record<CommandName, CommandExitStatus> = {
         'Cannot tell (`unknown`: unsafe, unreadable or ambiguous pidfile, a possible service in another PID namespace that nothing identifies, a process that does not match `--exec`, `--process-name` or `--user`, or permission denied on the pidfile or a directory on the way, which is never taken for "no pidfile"), or an error such as a missing native addon. The message says which.',
       ),
     ],
+    notes: [
+      'A `--container` (or `--pod`) container that is not running (created and never started, exited, dead, or restarting between two attempts) or that no runtime knows is one answer on every command: the service is `stopped`, reason `container_not_running`, a result and not an error. `find` exits 3, `list` 3 (no row), `signal` 7 (nothing sent), `wait --for stopped` 0 at once (`--for running` looks again every 250 ms), and `serve` reports `stopped` (503). A paused container is running: its processes are there, frozen, and are found as in a running container. That answer is taken only from a runtime trusted for the container: "no such container" only when every runtime asked answered so, and never from another user\'s socket; otherwise it is `DOCKER` or `RUNTIME` (4), naming the runtime that cannot tell (see *Containers that do not run* under NOTES).',
+    ],
   },
   list: {
     rows: [
       row(0, ['complete'], [], 'The listing worked, whatever the states of the services.'),
       usage(),
-      row(3, [], ['NOT_RUNNING'], 'The `--root-pid` process or the `--container` container is gone (error `NOT_RUNNING`).'),
+      row(
+        3,
+        ['not_running'],
+        ['NOT_RUNNING'],
+        'The `--container` (or `--pod`) container is not running or does not exist: no row (nothing runs in it, and its files cannot be read), and a line saying which container and its state. Also when the `--root-pid` process is gone (error `NOT_RUNNING`).',
+      ),
       row(
         4,
         ['incomplete'],
@@ -112,7 +120,7 @@ export const EXIT_STATUS: Record<CommandName, CommandExitStatus> = {
         7,
         ['not_running'],
         ['NOT_RUNNING', 'GONE'],
-        'Not running: no pidfile, a stale pidfile, or the process exited (while it was being identified, or after it was pinned; or its pid was reused, or the lock changed hands) before it could be signalled; also a `--container` that does not exist or is not running, and a `--root-pid` process that has exited (error `NOT_RUNNING`). Nothing was signalled.',
+        'Not running: no pidfile, a stale pidfile, or the process exited (while it was being identified, or after it was pinned; or its pid was reused, or the lock changed hands) before it could be signalled; also a `--container` (or `--pod`) container that is not running or does not exist (its `target` is `stopped`, reason `container_not_running`), and a `--root-pid` process that has exited (error `NOT_RUNNING`). Nothing was signalled.',
       ),
     ],
     notes: [
@@ -125,7 +133,7 @@ export const EXIT_STATUS: Record<CommandName, CommandExitStatus> = {
         0,
         ['reached'],
         [],
-        "The condition holds: at once, or before `--timeout`. For `--for stopped` of a service `run` gave a cgroup, only once the cgroup is empty (its escapes included), whatever the pidfile says; `--for main-stopped` holds once the main process found at the start has exited. For `--for stopped`, a `--container` that does not exist or is not running, or a `--root-pid` process that was the init of its PID namespace (a container's init) and exits while waiting, means the service is not running: the condition holds. For `--for running`, such a container is looked at again every 250 ms until it runs, also when it restarts while being waited on.",
+        "The condition holds: at once, or before `--timeout`. For `--for stopped` of a service `run` gave a cgroup, only once the cgroup is empty (its escapes included), whatever the pidfile says; `--for main-stopped` holds once the main process found at the start has exited. For `--for stopped` and `--for main-stopped`, a `--container` (or `--pod`) container that is not running or does not exist (its `target` is `stopped`, reason `container_not_running`, as `find` says), or a `--root-pid` process that was the init of its PID namespace (a container's init) and exits while waiting, means the service is not running: the condition holds. For `--for running`, such a container is looked at again every 250 ms until it runs, also when it restarts while being waited on.",
       ),
       row(
         1,

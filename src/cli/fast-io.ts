@@ -1,9 +1,10 @@
 /** Output of the start-up fast path, byte for byte as BaseCommand prints through oclif (test/cli compares them). */
 import fs = require('node:fs')
 
-import {Output, errorReport} from './command'
+import {Output, errorReport, warningText} from './command'
 import {escapeLines} from './escape'
 import type {CommandName} from './exit-status'
+import type {Selection} from './hint'
 
 /**
  * Write to fd 1 or 2 with write(2) itself. process.stdout and process.stderr are created on first
@@ -44,10 +45,9 @@ export function logToStderr(message: string): void {
   writeFd(2, escapeLines(message) + '\n')
 }
 
-/** oclif's this.warn() (text mode only): oclif's own formatting, loaded only when there is a warning. */
-export function warn(message: string): void {
-  const {warn: oclifWarn} = require('@oclif/core/errors') as typeof import('@oclif/core').Errors
-  oclifWarn(escapeLines(message))
+/** A warning (text mode only): one line `nslocate: warning: ...` and its hint, as BaseCommand prints it. */
+export function warn(message: string, hint?: string): void {
+  writeFd(2, warningText(message, hint))
 }
 
 /** oclif's logJson on a pipe (no colours). */
@@ -56,32 +56,29 @@ export function logJson(value: unknown): void {
 }
 
 /** The Output (src/cli/command.ts) of the fast path: byte for byte what BaseCommand prints through oclif. */
-export function fastOutput(json: boolean): Output {
+export function fastOutput(json: boolean, quiet: boolean, selection: Selection): Output {
   return {
     json,
-    log: (text) => json || log(text),
+    quiet,
+    selection,
+    log: (text) => json || quiet || log(text),
     logToStderr: (text) => json || logToStderr(text),
-    warn: (text) => json || warn(text),
+    warn: (text, hint) => json || quiet || warn(text, hint),
     logJson,
     jsonRows: () => new JsonRows(),
   }
 }
 
 /**
- * BaseCommand.catch() for a library error (NslocateError): with --json its error object and exit
- * status; otherwise oclif's own error printing (loaded only now), which wraps and exits as the
- * oclif path does. Anything else is rethrown.
+ * BaseCommand.catch() for a library error (NslocateError): with --json its error object, otherwise
+ * its line and hint (src/cli/error-lines.ts), and the exit status. Anything else is rethrown.
  */
-export function failed(command: CommandName, json: boolean, error: unknown): number | Promise<number> {
-  const e = errorReport(command, error)
+export function failed(command: CommandName, json: boolean, error: unknown, selection: Selection): number {
+  const e = errorReport(command, error, selection)
   if (!e) throw error
-  if (json) {
-    logJson(e.json)
-    return e.status
-  }
-  const {CLIError} = require('@oclif/core/errors') as typeof import('@oclif/core').Errors
-  const {handle} = require('@oclif/core/handle') as typeof import('@oclif/core').Errors
-  return handle(new CLIError(escapeLines(e.message), {exit: e.status, code: e.code})).then(() => e.status)
+  if (json) logJson(e.json)
+  else writeFd(2, e.text)
+  return e.status
 }
 
 /**

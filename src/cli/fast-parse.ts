@@ -10,6 +10,7 @@ import {isValidName} from '../locate/name'
 import {withAbsolutePaths} from '../locate/search-path'
 import type {CommandName} from './exit-status'
 import {CommandGrammar, FlagSpec} from './grammar'
+import type {Selection} from './hint'
 
 /**
  * --pidfile/--dir validation, shared with the oclif flags: empty is a usage error, relative is made
@@ -36,6 +37,8 @@ export interface FastParsed {
 export interface Prepared {
   command: CommandName
   json: boolean
+  /** the service the invocation means (an error's hint suggests commands with its flags) */
+  selection: Selection
   run: () => number | Promise<number>
   /** end the process with the status (as oclif's this.exit() does), whatever handles are still open */
   exit?: boolean

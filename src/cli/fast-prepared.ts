@@ -3,8 +3,9 @@
  * invocation to the command's module with the fast Output, and run it as oclif's path would: exit
  * status, error printing. Each bundle (scripts/bundle-fast.js) is this file and one command's module.
  */
-import type {CommandModule} from './command'
+import {CommandModule, quietOf} from './command'
 import {Prepared, fastParse} from './fast-parse'
+import {selectionOf} from './hint'
 
 /** argv after the command id; null when oclif must take the invocation (help, an unknown flag, a bad value). */
 export function prepare(command: CommandModule, argv: string[]): Prepared | null {
@@ -12,7 +13,9 @@ export function prepare(command: CommandModule, argv: string[]): Prepared | null
   if (!p) return null
   const {fastOutput} = require('./fast-io') as typeof import('./fast-io')
   const inv = {args: p.args, flags: p.flags, argv: p.argv, raw: argv, json: p.json}
-  return {command: command.id, json: p.json, exit: command.exit, run: () => command.run(inv, fastOutput(p.json))}
+  const selection = selectionOf(command.grammar, p.flags, p.args.name)
+  const out = () => fastOutput(p.json, quietOf(p.flags, p.json), selection)
+  return {command: command.id, json: p.json, exit: command.exit, selection, run: () => command.run(inv, out())}
 }
 
 /** Runs a prepared invocation and sets process.exitCode; library errors print as BaseCommand.catch prints them. */
@@ -26,11 +29,7 @@ export function runPrepared(p: Prepared): void {
     console.error(error)
     process.exitCode = 1
   }
-  const fail = (error: unknown) => {
-    const s = failed(p.command, p.json, error)
-    if (typeof s === 'number') done(s)
-    else s.then(done, crash)
-  }
+  const fail = (error: unknown) => done(failed(p.command, p.json, error, p.selection))
   let status: number | Promise<number>
   try {
     status = p.run()

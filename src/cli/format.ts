@@ -18,7 +18,11 @@ export function formatFind(r: LocateResult): string {
           ? 'running (not visible from this PID namespace)'
           : 'running (the lock is held; its holder could not be named)',
     stale: 'not running (stale pidfile)',
-    stopped: 'not running (no pidfile)',
+    stopped: r.reasons.includes('container_not_running')
+      ? 'not running (container not running)'
+      : r.reasons.includes('root_exited')
+        ? 'not running (its --root-pid process has exited)'
+        : 'not running (no pidfile)',
     unknown: 'cannot tell',
   }
   lines.push(`${esc(r.name)}: ${head[r.state]}`)

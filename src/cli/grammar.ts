@@ -59,6 +59,10 @@ export interface CommandGrammar {
   json: boolean
   /** extra arguments allowed (run: `-- COMMAND [ARGS...]`) */
   strict: boolean
+  /** the synopsis's words for more arguments after the named ones, before [flags] (serve's `[NAME...]`) */
+  more?: string
+  /** the synopsis's words after [flags] (run's `-- COMMAND [ARGS...]`) */
+  rest?: string
 }
 
 const nameArg = (description: string) => ({type: 'string', description, required: true, name: true}) as const
@@ -163,6 +167,11 @@ export const identityFlags = {
   },
 } as const satisfies Record<string, FlagSpec>
 
+/** --quiet/-q of every command: print nothing on success (the CLI's own flag: each command module reads it). */
+export const quietFlag = {
+  quiet: {type: 'boolean', char: 'q', summary: 'Print nothing on success; only set the exit status (an error is still one line on stderr).', default: false},
+} as const satisfies Record<string, FlagSpec>
+
 /** What --pid replaces: where to look for a pidfile, and what the located process must be (src/signal/pid-ref.ts NOT_WITH_PID). */
 const NOT_WITH_PID = ['pidfile', 'dir', 'container', 'pod', 'container-name', 'root-pid', 'exec', 'process-name', 'user'] as const
 
@@ -179,7 +188,7 @@ export const find = {
     ...pidfileFlags,
     ...containerFlags,
     ...identityFlags,
-    quiet: {type: 'boolean', char: 'q', summary: 'Print nothing; only set the exit status.', default: false},
+    ...quietFlag,
   },
   json: true,
   strict: true,
@@ -204,6 +213,7 @@ export const list = {
     },
     ...containerFlags,
     ...identityFlags,
+    ...quietFlag,
   },
   json: true,
   strict: true,
@@ -261,6 +271,12 @@ export const signal = {
       summary: 'Send only to targets that catch SIGNAL (SigCgt), as util-linux kill --require-handler; the others are skipped (no_handler).',
       default: false,
     },
+    verbose: {
+      type: 'boolean',
+      summary: "Also print each target's disposition (handled, ignored, default action...) on stderr.",
+      default: false,
+    },
+    ...quietFlag,
   },
   json: true,
   strict: true,
@@ -292,6 +308,7 @@ export const wait = {
       default: '30s',
       helpValue: 'DURATION',
     },
+    ...quietFlag,
   },
   json: true,
   strict: true,
@@ -338,9 +355,11 @@ export const run = {
         "For a COMMAND that daemonizes: the pidfile its daemon writes. Once COMMAND has exited and this file names a process in the service's cgroup, NAME's pidfile names that process.",
       helpValue: 'PATH',
     },
+    ...quietFlag,
   },
   json: false,
   strict: false,
+  rest: '-- COMMAND [ARGS...]',
 } as const satisfies CommandGrammar
 
 // reload and serve run until stopped: no fast path; their flags are defined here all the same.
@@ -374,6 +393,7 @@ export const reload = {
       summary: 'Also serve /healthz/NAME and /metrics here (loopback unless another address is given).',
       helpValue: 'ADDR:PORT',
     },
+    ...quietFlag,
   },
   json: false,
   strict: true,
@@ -403,13 +423,15 @@ export const serve = {
       default: '5s',
       helpValue: 'DURATION',
     },
+    ...quietFlag,
   },
   json: false,
   strict: false,
+  more: '[NAME...]',
 } as const satisfies CommandGrammar
 
 /** `containers`'s grammar: no arguments, no flags. */
-export const containers = {args: {}, flags: {}, json: true, strict: true} as const satisfies CommandGrammar
+export const containers = {args: {}, flags: {...quietFlag}, json: true, strict: true} as const satisfies CommandGrammar
 
 /** Every command's grammar, by command id. */
 export const GRAMMAR = {find, list, signal, wait, run, reload, serve, containers} as const satisfies Record<string, CommandGrammar>

@@ -85,6 +85,8 @@ export function libraryResult(command: 'find' | 'signal' | 'wait', printed: unkn
   const outcome = outcomeOf(command, j)
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(j)) {
+    // `hint` is the command line's (the advice with the helper's flags): the result's is `advice`
+    if (k === 'hint') continue
     if (k === 'exit_code' && outcome !== undefined) out.outcome = outcome
     else out[LIBRARY_KEYS[k] ?? k] = camelKeys(v)
   }

@@ -70,6 +70,13 @@ export const flagNamer: OptionNamer = (option, value) => {
   return value === undefined ? shown : `${shown} ${value}`
 }
 
+/** An error's advice (NslocateError's `advice`: nslocate's own words) for the command line, its options named by their flags; null when it has none. */
+export function adviceOf(error: object): string | null {
+  const e = error as {advice?: unknown; renderAdvice?: (n: OptionNamer) => string | null}
+  if (typeof e.renderAdvice === 'function') return e.renderAdvice(flagNamer)
+  return typeof e.advice === 'string' ? e.advice : null
+}
+
 /** An error's message for the command line: its options named by their flags. */
 export function messageOf(error: {message: string; render?: (n: OptionNamer) => string}): string {
   return typeof error.render === 'function' ? error.render(flagNamer) : error.message

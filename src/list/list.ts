@@ -30,8 +30,11 @@ export interface ListOptions extends IdentityOptions {
   preEvidence?: string[]
 }
 
-/** `complete`: every directory of the search path could be read; `incomplete`: some could not (see `unreadable`). */
-export type ListOutcome = 'complete' | 'incomplete'
+/**
+ * `complete`: every directory of the search path could be read; `incomplete`: some could not (see
+ * `unreadable`); `not_running`: the container asked for does not run or does not exist (see `notRunning`).
+ */
+export type ListOutcome = 'complete' | 'incomplete' | 'not_running'
 
 /** What list() found: the rows, located lazily, and the directories it could not read. */
 export interface ListResult {
@@ -45,6 +48,11 @@ export interface ListResult {
   /** directories that could not be looked into (permission denied): a NAME.pid there is not listed */
   denied: string[]
   outcome: ListOutcome
+  /**
+   * listInContainer() of a container that does not run or does not exist (src/runtime/down.ts): why
+   * (which container, and its state); `services` is then empty, as no service runs there.
+   */
+  notRunning?: string
 }
 
 /** Every pidfile find would find (or, with `dir`, that directory's *.pid), each as find reports it. */

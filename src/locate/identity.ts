@@ -41,7 +41,10 @@ export interface Candidate {
   nsInit: boolean
   sees: boolean | 'denied'
   seesWhy: string
+  /** it started no later than the file was written: from startedMs, the sampled boot time (to 10 ms), for this decision only */
   startedBefore: boolean
+  /** when it started, as printed (`process.started`: from btime, the same on every call; up to 1 s early) */
+  started: string
   /** positive identity by place: in the given namespace, or the file was reached through its root */
   placed: string | null
   /** how its name matched (`comm "nginx"`), or null */
@@ -77,9 +80,13 @@ export function decideUnlocked(cands: Candidate[], ctx: {content: number; names:
   const evidence: string[] = []
   const t: Trial = {ctx, evidence, tried: ctx.names.map((n) => `"${n}"`).join(', '), drop: (c, why) => evidence.push(`pid ${c.facts.pid} dropped: ${why}`)}
   const {live: seeing, undetermined} = bySight(t, writersNotInits(t, cands))
-  // The start time: a later start is a reused pid.
-  const late = (c: Candidate) =>
-    `it started at ${new Date(c.facts.startedMs).toISOString()}, after the file was written at ${new Date(ctx.mtimeMs).toISOString()}: the pid was reused`
+  // The start time: a later start is a reused pid. Said with the printed start time (the same on
+  // every call), which is up to 1 s early: when that falls before the file's time, say why.
+  const late = (c: Candidate) => {
+    const written = new Date(ctx.mtimeMs).toISOString()
+    if (Date.parse(c.started) > ctx.mtimeMs) return `it started at ${c.started}, after the file was written at ${written}: the pid was reused`
+    return `it started after the file was written at ${written} (measured to 10 ms; its start time as printed, ${c.started}, counts from the boot time in whole seconds, so up to 1 s early): the pid was reused`
+  }
   let live = seeing.filter((c) => c.startedBefore || (t.drop(c, late(c)), false))
   const reused = seeing.length > 0 && live.length === 0
   const pending = undetermined.filter((c) => c.startedBefore)

@@ -19,9 +19,8 @@ export function validateName(name: string): string {
     const shown = JSON.stringify(String(name)).slice(0, 80)
     throw new NslocateError(
       'USAGE',
-      (n) =>
-        `invalid service name ${shown}: a NAME is 1-128 characters from A-Z a-z 0-9 _ . @ : -, starting with a letter or digit ` +
-        `(it becomes a file name: no "/", no leading "." or "-"). To name a file directly, use ${n('pidfile')} PATH.`,
+      (n) => `invalid service name ${shown}: 1-128 of A-Z a-z 0-9 _ . @ : -, first a letter or digit; use ${n('pidfile')} PATH to name a file`,
+      {advice: (n) => `use ${n('pidfile')} PATH to name a file`},
     )
   }
   return name

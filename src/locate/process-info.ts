@@ -8,7 +8,8 @@ import {ContainerRef, containerFromCgroup} from '../proc/parse-cgroup'
 import {outputFacts} from '../proc/native-reads'
 import {ProcStat} from '../proc/parse-stat'
 import {ProcStatus} from '../proc/parse-status'
-import {CLOCK_TICKS, ProcFs} from '../proc/proc-fs'
+import {ProcFs} from '../proc/proc-fs'
+import {startedIso, startedMs} from '../proc/start-time'
 
 /** What a LocateResult says of its process (`process`). */
 export interface ProcessInfo {
@@ -24,7 +25,7 @@ export interface ProcessFacts {
   pid: number
   status: ProcStatus
   stat: ProcStat
-  /** ms since the epoch, 10 ms resolution */
+  /** ms since the epoch, 10 ms resolution, from the sampled boot time (for comparisons with an mtime; `started` is printed from btime) */
   startedMs: number
   /**
    * The pidfs id of the process these facts are of: a pidfd was opened on it BEFORE status and stat
@@ -49,7 +50,7 @@ export function readFacts(procfs: ProcFs, pid: number, bootMs: number, status?: 
   try {
     status ??= procfs.readStatus(pid)
     const stat = procfs.readStat(pid)
-    return {pid, status, stat, startedMs: bootMs + (stat.starttime * 1000) / CLOCK_TICKS, pidfdId: null}
+    return {pid, status, stat, startedMs: startedMs(bootMs, stat.starttime), pidfdId: null}
   } catch {
     return null
   }
@@ -74,7 +75,7 @@ function readPinned(procfs: ProcFs, pid: number, bootMs: number): ProcessFacts |
     const info = pinnedInfo(fd)
     if (info && info.pid !== null && info.pid !== pid) return null // not the process /proc/PID reads
     if (pidfdExited(fd)) return null // exited: what was read may already be of a process reusing its pid
-    return {pid, status, stat, startedMs: bootMs + (stat.starttime * 1000) / CLOCK_TICKS, pidfdId: id, info}
+    return {pid, status, stat, startedMs: startedMs(bootMs, stat.starttime), pidfdId: id, info}
   } catch {
     return null
   } finally {
@@ -88,7 +89,7 @@ function threadFacts(procfs: ProcFs, pid: number, bootMs: number): ProcessFacts 
     const status = procfs.readStatus(pid)
     if (status.tgid === status.pid) return null
     const stat = procfs.readStat(pid)
-    return {pid, status, stat, startedMs: bootMs + (stat.starttime * 1000) / CLOCK_TICKS, pidfdId: null}
+    return {pid, status, stat, startedMs: startedMs(bootMs, stat.starttime), pidfdId: null}
   } catch {
     return null
   }
@@ -112,8 +113,17 @@ export function describeProcess(procfs: ProcFs, facts: ProcessFacts, read?: stri
     cmdline,
     uid: pinned?.ruid ?? facts.status.uid[0] ?? -1,
     ppid: pinned?.ppid ?? facts.status.ppid,
-    started: new Date(Math.round(facts.startedMs)).toISOString(),
+    started: printedStart(procfs, facts),
   }
+}
+
+/**
+ * When `facts`' process started, as everything nslocate prints says it (`process.started`, the
+ * evidence): from the kernel's btime, not the sampled boot time of startedMs, so the same string on
+ * every call and in every process (start-time.ts). startedMs stays what decisions compare.
+ */
+export function printedStart(procfs: ProcFs, facts: ProcessFacts): string {
+  return startedIso(procfs.stableBootMs(), facts.stat.starttime)
 }
 
 /** The container a process runs in, from its cgroup (null: none, or unreadable). */

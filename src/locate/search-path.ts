@@ -40,8 +40,7 @@ export function withAbsolutePaths<T extends {pidfile?: string; dir?: string}>(op
     if (typeof v !== 'string' || v === '') {
       throw new NslocateError(
         'USAGE',
-        (n) =>
-          `${n(key)} is empty: give a ${key === 'dir' ? 'directory' : 'file'} path (an empty value never means "search the default directories"; leave the option out for that)`,
+        (n) => `${n(key)} is empty: give a ${key === 'dir' ? 'directory' : 'file'} path, or leave it out to search the default directories`,
       )
     }
     if (v.includes('\0')) throw new NslocateError('USAGE', (n) => `${n(key)} ${JSON.stringify(v)} contains a NUL byte`)

@@ -16,7 +16,7 @@ import {ProcFs} from '../proc/proc-fs'
 import {ptraceDenial} from './denial'
 import {Candidate, UnlockedDecision, decideUnlocked} from './identity'
 import {ResolvedIdentity, checkIdentity} from './identity-options'
-import {ProcessFacts, readFacts} from './process-info'
+import {ProcessFacts, printedStart, readFacts} from './process-info'
 import {ProcessNames, matchName, processNames} from './process-names'
 import {MountRef, seesFile} from './visibility'
 import {fileIds, pidNumberTrusted, processCouldWrite} from './writer'
@@ -165,6 +165,7 @@ function candidate(opts: UnlockedInput, f: ProcessFacts, names: string[], pidns:
     sees: sight.sees,
     seesWhy: sight.why,
     startedBefore: f.startedMs <= opts.stat.mtimeMs + START_SLACK_MS,
+    started: printedStart(procfs, f),
     placed,
     nameMatch: nameMatch ? `its ${nameMatch} matches` : null,
     identity: opts.identity ? checkIdentity(procfs, f, n, opts.identity) : null,

@@ -16,7 +16,7 @@ import path = require('node:path')
 import {NslocateError, SystemError, isErrno} from '../errors'
 import {O_CLOEXEC, O_PATH, at, procWalkDirs} from '../kernel/reopen'
 import type {RawWalk} from '../kernel/walk'
-import {untrustedOnPath} from '../path-trust'
+import {pinnedOnPath} from '../path-trust'
 
 interface Addon {
   getlk(fd: number, ofd: boolean): {type: 0 | 1 | 2; pid: number; start: number; len: number}
@@ -69,66 +69,123 @@ interface RawPidfdInfo {
 
 let addon: Addon | undefined
 
-/** Where the addon may be, in order: $NSLOCATE_ADDON, then build/ at the package root. */
+/**
+ * The prebuilt addon the package ships for a platform and CPU, in prebuildify's layout, which
+ * node-gyp-build also reads: prebuilds/PLATFORM-ARCH/NAME.TAGS.node. The tags say what it needs:
+ * `napi` (Node-API, any Node.js >= 20), `uv1` (it uses libuv's uv_poll directly; libuv's major is 1
+ * in every Node.js since 0.12), `glibc` (built on Debian 12: glibc >= 2.36; not musl). Relative to
+ * the package root. scripts/build-native.js writes them here, under these names.
+ */
+export function prebuildFile(platform: string = process.platform, arch: string = process.arch): string {
+  return path.join('prebuilds', `${platform}-${arch}`, 'nslocate.napi.uv1.glibc.node')
+}
+
+/**
+ * Where the addon may be, in order: $NSLOCATE_ADDON (made absolute against the current directory:
+ * loadOverride()); build/ at the package root (an addon built here from source: `npm install` built
+ * it because no prebuild fits, or a checkout's `npm run build`); the package's prebuild for this
+ * platform and CPU (prebuildFile()).
+ */
 export function addonCandidates(): string[] {
   const list: string[] = []
-  if (process.env.NSLOCATE_ADDON) list.push(process.env.NSLOCATE_ADDON)
+  if (process.env.NSLOCATE_ADDON) list.push(path.resolve(process.env.NSLOCATE_ADDON))
   // src/native (ts-jest), dist/src/native (compiled) and dist/fast (the start-up bundles, where
-  // this module is inlined) all sit below the package root; never look above it (a build/ there
-  // is not the package's own).
+  // this module is inlined) all sit below the package root; never look above it (a build/ or
+  // prebuilds/ there is not the package's own).
   const root = path.resolve(__dirname, __dirname.endsWith(path.join('dist', 'src', 'native')) ? '../../..' : '../..')
   list.push(path.join(root, 'build', 'nslocate.node'))
+  list.push(path.join(root, prebuildFile()))
   return [...new Set(list)]
 }
 
 /**
- * NSLOCATE_ADDON is code nslocate runs as the caller (often root): it is loaded only when it and
- * every directory on its path pass src/path-trust.ts (owned by root or the caller, not writable by
- * group or others; sticky root-owned directories such as /tmp excepted). Otherwise NATIVE_LOAD,
- * naming the file, its owner and what to do, and nothing else is tried: a refused override is
- * never silently replaced by another addon.
+ * NSLOCATE_ADDON is code nslocate runs as the caller (often root). Its value is made absolute once
+ * (a relative one against the current directory, never through Node's module paths: `evil.node`
+ * is ./evil.node, not ~/.node_modules/evil.node), and that path is walked and opened once
+ * (pinnedOnPath: O_PATH|O_NOFOLLOW per step): the file and every directory on its path must pass
+ * src/path-trust.ts (owned by root or the caller, not writable by group or others; sticky
+ * root-owned directories such as /tmp excepted), and the file must be a regular file. What is
+ * loaded is the inode that was judged, through `/proc/self/fd/N`: a name swapped or linked in after
+ * the check is never loaded. A refused override throws NATIVE_LOAD, naming the file, its owner and
+ * what to do, and nothing else is tried: it is never silently replaced by another addon. A path
+ * that the walk cannot reach (ENOENT, ENOTDIR, EACCES, ELOOP) is not loaded either: returned as
+ * why, and the package's own candidates are tried next (they cannot be planted by another user).
  */
-function checkOverride(file: string): void {
-  let bad
+function loadOverride(value: string): {addon: Addon} | {file: string; why: string} {
+  const file = path.resolve(value)
+  const shown = file === value ? file : `${value} (${file})`
+  let pinned
   try {
     // No addon is loaded yet (this decides which one may be): the walk's steps go through /proc/self/fd.
-    bad = untrustedOnPath(file)
+    pinned = pinnedOnPath(file)
   } catch (error) {
-    // Not there or not reachable: loading it fails and says so, as before. Anything else: not loaded.
-    if (isErrno(error, 'ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'ELOOP')) return
-    throw new NslocateError('NATIVE_LOAD', `cannot check NSLOCATE_ADDON=${file}: ${(error as Error).message}; not loading it`, {cause: error})
+    if (isErrno(error, 'ENOENT')) return {file, why: 'not found'}
+    if (isErrno(error, 'ENOTDIR', 'EACCES', 'EPERM', 'ELOOP')) return {file, why: (error as Error).message}
+    throw new NslocateError('NATIVE_LOAD', `cannot check NSLOCATE_ADDON=${shown}: ${(error as Error).message}; not loading it`, {cause: error})
   }
-  if (!bad) return
-  const on = bad.path === path.resolve(file) ? '' : ` (on its path: ${bad.path})`
-  throw new NslocateError(
-    'NATIVE_LOAD',
-    `refusing to load NSLOCATE_ADDON=${file}${on}: ${bad.why}; another user could run code as you through it. ` +
-      'Put the addon where only root (or you) can write, e.g. chown root and chmod go-w it and its directories, or unset NSLOCATE_ADDON to use the addon built with the package.',
-  )
+  const {bad, fd} = pinned
+  if (bad) {
+    const on = bad.path === file ? '' : ` (on its path: ${bad.path})`
+    throw new NslocateError(
+      'NATIVE_LOAD',
+      `refusing to load NSLOCATE_ADDON=${shown}${on}: ${bad.why}; another user could run code as you through it. ` +
+        'Put the addon where only root (or you) can write, e.g. chown root and chmod go-w it and its directories, or unset NSLOCATE_ADDON to use the addon built with the package.',
+    )
+  }
+  if (fd === null) return {file, why: 'not a regular file'} // the path ends on a directory ("/")
+  const held = `/proc/self/fd/${fd}`
+  try {
+    if (!fs.fstatSync(fd).isFile()) return {file, why: 'not a regular file'}
+    const loaded = {exports: {}}
+    // dlopen(3) opens the magic link: the very inode judged above, whatever the name now points to.
+    process.dlopen(loaded, held)
+    return {addon: loaded.exports as Addon}
+  } catch (error) {
+    // dlerror() names the file by the path it was given: say which file it is.
+    return {file, why: (error as Error).message.split(held).join(file)}
+  } finally {
+    fs.closeSync(fd)
+  }
 }
 
-/** The native addon, loaded once (NSLOCATE_ADDON first, if trusted); throws NATIVE_LOAD when none loads. */
+/** What to do when no addon loads: NATIVE_LOAD's `advice` (the CLI's hint line). */
+const BUILD_ADVICE = 'build it from source: NSLOCATE_BUILD_FROM_SOURCE=1 npm rebuild nslocate'
+
+/**
+ * The native addon, loaded once (NSLOCATE_ADDON first, if trusted: loadOverride()); throws
+ * NATIVE_LOAD when none loads. Its message is one line (what failed, for which platform, and what
+ * to do); `details.tried` lists each place tried and why it failed (`{file, error}`), and the
+ * error's `advice` is what to do (also the message's part after "; ").
+ */
 export function native(): Addon {
   if (addon) return addon
-  const tried: string[] = []
+  const override = process.env.NSLOCATE_ADDON
+  const tried: Array<{file: string; error: string}> = []
   for (const file of addonCandidates()) {
-    if (!fs.existsSync(file)) {
-      tried.push(`${file}: not found`)
+    if (override && file === path.resolve(override)) {
+      const r = loadOverride(override)
+      if ('addon' in r) return (addon = r.addon)
+      tried.push({file: r.file, error: r.why})
       continue
     }
-    if (file === process.env.NSLOCATE_ADDON) checkOverride(file)
+    // The package's own files (build/, prebuilds/): inside the package, owned by whoever installed it.
+    if (!fs.existsSync(file)) {
+      tried.push({file, error: 'not found'})
+      continue
+    }
     try {
       addon = require(file) as Addon
       return addon
     } catch (error) {
-      tried.push(`${file}: ${(error as Error).message}`)
+      tried.push({file, error: (error as Error).message})
     }
   }
-  throw new NslocateError(
-    'NATIVE_LOAD',
-    `cannot load nslocate's native addon. Tried:\n  ${tried.join('\n  ')}\n` +
-      'Build it with `npm rebuild nslocate` (or `node scripts/build-native.js` in a checkout); it needs a C compiler and Node headers.',
-  )
+  const platform = `${process.platform}-${process.arch}`
+  const places = `${tried.length} ${tried.length === 1 ? 'place' : 'places'} tried`
+  throw new NslocateError('NATIVE_LOAD', `cannot load the native addon for ${platform} (${places}); ${BUILD_ADVICE}`, {
+    details: {platform, tried},
+    advice: BUILD_ADVICE,
+  })
 }
 
 /** The lock a probe found on a file. */

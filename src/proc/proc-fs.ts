@@ -15,14 +15,14 @@ import {ProcStatus, parseStatus} from './parse-status'
 import {PidnsOwner, pidnsOwnerOf, translateIn} from './pidns'
 import {PassProcFs, passView} from './proc-pass'
 import {Recent, SYSTEM_FACTS_TTL_MS, readProcBounded, readProcBytes, readProcText} from './read-text'
+import {parseBtime} from './start-time'
 
 export {readProcText} from './read-text'
 export {rootOfUidMap} from './pidns'
 export type {PidnsOwner} from './pidns'
 export type {PassProcFs} from './proc-pass'
 
-/** USER_HZ: fixed at 100 on every Linux architecture nslocate runs on (x86, arm64): proc(5) starttime unit. */
-export const CLOCK_TICKS = 100
+export {CLOCK_TICKS} from './start-time'
 
 /** getauxval(3): AT_SECURE, set when execve(2) changed the process's ids or gave it capabilities. */
 const AT_SECURE = 23n
@@ -30,6 +30,13 @@ const AT_SECURE = 23n
 /** The readers of one /proc mount (the seam every /proc read of src/locate goes through). */
 export class ProcFs {
   private readonly boot = new Recent(() => Date.now() - Number(readProcText(path.join(this.root, 'uptime'), true).split(' ')[0]) * 1000)
+  private readonly btime = new Recent((): number | null => {
+    try {
+      return parseBtime(readProcText(path.join(this.root, 'stat'), true))
+    } catch {
+      return null
+    }
+  })
   private readonly pidMaxValue = new Recent(() => {
     try {
       return Number(readProcText(path.join(this.root, 'sys/kernel/pid_max'), true).trim()) || 4194304
@@ -216,6 +223,17 @@ export class ProcFs {
    */
   bootTimeMs(): number {
     return this.boot.get()
+  }
+
+  /**
+   * The boot instant as the kernel states it, in ms since the epoch: /proc/stat `btime` (whole
+   * seconds), the same for every call and every reader until the wall clock is stepped. What
+   * `started` is printed from (start-time.ts); bootTimeMs() truncated to the second when this /proc
+   * has no /proc/stat. Reused for up to a second, as bootTimeMs() is.
+   */
+  stableBootMs(): number {
+    const btime = this.btime.get()
+    return btime !== null ? btime * 1000 : Math.floor(this.bootTimeMs() / 1000) * 1000
   }
 
   /** pid_max: the largest pid the kernel hands out + 1 (reused for up to a second, like boot time). */

@@ -11,8 +11,10 @@ import fs = require('node:fs')
 import {NslocateError} from '../errors'
 import {ContainerRef, containerFromCgroup} from '../proc/parse-cgroup'
 import {ProcFs, proc} from '../proc/proc-fs'
-import {ContainerSpec, OpenedRuntime, RUNTIME_NAMES, resolveContainer} from './select'
-import {ContainerInfo, ContainerRuntime} from './types'
+import {notRunning} from './down'
+import {answeredBy, resolveContainer, untrustedDown} from './resolve'
+import {ContainerSpec, OpenedRuntime, RUNTIME_NAMES} from './select'
+import {ContainerInfo, ContainerRuntime, ContainerSelector} from './types'
 
 /** A running container resolved through its runtime: where to look for its services, and the evidence of it. */
 export interface ContainerTarget {
@@ -41,20 +43,22 @@ export function specOf(ref: string | ContainerSpec): ContainerSpec {
 
 /**
  * Resolves `ref` (a container name, id or KIND://REF, or a pod and container name) to a running
- * container; throws USAGE, NOT_RUNNING, DOCKER or RUNTIME.
+ * container; throws USAGE, NOT_RUNNING (a container that does not run or does not exist: down.ts;
+ * details.evidence names the socket that answered and its owner), DOCKER or RUNTIME (among them a
+ * socket that cannot tell: another user's saying the container is not running, resolve.ts).
  */
 export async function containerTarget(ref: string | ContainerSpec, opts: TargetOptions = {}): Promise<ContainerTarget> {
   const spec = specOf(ref)
   const procfs = opts.procfs ?? proc
   const env = opts.env ?? process.env
+  const shown = spec.container ?? `${spec.pod}${spec.containerName !== undefined ? ` container ${spec.containerName}` : ''}`
   const first = opts.opened
-    ? {...opts.opened, sel: {ref: spec.container ?? ''}, info: await opts.opened.runtime.inspect({ref: spec.container ?? ''}), evidence: [] as string[]}
+    ? {...opts.opened, sel: {ref: spec.container ?? ''}, info: await askAgain(opts.opened, {ref: spec.container ?? ''}, shown), evidence: [] as string[]}
     : await resolveContainer(spec, env)
   const {runtime, delegate} = first
   let info = first.info
-  const shown = spec.container ?? `${spec.pod}${spec.containerName !== undefined ? ` container ${spec.containerName}` : ''}`
   // Asked again as the caller named it (a name, or a pod's container: a restart gives it a new id).
-  const again = () => runtime.inspect(first.sel)
+  const again = () => askAgain(first, first.sel, shown)
   // A pid naming no process here: nslocate runs in another PID namespace (a sidecar), or the
   // container's init has just exited and the runtime still reports it running for a moment. Ask
   // again shortly before taking the helper route, so a dying container is "not running".
@@ -63,7 +67,11 @@ export async function containerTarget(ref: string | ContainerSpec, opts: TargetO
     info = await again()
   }
   if (!info.running || info.hostPid <= 0) {
-    throw new NslocateError('NOT_RUNNING', `container ${shown} (${info.id.slice(0, 12)}) is not running`, {details: {container: info.id}})
+    const who = answeredBy(first)
+    // Another user's socket is believed for a running container of that user's only (resolve.ts):
+    // its "not running" settles nothing, it cannot tell.
+    if (delegate !== null) throw untrustedDown(shown, who, delegate, 'that it is not running', runtime.kind)
+    throw notRunning(shown, info, [`answered by ${who}`, ...first.evidence])
   }
   const name = RUNTIME_NAMES[runtime.kind]
   const container: ContainerRef & {pod?: {namespace: string; name: string; uid?: string}} = {id: info.id, name: info.name, runtime: runtime.kind, cgroup: ''}
@@ -72,6 +80,8 @@ export async function containerTarget(ref: string | ContainerSpec, opts: TargetO
     ...first.evidence,
     `${first.source === 'state' ? "containerd's state directory" : `${name} API`} (${runtime.where}): container ${info.name} (${info.id.slice(0, 12)})${info.pod ? ` of pod ${info.pod.namespace ? `${info.pod.namespace}/` : ''}${info.pod.name}` : ''} runs with ${first.source === 'state' ? 'init.pid' : runtime.kind === 'cri' ? 'info.pid' : 'State.Pid'} ${info.hostPid} in the engine's PID namespace`,
   ]
+  if (info.status === 'paused')
+    evidence.push(`container ${info.name} is paused: its processes are there but frozen, and act on a signal only once it is unpaused`)
   let visible = false
   try {
     const c = containerFromCgroup(procfs.readCgroup(info.hostPid))
@@ -115,6 +125,22 @@ export async function containerTarget(ref: string | ContainerSpec, opts: TargetO
     )
   }
   return {runtime, info, container, rootPid: visible ? info.hostPid : null, delegate, evidence}
+}
+
+/**
+ * `o`'s runtime asked about `sel` (again): its "no such container" (NOT_RUNNING) says which socket
+ * answered and whose it is, and from another user's socket it cannot tell (resolve.ts).
+ */
+async function askAgain(o: OpenedRuntime, sel: ContainerSelector, shown: string): Promise<ContainerInfo> {
+  try {
+    return await o.runtime.inspect(sel)
+  } catch (error) {
+    if (!(error instanceof NslocateError && error.code === 'NOT_RUNNING')) throw error
+    const who = answeredBy(o)
+    if (o.delegate !== null) throw untrustedDown(shown, who, o.delegate, 'that it does not exist', o.runtime.kind)
+    const advice = error.advice !== null ? {advice: error.advice} : {}
+    throw new NslocateError('NOT_RUNNING', error.message, {cause: error.cause, details: {...error.details, evidence: [`answered by ${who}`]}, ...advice})
+  }
 }
 
 /**
@@ -187,10 +213,11 @@ export async function helperImage(api: ContainerRuntime, procfs: ProcFs = proc, 
       tried.push(`${ref}: ${(error as Error).message}`)
     }
   }
-  throw new NslocateError(
-    'USAGE',
-    `no image for the helper container: set NSLOCATE_HELPER_IMAGE to the nslocate image${tried.length ? ` (could not find this container's own image: ${tried.join('; ')})` : ''}`,
-  )
+  const advice = 'set NSLOCATE_HELPER_IMAGE to the nslocate image'
+  throw new NslocateError('USAGE', `no image for the helper container${tried.length ? ` (not this container's own: ${tried.join('; ')})` : ''}: ${advice}`, {
+    advice,
+    details: {tried},
+  })
 }
 
 function selfContainerId(procfs: ProcFs): string | null {

@@ -50,6 +50,8 @@ import {untrustedOnPath} from '../path-trust'
 import {ProcFs, proc} from '../proc/proc-fs'
 import type {ProcStat} from '../proc/parse-stat'
 import type {ContainerInfo, ContainerRuntime, ContainerSelector, PodRef} from './types'
+import {downDetails} from './down'
+import {CHECK_POD, nameOne, podOrId} from './advice'
 
 /** The runtime v2 shims' bundles, under containerd's state directory. */
 export const TASKS_DIR = 'io.containerd.runtime.v2.task'
@@ -164,11 +166,12 @@ class Reader {
   /** A system error on the way, in this backend's words (ENOENT is the caller's). */
   private systemError(error: unknown, file: string): unknown {
     if (isErrno(error, 'EACCES', 'EPERM')) {
-      return new NslocateError(
-        'RUNTIME',
-        `permission denied reading containerd's state ${file}: it is root's; run nslocate as root (the daemonless route reads containerd's state directory and runc's)`,
-        {details: {file, reason: 'permission'}, cause: error},
-      )
+      const advice = "run nslocate as root (the daemonless route reads containerd's state directory and runc's)"
+      return new NslocateError('RUNTIME', `permission denied reading containerd's state ${file}: it is root's; ${advice}`, {
+        details: {file, reason: 'permission'},
+        cause: error,
+        advice,
+      })
     }
     if (error instanceof NslocateError || isErrno(error, 'ENOENT', 'ENOTDIR')) return error
     return new NslocateError('RUNTIME', `cannot read containerd's state ${file}: ${(error as Error).message}`, {
@@ -269,11 +272,11 @@ class Reader {
       } catch (error) {
         if (isErrno(error, 'ENOENT')) {
           if (dir === this.stateDir) {
-            throw new NslocateError(
-              'RUNTIME',
-              `no containerd state directory ${this.stateDir}: the daemonless route reads containerd's state directory (the directory of its socket, /run/containerd by default); mount it into this container, or set CONTAINER_RUNTIME_ENDPOINT to containerd's socket`,
-              {details: {file: dir, reason: 'unreachable'}},
-            )
+            const advice = "mount it (the directory of containerd's socket) into this container, or set CONTAINER_RUNTIME_ENDPOINT to that socket"
+            throw new NslocateError('RUNTIME', `no containerd state directory ${this.stateDir} for the daemonless route to read: ${advice}`, {
+              details: {file: dir, reason: 'unreachable'},
+              advice,
+            })
           }
           return []
         }
@@ -506,7 +509,7 @@ class Reader {
     const l = this.liveness(chosen)
     if (!l.running) {
       throw new NslocateError('NOT_RUNNING', `container ${chosen.name} (${chosen.id.slice(0, 12)}) in ${this.at} is not running: ${l.why}`, {
-        details: {container: chosen.id},
+        details: downDetails({id: chosen.id, name: chosen.name, runtime: 'cri', pod: chosen.pod}),
       })
     }
     return this.info(chosen, all)
@@ -519,9 +522,7 @@ class Reader {
       throw new NslocateError(
         'USAGE',
         `${label} has ${running.length} running tasks in ${this.at} (${running.map((t) => t.id.slice(0, 12)).join(', ')}): give the container id`,
-        {
-          details: {containers: running.map((t) => t.id)},
-        },
+        {details: {containers: running.map((t) => t.id)}, advice: 'give the container id'},
       )
     }
     return running[0] ?? tasks[0]
@@ -537,6 +538,7 @@ class Reader {
         throw new NslocateError(
           'USAGE',
           `container id prefix ${ref} is ambiguous in ${this.at}: ${prefixed.map((t) => t.id.slice(0, 13)).join(', ')}; give more digits`,
+          {advice: 'give more digits'},
         )
       }
       if (prefixed.length === 1) return prefixed[0]
@@ -547,9 +549,8 @@ class Reader {
       const where = [...new Set(named.map((t) => (t.pod ? `${t.pod.namespace}/${t.pod.name}` : `sandbox ${t.sandboxId.slice(0, 13)}`)))]
       throw new NslocateError(
         'USAGE',
-        (n) =>
-          `container name ${JSON.stringify(ref)} is in ${pods.length} pods in ${this.at} (${where.join(', ')}): name the pod with ${n('pod')} and ${n('containerName')}, or give the container id`,
-        {details: {containers: named.map((t) => t.id)}},
+        (n) => `container name ${JSON.stringify(ref)} is in ${pods.length} pods in ${this.at} (${where.join(', ')}): ${podOrId(n)}`,
+        {details: {containers: named.map((t) => t.id)}, advice: podOrId},
       )
     }
     if (named.length) return this.current(named, `container ${ref}`)
@@ -563,13 +564,7 @@ class Reader {
     if (!pod.name) throw new NslocateError('USAGE', (n) => `${n('pod')} needs a pod name (NAMESPACE/NAME); it was given ${JSON.stringify(label)}`)
     const inPod = containers.filter((t) => t.pod && t.pod.namespace === pod.namespace && t.pod.name === pod.name && (!pod.uid || t.pod.uid === pod.uid))
     if (inPod.length === 0) {
-      throw new NslocateError(
-        'NOT_RUNNING',
-        `no pod ${label} with a container task in ${this.at}: check the namespace and name (NAMESPACE/NAME; a bare NAME is in namespace default)`,
-        {
-          details: {pod: label},
-        },
-      )
+      throw new NslocateError('NOT_RUNNING', `no pod ${label} with a container task in ${this.at}: ${CHECK_POD}`, {details: {pod: label}, advice: CHECK_POD})
     }
     // The pod's sandboxes whose own task runs (a sandbox whose pause exited holds no running container).
     const sandboxIds = [...new Set(inPod.map((t) => t.sandboxId))]
@@ -581,9 +576,7 @@ class Reader {
       throw new NslocateError(
         'USAGE',
         `pod ${label} has ${ready.length} running sandboxes in ${this.at} (${ready.map((id) => id.slice(0, 12)).join(', ')}): give the container id`,
-        {
-          details: {pod: label},
-        },
+        {details: {pod: label}, advice: 'give the container id'},
       )
     }
     if (ready.length === 0) {
@@ -612,8 +605,9 @@ class Reader {
       return this.current(attempts, `container ${containerName} of pod ${label}`)
     }
     if (names.length > 1) {
-      throw new NslocateError('USAGE', (n) => `pod ${label} has ${names.length} containers (${names.join(', ')}): name one with ${n('containerName')}`, {
+      throw new NslocateError('USAGE', (n) => `pod ${label} has ${names.length} containers (${names.join(', ')}): ${nameOne(n)}`, {
         details: {pod: label, containers: names},
+        advice: nameOne,
       })
     }
     return this.current(members, `pod ${label}`)

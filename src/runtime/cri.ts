@@ -40,6 +40,7 @@
 import {NslocateError} from '../errors'
 import {loadCri} from './cri-proto'
 import {DockerLimits, dockerLimits, limitMessage} from './http'
+import {CHECK_POD, nameOne, podOrId} from './advice'
 import type {ContainerInfo, ContainerRuntime, ContainerSelector, PodRef} from './types'
 
 /** CRI enum values (api.proto). */
@@ -165,11 +166,12 @@ function grpcError(ctx: Ctx, e: GrpcError, what: string): NslocateError {
     return new NslocateError('RUNTIME', limitMessage('too_big', at, what, ctx.limits), details('too_big'))
   }
   if (errno === 'EACCES' || errno === 'EPERM' || e.code === Status.PERMISSION_DENIED) {
-    return new NslocateError(
-      'RUNTIME',
-      `permission denied on the CRI socket ${ctx.socketPath} while trying to ${what}: it is root's; run nslocate as root, or mount the socket's directory into this container (read-only access to the runtime's state directory is the daemonless route)`,
-      details('permission', {errno}),
-    )
+    const advice =
+      "run nslocate as root, or mount the socket's directory into this container (read-only access to the runtime's state directory is the daemonless route)"
+    return new NslocateError('RUNTIME', `permission denied on the CRI socket ${ctx.socketPath} while trying to ${what}: it is root's; ${advice}`, {
+      ...details('permission', {errno}),
+      advice,
+    })
   }
   if (e.code === Status.UNAVAILABLE) {
     return new NslocateError(
@@ -200,7 +202,7 @@ function invalid(ctx: Ctx, what: string): NslocateError {
   return new NslocateError(
     'RUNTIME',
     `the CRI runtime at ${ctx.where} gave an answer nslocate cannot trust (${what.length > 300 ? `${what.slice(0, 300)}...` : what}); nothing was signalled: check which runtime CONTAINER_RUNTIME_ENDPOINT (${ctx.socketPath}) points at`,
-    {details: {socket: ctx.socketPath, reason: 'invalid'}},
+    {details: {socket: ctx.socketPath, reason: 'invalid'}, advice: `check which runtime CONTAINER_RUNTIME_ENDPOINT (${ctx.socketPath}) points at`},
   )
 }
 
@@ -316,8 +318,8 @@ async function inspectPod(ctx: Ctx, s: Session, pod: PodRef, containerName: stri
     const sameName = all.filter((x) => x.name === pod.name).map(podName)
     throw new NslocateError(
       'NOT_RUNNING',
-      `no pod ${label} on the CRI runtime at ${ctx.where}${sameName.length ? ` (pods of that name: ${[...new Set(sameName)].join(', ')})` : ''}: check the namespace and name (NAMESPACE/NAME; a bare NAME is in namespace default)`,
-      {details: {pod: label}},
+      `no pod ${label} on the CRI runtime at ${ctx.where}${sameName.length ? ` (pods of that name: ${[...new Set(sameName)].join(', ')})` : ''}: ${CHECK_POD}`,
+      {details: {pod: label}, advice: CHECK_POD},
     )
   }
   // The READY sandbox, newest first; a pod being recreated may also have NOTREADY ones.
@@ -339,8 +341,9 @@ async function inspectPod(ctx: Ctx, s: Session, pod: PodRef, containerName: stri
     if (names.length === 0)
       throw new NslocateError('NOT_RUNNING', `pod ${label} has no containers${sandbox.ready ? '' : ' (it is not ready)'}`, {details: {pod: label}})
     if (names.length > 1) {
-      throw new NslocateError('USAGE', (n) => `pod ${label} has ${names.length} containers (${names.join(', ')}): name one with ${n('containerName')}`, {
+      throw new NslocateError('USAGE', (n) => `pod ${label} has ${names.length} containers (${names.join(', ')}): ${nameOne(n)}`, {
         details: {pod: label, containers: names},
+        advice: nameOne,
       })
     }
     chosen = currentAttempt(containers)
@@ -358,6 +361,7 @@ async function inspectRef(ctx: Ctx, s: Session, ref: string): Promise<ContainerI
       throw new NslocateError(
         'USAGE',
         `container id prefix ${ref} is ambiguous on the CRI runtime at ${ctx.where}: ${prefixed.map((c) => c.id.slice(0, 13)).join(', ')}; give more digits`,
+        {advice: 'give more digits'},
       )
     }
     chosen = prefixed[0]
@@ -369,12 +373,10 @@ async function inspectRef(ctx: Ctx, s: Session, ref: string): Promise<ContainerI
     if (pods.length > 1) {
       const sandboxes = new Map((await listSandboxes(ctx, s, `find the pods of container ${ref}`)).map((x) => [x.id, x]))
       const where = pods.map((p) => (sandboxes.has(p) ? podName(sandboxes.get(p)!) : `sandbox ${p.slice(0, 13)}`))
-      throw new NslocateError(
-        'USAGE',
-        (n) =>
-          `container name ${JSON.stringify(ref)} is in ${pods.length} pods (${where.join(', ')}): name the pod with ${n('pod')} and ${n('containerName')}, or give the container id`,
-        {details: {containers: named.map((c) => c.id)}},
-      )
+      throw new NslocateError('USAGE', (n) => `container name ${JSON.stringify(ref)} is in ${pods.length} pods (${where.join(', ')}): ${podOrId(n)}`, {
+        details: {containers: named.map((c) => c.id)},
+        advice: podOrId,
+      })
     }
     if (named.length) chosen = currentAttempt(named)
   }
@@ -426,7 +428,7 @@ async function status(ctx: Ctx, s: Session, c: Listed, sandbox: Sandbox | null):
       throw new NslocateError(
         'RUNTIME',
         `the CRI runtime at ${ctx.where} gives no verbose info for container ${c.name} (${c.id.slice(0, 13)}): nslocate needs ContainerStatus info["info"].pid (containerd and CRI-O give it); use the daemonless route (containerd's state directory) instead`,
-        {details: {socket: ctx.socketPath, reason: 'invalid', container: c.id}},
+        {details: {socket: ctx.socketPath, reason: 'invalid', container: c.id}, advice: "use the daemonless route (containerd's state directory) instead"},
       )
     }
   } else {

@@ -9,6 +9,8 @@ import {DOCKER_WORDS, EngineWords, dockerError} from './docker-error'
 import {EngineEndpoint, engineEndpoint} from './endpoint'
 import {DockerLimits, Endpoint, dockerLimits, guardedAgent, leanGet} from './http'
 import {checkSocket} from './socket-trust'
+import {FULL_ID, answersRef} from './asked'
+import {statusWord} from './status'
 import type {ContainerInfo, ContainerRuntime, HelperOptions, HelperRun} from './types'
 
 export {dockerError, engineEndpoint}
@@ -38,7 +40,7 @@ type RawContainer = {
   Config?: {Image?: string; Labels?: Record<string, string> | null}
   Image?: string
   Labels?: Record<string, string> | null
-  State?: {Running?: boolean; Pid?: number} | string
+  State?: {Running?: boolean; Pid?: number; Status?: string} | string
   HostConfig?: {PidMode?: string}
 }
 
@@ -119,9 +121,29 @@ function dockerodeClients(env: NodeJS.ProcessEnv, socketPath: string | null, lim
   }
 }
 
-function summarize(c: RawContainer, where: string, words: EngineWords): ContainerInfo {
+/**
+ * The ContainerInfo of `c`, the engine's answer to inspect `ref`. It must be about that container
+ * (asked.ts: its name, or its id or a prefix of it, the id 64 hex digits): an answer about another
+ * container, from a confused or lying engine, settles nothing (DOCKER/RUNTIME, exit 4).
+ */
+function summarize(c: RawContainer, ref: string, where: string, words: EngineWords): ContainerInfo {
   if (!c || typeof c !== 'object' || typeof c.Id !== 'string' || c.State === undefined) {
     throw new NslocateError(words.code, `${words.at(where)} answered without a container's Id and State: ${JSON.stringify(c).slice(0, 200)}`)
+  }
+  const named: unknown = c.Name ?? c.Names?.[0] ?? ''
+  const name = typeof named === 'string' ? named.replace(/^\//, '') : ''
+  if (!FULL_ID.test(c.Id)) {
+    throw new NslocateError(
+      words.code,
+      `${words.at(where)} answered inspect container ${ref} with an Id that is not 64 hex digits (${JSON.stringify(c.Id).slice(0, 80)}): its answer is not used`,
+    )
+  }
+  if (!answersRef(ref, c.Id, name)) {
+    const other = `${JSON.stringify(typeof named === 'string' ? name : named).slice(0, 80)} ${c.Id.slice(0, 12)}`
+    throw new NslocateError(
+      words.code,
+      `${words.at(where)} answered for another container (${other}) when asked to inspect container ${ref}: its answer is not used`,
+    )
   }
   const pid = typeof c.State === 'object' ? (c.State.Pid ?? 0) : 0
   if (!Number.isSafeInteger(pid) || pid < 0) {
@@ -130,10 +152,13 @@ function summarize(c: RawContainer, where: string, words: EngineWords): Containe
   const labels = c.Config?.Labels ?? c.Labels ?? {}
   return {
     id: c.Id,
-    name: (c.Name ?? c.Names?.[0] ?? '').replace(/^\//, ''),
+    name,
     runtime: 'docker',
     image: c.Config?.Image ?? c.Image ?? '',
-    running: typeof c.State === 'object' ? Boolean(c.State.Running) : c.State === 'running',
+    // A paused container is Running (its processes are there, frozen); a restarting one is Running with Pid 0.
+    running: typeof c.State === 'object' ? Boolean(c.State.Running) : c.State === 'running' || c.State === 'paused',
+    // Only the engines' own words (status.ts): an engine's text is never echoed into a message.
+    status: statusWord(typeof c.State === 'object' ? c.State.Status : c.State),
     hostPid: pid,
     pidMode: typeof c.HostConfig?.PidMode === 'string' ? c.HostConfig.PidMode : '',
     labels: labels && typeof labels === 'object' ? labels : {},
@@ -145,7 +170,7 @@ async function inspect(e: Engine, ref: string): Promise<ContainerInfo> {
     const body = e.lean
       ? await leanGet(e.lean, `/containers/${encodeURIComponent(ref)}/json`, e.limits)
       : await (await e.dockerode()).getContainer(ref).inspect()
-    return summarize(body as RawContainer, e.where, e.words)
+    return summarize(body as RawContainer, ref, e.where, e.words)
   } catch (error) {
     if (error instanceof NslocateError) throw error
     throw dockerError(error, `inspect container ${ref}`, e.where, e.limits, e.words)
@@ -165,7 +190,7 @@ async function list(e: Engine): Promise<ContainerInfo[]> {
     const out: ContainerInfo[] = []
     for (const r of rows as {Id: string}[]) {
       try {
-        out.push(summarize(await client.getContainer(r.Id).inspect(), e.where, e.words))
+        out.push(summarize(await client.getContainer(r.Id).inspect(), r.Id, e.where, e.words))
       } catch (error) {
         // Gone between list and inspect: not running any more, so not listed.
         if ((error as {statusCode?: number}).statusCode !== 404) throw error

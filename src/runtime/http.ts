@@ -44,7 +44,9 @@ export function dockerLimits(env: NodeJS.ProcessEnv = process.env): DockerLimits
       deadlineMs = NaN
     }
     if (!(deadlineMs >= 1 && deadlineMs <= MAX_DEADLINE_MS)) {
-      throw new NslocateError('USAGE', `NSLOCATE_DOCKER_TIMEOUT=${JSON.stringify(t)} is not a duration from 1ms to 24d: use e.g. 500ms, 10s, 2m`)
+      throw new NslocateError('USAGE', `NSLOCATE_DOCKER_TIMEOUT=${JSON.stringify(t)} is not a duration from 1ms to 24d: use e.g. 500ms, 10s, 2m`, {
+        advice: 'use e.g. 500ms, 10s, 2m',
+      })
     }
   }
   let maxBytes = DEFAULT_MAX_BYTES
@@ -53,7 +55,8 @@ export function dockerLimits(env: NodeJS.ProcessEnv = process.env): DockerLimits
     const m = /^\s*([0-9]+)\s*([KMG]?)i?B?\s*$/i.exec(b)
     maxBytes = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase()) : NaN
     if (!(maxBytes >= 1024 && Number.isSafeInteger(maxBytes))) {
-      throw new NslocateError('USAGE', `NSLOCATE_DOCKER_MAX_BYTES=${JSON.stringify(b)} is not a size of at least 1K: use e.g. 16M, 512K or a number of bytes`)
+      const advice = 'use e.g. 16M, 512K or a number of bytes'
+      throw new NslocateError('USAGE', `NSLOCATE_DOCKER_MAX_BYTES=${JSON.stringify(b)} is not a size of at least 1K: ${advice}`, {advice})
     }
   }
   return {deadlineMs, maxBytes}

@@ -11,13 +11,14 @@ import {libraryResult} from '../cli/json'
 import {flagsOf} from '../cli/options'
 import {NslocateError} from '../errors'
 import {ListOptions, ListResult, list} from '../list/list'
-import {LocateOptions, LocateResult, locate, stoppedResult} from '../locate/locate'
+import {LocateOptions, LocateResult, locate} from '../locate/locate'
 import {validateName} from '../locate/name'
 import {parseSignal} from '../signal/parse'
 import {ProcFs} from '../proc/proc-fs'
 import {SignalOptions, SignalResult, WaitCondition, WaitOptions, WaitResult, checkCondition, signal, waitFor} from '../signal/signal'
 import {nothingSignalled} from '../signal/starting'
 import {ContainerTarget, TargetOptions, containerTarget, helperImage, specOf} from './container-target'
+import {ContainerDown, containerDown, downDetails, downResult, notRunningSignal, waitDown} from './down'
 import {ContainerSpec, answeringRuntimes} from './select'
 import {ContainerInfo, RuntimeKind} from './types'
 
@@ -30,11 +31,50 @@ function inTarget(t: ContainerTarget): Partial<LocateOptions> {
   return {rootPid: t.rootPid!, containerHint: t.container, preEvidence: t.evidence}
 }
 
-/** locate() of NAME inside container `ref`: directly when its init is visible from here, else through a helper container. */
+/**
+ * containerTarget(), or what says the container does not run or does not exist (down.ts): an
+ * answer for every command, not an error.
+ */
+async function targetOrDown(ref: string | ContainerSpec, opts: TargetOptions): Promise<ContainerTarget | ContainerDown> {
+  try {
+    return await containerTarget(ref, opts)
+  } catch (error) {
+    const down = containerDown(error)
+    if (!down) throw error
+    return down
+  }
+}
+
+const isDown = (t: ContainerTarget | ContainerDown): t is ContainerDown => 'why' in t
+
+/**
+ * `work` in running container `t`, and `onDown`'s answer when it stopped meanwhile: NOT_RUNNING on
+ * the way is its init gone (locate()'s rootPid has exited, the helper found it gone, or the engine
+ * answered 409 to the helper), so the container no longer runs.
+ */
+async function inside<T>(t: ContainerTarget, work: () => T | Promise<T>, onDown: (down: ContainerDown) => T): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    if (!(error instanceof NslocateError && error.code === 'NOT_RUNNING')) throw error
+    const stopped = new NslocateError('NOT_RUNNING', `container ${t.info.name} (${t.info.id.slice(0, 12)}) stopped: ${error.message}`, {
+      details: downDetails(t.info),
+    })
+    return onDown(containerDown(stopped)!)
+  }
+}
+
+/**
+ * locate() of NAME inside container `ref`: directly when its init is visible from here, else through
+ * a helper container. A container that does not run or does not exist: `stopped`, `container_not_running`.
+ */
 export async function locateInContainer(name: string, ref: string | ContainerSpec, opts: Common = {}): Promise<LocateResult> {
-  const t = await containerTarget(ref, opts)
-  if (t.rootPid !== null) return locate({...opts, name, ...inTarget(t)})
-  return (await viaHelper(t, helperArgv('find', [name], opts), opts)).result as LocateResult
+  validateName(name) // a bad NAME is a usage error whatever the container's state
+  const t = await targetOrDown(ref, opts)
+  if (isDown(t)) return downResult(name, t)
+  const work = async () =>
+    t.rootPid !== null ? locate({...opts, name, ...inTarget(t)}) : ((await viaHelper(t, helperArgv('find', [name], opts), opts)).result as LocateResult)
+  return inside(t, work, (down) => downResult(name, down))
 }
 
 /** signal() of NAME inside container `ref`; an error while identifying the target says that nothing was signalled. */
@@ -57,10 +97,14 @@ async function signalInContainerAt(
   ref: string | ContainerSpec,
   opts: Omit<SignalOptions, 'rootPid'> & Pick<TargetOptions, 'opened' | 'env'>,
 ): Promise<SignalResult & {helper?: string}> {
-  const t = await containerTarget(ref, opts)
-  if (t.rootPid !== null) return signal(name, sig, {...opts, ...inTarget(t)})
-  const r = await viaHelper(t, helperArgv('signal', [name, sig], opts), opts)
-  return {...(r.result as SignalResult), helper: r.image}
+  const t = await targetOrDown(ref, opts)
+  if (isDown(t)) return notRunningSignal(name, sig, opts, t)
+  const work = async (): Promise<SignalResult & {helper?: string}> => {
+    if (t.rootPid !== null) return signal(name, sig, {...opts, ...inTarget(t)})
+    const r = await viaHelper(t, helperArgv('signal', [name, sig], opts), opts)
+    return {...(r.result as SignalResult), helper: r.image}
+  }
+  return inside(t, work, (down) => notRunningSignal(name, sig, opts, down))
 }
 
 /**
@@ -84,23 +128,22 @@ export async function waitInContainer(
   // Once its init was visible here, a State.Pid that names nothing is the engine lagging behind a
   // restart (it still reports the old init for a moment), not a reason for the helper route.
   let sawVisible = false
-  const notYet = async (why: string): Promise<WaitResult | null> => {
-    const done = containerDown(name, condition, why, Date.now() - start, timeoutMs, left())
+  const notYet = async (down: ContainerDown): Promise<WaitResult | null> => {
+    const done = waitDown(name, condition, down, Date.now() - start, timeoutMs, left())
     if (!done) await pause()
     return done
   }
   for (;;) {
-    try {
-      t = await containerTarget(ref, opts)
-    } catch (error) {
-      if (!(error instanceof NslocateError && error.code === 'NOT_RUNNING')) throw error
-      const done = await notYet(error.message)
+    const found = await targetOrDown(ref, opts)
+    if (isDown(found)) {
+      const done = await notYet(found)
       if (done) return done
       continue
     }
+    t = found
     if (t.rootPid === null) {
       if (!sawVisible) break
-      const done = await notYet(`container ${t.info.name} is restarting`)
+      const done = await notYet({why: `container ${t.info.name} is restarting`, container: t.container})
       if (done) return done
       continue
     }
@@ -122,19 +165,6 @@ export async function waitInContainer(
 }
 
 /**
- * The answer of waitInContainer() while the container is not running (`why`): --for stopped holds;
- * --for running has timed out when no time is left; else null (look again).
- */
-function containerDown(name: string, condition: WaitCondition, why: string, waitedMs: number, timeoutMs: number, left: number): WaitResult | null {
-  const target = stoppedResult(name, ['container_not_running'], [why])
-  if (condition === 'stopped')
-    return {name, condition, reached: true, waitedMs, outcome: 'reached', message: `${name} is not running (${why})`, target, exit: null, pinned: []}
-  if (left > 0) return null
-  const message = `${name}: timed out after ${timeoutMs} ms waiting for it to be running (${why})`
-  return {name, condition, reached: false, waitedMs, outcome: 'not_reached', message, target, exit: null, pinned: []}
-}
-
-/**
  * list() for a Docker container: what `find NAME --container REF` would find, for every NAME in the
  * search path inside the container (its processes must be visible from here).
  */
@@ -142,16 +172,26 @@ export async function listInContainer(
   ref: string | ContainerSpec,
   opts: Omit<ListOptions, 'rootPid' | 'containerHint' | 'preEvidence'> & Pick<TargetOptions, 'opened' | 'env'> = {},
 ): Promise<ListResult> {
-  const t = await containerTarget(ref, opts)
+  const t = await targetOrDown(ref, opts)
+  // Nothing runs in it, and its files cannot be read without a running init: no row, and why.
+  if (isDown(t)) return noListing(t)
   if (t.rootPid === null) {
     const spec = specOf(ref)
+    const advice = 'run nslocate on the host'
     throw new NslocateError(
       'NOT_VISIBLE',
-      `the processes of container ${spec.container ?? `${t.info.name} of pod ${spec.pod}`} are not visible from this PID namespace; run nslocate on the host`,
+      `the processes of container ${spec.container ?? `${t.info.name} of pod ${spec.pod}`} are not visible from this PID namespace; ${advice}`,
+      {advice},
     )
   }
   const {opened: _o, env: _e, ...rest} = opts
-  return list({...rest, rootPid: t.rootPid, containerHint: t.container})
+  const rootPid = t.rootPid
+  return inside(t, () => list({...rest, rootPid, containerHint: t.container}), noListing)
+}
+
+/** list()'s answer for a container that does not run: no row, and why. */
+function noListing(down: ContainerDown): ListResult {
+  return {services: [], unreadable: [], denied: [], outcome: 'not_running', notRunning: `${down.why}; no service runs in it`}
 }
 
 /** One container the engine runs, with the services found in it (listContainers()). */
@@ -225,9 +265,11 @@ export function helperArgv(command: 'find' | 'signal' | 'wait', args: string[], 
 /** Runs the helper container; its printed JSON result is returned in the library's shape (src/cli/json.ts). */
 async function viaHelper(t: ContainerTarget, argv: string[], opts: {procfs?: ProcFs; helperTimeoutMs?: number}): Promise<{result: unknown; image: string}> {
   if (t.delegate !== null || !t.runtime.runToCompletion) {
+    const advice = "run nslocate on the node (host PID namespace), or in a container that shares the service's PID namespace"
     throw new NslocateError(
       'NOT_VISIBLE',
-      `the processes of container ${t.info.name} are not visible from this PID namespace${t.runtime.runToCompletion ? '' : `, and the ${t.runtime.kind === 'cri' ? 'CRI cannot run a helper container' : 'runtime cannot run a helper container'}`}; run nslocate on the node (host PID namespace), or in a container that shares the service's PID namespace`,
+      `the processes of container ${t.info.name} are not visible from this PID namespace${t.runtime.runToCompletion ? '' : `, and the ${t.runtime.kind === 'cri' ? 'CRI cannot run a helper container' : 'runtime cannot run a helper container'}`}; ${advice}`,
+      {advice},
     )
   }
   const image = await helperImage(t.runtime, opts.procfs)
@@ -253,6 +295,7 @@ async function viaHelper(t: ContainerTarget, argv: string[], opts: {procfs?: Pro
     )
   }
   const j = json as {error?: {code: string; message: string}}
+  // NOT_RUNNING from the helper: the container's init (its --root-pid) exited, the container stopped meanwhile (down.ts).
   if (j.error) throw new NslocateError((j.error.code as never) ?? 'DOCKER', `helper container: ${j.error.message}`)
   const withEv = json as {evidence?: string[]; target?: {evidence?: string[]}}
   const note = `done by a helper container (image ${image}) in the engine's PID namespace, because container ${t.info.name}'s processes are not visible here`

@@ -23,11 +23,11 @@ import {NslocateError} from '../errors'
 import type {ContainerInfo, ContainerRuntime, ContainerSelector, HelperOptions, HelperRun, PodRef} from './types'
 import {EngineWords, dockerError} from './docker-error'
 import {DockerLimits, dockerLimits, leanGet} from './http'
+import {FULL_ID, answersRef} from './asked'
+import {statusWord} from './status'
 
 /** The libpod API version nslocate asks for: 4.0.0 is served by every Podman 4 and 5. */
 const API = '/v4.0.0/libpod'
-/** A full container or pod id as Podman gives it. */
-const FULL_ID = /^[0-9a-f]{64}$/
 /** The largest pid Linux hands out (PID_MAX_LIMIT on 64-bit). */
 const PID_MAX = 4_194_304
 
@@ -65,11 +65,12 @@ type Failure = {statusCode?: number}
 function podmanWords(socketPath: string): EngineWords {
   return {
     code: 'RUNTIME',
+    name: 'Podman',
     at: (where) => `Podman at ${where}`,
     unreachable:
       'is `podman system service` running on that socket? Start it (systemctl enable --now podman.socket, or --user for rootless Podman) or set CONTAINER_HOST to its socket',
-    permission: (_where, what) =>
-      `permission denied on the Podman socket ${socketPath} while trying to ${what}: run nslocate as the socket's owner (rootless Podman) or as root`,
+    permission: (_where, what) => `permission denied on the Podman socket ${socketPath} while trying to ${what}`,
+    permissionAdvice: "run nslocate as the socket's owner (rootless Podman) or as root",
     truncated: 'is the service restarting?',
     showStatus: true,
   }
@@ -168,8 +169,7 @@ async function inspectPod(p: Podman, ref: string, what: string): Promise<PodInfo
     return {id: c.id('Id'), name: c.str('Name')}
   })
   // The answer must be about the pod asked for (its name, or its id or a prefix of it).
-  if (ref !== name && !id.startsWith(ref))
-    throw garbage(p, what, `pod (asked for ${JSON.stringify(ref)}, answered ${name} ${id.slice(0, 12)})`, {Id: id, Name: name})
+  if (!answersRef(ref, id, name)) throw garbage(p, what, `pod (asked for ${JSON.stringify(ref)}, answered ${name} ${id.slice(0, 12)})`, {Id: id, Name: name})
   return {id, name, infraId, sharesPid: f.strings('SharedNamespaces').includes('pid'), containers}
 }
 
@@ -185,15 +185,20 @@ async function inspectRef(p: Podman, ref: string, pods = new Map<string, Promise
   const id = f.id('Id')
   const name = f.str('Name')
   // The answer must be about the container asked for: its name, or its id (or a prefix of it).
-  if (ref !== name && !id.startsWith(ref))
+  if (!answersRef(ref, id, name))
     throw garbage(p, what, `container (asked for ${JSON.stringify(ref)}, answered ${name} ${id.slice(0, 12)})`, {Id: id, Name: name})
   const state = f.raw('State')
   if (!isObject(state)) throw garbage(p, what, 'State', state)
-  const running = f.bool('State.Running')
-  const status = f.str('State.Status', '')
+  const raw = f.str('State.Status', '')
+  // Only Podman's own words (status.ts): anything else is "unknown status", never echoed.
+  const status = statusWord(raw)
+  // Podman says Running false for a paused container; its processes are there (frozen), as Docker
+  // says with Running true and Paused true: one answer for both runtimes, running.
+  const running = f.bool('State.Running') || status === 'paused'
   const pid = f.pid('State.Pid')
   if (running && pid === 0) throw garbage(p, what, 'State.Pid (0 for a running container)', state)
-  if (running && status !== '' && status !== 'running') throw garbage(p, what, `State (Running, but Status ${JSON.stringify(status)})`, state)
+  if (running && status !== '' && status !== 'running' && status !== 'paused')
+    throw garbage(p, what, `State (Running, but Status ${JSON.stringify(raw)})`, state)
   const image = f.str('ImageName', '')
   const labels = f.labels('Config.Labels')
   const hostConfig = f.raw('HostConfig')
@@ -213,14 +218,12 @@ async function inspectRef(p: Podman, ref: string, pods = new Map<string, Promise
     // Podman says 'container:<infra id>' for a member of a pod that shares its PID namespace.
     if (info.sharesPid && info.infraId !== '' && pidMode === `container:${info.infraId}`) pidMode = 'pod'
   }
-  return {id, name, runtime: 'podman', image, running, hostPid: running ? pid : 0, pidMode, labels, ...(pod ? {pod} : {})}
+  return {id, name, runtime: 'podman', image, running, status, hostPid: running ? pid : 0, pidMode, labels, ...(pod ? {pod} : {})}
 }
 
 function notFound(p: Podman, ref: string): NslocateError {
-  return new NslocateError(
-    'NOT_RUNNING',
-    `container ${ref} does not exist (Podman at ${p.where}): check the name with \`podman ps -a\` for that service, or name another runtime`,
-  )
+  const advice = 'check the name with `podman ps -a` for that service, or name another runtime'
+  return new NslocateError('NOT_RUNNING', `container ${ref} does not exist (Podman at ${p.where}): ${advice}`, {advice})
 }
 
 async function inspect(p: Podman, sel: ContainerSelector): Promise<ContainerInfo> {
@@ -243,7 +246,8 @@ async function inspectInPod(p: Podman, ref: PodRef, containerName?: string): Pro
   const podRef = ref.id ?? ref.name
   const pod = await inspectPod(p, podRef, `inspect pod ${podRef}`)
   if (!pod) {
-    throw new NslocateError('NOT_RUNNING', `pod ${podRef} does not exist (Podman at ${p.where}): check the name with \`podman pod ps\` for that service`)
+    const advice = 'check the name with `podman pod ps` for that service'
+    throw new NslocateError('NOT_RUNNING', `pod ${podRef} does not exist (Podman at ${p.where}): ${advice}`, {advice})
   }
   if (ref.id && pod.id !== ref.id) throw garbage(p, `inspect pod ${podRef}`, `pod (asked for id ${ref.id})`, pod.id)
   const members = pod.containers.filter((c) => c.id !== pod.infraId)

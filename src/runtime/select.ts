@@ -1,7 +1,8 @@
 /**
  * Which runtime answers for a container (issue 19): `--runtime KIND`, a `KIND://REF` reference, or
  * auto-detection over the sockets below, in this order (the first that exists, answers, and knows
- * the container wins; the order is documented in nslocate(1), ENVIRONMENT and CONTAINERS):
+ * the container wins, except that another user's socket is asked after all others: resolve.ts; the
+ * order is documented in nslocate(1), ENVIRONMENT and CONTAINERS):
  *
  *   1. DOCKER_HOST                          docker  (docker-modem's reading: endpoint.ts)
  *   2. CONTAINER_HOST                       podman  (unix:// only, as podman-remote reads it)
@@ -16,7 +17,8 @@
  * passes the same trust rule before it is connected to (socket-trust.ts). Where a containerd CRI
  * socket cannot be used (missing, permission denied, refusing connections) and its state
  * directory (the socket's directory, as /run/containerd is laid out) exists, containerd's own
- * state is read instead (containerd-state.ts): the daemonless path of a node agent.
+ * state is read instead (containerd-state.ts): the daemonless path of a node agent. Which answers
+ * count for one container: resolve.ts.
  */
 import fs = require('node:fs')
 import net = require('node:net')
@@ -25,9 +27,9 @@ import path = require('node:path')
 import {NslocateError} from '../errors'
 import {engineEndpoint} from './endpoint'
 import {dockerLimits} from './http'
-import {SocketSource, checkSocket} from './socket-trust'
+import {NO_SOCKET, SocketSource, checkSocket} from './socket-trust'
 import type {ContainerSpec} from './spec'
-import {ContainerInfo, ContainerRuntime, ContainerSelector, PodRef, RUNTIME_KINDS, RuntimeKind} from './types'
+import {ContainerRuntime, ContainerSelector, PodRef, RUNTIME_KINDS, RuntimeKind} from './types'
 
 export type {ContainerSpec}
 
@@ -49,6 +51,8 @@ export interface OpenedRuntime {
   /** the other user whose socket this is (its answers hold for that user's containers only), else null */
   delegate: number | null
   source: SocketSource | 'state'
+  /** the uid that owns the socket (or containerd's state directory); null for tcp:// or a socket that was not there */
+  owner: number | null
 }
 
 /** The runtime's name as messages write it. */
@@ -121,7 +125,7 @@ function stateDirOf(socketPath: string): string {
 export async function openRuntime(s: RuntimeSocket, env: NodeJS.ProcessEnv = process.env): Promise<OpenedRuntime> {
   // The client is given the pinned socket, never the path: what was judged is what is reached.
   const trust = s.path !== null ? checkSocket(s.path, s.source, env, RUNTIME_NAMES[s.kind]) : {delegate: null, path: null}
-  const base = {delegate: trust.delegate, source: s.source, socketPath: trust.path}
+  const base = {delegate: trust.delegate, source: s.source, socketPath: trust.path, owner: ownerOf(trust.path)}
   if (s.kind === 'docker') {
     const {dockerRuntime} = await import('./docker')
     return {...base, runtime: await dockerRuntime(env, trust.path, s.where)}
@@ -134,13 +138,23 @@ export async function openRuntime(s: RuntimeSocket, env: NodeJS.ProcessEnv = pro
   return {...base, runtime: criRuntime({socketPath: trust.path!, where: s.where, env})}
 }
 
+/** Who owns the pinned socket or directory `p` (the inode that was judged); null when there is none. */
+function ownerOf(p: string | null): number | null {
+  if (p === null || p === NO_SOCKET) return null
+  try {
+    return fs.statSync(p).uid
+  } catch {
+    return null
+  }
+}
+
 /** containerd's state directory behind CRI socket `s`, as a runtime (the daemonless path); null when it has none. */
-async function stateRuntime(s: RuntimeSocket): Promise<OpenedRuntime | null> {
+export async function stateRuntime(s: RuntimeSocket): Promise<OpenedRuntime | null> {
   if (s.kind !== 'cri' || s.path === null || !path.basename(s.path).startsWith('containerd')) return null
   const stateDir = stateDirOf(s.path)
   if (!fs.existsSync(path.join(stateDir, TASKS))) return null
   const {containerdStateRuntime} = await import('./containerd-state')
-  return {runtime: containerdStateRuntime({stateDir}), delegate: null, source: 'state', socketPath: null}
+  return {runtime: containerdStateRuntime({stateDir}), delegate: null, source: 'state', socketPath: null, owner: ownerOf(stateDir)}
 }
 
 /** Whether a unix socket accepts a connection: null when it does, else the errno code (ENOENT, EACCES, ECONNREFUSED, ...). */
@@ -196,7 +210,11 @@ export function selectorOf(given: ContainerSpec): {kind: RuntimeKind | undefined
       shown: `${pod.namespace ? `${pod.namespace}/` : ''}${pod.name}${spec.containerName !== undefined ? ` container ${spec.containerName}` : ''}`,
     }
   }
-  if (spec.containerName !== undefined) throw new NslocateError('USAGE', (n) => `${n('containerName')} picks a container of ${n('pod')}: give ${n('pod')} too`)
+  if (spec.containerName !== undefined) {
+    throw new NslocateError('USAGE', (n) => `${n('containerName')} picks a container of ${n('pod')}: give ${n('pod')} too`, {
+      advice: (n) => `give ${n('pod')} too`,
+    })
+  }
   const ref = spec.container ?? ''
   if (ref.trim() === '') throw new NslocateError('USAGE', (n) => `${n('container')} needs a container name or id; it was given an empty value`)
   const [named, rest] = splitReference(ref)
@@ -207,93 +225,8 @@ export function selectorOf(given: ContainerSpec): {kind: RuntimeKind | undefined
   return {kind: named ?? spec.runtime, sel: {ref: rest}, shown: rest}
 }
 
-/** A container found: the runtime that knows it, its answer, and the evidence of the choice. */
-export interface Resolved extends OpenedRuntime {
-  /** the selector the runtime was asked (to ask again) */
-  sel: ContainerSelector
-  info: ContainerInfo
-  /** how the runtime was chosen, and what the others said */
-  evidence: string[]
-}
-
-/** The error of a runtime that cannot be reached at all (so the next one is asked). */
-const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ENOTSOCK', 'ETIMEDOUT', 'ENOTDIR', 'ECONNRESET'])
-
-/**
- * The container `spec` names, from the first runtime (in the documented order) that knows it.
- * Throws NOT_RUNNING when no runtime that answered knows it, the one runtime's own error when only
- * one was asked, and DOCKER/RUNTIME naming every socket tried when none answered.
- */
-export async function resolveContainer(spec: ContainerSpec, env: NodeJS.ProcessEnv = process.env): Promise<Resolved> {
-  const {kind, sel, shown} = selectorOf(spec)
-  const sockets = runtimeSockets(env, kind)
-  if (sockets.length === 0) {
-    const code = kind === 'docker' ? 'DOCKER' : 'RUNTIME'
-    throw new NslocateError(
-      code,
-      `no ${kind ? `${RUNTIME_NAMES[kind]} ` : 'container runtime '}socket found to ask for ${shown}: set ${kind === 'podman' ? 'CONTAINER_HOST' : kind === 'cri' ? 'CONTAINER_RUNTIME_ENDPOINT' : 'DOCKER_HOST, CONTAINER_HOST or CONTAINER_RUNTIME_ENDPOINT'} to the runtime's socket`,
-    )
-  }
-  const limits = dockerLimits(env)
-  const asked: string[] = []
-  const failures: unknown[] = []
-  let missing: NslocateError | null = null
-  let answered = 0
-  for (const s of sockets) {
-    const label = `${RUNTIME_NAMES[s.kind]} at ${s.where}${s.source === 'default' ? '' : ` (${s.source})`}`
-    let opened: OpenedRuntime | null = await openRuntime(s, env) // a socket another user controls stops everything here
-    // Several to ask: one that cannot be reached is passed over (a containerd's socket: its state directory instead).
-    if (opened.socketPath !== null && (sockets.length > 1 || s.kind === 'cri')) {
-      const why = await connectable(opened.socketPath, Math.min(limits.deadlineMs, 2000))
-      if (why !== null && UNREACHABLE.has(why)) {
-        opened = await stateRuntime(s)
-        asked.push(`${label}: cannot connect (${why})${opened ? `; reading containerd's state in ${opened.runtime.where} instead` : ''}`)
-        if (!opened) {
-          failures.push(new NslocateError(s.kind === 'docker' ? 'DOCKER' : 'RUNTIME', `cannot reach the ${RUNTIME_NAMES[s.kind]} socket ${s.path} (${why})`))
-          continue
-        }
-      }
-    }
-    let info: ContainerInfo
-    try {
-      info = await opened.runtime.inspect(sel)
-    } catch (error) {
-      if (error instanceof NslocateError && error.code === 'NOT_RUNNING') {
-        missing ??= error
-        answered++
-        asked.push(`${label}: ${error.message}`)
-        continue
-      }
-      // A socket that is not the runtime it was taken for (Docker's own containerd has no CRI), or a
-      // state directory this caller may not read (auto-detected, behind a socket it could not use): the next one.
-      const passOver =
-        sockets.length > 1 &&
-        error instanceof NslocateError &&
-        ((error.details as {unsupported?: boolean} | undefined)?.unsupported || (opened.source === 'state' && !kind && error.code !== 'USAGE'))
-      if (passOver) {
-        asked.push(`${label}: ${error.message}`)
-        failures.push(error)
-        continue
-      }
-      throw error
-    }
-    // How the runtime was chosen, when there was a choice.
-    const evidence = asked.map((a) => `asked ${a}`)
-    if (sockets.length > 1) evidence.push(`${RUNTIME_NAMES[s.kind]} at ${s.where}: the first runtime (of ${sockets.length} found) that knows ${shown}`)
-    if (opened.delegate !== null) {
-      evidence.push(
-        `the socket is uid ${opened.delegate}'s (${s.source} names it): its answer is accepted only for a container of that user's own user namespace`,
-      )
-    }
-    return {...opened, sel, info, evidence}
-  }
-  if (missing) {
-    if (answered === 1) throw missing
-    throw new NslocateError('NOT_RUNNING', `container ${shown}: no runtime knows it (asked ${asked.join('; ')})`)
-  }
-  if (failures.length === 1) throw failures[0]
-  throw new NslocateError(kind === 'docker' ? 'DOCKER' : 'RUNTIME', `no container runtime answers for ${shown}: ${asked.join('; ')}`)
-}
+/** The error of a runtime that cannot be reached at all (so the next one is asked, and it cannot tell: resolve.ts). */
+export const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ENOTSOCK', 'ETIMEDOUT', 'ENOTDIR', 'ECONNRESET'])
 
 /** Every runtime that answers (for `containers`), opened; a socket another user controls throws; one that cannot be reached is reported in `skipped`. */
 export async function answeringRuntimes(env: NodeJS.ProcessEnv = process.env): Promise<{opened: OpenedRuntime[]; skipped: string[]}> {
@@ -315,10 +248,8 @@ export async function answeringRuntimes(env: NodeJS.ProcessEnv = process.env): P
     opened.push(o)
   }
   if (sockets.length === 0) {
-    throw new NslocateError(
-      'DOCKER',
-      `no container runtime socket found: set DOCKER_HOST, CONTAINER_HOST or CONTAINER_RUNTIME_ENDPOINT to the runtime's socket`,
-    )
+    const advice = "set DOCKER_HOST, CONTAINER_HOST or CONTAINER_RUNTIME_ENDPOINT to the runtime's socket"
+    throw new NslocateError('DOCKER', `no container runtime socket found: ${advice}`, {advice})
   }
   return {opened, skipped}
 }

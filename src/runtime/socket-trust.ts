@@ -121,7 +121,7 @@ export function checkSocket(
       throw new NslocateError(
         'PERMISSION',
         `permission denied looking up the ${runtime} socket ${socketPath} (${(error as NodeJS.ErrnoException).code}): a directory on its path may not be searched by uid ${process.geteuid?.()}; run nslocate as root or as the socket's owner`,
-        {cause: error},
+        {cause: error, advice: "run nslocate as root or as the socket's owner"},
       )
     }
     throw new NslocateError(code, `cannot check the ${runtime} socket ${socketPath}: ${(error as Error).message}`, {cause: error})

@@ -35,7 +35,10 @@ export interface ContainerInfo {
   runtime: RuntimeKind
   /** the image as the runtime names it ('' when it does not say) */
   image: string
+  /** its processes exist: running, or paused (frozen, but there; Docker counts a paused container as running) */
   running: boolean
+  /** the runtime's own word for its state (created, running, paused, restarting, exited, dead...), when it says (Docker, Podman) */
+  status?: string
   /** the container's init as a pid in the RUNTIME's PID namespace (0 when not running) */
   hostPid: number
   /**
@@ -75,8 +78,9 @@ export type ContainerSelector = {ref: string} | {pod: PodRef; containerName?: st
 /**
  * One runtime's client. `where` is its address as messages name it (unix:///run/podman/podman.sock,
  * or a state directory for the daemonless backend). Errors are NslocateError: NOT_RUNNING for a
- * container that does not exist or has stopped (details.container when known), DOCKER or RUNTIME
- * for an API failure, USAGE for a selector this runtime cannot take (a pod on Docker).
+ * container that does not exist or has stopped (details.container when known, details.reason
+ * `container_not_running`: down.ts), DOCKER or RUNTIME for an API failure, USAGE for a selector
+ * this runtime cannot take (a pod on Docker).
  */
 export interface ContainerRuntime {
   readonly kind: RuntimeKind

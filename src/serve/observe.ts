@@ -9,7 +9,7 @@ import type {Reason} from '../locate/types'
 import {proc} from '../proc/proc-fs'
 import {ServiceRef, errorText, locateService} from '../reload/service-ref'
 
-/** The start time in clock ticks (proc(5) stat field 22): exact, unlike `started`, whose boot time is derived from the wall clock. */
+/** The start time in clock ticks (proc(5) stat field 22), as the kernel keeps it: no boot time, so a step of the wall clock cannot make a restart of it. */
 function startTicks(pid: number): number | null {
   try {
     return proc.readStat(pid).starttime

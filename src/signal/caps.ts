@@ -20,16 +20,40 @@ export function hasCap(cap: number, statusText?: string): boolean {
   }
 }
 
-/** The end of "not permitted to signal PIDS (...)". */
-export function killDenied(has = hasCap(CAP_KILL)): string {
-  return has
-    ? 'the kernel refused although nslocate has CAP_KILL: the process is protected (by a security module such as AppArmor or SELinux, or it lives in a user namespace where nslocate has no privilege)'
-    : 'needs the same uid as the process, or CAP_KILL in its user namespace: run as that user or as root'
+/** Why the kernel said no, and what to do about it (null: nothing nslocate's caller can do). */
+export interface Denial {
+  why: string
+  advice: string | null
 }
 
-/** The end of "its lock holder could not be named (...)". */
-export function ptraceDenied(has = hasCap(CAP_SYS_PTRACE)): string {
+const sentence = (d: Denial) => (d.advice === null ? d.why : `${d.why}: ${d.advice}`)
+
+/** Why signalling was not permitted, and what to do. */
+export function killDenial(has = hasCap(CAP_KILL)): Denial {
   return has
-    ? "reading other processes' fds was refused although nslocate has CAP_SYS_PTRACE: the holder is a protected process (e.g. a sandbox's init, or guarded by a security module)"
-    : "not allowed to read other processes' fds: run as root or with CAP_SYS_PTRACE"
+    ? {
+        why: 'the kernel refused although nslocate has CAP_KILL: the process is protected (by a security module such as AppArmor or SELinux, or it lives in a user namespace where nslocate has no privilege)',
+        advice: null,
+      }
+    : {why: 'needs its uid or CAP_KILL', advice: 'run as that user or as root'}
+}
+
+/** The end of "not permitted to signal PIDS (...)", in one sentence. */
+export function killDenied(has = hasCap(CAP_KILL)): string {
+  return sentence(killDenial(has))
+}
+
+/** Why the lock holder could not be named, and what to do. */
+export function ptraceDenial(has = hasCap(CAP_SYS_PTRACE)): Denial {
+  return has
+    ? {
+        why: "reading other processes' fds was refused although nslocate has CAP_SYS_PTRACE: the holder is a protected process (e.g. a sandbox's init, or guarded by a security module)",
+        advice: null,
+      }
+    : {why: "not allowed to read other processes' fds", advice: 'run as root or with CAP_SYS_PTRACE'}
+}
+
+/** The end of "its lock holder could not be named (...)", in one sentence. */
+export function ptraceDenied(has = hasCap(CAP_SYS_PTRACE)): string {
+  return sentence(ptraceDenial(has))
 }

@@ -4,7 +4,7 @@
  */
 import {isPopulated, procsBelow} from '../cgroup/v2'
 import {formatPidRef} from '../kernel/pidfs'
-import {killDenied} from './caps'
+import {killDenial} from './caps'
 import type {Sig} from './parse'
 import {Pinned, send} from './pin'
 import type {Members} from './scope'
@@ -28,11 +28,10 @@ export function dryRun(out: SignalResult, members: Members, sig: Sig, gate: (p: 
   const perm = out.skipped.some((s) => s.reason === 'permission')
   const unhandled = out.skipped.some((s) => s.reason === 'no_handler')
   out.outcome = perm ? 'not_permitted' : unhandled ? 'no_handler' : 'not_running'
-  out.message = perm
-    ? `${out.name}: not permitted to signal ${refsOf(out.skipped)} (${killDenied()}) (dry run: nothing sent)`
-    : unhandled
-      ? `${out.name}: would send ${sig.name} to no process (none catches it: --require-handler) (dry run: nothing sent)`
-      : `${out.name}: the process exited before it could be signalled (dry run: nothing sent)`
+  if (perm) return notPermitted(out, ' (dry run: nothing sent)')
+  out.message = unhandled
+    ? `${out.name}: would send ${sig.name} to no process (none catches it: --require-handler) (dry run: nothing sent)`
+    : `${out.name}: the process exited before it could be signalled (dry run: nothing sent)`
   return out
 }
 
@@ -42,6 +41,14 @@ function describePids(pinned: Pinned[]): string {
     .map((p) => `pid ${formatPidRef(p.pid, p.id)}${p.nspid.length > 1 ? ` (NSpid ${p.nspid.join(' ')})` : ''}`)
     .join(', ')
   return pinned.length > 10 ? `${shown} and ${pinned.length - 10} more` : shown
+}
+
+/** "not permitted to signal PIDS (why)", then what to do, also as the result's advice. */
+function notPermitted(out: SignalResult, dry: string): SignalResult {
+  const {why, advice} = killDenial()
+  out.message = `${out.name}: not permitted to signal ${refsOf(out.skipped)} (${why})${dry}${advice !== null ? `; ${advice}` : ''}`
+  if (advice !== null) out.advice = advice
+  return out
 }
 
 /** The processes of `list` as PID:ID (PID where the id is unknown), each once, in order. */
@@ -56,9 +63,8 @@ export function finish(out: SignalResult, sig: string, waiting: boolean): Signal
   if (pids.length === 0) {
     const perm = out.skipped.some((s) => s.reason === 'permission')
     out.outcome = perm ? 'not_permitted' : 'not_running'
-    out.message = perm
-      ? `${name}: not permitted to signal ${refsOf(out.skipped)} (${killDenied()})`
-      : `${name}: the process exited before it could be signalled; nothing was signalled`
+    if (perm) return notPermitted(out, '')
+    out.message = `${name}: the process exited before it could be signalled; nothing was signalled`
     return out
   }
   const sigs = [...new Set(out.delivered.map((d) => d.signal))].join(', then ')
@@ -70,7 +76,7 @@ export function finish(out: SignalResult, sig: string, waiting: boolean): Signal
     out.message =
       dir && left.length > 0 && !left.some((p) => out.delivered.some((d) => d.pid === p))
         ? `${name}: sent ${sigs} to ${pids.join(', ')}; ${pids.length === 1 ? 'it has' : 'they have'} exited, but its cgroup ${dir} still holds pid${left.length === 1 ? '' : 's'} ${left.slice(0, 10).join(', ')}${left.length > 10 ? ', ...' : ''} after ${out.waitedMs} ms (--scope cgroup reaches them)`
-        : `${name}: sent ${sigs} to ${pids.join(', ')}, but it is still running after ${out.waitedMs} ms`
+        : `${name}: sent ${sigs} to ${pids.join(', ')}, still running after ${out.waitedMs} ms`
     return out
   }
   out.outcome = sig === '0' ? 'probed' : 'signalled'

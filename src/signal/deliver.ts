@@ -22,10 +22,17 @@ export interface Delivery {
 }
 
 /**
- * `gate`, when given, is asked right before each send (landing.ts: the target's disposition is read
- * and recorded; false skips the target, e.g. --require-handler). A gate also rules out cgroup.kill,
- * which would bypass it.
+ * A wait of the schedule as it begins: `sig` was just sent to `delivered`; the wait ends `untilMs`
+ * after the schedule began (by the schedule's own clock: the sum of its timeouts so far), when
+ * `next` is sent (null: the schedule ends there).
  */
+export interface ScheduleWait {
+  sig: Sig
+  delivered: Delivered[]
+  untilMs: number
+  next: Sig | null
+}
+
 /** Is the cgroup directory owned by root or by the caller? */
 function ownedHere(dir: string): boolean {
   try {
@@ -36,6 +43,11 @@ function ownedHere(dir: string): boolean {
   }
 }
 
+/**
+ * `gate`, when given, is asked right before each send (landing.ts: the target's disposition is read
+ * and recorded; false skips the target, e.g. --require-handler). A gate also rules out cgroup.kill,
+ * which would bypass it. `onWait`, when given, hears of each wait as it begins (progress.ts).
+ */
 export async function runSchedule(
   steps: Step[],
   members: Members,
@@ -43,11 +55,15 @@ export async function runSchedule(
   first = true,
   gate?: (p: Pinned, sig: Sig) => boolean,
   gateAll = false,
+  onWait?: (w: ScheduleWait) => void,
 ): Promise<Delivery> {
   const delivered: Delivery['delivered'] = []
   let allExited = false
-  for (const step of steps) {
+  let lastSent: {sig: Sig; delivered: Delivered[]} | null = null
+  let untilMs = 0
+  for (const [i, step] of steps.entries()) {
     if (step.kind === 'signal') {
+      lastSent = {sig: step.sig, delivered: []}
       // Before the first signal, discovery has just run (the caller's); before later ones, look again.
       if (!first) members.discover()
       first = false
@@ -78,13 +94,20 @@ export async function runSchedule(
         const r = aliveAtKill ? (aliveAtKill.has(p) ? 'sent' : 'gone') : send(p, step.sig.number)
         if (r === 'sent') {
           sent++
-          delivered.push({pid: p.pid, pidfdId: p.id, nspid: p.nspid, signal: step.sig.name})
+          const d = {pid: p.pid, pidfdId: p.id, nspid: p.nspid, signal: step.sig.name}
+          delivered.push(d)
+          lastSent.delivered.push(d)
         } else if (!skipped.some((s) => s.pid === p.pid && s.reason === r)) {
           skipped.push({pid: p.pid, pidfdId: p.id, reason: r})
         }
       }
       if (sent === 0 && delivered.length === 0) break
     } else {
+      untilMs += step.ms
+      if (onWait && lastSent && lastSent.delivered.length > 0) {
+        const next = steps.slice(i + 1).find((s) => s.kind === 'signal')
+        onWait({...lastSent, untilMs, next: next?.kind === 'signal' ? next.sig : null})
+      }
       const began = Date.now()
       const exited = await Promise.all(members.pinned.map((p) => waitExit(p, step.ms)))
       // A service run gave a cgroup has stopped only once the cgroup is empty (its escapes included).

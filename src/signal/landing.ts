@@ -7,6 +7,7 @@ import type {SignalOutcome} from '../outcomes'
 import type {ProcFs} from '../proc/proc-fs'
 import {TargetDisposition, readDisposition} from './disposition'
 import {ExitStatus, exitStatusOf} from './exit-status'
+import {fact} from './progress'
 import type {Sig} from './parse'
 import type {Pinned} from './pin'
 
@@ -25,6 +26,7 @@ interface Out extends Landing {
   exited: boolean | null
   outcome: SignalOutcome
   message: string
+  advice?: string
 }
 
 /**
@@ -57,9 +59,10 @@ export function explain<T extends Out>(out: T, sigName: string, waiting: boolean
   const delivered = new Set(out.delivered.map((d) => `${d.pid}/${d.signal}`))
   const inert = out.dispositions.filter((d) => d.noEffect && delivered.has(`${d.pid}/${d.signal}`))
   if (out.delivered.length === 0 && requireHandler && out.skipped.some((s) => s.reason === 'no_handler')) {
-    const why = out.dispositions.filter((d) => !d.handler).map((d) => d.note)
+    // What each target does with it instead: in --json and --verbose (a line a terminal shows whole)
     out.outcome = 'no_handler'
-    out.message = `${out.name}: nothing was signalled: no target catches ${sigName} (--require-handler)${why.length ? `; ${why.join('; ')}` : ''}`
+    out.advice = 'see what each target does with it: add --verbose (or --json)'
+    out.message = `${out.name}: nothing was signalled: no target catches ${sigName} (--require-handler); ${out.advice}`
     return out
   }
   const ended = out.exit && out.exited ? ` (${describeExit(out.exit)})` : ''
@@ -67,14 +70,17 @@ export function explain<T extends Out>(out: T, sigName: string, waiting: boolean
     out.message += ended
     return out
   }
-  const notes = inert.map((d) => d.note).join('; ')
+  // In few words (the dispositions' notes say it at length, in --json and --verbose).
+  const one = new Set(out.delivered.map((d) => d.pid)).size === 1
+  const notes = inert.map((d) => fact(d, one)).join('; ')
   if (waiting && out.exited === false) {
-    const hint = inert.some((d) => d.disposition === 'dropped')
-      ? `; use --retry ${sigName}/5/KILL/5 or run it under an init (docker run --init, tini)`
+    const advice = inert.some((d) => d.disposition === 'dropped')
+      ? `use --retry ${sigName}/5/KILL/5 or run it under an init (docker run --init, tini)`
       : inert.some((d) => d.disposition === 'ignored')
-        ? `; use --retry ${sigName}/5/KILL/5`
-        : ''
-    out.message += `: ${notes}${hint}`
+        ? `use --retry ${sigName}/5/KILL/5`
+        : null
+    out.message += `: ${notes}${advice !== null ? `; ${advice}` : ''}`
+    if (advice !== null) out.advice = advice
     return out
   }
   if (waiting) {

@@ -1,6 +1,7 @@
 /** Parsing SIGNAL, DURATION and start-stop-daemon's --retry schedule. Bad input is a usage error that shows what is valid. */
 import {constants} from 'node:os'
 
+import {closest} from '../closest'
 import {NslocateError} from '../errors'
 
 /** A signal: its name without SIG ("TERM", "RTMIN+2") and its number (0: probe only). */
@@ -66,10 +67,20 @@ export function parseSignal(input: string): Sig {
     const rt = parseRt(key)
     if (rt !== null) return {name: rtName(rt), number: rt}
   }
-  throw new NslocateError(
-    'USAGE',
-    `invalid signal ${JSON.stringify(s)}: use a name (TERM, SIGTERM, term) or number (15), a real-time signal (RTMIN, RTMIN+3, RTMAX-2, or 34 to 64), or 0 to only probe. Valid names: ${validSignalNames().join(' ')} RTMIN RTMIN+1..RTMIN+15 RTMAX-14..RTMAX-1 RTMAX`,
-  )
+  // A near name is the one thing to say (the forms make the line too long for a terminal then).
+  const near = signalSuggestion(s)
+  throw new NslocateError('USAGE', `invalid signal ${JSON.stringify(s)}${near || `: ${SIGNAL_FORMS}`}`)
+}
+
+/** What SIGNAL may be, in a usage error (`kill -l` lists the names). */
+const SIGNAL_FORMS = 'use TERM, SIGTERM, term, a number (15), RTMIN+N, RTMAX-N, or 0'
+
+/** ` (did you mean TERM?)` for a mistyped signal name (src/closest.ts); '' otherwise. */
+function signalSuggestion(input: string): string {
+  const key = input.toUpperCase().replace(/^SIG/, '')
+  if (key.length < 2 || /^[0-9]/.test(key)) return ''
+  const near = closest(key, validSignalNames(), {maxEdits: 1})
+  return near ? ` (did you mean ${near}?)` : ''
 }
 
 /**
@@ -115,30 +126,38 @@ export function parseRetry(input: string, first: Sig): Step[] {
   }
   const items = s.split('/')
   if (items.length < 2 || items.some((i) => i === '')) {
-    throw new NslocateError(
-      'USAGE',
-      (n) => `invalid ${n('retry')} schedule ${JSON.stringify(s)}: use SIGNAL/TIMEOUT[/SIGNAL/TIMEOUT...] such as TERM/30/KILL/5, or a number of seconds`,
-    )
+    // The item at fault, when one is empty (TERM//5, /5, TERM/), is named as any other item is.
+    const empty = items.length < 2 ? -1 : items.indexOf('')
+    const fact = empty < 0 ? 'not SIGNAL/TIMEOUT... nor a number of seconds' : `item ${empty + 1} is empty`
+    const advice = 'use SIGNAL/TIMEOUT[/SIGNAL/TIMEOUT...] such as TERM/30/KILL/5, or a number of seconds'
+    throw new NslocateError('USAGE', (n) => `invalid ${n('retry')} schedule ${JSON.stringify(s)}: ${fact}; ${advice}`, {advice})
   }
   const steps: Step[] = []
-  for (const item of items) {
-    if (/^[0-9]+(?:\.[0-9]+)?(ms|s|m|h)?$/.test(item) && !(steps.length === 0)) {
-      steps.push({kind: 'wait', ms: parseDuration(item)})
-    } else {
-      if (/^[0-9]/.test(item) && steps.length === 0) {
-        throw new NslocateError('USAGE', (n) => `invalid ${n('retry')} schedule ${JSON.stringify(s)}: it starts with a signal (e.g. TERM/30/KILL/5)`)
+  // A bad item is named by its place, and by what belongs there: a signal first and after a timeout, a timeout (or a signal) after a signal.
+  const bad = (i: number, why: string) =>
+    new NslocateError('USAGE', (n) => `invalid ${n('retry')} schedule ${JSON.stringify(s)}: item ${i + 1} (${JSON.stringify(items[i])}) ${why}`)
+  items.forEach((item, i) => {
+    const afterSignal = steps.length > 0 && steps[steps.length - 1].kind === 'signal'
+    if (/^[0-9]+(?:\.[0-9]+)?(ms|s|m|h)?$/.test(item) && steps.length > 0) {
+      try {
+        steps.push({kind: 'wait', ms: parseDuration(item)})
+      } catch {
+        throw bad(i, 'is too long: at most 100000h')
       }
-      const sig = parseSignal(item.replace(/^-/, ''))
-      if (sig.number === 0)
-        throw new NslocateError('USAGE', (n) => `invalid ${n('retry')} schedule ${JSON.stringify(s)}: signal 0 only probes and cannot be part of a schedule`)
-      steps.push({kind: 'signal', sig})
+      return
     }
-  }
+    if (/^[0-9]/.test(item) && steps.length === 0) throw bad(i, 'must be a signal: a schedule starts with one (e.g. TERM/30/KILL/5)')
+    let sig: Sig
+    try {
+      sig = parseSignal(item.replace(/^-/, ''))
+    } catch {
+      throw bad(i, afterSignal ? 'must be a timeout in seconds' : 'must be a signal (TERM, KILL, 9, ...)')
+    }
+    if (sig.number === 0) throw bad(i, 'is signal 0, which only probes: it cannot be part of a schedule')
+    steps.push({kind: 'signal', sig})
+  })
   if (steps[steps.length - 1].kind !== 'wait') {
-    throw new NslocateError(
-      'USAGE',
-      (n) => `invalid ${n('retry')} schedule ${JSON.stringify(s)}: it must end with a timeout, so nslocate knows how long to wait after the last signal`,
-    )
+    throw new NslocateError('USAGE', (n) => `invalid ${n('retry')} schedule ${JSON.stringify(s)}: it must end with a timeout (the wait after the last signal)`)
   }
   return steps
 }

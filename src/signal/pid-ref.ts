@@ -38,6 +38,10 @@ export interface PidRef {
 /** Why a PidRef could not be pinned: pin()'s failures, and an id that no process at PID ever had. */
 export type RefFailure = PinFailure | 'wrong_id'
 
+/** Where a PID:ID comes from. */
+const PIDFD_REF_SOURCE = 'nslocate find NAME --json | jq -r .pidfd_ref'
+const PIDFD_REF = `get PID:ID with: ${PIDFD_REF_SOURCE}`
+
 /**
  * The value of option pid as a PidRef: USAGE unless it is PID:ID (a bare PID says how to get the
  * id), UNSUPPORTED on a kernel whose pidfds have no ids (before Linux 6.9, or forced off).
@@ -45,27 +49,24 @@ export type RefFailure = PinFailure | 'wrong_id'
 export function parsePidRefOption(value: string): PidRef {
   const ref = parsePidRef(String(value))
   if (ref === null) {
-    throw new NslocateError(
-      'USAGE',
-      (n) =>
-        `invalid ${n('pid', JSON.stringify(value))}: use PID:ID, a pid and its pidfs id such as 4242:81234 (get it with: nslocate find NAME --json | jq -r .pidfd_ref)`,
-      {details: {option: 'pid'}},
-    )
+    throw new NslocateError('USAGE', (n) => `invalid ${n('pid', JSON.stringify(value))}: use PID:ID, a pid and its pidfs id such as 4242:81234; ${PIDFD_REF}`, {
+      details: {option: 'pid'},
+      advice: PIDFD_REF,
+    })
   }
   if (ref.id === null) {
-    throw new NslocateError(
-      'USAGE',
-      (n) =>
-        `${n('pid', value)} has no pidfs id: give PID:ID, so that a process that reused pid ${ref.pid} is never the target (get it with: nslocate find NAME --json | jq -r .pidfd_ref)`,
-      {details: {option: 'pid'}},
-    )
+    const advice = `give PID:ID (get it with: ${PIDFD_REF_SOURCE})`
+    throw new NslocateError('USAGE', (n) => `${n('pid', value)} has no pidfs id: a process that reused pid ${ref.pid} could be the target; ${advice}`, {
+      details: {option: 'pid'},
+      advice,
+    })
   }
   if (!pidfsAvailable()) {
     throw new NslocateError(
       'UNSUPPORTED',
       (n) =>
-        `${n('pid', value)}: pidfs ids need Linux 6.9 or later, and ${forcedOff('pidfs') ? 'NSLOCATE_FORCE_FALLBACK=pidfs turned them off' : "this kernel's pidfds have none"}, so nothing can check that pid ${ref.pid} is ${ref.id}. Name the service by NAME, without ${n('pid')}`,
-      {details: {option: 'pid'}},
+        `${n('pid', value)}: no pidfs ids to check pid ${ref.pid} against (${forcedOff('pidfs') ? 'NSLOCATE_FORCE_FALLBACK=pidfs' : 'they need Linux 6.9'}); name the service by NAME, without ${n('pid')}`,
+      {details: {option: 'pid'}, advice: (n) => `name the service by NAME, without ${n('pid')}`},
     )
   }
   return {pid: ref.pid, id: ref.id}

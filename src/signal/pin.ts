@@ -32,9 +32,8 @@ export type PinFailure = 'gone' | 'reused' | 'permission' | 'unsafe'
 export function forbiddenTarget(pid: number, procfs: ProcFs): string | null {
   if (!Number.isInteger(pid) || pid <= 0) return `pid ${pid} is not a process`
   if (pid === process.pid) return `pid ${pid} is nslocate itself`
-  // Its death would end every process of the namespace, nslocate's included: say how else to reach it.
-  if (pid === 1)
-    return 'pid 1 is the init process of this PID namespace (run the service under an init, e.g. docker run --init, or signal it from the host or through --container)'
+  // Its death would end every process of the namespace, nslocate's included (refusal.ts pinRefusal says how else to reach it).
+  if (pid === 1) return `pid 1 is the init process of this PID namespace`
   if (ancestorsOf(procfs).has(pid)) return `pid ${pid} is an ancestor of nslocate (signalling it would hit the caller)`
   return null
 }

@@ -4,37 +4,51 @@
  * Each answer carries the outcome and the message; nothing is ever signalled for them.
  */
 import type {Located, LocateResult} from '../locate/locate'
-import {ptraceDenied} from './caps'
+import {ptraceDenial} from './caps'
 import {STARTING_GRACE_MS, isEmptyFile} from './starting'
 import type {SignalResult} from './types'
 
-/** A SignalResult's outcome and message when nothing is signalled, with the skipped pids. */
-export type Refusal = Pick<SignalResult, 'outcome' | 'message'> & Partial<Pick<SignalResult, 'skipped'>>
+/** A SignalResult's outcome and message when nothing is signalled, with the skipped pids and what to do (advice). */
+export type Refusal = Pick<SignalResult, 'outcome' | 'message'> & Partial<Pick<SignalResult, 'skipped' | 'advice'>>
+
+/** A refusal whose message is `fact` then `advice` (after ". " when the advice starts a sentence, else "; "), the advice kept as its own field too. */
+function advised(outcome: Refusal['outcome'], fact: string, advice: string, skipped?: Refusal['skipped']): Refusal {
+  const sep = /^[A-Z]/.test(advice) ? '. ' : '; '
+  return {outcome, message: `${fact}${sep}${advice}`, advice, ...(skipped ? {skipped} : {})}
+}
+
+/** What to do when the service is pid 1 of nslocate's own PID namespace. */
+const INIT_ADVICE = 'run it under an init (docker run --init), or signal it from the host or with --container'
 
 /** null when located names a process signal() may go on with; else why not. */
 export function notSignallable(located: Located): Refusal | null {
   const t = located.result
   if (t.starting) return notYetWritten(t)
   if (t.state === 'stopped' || t.state === 'stale') {
-    return {
-      outcome: 'not_running',
-      message: `${t.name} is not running (${t.state === 'stopped' ? 'no pidfile' : `stale pidfile ${t.pidfile?.path}`}); nothing was signalled`,
-    }
+    return advised(
+      'not_running',
+      `${t.name} is not running (${t.state === 'stopped' ? 'no pidfile' : `stale pidfile ${t.pidfile?.path}`}); nothing was signalled`,
+      `See where it looked: nslocate find ${t.name}`,
+    )
   }
   if (t.state === 'unknown') {
-    return {
-      outcome: 'refused',
-      message: `${t.name}: cannot tell which process it is (${t.reasons.join(', ')}); nothing was signalled. See the evidence with: nslocate find ${t.name}`,
-    }
+    return advised(
+      'refused',
+      `${t.name}: cannot tell which process it is (${t.reasons.join(', ')}); nothing was signalled`,
+      `See the evidence with: nslocate find ${t.name}`,
+    )
   }
   if ((!t.visible || t.pid === null) && t.reasons.includes('permission_denied')) {
-    return {outcome: 'refused', message: `${t.name} is running, but its lock holder could not be named (${ptraceDenied()}); nothing was signalled`}
+    const {why, advice} = ptraceDenial()
+    const fact = `${t.name} is running, but its lock holder could not be named (${why}); nothing was signalled`
+    return advice === null ? {outcome: 'refused', message: fact} : advised('refused', fact, advice)
   }
   if (!t.visible || t.pid === null || !located.main) {
-    return {
-      outcome: 'refused',
-      message: `${t.name} is running in a PID namespace not visible from here (holder_not_visible); nothing was signalled. Run nslocate on the host, share the service's PID namespace (--pid=container:NAME), or use --container with the Docker socket`,
-    }
+    return advised(
+      'refused',
+      `${t.name} runs in a PID namespace not visible from here (holder_not_visible); nothing was signalled`,
+      "Run nslocate on the host, share the service's PID namespace (--pid=container:NAME), or use --container",
+    )
   }
   return null
 }
@@ -44,17 +58,19 @@ function notYetWritten(t: LocateResult): Refusal {
   const skipped = t.holder !== null ? [{pid: t.holder, pidfdId: t.holderPidfdId, reason: 'starting'}] : []
   if (!isEmptyFile(t)) {
     const problem = t.reasons.find((r) => r === 'garbage_pidfile' || r === 'invalid_pid') ?? 'no pid'
-    return {
-      outcome: 'refused',
+    return advised(
+      'refused',
+      `${t.name}: ${t.pidfile?.path}, locked by pid ${t.holder ?? '?'}, holds no usable pid (${problem}); nothing was signalled`,
+      `See nslocate find ${t.name} (its holder may be a supervisor); signal the process by its pid if you know which it is`,
       skipped,
-      message: `${t.name}: ${t.pidfile?.path} is locked by pid ${t.holder ?? '?'} but holds no usable pid (${problem}), and the lock holder may be a supervisor rather than the service; nothing was signalled. See nslocate find ${t.name}; signal the process by its pid if you know which it is`,
-    }
+    )
   }
-  return {
-    outcome: 'refused',
+  return advised(
+    'refused',
+    `${t.name} is starting: ${t.pidfile?.path}, locked by pid ${t.holder ?? '?'}, is empty after ${STARTING_GRACE_MS} ms; nothing was signalled`,
+    `Wait for its pid: nslocate wait ${t.name} --for running`,
     skipped,
-    message: `${t.name} is starting: ${t.pidfile?.path} is locked by pid ${t.holder ?? '?'} but has stayed empty for ${STARTING_GRACE_MS} ms, and the lock holder may be a supervisor rather than the service; nothing was signalled. Try again once it has written its pid (nslocate wait ${t.name} --for running)`,
-  }
+  )
 }
 
 /**
@@ -71,5 +87,8 @@ export function pinRefusal(
   pidfdId: number | null = null,
 ): Refusal {
   const outcome = failure === 'unsafe' || failure === 'wrong_id' ? 'refused' : failure === 'permission' ? 'not_permitted' : 'not_running'
-  return {outcome, message: `${name}: ${detail}; nothing was signalled`, skipped: [{pid, pidfdId, reason: failure}]}
+  const skipped = [{pid, pidfdId, reason: failure}]
+  // The init of this namespace (pin.ts forbiddenTarget): how else to reach the service
+  if (failure === 'unsafe' && pid === 1) return advised(outcome, `${name}: ${detail}; nothing was signalled`, INIT_ADVICE, skipped)
+  return {outcome, message: `${name}: ${detail}; nothing was signalled`, skipped}
 }

@@ -6,16 +6,17 @@
  * targets, pinned), deliver.ts (the schedule), landing.ts (dispositions, requireHandler) and
  * compose.ts (the outcome and message). waitFor() is in wait.ts.
  */
-import {NslocateError} from '../errors'
+import {NslocateError, OptionNamer} from '../errors'
 import {SCOPES} from '../outcomes'
 import {ProcFs, proc} from '../proc/proc-fs'
-import {runSchedule} from './deliver'
+import {ScheduleWait, runSchedule} from './deliver'
 import {dryRun, finish} from './compose'
 import {explain, gate, recordExit} from './landing'
 import {DEFAULT_WAIT_MS, MAX_DURATION_MS, Sig, parseDuration, parseRetry, parseSignal, Step} from './parse'
 import {parsePidRefOption, pinRef, refEvidence, refNotPinned, refTarget} from './pid-ref'
 import {checkPidRefOptions} from './pid-ref-options'
 import {Pinned, pin, unpin} from './pin'
+import {OnProgress, signalWaitMessage, tell} from './progress'
 import {notSignallable, pinRefusal} from './refusal'
 import {reverifyLock} from './reverify'
 import {Members, isExited} from './scope'
@@ -26,6 +27,7 @@ import type {Scope} from '../outcomes'
 import type {SignalOptions, SignalResult} from './types'
 
 export type {SignalOptions, SignalResult, WaitCondition, WaitOptions, WaitResult} from './types'
+export type {OnProgress, Progress} from './progress'
 export {STARTING_GRACE_MS} from './starting'
 export {checkCondition, waitFor} from './wait'
 export {DEFAULT_WAIT_MS, parseDuration}
@@ -36,11 +38,7 @@ export {DEFAULT_WAIT_MS, parseDuration}
  * one a pidfile names (pid-ref.ts).
  */
 export async function signal(name: string, sigInput: string | number, options: SignalOptions = {}): Promise<SignalResult> {
-  const sig = parseSignal(String(sigInput))
-  const scope = options.scope ?? 'main'
-  if (!SCOPES.includes(scope)) throw new NslocateError('USAGE', `invalid scope ${JSON.stringify(scope)}: use one of ${SCOPES.join(', ')}`)
-  checkPidRefOptions(options as Record<string, unknown>)
-  const steps = planSteps(sig, options)
+  const {sig, scope, steps} = checkSignalRequest(sigInput, options)
   const procfs = options.procfs ?? proc
   if (options.pid !== undefined) return signalRef(name, sig, scope, steps, options, procfs)
   // One look: a process exiting while it is identified is GONE, nothing signalled (never a
@@ -105,14 +103,15 @@ async function signalPinned(
     const requireHandler = Boolean(options.requireHandler)
     const hook = (p: Pinned, s: Sig) => gate(out, p, s, requireHandler, procfs) // landing.ts: dispositions, requireHandler
     if (options.dryRun) return dryRun(out, members, sig, hook)
-    await deliver(out, steps, members, hook, requireHandler)
+    await deliver(out, steps, members, hook, requireHandler, options.onProgress)
     return explain(finish(out, sig.name, waiting), sig.name, waiting, requireHandler)
   } finally {
     members.release()
   }
 }
 
-function blankResult(name: string, sig: Sig, scope: Scope, dryRun: boolean, target: LocateResult): SignalResult {
+/** A SignalResult with nothing done yet: nothing delivered or skipped, outcome `signalled` and no message until told otherwise (signal() and runtime/down.ts build every result from it). */
+export function blankResult(name: string, sig: Sig, scope: Scope, dryRun: boolean, target: LocateResult): SignalResult {
   return {
     name,
     signal: sig.name,
@@ -132,10 +131,24 @@ function blankResult(name: string, sig: Sig, scope: Scope, dryRun: boolean, targ
 }
 
 /** Runs the schedule over the pinned members; records what was delivered and (waiting) whether all exited, and how. */
-async function deliver(out: SignalResult, steps: Step[], members: Members, hook: (p: Pinned, s: Sig) => boolean, requireHandler: boolean): Promise<void> {
+async function deliver(
+  out: SignalResult,
+  steps: Step[],
+  members: Members,
+  hook: (p: Pinned, s: Sig) => boolean,
+  requireHandler: boolean,
+  onProgress: OnProgress | undefined,
+): Promise<void> {
   const waiting = steps.some((s) => s.kind === 'wait')
   const start = Date.now()
-  const done = await runSchedule(steps, members, out.skipped, true, hook, requireHandler)
+  // Each wait, as it begins: what the signal just sent does to its targets, and what comes next.
+  const onWait = (w: ScheduleWait) => {
+    const dispositions = out.dispositions.filter((d) => d.signal === w.sig.name && w.delivered.some((p) => p.pid === d.pid))
+    const next = w.next?.name ?? null
+    const message = signalWaitMessage(out.name, w.sig.name, w.delivered, dispositions, next, w.untilMs)
+    tell(onProgress, {kind: 'signal', name: out.name, startedAt: start, untilMs: w.untilMs, message, signal: w.sig.name, next, dispositions})
+  }
+  const done = await runSchedule(steps, members, out.skipped, true, hook, requireHandler, onProgress ? onWait : undefined)
   out.delivered = done.delivered
   // Waiting has ended here (out.exited says whether everything signalled is gone).
   out.waitedMs = waiting ? Date.now() - start : 0
@@ -147,13 +160,20 @@ async function deliver(out: SignalResult, steps: Step[], members: Members, hook:
 }
 
 /** The schedule the options ask for: SIGNAL, then (wait) one wait, or (retry) the full schedule. */
+/** Every check signal() makes of its request before it looks for the target (USAGE): the signal, scope, pid options and schedule. */
+export function checkSignalRequest(sigInput: string | number, options: SignalOptions = {}): {sig: Sig; scope: Scope; steps: Step[]} {
+  const sig = parseSignal(String(sigInput))
+  const scope = options.scope ?? 'main'
+  if (!SCOPES.includes(scope)) throw new NslocateError('USAGE', `invalid scope ${JSON.stringify(scope)}: use one of ${SCOPES.join(', ')}`)
+  checkPidRefOptions(options as Record<string, unknown>)
+  return {sig, scope, steps: planSteps(sig, options)}
+}
+
 function planSteps(sig: Sig, options: SignalOptions): Step[] {
   if (sig.number === 0 && (options.retry || options.wait)) {
-    throw new NslocateError(
-      'USAGE',
-      (n) =>
-        `signal 0 only probes (nothing is sent), so there is nothing to wait for: drop ${options.retry ? n('retry') : n('wait')}, or give the signal that should stop the process (e.g. TERM ${n('retry', 'TERM/30/KILL/5')})`,
-    )
+    const flag = (n: OptionNamer) => (options.retry ? n('retry') : n('wait'))
+    const advice = (n: OptionNamer) => `drop ${flag(n)}, or give the signal that should stop it (e.g. TERM ${n('retry', 'TERM/30/KILL/5')})`
+    throw new NslocateError('USAGE', (n) => `signal 0 only probes (nothing is sent): ${flag(n)} has nothing to wait for; ${advice(n)}`, {advice})
   }
   const steps: Step[] = options.retry
     ? scheduleFor(options.retry, sig)

@@ -8,6 +8,7 @@ import type {SignalOutcome, WaitOutcome} from '../outcomes'
 import type {ExitStatus} from './exit-status'
 import type {Landing} from './landing'
 import type {Scope} from './members'
+import type {OnProgress} from './progress'
 
 /**
  * A process named by the caller as `PID:ID` (util-linux kill's PID:INODE): the pid in the caller's
@@ -47,6 +48,8 @@ export interface SignalOptions extends Partial<Omit<LocateOptions, 'name'>>, Pid
   dryRun?: boolean
   /** send only to targets that catch the signal (util-linux kill --require-handler) */
   requireHandler?: boolean
+  /** with wait/retry: called as each wait begins, with what it waits for and what comes next (progress.ts) */
+  onProgress?: OnProgress
 }
 
 /** What signal() did: what was delivered to whom, what was skipped and why, and the outcome. */
@@ -65,6 +68,8 @@ export interface SignalResult extends Landing {
   /** what was done (src/outcomes.ts) */
   outcome: SignalOutcome
   message: string
+  /** what to do about it, nslocate's own words (the command line's hint line); `message` ends with it. Absent when there is nothing to advise */
+  advice?: string
   target: LocateResult
 }
 
@@ -80,6 +85,8 @@ export interface WaitOptions extends Partial<Omit<LocateOptions, 'name'>>, PidRe
   timeoutMs?: number
   /** poll interval for conditions that cannot be waited on by pidfd (ms) */
   intervalMs?: number
+  /** called when what the wait waits on changes (no pidfile yet, starting, pid N to exit...) (progress.ts) */
+  onProgress?: OnProgress
 }
 
 /** What waitFor() saw: whether the condition was reached, how long it took, and the service as last located. */
@@ -91,6 +98,8 @@ export interface WaitResult {
   /** reached, not_reached (timed out, or the namespace ended while waiting for running), cannot_tell */
   outcome: WaitOutcome
   message: string
+  /** what to do about it, nslocate's own words (the command line's hint line); `message` ends with it. Absent when there is nothing to advise */
+  advice?: string
   target: LocateResult
   /** condition stopped, when this wait saw the process exit: its wait status (`unknown` before Linux 6.15); else null */
   exit: ExitStatus | null

@@ -29,6 +29,8 @@ export interface Waiting {
   rootIsInit: boolean
   /** every process this wait pinned and waited on, with its pidfs id (WaitResult.pinned) */
   pinned: WaitedFor[]
+  /** the last message given to options.onProgress (each is told once) */
+  said?: string
 }
 
 /** What is left of the timeout (ms). */

@@ -6,7 +6,7 @@
  *            (wait-stopped.ts). With option pid (`PID:ID`, pid-ref.ts): pin that process by its
  *            pidfs id and wait for it; no pidfile is read.
  */
-import {NslocateError} from '../errors'
+import {NslocateError, OptionNamer} from '../errors'
 import {Located, LocateResult, locateDetailed, stoppedResult} from '../locate/locate'
 import type {WaitOutcome} from '../outcomes'
 import {proc} from '../proc/proc-fs'
@@ -17,6 +17,7 @@ import {parsePidRefOption, pinRef, refEvidence, refNotPinned, refTarget} from '.
 import {checkPidRefOptions} from './pid-ref-options'
 import {pin, unpin, waitExit} from './pin'
 import {isPopulated, waitEmpty} from '../cgroup/v2'
+import {tell} from './progress'
 import {isExited} from './scope'
 import {sleep} from './timers'
 import type {WaitCondition, WaitOptions, WaitResult} from './types'
@@ -60,6 +61,7 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
     // Not running by its pidfile, but processes of it still in the cgroup run recorded: not stopped yet.
     const cg = located.result.cgroup
     if (condition === 'stopped' && located.result.state !== 'running' && cg?.dir && cg.populated) {
+      say(w, `${name}: waiting for its cgroup ${cg.dir} to be empty (${holds(cg.processes)})`)
       if (await waitEmpty(cg.dir, left(w))) continue
       return answer(
         w,
@@ -73,14 +75,40 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
     if (done) return done
     if (condition === 'main-stopped' && located.result.visible && located.main) return waitMain(w, located)
     if (condition === 'stopped' && located.result.visible && located.main) {
+      const t = located.result
+      const holder =
+        located.holder && located.holder.pid !== located.main.pid ? ` and its lock holder pid ${formatPidRef(located.holder.pid, t.holderPidfdId)}` : ''
+      say(w, `${name}: waiting for pid ${formatPidRef(located.main.pid, t.pidfdId)}${holder} to exit`)
       const after = await waitStopped(w, located)
       // Settled by the lock alone, but processes of the service may still be in its cgroup: look again.
       const dir = located.result.cgroup?.dir
       if (after && !(dir && isPopulated(dir) === true)) return answer(w, true, 'reached', `${name} is not running (${after.state})`, after)
       continue
     }
+    say(w, `${name}: waiting for it to be ${condition === 'running' ? 'running' : 'stopped'} (${seen(located.result)})`)
     await sleep(Math.min(interval, left(w)))
   }
+}
+
+/** Tells options.onProgress what the wait waits on now, once per change. */
+function say(w: Waiting, message: string): void {
+  if (message === w.said) return
+  w.said = message
+  tell(w.options.onProgress, {kind: 'wait', name: w.name, startedAt: w.start, untilMs: w.timeoutMs, message})
+}
+
+/** What a look found, while waiting: "no pidfile yet", "starting: ... holds no pid yet", "pid 4242 runs, not visible here". */
+function seen(t: LocateResult): string {
+  if (t.starting) return `starting: ${t.pidfile?.path} is locked by pid ${t.holder ?? '?'} but holds no pid yet`
+  if (t.state === 'running') return `pid ${t.pid !== null ? formatPidRef(t.pid, t.pidfdId) : '?'} is running${t.visible ? '' : ', not visible from here'}`
+  if (t.reasons.includes('no_pidfile')) return 'no pidfile yet'
+  return `${t.state}: ${t.reasons.join(', ')}`
+}
+
+/** "it holds pids 1, 2" (at most ten). */
+function holds(pids: number[]): string {
+  if (pids.length === 0) return 'its processes are not visible here'
+  return `it holds pid${pids.length === 1 ? '' : 's'} ${pids.slice(0, 10).join(', ')}${pids.length > 10 ? ', ...' : ''}`
 }
 
 /**
@@ -97,8 +125,9 @@ function rootIsInit(options: WaitOptions): boolean {
   }
 }
 
-function answer(w: Waiting, reached: boolean, outcome: WaitOutcome, message: string, target: LocateResult): WaitResult {
-  return {name: w.name, condition: w.condition, reached, waitedMs: Date.now() - w.start, outcome, message, target, exit: w.exit, pinned: w.pinned}
+function answer(w: Waiting, reached: boolean, outcome: WaitOutcome, message: string, target: LocateResult, advice?: string): WaitResult {
+  const said = advice === undefined ? {message} : {message: `${message}. ${advice}`, advice}
+  return {name: w.name, condition: w.condition, reached, waitedMs: Date.now() - w.start, outcome, ...said, target, exit: w.exit, pinned: w.pinned}
 }
 
 /**
@@ -108,11 +137,11 @@ function answer(w: Waiting, reached: boolean, outcome: WaitOutcome, message: str
  */
 async function waitRef(w: Waiting): Promise<WaitResult> {
   if (w.condition !== 'stopped') {
+    const advice = (n: OptionNamer) => `to wait for NAME to be running, give it without ${n('pid')}`
     throw new NslocateError(
       'USAGE',
-      (n) =>
-        `${n('pid')} goes with ${n('condition', 'stopped')} only: a process named by its pidfs id runs already or has exited, it never starts; to wait for NAME to be running, give it without ${n('pid')}`,
-      {details: {option: 'pid'}},
+      (n) => `${n('pid')} goes with ${n('condition', 'stopped')} only: a process named by its pidfs id never starts; ${advice(n)}`,
+      {details: {option: 'pid'}, advice},
     )
   }
   const ref = parsePidRefOption(w.options.pid!)
@@ -126,6 +155,7 @@ async function waitRef(w: Waiting): Promise<WaitResult> {
   }
   const p = r.pinned
   w.pinned.push({pid: p.pid, pidfdId: p.id, role: 'main'})
+  say(w, `${w.name}: waiting for pid ${shown} to exit`)
   evidence.push(`pid ${ref.pid} has pidfs id ${ref.id} (fstat of a pidfd opened on it): pinned`)
   try {
     const running = refTarget(w.name, p, w.procfs, evidence)
@@ -150,6 +180,7 @@ async function waitMain(w: Waiting, located: Located): Promise<WaitResult> {
   if ('failure' in r) return answer(w, true, 'reached', `${w.name}: its main process ${formatPidRef(t.pid!, t.pidfdId)} has exited`, t)
   const p = r.pinned
   w.pinned.push({pid: p.pid, pidfdId: p.id, role: 'main'})
+  say(w, `${w.name}: waiting for its main process pid ${formatPidRef(p.pid, p.id)} to exit`)
   try {
     if (!(await waitExit(p, left(w))) && !isExited(p))
       return answer(
@@ -203,7 +234,10 @@ function verdict(w: Waiting, t: LocateResult): WaitResult | null {
   const {name, condition} = w
   // A locked, empty pidfile (starting): its holder may be a supervisor; running once the pid is written.
   const starting = condition === 'running' && t.starting
-  if (t.state === 'unknown' && !starting) return answer(w, false, 'cannot_tell', `${name}: cannot tell whether it runs (${t.reasons.join(', ')})`, t)
+  if (t.state === 'unknown' && !starting) {
+    // as signal() says it (refusal.ts): the evidence is what find shows
+    return answer(w, false, 'cannot_tell', `${name}: cannot tell whether it runs (${t.reasons.join(', ')})`, t, `See the evidence with: nslocate find ${name}`)
+  }
   if (condition === 'running' && t.state === 'running' && !starting)
     return answer(w, true, 'reached', `${name} is running${t.pid !== null ? ` (pid ${formatPidRef(t.pid, t.pidfdId)})` : ''}`, t)
   if (condition !== 'running' && t.state !== 'running') return answer(w, true, 'reached', `${name} is not running (${t.state})`, t)

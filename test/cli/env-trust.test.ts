@@ -192,11 +192,23 @@ describe('the Docker socket', () => {
     const mine = await engineAt(own)
     chownR(own, path.dirname(mallory.home), mallory)
     const m = await cliAs(mallory, ['find', 'app', '--container', 'web', '--json'], {DOCKER_HOST: `unix://${own}`})
-    expect({status: m.status, error: json(m.stdout)?.error?.code}).toEqual({status: 3, error: 'NOT_RUNNING'})
+    expect({status: m.status, state: json(m.stdout)?.state, container: json(m.stdout)?.container}).toEqual({status: 3, state: 'stopped', container: null})
     expect(mine.connections).toBe(1)
-    // ... and root, naming it in DOCKER_HOST, uses it as hers (her containers only): it knows no container web.
+    // ... and root, naming it in DOCKER_HOST, uses it as hers (her running containers only): her
+    // socket's "no such container" settles nothing for root (src/runtime/resolve.ts), it cannot tell.
     const asRoot = await cli(['find', 'app', '--container', 'web', '--json'], {env: {DOCKER_HOST: `unix://${own}`}})
-    expect({status: asRoot.status, error: json(asRoot.stdout)?.error?.code}).toEqual({status: 3, error: 'NOT_RUNNING'})
+    const refused = json(asRoot.stdout)?.error
+    expect({status: asRoot.status, code: refused?.code}).toEqual({status: 4, code: 'DOCKER'})
+    expect(refused).toMatchObject({
+      message: `cannot tell whether container web runs: uid ${mallory.uid}'s socket says it does not exist; run nslocate as uid ${mallory.uid} to take its answer`,
+      hint: `run nslocate as uid ${mallory.uid} to take its answer`,
+      failed: [
+        {
+          runtime: `Docker at unix://${own} (DOCKER_HOST; a socket owned by uid ${mallory.uid}, another user)`,
+          said: `it does not exist, but the socket is uid ${mallory.uid}'s, trusted only for a running container of that user's own`,
+        },
+      ],
+    })
     expect(mine.connections).toBe(2)
   })
 })

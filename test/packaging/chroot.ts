@@ -1,8 +1,9 @@
 /**
- * A minimal Debian root for the packaging tier: debootstrap --variant=minbase (plus man-db) from
+ * A minimal Debian root for the packaging tier: debootstrap --variant=minbase (plus man-db and sudo) from
  * Debian's archive, cached under build/cache/debootstrap/ so only the first run pays (~30-60 s), then
  * copied for each test run so the cache stays pristine. /proc is mounted inside while the root is in
- * use (apt, dpkg and nslocate need it); close() unmounts it, ends what ran inside and removes the copy.
+ * use (apt, dpkg and nslocate need it), and what bind() mounts; close() ends what ran inside,
+ * unmounts them and removes the copy.
  *
  *   const root = await Chroot.create('bookworm')
  *   await root.run(['apt-get', 'install', '-y', '/tmp/x.deb'])
@@ -18,7 +19,7 @@ import {ROOT, Run, ok, run, tempDir} from './exec'
 
 const CACHE = path.join(ROOT, 'build', 'cache', 'debootstrap')
 const MIRROR = process.env.NSLOCATE_DEBIAN_MIRROR || 'http://deb.debian.org/debian'
-const INCLUDE = ['man-db']
+const INCLUDE = ['man-db', 'sudo']
 
 /** The cached root for SUITE, made with debootstrap when missing (atomically: made beside, renamed). */
 export async function cachedRoot(suite: string): Promise<string> {
@@ -40,6 +41,8 @@ export async function cachedRoot(suite: string): Promise<string> {
 
 export class Chroot {
   private procMounted = false
+  /** Bind mounts inside the root, as host paths, in the order made. */
+  private readonly binds: string[] = []
   private readonly children = new Set<ChildProcess>()
 
   private constructor(readonly dir: string, readonly root: string) {}
@@ -65,9 +68,20 @@ export class Chroot {
     return path.join(this.root, p)
   }
 
+  /** Bind-mount the host's directory `from` at `inside` in the root (made if missing); close() unmounts it. */
+  async bind(from: string, inside: string): Promise<void> {
+    const target = this.host(inside)
+    fs.mkdirSync(target, {recursive: true})
+    await ok('mount', ['--bind', from, target])
+    this.binds.push(target)
+  }
+
   /** Run argv inside the root (chroot), with a plain environment like a login shell's. */
   run(argv: string[], opts: {env?: NodeJS.ProcessEnv; timeoutMs?: number} = {}): Promise<Run> {
-    return run('chroot', [this.root, ...argv], {cwd: '/', env: {...CLEAN_ENV, ...opts.env}, replaceEnv: true, timeoutMs: opts.timeoutMs})
+    // Inside, timeout(1) ends the whole process group (npm and what it started) 5 s before run() gives up on chroot.
+    const ms = opts.timeoutMs ?? 120_000
+    const limited = ['timeout', '--kill-after=2', `${Math.max(1, Math.floor(ms / 1000) - 5)}`, ...argv]
+    return run('chroot', [this.root, ...limited], {cwd: '/', env: {...CLEAN_ENV, ...opts.env}, replaceEnv: true, timeoutMs: ms})
   }
 
   /** Start argv inside the root and keep it running; close() kills it (by pid) if it is still alive. */
@@ -83,12 +97,17 @@ export class Chroot {
       child.kill('SIGKILL')
       await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)))
     }
+    for (const target of this.binds.reverse()) {
+      const r = await run('umount', [target])
+      if (r.status !== 0) await ok('umount', ['-l', target])
+    }
+    this.binds.length = 0
     if (this.procMounted) {
       const r = await run('umount', [path.join(this.root, 'proc')])
       if (r.status !== 0) await ok('umount', ['-l', path.join(this.root, 'proc')])
       this.procMounted = false
     }
-    // Only once /proc is unmounted: rm must not walk into the host's /proc.
+    // Only once /proc and the binds are unmounted: rm must not walk into the host's files.
     fs.rmSync(this.dir, {recursive: true, force: true})
   }
 }

@@ -10,10 +10,17 @@ import * as path from 'node:path'
 import * as zlib from 'node:zlib'
 
 import {Chroot} from './chroot'
-import {ROOT, expectHelpListsCommands, ok, run, tempDir} from './exec'
+import {ROOT, expectHelpListsCommands, ok, readmeInstallCommands, run, tempDir} from './exec'
 
-// Dpkg::Use-Pty=0: the root has no /dev/pts for apt's log pty (apt would say "E: Can not write log").
-const APT_INSTALL = ['apt-get', 'install', '-y', '--no-install-recommends', '-o', 'Dpkg::Use-Pty=0', '/tmp/nslocate.deb']
+/**
+ * The README's command (Install: `sudo apt-get install ./nslocate_VERSION_ARCH.deb`, run in /tmp where
+ * the package is), with -y (no one to answer) and Dpkg::Use-Pty=0 (the root has no /dev/pts for apt's
+ * log pty: "E: Can not write log").
+ */
+const ARCH = execFileSync('dpkg', ['--print-architecture'], {encoding: 'utf8'}).trim()
+/** The README names the amd64 file; on another CPU, the same command with its architecture. */
+const README_APT = readmeInstallCommands().deb.replace(/_amd64\.deb$/, `_${ARCH}.deb`)
+const APT_INSTALL = ['sh', '-c', `cd /tmp && ${README_APT.replace(/^sudo apt-get install /, 'sudo apt-get install -y -o Dpkg::Use-Pty=0 ')}`]
 
 describe('nslocate_<version>_<arch>.deb', () => {
   let dir: string
@@ -36,10 +43,11 @@ describe('nslocate_<version>_<arch>.deb', () => {
   // Lines look like: "-rw-r--r-- root/root  27072 2026-11-24 20:59 ./usr/lib/nslocate/build/nslocate.node"
   const entry = (p: string) => listing.find((l) => l.endsWith(` ./${p}`) || l.includes(` ./${p} -> `))
 
-  test('is named after the package version and this architecture', async () => {
+  test('is named after the package version and this architecture, as the README\'s Install command names it', async () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
     const arch = (await ok('dpkg', ['--print-architecture'])).trim()
     expect(path.basename(deb)).toBe(`nslocate_${pkg.version.replace(/-/, '~')}_${arch}.deb`)
+    expect(README_APT).toBe(`sudo apt-get install ./${path.basename(deb)}`)
   })
 
   test('lists the man page, the binary, its own node, the addon, changelog and copyright', () => {
@@ -52,6 +60,8 @@ describe('nslocate_<version>_<arch>.deb', () => {
     expect(entry('usr/lib/nslocate/node_modules/@oclif/core/package.json')).toBeDefined()
     for (const f of ['changelog.gz', 'copyright', 'README.md.gz', 'LICENSE.node.gz']) expect(entry(`usr/share/doc/nslocate/${f}`)).toMatch(/^-rw-r--r-- root\/root/)
     expect(entry('usr/share/lintian/overrides/nslocate')).toBeDefined()
+    expect(entry('usr/share/bash-completion/completions/nslocate')).toMatch(/^-rw-r--r-- root\/root/)
+    expect(entry('usr/share/zsh/vendor-completions/_nslocate')).toMatch(/^-rw-r--r-- root\/root/)
     // Production dependencies only, and none of the dot files lintian rejects.
     expect(listing.filter((l) => / \.\/usr\/lib\/nslocate\/node_modules\/(jest|typescript|ts-jest|oclif|testcontainers|nock)\//.test(l))).toEqual([])
     expect(listing.filter((l) => /\/(\.npmignore|\.eslintrc[^/]*|eslint\.config\.[^/]+)$/.test(l))).toEqual([])
@@ -105,7 +115,7 @@ describe('nslocate_<version>_<arch>.deb', () => {
 
     beforeAll(async () => {
       root = await Chroot.create('bookworm')
-      fs.copyFileSync(deb, root.host('/tmp/nslocate.deb'))
+      fs.copyFileSync(deb, root.host(`/tmp/${path.basename(deb)}`))
       // The same holder the other tiers use (fixtures/holders/holder.c), static: the root has no compiler.
       execFileSync(process.env.CC || 'cc', ['-O2', '-static', '-o', root.host('/usr/local/bin/holder'), path.join(ROOT, 'fixtures/holders/holder.c')])
     }, 600_000)
@@ -139,6 +149,11 @@ describe('nslocate_<version>_<arch>.deb', () => {
       expect(r.stderr).toBe('')
       expect(r.status).toBe(0)
       expectHelpListsCommands(r.stdout)
+    })
+
+    test('bash completion for nslocate is installed where bash-completion loads it', async () => {
+      const r = await root.run(['bash', '-c', '. /usr/share/bash-completion/completions/nslocate && complete -p nslocate'])
+      expect({status: r.status, stdout: r.stdout.trim(), stderr: r.stderr}).toEqual({status: 0, stdout: 'complete -o default -F _nslocate nslocate', stderr: ''})
     })
 
     test('man nslocate renders the page', async () => {

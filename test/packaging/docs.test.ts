@@ -1,8 +1,9 @@
 /**
  * The generated docs (scripts/gen-docs.js, with marked-man and marked): up to date with the manifest
  * and the CLI's exit status table; a man page that man(1) and groff render without warnings and that
- * documents every command, flag and exit status; a README block with every flag; a self-contained
- * home page.
+ * documents every command, flag and exit status; a README block with every flag; self-contained web
+ * pages (scripts/docs-site.js), the manual on one of them only, links between them checked.
+ * (test/packaging/home-page.test.ts opens the pages in a browser.)
  */
 import {spawn} from 'node:child_process'
 import * as fs from 'node:fs'
@@ -12,7 +13,9 @@ import {ROOT, manifestCommands, ok, run, tempDir} from './exec'
 
 const GEN = path.join(ROOT, 'scripts', 'gen-docs.js')
 const MAN_ENV = {MANWIDTH: '80', MANPAGER: 'cat', PAGER: 'cat', LANG: 'C.UTF-8'}
-const OUTPUTS = ['README.md', 'docs/nslocate.1.md', 'docs/nslocate.1', 'docs/index.html']
+const {PAGES}: {PAGES: {source: string; page: string}[]} = require(path.join(ROOT, 'scripts', 'docs-site.js'))
+const OUTPUTS = ['README.md', 'docs/nslocate.1.md', 'docs/home.md', 'docs/nslocate.1', ...PAGES.map((p) => p.page)]
+const SOURCES = ['scripts/gen-docs.js', 'scripts/docs-reference.js', 'scripts/docs-site.js', 'package.json', 'oclif.manifest.json', ...PAGES.map((p) => p.source)]
 
 interface ExitTable {
   EXIT_STATUS: Record<string, {intro?: string; rows: {status: number; meaning: string; term?: string}[]; notes?: string[]}>
@@ -22,7 +25,7 @@ interface ExitTable {
 /** A copy of what the generator reads and writes, node_modules linked; dist linked too, or left out. */
 function copyTree(withDist: boolean): string {
   const copy = tempDir('docs')
-  for (const f of ['scripts/gen-docs.js', 'scripts/docs-reference.js', 'package.json', 'oclif.manifest.json', ...OUTPUTS]) {
+  for (const f of new Set([...SOURCES, ...OUTPUTS])) {
     fs.mkdirSync(path.join(copy, path.dirname(f)), {recursive: true})
     fs.copyFileSync(path.join(ROOT, f), path.join(copy, f))
   }
@@ -220,14 +223,49 @@ describe('generated docs', () => {
     for (const v of vars) expect({variable: v, documented: env.includes(`\n\`${v}\`\n:   `)}).toEqual({variable: v, documented: true})
   })
 
-  test('docs/index.html is self-contained and has the README and the man page', () => {
-    const html = fs.readFileSync(path.join(ROOT, 'docs', 'index.html'), 'utf8')
-    expect(html).not.toMatch(/<(script|link|img|iframe)\b/i)
-    expect(html).not.toMatch(/url\(/i)
-    expect(html).toContain('<h2 id="set-up">Set up</h2>')
-    expect(html).toContain('<h1 id="manual">nslocate(1) — ')
-    expect(html).toContain('<dt><code>--json</code></dt>')
-    expect(html).not.toContain('\n:   ') // every definition list was understood
-    for (const c of manifestCommands()) expect(html).toContain(`<h3 id="man-${c.name.replace(/[^a-z0-9]+/g, '-')}">`)
+  test('every page is self-contained: inline CSS, no script, no image, no file loaded from elsewhere', () => {
+    for (const {page} of PAGES) {
+      const html = fs.readFileSync(path.join(ROOT, page), 'utf8')
+      expect({page, loads: html.match(/<(script|link|img|iframe|object|embed)\b|url\(/gi)}).toEqual({page, loads: null})
+      expect({page, rawMarkdownLinks: html.match(/href="(?![a-z]+:)[^"]*\.md(#[^"]*)?"/g)}).toEqual({page, rawMarkdownLinks: null})
+    }
+  })
+
+  test('the man page is rendered once, on its own page; the home page repeats neither it nor README\'s command list', () => {
+    const pages = Object.fromEntries(PAGES.map(({page}) => [page, fs.readFileSync(path.join(ROOT, page), 'utf8')]))
+    const man = pages['docs/nslocate.1.html']
+    expect(man).toContain('<h1 id="nslocate1--is-service-name-running')
+    expect(man).toMatch(/<dt><code( class="nw")?>--json<\/code><\/dt>/)
+    expect(man).not.toContain('\n:   ') // every definition list was understood
+    for (const c of manifestCommands()) expect(man).toMatch(new RegExp(`<h3 id="${c.name.replace(/[^a-z0-9]+/g, '-')}(-\\d+)?">`))
+    // The reference (flags as definitions, the COMMANDS and EXIT STATUS sections) is on no other page.
+    for (const [page, html] of Object.entries(pages).filter(([p]) => p !== 'docs/nslocate.1.html')) {
+      expect({page, reference: /<dt><code( class="nw")?>--json<\/code><\/dt>|<h2 id="(commands|exit-status)">/.test(html)}).toEqual({page, reference: false})
+      expect({page, readmeCommands: html.includes('<code>nslocate find</code></h3>')}).toEqual({page, readmeCommands: false})
+    }
+    expect(pages['docs/index.html']).toContain('<a href="nslocate.1.html">')
+  })
+
+  test('a link to a heading or a file that does not exist stops gen-docs with one line naming it', async () => {
+    const copy = copyTree(true)
+    try {
+      const sidecar = path.join(copy, 'docs', 'sidecar.md')
+      const text = readIn(copy, 'docs/sidecar.md')
+      fs.writeFileSync(sidecar, `${text}\nSee [the layers](architecture.md#no-such-heading).\n`)
+      expect(await gen(copy)).toEqual({
+        status: 1,
+        stdout: '',
+        stderr: 'gen-docs: docs/sidecar.md links to architecture.md#no-such-heading: docs/architecture.html has no heading with the id no-such-heading.\n',
+      })
+      fs.writeFileSync(sidecar, `${text}\nSee [the holder](../fixtures/no-such-holder.c).\n`)
+      expect((await gen(copy)).stderr).toBe('gen-docs: docs/sidecar.md links to ../fixtures/no-such-holder.c: fixtures/no-such-holder.c is no file of the repository.\n')
+      // The same links, to what exists: the page and the repository's file.
+      fs.writeFileSync(sidecar, `${text}\nSee [the layers](architecture.md#layers) and [the holder](../package.json).\n`)
+      await ok(process.execPath, [path.join(copy, 'scripts', 'gen-docs.js')], {cwd: copy})
+      const {repository} = require(path.join(ROOT, 'scripts', 'docs-site.js')).projectLinks(JSON.parse(readIn(copy, 'package.json')))
+      expect(readIn(copy, 'docs/sidecar.html')).toContain(`See <a href="architecture.html#layers">the layers</a> and <a href="${repository}/blob/HEAD/package.json">the holder</a>.`)
+    } finally {
+      fs.rmSync(copy, {recursive: true, force: true})
+    }
   })
 })

@@ -57,3 +57,25 @@ export function expectHelpListsCommands(help: string): void {
     expect(section).toMatch(new RegExp(`^ {2}${top.replace(/[-.]/g, '\\$&')}\\s`, 'm'))
   }
 }
+
+/** The commands of the README's Install section, one per way: `npm`, `deb`, `image` (the tests run these). */
+export function readmeInstallCommands(): {npm: string; deb: string; image: string} {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+  const start = readme.indexOf('\n## Install\n')
+  if (start < 0) throw new Error('README.md has no "## Install" section')
+  const section = readme.slice(start + 1, readme.indexOf('\n## ', start + 1))
+  const blocks = [...section.matchAll(/^ *```\n *(.+)\n *```$/gm)].map((m) => m[1])
+  if (blocks.length !== 3) throw new Error(`README.md's Install section has ${blocks.length} one-line code blocks, not 3 (npm, deb, image): ${blocks.join(' | ')}`)
+  return {npm: blocks[0], deb: blocks[1], image: blocks[2]}
+}
+
+/** The example after the README's image command (Install): `docker run ... nslocate:local find app ...`. */
+export function readmeImageExample(): string {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+  const start = readme.indexOf('\n## Install\n')
+  const section = readme.slice(start + 1, readme.indexOf('\n## ', start + 1))
+  const image = section.indexOf('bash scripts/build-image.sh')
+  const m = image < 0 ? null : section.slice(image).match(/`(docker run [^`]+)`/)
+  if (!m) throw new Error("README.md's Install section has no `docker run ...` example after the image command")
+  return m[1]
+}

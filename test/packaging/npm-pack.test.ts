@@ -1,7 +1,9 @@
 /**
  * The npm package as users get it: `npm pack`, then `npm install -g --prefix TMP nslocate-x.tgz`
- * (dependencies from the registry or the npm cache; the install script compiles the addon), then the
- * installed `nslocate` binary and man page; and the library's types in a fresh TypeScript consumer.
+ * (dependencies from the registry or the npm cache; the install script compiles nothing: the
+ * package's prebuilt addon fits), then the installed `nslocate` binary and man page; the source build
+ * when asked for (NSLOCATE_BUILD_FROM_SOURCE=1). (test/packaging/install-chroot.test.ts installs it on
+ * a machine without a compiler, on the normal PATH.)
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -28,11 +30,12 @@ describe('npm pack -> npm install -g --prefix', () => {
 
   test('the tarball ships the compiled commands, manifest, man page and addon source, not the tests', async () => {
     const files = (await ok('tar', ['-tzf', tarball])).split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''))
-    for (const f of ['package.json', 'LICENSE', 'bin/run.js', 'oclif.manifest.json', 'docs/nslocate.1', 'native/nslocate.c', 'scripts/build-native.js']) {
+    const prebuilds = ['x64', 'arm64'].map((arch) => `prebuilds/linux-${arch}/nslocate.napi.uv1.glibc.node`)
+    for (const f of ['package.json', 'LICENSE', 'bin/run.js', 'oclif.manifest.json', 'docs/nslocate.1', 'native/nslocate.c', 'scripts/build-native.js', ...prebuilds]) {
       expect(files).toContain(f)
     }
     for (const c of manifestCommands()) expect(files).toContain(`dist/commands/${c.id.replace(/:/g, '/')}.js`)
-    expect(files.filter((f) => f.startsWith('test/') || f.startsWith('src/') || f.endsWith('.test.js'))).toEqual([])
+    expect(files.filter((f) => f.startsWith('test/') || f.startsWith('src/') || f.startsWith('build/') || f.endsWith('.test.js'))).toEqual([])
   })
 
   test('LICENSE is the MIT license that package.json names', () => {
@@ -60,12 +63,24 @@ describe('npm pack -> npm install -g --prefix', () => {
     expectHelpListsCommands(r.stdout)
   })
 
-  test('the install script built the native addon, and it loads', async () => {
-    const addon = path.join(prefix, 'lib', 'node_modules', 'nslocate', 'build', 'nslocate.node')
-    expect(fs.existsSync(addon)).toBe(true)
-    const keys = await ok(process.execPath, ['-e', `console.log(Object.keys(require(${JSON.stringify(addon)})).join(' '))`])
-    expect(keys).toMatch(/\bgetlk\b/)
+  test('the install script compiled nothing (no build/): the prebuild for this CPU is what loads', async () => {
+    const installed = path.join(prefix, 'lib', 'node_modules', 'nslocate')
+    expect(fs.existsSync(path.join(installed, 'build'))).toBe(false)
+    const script = `const b = require(${JSON.stringify(path.join(installed, 'dist/src/native/binding.js'))}); b.pidfdOpen(process.pid)
+      console.log(Object.keys(require.cache).filter((k) => k.endsWith('.node')).join(' '))`
+    expect((await ok(process.execPath, ['-e', script])).trim()).toBe(path.join(installed, 'prebuilds', `linux-${process.arch}`, 'nslocate.napi.uv1.glibc.node'))
   })
+
+  test('NSLOCATE_BUILD_FROM_SOURCE=1: the install builds build/nslocate.node with cc, and the loader takes it first', async () => {
+    const other = path.join(dir, 'source-prefix')
+    const t0 = Date.now()
+    await ok('npm', ['install', '-g', '--prefix', other, '--no-audit', '--no-fund', '--prefer-offline', tarball], {env: {NSLOCATE_BUILD_FROM_SOURCE: '1'}, timeoutMs: 240_000})
+    console.log(`npm install -g with NSLOCATE_BUILD_FROM_SOURCE=1 (cc here) took ${Date.now() - t0} ms`)
+    const installed = path.join(other, 'lib', 'node_modules', 'nslocate')
+    const script = `const b = require(${JSON.stringify(path.join(installed, 'dist/src/native/binding.js'))}); b.pidfdOpen(process.pid)
+      console.log(Object.keys(require.cache).filter((k) => k.endsWith('.node')).join(' '))`
+    expect((await ok(process.execPath, ['-e', script])).trim()).toBe(path.join(installed, 'build', 'nslocate.node'))
+  }, 300_000)
 
   test('every command answers --help from the installed package', async () => {
     const bin = path.join(prefix, 'bin', 'nslocate')

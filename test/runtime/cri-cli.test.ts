@@ -174,20 +174,25 @@ describeWithContainerd(
         }
       })
 
-      test('a pod with two containers needs --container-name (usage error naming them); an unknown pod is not running', async () => {
+      test('a pod with two containers needs --container-name (usage error naming them); an unknown pod is not running (a result)', async () => {
         const r = await cli(['find', 'app', '--pod', 'shop/web-0'], {env})
         expect(r.status).toBe(2)
         expect(oneLine(r.stderr)).toContain('pod shop/web-0 has 2 containers (app, sidecar): name one with --container-name')
         const gone = await cliJson(['find', 'app', '--pod', 'shop/nope', '--container-name', 'app'], {env})
         expect(gone.status).toBe(3)
-        expect(gone.json.error).toMatchObject({code: 'NOT_RUNNING'})
+        expect(gone.json).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: null})
+        expect(gone.json.evidence[0]).toContain('no pod shop/nope')
       })
 
       test('signal app HUP --pod ...: the app logs exactly one HUP, sent from outside the pod PID namespace', async () => {
         const since = webApp.log().length
         const pid = await ctrPid(webApp.c.id)
         const r = await cli(['signal', 'app', 'HUP', '--pod', 'shop/web-0', '--container-name', 'app'], {env})
-        expect({status: r.status, stderr: r.stderr}).toEqual({status: 0, stderr: `  pid ${pid} HUP: handled\n`})
+        expect({status: r.status, stdout: r.stdout, stderr: r.stderr}).toEqual({
+          status: 0,
+          stdout: expect.stringMatching(new RegExp(`^app: sent HUP to pid ${pid}(:[0-9]+)?\n$`)),
+          stderr: '',
+        })
         const got = await loggedOnce(webApp, HUP, since)
         expect(got.pid).toBe(readNSpid(pid).at(-1))
         expect(got.from).toBe(0)
@@ -274,7 +279,11 @@ describeWithContainerd(
         const since = webApp.log().length
         const inner = readNSpid(await ctrPid(webApp.c.id)).at(-1)!
         const r = await inSidecar(webSidecar, ['signal', 'app', 'HUP', '--dir', '/shared'])
-        expect({status: r.status, stderr: r.stderr}).toEqual({status: 0, stderr: `  pid ${inner} HUP: handled\n`})
+        expect({status: r.status, stdout: r.stdout, stderr: r.stderr}).toEqual({
+          status: 0,
+          stdout: expect.stringMatching(new RegExp(`^app: sent HUP to pid ${inner}(:[0-9]+)?\n$`)),
+          stderr: '',
+        })
         const got = await loggedOnce(webApp, HUP, since)
         // The sender is numbered in the app's namespace: it is in the pod's, neither pause (1) nor the app.
         expect(got.from).toBeGreaterThan(1)
@@ -342,7 +351,11 @@ describeWithContainerd(
         const oldSince = old.log().length
         const newSince = webApp.log().length
         const r = await cli(['signal', 'app', 'HUP', '--pod', 'shop/web-0', '--container-name', 'app'], {env})
-        expect({status: r.status, stderr: r.stderr}).toEqual({status: 0, stderr: `  pid ${pid} HUP: handled\n`})
+        expect({status: r.status, stdout: r.stdout, stderr: r.stderr}).toEqual({
+          status: 0,
+          stdout: expect.stringMatching(/^app: sent HUP to pid [0-9]+(:[0-9]+)?\n$/),
+          stderr: '',
+        })
         await loggedOnce(webApp, HUP, newSince)
         expect(old.log().slice(oldSince)).toEqual([])
       })

@@ -226,7 +226,7 @@ describeWithContainerd('the daemonless backend against containerd 1.6 (CRI pods,
       const rt = containerdStateRuntime({stateDir: cd().state, namespace: 'default'})
       const e = await failure(rt.inspect({ref: id}))
       expect(e.code).toBe('NOT_RUNNING')
-      expect(e.details).toEqual({container: id})
+      expect(e.details).toEqual({container: id, reason: 'container_not_running', name: id, runtime: 'cri'})
       expect(e.message).toContain(`its init (pid ${pid}) has exited`)
       expect(await rt.list()).toEqual([expect.objectContaining({id, running: false, hostPid: 0})])
     })

@@ -273,7 +273,7 @@ describe("when the pid is not (or no longer) the container's init", () => {
     expect(row).toMatchObject({id, running: false, hostPid: 0})
     const e = await rejection(tree.runtime().inspect({ref: id}))
     expect(e.code).toBe('NOT_RUNNING')
-    expect(e.details).toEqual({container: id})
+    expect(e.details).toEqual({container: id, reason: 'container_not_running', name: id, runtime: 'cri'})
     expect(e.message).toMatch(new RegExp(`pid ${pid}\\) has exited`))
   })
 

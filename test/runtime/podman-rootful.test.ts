@@ -156,11 +156,11 @@ describeWithPodman('nslocate CLI with root Podman', () => {
       }
     })
 
-    test('a container Podman does not know: exit 3, NOT_RUNNING naming it and the service', async () => {
+    test('a container Podman does not know: exit 3, stopped (container_not_running) naming it and the service', async () => {
       const r = await cli(['find', 'app', '--container', 'podman://pa-nothing', '--json'], {env})
       expect(r.status).toBe(3)
-      expect(json(r).error).toMatchObject({code: 'NOT_RUNNING'})
-      expect(json(r).error.message).toContain(`container pa-nothing does not exist (Podman at ${svc.host})`)
+      expect(json(r)).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: null})
+      expect(json(r).evidence[0]).toContain(`container pa-nothing does not exist (Podman at ${svc.host})`)
     })
 
     test('the start-up fast path prints what the oclif path prints, for Podman too', async () => {
@@ -215,7 +215,7 @@ describeWithPodman('nslocate CLI with root Podman', () => {
       await until(async () => (await svc.inspect(app.id, '{{.State.Status}}')) === 'exited', 'pa-app exited', 10_000)
       const f = await cli(['find', 'app', '--container', 'podman://pa-app', '--json'], {env})
       expect(f.status).toBe(3)
-      expect(json(f).error).toMatchObject({code: 'NOT_RUNNING', container: app.id})
+      expect(json(f)).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: {id: app.id, name: 'pa-app', runtime: 'podman'}})
     }, 60_000)
   })
 

@@ -31,6 +31,8 @@ const WHERE = 'unix:///var/run/docker.sock'
 const ID = 'a'.repeat(64)
 /** A pid no process can have (pid_max is at most 2^22, pids are below it). */
 const NO_SUCH_PID = 4_194_304
+/** Which socket gave a "not running" answer, and whose it is (src/runtime/resolve.ts): root's default socket, or none there. */
+const ANSWERED = expect.stringMatching(/^answered by Docker at unix:\/\/\/var\/run\/docker\.sock \((a socket owned by root|no socket there)\)$/)
 
 /** A `GET /containers/ID/json` body, as the engine answers it. */
 function inspectBody(over: {running?: boolean; pid?: number; id?: string; name?: string} = {}) {
@@ -79,24 +81,26 @@ describe('dockerError(): each failure says what to do, with its error code', () 
 
   test.each(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT'])('%s: the engine cannot be reached (DOCKER, exit 4)', (code) => {
     const e = dockerError(err({code}), 'inspect container web', WHERE)
-    expect(e).toMatchObject({code: 'DOCKER'})
+    expect(e).toMatchObject({code: 'DOCKER', advice: 'is dockerd running? Set DOCKER_HOST to its socket (in a container: mount /var/run/docker.sock)'})
     expect(e.message).toBe(
-      `cannot reach the Docker engine at ${WHERE} (${code}) while trying to inspect container web: is dockerd running? Set DOCKER_HOST to its socket, or mount /var/run/docker.sock into this container`,
+      `cannot reach the Docker engine at ${WHERE} (${code}) while trying to inspect container web: is dockerd running? Set DOCKER_HOST to its socket (in a container: mount /var/run/docker.sock)`,
     )
   })
 
   test.each(['EACCES', 'EPERM'])('%s on the socket: PERMISSION, exit 4, says how to get access', (code) => {
     const e = dockerError(err({code, syscall: 'connect', address: '/var/run/docker.sock'}), 'inspect container web', WHERE)
-    expect(e).toMatchObject({code: 'PERMISSION'})
+    expect(e).toMatchObject({code: 'PERMISSION', advice: 'run as root or as a member of the docker group'})
     expect(e.message).toBe(
       `permission denied on the Docker socket ${WHERE} while trying to inspect container web: run as root or as a member of the docker group`,
     )
   })
 
-  test("404: no such container (NOT_RUNNING, exit 3), with the engine's own words", () => {
+  test("404: no such container (NOT_RUNNING, exit 3), said once: the engine's own echo of it is dropped, anything else it says is kept", () => {
     const e = dockerError(err({statusCode: 404, json: {message: 'No such container: web'}}), 'inspect container web', WHERE)
     expect(e).toMatchObject({code: 'NOT_RUNNING'})
-    expect(e.message).toBe('no such container while trying to inspect container web: No such container: web')
+    expect(e.message).toBe('no container web (Docker)')
+    const other = dockerError(err({statusCode: 404, json: {message: 'page not found'}}), 'inspect container web', WHERE)
+    expect(other.message).toBe('no such container while trying to inspect container web: page not found')
   })
 
   test('400 naming the API version: the engine is too old (DOCKER, exit 4)', () => {
@@ -187,22 +191,32 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     for (const [k, v] of Object.entries(saved)) if (v !== undefined) process.env[k] = v
   })
 
-  test('no such container: NOT_RUNNING, exit 3 for find (LSB status), 7 for signal (LSB action)', async () => {
+  test('no such container: a result for find and signal (stopped, container_not_running, no container named); containerTarget() throws NOT_RUNNING', async () => {
     nock('http://localhost').get('/containers/nope/json').times(3).reply(404, {message: 'No such container: nope'})
-    for (const run of [() => locateInContainer('app', 'nope'), () => signalInContainer('app', 'TERM', 'nope'), () => containerTarget('nope')]) {
-      const e = await caught(run)
-      expect(e).toMatchObject({code: 'NOT_RUNNING'})
-      expect(e.message).toBe('no such container while trying to inspect container nope: No such container: nope')
-    }
+    const why = 'no container nope (Docker)'
+    const found = await locateInContainer('app', 'nope')
+    expect(found).toMatchObject({name: 'app', state: 'stopped', pid: null, reasons: ['container_not_running'], container: null})
+    expect(found.evidence).toEqual([`${why}; so app is not running there`, ANSWERED])
+    const s = await signalInContainer('app', 'TERM', 'nope')
+    expect(s).toMatchObject({
+      outcome: 'not_running',
+      delivered: [],
+      message: `app is not running: ${why}; nothing was signalled. See where it looked: nslocate find app`,
+      advice: 'See where it looked: nslocate find app',
+      target: found,
+    })
+    const e = await caught(() => containerTarget('nope'))
+    expect(e).toMatchObject({code: 'NOT_RUNNING'})
+    expect(e.message).toBe(why)
   })
 
-  test('a stopped container: NOT_RUNNING, exit 3, naming it', async () => {
+  test('a stopped container: a result (stopped, container_not_running) naming it and its state', async () => {
     nock('http://localhost')
       .get('/containers/web/json')
       .reply(200, inspectBody({running: false}))
-    const e = await caught(() => locateInContainer('app', 'web'))
-    expect(e).toMatchObject({code: 'NOT_RUNNING', details: {container: ID}})
-    expect(e.message).toBe(`container web (${ID.slice(0, 12)}) is not running`)
+    const found = await locateInContainer('app', 'web')
+    expect(found).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: {id: ID, name: 'web', runtime: 'docker', cgroup: ''}})
+    expect(found.evidence).toEqual([`container web (${ID.slice(0, 12)}) is not running (exited); so app is not running there`, ANSWERED])
   })
 
   test('an engine older than the client: 400 "client version ... is too new" -> DOCKER, exit 4', async () => {
@@ -241,7 +255,9 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
       .get(`/containers/${other}/json`)
       .reply(404, {message: `No such container: ${other}`})
     const api = await dockerApi()
-    expect(await api.list()).toEqual([{id: ID, name: 'web', runtime: 'docker', image: 'web:1', running: false, hostPid: 0, pidMode: '', labels: {}}])
+    expect(await api.list()).toEqual([
+      {id: ID, name: 'web', runtime: 'docker', image: 'web:1', running: false, status: 'exited', hostPid: 0, pidMode: '', labels: {}},
+    ])
   })
 
   test('containers: one that stops between list and the /proc look (inspect says not running) is skipped', async () => {
@@ -266,15 +282,15 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     ])
   })
 
-  test('State.Pid names nothing here, then the engine says the container stopped: NOT_RUNNING (3), no helper is started', async () => {
+  test('State.Pid names nothing here, then the engine says the container stopped: stopped (3), no helper is started', async () => {
     nock('http://localhost')
       .get('/containers/web/json')
       .reply(200, inspectBody({pid: NO_SUCH_PID}))
       .get('/containers/web/json')
       .reply(200, inspectBody({running: false}))
-    const e = await caught(() => locateInContainer('app', 'web'))
-    expect(e).toMatchObject({code: 'NOT_RUNNING'})
-    expect(e.message).toBe(`container web (${ID.slice(0, 12)}) is not running`)
+    const found = await locateInContainer('app', 'web')
+    expect(found).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: {id: ID, name: 'web'}})
+    expect(found.evidence).toEqual([`container web (${ID.slice(0, 12)}) is not running (exited); so app is not running there`, ANSWERED])
   })
 
   test('State.Pid in another PID namespace and no helper image known: USAGE, exit 2 (a container that has just stopped is NOT_RUNNING: see above)', async () => {
@@ -282,7 +298,8 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     webInAnotherPidNs().get('/containers/not-a-container/json').reply(404, {message: 'No such container: not-a-container'})
     const e = await caught(() => locateInContainer('app', 'web'))
     expect(e).toMatchObject({code: 'USAGE'})
-    expect(e.message).toContain('no image for the helper container: set NSLOCATE_HELPER_IMAGE to the nslocate image')
+    expect(e.message).toMatch(/^no image for the helper container \(not this container's own: .*\): set NSLOCATE_HELPER_IMAGE to the nslocate image$/)
+    expect(e).toMatchObject({advice: 'set NSLOCATE_HELPER_IMAGE to the nslocate image'})
   })
 
   /** The engine runs helper container `id` to the end: created, started, exited with `status`, printed `logs`, removed. */
@@ -305,15 +322,21 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
       .reply(204)
   }
 
-  test('the container stops mid-operation: the helper finds State.Pid gone and says so (NOT_RUNNING, exit 3); the helper is removed', async () => {
+  test('the container stops mid-operation: the helper finds State.Pid gone and says so (not_running, exit 7, nothing signalled); the helper is removed', async () => {
     process.env.NSLOCATE_HELPER_IMAGE = 'nslocate:local'
     const helper = 'c'.repeat(64)
     const said = JSON.stringify({error: {code: 'NOT_RUNNING', message: `pid ${NO_SUCH_PID} (whose mount namespace holds the pidfile) has exited`}})
     let created: any
     helperRuns(helper, 3, frame(1, said), (body) => (created = body))
-    const e = await caught(() => signalInContainer('app', 'TERM', 'web', {wait: true}))
-    expect(e).toMatchObject({code: 'NOT_RUNNING'})
-    expect(e.message).toBe(`helper container: pid ${NO_SUCH_PID} (whose mount namespace holds the pidfile) has exited`)
+    const r = await signalInContainer('app', 'TERM', 'web', {wait: true})
+    const why = `container web (${ID.slice(0, 12)}) stopped: helper container: pid ${NO_SUCH_PID} (whose mount namespace holds the pidfile) has exited`
+    expect(r).toMatchObject({
+      outcome: 'not_running',
+      delivered: [],
+      message: `app is not running: ${why}; nothing was signalled. See where it looked: nslocate find app`,
+      advice: 'See where it looked: nslocate find app',
+    })
+    expect(r.target).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: {id: ID, name: 'web'}})
     // The helper: the engine's PID namespace, CAP_SYS_PTRACE, no network, labelled, the pid it was given.
     expect(created).toMatchObject({
       Image: 'nslocate:local',
@@ -323,7 +346,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     expect(created.Cmd).toEqual(['signal', 'app', 'TERM', '--scope', 'main', '--wait', '--root-pid', String(NO_SUCH_PID), '--json'])
   })
 
-  test('a second call answered 409 (not running): NOT_RUNNING, exit 3; the helper is still removed', async () => {
+  test('a second call answered 409 (not running): the container stopped (stopped, exit 3); the helper is still removed', async () => {
     process.env.NSLOCATE_HELPER_IMAGE = 'nslocate:local'
     const helper = 'd'.repeat(64)
     webInAnotherPidNs()
@@ -336,9 +359,11 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
       .delete(`/containers/${helper}`)
       .query({force: 'true'})
       .reply(204)
-    const e = await caught(() => locateInContainer('app', 'web'))
-    expect(e).toMatchObject({code: 'NOT_RUNNING'})
-    expect(e.message).toBe(`the container is not running (Container ${ID} is not running) while trying to run the helper container (image nslocate:local)`)
+    const found = await locateInContainer('app', 'web')
+    expect(found).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: {id: ID, name: 'web'}})
+    expect(found.evidence).toEqual([
+      `container web (${ID.slice(0, 12)}) stopped: the container is not running (Container ${ID} is not running) while trying to run the helper container (image nslocate:local); so app is not running there`,
+    ])
   })
 
   test('the helper image does not exist: the 404 of create is DOCKER (exit 4), never "not running" (7)', async () => {
@@ -442,10 +467,14 @@ describe('the CLI against a fake engine (exit status as users see it)', () => {
 
   const env = () => ({DOCKER_HOST: `unix://${engine.socket}`})
 
-  test('find --container x: no such container exits 3 (LSB status "not running")', async () => {
+  test('find --container x: no such container is a result, stopped, exit 3 (LSB status "not running")', async () => {
     const r = await runCli(['find', 'app', '--container', 'x', '--json'], {env: env()})
     expect(r.status).toBe(3)
-    expect(r.json).toEqual({error: {code: 'NOT_RUNNING', message: 'no such container while trying to inspect container x: No such container: x'}})
+    expect(r.json).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: null})
+    expect(r.json.evidence).toEqual([
+      'no container x (Docker); so app is not running there',
+      `answered by Docker at unix://${engine.socket} (DOCKER_HOST; a socket owned by root)`,
+    ])
     expect(engine.requests).toContain('GET /containers/x/json')
   })
 
@@ -462,9 +491,9 @@ describe('the CLI against a fake engine (exit status as users see it)', () => {
     expect(engine.requests.slice(before).filter((q) => q.startsWith('GET /containers/x/json')).length).toBeGreaterThanOrEqual(3)
   })
 
-  test('signal --container x TERM: no such container exits 7 (LSB action "not running")', async () => {
+  test('signal --container x TERM: no such container exits 7 (LSB action "not running"), nothing sent', async () => {
     const r = await runCli(['signal', 'app', 'TERM', '--container', 'x', '--json'], {env: env()})
-    expect(r.json.error.code).toBe('NOT_RUNNING')
+    expect(r.json).toMatchObject({exit_code: 7, delivered: [], target: {state: 'stopped', reasons: ['container_not_running']}})
     expect(r.status).toBe(7)
   })
 
@@ -503,14 +532,23 @@ describe('the CLI against a fake engine (exit status as users see it)', () => {
     const missing = path.join(dir, 'missing.sock')
     const r = await runCli(['find', 'app', '--container', 'x', '--json'], {env: {DOCKER_HOST: `unix://${missing}`}})
     expect(r.status).toBe(4)
+    // What to do is its own field too (`hint`), nslocate's words only: the engine's socket, and in a
+    // container, the socket mounted there (it names no command, so no flag of the user's goes into it).
+    const advice = 'is dockerd running? Set DOCKER_HOST to its socket (in a container: mount /var/run/docker.sock)'
     expect(r.json.error).toEqual({
       code: 'DOCKER',
-      message: `cannot reach the Docker engine at unix://${missing} (ENOENT) while trying to inspect container x: is dockerd running? Set DOCKER_HOST to its socket, or mount /var/run/docker.sock into this container`,
+      message: `cannot reach the Docker engine at unix://${missing} (ENOENT) while trying to inspect container x: ${advice}`,
+      hint: advice,
     })
-    // Without --json: the same words on stderr (oclif wraps long lines).
-    const t = await runCli(['signal', 'app', 'TERM', '--container', 'x'], {env: {DOCKER_HOST: `unix://${missing}`}})
-    expect(t.status).toBe(4)
-    expect(t.stderr.replace(/\s*\n\s*›?\s*/g, ' ')).toContain('cannot reach the Docker engine at')
+    // Without --json: the fact on one line, the advice on the hint line, on both front ends.
+    for (const extra of [{}, {NSLOCATE_NO_FAST_PATH: '1'}]) {
+      const t = await runCli(['signal', 'app', 'TERM', '--container', 'x'], {env: {DOCKER_HOST: `unix://${missing}`, ...extra}})
+      expect({status: t.status, stdout: t.stdout, stderr: t.stderr}).toEqual({
+        status: 4,
+        stdout: '',
+        stderr: `nslocate: cannot reach the Docker engine at unix://${missing} (ENOENT) while trying to inspect container x\nhint: ${advice}\n`,
+      })
+    }
   })
 
   test('a socket the caller may not open (mode 000, uid 65534): exit 4, permission denied, names the docker group', async () => {
@@ -527,6 +565,7 @@ describe('the CLI against a fake engine (exit status as users see it)', () => {
       expect(r.json.error).toEqual({
         code: 'PERMISSION',
         message: `permission denied on the Docker socket unix://${locked} while trying to inspect container x: run as root or as a member of the docker group`,
+        hint: 'run as root or as a member of the docker group',
       })
     } finally {
       await new Promise((resolve) => other.close(resolve))

@@ -61,7 +61,7 @@ describe('service names', () => {
       } catch (e) {
         error = e
       }
-      expect((error as NslocateError).render((o) => `--${o}`)).toMatch(/To name a file directly, use --pidfile PATH\.$/)
+      expect((error as NslocateError).render((o) => `--${o}`)).toMatch(/; use --pidfile PATH to name a file$/)
     },
   )
   test('pattern is the documented one', () => {

@@ -21,9 +21,10 @@ export const listCommand: CommandModule = {
 }
 
 function print(listing: ListResult, out: Output): number {
+  if (listing.notRunning !== undefined) out.warn(listing.notRunning)
   for (const u of listing.unreadable) out.warn(`cannot read ${u.dir}: ${u.message}`)
   if (listing.denied.length > 0) {
-    out.warn(`could not look into ${listing.denied.join(', ')} (permission denied): a NAME.pid there is not listed; run as root or as the directory's owner`)
+    out.warn(`could not look into ${listing.denied.join(', ')} (permission denied): a NAME.pid there is not listed`, "run as root or as the directory's owner")
   }
   // Row by row, as each file is located: with --json each row is printed as it comes, so a long
   // listing never sits in memory; the table needs every row for its column widths, and keeps only
@@ -32,7 +33,7 @@ function print(listing: ListResult, out: Output): number {
     const rows = out.jsonRows()
     for (const r of listing.services) rows.add(snakeKeys(r))
     rows.end()
-  } else {
+  } else if (listing.notRunning === undefined) {
     const rows: LocateResult[] = []
     for (const r of listing.services) rows.push({...r, evidence: [], process: null})
     out.log(formatList(rows))

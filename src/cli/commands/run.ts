@@ -5,9 +5,11 @@
  * front end's error printing.
  */
 import type {CommandModule, Invocation, Output} from '../command'
+import {printError} from '../error-lines'
 import {statusOf} from '../exit-status'
 import {run as grammar} from '../grammar'
-import {messageOf, optionsOf} from '../options'
+import {adviceOf, messageOf, optionsOf} from '../options'
+import {positionals, unexpectedArguments} from '../usage'
 import {NslocateError} from '../../errors'
 import {AcquireOptions, DEFAULT_LOCK_TIMEOUT_MS, PidfileHandle, acquire, pidfilePathFor} from '../../acquire/acquire'
 import {resolveCommand} from '../../acquire/command'
@@ -33,18 +35,22 @@ export const runCommand: CommandModule = {
   run(inv: Invocation, out: Output): Promise<number> {
     // COMMAND is everything after the first "--", verbatim: oclif's parser mangles a "--" of the
     // command's own (setpriv ... -- prog), so it is not taken from the parsed argv then.
-    const dashes = inv.raw.indexOf('--')
+    // NAME comes before `--`: a word after it is COMMAND's, never NAME (oclif's parser would take it).
+    const {args, dashes} = positionals(grammar, inv.raw)
+    if (dashes >= 0 && args.length === 0) throw new NslocateError('USAGE', 'missing argument NAME')
+    if (dashes >= 0 && args.length > 1) throw new NslocateError('USAGE', unexpectedArguments(args.slice(1)))
     const command = dashes >= 0 ? inv.raw.slice(dashes + 1) : inv.argv.slice(1)
     return runService(inv.args.name, optionsOf(grammar, inv.flags) as RunOptions, inv.flags['conflict-exit-code'] as number, command, out)
   },
 }
 
 async function runService(name: string, o: RunOptions, conflictStatus: number, command: string[], out: Output): Promise<number> {
-  if (command.length === 0) throw new NslocateError('USAGE', 'no COMMAND given: nslocate run NAME [flags] -- COMMAND [ARGS...]')
+  if (command.length === 0) throw new NslocateError('USAGE', 'no COMMAND given after --')
   if (!o.pidfile) validateName(name)
   const opts: AcquireOptions = {name, pidfile: o.pidfile, dir: o.dir, lockTimeoutMs: o.lockTimeoutMs, pid: null, cgroup: o.cgroup ?? 'auto'}
-  const fail = (outcome: RunOutcome, message: string): number => {
-    out.logToStderr(`nslocate: ${message}`)
+  // run's own failures read as every error does: one line, then the advice as a hint (src/cli/error-lines.ts).
+  const fail = (outcome: RunOutcome, message: string, advice: string | null = null): number => {
+    printError(out, 'run', outcome, message, advice)
     return statusOf('run', outcome)
   }
   // A forwarded signal that arrives before supervise() has installed its own handlers (while the
@@ -73,7 +79,7 @@ async function runService(name: string, o: RunOptions, conflictStatus: number, c
     return await supervised
   } catch (error) {
     if (error instanceof RunFailure) return fail(error.outcome, error.message)
-    if (error instanceof NslocateError && error.code !== 'USAGE') return fail(runOutcomeOf(error), messageOf(error))
+    if (error instanceof NslocateError && error.code !== 'USAGE') return fail(runOutcomeOf(error), messageOf(error), adviceOf(error))
     throw error
   } finally {
     early.stop()
@@ -83,10 +89,10 @@ async function runService(name: string, o: RunOptions, conflictStatus: number, c
 /**
  * One line when the kernel gives process ids but none could be recorded beside the pid (the file
  * system keeps no user extended attributes): find then relies on the lock and the start time, as
- * before. Silent when recorded, and before Linux 6.9 (nothing to record), so a normal start prints nothing.
+ * before. Silent when recorded, before Linux 6.9 (nothing to record) and with --quiet, so a normal start prints nothing.
  */
 function noteUnrecorded(handle: PidfileHandle, out: Output): void {
-  if (handle.recorded !== null || handle.recordNote === null || !pidfsAvailable()) return
+  if (out.quiet || handle.recorded !== null || handle.recordNote === null || !pidfsAvailable()) return
   out.logToStderr(
     `nslocate: no identity recorded beside the pid in ${handle.path}: ${handle.recordNote}; the pid is written as before, and find relies on the lock and the start time`,
   )

@@ -1,5 +1,5 @@
 /** `nslocate serve NAME...`: read-only health and Prometheus metrics over HTTP, until TERM/INT. */
-import type {CommandModule, Invocation} from '../command'
+import type {CommandModule, Invocation, Output} from '../command'
 import {statusOf} from '../exit-status'
 import {serve as grammar} from '../grammar'
 import {flagNamer, optionsOf} from '../options'
@@ -10,7 +10,7 @@ import type {ServiceRef} from '../../reload/service-ref'
 export const serveCommand: CommandModule = {
   id: 'serve',
   grammar,
-  async run(inv: Invocation): Promise<number> {
+  async run(inv: Invocation, out: Output): Promise<number> {
     const names = inv.argv
     const {listen, intervalMs, ...where} = optionsOf(grammar, inv.flags) as {listen: string; intervalMs: number; pidfile?: string}
     if (where.pidfile !== undefined && names.length > 1) {
@@ -27,7 +27,8 @@ export const serveCommand: CommandModule = {
       names.map((name) => serviceOf(name, where)),
       {withReloads: false, intervalMs, namer: flagNamer},
     )
-    const write = (e: Record<string, unknown>) => process.stdout.write(JSON.stringify({time: new Date().toISOString(), ...e}) + '\n')
+    // --quiet: no event lines (listen, stop).
+    const write = (e: Record<string, unknown>) => out.quiet || process.stdout.write(JSON.stringify({time: new Date().toISOString(), ...e}) + '\n')
     stopOnEpipe()
     write({event: 'listen', address: await server.listen(), names})
     const reason = await untilStopped()

@@ -1,0 +1,155 @@
+// nslocate's web pages: each markdown source of the docs rendered with marked to one page in docs/,
+// self-contained (inline CSS, no scripts), with the same header (every page, the source, the issue
+// tracker) and a table of contents. Links between the sources (`sidecar.md`, `../CHANGELOG.md#x`)
+// point to the rendered pages; links to other files of the repository point to the source
+// repository (package.json's "repository"). Every heading gets GitHub's id for it, so a link that
+// works on GitHub works here. No I/O: scripts/gen-docs.js reads the sources and writes the pages.
+'use strict'
+const path = require('node:path')
+
+/** The site, in the order of its navigation: each page's markdown source and the page made from it. */
+const PAGES = [
+  {source: 'docs/home.md', page: 'docs/index.html', nav: 'Home', toc: false},
+  {source: 'docs/nslocate.1.md', page: 'docs/nslocate.1.html', nav: 'Manual'},
+  {source: 'docs/sidecar.md', page: 'docs/sidecar.html', nav: 'Sidecars'},
+  {source: 'docs/kubernetes.md', page: 'docs/kubernetes.html', nav: 'Kubernetes'},
+  {source: 'docs/library.md', page: 'docs/library.html', nav: 'Library'},
+  {source: 'docs/architecture.md', page: 'docs/architecture.html', nav: 'Architecture'},
+  {source: 'CHANGELOG.md', page: 'docs/changelog.html', nav: 'Changelog'},
+]
+
+// Long lines wrap inside their block (pre, table cells) so that no page scrolls sideways; a table
+// wider than the text scrolls inside itself.
+const CSS = `:root{color-scheme:light dark;--fg:#1d1f21;--bg:#fdfdfc;--muted:#5c6166;--code:#f1f1ef;--line:#dcdcd8;--link:#0b5cad}
+@media (prefers-color-scheme:dark){:root{--fg:#e6e6e3;--bg:#17181a;--muted:#a3a7ab;--code:#232427;--line:#34363a;--link:#7cb4f0}}
+body{margin:0;background:var(--bg);color:var(--fg);font:16px/1.55 system-ui,sans-serif;overflow-wrap:break-word}a{color:var(--link)}
+header{border-bottom:1px solid var(--line);padding:.6rem 1.5rem}header nav{max-width:60rem;margin:0 auto;display:flex;flex-wrap:wrap;gap:.2rem 1.1rem;align-items:baseline}
+header b{margin-right:.4rem}header a[aria-current]{color:var(--fg);font-weight:600;text-decoration:none}header .away{margin-left:auto}
+main{max-width:60rem;margin:0 auto;padding:1rem 1.5rem 3rem}h2{border-bottom:1px solid var(--line)}nav.toc{color:var(--muted);font-size:.95rem}nav.toc a{margin-right:.9rem;white-space:nowrap}
+code,pre{font:14px/1.45 ui-monospace,Menlo,Consolas,monospace}code{background:var(--code)}
+pre{background:var(--code);padding:.75rem 1rem;white-space:pre-wrap;overflow-wrap:anywhere}
+table{display:block;max-width:100%;overflow-x:auto;border-collapse:collapse}th,td{border:1px solid var(--line);padding:.3rem .5rem;vertical-align:top;overflow-wrap:anywhere}
+.nw{white-space:nowrap}dt{margin-top:.6rem;font-weight:600}dd{margin-left:1.75rem}dd p{margin:.2rem 0}footer{max-width:60rem;margin:0 auto;padding:0 1.5rem 2rem;color:var(--muted);font-size:.9rem}`
+
+class SiteError extends Error {}
+const esc = (text) => String(text ?? '').replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`)
+const ENTITIES = {amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'"}
+const plain = (html) => html.replace(/<[^>]*>/g, '').replace(/&(amp|lt|gt|quot|#39);/g, (_, e) => ENTITIES[e])
+
+// A flag is never broken at its hyphens (a line ending in "[--" and the next starting "process-name").
+const isFlag = (text) => text.length <= 40 && /^--?[a-z][^\s<&]*$/i.test(text)
+
+/** GitHub's id for a heading (github-slugger): lower case, punctuation dropped, spaces to hyphens. */
+const slug = (text) =>
+  text
+    .toLowerCase()
+    .replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '')
+    .replace(/ /g, '-')
+
+/** The https URL of the repository in package.json ("repository": string or {url}), and its issues. */
+function projectLinks(pkg) {
+  const url = typeof pkg.repository === 'string' ? pkg.repository : pkg.repository?.url
+  const m = /^(?:git\+)?(https:\/\/[^\s]+?)(?:\.git)?\/?$/.exec(url ?? '')
+  if (!m)
+    throw new SiteError(
+      'package.json has no "repository" with an https URL (the pages link to the source and the issue tracker): add "repository", "bugs" and "homepage".',
+    )
+  return {repository: m[1], issues: pkg.bugs?.url ?? (typeof pkg.bugs === 'string' ? pkg.bugs : `${m[1]}/issues`)}
+}
+
+function html({pkg, links, entry, title, toc, body}) {
+  const from = path.posix.dirname(entry.page)
+  const nav = PAGES.map((p) => {
+    const current = p === entry ? ' aria-current="page"' : ''
+    return `<a href="${path.posix.relative(from, p.page)}"${current}>${p.nav}</a>`
+  })
+  const away = [`<a class="away" href="${esc(links.repository)}">Source</a>`, `<a href="${esc(links.issues)}">Issues</a>`]
+  const contents = toc.length ? `<nav class="toc" aria-label="Contents">${toc.join(' ')}</nav>\n` : ''
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)} · nslocate ${esc(pkg.version)}</title>
+<style>
+${CSS}
+</style></head>
+<body>
+<!-- Generated by scripts/gen-docs.js from ${entry.source}. Do not edit. -->
+<header><nav aria-label="Site"><b>nslocate ${esc(pkg.version)}</b>${nav.join('')}${away.join('')}</nav></header>
+<main>
+${body.replace(/(<\/h1>\n)/, `$1${contents}`)}</main>
+<footer>Rendered from <a href="${esc(links.repository)}/blob/HEAD/${entry.source}">${entry.source}</a>.</footer>
+</body>
+</html>
+`
+}
+
+/**
+ * A marked walkTokens hook for the page `entry`: a link to another source becomes a link to its page,
+ * a link to any other file of the repository a link into the source repository. What it cannot
+ * resolve goes into `broken`, and every #fragment into `wanted` (checked once every page has its ids).
+ */
+function relinker(entry, {links, exists, wanted, broken}) {
+  return (token) => {
+    if (token.type !== 'link' || /^([a-z][a-z0-9+.-]*:|\/)/i.test(token.href)) return
+    if (token.href.startsWith('#')) return void wanted.push({from: entry.source, href: token.href, page: entry.page, fragment: token.href.slice(1)})
+    const [file, fragment] = token.href.split('#')
+    const hash = fragment === undefined ? '' : `#${fragment}`
+    const target = path.posix.normalize(path.posix.join(path.posix.dirname(entry.source), file))
+    const page = PAGES.find((p) => p.source === target)
+    if (page) {
+      if (fragment) wanted.push({from: entry.source, href: token.href, page: page.page, fragment})
+      token.href = path.posix.relative('docs', page.page) + hash
+    } else if (!target.startsWith('../') && exists(target)) token.href = `${links.repository}/blob/HEAD/${target}${hash}`
+    // Not thrown here: marked rewords what is thrown inside it.
+    else broken.push(`${entry.source} links to ${token.href}: ${target} is no file of the repository.`)
+  }
+}
+
+/** marked's renderer overrides for one page: headings with GitHub's ids (into `ids`, h2s into `toc`), flags kept whole. */
+function renderer(ids, toc) {
+  const heading = function ({tokens, depth}) {
+    const inner = this.parser.parseInline(tokens).replace(' -- ', ' — ') // the man page's "nslocate(1) -- title"
+    const base = slug(plain(inner))
+    let id = base
+    for (let n = 1; ids.has(id); n++) id = `${base}-${n}`
+    ids.add(id)
+    if (depth === 2) toc.push(`<a href="#${id}">${plain(inner)}</a>`)
+    return `<h${depth} id="${id}">${inner}</h${depth}>\n`
+  }
+  const strong = function ({tokens}) {
+    const inner = this.parser.parseInline(tokens)
+    return isFlag(inner) ? `<strong class="nw">${inner}</strong>` : false
+  }
+  const codespan = ({text}) => (isFlag(text) ? `<code class="nw">${esc(text)}</code>` : false)
+  return {heading, strong, codespan, html: ({text}) => (/^\s*<!--/.test(text) ? '' : false)}
+}
+
+/**
+ * Every page of the site, as {path: html}. `sources` maps each PAGES source to its markdown (front
+ * matter already removed); `exists(file)` says whether a repository path a link names exists.
+ * `dlist` is gen-docs.js's definition-list extension (given, since gen-docs loads this module).
+ */
+function renderSite({pkg, sources, exists, dlist}) {
+  const {Marked} = require('marked') // here, so that projectLinks() loads without it (the browser test uses it)
+  const links = projectLinks(pkg)
+  const [ids, wanted, broken, out] = [new Map(), [], [], {}]
+  for (const entry of PAGES) {
+    const [own, toc] = [new Set(), []]
+    const walkTokens = relinker(entry, {links, exists, wanted, broken})
+    const marked = new Marked(dlist(htmlItem, ['<dl>\n', '</dl>\n']), {walkTokens, renderer: renderer(own, toc)})
+    const markdown = sources[entry.source].replace(/\{\{(version|repository|issues)\}\}/g, (_, k) => (k === 'version' ? pkg.version : links[k]))
+    const body = marked.parse(markdown)
+    const title = plain(/<h1[^>]*>(.*?)<\/h1>/.exec(body)?.[1] ?? entry.nav)
+    ids.set(entry.page, own)
+    out[entry.page] = html({pkg, links, entry, title, toc: entry.toc === false ? [] : toc, body})
+  }
+  for (const w of wanted) if (!ids.get(w.page).has(w.fragment)) broken.push(`${w.from} links to ${w.href}: ${w.page} has no heading with the id ${w.fragment}.`)
+  if (broken.length) throw new SiteError(broken.join('\n'))
+  return out
+}
+
+function htmlItem(parser, {term, body}) {
+  const tight = body.length === 1 && body[0].type === 'paragraph'
+  return `<dt>${parser.parseInline(term)}</dt>\n<dd>${tight ? parser.parseInline(body[0].tokens) : parser.parse(body)}</dd>\n`
+}
+
+module.exports = {PAGES, renderSite, projectLinks, slug, SiteError}
