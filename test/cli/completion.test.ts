@@ -16,13 +16,17 @@ afterAll(() => stopAll())
 const CI = process.env.CI === 'true'
 const has = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0
 
-/** A tmux server of this test's own (-L), a shell in it, nslocate on its PATH. */
+/**
+ * A tmux server of this test's own, a shell in it, nslocate on its PATH. Its socket (-S) is in the
+ * test's temp dir, removed with it: a -L socket would stay behind in /tmp/tmux-UID after the server.
+ */
 class Terminal {
-  private readonly socket = `nsl-comp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+  private readonly socket: string
   constructor(
     readonly home: string,
     shell: string[],
   ) {
+    this.socket = path.join(home, 'tmux.sock')
     const bin = path.join(home, 'bin')
     fs.mkdirSync(bin, {recursive: true})
     fs.writeFileSync(path.join(bin, 'nslocate'), `#!/bin/sh\nexec ${process.execPath} ${BIN} "$@"\n`, {mode: 0o755})
@@ -31,7 +35,7 @@ class Terminal {
   }
 
   tmux(...args: string[]): string {
-    return execFileSync('tmux', ['-L', this.socket, ...args], {encoding: 'utf8'})
+    return execFileSync('tmux', ['-S', this.socket, ...args], {encoding: 'utf8'})
   }
 
   type(...keys: string[]): void {
@@ -54,7 +58,7 @@ class Terminal {
   }
 
   kill(): void {
-    spawnSync('tmux', ['-L', this.socket, 'kill-server'])
+    spawnSync('tmux', ['-S', this.socket, 'kill-server'])
   }
 }
 
