@@ -40,6 +40,15 @@ export function runCollect(argv: string[], opts: {env?: NodeJS.ProcessEnv; timeo
   })
 }
 
+/** The JSON a CLI run printed on stdout (with its status and output in the error when it is not JSON). */
+export function jsonOf(r: CliResult): any {
+  try {
+    return JSON.parse(r.stdout)
+  } catch {
+    throw new Error(`not JSON (status ${r.status}):\n${r.stdout}\n${r.stderr}`)
+  }
+}
+
 export async function cliJson<T = any>(args: string[], opts: Parameters<typeof cli>[1] = {}): Promise<{status: number | null; json: T; stderr: string}> {
   const r = await cli([...args, '--json'], opts)
   let json: T

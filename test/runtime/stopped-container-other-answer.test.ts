@@ -17,7 +17,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {CliResult, cli, tmpdir, until} from '../helpers/cli'
+import {cli, tmpdir, until, jsonOf} from '../helpers/cli'
 import {APP_IMAGE, RUN_ID, describeWithEngine, docker, ensureImages, testLabels} from '../helpers/engine'
 import {FakeEngine, startFakeEngine} from '../helpers/fake-engine'
 
@@ -26,14 +26,6 @@ const CLEAN = {DOCKER_HOST: undefined, CONTAINER_HOST: undefined, CONTAINER_RUNT
 const OTHER = 'b'.repeat(64)
 const KNOWN = 'c'.repeat(64)
 const EXITED = {Status: 'exited', Running: false, Pid: 0, ExitCode: 0}
-
-function parsed(r: CliResult): any {
-  try {
-    return JSON.parse(r.stdout)
-  } catch {
-    throw new Error(`not JSON (status ${r.status}):\n${r.stdout}\n${r.stderr}`)
-  }
-}
 
 /** A fake engine on a socket in a new 0700 directory: `answers[ref]` for GET /containers/REF/json, 404 for any other. */
 async function engineAnswering(answers: Record<string, unknown>): Promise<{engine: FakeEngine; env: NodeJS.ProcessEnv; dir: string}> {
@@ -72,7 +64,7 @@ describe('a Docker engine that answers about another container: exit 4 on every 
     const message = `${at} answered for another container ("other" ${OTHER.slice(0, 12)}) when asked to inspect container liar: its answer is not used`
     for (const args of [['find', 'app'], ['wait', 'app', '--for', 'stopped', '--timeout', '2s'], ['signal', 'app', 'TERM'], ['list']]) {
       const r = await cli([...args, '--container', 'liar', '--json'], {env})
-      expect({args, status: r.status, json: parsed(r)}).toEqual({args, status: 4, json: {error: {code: 'DOCKER', message}}})
+      expect({args, status: r.status, json: jsonOf(r)}).toEqual({args, status: 4, json: {error: {code: 'DOCKER', message}}})
       // The text: that one line, no hint (nslocate has no advice for an engine that answers wrongly).
       const t = await cli([...args, '--container', 'liar'], {env})
       expect({args, status: t.status, stdout: t.stdout, stderr: t.stderr}).toEqual({args, status: 4, stdout: '', stderr: `nslocate: ${message}\n`})
@@ -81,7 +73,7 @@ describe('a Docker engine that answers about another container: exit 4 on every 
 
   test('an Id that is not 64 hex digits: DOCKER (4), never stopped', async () => {
     const r = await cli(['find', 'app', '--container', 'short', '--json'], {env})
-    expect({status: r.status, json: parsed(r)}).toEqual({
+    expect({status: r.status, json: jsonOf(r)}).toEqual({
       status: 4,
       json: {
         error: {code: 'DOCKER', message: `${at} answered inspect container short with an Id that is not 64 hex digits ("abc123"): its answer is not used`},
@@ -93,7 +85,7 @@ describe('a Docker engine that answers about another container: exit 4 on every 
     for (const ref of ['byname', '/byname', KNOWN.slice(0, 12)]) {
       const r = await cli(['find', 'app', '--container', ref, '--json'], {env})
       expect({ref, status: r.status}).toEqual({ref, status: 3})
-      expect(parsed(r)).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: {id: KNOWN, name: 'byname', runtime: 'docker'}})
+      expect(jsonOf(r)).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: {id: KNOWN, name: 'byname', runtime: 'docker'}})
     }
   }, 30_000)
 })
@@ -140,20 +132,20 @@ describeWithEngine("a running container's answer given for another name: nothing
   test('signal app TERM --container decoy: exit 4, and app in the running container is the same process', async () => {
     const before = await cli(['find', 'app', '--container', name, '--json'], {env: real.env})
     expect(before.status).toBe(0)
-    const app = parsed(before)
+    const app = jsonOf(before)
     expect(app).toMatchObject({state: 'running', container: {id: ids[0], name}})
 
     const message = `the Docker engine at unix://${fake.engine.socket} answered for another container ("${name}" ${ids[0].slice(0, 12)}) when asked to inspect container decoy: its answer is not used`
     const s = await cli(['signal', 'app', 'TERM', '--container', 'decoy'], {env: fake.env})
     expect({status: s.status, stdout: s.stdout, stderr: s.stderr}).toEqual({status: 4, stdout: '', stderr: `nslocate: ${message}\n`})
     const j = await cli(['signal', 'app', 'KILL', '--container', 'decoy', '--json'], {env: fake.env})
-    expect({status: j.status, json: parsed(j)}).toEqual({status: 4, json: {error: {code: 'DOCKER', message}}})
+    expect({status: j.status, json: jsonOf(j)}).toEqual({status: 4, json: {error: {code: 'DOCKER', message}}})
     expect(fake.engine.requests.filter((q) => q.includes('/containers/decoy/json')).length).toBeGreaterThanOrEqual(2)
 
     // Nothing reached it: the same process (pid and pidfs id), still running, the container too.
     const after = await cli(['find', 'app', '--container', name, '--json'], {env: real.env})
     expect(after.status).toBe(0)
-    expect(parsed(after)).toMatchObject({state: 'running', pid: app.pid, pidfd_id: app.pidfd_id})
+    expect(jsonOf(after)).toMatchObject({state: 'running', pid: app.pid, pidfd_id: app.pidfd_id})
     expect((await docker().getContainer(ids[0]).inspect()).State.Running).toBe(true)
   }, 60_000)
 })

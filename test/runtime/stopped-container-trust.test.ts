@@ -24,11 +24,11 @@
  */
 import {ChildProcess, execFileSync, spawn} from 'node:child_process'
 import * as fs from 'node:fs'
-import * as http from 'node:http'
 import * as path from 'node:path'
 
 import {cliAs} from '../helpers/as-user'
-import {BIN, CliResult, ROOT, cli, killTracked, tmpdir, track, until} from '../helpers/cli'
+import {BIN, ROOT, cli, killTracked, tmpdir, track, until, jsonOf} from '../helpers/cli'
+import {httpGet} from '../helpers/http'
 import {APP_IMAGE, RUN_ID, describeWithEngine, docker, ensureImages, testLabels} from '../helpers/engine'
 import {FakeEngine, startFakeEngine} from '../helpers/fake-engine'
 import {stopAll} from '../helpers/tracked'
@@ -37,26 +37,6 @@ import {TestUser, createTestUser} from '../helpers/users'
 const DOCKER = 'Docker at unix:///var/run/docker.sock (a socket owned by root)'
 /** No runtime but the ones a test names (this machine has only Docker's default socket besides). */
 const CLEAN = {DOCKER_HOST: undefined, CONTAINER_HOST: undefined, CONTAINER_RUNTIME_ENDPOINT: undefined, XDG_RUNTIME_DIR: undefined}
-
-function parsed(r: CliResult): any {
-  try {
-    return JSON.parse(r.stdout)
-  } catch {
-    throw new Error(`not JSON (status ${r.status}):\n${r.stdout}\n${r.stderr}`)
-  }
-}
-
-function get(url: string): Promise<{status: number; body: string}> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (res) => {
-        let body = ''
-        res.on('data', (d) => (body += d))
-        res.on('end', () => resolve({status: res.statusCode ?? 0, body}))
-      })
-      .on('error', reject)
-  })
-}
 
 /** `nslocate serve app ARGS` until it listens; its /healthz and /healthz/app, then stopped. */
 async function served(args: string[], env: NodeJS.ProcessEnv): Promise<{all: unknown; one: {status: number; state: string; reasons: string[]}}> {
@@ -75,9 +55,9 @@ async function served(args: string[], env: NodeJS.ProcessEnv): Promise<{all: unk
       child.once('exit', (c) => reject(new Error(`serve exited (${c}): ${out}${err}`)))
     })
     const address = JSON.parse(line).address
-    const one = await get(`http://${address}/healthz/app`)
+    const one = await httpGet(`http://${address}/healthz/app`)
     const body = JSON.parse(one.body)
-    return {all: JSON.parse((await get(`http://${address}/healthz`)).body), one: {status: one.status, state: body.state, reasons: body.reasons}}
+    return {all: JSON.parse((await httpGet(`http://${address}/healthz`)).body), one: {status: one.status, state: body.state, reasons: body.reasons}}
   } finally {
     child.kill('SIGTERM')
   }
@@ -97,14 +77,14 @@ async function expectCannotTell(
   code = 'RUNTIME',
 ): Promise<void> {
   const f = await cli(['find', 'app', ...ref, '--json'], {env})
-  expect({status: f.status, code: parsed(f).error?.code}).toEqual({status: 4, code})
-  const message: string = parsed(f).error.message
+  expect({status: f.status, code: jsonOf(f).error?.code}).toEqual({status: 4, code})
+  const message: string = jsonOf(f).error.message
   expect(message).toMatch(/^cannot tell whether container \S+ runs: /)
   // What to do may be split off into the error's hint.
-  const told = `${message} ${parsed(f).error.hint ?? ''}`
+  const told = `${message} ${jsonOf(f).error.hint ?? ''}`
   for (const s of says) expect(told).toContain(s)
-  expect(parsed(f).error.failed).toEqual(failed)
-  expect(parsed(f).error.unknownTo).toEqual(unknownTo)
+  expect(jsonOf(f).error.failed).toEqual(failed)
+  expect(jsonOf(f).error.unknownTo).toEqual(unknownTo)
   const t = await cli(['find', 'app', ...ref], {env})
   expect({status: t.status, stdout: t.stdout}).toEqual({status: 4, stdout: ''})
   expect(t.stderr).toContain('cannot tell whether container')
@@ -112,11 +92,11 @@ async function expectCannotTell(
   expect(t.stderr.split('\n').filter(Boolean)).toHaveLength(2)
   expect(t.stderr).not.toContain('unix://')
   const w = await cli(['wait', 'app', ...ref, '--for', 'stopped', '--timeout', '2s', '--json'], {env})
-  expect({status: w.status, code: parsed(w).error?.code}).toEqual({status: 4, code})
+  expect({status: w.status, code: jsonOf(w).error?.code}).toEqual({status: 4, code})
   const s = await cli(['signal', 'app', 'TERM', ...ref, '--json'], {env})
-  expect({status: s.status, code: parsed(s).error?.code}).toEqual({status: 4, code})
+  expect({status: s.status, code: jsonOf(s).error?.code}).toEqual({status: 4, code})
   const l = await cli(['list', ...ref, '--json'], {env})
-  expect({status: l.status, code: parsed(l).error?.code}).toEqual({status: 4, code})
+  expect({status: l.status, code: jsonOf(l).error?.code}).toEqual({status: 4, code})
   const {all, one} = await served(ref, env)
   expect({all, one: {status: one.status, state: one.state}}).toEqual({all: {app: 'unknown'}, one: {status: 503, state: 'unknown'}})
 }
@@ -227,11 +207,11 @@ describeWithEngine("another user's socket never says that a container does not r
     const env = {...CLEAN, CONTAINER_HOST: host}
     const f = await cli(['find', 'app', '--container', ran.name, '--json'], {env})
     expect({status: f.status, stderr: f.stderr}).toEqual({status: 0, stderr: ''})
-    const found = parsed(f)
+    const found = jsonOf(f)
     expect(found).toMatchObject({state: 'running', container: {id: ran.id, name: ran.name, runtime: 'docker'}})
     expect(found.evidence).toContain(`not asked: ${theirs}: another user's socket is asked only after those of root's and the caller's`)
     const w = await cli(['wait', 'app', '--container', ran.name, '--for', 'stopped', '--timeout', '1500ms', '--json'], {env})
-    expect({status: w.status, reached: parsed(w).reached, state: parsed(w).target.state}).toEqual({status: 1, reached: false, state: 'running'})
+    expect({status: w.status, reached: jsonOf(w).reached, state: jsonOf(w).target.state}).toEqual({status: 1, reached: false, state: 'running'})
     expect(asked(ran.name)).toEqual([])
     expect((await docker().getContainer(ran.id).inspect()).State.Status).toBe('running')
   }, 60_000)
@@ -251,7 +231,7 @@ describeWithEngine("another user's socket never says that a container does not r
     expect(t.stderr).not.toMatch(/evil|exited/)
     // The service was never signalled: the same process still runs it.
     const again = await cli(['find', 'app', '--container', ran.name, '--json'], {env: CLEAN})
-    expect(parsed(again)).toMatchObject({state: 'running', container: {id: ran.id}})
+    expect(jsonOf(again)).toMatchObject({state: 'running', container: {id: ran.id}})
     expect((await docker().getContainer(ran.id).inspect()).State.Status).toBe('running')
   }, 60_000)
 
@@ -281,7 +261,7 @@ describeWithEngine("another user's socket never says that a container does not r
   test("control: root's own container that does not run is still stopped, on the word of root's socket", async () => {
     const r = await cli(['find', 'app', '--container', created.name, '--json'], {env: {...CLEAN, CONTAINER_HOST: host}})
     expect(r.status).toBe(3)
-    const found = parsed(r)
+    const found = jsonOf(r)
     expect(found).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: {id: created.id, name: created.name, runtime: 'docker'}})
     expect(found.evidence.slice(0, 2)).toEqual([
       `container ${created.name} (${created.id.slice(0, 12)}) is not running (created); so app is not running there`,
@@ -348,14 +328,14 @@ describeWithEngine('a runtime that cannot be asked never lets "no such container
     const missing = name('f3-missing')
     const r = await cli(['find', 'app', '--container', missing, '--runtime', 'docker', '--json'], {env})
     expect(r.status).toBe(3)
-    expect(parsed(r)).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: null})
-    expect(parsed(r).evidence).toEqual([`no container ${missing} (Docker); so app is not running there`, `answered by ${DOCKER}`])
+    expect(jsonOf(r)).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: null})
+    expect(jsonOf(r).evidence).toEqual([`no container ${missing} (Docker); so app is not running there`, `answered by ${DOCKER}`])
   }, 30_000)
 
   test('a container Docker knows and reports not running is stopped whatever Podman could not say; the evidence says Podman was not reached', async () => {
     const r = await cli(['find', 'app', '--container', created.name, '--json'], {env})
     expect(r.status).toBe(3)
-    const found = parsed(r)
+    const found = jsonOf(r)
     expect(found).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: {id: created.id, name: created.name, runtime: 'docker'}})
     expect(found.evidence).toEqual([
       `container ${created.name} (${created.id.slice(0, 12)}) is not running (created); so app is not running there`,
@@ -364,7 +344,7 @@ describeWithEngine('a runtime that cannot be asked never lets "no such container
       `Docker at unix:///var/run/docker.sock: the first runtime (of 2 found) that knows ${created.name}`,
     ])
     const w = await cli(['wait', 'app', '--container', created.name, '--for', 'stopped', '--timeout', '2s', '--json'], {env})
-    expect({status: w.status, reached: parsed(w).reached}).toEqual({status: 0, reached: true})
+    expect({status: w.status, reached: jsonOf(w).reached}).toEqual({status: 0, reached: true})
   }, 30_000)
 })
 
@@ -399,7 +379,7 @@ describe("an engine's status text is never echoed: only the engines' words (F4)"
   ])('State.Status of %s: shown as (%s)', async (ref, shown) => {
     const f = await cli(['find', 'app', '--container', ref, '--json'], {env})
     expect(f.status).toBe(3)
-    expect(parsed(f).evidence[0]).toBe(`container ${ref} (dddddddddddd) is not running (${shown}); so app is not running there`)
+    expect(jsonOf(f).evidence[0]).toBe(`container ${ref} (dddddddddddd) is not running (${shown}); so app is not running there`)
     const s = await cli(['signal', 'app', 'TERM', '--container', ref], {env})
     expect(s.status).toBe(7)
     expect(s.stderr).toContain(`is not running (${shown}); nothing was signalled`)

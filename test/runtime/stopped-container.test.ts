@@ -18,9 +18,9 @@
  */
 import {ChildProcess, spawn} from 'node:child_process'
 import * as fs from 'node:fs'
-import * as http from 'node:http'
 
-import {BIN, CliResult, cli, killTracked, track, until} from '../helpers/cli'
+import {BIN, cli, killTracked, track, until, jsonOf} from '../helpers/cli'
+import {httpGet} from '../helpers/http'
 import {APP_IMAGE, RUN_ID, describeWithEngine, docker, ensureImages, testLabels} from '../helpers/engine'
 import {PodmanService, buildBusybox, describeWithPodman, startRootful} from '../helpers/podman'
 import {stopAll} from '../helpers/tracked'
@@ -40,26 +40,6 @@ interface Named {
   name: string
   /** the runtime's state word the evidence gives (created, exited), or what the "does not exist" message says */
   says: RegExp
-}
-
-function parsed(r: CliResult): any {
-  try {
-    return JSON.parse(r.stdout)
-  } catch {
-    throw new Error(`not JSON (status ${r.status}):\n${r.stdout}\n${r.stderr}`)
-  }
-}
-
-function get(url: string): Promise<{status: number; body: string}> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (res) => {
-        let body = ''
-        res.on('data', (d) => (body += d))
-        res.on('end', () => resolve({status: res.statusCode ?? 0, body}))
-      })
-      .on('error', reject)
-  })
 }
 
 /** `nslocate serve NAME ARGS --listen 127.0.0.1:0` until its listen event: its address. */
@@ -94,7 +74,7 @@ async function expectOneAnswer(engine: Engine, c: Named): Promise<void> {
 
   // find --json: the normal result object, stopped, container_not_running, exit 3.
   const f = await cli(['find', 'app', ...where, '--json'], {env})
-  const found = parsed(f)
+  const found = jsonOf(f)
   expect({status: f.status, stderr: f.stderr}).toEqual({status: 3, stderr: ''})
   expect(Object.keys(found)).toEqual(resultKeys)
   expect(found).toMatchObject({name: 'app', state: 'stopped', pid: null, process: null, pidfile: null, reasons: ['container_not_running'], container})
@@ -116,7 +96,7 @@ async function expectOneAnswer(engine: Engine, c: Named): Promise<void> {
   // and the hint gives it with the flags that selected the service.
   const why = found.evidence[0].replace(/; so app is not running there$/, '')
   const s = await cli(['signal', 'app', 'TERM', ...where, '--json'], {env})
-  const signalled = parsed(s)
+  const signalled = jsonOf(s)
   expect(s.status).toBe(7)
   expect(signalled).toMatchObject({exit_code: 7, signal: 'TERM', delivered: [], would_deliver: [], skipped: [], dispositions: []})
   expect(signalled.message).toBe(`app is not running: ${why}; nothing was signalled. See where it looked: nslocate find app`)
@@ -138,16 +118,16 @@ async function expectOneAnswer(engine: Engine, c: Named): Promise<void> {
   // wait --for stopped holds at once; --for running keeps looking, then times out (1).
   const w = await cli(['wait', 'app', ...where, '--for', 'stopped', '--timeout', '5s', '--json'], {env})
   expect(w.status).toBe(0)
-  expect(parsed(w)).toMatchObject({reached: true, condition: 'stopped', exit_code: 0, target: found})
+  expect(jsonOf(w)).toMatchObject({reached: true, condition: 'stopped', exit_code: 0, target: found})
   const wr = await cli(['wait', 'app', ...where, '--for', 'running', '--timeout', '700ms', '--json'], {env})
   expect(wr.status).toBe(1)
-  const waited = parsed(wr)
+  const waited = jsonOf(wr)
   expect(waited).toMatchObject({reached: false, condition: 'running', exit_code: 1, target: found})
   expect(waited.waited_ms).toBeGreaterThanOrEqual(700)
 
   // list: no row, exit 3 (not 0: "nothing listed" must not read as "looked, found nothing").
   const l = await cli(['list', ...where, '--json'], {env})
-  expect({status: l.status, rows: parsed(l), stderr: l.stderr}).toEqual({status: 3, rows: [], stderr: ''})
+  expect({status: l.status, rows: jsonOf(l), stderr: l.stderr}).toEqual({status: 3, rows: [], stderr: ''})
   // Its text: no table (its files were not read), one warning line naming the container; --quiet: nothing.
   for (const extra of [{}, {NSLOCATE_NO_FAST_PATH: '1'}]) {
     const lt = await cli(['list', ...where], {env: {...env, ...extra}})
@@ -163,12 +143,12 @@ async function expectOneAnswer(engine: Engine, c: Named): Promise<void> {
   // serve: /healthz/NAME is find's object (503), /healthz and /metrics say stopped.
   const {address, child} = await serve('app', where, env)
   try {
-    const one = await get(`http://${address}/healthz/app`)
+    const one = await httpGet(`http://${address}/healthz/app`)
     expect(one.status).toBe(503)
     expect(JSON.parse(one.body)).toEqual(found)
-    const all = await get(`http://${address}/healthz`)
+    const all = await httpGet(`http://${address}/healthz`)
     expect({status: all.status, body: JSON.parse(all.body)}).toEqual({status: 503, body: {app: 'stopped'}})
-    const metrics = (await get(`http://${address}/metrics`)).body
+    const metrics = (await httpGet(`http://${address}/metrics`)).body
     expect(metrics).toMatch(/^nslocate_service_state\{name="app",state="stopped"\} 1$/m)
     expect(metrics).toMatch(/^nslocate_service_state\{name="app",state="unknown"\} 0$/m)
     expect(metrics).toMatch(/^nslocate_service_up\{name="app"\} 0$/m)
@@ -227,7 +207,7 @@ describeWithEngine('a Docker container that does not run is a result on every co
   test('running, then paused (still running: the same pid), then stopped: find says so each time', async () => {
     const r = await cli(['find', 'app', '--container', ran.name, '--json'], {env: engine.env})
     expect(r.status).toBe(0)
-    const running = parsed(r)
+    const running = jsonOf(r)
     expect(running).toMatchObject({state: 'running', container: {id: ran.id, name: ran.name, runtime: 'docker'}})
     resultKeys = Object.keys(running)
 
@@ -235,7 +215,7 @@ describeWithEngine('a Docker container that does not run is a result on every co
     try {
       const p = await cli(['find', 'app', '--container', ran.name, '--json'], {env: engine.env})
       expect(p.status).toBe(0)
-      const paused = parsed(p)
+      const paused = jsonOf(p)
       expect({state: paused.state, pid: paused.pid, pidfd_id: paused.pidfd_id}).toEqual({state: 'running', pid: running.pid, pidfd_id: running.pidfd_id})
       expect(paused.evidence).toContain(`container ${ran.name} is paused: its processes are there but frozen, and act on a signal only once it is unpaused`)
     } finally {
@@ -260,7 +240,7 @@ describeWithEngine('a Docker container that does not run is a result on every co
     await expectOneAnswer(engine, {ref: created.name, id: created.id, name: created.name, says: says(created.name)})
     const byId = await cli(['find', 'app', '--container', created.id.slice(0, 12), '--json'], {env: engine.env})
     expect(byId.status).toBe(3)
-    expect(parsed(byId)).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: {id: created.id, name: created.name}})
+    expect(jsonOf(byId)).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: {id: created.id, name: created.name}})
   }, 60_000)
 
   test('a container that does not exist: the same answer, with no container named', async () => {
@@ -308,7 +288,7 @@ describeWithPodman('a Podman container that does not run is a result on every co
     )
     const r = await cli(['find', 'app', '--container', 'podman://st-ran', '--json'], {env: engine.env})
     expect(r.status).toBe(0)
-    const running = parsed(r)
+    const running = jsonOf(r)
     expect(running).toMatchObject({state: 'running', container: {id, name: 'st-ran', runtime: 'podman'}})
     resultKeys = Object.keys(running)
 
@@ -317,7 +297,7 @@ describeWithPodman('a Podman container that does not run is a result on every co
       expect(await svc.inspect(id, '{{.State.Status}} {{.State.Running}}')).toBe('paused false')
       const p = await cli(['find', 'app', '--container', 'podman://st-ran', '--json'], {env: engine.env})
       expect(p.status).toBe(0)
-      const paused = parsed(p)
+      const paused = jsonOf(p)
       expect({state: paused.state, pid: paused.pid}).toEqual({state: 'running', pid: running.pid})
       expect(paused.evidence).toContain('container st-ran is paused: its processes are there but frozen, and act on a signal only once it is unpaused')
     } finally {
