@@ -56,7 +56,8 @@ export function progressLine(out: Output, env: NodeJS.ProcessEnv = process.env):
   const line = drawProgress({write: (text) => writeFd(2, text), columns: () => process.stderr.columns || 80, now: Date.now})
   const interrupted = (sig: NodeJS.Signals) => {
     end()
-    process.kill(process.pid, sig) // no handler of ours left: the default action, as without the line
+    // The default action, as without the line; unless another handler is there, which then decides.
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig)
   }
   const end = () => {
     process.removeListener('SIGINT', interrupted)
