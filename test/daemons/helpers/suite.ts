@@ -268,7 +268,15 @@ export function daemonSuite(label: string, setup: (d: Daemon) => Promise<Spec>, 
       if (!stopped) return // the TERM test failed; afterAll stops it by pid
       // d.main is null when the main process was not found by discoverMain (a daemon whose main pid comes from its spec alone).
       const start = d.main?.pid === spec.main ? d.main.start : null
-      await d.until(() => !procEntry(spec.main) || (start !== null && procEntry(spec.main)!.start !== start), `pid ${spec.main} to leave /proc`, 10_000)
+      // One read of /proc per poll: the process may leave between two reads.
+      await d.until(
+        () => {
+          const now = procEntry(spec.main)
+          return !now || (start !== null && now.start !== start)
+        },
+        `pid ${spec.main} to leave /proc`,
+        10_000,
+      )
     })
   })
 }
