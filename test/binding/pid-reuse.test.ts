@@ -40,7 +40,12 @@ const timeout = (ms) => new Promise((resolve) => setTimeout(() => resolve('timeo
   const innocent = spawn('sleep', ['100'], {stdio: 'ignore'})
   await started(innocent)
   out.innocent = innocent.pid
-  out.innocentCmdline = fs.readFileSync('/proc/' + innocent.pid + '/cmdline', 'utf8').split('\\0').join(' ').trim()
+  // 'spawn' can come before the kernel shows the new argv (an empty cmdline for a moment): poll.
+  for (let i = 0; i < 100; i++) {
+    out.innocentCmdline = fs.readFileSync('/proc/' + innocent.pid + '/cmdline', 'utf8').split('\\0').join(' ').trim()
+    if (out.innocentCmdline) break
+    await timeout(20)
+  }
   const innocentExit = exitOf(innocent)
   // 4. Signal "the target" by the method under test.
   if (mode === 'pidfd') out.signalError = errorOf(() => a.pidfdSendSignal(pidfd, 15))
