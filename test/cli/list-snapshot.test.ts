@@ -48,19 +48,59 @@ class Counting extends ProcFs {
 
 const holders: Holder[] = []
 
+/** This process's descendants (the victim, the holders and their namespaces' inits), and pids 1 and 2. */
+function ours(): Set<number> {
+  const parent = new Map<number, number>()
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8')
+      parent.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
+    } catch {
+      // gone meanwhile: not one of ours (ours live until afterAll)
+    }
+  }
+  const mine = new Set([process.pid])
+  for (let grew = true; grew;) {
+    grew = false
+    for (const [pid, ppid] of parent)
+      if (!mine.has(pid) && mine.has(ppid)) {
+        mine.add(pid)
+        grew = true
+      }
+  }
+  return mine.add(1).add(2)
+}
+
 /**
  * A row without process.started, which moves by the 10 ms of boot time's resolution between two
  * reads, and without what other tests running meanwhile change: the evidence lines about their
- * zombies (a zombie dropped from the candidates in one read may be reaped before the next) and the
- * number of PID namespaces that exist.
+ * processes (a pidfile saying 1 or 2 has every PID namespace's pid 1 or 2 as a candidate, and
+ * other test files make and end PID namespaces in parallel; a zombie dropped in one read may be
+ * reaped before the next) and the number of PID namespaces that exist. The lines about this file's
+ * own processes stay, and must be the same.
  */
 function steady<T>(rows: T[]): T[] {
+  const mine = ours()
+  const theirs = (pid: string) => !mine.has(Number(pid))
   return JSON.parse(JSON.stringify(rows), (k, v) => {
     if (k === 'started' && typeof v === 'string') return 'T'
     if (k === 'evidence' && Array.isArray(v))
       return v
         .filter((line) => !/^pid \d+ has exited \(state [ZX]\): not a candidate$/.test(line))
+        .filter((line) => {
+          const thread = /^pid \d+ is a thread of process (\d+)/.exec(line)
+          if (thread) return !theirs(thread[1])
+          const about = /^pid (\d+) /.exec(line)
+          return !about || !theirs(about[1])
+        })
         .map((line) => line.replace(/^(looked for innermost pid \d+ in )\d+ PID namespace\(s\): .*$/, '$1K PID namespace(s)'))
+        .map((line) =>
+          line.replace(/^(candidates with innermost pid \d+: )(.*)$/, (_, head: string, list: string) => {
+            const kept = list.split(', ').filter((c) => !theirs(c.split(' ')[0]))
+            return head + kept.join(', ')
+          }),
+        )
     return v
   })
 }

@@ -35,19 +35,28 @@ F, TRAPS = sys.argv[1], sys.argv[2]
 BOOT = open('/proc/sys/kernel/random/boot_id').read().strip()
 
 def start(tag):
+    # B says when it is named "victim" and traps TERM: the test reads its comm right after the pair is printed.
+    ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
+            os.close(ready_r)
             if tag == 'B':
                 open('/proc/self/comm', 'w').write('victim')
                 def trap(signo, frame):
                     with open(os.path.join(TRAPS, 'B.term'), 'a') as t:
                         t.write('TERM\n')
                 signal.signal(signal.SIGTERM, trap)
+            os.write(ready_w, b'1')
+            os.close(ready_w)
             while True:
                 time.sleep(600)
         finally:
             os._exit(0)
+    os.close(ready_w)
+    if tag == 'B':
+        os.read(ready_r, 1)
+    os.close(ready_r)
     return pid
 
 def stop(pid):
