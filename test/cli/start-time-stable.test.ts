@@ -113,7 +113,8 @@ describe('started: one string for one process', () => {
     const other = tmpdir()
     const file = path.join(other, 'old.pid')
     fs.writeFileSync(file, `${svc.pid}\n`)
-    const written = new Date(Date.now() - 3600_000)
+    // A whole second: utimes takes seconds as a float, and a millisecond part may come back 1 ms short.
+    const written = new Date(Math.floor(Date.now() / 1000) * 1000 - 3600_000)
     fs.utimesSync(file, written, written)
     const {json: ticker} = await cliJson(['find', 'ticker', '--dir', dir])
     const runs = []
