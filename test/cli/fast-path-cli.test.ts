@@ -10,6 +10,7 @@ import * as path from 'node:path'
 
 import {BIN, cli, killTracked, tmpdir, track, until} from '../helpers/cli'
 import {readLog, siglogBinary} from '../helpers/victims'
+import {untilRunning} from '../safety/run-helpers'
 
 const OCLIF = {NSLOCATE_NO_FAST_PATH: '1'}
 /** what may differ between two runs a moment apart: times, and how many PID namespaces exist right now */
@@ -42,6 +43,8 @@ beforeAll(async () => {
   const file = path.join(dir, 'svc.pid')
   await until(() => fs.existsSync(file) && /^[0-9]+$/.test(fs.readFileSync(file, 'utf8')) && fs.existsSync(log), 'svc.pid to name siglog')
   pid = Number(fs.readFileSync(file, 'utf8'))
+  // siglog opens its log before it installs its handlers (1 to 64, in order): the cases read them.
+  await untilRunning(pid, 'siglog', 64)
 })
 
 afterAll(async () => {
