@@ -72,6 +72,15 @@ export class NslocateError extends Error {
   }
 }
 
+/** `message` without the advice it ends with and the separator before it ("; ", ". ", ": ", " ("...")"); all of it when it does not end so. */
+export function factOf(message: string, advice: string): string {
+  const inParens = message.endsWith(`(${advice})`)
+  const end = inParens ? message.length - advice.length - 2 : message.endsWith(advice) ? message.length - advice.length : -1
+  if (end <= 0) return message
+  const fact = message.slice(0, end).replace(inParens ? /\s+$/ : /[\s;:.,]+$/, '')
+  return fact === '' ? message : fact
+}
+
 /** errno-style error (from Node's fs or from the native addon). */
 export interface SystemError extends Error {
   code?: string

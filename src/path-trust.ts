@@ -27,7 +27,7 @@ export interface Untrusted {
   /** its owner's login name, when /etc/passwd names it */
   owner: string
   mode: number
-  /** e.g. "owned by uid 1001 (mallory)" or "writable by group and others (mode 0777)" */
+  /** e.g. "owned by uid 1001 (mallory), not by root or uid 0" or "writable by group and others (mode 0777)" */
   why: string
 }
 
@@ -47,7 +47,7 @@ function judge(p: string, st: Owner, caller: number, isDir: boolean, writableOk:
   const owner = () => userName(st.uid)
   const who = () => `uid ${st.uid}${owner() ? ` (${owner()})` : ''}`
   if (st.uid !== 0 && st.uid !== caller) {
-    return {path: p, uid: st.uid, owner: owner(), mode, why: `owned by ${who()}, not by root or the caller (uid ${caller})`}
+    return {path: p, uid: st.uid, owner: owner(), mode, why: `owned by ${who()}, not by root or uid ${caller}`}
   }
   if (writableOk || (mode & 0o022) === 0) return null
   if (isDir && (mode & 0o1000) !== 0 && st.uid === 0) return null // sticky and root's: /tmp
@@ -57,7 +57,8 @@ function judge(p: string, st: Owner, caller: number, isDir: boolean, writableOk:
     uid: st.uid,
     owner: owner(),
     mode,
-    why: `writable by ${by} (mode ${mode.toString(8).padStart(4, '0')}${isDir ? ', not sticky and root-owned' : ''}), owned by ${who()}`,
+    // (a directory: and not root's and sticky, as /tmp is)
+    why: `writable by ${by} (mode ${mode.toString(8).padStart(4, '0')})`,
   }
 }
 

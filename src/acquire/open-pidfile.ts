@@ -14,10 +14,10 @@
  */
 import fs = require('node:fs')
 
-import {NslocateError, isErrno} from '../errors'
+import {NslocateError, OptionNamer, isErrno} from '../errors'
 import {reopen} from '../kernel/reopen'
 import {FIRST_LINE_MAX, parsePidfileContent} from '../locate/pidfile'
-import {at, callerUid, ioError, overflowNote} from './safe-dir'
+import {at, callerUid, ioError, isOverflowUid, overflowAdvice} from './safe-dir'
 
 const C = fs.constants as Record<string, number>
 const OPEN = fs.constants.O_RDWR | fs.constants.O_NOFOLLOW | C.O_CLOEXEC
@@ -68,9 +68,8 @@ export function openPidfileIn(dirFd: number, name: string, file: string): {fd: n
       throw error
     }
   }
-  throw new NslocateError('IO', `${file} kept appearing and disappearing while it was being opened (something creates and deletes it in a loop?)`, {
-    details: {pidfile: file},
-  })
+  const advice = 'find what creates and deletes it in a loop'
+  throw new NslocateError('IO', `${file} kept appearing and disappearing while it was opened; ${advice}`, {details: {pidfile: file}, advice})
 }
 
 function symlink(file: string): NslocateError {
@@ -83,12 +82,19 @@ function symlink(file: string): NslocateError {
 function refuseKind(st: fs.Stats, file: string): void {
   if (st.isSymbolicLink()) throw symlink(file)
   if (!st.isFile())
-    throw new NslocateError('UNSAFE_PIDFILE', `${file} is not a regular file; refusing to use it as a pidfile (remove it)`, {details: {pidfile: file}})
+    throw new NslocateError('UNSAFE_PIDFILE', `${file} is not a regular file; refusing to use it as a pidfile (remove it)`, {
+      details: {pidfile: file},
+      advice: 'remove it',
+    })
   if (st.nlink > 1) {
+    const advice = `remove ${file} if it is a leftover`
     throw new NslocateError(
       'UNSAFE_PIDFILE',
-      `${file} has ${st.nlink} links: it is also another file's name, which writing the pid would overwrite; refusing it (remove ${file} if it is a leftover)`,
-      {details: {pidfile: file, nlink: st.nlink}},
+      `${file} has ${st.nlink} links: it is another file's name too, which the pid would overwrite; refusing it (${advice})`,
+      {
+        details: {pidfile: file, nlink: st.nlink},
+        advice,
+      },
     )
   }
 }
@@ -96,11 +102,20 @@ function refuseKind(st: fs.Stats, file: string): void {
 function refuseOwner(st: fs.Stats, file: string): void {
   const uid = callerUid()
   if (st.uid !== uid && st.uid !== 0) {
+    // Its owner could rewrite the pidfile while the service runs.
+    if (isOverflowUid(st.uid)) {
+      throw new NslocateError('UNSAFE_PIDFILE', (n) => `${file} is owned by an unmapped user (overflow uid ${st.uid}); refusing it: ${overflowAdvice(n)}`, {
+        details: {pidfile: file, uid: st.uid},
+        advice: overflowAdvice,
+      })
+    }
     throw new NslocateError(
       'UNSAFE_PIDFILE',
-      (n) =>
-        `${file} is owned by uid ${st.uid}, not by root or by uid ${uid}${overflowNote(st.uid, n)}: its owner could rewrite the pidfile while the service runs; refusing it (remove it)`,
-      {details: {pidfile: file, uid: st.uid}},
+      `${file} is owned by uid ${st.uid}, not by root or by uid ${uid}: its owner could rewrite it; refusing it (remove it)`,
+      {
+        details: {pidfile: file, uid: st.uid},
+        advice: 'remove it',
+      },
     )
   }
 }
@@ -112,11 +127,12 @@ function refuseWritable(fd: number, st: fs.Stats, file: string): void {
     try {
       fs.fchmodSync(fd, 0o644)
     } catch (error) {
+      const advice = (n: OptionNamer) => `remove it, or choose another ${n('pidfile')}`
       throw new NslocateError(
         'UNSAFE_PIDFILE',
         (n) =>
-          `${file} may be written by others (mode ${(st.mode & 0o7777).toString(8)}) and its mode cannot be changed (${(error as NodeJS.ErrnoException).code}); refusing it (remove it, or choose another ${n('pidfile')})`,
-        {details: {pidfile: file}},
+          `${file} may be written by others (mode ${(st.mode & 0o7777).toString(8)}) and its mode cannot be changed (${(error as NodeJS.ErrnoException).code}); refusing it (${advice(n)})`,
+        {details: {pidfile: file}, advice},
       )
     }
     return
@@ -124,7 +140,7 @@ function refuseWritable(fd: number, st: fs.Stats, file: string): void {
   throw new NslocateError(
     'UNSAFE_PIDFILE',
     `${file} may be written by others (mode ${(st.mode & 0o7777).toString(8)}) and is not yours to fix; refusing it (remove it)`,
-    {details: {pidfile: file}},
+    {details: {pidfile: file}, advice: 'remove it'},
   )
 }
 
@@ -154,11 +170,11 @@ export function refuseNotPidfile(fd: number, file: string): void {
   const content = parsePidfileContent(buf.subarray(0, Math.min(n, FIRST_LINE_MAX)).toString('latin1'), undefined, more)
   if (content.problem === 'empty_pidfile' || (content.problem === null && content.note === null)) return
   const size = Math.max(st.size, n)
-  throw new NslocateError(
-    'UNSAFE_PIDFILE',
-    (n) => `refusing to overwrite ${file}: it holds ${size} bytes that are not a pid; remove it or choose another ${n('pidfile')}`,
-    {details: {pidfile: file, size}},
-  )
+  const advice = (n: OptionNamer) => `remove it or choose another ${n('pidfile')}`
+  throw new NslocateError('UNSAFE_PIDFILE', (n) => `refusing to overwrite ${file}: it holds ${size} bytes that are not a pid; ${advice(n)}`, {
+    details: {pidfile: file, size},
+    advice,
+  })
 }
 
 /**

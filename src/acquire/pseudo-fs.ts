@@ -4,7 +4,7 @@
  * (statfs f_type, from linux/magic.h) before anything in it is opened or created.
  */
 
-import {NslocateError} from '../errors'
+import {NslocateError, OptionNamer} from '../errors'
 import {statfsOf} from '../kernel/reopen'
 
 const PSEUDO: Record<number, string> = {
@@ -36,11 +36,12 @@ export function refusePseudoFs(dirFd: number, dir: string, file: string): void {
   }
   const name = PSEUDO[type >>> 0]
   if (name) {
+    // Writing a pid there would change the kernel, not a file.
+    const advice = (n: OptionNamer) => `use ${n('dir')} on a real or tmpfs directory, e.g. /run/nslocate`
     throw new NslocateError(
       'UNSAFE_PIDFILE',
-      (n) =>
-        `${file} is on ${name} (${dir}), a kernel pseudo file system: writing a pid there would change the kernel, not a file; refusing it (use ${n('dir')} on a real or tmpfs directory, e.g. /run/nslocate)`,
-      {details: {pidfile: file, fstype: name}},
+      (n) => `${file} is on ${name} (${dir}), a pseudo file system where a write changes the kernel; refusing it (${advice(n)})`,
+      {details: {pidfile: file, fstype: name}, advice},
     )
   }
 }

@@ -51,11 +51,11 @@ export function takeMutex(dirFd: number, name: string, file: string): number | n
     try {
       const st = fs.fstatSync(held)
       if (!st.isFile() || (st.uid !== 0 && st.uid !== callerUid())) {
-        throw new NslocateError(
-          'UNSAFE_PIDFILE',
-          `${mutex} next to ${file} is not a lock file of root's or yours (uid ${st.uid}); refusing to replace ${file} (remove ${mutex})`,
-          {details: {pidfile: file}},
-        )
+        const what = st.isFile() ? `is not root's or yours (uid ${st.uid})` : 'is not a regular file'
+        throw new NslocateError('UNSAFE_PIDFILE', `${mutex} next to ${file} ${what}; refusing to replace ${file} (remove ${mutex})`, {
+          details: {pidfile: file},
+          advice: `remove ${mutex}`,
+        })
       }
       if (!flock(held, 'exclusive')) return null
       if (same(lstatOrNull(dirFd, mutex), st)) fs.unlinkSync(at(dirFd, mutex))

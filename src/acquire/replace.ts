@@ -103,11 +103,12 @@ function exchange(dirFd: number, tmp: string, name: string, file: string, holder
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return false
     const e = error as NodeJS.ErrnoException
-    const who = holders.length > 0 ? ` (pid ${holders.join(', ')})` : ''
+    // It is locked only by processes that could not have written it (`holders`): replaced, not waited for.
+    const advice = `remove ${file} and start again`
     throw new NslocateError(
       'IO',
-      `${file} is locked only by processes that could not have written it${who}, and replacing it failed: renameat2(RENAME_EXCHANGE): ${e.code ?? e.message} (the file system may not support it); remove ${file} and start again`,
-      {cause: error, details: {pidfile: file, holders, errno: e.code}, advice: `remove ${file} and start again`},
+      `${file}: replacing it failed: renameat2(RENAME_EXCHANGE): ${e.code ?? e.message} (the file system may not support it); ${advice}`,
+      {cause: error, details: {pidfile: file, holders, errno: e.code}, advice},
     )
   }
 }

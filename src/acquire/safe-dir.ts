@@ -17,7 +17,7 @@
  */
 import fs = require('node:fs')
 
-import {NslocateError, OptionNamer, isErrno, libraryNamer} from '../errors'
+import {NslocateError, OptionNamer, isErrno} from '../errors'
 import {overflowIds} from '../kernel/ids'
 import {O_CLOEXEC, at, reopen} from '../kernel/reopen'
 import {MAX_SYMLINKS, Owner, WalkError, walk} from '../kernel/walk'
@@ -34,22 +34,25 @@ export function callerUid(): number {
 }
 
 /**
- * For the overflow uid (65534, /proc/sys/kernel/overflowuid): what a file's owner looks like from
- * inside a user namespace (unshare -r, a rootless container) that does not map that owner.
- * `name` names the options (NslocateError's namer: the library's words, or the CLI's flags).
+ * Is `owner` the overflow uid (65534, /proc/sys/kernel/overflowuid): what a file's owner looks like
+ * from inside a user namespace (unshare -r, a rootless container) that does not map that owner?
  */
-export function overflowNote(owner: number, name: OptionNamer): string {
-  const overflow = overflowIds().uid
-  if (owner !== overflow) return ''
-  return ` (${overflow} is the overflow uid: the real owner, root or another user of the host, is not mapped into this user namespace; run outside it, or pass ${name('dir')} or ${name('pidfile')} under a directory you own, e.g. $XDG_RUNTIME_DIR or one you created)`
+export function isOverflowUid(owner: number): boolean {
+  return owner === overflowIds().uid
 }
 
+/** What to do about an owner from outside the user namespace; `name` names the options (NslocateError's namer). */
+export const overflowAdvice = (name: OptionNamer): string =>
+  `run outside the user namespace, or use ${name('dir')} or ${name('pidfile')} under a directory you own`
+
 /** Why a directory may not hold a pidfile of the caller's, or null. */
-export function unsafeDirectory(st: Owner, uid: number, name: OptionNamer): string | null {
-  if (st.uid !== 0 && st.uid !== uid) return `it is owned by uid ${st.uid}, not by root or by uid ${uid}${overflowNote(st.uid, name)}`
-  const rootSticky = st.uid === 0 && (st.mode & 0o1000) !== 0
-  if (rootSticky) return null
-  if (st.mode & 0o002) return `it may be written by every user (mode ${(st.mode & 0o7777).toString(8)}) and is not root's sticky directory`
+export function unsafeDirectory(st: Owner, uid: number): string | null {
+  if (st.uid !== 0 && st.uid !== uid) {
+    return isOverflowUid(st.uid) ? `it is owned by an unmapped user (overflow uid ${st.uid})` : `it is owned by uid ${st.uid}, not by root or by uid ${uid}`
+  }
+  const sticky = (st.mode & 0o1000) !== 0
+  if (st.uid === 0 && sticky) return null
+  if (st.mode & 0o002) return `it may be written by every user (mode ${(st.mode & 0o7777).toString(8)}${sticky ? ", not root's" : ''})`
   if (st.mode & 0o020 && st.gid !== 0) return `it may be written by group ${st.gid} (mode ${(st.mode & 0o7777).toString(8)})`
   return null
 }
@@ -70,11 +73,12 @@ export function openDirSafely(dir: string, opts: {create: boolean} = {create: tr
       dir: (where, st, depth) => refuseDirectory(where, st, depth, uid),
       link: (where, st) => {
         if (st.uid !== 0 && st.uid !== uid) {
-          throw new NslocateError(
-            'UNSAFE_PIDFILE',
-            `${where} is a symbolic link owned by uid ${st.uid}; refusing to follow it (a link another user made can lead anywhere): use a directory owned by root or by you`,
-            {details: {path: where}},
-          )
+          const advice = 'use a directory owned by root or by you'
+          // (a link another user made can lead anywhere)
+          throw new NslocateError('UNSAFE_PIDFILE', `${where} is a symbolic link owned by uid ${st.uid}; refusing to follow it: ${advice}`, {
+            details: {path: where},
+            advice,
+          })
         }
       },
     })
@@ -91,15 +95,15 @@ export function openDirSafely(dir: string, opts: {create: boolean} = {create: tr
 }
 
 function refuseDirectory(where: string, st: Owner, depth: number, uid: number): void {
-  if (!unsafeDirectory(st, uid, libraryNamer)) return
-  const why = (n: OptionNamer) => unsafeDirectory(st, uid, n)
-  if (depth === 0) throw new NslocateError('UNSAFE_PIDFILE', (n) => `refusing to write a pidfile under /: ${why(n)}`, {details: {path: '/'}})
-  throw new NslocateError(
-    'UNSAFE_PIDFILE',
-    (n) =>
-      `refusing to write a pidfile in ${where}: ${why(n)}; another user could replace what is in it. Use a directory owned by root or by you that no one else may write`,
-    {details: {path: where}},
-  )
+  const why = unsafeDirectory(st, uid)
+  if (why === null) return
+  // Another user could replace what is in it: what to use instead is the advice.
+  const advice = (n: OptionNamer) => (isOverflowUid(st.uid) ? overflowAdvice(n) : 'use a directory owned by root or by you that no one else may write')
+  const at = depth === 0 ? 'under /' : `in ${where}`
+  throw new NslocateError('UNSAFE_PIDFILE', (n) => `refusing to write a pidfile ${at}: ${why}; ${advice(n)}`, {
+    details: {path: depth === 0 ? '/' : where},
+    advice,
+  })
 }
 
 /** A missing directory on the way, made by the caller (who then owns it); one made meanwhile will do. */

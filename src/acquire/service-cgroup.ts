@@ -7,9 +7,11 @@
 import fs = require('node:fs')
 import path = require('node:path')
 
-import {NslocateError} from '../errors'
+import {NslocateError, OptionNamer} from '../errors'
 import {
+  CGROUP_NEEDS,
   CgroupMode,
+  NoCgroup,
   earlierCgroup,
   leftoverConflict,
   makeServiceCgroup,
@@ -25,9 +27,15 @@ import {proc} from '../proc/proc-fs'
 import type {PidfileHandle} from './handle'
 
 /** The error --cgroup=required gives when no cgroup can be made or entered. */
-function required(name: string, why: string): NslocateError {
-  return new NslocateError('UNSUPPORTED', (n) => `no cgroup for ${name}: ${why}; nothing was started (${n('cgroup', 'required')} insists on one)`, {
-    details: {reason: 'no_cgroup', why},
+function required(name: string, no: NoCgroup): NslocateError {
+  // The line says what failed; what it takes (CGROUP_NEEDS), or starting without one, is the advice.
+  const advice = (n: OptionNamer) =>
+    no.needs === CGROUP_NEEDS.access
+      ? `run as root or in a cgroup subtree delegated to this user, or use ${n('cgroup', 'auto')}`
+      : `use ${n('cgroup', 'auto')} to start without one`
+  return new NslocateError('UNSUPPORTED', (n) => `no cgroup for ${name}: ${no.failure}; nothing was started; ${advice(n)}`, {
+    details: {reason: 'no_cgroup', why: no.why},
+    advice,
   })
 }
 
@@ -53,7 +61,7 @@ export function attachCgroup(handle: PidfileHandle, name: string, mode: CgroupMo
   const plan = planServiceCgroup(name, handle.path, proc)
   let made: ReturnType<typeof makeServiceCgroup>
   try {
-    made = plan.kind === 'none' ? {why: plan.why} : makeServiceCgroup(plan, name)
+    made = plan.kind === 'none' ? plan : makeServiceCgroup(plan, name)
   } catch (error) {
     // Processes an earlier run left in the cgroup (it was SIGKILLed, and they closed the pidfile's
     // descriptor): NAME still runs. The pidfile stays, recording that cgroup again (taking the lock
@@ -67,7 +75,7 @@ export function attachCgroup(handle: PidfileHandle, name: string, mode: CgroupMo
     throw error
   }
   if ('why' in made) {
-    if (mode === 'required') throw required(name, made.why)
+    if (mode === 'required') throw required(name, made)
     noCgroup(handle, made.why)
     return
   }
@@ -85,12 +93,12 @@ export function attachCgroup(handle: PidfileHandle, name: string, mode: CgroupMo
 export function enterCgroup(handle: PidfileHandle, name: string, pid: number, mode: CgroupMode): void {
   const cg = handle.cgroup
   if (!cg) return
-  const why = moveInto(cg, pid)
-  if (why === null) return
+  const no = moveInto(cg, pid)
+  if (no === null) return
   removeServiceCgroupNow(cg)
   handle.cgroup = null
-  if (mode === 'required') throw required(name, why)
-  noCgroup(handle, why)
+  if (mode === 'required') throw required(name, no)
+  noCgroup(handle, no.why)
 }
 
 function noCgroup(handle: PidfileHandle, why: string): void {

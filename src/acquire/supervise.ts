@@ -26,7 +26,7 @@ import fs = require('node:fs')
 import {endianness} from 'node:os'
 import {getSystemErrorMap} from 'node:util'
 
-import {NslocateError} from '../errors'
+import {NslocateError, OptionNamer, factOf} from '../errors'
 import {forcedOff} from '../kernel/pidfs'
 import type {CgroupMode} from '../cgroup/service'
 import {pidfdOpen, reapChild, setChildSubreaper, spawnGated, waitPidfd} from '../native/binding'
@@ -163,7 +163,13 @@ async function startGated(child: Child, handle: PidfileHandle, argv: string[], o
     try {
       pidfd = pidfdOpen(child.pid)
     } catch (error) {
-      throw new Error(`cannot open a pidfd for the child ${child.pid} (${(error as Error).message}); nslocate needs Linux 5.3 or later`, {cause: error})
+      throw new NslocateError(
+        'UNSUPPORTED',
+        `cannot open a pidfd for the child ${child.pid} (${(error as Error).message}); nslocate needs Linux 5.3 or later`,
+        {
+          cause: error,
+        },
+      )
     }
     handle.write(child.pid, {pidfd})
   } catch (error) {
@@ -172,6 +178,7 @@ async function startGated(child: Child, handle: PidfileHandle, argv: string[], o
     fs.closeSync(child.errFd)
     await reapAndClose(child.pid, pidfd)
     if (refused instanceof NslocateError) throw refused
+    if (error instanceof NslocateError) throw notStarted(error, argv[0])
     throw new RunFailure('failed', `${(error as Error).message}; ${argv[0]} was not started`)
   }
   try {
@@ -188,6 +195,20 @@ async function startGated(child: Child, handle: PidfileHandle, argv: string[], o
     throw new RunFailure(code === 'ENOENT' ? 'not_found' : 'cannot_execute', `cannot start ${argv[0]}: ${text} (${code})`)
   }
   return pidfd
+}
+
+/**
+ * `error` (the pid could not be written: a full disk; no pidfd) as run's failure: its fact, that
+ * COMMAND was not started, then its advice, which stays the hint (`cannot write the pid into FILE:
+ * ENOSPC; web was not started`, hint `free space there or choose another --dir`).
+ */
+function notStarted(error: NslocateError, command: string): RunFailure {
+  const message = (n: OptionNamer) => {
+    const advice = error.renderAdvice(n)
+    const text = error.render(n)
+    return advice === null ? `${text}; ${command} was not started` : `${factOf(text, advice)}; ${command} was not started; ${advice}`
+  }
+  return new RunFailure('failed', message, error.advice === null ? null : (n) => error.renderAdvice(n) ?? '')
 }
 
 async function reapAndClose(pid: number, pidfd: number): Promise<void> {

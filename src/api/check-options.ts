@@ -82,8 +82,9 @@ export function readOptions<T extends object>(fn: string, options: unknown, tabl
   for (const key of Object.keys(options)) {
     if (Object.prototype.hasOwnProperty.call(table, key)) continue
     const near = closest(key, known, {ignoreCase: true})
-    throw new NslocateError('USAGE', `${fn}(): unknown option ${JSON.stringify(key)}${near ? `; did you mean ${near}?` : ''} (options: ${known.join(', ')})`, {
-      details: {option: key},
+    // (the options it takes are in the details: a line has no room for them)
+    throw new NslocateError('USAGE', `${fn}(): unknown option ${JSON.stringify(key)}${near ? `; did you mean ${near}?` : ''}`, {
+      details: {option: key, options: known},
     })
   }
   for (const key of known) {

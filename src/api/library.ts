@@ -152,7 +152,9 @@ export function locateSync(options: Omit<FindOptions, ContainerOption> & {name: 
 export function locateSync(nameOrOptions: unknown, options?: unknown): LocateResult {
   const a = nameAndOptions<FindOptions>('locateSync', nameOrOptions, options, FIND)
   if (splitContainer(a.options).spec)
-    throw new NslocateError('USAGE', "locateSync(): options container and pod need the runtime's API, which is asynchronous: use locate()")
+    throw new NslocateError('USAGE', "locateSync(): options container and pod need the runtime's API, which is asynchronous: use locate()", {
+      advice: 'use locate()',
+    })
   return (require('../locate/locate') as typeof import('../locate/locate')).locate({...a.options, name: a.name})
 }
 

@@ -160,26 +160,26 @@ export function clearCgroupRecord(fd: number): void {
 }
 
 /** Where run would make NAME's cgroup, or why it cannot make one here. */
-export type Plan = {kind: 'plan'; parentDir: string; dir: string; path: string} | {kind: 'none'; why: string}
+export type Plan = {kind: 'plan'; parentDir: string; dir: string; path: string} | ({kind: 'none'} & NoCgroup)
 
 /** Where NAME's cgroup goes (nothing is created): under this process's own v2 cgroup. */
 export function planServiceCgroup(name: string, pidfile: string, procfs: ProcFs, mounts: V2Mount[] = v2Mounts()): Plan {
-  if (mounts.length === 0) return {kind: 'none', why: 'no cgroup v2 hierarchy is mounted here (/proc/self/mountinfo lists no cgroup2)'}
+  if (mounts.length === 0) return none('no cgroup v2 hierarchy is mounted here', '(/proc/self/mountinfo lists no cgroup2)')
   const own = v2PathOf(procfs, 'self')
-  if (own === null) return {kind: 'none', why: 'this process is in no cgroup v2 hierarchy (/proc/self/cgroup has no 0:: line)'}
+  if (own === null) return none('this process is in no cgroup v2 hierarchy', '(/proc/self/cgroup has no 0:: line)')
   const ownDir = dirOfV2Path(own, mounts)
-  if (ownDir === null) return {kind: 'none', why: `its own cgroup ${own} is not visible under any cgroup2 mount here`}
+  if (ownDir === null) return none(`its own cgroup ${own} is under no cgroup2 mount here`)
   // A caller's cgroup another user owns (root run from a user's delegated subtree: sudo in a
   // desktop terminal) is one that user may fill, empty or swap: no service cgroup is made in it.
   // (One root owns is trusted: a user without delegation is refused by the kernel, EACCES, below.)
   const owner = ownerOf(ownDir)
   if (owner !== null && owner !== myUid() && owner !== 0)
-    return {kind: 'none', why: `its own cgroup ${ownDir} belongs to uid ${owner}, who may move processes in and out of what is made there`}
+    return none(`its own cgroup ${ownDir} belongs to uid ${owner}`, ', who may move processes in and out of what is made there')
   const leaf = leafName(name, pidfile)
   const parentPath = path.posix.join(own, SERVICES_DIR)
   const cgPath = path.posix.join(parentPath, leaf)
   // A cgroup that could not be recorded could not be found, signalled or waited for: none then.
-  if (!recordable(cgPath)) return {kind: 'none', why: `its path ${JSON.stringify(cgPath).slice(0, 80)}... is too long for the record beside the pidfile`}
+  if (!recordable(cgPath)) return none(`its path ${JSON.stringify(cgPath).slice(0, 80)}... is too long to record`, 'beside the pidfile')
   return {kind: 'plan', parentDir: path.join(ownDir, SERVICES_DIR), dir: path.join(ownDir, SERVICES_DIR, leaf), path: cgPath}
 }
 
@@ -197,16 +197,41 @@ function myUid(): number {
   return process.geteuid?.() ?? 0
 }
 
+/** What a write under the cgroup tree that was refused needs: refusal() ends its reason with one, after the errno code. */
+export const CGROUP_NEEDS = {
+  access: 'making a cgroup needs write access there (root, or a subtree delegated to this user)',
+  readOnly: 'the cgroup file system is mounted read-only here',
+} as const
+
+/**
+ * Why no cgroup could be made or entered: `why`, the reason recorded beside the pidfile and shown
+ * by find; and for an error line (--cgroup required), `failure`, the reason without what it would
+ * take, and `needs`, that (one of CGROUP_NEEDS), null when there is none.
+ */
+export interface NoCgroup {
+  why: string
+  failure: string
+  needs: string | null
+}
+
+/**
+ * A reason: `failure` for the error line, and with `more` (an explanation it goes on with) the
+ * reason recorded beside the pidfile, which find shows whole.
+ */
+export function noCgroupBecause(failure: string, more = ''): NoCgroup {
+  return {why: more === '' ? failure : `${failure}${/^[,:]/.test(more) ? '' : ' '}${more}`, failure, needs: null}
+}
+
+function none(failure: string, more = ''): Extract<Plan, {kind: 'none'}> {
+  return {kind: 'none', ...noCgroupBecause(failure, more)}
+}
+
 /** Why a write under the cgroup tree failed, in words a user can act on. */
-function refusal(what: string, error: unknown): string {
+function refusal(what: string, error: unknown): NoCgroup {
   const code = (error as NodeJS.ErrnoException).code ?? 'error'
-  const hint =
-    code === 'EACCES' || code === 'EPERM'
-      ? ': making a cgroup needs write access there (root, or a subtree delegated to this user)'
-      : code === 'EROFS'
-        ? ': the cgroup file system is mounted read-only here'
-        : ''
-  return `cannot ${what} (${code})${hint}`
+  const needs = code === 'EACCES' || code === 'EPERM' ? CGROUP_NEEDS.access : code === 'EROFS' ? CGROUP_NEEDS.readOnly : null
+  const failure = `cannot ${what} (${code})`
+  return {why: needs === null ? failure : `${failure}: ${needs}`, failure, needs}
 }
 
 /**
@@ -215,27 +240,29 @@ function refusal(what: string, error: unknown): string {
  * when it still holds processes, NAME is still running: CONFLICT, naming them. Returns the cgroup,
  * or why none could be made (the caller degrades, or fails with --cgroup=required).
  */
-export function makeServiceCgroup(plan: Extract<Plan, {kind: 'plan'}>, name: string): ServiceCgroup | {why: string} {
+export function makeServiceCgroup(plan: Extract<Plan, {kind: 'plan'}>, name: string): ServiceCgroup | NoCgroup {
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       fs.mkdirSync(plan.parentDir, {mode: 0o755})
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return {why: refusal(`create ${plan.parentDir}`, error)}
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return refusal(`create ${plan.parentDir}`, error)
     }
     // Made by this user (here or by an earlier run): anyone else who could write in it could swap the leaf.
     const parentOwner = ownerOf(plan.parentDir)
-    if (parentOwner !== null && parentOwner !== myUid() && parentOwner !== 0) return {why: `${plan.parentDir} belongs to uid ${parentOwner}, not to this user`}
+    if (parentOwner !== null && parentOwner !== myUid() && parentOwner !== 0)
+      return noCgroupBecause(`${plan.parentDir} belongs to uid ${parentOwner}, not to this user`)
     if (fs.existsSync(plan.dir)) {
       const leafOwner = ownerOf(plan.dir)
       // Not an earlier run's of this user: neither a conflict nor ours to remove.
-      if (leafOwner !== null && leafOwner !== myUid() && leafOwner !== 0) return {why: `${plan.dir} exists and belongs to uid ${leafOwner}, not to this user`}
+      if (leafOwner !== null && leafOwner !== myUid() && leafOwner !== 0)
+        return noCgroupBecause(`${plan.dir} exists and belongs to uid ${leafOwner}, not to this user`)
       const pids = procsBelow(plan.dir)
       if (isPopulated(plan.dir) === true || pids.length > 0) throw leftoverConflict(name, plan.dir, plan.path, pids)
       try {
         rmdirTree(plan.dir)
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code
-        if (code !== 'ENOENT') return {why: refusal(`remove the empty cgroup ${plan.dir} an earlier run left`, error)}
+        if (code !== 'ENOENT') return refusal(`remove the leftover empty cgroup ${plan.dir}`, error)
       }
     }
     try {
@@ -245,7 +272,7 @@ export function makeServiceCgroup(plan: Extract<Plan, {kind: 'plan'}>, name: str
       // The services directory was removed meanwhile by a run that ended (ENOENT), or another run
       // made the leaf (EEXIST: looked at again): try again.
       if (code === 'ENOENT' || code === 'EEXIST') continue
-      return {why: refusal(`create ${plan.dir}`, error)}
+      return refusal(`create ${plan.dir}`, error)
     }
     let st: fs.Stats
     try {
@@ -253,10 +280,10 @@ export function makeServiceCgroup(plan: Extract<Plan, {kind: 'plan'}>, name: str
     } catch {
       continue
     }
-    if (st.uid !== myUid() && st.uid !== 0) return {why: `${plan.dir} was replaced by a directory of uid ${st.uid} as it was made`}
+    if (st.uid !== myUid() && st.uid !== 0) return noCgroupBecause(`${plan.dir} was replaced by a directory of uid ${st.uid} as it was made`)
     return {path: plan.path, dir: plan.dir, ino: st.ino}
   }
-  return {why: `cannot create ${plan.dir}: it kept being created or removed by others`}
+  return noCgroupBecause(`cannot create ${plan.dir}`, ': it kept being created or removed by others')
 }
 
 /**
@@ -288,9 +315,9 @@ export function leftoverConflict(name: string, dir: string, cgPath: string, pids
 }
 
 /** Moves `pid` into the cgroup (cgroup.procs); returns why it could not be, or null. */
-export function moveInto(cg: ServiceCgroup, pid: number): string | null {
+export function moveInto(cg: ServiceCgroup, pid: number): NoCgroup | null {
   // the very directory made (by inode and owner), not one put at its name since
-  if (inodeOf(cg.dir) !== cg.ino || ownerOf(cg.dir) !== myUid()) return `${cg.dir} is no longer the cgroup made for the service`
+  if (inodeOf(cg.dir) !== cg.ino || ownerOf(cg.dir) !== myUid()) return noCgroupBecause(`${cg.dir} is no longer the cgroup made for the service`)
   try {
     fs.writeFileSync(path.join(cg.dir, 'cgroup.procs'), String(pid))
     return null

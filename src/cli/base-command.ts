@@ -7,7 +7,7 @@ import {Command} from '@oclif/core'
 
 import {format} from 'node:util'
 
-import {CommandModule, Invocation, Output, errorReport, quietOf, warningText} from './command'
+import {CommandModule, Invocation, Output, errorReport, quietOf, runToAnswer, warningText} from './command'
 import {escapeLines} from './escape'
 import {Selection, selectionOf} from './hint'
 import {parseErrorLine} from './usage'
@@ -24,7 +24,7 @@ export abstract class BaseCommand extends Command {
     const {args, flags, argv} = await this.parse()
     const inv: Invocation = {args: args as Record<string, string>, flags, argv: argv as string[], raw: this.argv, json: this.jsonEnabled()}
     this.selection = selectionOf(this.command.grammar, flags, (args as Record<string, string>).name)
-    const status = await this.command.run(inv, this.output(quietOf(flags, inv.json)))
+    const status = await runToAnswer(this.command, inv, this.output(quietOf(flags, inv.json)))
     if (this.command.exit) this.exit(status)
     process.exitCode = status
   }

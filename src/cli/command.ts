@@ -46,6 +46,34 @@ export interface CommandModule {
   run(inv: Invocation, out: Output): number | Promise<number>
 }
 
+/**
+ * `command.run()` as both front ends run it: a command whose answer never comes (a runtime that
+ * closed its connection mid-answer, and a client library that then neither resolves nor rejects)
+ * would otherwise let the event loop empty and the process exit 0 with nothing printed, a false
+ * success. When the loop is about to empty with the answer still pending, the run fails with an IO
+ * error instead, printed and exited with as any error of the command.
+ */
+export function runToAnswer(command: CommandModule, inv: Invocation, out: Output): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const pending = () => {
+      const {NslocateError} = require('../errors') as typeof import('../errors')
+      reject(
+        new NslocateError('IO', `${command.id} ended with no answer (a connection closed mid-answer?)`, {
+          details: {reason: 'no_answer', why: 'a request was left unanswered, and nothing else was left to run'},
+        }),
+      )
+    }
+    process.once('beforeExit', pending)
+    const settle = () => process.removeListener('beforeExit', pending)
+    Promise.resolve()
+      .then(() => command.run(inv, out))
+      .then(
+        (status) => (settle(), resolve(status)),
+        (error: unknown) => (settle(), reject(error)),
+      )
+  })
+}
+
 /** --quiet, as both front ends read it: text output only (with --json, the JSON is the answer whatever -q says). */
 export function quietOf(flags: Record<string, unknown>, json: boolean): boolean {
   return flags.quiet === true && !json

@@ -8,6 +8,7 @@
  */
 import type {Output} from './command'
 import type {CommandName} from './exit-status'
+import {factOf} from '../errors'
 import {Selection, withSelection} from './hint'
 import {usageHint} from './usage'
 
@@ -46,15 +47,6 @@ export function printError(out: Output, command: CommandName, code: string, mess
   const {textOf} = require('./command') as typeof import('./command')
   const {line, hint} = errorLines(command, code, message, out.selection, advice)
   out.logToStderr(textOf(line, hint).slice(0, -1))
-}
-
-/** `message` without the advice it ends with and the separator before it ("; ", ". ", ": ", " ("...")"); all of it when it does not end so. */
-function factOf(message: string, advice: string): string {
-  const inParens = message.endsWith(`(${advice})`)
-  const end = inParens ? message.length - advice.length - 2 : message.endsWith(advice) ? message.length - advice.length : -1
-  if (end <= 0) return message
-  const fact = message.slice(0, end).replace(inParens ? /\s+$/ : /[\s;:.,]+$/, '')
-  return fact === '' ? message : fact
 }
 
 /** The --json error object's `hint`: the advice without its `hint: ` label; null for a usage line (the synopsis is for people reading a terminal). */

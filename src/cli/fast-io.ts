@@ -45,7 +45,7 @@ export function logToStderr(message: string): void {
   writeFd(2, escapeLines(message) + '\n')
 }
 
-/** A warning (text mode only): one line `nslocate: warning: ...` and its hint, as BaseCommand prints it. */
+/** A warning: one line `nslocate: warning: ...` and its hint on stderr, as BaseCommand prints it (with --json too). */
 export function warn(message: string, hint?: string): void {
   writeFd(2, warningText(message, hint))
 }
@@ -63,7 +63,8 @@ export function fastOutput(json: boolean, quiet: boolean, selection: Selection):
     selection,
     log: (text) => json || quiet || log(text),
     logToStderr: (text) => json || logToStderr(text),
-    warn: (text, hint) => json || quiet || warn(text, hint),
+    // Warnings go to stderr with --json too (nslocate(1), OUTPUT), as BaseCommand prints them.
+    warn: (text, hint) => quiet || warn(text, hint),
     logJson,
     jsonRows: () => new JsonRows(),
   }

@@ -3,7 +3,7 @@
  * invocation to the command's module with the fast Output, and run it as oclif's path would: exit
  * status, error printing. Each bundle (scripts/bundle-fast.js) is this file and one command's module.
  */
-import {CommandModule, quietOf} from './command'
+import {CommandModule, quietOf, runToAnswer} from './command'
 import {Prepared, fastParse} from './fast-parse'
 import {selectionOf} from './hint'
 
@@ -15,7 +15,7 @@ export function prepare(command: CommandModule, argv: string[]): Prepared | null
   const inv = {args: p.args, flags: p.flags, argv: p.argv, raw: argv, json: p.json}
   const selection = selectionOf(command.grammar, p.flags, p.args.name)
   const out = () => fastOutput(p.json, quietOf(p.flags, p.json), selection)
-  return {command: command.id, json: p.json, exit: command.exit, selection, run: () => command.run(inv, out())}
+  return {command: command.id, json: p.json, exit: command.exit, selection, run: () => runToAnswer(command, inv, out())}
 }
 
 /** Runs a prepared invocation and sets process.exitCode; library errors print as BaseCommand.catch prints them. */

@@ -9,7 +9,7 @@
  * look elsewhere than `nslocate signal secret TERM --pidfile /srv/priv/secret.pid` did.
  */
 import {hasUnsafe} from './escape'
-import type {CommandGrammar} from './grammar'
+import {CommandGrammar, GRAMMAR} from './grammar'
 
 /** The flags that say which service a command means (where its pidfile is, which namespaces, which identity), in the order hints give them. */
 export const SELECTING_FLAGS = [
@@ -74,6 +74,8 @@ export function selectionOf(g: CommandGrammar, flags: Record<string, unknown>, n
 export function withSelection(text: string, sel: Selection): string {
   if (sel.name === undefined) return text
   const name = sel.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  const command = new RegExp(String.raw`\bnslocate ([a-z]+) ${name}(?=$|[\s;,)])((?: --?[\w-]+(?: (?!-)[^\s;,)]+)?)*)`, 'g')
+  // Only nslocate's own commands: "run nslocate as root" is no command, whatever the service's name.
+  const ids = Object.keys(GRAMMAR).join('|')
+  const command = new RegExp(String.raw`\bnslocate (${ids}) ${name}(?=$|[\s;,)])((?: --?[\w-]+(?: (?!-)[^\s;,)]+)?)*)`, 'g')
   return text.replace(command, (_all, id: string, own: string) => [`nslocate ${id} ${shellQuote(sel.name!)}${own}`, ...sel.argv.map(shellQuote)].join(' '))
 }

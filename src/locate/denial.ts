@@ -14,6 +14,17 @@ export function hasPtraceCap(procfs: ProcFs): boolean | null {
   return eff === null ? null : ((eff >> CAP_SYS_PTRACE) & 1n) === 1n
 }
 
+/**
+ * The same denial as an error line has it (ptraceDenial's words are evidence): the cause, short,
+ * and what to do; null when nothing can be done from here (the process is protected).
+ */
+export function ptraceRefusal(procfs: ProcFs, pid: number): {why: string; advice: string | null} {
+  if (hasPtraceCap(procfs) !== false) return {why: `pid ${pid} is protected even from CAP_SYS_PTRACE`, advice: null}
+  return procfs.selfUid() === 0
+    ? {why: 'this process is root without CAP_SYS_PTRACE', advice: 'give it CAP_SYS_PTRACE (in a container: --cap-add SYS_PTRACE)'}
+    : {why: "another user's process", advice: 'run as its user, or as root with CAP_SYS_PTRACE'}
+}
+
 /** What to say after "not allowed to look into pid P's ...". */
 export function ptraceDenial(procfs: ProcFs, pid: number): string {
   const cap = hasPtraceCap(procfs)

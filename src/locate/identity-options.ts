@@ -6,7 +6,7 @@
 import fs = require('node:fs')
 import path = require('node:path')
 
-import {NslocateError} from '../errors'
+import {NslocateError, OptionNamer} from '../errors'
 import {ProcFs} from '../proc/proc-fs'
 import {ProcessFacts} from './process-info'
 import {ProcessNames, describeNames, matchName} from './process-names'
@@ -45,22 +45,19 @@ export function resolveIdentity(o: IdentityOptions, root?: string): ResolvedIden
     try {
       st = fs.statSync(where)
     } catch (error) {
-      throw new NslocateError(
-        'USAGE',
-        (n) =>
-          `${n('exec')} ${o.exec}: cannot stat ${where}: ${(error as Error).message}; give the path of the service's executable${root ? ' as seen inside its mount namespace' : ''}`,
-        {cause: error},
-      )
+      const advice = `give the path of the service's executable${root ? ' as its mount namespace sees it' : ''}`
+      throw new NslocateError('USAGE', (n) => `${n('exec')} ${o.exec}: cannot stat ${where}: ${(error as Error).message}; ${advice}`, {cause: error, advice})
     }
     out.exec = {path: o.exec, dev: Number(st.dev), ino: Number(st.ino)}
     shown.push(`--exec ${o.exec}`)
   }
   if (o.processName !== undefined) {
+    const advice = (n: OptionNamer) => `use ${n('exec')} for a path`
     if (typeof o.processName !== 'string' || o.processName === '' || o.processName.includes('/'))
       throw new NslocateError(
         'USAGE',
-        (n) =>
-          `${n('processName')} ${JSON.stringify(o.processName)}: give a process name without "/", e.g. ${n('processName', 'nginx')} (use ${n('exec')} for a path)`,
+        (n) => `${n('processName')} ${JSON.stringify(o.processName)}: give a process name without "/", e.g. ${n('processName', 'nginx')}; ${advice(n)}`,
+        {advice},
       )
     out.processName = o.processName
     shown.push(`--process-name ${o.processName}`)

@@ -53,7 +53,7 @@ export function listPidfiles(options: SearchOptions = {}): PidfileListing {
       if (visited.has(`${id}:${entry.nested}`)) continue
       visited.add(`${id}:${entry.nested}`)
     }
-    readEntry(entry, opts.root, found, out)
+    readEntry(entry, opts.root, found, out, Boolean(opts.dir))
   }
   resolveFound(found, opts, out)
   // By path, in code point order (as `LC_ALL=C sort`): the same on every machine and locale, and
@@ -64,13 +64,15 @@ export function listPidfiles(options: SearchOptions = {}): PidfileListing {
 }
 
 /** The pidfiles of one search-path entry: DIR/NAME.pid, or DIR/NAME/NAME.pid for a nested entry. */
-function readEntry(entry: SearchEntry, root: string | undefined, found: Found, out: PidfileListing): void {
+function readEntry(entry: SearchEntry, root: string | undefined, found: Found, out: PidfileListing, explicit: boolean): void {
   let dirents: fs.Dirent[]
   try {
     dirents = readdirIn(entry.dir, root)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT' || code === 'ENOTDIR') return
+    // A directory of the search path that is not there is nothing to list; a --dir that is a file is
+    // a directory that could not be read (`list --dir FILE` must not say "no pidfiles", 0).
+    if (code === 'ENOENT' || (code === 'ENOTDIR' && !explicit)) return
     if (!out.unreadable.some((u) => u.dir === entry.dir)) out.unreadable.push({dir: entry.dir, message: (error as Error).message})
     return
   }

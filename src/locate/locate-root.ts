@@ -7,7 +7,7 @@ import path = require('node:path')
 
 import {NslocateError, isErrno} from '../errors'
 import {ProcFs} from '../proc/proc-fs'
-import {ptraceDenial} from './denial'
+import {ptraceRefusal} from './denial'
 import {MountRef} from './visibility'
 import type {SearchOptions} from './search-path'
 
@@ -29,8 +29,9 @@ export function rootOf(pid: number, opts: {pidfile?: string; dir?: string}, proc
   } catch (error) {
     if (isErrno(error, 'ENOENT', 'ESRCH'))
       throw new NslocateError('NOT_RUNNING', `pid ${pid} (whose mount namespace holds the pidfile) has exited`, {cause: error})
-    const cause = isErrno(error, 'EACCES', 'EPERM') ? ptraceDenial(procfs, pid) : 'run as root'
-    throw new NslocateError('PERMISSION', `cannot enter the files of pid ${pid} through ${root}: ${(error as Error).message}; ${cause}`, {cause: error})
+    const {why, advice} = isErrno(error, 'EACCES', 'EPERM') ? ptraceRefusal(procfs, pid) : {why: null, advice: 'run as root'}
+    const fact = `cannot enter the files of pid ${pid} through ${root}: ${(error as Error).message}${why === null ? '' : `; ${why}`}`
+    throw new NslocateError('PERMISSION', advice === null ? fact : `${fact}; ${advice}`, {cause: error, ...(advice === null ? {} : {advice})})
   }
   const under = (p?: string) => (p ? path.join(root, p) : undefined)
   let mnt: string | null = null

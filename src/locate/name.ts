@@ -41,10 +41,8 @@ export function mergeNameArgs<T extends {name: string}>(fn: string, nameOrOption
     return nameOrOptions
   }
   if (typeof nameOrOptions !== 'string') {
-    throw new NslocateError(
-      'USAGE',
-      `${fn}(): give the options once, as ${fn}({name, ...}) or ${fn}(NAME, {...}); a second argument after an options object (${shown(more)}) would be ignored`,
-    )
+    const advice = `give the options once, as ${fn}({name, ...}) or ${fn}(NAME, {...})`
+    throw new NslocateError('USAGE', `${fn}(): a second argument after an options object (${shown(more)}) would be ignored; ${advice}`, {advice})
   }
   if (!isPlainObject(more)) {
     throw new NslocateError('USAGE', `${fn}(${shown(nameOrOptions)}, OPTIONS): OPTIONS must be an options object, not ${shown(more)}`)
@@ -63,9 +61,9 @@ export function mergeNameArgs<T extends {name: string}>(fn: string, nameOrOption
 export function validateRootPid(value: unknown, pidMax: number): number {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value < pidMax) return value
   const kind = typeof value === 'number' ? '' : `, given as ${value === null ? 'null' : typeof value}: it must be a number`
-  throw new NslocateError(
-    'USAGE',
-    (n) => `rootPid ${shown(value)} (${n('rootPid')}) is not a pid: give the id of a running process, an integer from 1 to ${pidMax - 1} (pid_max - 1)${kind}`,
-    {details: {option: 'rootPid', value: (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'string' ? value : shown(value)}},
-  )
+  const advice = `give the id of a running process, an integer from 1 to ${pidMax - 1} (pid_max - 1)`
+  throw new NslocateError('USAGE', (n) => `${n('rootPid')} ${shown(value)} is not a pid${kind}; ${advice}`, {
+    details: {option: 'rootPid', value: (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'string' ? value : shown(value)},
+    advice,
+  })
 }

@@ -126,11 +126,9 @@ function loadOverride(value: string): {addon: Addon} | {file: string; why: strin
   const {bad, fd} = pinned
   if (bad) {
     const on = bad.path === file ? '' : ` (on its path: ${bad.path})`
-    throw new NslocateError(
-      'NATIVE_LOAD',
-      `refusing to load NSLOCATE_ADDON=${shown}${on}: ${bad.why}; another user could run code as you through it. ` +
-        'Put the addon where only root (or you) can write, e.g. chown root and chmod go-w it and its directories, or unset NSLOCATE_ADDON to use the addon built with the package.',
-    )
+    // Another user could run code as you through it.
+    const advice = 'Put it where only root or you can write (chown root, chmod go-w), or unset NSLOCATE_ADDON'
+    throw new NslocateError('NATIVE_LOAD', `refusing to load NSLOCATE_ADDON=${shown}${on}: ${bad.why}. ${advice}`, {advice})
   }
   if (fd === null) return {file, why: 'not a regular file'} // the path ends on a directory ("/")
   const held = `/proc/self/fd/${fd}`

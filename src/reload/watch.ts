@@ -27,10 +27,11 @@ export function checkWatchPath(input: string): WatchTarget {
   try {
     st = fs.statSync(p)
   } catch (error) {
+    const advice = "give an existing file or directory (a ConfigMap volume's mount point works)"
     throw new NslocateError(
       'USAGE',
-      (n) =>
-        `${n('watch', input)}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}; give an existing file or directory (a ConfigMap volume's mount point works)`,
+      (n) => `${n('watch', input)}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}; ${advice}`,
+      {advice},
     )
   }
   try {

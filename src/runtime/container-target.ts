@@ -70,7 +70,7 @@ export async function containerTarget(ref: string | ContainerSpec, opts: TargetO
     const who = answeredBy(first)
     // Another user's socket is believed for a running container of that user's only (resolve.ts):
     // its "not running" settles nothing, it cannot tell.
-    if (delegate !== null) throw untrustedDown(shown, who, delegate, 'that it is not running', runtime.kind)
+    if (delegate !== null) throw untrustedDown(shown, who, delegate, 'is not running', runtime.kind)
     throw notRunning(shown, info, [`answered by ${who}`, ...first.evidence])
   }
   const name = RUNTIME_NAMES[runtime.kind]
@@ -98,20 +98,27 @@ export async function containerTarget(ref: string | ContainerSpec, opts: TargetO
   const lie = visible ? notTheContainersInit(info, procfs) : null
   const code = runtime.kind === 'docker' ? 'DOCKER' : 'RUNTIME'
   if (lie) {
+    // The line says it is not the container's init (nothing is signalled); how the runtime's answer lies is in the details.
+    const advice = `check which runtime ${runtime.where} is`
     throw new NslocateError(
       code,
-      `container ${shown}: refusing the ${name} runtime's pid ${info.hostPid} (outside_target_namespace): ${lie}; nothing was signalled. Check which runtime ${runtime.where} is`,
-      {details: {container: info.id, reason: 'outside_target_namespace'}},
+      `${spec.container !== undefined ? `container ${spec.container}` : `pod ${shown}`}: the ${name} runtime's pid ${info.hostPid} is not its init (outside_target_namespace); ${advice}`,
+      {
+        details: {container: info.id, reason: 'outside_target_namespace', why: lie},
+        advice,
+      },
     )
   }
   if (delegate !== null) {
-    const why = notDelegates(info.hostPid, delegate, visible, procfs)
-    if (why) {
-      throw new NslocateError(
-        code,
-        `container ${shown}: refusing the answer of uid ${delegate}'s socket ${runtime.where}: ${why}; a socket another user owns is trusted only for that user's own containers. Nothing was signalled`,
-        {details: {container: info.id, reason: 'foreign_socket'}},
-      )
+    // A socket another user owns is trusted only for that user's own containers.
+    const not = notDelegates(info.hostPid, delegate, visible, procfs)
+    if (not) {
+      // (the container is in the details: the line has no room for it)
+      const fact = `refusing the answer of uid ${delegate}'s socket ${runtime.where}: ${not.fact}; nothing was signalled`
+      throw new NslocateError(code, not.advice === null ? fact : `${fact}; ${not.advice}`, {
+        details: {container: info.id, reason: 'foreign_socket', why: not.why},
+        ...(not.advice === null ? {} : {advice: not.advice}),
+      })
     }
     evidence.push(`pid ${info.hostPid} is in a PID namespace that uid ${delegate}'s user namespace owns: uid ${delegate}'s socket may name it`)
   }
@@ -137,7 +144,7 @@ async function askAgain(o: OpenedRuntime, sel: ContainerSelector, shown: string)
   } catch (error) {
     if (!(error instanceof NslocateError && error.code === 'NOT_RUNNING')) throw error
     const who = answeredBy(o)
-    if (o.delegate !== null) throw untrustedDown(shown, who, o.delegate, 'that it does not exist', o.runtime.kind)
+    if (o.delegate !== null) throw untrustedDown(shown, who, o.delegate, 'does not exist', o.runtime.kind)
     const advice = error.advice !== null ? {advice: error.advice} : {}
     throw new NslocateError('NOT_RUNNING', error.message, {cause: error.cause, details: {...error.details, evidence: [`answered by ${who}`]}, ...advice})
   }
@@ -170,13 +177,19 @@ function conmonNames(info: ContainerInfo, delegate: number | null, procfs: ProcF
  * owned by a user namespace `delegate` created (a rootless runtime's), and visible from here (the
  * helper route would run the other user's image with the other user's answer).
  */
-function notDelegates(pid: number, delegate: number, visible: boolean, procfs: ProcFs): string | null {
-  if (!visible)
-    return `pid ${pid} is not visible here, and the helper-container route is not taken through another user's socket; run nslocate as uid ${delegate}`
+function notDelegates(pid: number, delegate: number, visible: boolean, procfs: ProcFs): {fact: string; why: string; advice: string | null} | null {
+  // (the helper-container route is not taken through another user's socket)
+  if (!visible && fs.existsSync(procfs.file(pid))) {
+    // A pid that exists here outside the container's cgroup: the answer names some other process.
+    const fact = `pid ${pid} here is not in the container's cgroup`
+    return {fact, why: `${fact}: the socket named a process that is not the container's`, advice: null}
+  }
+  if (!visible) return {fact: `pid ${pid} is not visible here`, why: `pid ${pid} is not visible here`, advice: `run nslocate as uid ${delegate}`}
   const owner = procfs.pidnsOwner(pid)
-  if (!owner) return `the owner of pid ${pid}'s PID namespace cannot be read`
+  if (!owner) return {fact: `pid ${pid}'s PID namespace has no readable owner`, why: `the owner of pid ${pid}'s PID namespace cannot be read`, advice: null}
   if (owner.kind !== 'user' || owner.uid !== delegate) {
-    return `pid ${pid}'s PID namespace ${owner.kind === 'ours' ? "is nslocate's own" : `belongs to a user namespace of uid ${owner.uid}`}, not to one of uid ${delegate}'s`
+    const whose = owner.kind === 'ours' ? "is nslocate's own" : `belongs to a user namespace of uid ${owner.uid}`
+    return {fact: "not that user's container", why: `pid ${pid}'s PID namespace ${whose}, not to one of uid ${delegate}'s`, advice: null}
   }
   return null
 }

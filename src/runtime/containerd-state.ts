@@ -62,6 +62,8 @@ export const MAX_JSON_BYTES = 4 * 1024 * 1024
 const MAX_SMALL_BYTES = 64 * 1024
 /** The most bundles one namespace may hold before the directory is taken for garbage. */
 const MAX_TASKS = 100_000
+/** What to do instead when the daemonless route cannot be taken or trusted. */
+const ASK_CRI = 'ask containerd over its CRI socket (CONTAINER_RUNTIME_ENDPOINT)'
 
 /** The CRI's annotations in the OCI spec (containerd pkg/cri/annotations). */
 const CRI = {
@@ -146,7 +148,7 @@ class Reader {
   }
 
   private get at(): string {
-    return `containerd's state at ${this.stateDir} (namespace ${this.ns})`
+    return `containerd's ${this.stateDir} (namespace ${this.ns})`
   }
 
   // --- reading, with the trust rule ---------------------------------------------------------
@@ -156,11 +158,12 @@ class Reader {
     const bad = untrustedOnPath(file, {caller: 0})
     if (!bad) return
     const which = bad.path === path.resolve(file) ? '' : ` (on its path: ${bad.path})`
-    throw new NslocateError(
-      'RUNTIME',
-      `refusing containerd's state ${file}${which}: ${bad.why}; another user could write the pid nslocate would act on. Make containerd's state directory (${this.stateDir}) and runc's state root root's and not writable by group or others, or ask containerd over its CRI socket (CONTAINER_RUNTIME_ENDPOINT)`,
-      {details: {file, untrusted: bad.path, reason: 'untrusted'}},
-    )
+    // Another user could write the pid nslocate would act on: containerd's state directory and runc's state root must be root's, not writable by others.
+    const advice = `fix its owner and mode, or ${ASK_CRI}`
+    throw new NslocateError('RUNTIME', `refusing containerd's state ${file}${which}: ${bad.why}; ${advice}`, {
+      details: {file, untrusted: bad.path, reason: 'untrusted'},
+      advice,
+    })
   }
 
   /** A system error on the way, in this backend's words (ENOENT is the caller's). */
@@ -192,26 +195,22 @@ class Reader {
       fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
     } catch (error) {
       if (isErrno(error, 'ELOOP')) {
-        throw new NslocateError(
-          'RUNTIME',
-          `refusing containerd's state ${file}: it is a symbolic link, which containerd and runc never write there; remove it, or ask containerd over its CRI socket (CONTAINER_RUNTIME_ENDPOINT)`,
-          {details: {file, reason: 'untrusted'}},
-        )
+        const advice = `remove it, or ${ASK_CRI}`
+        throw new NslocateError('RUNTIME', `refusing containerd's state ${file}: it is a symbolic link (containerd and runc write none); ${advice}`, {
+          details: {file, reason: 'untrusted'},
+          advice,
+        })
       }
       throw this.systemError(error, file)
     }
     try {
       const st = fs.fstatSync(fd)
+      // (another user could write the pid nslocate would act on)
       const refuse = (why: string) =>
-        new NslocateError('RUNTIME', `refusing containerd's state ${file}: ${why}; ask containerd over its CRI socket (CONTAINER_RUNTIME_ENDPOINT) instead`, {
-          details: {file, reason: 'untrusted'},
-        })
+        new NslocateError('RUNTIME', `refusing containerd's state ${file}: ${why}; ${ASK_CRI}`, {details: {file, reason: 'untrusted'}, advice: ASK_CRI})
       if (!st.isFile()) throw refuse('it is not a regular file')
-      if (st.uid !== 0) throw refuse(`it is owned by uid ${st.uid}, not root; another user could write the pid nslocate would act on`)
-      if ((st.mode & 0o022) !== 0)
-        throw refuse(
-          `it is writable by group or others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}); another user could write the pid nslocate would act on`,
-        )
+      if (st.uid !== 0) throw refuse(`it is owned by uid ${st.uid}, not root`)
+      if ((st.mode & 0o022) !== 0) throw refuse(`it is writable by group or others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`)
       if (st.size > max) throw this.tooBig(file, max)
       const buf = Buffer.allocUnsafe(Math.min(max, Math.max(st.size, 4096)) + 1)
       let n = 0
@@ -230,13 +229,9 @@ class Reader {
   }
 
   private tooBig(file: string, max: number): NslocateError {
-    return new NslocateError(
-      'RUNTIME',
-      `containerd's state ${file} is larger than ${max} bytes, which no containerd or runc writes; nslocate stopped reading`,
-      {
-        details: {file, reason: 'too_big'},
-      },
-    )
+    return new NslocateError('RUNTIME', `containerd's state ${file} is larger than ${max} bytes, which no containerd writes; not read further`, {
+      details: {file, reason: 'too_big'},
+    })
   }
 
   /** JSON of `file` (an object), bounded; RUNTIME when it is not. */
@@ -253,13 +248,10 @@ class Reader {
   }
 
   private invalid(file: string, why: string): NslocateError {
-    return new NslocateError(
-      'RUNTIME',
-      `containerd's state ${file} cannot be trusted: ${why}; nothing was signalled. Ask containerd over its CRI socket (CONTAINER_RUNTIME_ENDPOINT)`,
-      {
-        details: {file, reason: 'invalid'},
-      },
-    )
+    return new NslocateError('RUNTIME', `untrusted containerd state ${file}: ${why}; nothing was signalled; ${ASK_CRI}`, {
+      details: {file, reason: 'invalid'},
+      advice: ASK_CRI,
+    })
   }
 
   /** The ids of the namespace's bundles ([] when the namespace has none). */
@@ -272,7 +264,7 @@ class Reader {
       } catch (error) {
         if (isErrno(error, 'ENOENT')) {
           if (dir === this.stateDir) {
-            const advice = "mount it (the directory of containerd's socket) into this container, or set CONTAINER_RUNTIME_ENDPOINT to that socket"
+            const advice = "mount containerd's socket directory here, or set CONTAINER_RUNTIME_ENDPOINT to its socket"
             throw new NslocateError('RUNTIME', `no containerd state directory ${this.stateDir} for the daemonless route to read: ${advice}`, {
               details: {file: dir, reason: 'unreachable'},
               advice,
@@ -361,11 +353,11 @@ class Reader {
     try {
       const shim = this.readFile(shimFile, MAX_SMALL_BYTES).trim()
       if (!RUNC_SHIMS.has(path.basename(shim))) {
-        throw new NslocateError(
-          'RUNTIME',
-          `container ${t.name} (${t.id.slice(0, 12)}) runs under the shim ${shim}, not containerd's runc shim: its init.pid is not a process nslocate can check; ask containerd over its CRI socket (CONTAINER_RUNTIME_ENDPOINT)`,
-          {details: {file: shimFile, reason: 'unsupported', container: t.id}},
-        )
+        // (its init.pid is not a process nslocate can check)
+        throw new NslocateError('RUNTIME', `container ${t.name} (${t.id.slice(0, 12)}) runs under the shim ${shim}, not containerd's runc shim; ${ASK_CRI}`, {
+          details: {file: shimFile, reason: 'unsupported', container: t.id},
+          advice: ASK_CRI,
+        })
       }
     } catch (error) {
       if (!gone(error)) throw error // an older containerd writes no shim-binary-path: the runc shim
@@ -381,8 +373,8 @@ class Reader {
     if (binary !== '' && path.basename(binary) !== 'runc') {
       throw new NslocateError(
         'RUNTIME',
-        `container ${t.name} (${t.id.slice(0, 12)}) runs under ${binary}, not runc: nslocate checks a pid against runc's state only; ask containerd over its CRI socket (CONTAINER_RUNTIME_ENDPOINT)`,
-        {details: {file: optionsFile, reason: 'unsupported', container: t.id}},
+        `container ${t.name} (${t.id.slice(0, 12)}) runs under ${binary}, not runc: nslocate checks a pid against runc's state only; ${ASK_CRI}`,
+        {details: {file: optionsFile, reason: 'unsupported', container: t.id}, advice: ASK_CRI},
       )
     }
     const root = typeof options.root === 'string' && options.root !== '' ? options.root : DEFAULT_RUNC_ROOT
@@ -395,7 +387,7 @@ class Reader {
       if (!/^[1-9][0-9]{0,9}\n?$/.test(text)) throw this.invalid(pidFile, `it holds ${JSON.stringify(text.slice(0, 32))}, not a pid`)
       pid = Number(text.trim())
     } catch (error) {
-      if (gone(error)) return stopped(`it has no init.pid in ${t.bundle} (created and never started, or being deleted)`)
+      if (gone(error)) return stopped(`it has no init.pid in ${t.bundle} (never started, or being deleted)`)
       throw error
     }
 
@@ -426,9 +418,8 @@ class Reader {
       throw this.systemError(error, this.procfs.file(pid, 'stat'))
     }
     if (stat.starttime !== runcStart) {
-      return stopped(
-        `pid ${pid} here is another process (started at tick ${stat.starttime}; runc recorded ${runcStart}): the container's init exited and its pid was reused, or nslocate runs in another PID namespace than containerd`,
-      )
+      // The container's init exited and its pid was reused, or nslocate runs in another PID namespace than containerd.
+      return stopped(`pid ${pid} is now another process (start tick ${stat.starttime}; runc recorded ${runcStart})`)
     }
     if (stat.state === 'Z' || stat.state === 'X') return stopped(`its init (pid ${pid}) has exited`)
     return {running: true, pid, why: ''}
@@ -508,8 +499,8 @@ class Reader {
     const chosen = 'ref' in sel ? this.byRef(containers, sel.ref) : this.byPod(all, containers, sel.pod, sel.containerName)
     const l = this.liveness(chosen)
     if (!l.running) {
-      throw new NslocateError('NOT_RUNNING', `container ${chosen.name} (${chosen.id.slice(0, 12)}) in ${this.at} is not running: ${l.why}`, {
-        details: downDetails({id: chosen.id, name: chosen.name, runtime: 'cri', pod: chosen.pod}),
+      throw new NslocateError('NOT_RUNNING', `container ${chosen.name} (${chosen.id.slice(0, 12)}) is not running: ${l.why}`, {
+        details: {...downDetails({id: chosen.id, name: chosen.name, runtime: 'cri', pod: chosen.pod}), state: this.at},
       })
     }
     return this.info(chosen, all)
@@ -554,7 +545,8 @@ class Reader {
       )
     }
     if (named.length) return this.current(named, `container ${ref}`)
-    throw new NslocateError('NOT_RUNNING', `no container ${ref} in ${this.at} (by id, id prefix or name; a container without a task is not there)`, {
+    // (a container without a task is not there)
+    throw new NslocateError('NOT_RUNNING', `no container ${ref} with a task in ${this.at} (by id, id prefix or name)`, {
       details: {container: ref},
     })
   }
@@ -583,9 +575,9 @@ class Reader {
       const sb = sandboxIds.map((id) => all.find((x) => x.id === id && x.type === 'sandbox')).find((x): x is Task => x !== undefined)
       throw new NslocateError(
         'NOT_RUNNING',
-        `pod ${label} in ${this.at} is not running: ${sb ? `its sandbox ${sb.id.slice(0, 12)}: ${this.liveness(sb).why}` : 'its sandbox has no task'}`,
+        `pod ${label} is not running: ${sb ? `sandbox ${sb.id.slice(0, 12)}: ${this.liveness(sb).why}` : 'its sandbox has no task'}`,
         {
-          details: {pod: label},
+          details: {pod: label, state: this.at},
         },
       )
     }

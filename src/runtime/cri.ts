@@ -159,51 +159,53 @@ function grpcError(ctx: Ctx, e: GrpcError, what: string): NslocateError {
   const errno = /\b(ENOENT|ECONNREFUSED|EACCES|EPERM|ECONNRESET|ENOTSOCK|ENOTDIR)\b/.exec(detail)?.[1]
   const at = `the CRI runtime at ${ctx.where}`
   const details = (reason: string, extra: Record<string, unknown> = {}) => ({details: {socket: ctx.socketPath, reason, grpcCode: e.code, ...extra}, cause: e})
-  if (e.code === Status.DEADLINE_EXCEEDED) {
-    return new NslocateError('RUNTIME', limitMessage('deadline', at, what, ctx.limits), details('deadline'))
-  }
-  if (e.code === Status.RESOURCE_EXHAUSTED && /larger than max/i.test(detail)) {
-    return new NslocateError('RUNTIME', limitMessage('too_big', at, what, ctx.limits), details('too_big'))
+  if (e.code === Status.DEADLINE_EXCEEDED || (e.code === Status.RESOURCE_EXHAUSTED && /larger than max/i.test(detail))) {
+    const kind = e.code === Status.DEADLINE_EXCEEDED ? 'deadline' : 'too_big'
+    const {message, advice} = limitMessage(kind, at, what, ctx.limits)
+    return new NslocateError('RUNTIME', message, {...details(kind), advice})
   }
   if (errno === 'EACCES' || errno === 'EPERM' || e.code === Status.PERMISSION_DENIED) {
-    const advice =
-      "run nslocate as root, or mount the socket's directory into this container (read-only access to the runtime's state directory is the daemonless route)"
-    return new NslocateError('RUNTIME', `permission denied on the CRI socket ${ctx.socketPath} while trying to ${what}: it is root's; ${advice}`, {
+    // The socket is root's; read-only access to the runtime's state directory is the daemonless route.
+    const advice = "run nslocate as root, or mount the runtime's state directory here for the daemonless route"
+    return new NslocateError('RUNTIME', `permission denied on the CRI socket ${ctx.socketPath} while trying to ${what}; ${advice}`, {
       ...details('permission', {errno}),
       advice,
     })
   }
   if (e.code === Status.UNAVAILABLE) {
-    return new NslocateError(
-      'RUNTIME',
-      `cannot reach ${at} (${errno ?? detail}) while trying to ${what}: is containerd (or CRI-O) running? Set CONTAINER_RUNTIME_ENDPOINT to its socket (unix:///run/containerd/containerd.sock), or mount the socket's directory into this container`,
-      details('unreachable', {errno}),
-    )
+    // (containerd's: unix:///run/containerd/containerd.sock)
+    const advice = 'is containerd or CRI-O running? Set CONTAINER_RUNTIME_ENDPOINT to its socket, or mount it here'
+    return new NslocateError('RUNTIME', `cannot reach ${at} (${errno ?? detail}) while trying to ${what}: ${advice}`, {
+      ...details('unreachable', {errno}),
+      advice,
+    })
   }
   if (e.code === Status.UNIMPLEMENTED) {
-    return new NslocateError(
-      'RUNTIME',
-      `${at} does not serve the CRI v1 RuntimeService (${detail}) while trying to ${what}: is its CRI plugin disabled (Docker's own containerd disables it), or is it not a CRI socket? Point CONTAINER_RUNTIME_ENDPOINT at the kubelet's runtime socket`,
-      details('unimplemented', {unsupported: true}),
-    )
+    // Its CRI plugin is disabled (Docker's own containerd disables it), or it is no CRI socket.
+    const advice = "point CONTAINER_RUNTIME_ENDPOINT at the kubelet's runtime socket (not Docker's containerd)"
+    return new NslocateError('RUNTIME', `${at} does not serve the CRI v1 RuntimeService (${detail}): ${advice}`, {
+      ...details('unimplemented', {unsupported: true}),
+      advice,
+    })
   }
   if (e.code === Status.INTERNAL && /pars|decod|deserial/i.test(detail)) {
-    return new NslocateError(
-      'RUNTIME',
-      `${at} answered something that is not a CRI message while trying to ${what} (${detail}): is it a CRI socket?`,
-      details('invalid', {unsupported: true}),
-    )
+    const advice = 'is it a CRI socket?'
+    return new NslocateError('RUNTIME', `${at} answered something that is not a CRI message (${detail}): ${advice}`, {
+      ...details('invalid', {unsupported: true}),
+      advice,
+    })
   }
   return new NslocateError('RUNTIME', `${at} failed to ${what}: ${detail}`, details('failed'))
 }
 
 /** A lying or garbage answer. */
 function invalid(ctx: Ctx, what: string): NslocateError {
-  return new NslocateError(
-    'RUNTIME',
-    `the CRI runtime at ${ctx.where} gave an answer nslocate cannot trust (${what.length > 300 ? `${what.slice(0, 300)}...` : what}); nothing was signalled: check which runtime CONTAINER_RUNTIME_ENDPOINT (${ctx.socketPath}) points at`,
-    {details: {socket: ctx.socketPath, reason: 'invalid'}, advice: `check which runtime CONTAINER_RUNTIME_ENDPOINT (${ctx.socketPath}) points at`},
-  )
+  // An answer nslocate cannot trust: nothing was signalled. The runtime is named in the advice (its socket) and the details.
+  const advice = `check which runtime CONTAINER_RUNTIME_ENDPOINT (${ctx.socketPath}) points at`
+  return new NslocateError('RUNTIME', `bad CRI answer: ${what.length > 300 ? `${what.slice(0, 300)}...` : what}; ${advice}`, {
+    details: {socket: ctx.socketPath, where: ctx.where, reason: 'invalid'},
+    advice,
+  })
 }
 
 const show = (v: unknown): string => {
@@ -227,7 +229,7 @@ function arr(ctx: Ctx, v: unknown, what: string): unknown[] {
 }
 
 function uint(ctx: Ctx, v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw invalid(ctx, `${what} is ${show(v)}, not a non-negative integer`)
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw invalid(ctx, `${what} is ${show(v)}, not an integer >= 0`)
   return v
 }
 
@@ -427,7 +429,8 @@ async function status(ctx: Ctx, s: Session, c: Listed, sandbox: Sandbox | null):
     if (running) {
       throw new NslocateError(
         'RUNTIME',
-        `the CRI runtime at ${ctx.where} gives no verbose info for container ${c.name} (${c.id.slice(0, 13)}): nslocate needs ContainerStatus info["info"].pid (containerd and CRI-O give it); use the daemonless route (containerd's state directory) instead`,
+        // (containerd and CRI-O give it)
+        `the CRI runtime at ${ctx.where} gives no info["info"].pid for container ${c.name} (${c.id.slice(0, 13)}); use the daemonless route (containerd's state directory) instead`,
         {details: {socket: ctx.socketPath, reason: 'invalid', container: c.id}, advice: "use the daemonless route (containerd's state directory) instead"},
       )
     }
@@ -472,7 +475,7 @@ async function status(ctx: Ctx, s: Session, c: Listed, sandbox: Sandbox | null):
  * whether it is the host's.
  */
 function pidModeOf(ctx: Ctx, j: Record<string, unknown>, c: Listed): string {
-  const at = `info of ${c.id.slice(0, 13)}`
+  const at = `${c.id.slice(0, 13)}'s info`
   let fromConfig: string | null = null
   if (j.config !== undefined && j.config !== null) {
     const linux = obj(ctx, j.config, `${at} config`).linux
@@ -498,10 +501,7 @@ function pidModeOf(ctx: Ctx, j: Record<string, unknown>, c: Listed): string {
   // A namespace joined by path may be anyone's (containerd joins a hostPID container to its sandbox's,
   // which is the host's), but none at all is the host's, and a new one is not.
   if (fromConfig !== null && fromSpec !== null && (fromConfig === 'host' ? fromSpec === 'private' : fromSpec === 'host')) {
-    throw invalid(
-      ctx,
-      `${at}: its CRI config says PID namespace ${fromConfig} but its OCI spec ${fromSpec === 'host' ? 'has no PID namespace (the host one)' : 'creates a new one'}`,
-    )
+    throw invalid(ctx, `${at}: CRI config: PID namespace ${fromConfig}; OCI spec: ${fromSpec === 'host' ? "the host's" : 'a new one'}`)
   }
   return fromConfig ?? (fromSpec === 'joined' ? 'pod' : fromSpec) ?? ''
 }

@@ -59,9 +59,11 @@ export function dockerError(
 function explain(e: Failure, text: string, what: string, where: string, limits: DockerLimits, words: EngineWords): [ErrorCode, string, string?] {
   const detail = e?.json?.message ?? e?.message ?? text
   const engine = words.at(where)
-  if (e?.code === DEADLINE) return [words.code, limitMessage('deadline', engine, what, limits)]
-  if (e?.code === TOO_BIG) return [words.code, limitMessage('too_big', engine, what, limits)]
-  if (e?.code === TRUNCATED) return [words.code, `${engine} cut its answer short while trying to ${what} (${detail}): ${words.truncated}`]
+  if (e?.code === DEADLINE || e?.code === TOO_BIG) {
+    const {message, advice} = limitMessage(e.code === DEADLINE ? 'deadline' : 'too_big', engine, what, limits)
+    return [words.code, message, advice]
+  }
+  if (e?.code === TRUNCATED) return [words.code, `${engine} cut its answer short while trying to ${what} (${detail}): ${words.truncated}`, words.truncated]
   if (UNREACHABLE.includes(e?.code ?? ''))
     return [words.code, `cannot reach ${engine} (${e.code}) while trying to ${what}: ${words.unreachable}`, words.unreachable]
   if (e?.code === 'EACCES' || e?.code === 'EPERM') return ['PERMISSION', `${words.permission(where, what)}: ${words.permissionAdvice}`, words.permissionAdvice]
@@ -73,7 +75,8 @@ function explain(e: Failure, text: string, what: string, where: string, limits: 
     return ['NOT_RUNNING', `no such container while trying to ${what}${echo ? '' : `: ${detail}`}`]
   }
   if (e?.statusCode === 400 && /version/i.test(detail)) {
-    return [words.code, `${engine} refused the API version while trying to ${what} (${detail}): the engine is too old; nslocate needs Docker API 1.24 or newer`]
+    const advice = 'the engine is too old; nslocate needs Docker API 1.24 or newer'
+    return [words.code, `${engine} refused the API version (${detail}): ${advice}`, advice]
   }
   if (e?.statusCode === 409) return ['NOT_RUNNING', `the container is not running (${detail}) while trying to ${what}`]
   const status = words.showStatus && typeof e?.statusCode === 'number' ? ` (HTTP ${e.statusCode})` : ''

@@ -104,10 +104,8 @@ function dockerodeClients(env: NodeJS.ProcessEnv, socketPath: string | null, lim
       throw new NslocateError('USAGE', `DOCKER_HOST=${env.DOCKER_HOST} is not understood: use unix:///path/to/docker.sock or tcp://HOST:PORT`, {cause: error})
     }
     if (socketPath !== null && ((client.modem as {socketPath?: string}).socketPath !== socketPath || (client.modem as {host?: string}).host)) {
-      throw new NslocateError(
-        'DOCKER',
-        `dockerode would not connect to the checked socket ${socketPath}: unset DOCKER_HOST's tcp:// or ssh:// value in this process's environment`,
-      )
+      const advice = "unset DOCKER_HOST's tcp:// or ssh:// value in this process's environment"
+      throw new NslocateError('DOCKER', `dockerode would not connect to the checked socket ${socketPath}: ${advice}`, {advice})
     }
     const modem = client.modem as {protocol?: string; agent?: unknown}
     // ssh:// brings its own agent (docker-modem replaces any other): the limits do not apply there (NOTES).
@@ -135,15 +133,12 @@ function summarize(c: RawContainer, ref: string, where: string, words: EngineWor
   if (!FULL_ID.test(c.Id)) {
     throw new NslocateError(
       words.code,
-      `${words.at(where)} answered inspect container ${ref} with an Id that is not 64 hex digits (${JSON.stringify(c.Id).slice(0, 80)}): its answer is not used`,
+      `${words.at(where)} answered inspect container ${ref} with Id ${JSON.stringify(c.Id).slice(0, 80)}, not 64 hex digits: not used`,
     )
   }
   if (!answersRef(ref, c.Id, name)) {
     const other = `${JSON.stringify(typeof named === 'string' ? name : named).slice(0, 80)} ${c.Id.slice(0, 12)}`
-    throw new NslocateError(
-      words.code,
-      `${words.at(where)} answered for another container (${other}) when asked to inspect container ${ref}: its answer is not used`,
-    )
+    throw new NslocateError(words.code, `${words.at(where)} answered inspect container ${ref} for another container (${other}): not used`)
   }
   const pid = typeof c.State === 'object' ? (c.State.Pid ?? 0) : 0
   if (!Number.isSafeInteger(pid) || pid < 0) {
@@ -178,22 +173,26 @@ async function inspect(e: Engine, ref: string): Promise<ContainerInfo> {
 }
 
 async function list(e: Engine): Promise<ContainerInfo[]> {
-  const client = await e.dockerode()
+  // Through the same lean GET as inspect where DOCKER_HOST allows it: its deadline, its size cap,
+  // and an answer cut short is an error (dockerode's list never settled on one).
+  const client = e.lean ? null : await e.dockerode()
   try {
-    const rows = (await client.listContainers()) as unknown
+    const rows = (e.lean ? await leanGet(e.lean, '/containers/json', e.limits) : await client!.listContainers()) as unknown
     if (!Array.isArray(rows) || rows.some((r) => typeof r?.Id !== 'string')) {
       throw new NslocateError(
         e.words.code,
-        `${e.words.at(e.where)} answered the container list with something else than a list of containers: ${JSON.stringify(rows)?.slice(0, 200)}`,
+        `${e.words.at(e.where)} answered the container list with no list of containers: ${JSON.stringify(rows)?.slice(0, 200)}`,
       )
     }
     const out: ContainerInfo[] = []
     for (const r of rows as {Id: string}[]) {
       try {
-        out.push(summarize(await client.getContainer(r.Id).inspect(), r.Id, e.where, e.words))
+        out.push(await inspect(e, r.Id))
       } catch (error) {
         // Gone between list and inspect: not running any more, so not listed.
-        if ((error as {statusCode?: number}).statusCode !== 404) throw error
+        if ((error as {statusCode?: number}).statusCode === 404) continue
+        if (error instanceof NslocateError && error.code === 'NOT_RUNNING') continue
+        throw error
       }
     }
     return out
@@ -230,13 +229,13 @@ async function runToCompletion(e: Engine, opts: HelperOptions): Promise<HelperRu
     if (!container && (error as {statusCode?: number}).statusCode === 404) {
       // Not "no such container": creating one answers 404 when the image does not exist.
       const x = error as {json?: {message?: string}; message?: string}
-      throw new NslocateError(
-        e.words.code,
-        `cannot create the helper container: ${x.json?.message ?? x.message} (image ${opts.image}); build or load the nslocate image there, or set NSLOCATE_HELPER_IMAGE to it`,
-        {cause: error},
-      )
+      const advice = 'build or load the nslocate image there, or set NSLOCATE_HELPER_IMAGE to it'
+      throw new NslocateError(e.words.code, `cannot create the helper container: ${x.json?.message ?? x.message} (image ${opts.image}); ${advice}`, {
+        cause: error,
+        advice,
+      })
     }
-    throw dockerError(error, `run the helper container (image ${opts.image})`, e.where, e.limits, e.words)
+    throw dockerError(error, `run the helper (image ${opts.image})`, e.where, e.limits, e.words)
   } finally {
     if (container) await container.remove({force: true}).catch(() => undefined)
   }

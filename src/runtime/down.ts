@@ -9,7 +9,7 @@
  * A paused container is not one of them: its processes are there (frozen), so the service is found
  * as in a running container (Docker says Running for it; podman.ts reads Podman's Status the same way).
  */
-import {NslocateError} from '../errors'
+import {NslocateError, factOf} from '../errors'
 import {LocateResult, stoppedResult} from '../locate/locate'
 import {validateName} from '../locate/name'
 import {blankResult, checkSignalRequest} from '../signal/signal'
@@ -63,19 +63,11 @@ export function containerDown(error: unknown): ContainerDown | null {
   const d = error.details as {container?: string; reason?: string; name?: string; runtime?: ContainerRef['runtime']; pod?: ContainerPod; evidence?: unknown}
   const evidence = Array.isArray(d.evidence) ? d.evidence.filter((e): e is string => typeof e === 'string') : []
   const more = evidence.length ? {evidence} : {}
-  const why = factOf(error)
+  const why = error.advice === null ? error.message : factOf(error.message, error.advice)
   if (d.reason !== 'container_not_running' || !d.container || !d.runtime) return {why, container: null, ...more}
   const container: NonNullable<ContainerDown['container']> = {id: d.container, name: d.name ?? null, runtime: d.runtime, cgroup: ''}
   if (d.pod) container.pod = d.pod
   return {why, container, ...more}
-}
-
-/** `error`'s message without the advice it ends with (": ADVICE", "; ADVICE"): the result's own advice is find's. */
-function factOf(error: NslocateError): string {
-  const m = error.message
-  const a = error.advice
-  if (a === null || !m.endsWith(a) || m.length <= a.length + 2) return m
-  return m.slice(0, m.length - a.length).replace(/[\s;:.,]+$/, '')
 }
 
 /** The result of NAME in a container that does not run: `stopped`, `container_not_running`, the container named when known, and who said so. */

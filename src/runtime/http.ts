@@ -173,10 +173,14 @@ export function leanGet(endpoint: Endpoint, urlPath: string, limits: DockerLimit
 
 /**
  * The message of an answer that missed the deadline ('deadline') or passed the size cap
- * ('too_big'), for every runtime (`at`: "the Docker engine at X", "Podman at X", "the CRI runtime at X").
+ * ('too_big'), for every runtime (`at`: "the Docker engine at X", "Podman at X", "the CRI runtime at
+ * X), and its advice, which the message ends with (the hint line: which variable sets the limit).
  */
-export function limitMessage(kind: 'deadline' | 'too_big', at: string, what: string, limits: DockerLimits): string {
-  return kind === 'deadline'
-    ? `${at} did not answer within ${formatMs(limits.deadlineMs)} while trying to ${what}: it is hung or overloaded; NSLOCATE_DOCKER_TIMEOUT sets the deadline of each request (default 10s)`
-    : `${at} sent more than ${formatBytes(limits.maxBytes)} while trying to ${what}; nslocate stopped reading: NSLOCATE_DOCKER_MAX_BYTES sets the cap of each answer (default 16M)`
+export function limitMessage(kind: 'deadline' | 'too_big', at: string, what: string, limits: DockerLimits): {message: string; advice: string} {
+  if (kind === 'deadline') {
+    const advice = "it is hung or overloaded; NSLOCATE_DOCKER_TIMEOUT sets each request's deadline (default 10s)"
+    return {message: `${at} did not answer within ${formatMs(limits.deadlineMs)} while trying to ${what}: ${advice}`, advice}
+  }
+  const advice = 'nslocate stopped reading: NSLOCATE_DOCKER_MAX_BYTES sets the cap of each answer (default 16M)'
+  return {message: `${at} sent more than ${formatBytes(limits.maxBytes)} while trying to ${what}; ${advice}`, advice}
 }

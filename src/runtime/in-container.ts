@@ -265,10 +265,10 @@ export function helperArgv(command: 'find' | 'signal' | 'wait', args: string[], 
 /** Runs the helper container; its printed JSON result is returned in the library's shape (src/cli/json.ts). */
 async function viaHelper(t: ContainerTarget, argv: string[], opts: {procfs?: ProcFs; helperTimeoutMs?: number}): Promise<{result: unknown; image: string}> {
   if (t.delegate !== null || !t.runtime.runToCompletion) {
-    const advice = "run nslocate on the node (host PID namespace), or in a container that shares the service's PID namespace"
+    const advice = "run nslocate in the host's PID namespace, or in a container sharing the service's"
     throw new NslocateError(
       'NOT_VISIBLE',
-      `the processes of container ${t.info.name} are not visible from this PID namespace${t.runtime.runToCompletion ? '' : `, and the ${t.runtime.kind === 'cri' ? 'CRI cannot run a helper container' : 'runtime cannot run a helper container'}`}; ${advice}`,
+      `container ${t.info.name}'s processes are not visible here${t.runtime.runToCompletion ? '' : `, and the ${t.runtime.kind === 'cri' ? 'CRI cannot run a helper container' : 'runtime cannot run a helper container'}`}; ${advice}`,
       {advice},
     )
   }

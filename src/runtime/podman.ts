@@ -19,7 +19,7 @@
  *   Pod             the pod's id ('' when none): GET /v4.0.0/libpod/pods/{id}/json gives its Name,
  *                   InfraContainerID, SharedNamespaces and Containers.
  */
-import {NslocateError} from '../errors'
+import {NslocateError, OptionNamer} from '../errors'
 import type {ContainerInfo, ContainerRuntime, ContainerSelector, HelperOptions, HelperRun, PodRef} from './types'
 import {EngineWords, dockerError} from './docker-error'
 import {DockerLimits, dockerLimits, leanGet} from './http'
@@ -67,8 +67,8 @@ function podmanWords(socketPath: string): EngineWords {
     code: 'RUNTIME',
     name: 'Podman',
     at: (where) => `Podman at ${where}`,
-    unreachable:
-      'is `podman system service` running on that socket? Start it (systemctl enable --now podman.socket, or --user for rootless Podman) or set CONTAINER_HOST to its socket',
+    // (rootless Podman: systemctl --user)
+    unreachable: 'start `podman system service` (systemctl enable --now podman.socket), or set CONTAINER_HOST',
     permission: (_where, what) => `permission denied on the Podman socket ${socketPath} while trying to ${what}`,
     permissionAdvice: "run nslocate as the socket's owner (rootless Podman) or as root",
     truncated: 'is the service restarting?',
@@ -95,17 +95,16 @@ function garbage(p: Podman, what: string, field: string, answer: unknown): Nsloc
     excerpt = String(answer)
   }
   if (excerpt.length > 200) excerpt = `${excerpt.slice(0, 200)}...`
-  return new NslocateError(
-    'RUNTIME',
-    `Podman at ${p.where} answered ${what} with an invalid ${field}: ${excerpt}; nothing was signalled. Is CONTAINER_HOST a Podman service?`,
-  )
+  // (nothing was signalled)
+  const advice = 'is CONTAINER_HOST a Podman service?'
+  return new NslocateError('RUNTIME', `Podman at ${p.where} answered ${what} with an invalid ${field}: ${excerpt}; ${advice}`, {advice})
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** A checked reader of one answer: each accessor throws RUNTIME naming the field when its type is wrong. */
 function fields(p: Podman, what: string, answer: unknown) {
-  if (!isObject(answer)) throw garbage(p, what, 'answer (not a JSON object)', answer)
+  if (!isObject(answer)) throw garbage(p, what, 'answer (no JSON object)', answer)
   const at = (dotted: string): unknown => {
     let v: unknown = answer
     for (const k of dotted.split('.')) v = isObject(v) ? v[k] : undefined
@@ -169,7 +168,7 @@ async function inspectPod(p: Podman, ref: string, what: string): Promise<PodInfo
     return {id: c.id('Id'), name: c.str('Name')}
   })
   // The answer must be about the pod asked for (its name, or its id or a prefix of it).
-  if (!answersRef(ref, id, name)) throw garbage(p, what, `pod (asked for ${JSON.stringify(ref)}, answered ${name} ${id.slice(0, 12)})`, {Id: id, Name: name})
+  if (!answersRef(ref, id, name)) throw garbage(p, what, `pod (asked ${JSON.stringify(ref)}, answered ${name} ${id.slice(0, 12)})`, {Id: id, Name: name})
   return {id, name, infraId, sharesPid: f.strings('SharedNamespaces').includes('pid'), containers}
 }
 
@@ -185,8 +184,7 @@ async function inspectRef(p: Podman, ref: string, pods = new Map<string, Promise
   const id = f.id('Id')
   const name = f.str('Name')
   // The answer must be about the container asked for: its name, or its id (or a prefix of it).
-  if (!answersRef(ref, id, name))
-    throw garbage(p, what, `container (asked for ${JSON.stringify(ref)}, answered ${name} ${id.slice(0, 12)})`, {Id: id, Name: name})
+  if (!answersRef(ref, id, name)) throw garbage(p, what, `container (asked ${JSON.stringify(ref)}, answered ${name} ${id.slice(0, 12)})`, {Id: id, Name: name})
   const state = f.raw('State')
   if (!isObject(state)) throw garbage(p, what, 'State', state)
   const raw = f.str('State.Status', '')
@@ -196,7 +194,7 @@ async function inspectRef(p: Podman, ref: string, pods = new Map<string, Promise
   // says with Running true and Paused true: one answer for both runtimes, running.
   const running = f.bool('State.Running') || status === 'paused'
   const pid = f.pid('State.Pid')
-  if (running && pid === 0) throw garbage(p, what, 'State.Pid (0 for a running container)', state)
+  if (running && pid === 0) throw garbage(p, what, 'State.Pid (0, and running)', state)
   if (running && status !== '' && status !== 'running' && status !== 'paused')
     throw garbage(p, what, `State (Running, but Status ${JSON.stringify(raw)})`, state)
   const image = f.str('ImageName', '')
@@ -260,21 +258,18 @@ async function inspectInPod(p: Podman, ref: PodRef, containerName?: string): Pro
       throw new NslocateError('NOT_RUNNING', `pod ${pod.name} (Podman at ${p.where}) has no container ${containerName}: its containers are ${list}`)
     }
   } else if (members.length !== 1) {
+    const advice = (n: OptionNamer) => `name one with ${n('containerName')}`
     throw new NslocateError(
       'USAGE',
       (n) =>
-        `pod ${pod.name} (Podman at ${p.where}) has ${members.length === 0 ? 'no container but its infra container' : `${members.length} containers (${list})`}: name one with ${n('containerName')}`,
+        `pod ${pod.name} (Podman at ${p.where}) has ${members.length === 0 ? 'no container but its infra container' : `${members.length} containers (${list})`}: ${advice(n)}`,
+      {advice},
     )
   } else chosen = members[0]
   const info = await inspectRef(p, chosen.id)
   if (!info) throw notFound(p, `${chosen.name} (${chosen.id.slice(0, 12)}) of pod ${pod.name}`)
   if (info.pod?.id !== pod.id) {
-    throw garbage(
-      p,
-      `inspect container ${chosen.id.slice(0, 12)}`,
-      `Pod (the pod ${pod.name} lists the container, the container names pod ${info.pod?.id ?? 'none'})`,
-      info.pod ?? null,
-    )
+    throw garbage(p, `inspect container ${chosen.id.slice(0, 12)}`, `Pod (not ${pod.name}, which lists it)`, info.pod ?? null)
   }
   return info
 }
@@ -282,7 +277,7 @@ async function inspectInPod(p: Podman, ref: PodRef, containerName?: string): Pro
 async function list(p: Podman): Promise<ContainerInfo[]> {
   const what = 'list containers'
   const rows = await get(p, '/containers/json?all=true', what)
-  if (!Array.isArray(rows)) throw garbage(p, what, 'answer (not a list of containers)', rows)
+  if (!Array.isArray(rows)) throw garbage(p, what, 'answer (not a list)', rows)
   const ids = rows.map((r) => fields(p, what, r).id('Id'))
   const pods = new Map<string, Promise<PodInfo | null>>()
   const out: ContainerInfo[] = []

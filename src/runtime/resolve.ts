@@ -237,8 +237,8 @@ function cannotTell(
   const todo = foreignOnly
     ? `run nslocate as uid ${owners} to take that socket's answer`
     : 'fix the runtime that failed, or name the one that has the container (KIND://REF or --runtime)'
-  const count = failed.length === 1 ? '1 runtime' : `${failed.length} runtimes`
-  const fact = `cannot tell whether container ${shown} runs: ${count} could not tell (${names})${missing.length ? `, ${missing.length} did not know it` : ''}`
+  // (the runtimes that could not tell are named in parentheses: N could not tell (Podman, CRI))
+  const fact = `cannot tell whether container ${shown} runs: ${failed.length} could not tell (${names})${missing.length ? `, ${missing.length} did not know it` : ''}`
   return new NslocateError(code, `${fact}; ${todo}`, {
     advice: todo,
     details: {

@@ -113,7 +113,8 @@ export function runtimeSockets(env: NodeJS.ProcessEnv = process.env, only?: Runt
 function unixPath(variable: string, value: string, bare = false): string {
   if (value.startsWith(UNIX) && value.length > UNIX.length) return value.slice(UNIX.length)
   if (bare && value.startsWith('/')) return value
-  throw new NslocateError('USAGE', `${variable}=${value} is not understood: nslocate reaches this runtime over a local socket, unix:///path/to/socket`)
+  const advice = 'use unix:///path/to/socket'
+  throw new NslocateError('USAGE', `${variable}=${value} is not understood: nslocate needs a local socket; ${advice}`, {advice})
 }
 
 /** containerd keeps its socket in its state directory (/run/containerd/containerd.sock): the daemonless path reads there. */
@@ -207,7 +208,7 @@ export function selectorOf(given: ContainerSpec): {kind: RuntimeKind | undefined
     return {
       kind,
       sel,
-      shown: `${pod.namespace ? `${pod.namespace}/` : ''}${pod.name}${spec.containerName !== undefined ? ` container ${spec.containerName}` : ''}`,
+      shown: `${spec.containerName !== undefined ? `${spec.containerName} of pod ` : ''}${pod.namespace ? `${pod.namespace}/` : ''}${pod.name}`,
     }
   }
   if (spec.containerName !== undefined) {

@@ -86,9 +86,13 @@ function pinned(socketPath: string, fd: number, runtime: string, code: 'DOCKER' 
   const seen = inodesOf.get(socketPath) ?? new Set<string>()
   if (seen.size >= MAX_PINS_PER_PATH) {
     fs.closeSync(fd)
+    const advice = 'restart nslocate once the runtime is stable'
     throw new NslocateError(
       code,
-      `the ${runtime} socket ${socketPath} was replaced by a new file ${MAX_PINS_PER_PATH} times while nslocate ran; refusing it from now on: restart nslocate once the runtime is stable`,
+      `the ${runtime} socket ${socketPath} was replaced ${MAX_PINS_PER_PATH} times while nslocate ran; refusing it from now on: ${advice}`,
+      {
+        advice,
+      },
     )
   }
   seen.add(key)
@@ -120,7 +124,7 @@ export function checkSocket(
     if (isErrno(error, 'EACCES', 'EPERM')) {
       throw new NslocateError(
         'PERMISSION',
-        `permission denied looking up the ${runtime} socket ${socketPath} (${(error as NodeJS.ErrnoException).code}): a directory on its path may not be searched by uid ${process.geteuid?.()}; run nslocate as root or as the socket's owner`,
+        `cannot look up the ${runtime} socket ${socketPath} (${(error as NodeJS.ErrnoException).code}): uid ${process.geteuid?.()} may not search a directory on its path; run nslocate as root or as the socket's owner`,
         {cause: error, advice: "run nslocate as root or as the socket's owner"},
       )
     }
@@ -137,25 +141,27 @@ export function checkSocket(
   }
   const which = bad.path === path.resolve(socketPath) ? '' : ` (on its path: ${bad.path})`
   const home = env.HOME || os.homedir()
-  const asThem = bad.uid ? `, or run nslocate as uid ${bad.uid}` : ''
-  const chosen =
+  const asThem = bad.uid ? `, or run as uid ${bad.uid}` : ''
+  // Another user could answer as the engine (the runtime) and choose the pid nslocate acts on. What to
+  // do depends on where the socket was found: Docker Desktop's under HOME, the runtime's under
+  // XDG_RUNTIME_DIR (both another user's when root was given their environment: sudo -E), the
+  // system socket, or the variable that names it (`source`). The details say which, and HOME.
+  const advice =
     source === 'desktop'
-      ? `it is Docker Desktop's socket under HOME=${home}`
+      ? `set DOCKER_HOST=unix://${SYSTEM_SOCKET} or use sudo without -E${asThem}`
       : source === 'XDG_RUNTIME_DIR'
-        ? `it is the ${runtime} socket under XDG_RUNTIME_DIR=${env.XDG_RUNTIME_DIR}`
+        ? `keep other users' XDG_RUNTIME_DIR out of root's environment (no sudo -E)${asThem}`
         : source === 'default'
-          ? 'it is the system socket'
-          : `${source}=${env[source]} names it`
-  const todo =
-    source === 'desktop'
-      ? `set DOCKER_HOST=unix://${SYSTEM_SOCKET} to use the system engine, or keep another user's HOME out of root's environment (sudo without -E)${asThem}`
-      : source === 'XDG_RUNTIME_DIR'
-        ? `keep another user's XDG_RUNTIME_DIR out of root's environment (sudo without -E), or name the socket in CONTAINER_HOST to use it for that user's containers only${asThem}`
-        : source === 'default'
-          ? `make it and its directories owned by root and not writable by others, or set ${VARIABLE[runtime] ?? 'DOCKER_HOST'} to the ${runtime === 'Docker' ? 'engine' : 'runtime'}'s socket`
-          : `point ${source} at a socket owned by root or by you${source === 'DOCKER_HOST' ? ` (e.g. unix://${SYSTEM_SOCKET})` : ''}${asThem}`
-  throw new NslocateError(
-    code,
-    `refusing the ${runtime} socket ${socketPath}${which}: ${bad.why}; another user could answer as the ${runtime === 'Docker' ? 'engine' : 'runtime'} and choose the pid nslocate acts on. ${chosen}: ${todo}`,
-  )
+          ? `make it and its directories root's, not writable by others, or set ${VARIABLE[runtime] ?? 'DOCKER_HOST'}`
+          : `point ${source} at a socket owned by root or by you${source === 'DOCKER_HOST' ? ` (unix://${SYSTEM_SOCKET})` : ''}${asThem}`
+  throw new NslocateError(code, `refusing the ${runtime} socket ${socketPath}${which}: ${bad.why}; ${advice}`, {
+    details: {
+      socket: socketPath,
+      untrusted: bad.path,
+      source,
+      ...(source === 'desktop' ? {home} : {}),
+      ...(source === 'XDG_RUNTIME_DIR' ? {xdgRuntimeDir: env.XDG_RUNTIME_DIR} : {}),
+    },
+    advice,
+  })
 }

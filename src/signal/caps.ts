@@ -32,7 +32,8 @@ const sentence = (d: Denial) => (d.advice === null ? d.why : `${d.why}: ${d.advi
 export function killDenial(has = hasCap(CAP_KILL)): Denial {
   return has
     ? {
-        why: 'the kernel refused although nslocate has CAP_KILL: the process is protected (by a security module such as AppArmor or SELinux, or it lives in a user namespace where nslocate has no privilege)',
+        // (by a security module such as AppArmor or SELinux, or in a user namespace where nslocate has no privilege: DIAGNOSTICS)
+        why: 'protected even from CAP_KILL',
         advice: null,
       }
     : {why: 'needs its uid or CAP_KILL', advice: 'run as that user or as root'}
@@ -47,13 +48,14 @@ export function killDenied(has = hasCap(CAP_KILL)): string {
 export function ptraceDenial(has = hasCap(CAP_SYS_PTRACE)): Denial {
   return has
     ? {
-        why: "reading other processes' fds was refused although nslocate has CAP_SYS_PTRACE: the holder is a protected process (e.g. a sandbox's init, or guarded by a security module)",
+        // (e.g. a sandbox's init, or guarded by a security module: DIAGNOSTICS)
+        why: 'protected even from CAP_SYS_PTRACE',
         advice: null,
       }
-    : {why: "not allowed to read other processes' fds", advice: 'run as root or with CAP_SYS_PTRACE'}
+    : {why: "may not read other processes' fds", advice: 'run as root or with CAP_SYS_PTRACE'}
 }
 
-/** The end of "its lock holder could not be named (...)", in one sentence. */
+/** The end of "cannot name its lock holder (...)", in one sentence. */
 export function ptraceDenied(has = hasCap(CAP_SYS_PTRACE)): string {
   return sentence(ptraceDenial(has))
 }

@@ -12,7 +12,7 @@
 import fs = require('node:fs')
 import path = require('node:path')
 
-import {NslocateError} from '../errors'
+import {NslocateError, OptionNamer} from '../errors'
 import {CgroupLine, containerFromCgroup} from '../proc/parse-cgroup'
 import {ProcFs} from '../proc/proc-fs'
 import {dirOfV2Path, procsBelow} from '../cgroup/v2'
@@ -63,11 +63,11 @@ function dirsOf(l: CgroupLine, sysfs: string): string[] {
 function refuseIfOurs(l: CgroupLine, self: CgroupLine[], pid: number): void {
   const mine = self.find((s) => s.hierarchy === l.hierarchy && s.controllers.join(',') === l.controllers.join(','))
   if (mine && (mine.path === l.path || mine.path.startsWith(l.path.endsWith('/') ? l.path : `${l.path}/`))) {
+    const advice = (n: OptionNamer) => `Use ${n('scope', 'tree')} or group, or run nslocate from outside that cgroup`
     throw new NslocateError(
       'PERMISSION',
-      (n) =>
-        `refusing ${n('scope', 'cgroup')}: the cgroup ${hierarchyName(l)}${l.path} of pid ${pid} also holds nslocate itself (shared_cgroup); nothing was signalled. Use ${n('scope', 'tree')} or group, or run nslocate from outside that cgroup`,
-      {details: {reason: 'shared_cgroup', cgroup: l.path}},
+      (n) => `${n('scope', 'cgroup')}: pid ${pid}'s cgroup ${hierarchyName(l)}${l.path} also holds nslocate itself; nothing was signalled. ${advice(n)}`,
+      {details: {reason: 'shared_cgroup', cgroup: l.path}, advice},
     )
   }
 }
@@ -121,11 +121,12 @@ export function ownCgroupOf(procfs: ProcFs, pid: number, sysfs = '/sys/fs/cgroup
     refuseIfOurs(l, self, pid)
     return {dir, path: l.path, hierarchy: hierarchyName(l), canKill: fs.existsSync(path.join(dir, 'cgroup.kill')), ino: fs.statSync(dir).ino}
   }
+  // Why each of its cgroups is not its own is in the details (--json), not on the line.
+  const advice = (n: OptionNamer) => `Use ${n('scope', 'tree')} or group (only a container's or a unit's cgroup, .service or .scope, is used)`
   throw new NslocateError(
     'PERMISSION',
-    (n) =>
-      `refusing ${n('scope', 'cgroup')}: pid ${pid} is in no cgroup of its own (shared_cgroup): ${refusals.join('; ') || 'no cgroup directory found'}; nothing was signalled. Only a container's or a unit's (.service, .scope) cgroup is used; use ${n('scope', 'tree')} or group`,
-    {details: {reason: 'shared_cgroup'}},
+    (n) => `${n('scope', 'cgroup')}: pid ${pid} has no cgroup of its own (shared_cgroup); nothing was signalled. ${advice(n)}`,
+    {details: {reason: 'shared_cgroup', refusals: refusals.length ? refusals : ['no cgroup directory found']}, advice},
   )
 }
 

@@ -1,7 +1,8 @@
 /**
  * The hooks signal() calls so its result says whether the signal will land (disposition.ts) and how
  * the stopped service ended (exit-status.ts). Kept apart from signal.ts so that file only calls:
- *   gate() before each send, explain() on the finished result, recordExit() before unpinning.
+ *   gate() before each send, recordExit() before unpinning; compose.ts's finish() words the result
+ *   with inertOf(), firstFact(), briefly(), retryAdvice() and endedOf().
  */
 import type {SignalOutcome} from '../outcomes'
 import type {ProcFs} from '../proc/proc-fs'
@@ -50,47 +51,47 @@ export async function recordExit(out: Out, pinned: Pinned[]): Promise<void> {
   if (pinned.length > 0) out.exit = await exitStatusOf(pinned[0].fd)
 }
 
-/**
- * Names in the message every target on which the signal does nothing, and why a wait timed out.
- * Outcome: nothing sent because no target catches it (requireHandler) -> no_handler; sent, but it
- * has no effect on any target and nothing was waited for -> no_effect; otherwise unchanged.
- */
-export function explain<T extends Out>(out: T, sigName: string, waiting: boolean, requireHandler: boolean): T {
+/** The targets on which the signal sent does nothing (read before sending), and whether it went to one process. */
+export function inertOf(out: Out): {inert: TargetDisposition[]; one: boolean} {
   const delivered = new Set(out.delivered.map((d) => `${d.pid}/${d.signal}`))
   const inert = out.dispositions.filter((d) => d.noEffect && delivered.has(`${d.pid}/${d.signal}`))
-  if (out.delivered.length === 0 && requireHandler && out.skipped.some((s) => s.reason === 'no_handler')) {
-    // What each target does with it instead: in --json and --verbose (a line a terminal shows whole)
-    out.outcome = 'no_handler'
-    out.advice = 'see what each target does with it: add --verbose (or --json)'
-    out.message = `${out.name}: nothing was signalled: no target catches ${sigName} (--require-handler); ${out.advice}`
-    return out
-  }
-  const ended = out.exit && out.exited ? ` (${describeExit(out.exit)})` : ''
-  if (inert.length === 0) {
-    out.message += ended
-    return out
-  }
-  // In few words (the dispositions' notes say it at length, in --json and --verbose).
-  const one = new Set(out.delivered.map((d) => d.pid)).size === 1
-  const notes = inert.map((d) => fact(d, one)).join('; ')
-  if (waiting && out.exited === false) {
-    const advice = inert.some((d) => d.disposition === 'dropped')
-      ? `use --retry ${sigName}/5/KILL/5 or run it under an init (docker run --init, tini)`
-      : inert.some((d) => d.disposition === 'ignored')
-        ? `use --retry ${sigName}/5/KILL/5`
-        : null
-    out.message += `: ${notes}${advice !== null ? `; ${advice}` : ''}`
-    if (advice !== null) out.advice = advice
-    return out
-  }
-  if (waiting) {
-    out.message += `${ended}; ${notes}`
-    return out
-  }
-  const everyTargetInert = out.delivered.every((d) => inert.some((i) => i.pid === d.pid && i.signal === d.signal))
-  out.message += `, but it will not act: ${notes}`
-  if (everyTargetInert && out.outcome === 'signalled') out.outcome = 'no_effect'
-  return out
+  return {inert, one: new Set(out.delivered.map((d) => d.pid)).size === 1}
+}
+
+/**
+ * The first of `inert` in a few words, "it ignores TERM (SIG_IGN)", and how many more there are:
+ * each one is in --verbose and --json (their notes say it at length).
+ */
+export function firstFact(inert: TargetDisposition[], one: boolean): string {
+  return `${fact(inert[0], one)}${more(inert)}`
+}
+
+/** The first of `inert` in fewer words still, after an exit status: "TERM ignored", "TERM dropped (PID 1)". */
+export function briefly(inert: TargetDisposition[]): string {
+  const d = inert[0]
+  const what =
+    d.disposition === 'ignored' ? 'ignored' : d.disposition === 'dropped' ? 'dropped (PID 1)' : d.disposition === 'blocked' ? 'blocked' : 'had no effect'
+  return `${d.signal} ${what}${more(inert)}`
+}
+
+/** " (+N more)": the other targets the signal does nothing to (targets, not target-signal pairs), or ''. */
+function more(inert: TargetDisposition[]): string {
+  const others = new Set(inert.filter((d) => d.pid !== inert[0].pid).map((d) => d.pid)).size
+  return others > 0 ? ` (+${others} more)` : ''
+}
+
+/** What to do when a wait timed out on targets that do nothing with `sigName`, or null. */
+export function retryAdvice(inert: TargetDisposition[], sigName: string): string | null {
+  return inert.some((d) => d.disposition === 'dropped')
+    ? `use --retry ${sigName}/5/KILL/5 or run it under an init (docker run --init, tini)`
+    : inert.some((d) => d.disposition === 'ignored')
+      ? `use --retry ${sigName}/5/KILL/5`
+      : null
+}
+
+/** " (exit code 0)", " (killed by KILL)": how the main process ended, when a wait saw every target exit; else ''. */
+export function endedOf(out: Out): string {
+  return out.exit && out.exited ? ` (${describeExit(out.exit)})` : ''
 }
 
 /** An exit status in words: "exit code N", "killed by SIG" (", core dumped"), or "exit status unknown". */

@@ -134,8 +134,14 @@ export function parseRetry(input: string, first: Sig): Step[] {
   }
   const steps: Step[] = []
   // A bad item is named by its place, and by what belongs there: a signal first and after a timeout, a timeout (or a signal) after a signal.
-  const bad = (i: number, why: string) =>
-    new NslocateError('USAGE', (n) => `invalid ${n('retry')} schedule ${JSON.stringify(s)}: item ${i + 1} (${JSON.stringify(items[i])}) ${why}`)
+  const bad = (i: number, why: string, advice?: string) =>
+    new NslocateError(
+      'USAGE',
+      (n) => `invalid ${n('retry')} schedule ${JSON.stringify(s)}: item ${i + 1} (${JSON.stringify(items[i])}) ${why}${advice ? `; ${advice}` : ''}`,
+      {
+        advice,
+      },
+    )
   items.forEach((item, i) => {
     const afterSignal = steps.length > 0 && steps[steps.length - 1].kind === 'signal'
     if (/^[0-9]+(?:\.[0-9]+)?(ms|s|m|h)?$/.test(item) && steps.length > 0) {
@@ -146,14 +152,14 @@ export function parseRetry(input: string, first: Sig): Step[] {
       }
       return
     }
-    if (/^[0-9]/.test(item) && steps.length === 0) throw bad(i, 'must be a signal: a schedule starts with one (e.g. TERM/30/KILL/5)')
+    if (/^[0-9]/.test(item) && steps.length === 0) throw bad(i, 'must be a signal', 'start the schedule with one, e.g. TERM/30/KILL/5')
     let sig: Sig
     try {
       sig = parseSignal(item.replace(/^-/, ''))
     } catch {
       throw bad(i, afterSignal ? 'must be a timeout in seconds' : 'must be a signal (TERM, KILL, 9, ...)')
     }
-    if (sig.number === 0) throw bad(i, 'is signal 0, which only probes: it cannot be part of a schedule')
+    if (sig.number === 0) throw bad(i, 'is signal 0, a probe: it cannot be part of a schedule')
     steps.push({kind: 'signal', sig})
   })
   if (steps[steps.length - 1].kind !== 'wait') {

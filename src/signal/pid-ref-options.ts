@@ -17,8 +17,8 @@ export function checkPidRefOptions(options: Record<string, unknown>, fn?: string
   if (other === undefined) return
   throw new NslocateError(
     'USAGE',
-    (n) =>
-      `${fn ? `${fn}(): ` : ''}give ${n('pid')} or ${n(other)}, not both: ${n('pid')} names the process itself, so no pidfile is read and no identity is checked`,
+    // (so no pidfile is read and no identity is checked)
+    (n) => `${fn ? `${fn}(): ` : ''}give ${n('pid')} or ${n(other)}, not both: ${n('pid')} names the process itself`,
     {details: {option: other}},
   )
 }

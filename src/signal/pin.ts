@@ -34,7 +34,7 @@ export function forbiddenTarget(pid: number, procfs: ProcFs): string | null {
   if (pid === process.pid) return `pid ${pid} is nslocate itself`
   // Its death would end every process of the namespace, nslocate's included (refusal.ts pinRefusal says how else to reach it).
   if (pid === 1) return `pid 1 is the init process of this PID namespace`
-  if (ancestorsOf(procfs).has(pid)) return `pid ${pid} is an ancestor of nslocate (signalling it would hit the caller)`
+  if (ancestorsOf(procfs).has(pid)) return `pid ${pid} is an ancestor of nslocate`
   return null
 }
 
@@ -145,7 +145,8 @@ function openPidfd(pid: number, procfs: ProcFs): {fd: number} | {failure: PinFai
     if ((error as {unsupported?: boolean}).unsupported) {
       throw new NslocateError(
         'UNSUPPORTED',
-        `this kernel has no pidfd_open(2) (Linux 5.3+): nslocate will not signal by bare pid, which could hit a reused pid`,
+        // (a bare pid could be reused)
+        'no pidfd_open(2) in this kernel (Linux 5.3+): nslocate will not signal a bare pid',
         {cause: error},
       )
     }

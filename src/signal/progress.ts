@@ -66,7 +66,7 @@ export function fact(d: TargetDisposition, it = false): string {
     case 'ignored':
       return `${who} ignores ${d.signal} (SIG_IGN)`
     case 'dropped':
-      return `the kernel drops ${d.signal} for ${who} (init of its PID namespace${d.handler ? '' : ', no handler'})`
+      return `${d.signal} is dropped for ${who} (PID 1${d.handler ? '' : ', no handler'})`
     case 'blocked':
       return `${who} blocks ${d.signal} (it stays pending)`
     case 'handled':

@@ -39,15 +39,16 @@ export function notSignallable(located: Located): Refusal | null {
     )
   }
   if ((!t.visible || t.pid === null) && t.reasons.includes('permission_denied')) {
+    // (running: the pidfile is locked; its holder could not be read)
     const {why, advice} = ptraceDenial()
-    const fact = `${t.name} is running, but its lock holder could not be named (${why}); nothing was signalled`
+    const fact = `${t.name}: cannot name its lock holder (${why}); nothing was signalled`
     return advice === null ? {outcome: 'refused', message: fact} : advised('refused', fact, advice)
   }
   if (!t.visible || t.pid === null || !located.main) {
     return advised(
       'refused',
       `${t.name} runs in a PID namespace not visible from here (holder_not_visible); nothing was signalled`,
-      "Run nslocate on the host, share the service's PID namespace (--pid=container:NAME), or use --container",
+      'Run nslocate on the host or in its PID namespace, or give its container (--container)',
     )
   }
   return null
@@ -61,7 +62,7 @@ function notYetWritten(t: LocateResult): Refusal {
     return advised(
       'refused',
       `${t.name}: ${t.pidfile?.path}, locked by pid ${t.holder ?? '?'}, holds no usable pid (${problem}); nothing was signalled`,
-      `See nslocate find ${t.name} (its holder may be a supervisor); signal the process by its pid if you know which it is`,
+      `See nslocate find ${t.name} (its holder may be a supervisor), or signal its process by pid`,
       skipped,
     )
   }

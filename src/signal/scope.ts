@@ -129,7 +129,7 @@ export class Members {
       if (pgid === own)
         throw new NslocateError(
           'PERMISSION',
-          (n) => `refusing ${n('scope', 'group')}: process group ${pgid} of pid ${this.main.pid} is nslocate's own process group; nothing was signalled`,
+          (n) => `refusing ${n('scope', 'group')}: pid ${this.main.pid}'s process group ${pgid} is nslocate's own; nothing was signalled`,
         )
       if (pgid <= 1)
         throw new NslocateError('PERMISSION', (n) => `refusing ${n('scope', 'group')}: pid ${this.main.pid} has process group ${pgid}; nothing was signalled`)

@@ -11,7 +11,7 @@ import {SCOPES} from '../outcomes'
 import {ProcFs, proc} from '../proc/proc-fs'
 import {ScheduleWait, runSchedule} from './deliver'
 import {dryRun, finish} from './compose'
-import {explain, gate, recordExit} from './landing'
+import {gate, recordExit} from './landing'
 import {DEFAULT_WAIT_MS, MAX_DURATION_MS, Sig, parseDuration, parseRetry, parseSignal, Step} from './parse'
 import {parsePidRefOption, pinRef, refEvidence, refNotPinned, refTarget} from './pid-ref'
 import {checkPidRefOptions} from './pid-ref-options'
@@ -104,7 +104,7 @@ async function signalPinned(
     const hook = (p: Pinned, s: Sig) => gate(out, p, s, requireHandler, procfs) // landing.ts: dispositions, requireHandler
     if (options.dryRun) return dryRun(out, members, sig, hook)
     await deliver(out, steps, members, hook, requireHandler, options.onProgress)
-    return explain(finish(out, sig.name, waiting), sig.name, waiting, requireHandler)
+    return finish(out, sig.name, waiting, requireHandler)
   } finally {
     members.release()
   }
@@ -196,11 +196,8 @@ function scheduleFor(retry: string, sig: Sig): Step[] {
   const steps = parseRetry(retry, sig)
   const first = steps[0]
   if (first.kind === 'signal' && first.sig.number !== sig.number) {
-    throw new NslocateError(
-      'USAGE',
-      (n) =>
-        `${n('retry', retry)} starts with ${first.sig.name}, but SIGNAL is ${sig.name}: start the schedule with ${sig.name} (e.g. ${sig.name}/30/KILL/5), or give a number of seconds`,
-    )
+    const advice = `start the schedule with ${sig.name} (e.g. ${sig.name}/30/KILL/5), or give a number of seconds`
+    throw new NslocateError('USAGE', (n) => `${n('retry', retry)} starts with ${first.sig.name}, but SIGNAL is ${sig.name}: ${advice}`, {advice})
   }
   return steps
 }

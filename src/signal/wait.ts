@@ -12,6 +12,7 @@ import type {WaitOutcome} from '../outcomes'
 import {proc} from '../proc/proc-fs'
 import {formatPidRef} from '../kernel/pidfs'
 import {exitStatusOf} from './exit-status'
+import {describeExit} from './landing'
 import {DEFAULT_WAIT_MS} from './parse'
 import {parsePidRefOption, pinRef, refEvidence, refNotPinned, refTarget} from './pid-ref'
 import {checkPidRefOptions} from './pid-ref-options'
@@ -67,7 +68,7 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
         w,
         false,
         'not_reached',
-        `${name}: timed out after ${w.timeoutMs} ms waiting for its cgroup ${cg.dir} to be empty (it holds pid${cg.processes.length === 1 ? '' : 's'} ${cg.processes.slice(0, 10).join(', ') || '(not visible here)'})`,
+        `${name}: timed out after ${w.timeoutMs} ms waiting for its cgroup ${cg.dir} to be empty (pids: ${cg.processes.slice(0, 10).join(', ') || 'none visible here'})`,
         located.result,
       )
     }
@@ -82,7 +83,7 @@ export async function waitFor(name: string, condition: WaitCondition, options: W
       const after = await waitStopped(w, located)
       // Settled by the lock alone, but processes of the service may still be in its cgroup: look again.
       const dir = located.result.cgroup?.dir
-      if (after && !(dir && isPopulated(dir) === true)) return answer(w, true, 'reached', `${name} is not running (${after.state})`, after)
+      if (after && !(dir && isPopulated(dir) === true)) return answer(w, true, 'reached', `${name} is not running (${after.state})${ended(w)}`, after)
       continue
     }
     say(w, `${name}: waiting for it to be ${condition === 'running' ? 'running' : 'stopped'} (${seen(located.result)})`)
@@ -125,6 +126,11 @@ function rootIsInit(options: WaitOptions): boolean {
   }
 }
 
+/** How the process this wait saw exit ended, " (exit code 0)", or '' when it saw none exit. */
+function ended(w: Waiting): string {
+  return w.exit ? ` (${describeExit(w.exit)})` : ''
+}
+
 function answer(w: Waiting, reached: boolean, outcome: WaitOutcome, message: string, target: LocateResult, advice?: string): WaitResult {
   const said = advice === undefined ? {message} : {message: `${message}. ${advice}`, advice}
   return {name: w.name, condition: w.condition, reached, waitedMs: Date.now() - w.start, outcome, ...said, target, exit: w.exit, pinned: w.pinned}
@@ -164,7 +170,7 @@ async function waitRef(w: Waiting): Promise<WaitResult> {
     }
     w.exit = await exitStatusOf(p.fd)
     const t = stoppedResult(w.name, [], [...evidence, `pid ${shown} has exited (its pidfd says so)`])
-    return answer(w, true, 'reached', `${w.name} is not running: pid ${shown} has exited`, t)
+    return answer(w, true, 'reached', `${w.name} is not running: pid ${shown} has exited${ended(w)}`, t)
   } finally {
     unpin(p)
   }
@@ -195,7 +201,7 @@ async function waitMain(w: Waiting, located: Located): Promise<WaitResult> {
     unpin(p)
   }
   const evidence = [...t.evidence, `the main process ${formatPidRef(p.pid, p.id)} has exited (its pidfd says so)`]
-  return answer(w, true, 'reached', `${w.name}: its main process ${formatPidRef(p.pid, p.id)} has exited`, {...t, evidence})
+  return answer(w, true, 'reached', `${w.name}: its main process ${formatPidRef(p.pid, p.id)} has exited${ended(w)}`, {...t, evidence})
 }
 
 /** One locate(): the result, 'again' when the holder exited while being inspected, or the answer when rootPid has exited. */
@@ -215,17 +221,11 @@ function rootExited(w: Waiting, error: NslocateError): WaitResult {
   if (!w.rootIsInit) {
     const t = stoppedResult(name, ['root_exited'], [error.message])
     t.state = 'unknown'
-    return answer(
-      w,
-      false,
-      'cannot_tell',
-      `${name}: cannot tell: ${error.message}, and it was not the init of its PID namespace, so the service may still run elsewhere`,
-      t,
-    )
+    return answer(w, false, 'cannot_tell', `${name}: cannot tell: ${error.message}; it was not its PID namespace's init, so the service may run elsewhere`, t)
   }
   const t = stoppedResult(name, ['root_exited'], [error.message, `pid ${w.options.rootPid} was the init of its PID namespace: every process in it has ended`])
   return w.condition === 'stopped'
-    ? answer(w, true, 'reached', `${name} is not running (${error.message})`, t)
+    ? answer(w, true, 'reached', `${name} is not running (${error.message})${ended(w)}`, t)
     : answer(w, false, 'not_reached', `${name}: its PID namespace has ended (${error.message}); gave up waiting for it to be running`, t)
 }
 
@@ -240,13 +240,16 @@ function verdict(w: Waiting, t: LocateResult): WaitResult | null {
   }
   if (condition === 'running' && t.state === 'running' && !starting)
     return answer(w, true, 'reached', `${name} is running${t.pid !== null ? ` (pid ${formatPidRef(t.pid, t.pidfdId)})` : ''}`, t)
-  if (condition !== 'running' && t.state !== 'running') return answer(w, true, 'reached', `${name} is not running (${t.state})`, t)
+  if (condition !== 'running' && t.state !== 'running') return answer(w, true, 'reached', `${name} is not running (${t.state})${ended(w)}`, t)
   if (left(w) === 0) {
     return answer(
       w,
       false,
       'not_reached',
-      `${name}: timed out after ${w.timeoutMs} ms waiting for it to be ${condition}${starting ? ` (still starting: ${t.pidfile?.path} is locked by pid ${t.holder ?? '?'} but holds no pid)` : ''}`,
+      // (the timeout is the user's --timeout: a starting service's line has no room to repeat it)
+      starting
+        ? `${name}: timed out waiting for it to be running (starting: ${t.pidfile?.path}, locked by pid ${t.holder ?? '?'}, holds no pid)`
+        : `${name}: timed out after ${w.timeoutMs} ms waiting for it to be ${condition}`,
       t,
     )
   }

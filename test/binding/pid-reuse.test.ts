@@ -40,17 +40,24 @@ const timeout = (ms) => new Promise((resolve) => setTimeout(() => resolve('timeo
   const innocent = spawn('sleep', ['100'], {stdio: 'ignore'})
   await started(innocent)
   out.innocent = innocent.pid
-  // 'spawn' can come before the kernel shows the new argv (an empty cmdline for a moment): poll.
-  for (let i = 0; i < 100; i++) {
+  // 'spawn' can come before the kernel shows the new argv (an empty cmdline for a moment): poll
+  // (up to 5 s) for the one it must come to show.
+  for (let i = 0; i < 250; i++) {
     out.innocentCmdline = fs.readFileSync('/proc/' + innocent.pid + '/cmdline', 'utf8').split('\\0').join(' ').trim()
-    if (out.innocentCmdline) break
+    if (out.innocentCmdline === 'sleep 100') break
     await timeout(20)
   }
   const innocentExit = exitOf(innocent)
   // 4. Signal "the target" by the method under test.
   if (mode === 'pidfd') out.signalError = errorOf(() => a.pidfdSendSignal(pidfd, 15))
   else out.signalError = errorOf(() => process.kill(T, 'SIGTERM')) // plain kill(2) by number
-  out.innocentFate = await Promise.race([innocentExit, timeout(300)])
+  // kill(2) kills it: its exit is waited for (up to 10 s; it dies once it is scheduled, which takes
+  // a while on a loaded machine). Through the pidfd nothing may reach it: still running 1 s later,
+  // and once its start-up is over (R for a moment under load) asleep in nanosleep (S).
+  let timer
+  out.innocentFate = await Promise.race([innocentExit, new Promise((resolve) => (timer = setTimeout(() => resolve('timeout'), mode === 'kill' ? 10000 : 1000)))])
+  clearTimeout(timer) // (a pending timer would keep this script alive)
+  for (let i = 0; i < 250 && out.innocentFate === 'timeout' && state(T) === 'R'; i++) await timeout(20)
   out.innocentStateAfter = state(T)
   if (out.innocentFate === 'timeout') { innocent.kill('SIGKILL'); await innocentExit }
   console.log(JSON.stringify(out))
@@ -72,7 +79,7 @@ interface RaceResult {
 const hostPidns = fs.readlinkSync('/proc/self/ns/pid')
 
 async function race(mode: 'pidfd' | 'kill'): Promise<RaceResult> {
-  const r = await runInSiblingNs(nodeArgv(RACE, hostPidns, mode), {timeoutMs: 15_000})
+  const r = await runInSiblingNs(nodeArgv(RACE, hostPidns, mode), {timeoutMs: 30_000})
   return parseJsonResult<RaceResult>(r)
 }
 
@@ -86,7 +93,7 @@ describe("pid reuse: the innocent process that inherits a dead target's number",
     expect(r.innocent).toBe(r.target) // the reuse really happened
     expect(r.innocentCmdline).toBe('sleep 100')
     expect(r.signalError).toEqual({code: 'ESRCH', errno: -3, syscall: 'pidfd_send_signal'})
-    expect(r.innocentFate).toBe('timeout') // still running 300 ms later
+    expect(r.innocentFate).toBe('timeout') // still running 1 s later
     expect(r.innocentStateAfter).toBe('S')
   })
 

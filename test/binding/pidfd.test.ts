@@ -32,7 +32,9 @@ function procState(pid: number): string | null {
   }
 }
 
-async function until<T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 3000): Promise<T> {
+// Deadlines for what must happen (a process to die, to be reaped): generous, as a loaded 2-core
+// machine can take seconds to schedule the process concerned; they cost nothing when it is quick.
+async function until<T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const v = fn()
@@ -57,7 +59,7 @@ describe('signalling into a child PID namespace from the host', () => {
       // asleep in pause() (under load it can show R for a moment after it started)
       await until('the holder to sleep in pause()', () => procState(h.hostPid) === 'S')
       pidfdSendSignal(fd, SIGTERM)
-      await withTimeout(gone, 2000, 'waitPidfd after SIGTERM')
+      await withTimeout(gone, 10_000, 'waitPidfd after SIGTERM')
       expect(pidfdExited(fd)).toBe(true)
       // mini-init (pid 1 inside) reaps it; then /proc has no such pid and the pidfd keeps the wait status.
       await withEvidence(
@@ -91,7 +93,7 @@ describe('signalling into a child PID namespace from the host', () => {
       // Still there, back asleep in pause() (under load it can show R for a moment after the wake-up).
       await until('the holder to sleep in pause() again', () => procState(h.hostPid) === 'S')
       pidfdSendSignal(fd, SIGKILL)
-      await withTimeout(gone, 2000, 'waitPidfd after SIGKILL')
+      await withTimeout(gone, 10_000, 'waitPidfd after SIGKILL')
       expect(pidfdExited(fd)).toBe(true)
     } finally {
       fs.closeSync(fd)
@@ -150,7 +152,7 @@ describe('pidfdExited', () => {
       await until('sh to exec sleep 100', () => safeRead(`/proc/${sleeperPid}/cmdline`) === 'sleep\x00100\x00')
       expect(pidfdExited(fd)).toBe(false)
       pidfdSendSignal(fd, SIGKILL)
-      await withTimeout(waitPidfd(fd), 2000, 'waitPidfd on the zombie-to-be')
+      await withTimeout(waitPidfd(fd), 10_000, 'waitPidfd on the zombie-to-be')
       expect(procState(zombiePid)).toBe('Z')
       expect(pidfdExited(fd)).toBe(true)
       expect(() => pidfdSendSignal(fd, 0)).not.toThrow() // exited but not reaped: still "there"

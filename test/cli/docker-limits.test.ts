@@ -3,7 +3,7 @@
  * the Docker API has a total deadline (NSLOCATE_DOCKER_TIMEOUT, default 10 s) and a size cap
  * (NSLOCATE_DOCKER_MAX_BYTES, default 16M), and every failure is DOCKER (exit 4) with a message.
  * The built CLI as users run it, against test/helpers/fake-engine.ts on a unix socket (DOCKER_HOST),
- * for the node:http path (find/signal --container: inspect) and the dockerode path (containers).
+ * for the node:http path (find/signal --container: inspect; containers: list, then inspect).
  * The flood tests measure what the client actually read: the bytes the server managed to write
  * before the client hung up. The deadline tests measure, at the server, how long the connection
  * stayed open (so a slow start of node on a busy machine does not count), and bound the whole run.
@@ -57,7 +57,8 @@ describe('a total deadline per request', () => {
     expect(r.json).toEqual({
       error: {
         code: 'DOCKER',
-        message: `the Docker engine at unix://${e.socket} did not answer within 1 s while trying to inspect container web: it is hung or overloaded; NSLOCATE_DOCKER_TIMEOUT sets the deadline of each request (default 10s)`,
+        message: `the Docker engine at unix://${e.socket} did not answer within 1 s while trying to inspect container web: it is hung or overloaded; NSLOCATE_DOCKER_TIMEOUT sets each request's deadline (default 10s)`,
+        hint: "it is hung or overloaded; NSLOCATE_DOCKER_TIMEOUT sets each request's deadline (default 10s)",
       },
     })
     await e.idle() // the client hung up: the connection is closed, not left dripping
@@ -79,7 +80,7 @@ describe('a total deadline per request', () => {
     expect(e.connectionMs[0]).toBeLessThan(10_000 + 1500)
   })
 
-  test('the dockerode path (containers: list then inspect) has the same deadline', async () => {
+  test('the list (containers: list then inspect) has the same deadline', async () => {
     const e = await engine(() => ({kind: 'drip', phase: 'body', everyMs: 100}))
     const r = await timed(['containers', '--json'], {DOCKER_HOST: `unix://${e.socket}`, NSLOCATE_DOCKER_TIMEOUT: '1500ms'})
     expect(r.status).toBe(4)
@@ -111,6 +112,7 @@ describe('a size cap per answer', () => {
     expect(r.json.error).toEqual({
       code: 'DOCKER',
       message: `the Docker engine at unix://${e.socket} sent more than 16 MiB while trying to inspect container web; nslocate stopped reading: NSLOCATE_DOCKER_MAX_BYTES sets the cap of each answer (default 16M)`,
+      hint: 'nslocate stopped reading: NSLOCATE_DOCKER_MAX_BYTES sets the cap of each answer (default 16M)',
     })
     await e.idle()
     expect(e.bytesSent).toBeGreaterThan(16 * MB)
@@ -126,7 +128,7 @@ describe('a size cap per answer', () => {
     expect(e.bytesSent).toBeLessThan(4 * MB)
   })
 
-  test('the dockerode path (containers) is capped at the socket: NSLOCATE_DOCKER_MAX_BYTES=1M against a 100 MB list', async () => {
+  test('the list (containers) is capped at the socket: NSLOCATE_DOCKER_MAX_BYTES=1M against a 100 MB list', async () => {
     const e = await engine(() => ({kind: 'flood', bytes: 100 * MB}))
     const r = await timed(['containers', '--json'], {DOCKER_HOST: `unix://${e.socket}`, NSLOCATE_DOCKER_MAX_BYTES: '1M'})
     expect(r.status).toBe(4)
@@ -182,12 +184,34 @@ describe('an engine that lies: DOCKER (4), never a raw error, never a pid acted 
     }
   })
 
+  // The list went through dockerode, whose promise neither resolved nor rejected on an answer cut
+  // short: the event loop emptied and nslocate exited 0 with nothing printed, --json included.
+  test.each<[string, Behaviour]>([
+    [
+      'a body cut short (Content-Length 1000, 8 bytes, then close)',
+      {kind: 'raw', data: 'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n[{"Id":"', end: 'close'},
+    ],
+    ['headers cut short, then close', {kind: 'raw', data: 'HTTP/1.1 200 OK\r\nContent-Le', end: 'close'}],
+    ['nothing at all, then close', {kind: 'raw', data: '', end: 'close'}],
+  ])('containers, %s: DOCKER (4) with the error, never a silent 0', async (_what, behaviour) => {
+    const e = await engine(() => behaviour)
+    for (const extra of [{}, {NSLOCATE_NO_FAST_PATH: '1'}]) {
+      const env = {DOCKER_HOST: `unix://${e.socket}`, ...extra}
+      const r = await timed(['containers', '--json'], env)
+      expect({status: r.status, code: r.json?.error?.code, stderr: r.stderr}).toEqual({status: 4, code: 'DOCKER', stderr: ''})
+      expect(r.json.error.message).toContain('cut its answer short while trying to list containers')
+      const text = await timed(['containers'], env)
+      expect({status: text.status, stdout: text.stdout}).toEqual({status: 4, stdout: ''})
+      expect(text.stderr).toMatch(/^nslocate: the Docker engine at \S+ cut its answer short while trying to list containers \(.*\)\nhint: .+\n$/)
+    }
+  })
+
   test('containers: a list that is not a list of containers is DOCKER (4), not a TypeError', async () => {
     for (const body of [{}, [{Names: ['/x']}], 'text']) {
       const e = await engine(() => ({kind: 'json', body}))
       const r = await timed(['containers', '--json'], {DOCKER_HOST: `unix://${e.socket}`})
       expect({body, status: r.status, code: r.json?.error?.code}).toEqual({body, status: 4, code: 'DOCKER'})
-      expect(r.json.error.message).toContain('answered the container list with something else than a list of containers')
+      expect(r.json.error.message).toContain('answered the container list with no list of containers')
     }
   })
 })

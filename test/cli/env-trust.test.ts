@@ -17,6 +17,7 @@ import * as path from 'node:path'
 
 import {BIN, CliResult, cli, runCollect, tmpdir} from '../helpers/cli'
 import {FakeEngine, startFakeEngine} from '../helpers/fake-engine'
+import {expectOneError} from '../helpers/one-error'
 import {stopAll} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
 import {spawnVictim} from '../helpers/victims'
@@ -92,16 +93,25 @@ describe('the Docker socket', () => {
         const err = json(r.stdout)?.error
         expect({args, status: r.status, code: err?.code}).toEqual({args, status: 4, code: 'DOCKER'})
         expect(err.message).toBe(
-          `refusing the Docker socket ${socket} (on its path: ${mallory.home}): owned by uid ${mallory.uid} (${mallory.name}), not by root or the caller (uid 0); another user could answer as the engine and choose the pid nslocate acts on. it is Docker Desktop's socket under HOME=${mallory.home}: set DOCKER_HOST=unix:///var/run/docker.sock to use the system engine, or keep another user's HOME out of root's environment (sudo without -E), or run nslocate as uid ${mallory.uid}`,
+          `refusing the Docker socket ${socket} (on its path: ${mallory.home}): owned by uid ${mallory.uid} (${mallory.name}), not by root or uid 0; set DOCKER_HOST=unix:///var/run/docker.sock or use sudo without -E, or run as uid ${mallory.uid}`,
         )
+        // where it was found (Docker Desktop's socket under HOME) is in the details; what to do, the hint
+        expect(err).toMatchObject({
+          source: 'desktop',
+          home: mallory.home,
+          hint: `set DOCKER_HOST=unix:///var/run/docker.sock or use sudo without -E, or run as uid ${mallory.uid}`,
+        })
       }
     }
-    // Text output says the same on stderr, without a stack trace.
+    // Text output says the same on stderr, without a stack trace: the fact, then the advice as the hint.
     const t = await cli(['find', 'app', '--container', 'web'], {env: {HOME: mallory.home, DOCKER_HOST: undefined}})
-    expect(t.status).toBe(4)
-    // (oclif wraps the message at 80 columns on both paths: unwrap it)
-    expect(t.stderr.replace(/\n › {3}/g, '')).toContain(`refusing the Docker socket ${socket}`)
-    expect(t.stderr).not.toMatch(/\n\s+at /)
+    expect([t.status, expectOneError(t.stderr, [socket, mallory.home, mallory.name])]).toEqual([
+      4,
+      [
+        `nslocate: refusing the Docker socket ${socket} (on its path: ${mallory.home}): owned by uid ${mallory.uid} (${mallory.name}), not by root or uid 0`,
+        `hint: set DOCKER_HOST=unix:///var/run/docker.sock or use sudo without -E, or run as uid ${mallory.uid}`,
+      ],
+    ])
     expect(e.connections).toBe(0)
   })
 
@@ -122,7 +132,8 @@ describe('the Docker socket', () => {
       const err = json(r.stdout)?.error
       expect({args, status: r.status, code: err?.code}).toEqual({args, status: 4, code: 'DOCKER'})
       expect(err.message).toContain(`refusing the answer of uid ${mallory.uid}'s socket unix://${socket}`)
-      expect(err.message).toContain('Nothing was signalled')
+      expect(err.message).toContain('; nothing was signalled')
+      expect(err).toMatchObject({reason: 'foreign_socket', container: expect.stringMatching(/^[0-9a-f]{64}$/)})
     }
     expect(e.requests.length).toBeGreaterThan(0) // asked, as her socket
     // `containers` lists it, but looks inside nothing the socket names.
@@ -141,7 +152,7 @@ describe('the Docker socket', () => {
     const r = await cli(['containers', '--json'], {env: {DOCKER_HOST: `unix://${socket}`}})
     expect(r.status).toBe(4)
     expect(json(r.stdout).error.message).toContain(
-      `refusing the Docker socket ${socket} (on its path: ${sub}): writable by group and others (mode 0777, not sticky and root-owned), owned by uid 0 (root)`,
+      `refusing the Docker socket ${socket} (on its path: ${sub}): writable by group and others (mode 0777); point DOCKER_HOST at a socket owned by root or by you`,
     )
     expect(e.connections).toBe(0)
     fs.chmodSync(sub, 0o1777)
@@ -256,7 +267,8 @@ __attribute__((constructor)) static void planted(void) {
       expect(r.status).toBe(4)
       expect(json(r.stdout).error).toEqual({
         code: 'NATIVE_LOAD',
-        message: `refusing to load NSLOCATE_ADDON=${addon} (on its path: ${mallory.home}): owned by uid ${mallory.uid} (${mallory.name}), not by root or the caller (uid 0); another user could run code as you through it. Put the addon where only root (or you) can write, e.g. chown root and chmod go-w it and its directories, or unset NSLOCATE_ADDON to use the addon built with the package.`,
+        message: `refusing to load NSLOCATE_ADDON=${addon} (on its path: ${mallory.home}): owned by uid ${mallory.uid} (${mallory.name}), not by root or uid 0. Put it where only root or you can write (chown root, chmod go-w), or unset NSLOCATE_ADDON`,
+        hint: 'put it where only root or you can write (chown root, chmod go-w), or unset NSLOCATE_ADDON',
       })
       expect(fs.existsSync(marker)).toBe(false)
     }
@@ -268,11 +280,8 @@ __attribute__((constructor)) static void planted(void) {
     const openDir = plant(path.join(dir, 'o', 'nslocate.node'), null, 0o755)
     fs.chmodSync(path.dirname(openDir), 0o777)
     for (const [addon, why] of [
-      [writable, `refusing to load NSLOCATE_ADDON=${writable}: writable by group and others (mode 0666), owned by uid 0 (root)`],
-      [
-        openDir,
-        `refusing to load NSLOCATE_ADDON=${openDir} (on its path: ${path.dirname(openDir)}): writable by group and others (mode 0777, not sticky and root-owned)`,
-      ],
+      [writable, `refusing to load NSLOCATE_ADDON=${writable}: writable by group and others (mode 0666). Put it`],
+      [openDir, `refusing to load NSLOCATE_ADDON=${openDir} (on its path: ${path.dirname(openDir)}): writable by group and others (mode 0777). Put it`],
     ]) {
       const marker = path.join(dir, `marker-${path.basename(path.dirname(addon))}`)
       const r = await cli(['find', 'app', '--pidfile', pidfile, '--json'], {env: {NSLOCATE_ADDON: addon, NSLOCATE_TEST_MARKER: marker}})

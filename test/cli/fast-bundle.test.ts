@@ -125,8 +125,10 @@ test('a bundle looks for the addon inside its package only: one planted above it
         `
       const {NSLOCATE_ADDON, ...env} = process.env
       const f = require(${JSON.stringify(path.join(pkgFast, 'find.js'))})
-      try { f.prepare(['x', '--pidfile', ${JSON.stringify(path.join(top, 'x.pid'))}]).run(); console.log('LOADED') }
-      catch (e) { console.log(e.code + ' ' + JSON.stringify(e.details.tried)) }`,
+      // run() answers with a promise (runToAnswer): the load error is its rejection
+      Promise.resolve()
+        .then(() => f.prepare(['x', '--pidfile', ${JSON.stringify(path.join(top, 'x.pid'))}]).run())
+        .then(() => console.log('LOADED'), (e) => console.log(e.code + ' ' + JSON.stringify(e.details.tried)))`,
       ],
       {encoding: 'utf8', env: {PATH: process.env.PATH}},
     )

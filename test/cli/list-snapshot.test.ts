@@ -96,7 +96,7 @@ function steady<T>(rows: T[]): T[] {
         })
         .map((line) => line.replace(/^(looked for innermost pid \d+ in )\d+ PID namespace\(s\): .*$/, '$1K PID namespace(s)'))
         .map((line) =>
-          line.replace(/^(candidates with innermost pid \d+: )(.*)$/, (_, head: string, list: string) => {
+          line.replace(/^(candidates with innermost pid \d+: )(.*)$/, (_: string, head: string, list: string) => {
             const kept = list.split(', ').filter((c) => !theirs(c.split(' ')[0]))
             return head + kept.join(', ')
           }),

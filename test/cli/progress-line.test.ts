@@ -167,7 +167,7 @@ test.each([
     decide(15, masks([], []), false, true, 'same_namespace', 42, 'TERM'),
     'KILL',
     5000,
-    'web: the kernel drops TERM for pid 42 (init of its PID namespace, no handler); the KILL at 5 s will stop it',
+    'web: TERM is dropped for pid 42 (PID 1, no handler); the KILL at 5 s will stop it',
   ],
   [
     'handled',

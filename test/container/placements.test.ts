@@ -511,7 +511,7 @@ describeWithEngine('placements: where nslocate runs relative to the service (doc
         stdout: '',
         stderr:
           'nslocate: app runs in a PID namespace not visible from here (holder_not_visible); nothing was signalled\n' +
-          "hint: run nslocate on the host, share the service's PID namespace (--pid=container:NAME), or use --container\n",
+          'hint: run nslocate on the host or in its PID namespace, or give its container (--container)\n',
       })
       expect(isAlive(hostPidOf(app.id, inner))).toBe(true)
     }, 60_000)

@@ -51,6 +51,8 @@ http {
   await until(() => tcpOpen(port), `nginx on 127.0.0.1:${port}`)
   await until(() => /^[0-9]+\n$/.test(readOr(own)) && readOr(file) === readOr(own).trim(), `NAME's pidfile to name the pid nginx wrote (${readOr(own).trim()})`)
   const master = Number(readOr(file))
+  // nginx writes its pidfile before it sets its process title: polled
+  await until(() => readOr(`/proc/${master}/cmdline`).includes('nginx: master process'), `pid ${master} to call itself the nginx master`).catch(() => {})
   expect(readOr(`/proc/${master}/cmdline`)).toContain('nginx: master process')
   await until(() => childrenOf(master).length === 2, 'the two workers')
   const workers = childrenOf(master)

@@ -16,7 +16,7 @@ import {formatRecord} from '../../src/locate/record'
 import {xattrSet} from '../../src/native/binding'
 import {exitOf, pidIn, untilRunning} from '../safety/run-helpers'
 import {BIN, track, until} from './cli'
-import {alive, startTime} from './proc'
+import {alive, readPpid, startTime} from './proc'
 import {spawnTracked, tempDir} from './tracked'
 import {VictimOptions, siglogBinary, spawnVictim} from './victims'
 
@@ -105,6 +105,68 @@ export async function stopSiglogServices(): Promise<void> {
     }
     await exitOf(s.sup)
   }
+}
+
+/** The pids that process `holder` ('self': this one) holds pidfds on: the `Pid:` line of each pidfd's fdinfo, in this /proc's numbering. */
+export function pidfdTargets(holder: number | 'self'): number[] {
+  const out: number[] = []
+  let fds: string[]
+  try {
+    fds = fs.readdirSync(`/proc/${holder}/fd`)
+  } catch {
+    return out // it exited
+  }
+  for (const fd of fds) {
+    try {
+      if (!fs.readlinkSync(`/proc/${holder}/fd/${fd}`).includes('pidfd')) continue
+      const m = /^Pid:\s*(-?\d+)$/m.exec(fs.readFileSync(`/proc/${holder}/fdinfo/${fd}`, 'utf8'))
+      if (m) out.push(Number(m[1]))
+    } catch {
+      // closed while listed
+    }
+  }
+  return out
+}
+
+/**
+ * Resolve once a `nslocate wait` this process started (a child whose cmdline has the argument
+ * "wait") holds a pidfd on each of `pids` (host pids, matched by the pidfd's fdinfo): it has
+ * pinned what it waits for, so an exit from now on is one it sees. Looked at again 100 ms later
+ * (within a second): locate() also opens pidfds, each for a moment, before wait pins for good.
+ * Replaces a fixed sleep, which a loaded machine can outlast with the CLI still starting up.
+ */
+export async function untilWaitPins(pids: number[], timeoutMs = 20_000): Promise<void> {
+  const pins = () =>
+    fs.readdirSync('/proc').some((p) => {
+      if (!/^\d+$/.test(p)) return false
+      try {
+        if (readPpid(Number(p)) !== process.pid || !fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('\0wait\0')) return false
+      } catch {
+        return false // gone while listed
+      }
+      const held = pidfdTargets(Number(p))
+      return pids.every((pid) => held.includes(pid))
+    })
+  const what = `nslocate wait to pin ${pids.join(', ')}`
+  await until(pins, what, timeoutMs)
+  await new Promise((r) => setTimeout(r, 100))
+  await until(pins, `${what} (still, 100 ms later)`, 1000)
+}
+
+/** How many pidfds this process holds now on `pid` (its /proc/self/fd entries that are pidfds on it). */
+export function pidfdsHere(pid: number): number {
+  return pidfdTargets('self').filter((p) => p === pid).length
+}
+
+/**
+ * Resolve once this process holds more pidfds on `pid` than `before` (pidfdsHere(pid) taken before
+ * an in-process waitFor() started): it has pinned what it waits for. Looked at again 100 ms later,
+ * as untilWaitPins does; the library's own version of it.
+ */
+export async function untilPinnedHere(pid: number, before: number, timeoutMs = 20_000): Promise<void> {
+  await until(() => pidfdsHere(pid) > before, `waitFor() to pin ${pid}`, timeoutMs)
+  await new Promise((r) => setTimeout(r, 100))
+  await until(() => pidfdsHere(pid) > before, `waitFor() to pin ${pid} (still, 100 ms later)`, 1000)
 }
 
 /** python3 holding a pidfd on each pid given (os.pidfd_open); prints its own pid and the descriptors, then waits for stdin's end. */

@@ -83,6 +83,17 @@ function dirsBelow(dir) {
   return out
 }
 
+/** Is `pid` exiting: state Z or X, or PF_EXITING (0x4) in its flags (field 9 of /proc/PID/stat)? Gone counts too. */
+function exiting(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return f[0] === 'Z' || f[0] === 'X' || (Number(f[6]) & 0x4) !== 0
+  } catch {
+    return true
+  }
+}
+
 /**
  * After jest: moves back, reports what still runs in the suite's cgroup (each one a leak, killed
  * through cgroup.kill), removes every cgroup under it and it. Returns the number of leaks.
@@ -94,6 +105,15 @@ function leave(scope, log = console.error) {
     fs.writeFileSync(path.join(scope.from, 'cgroup.procs'), String(process.pid))
     out = !procsBelow(scope.dir).some((p) => p.pid === process.pid)
   } catch {}
+  // A process the last test file killed can still be on its way out for a moment, longer on a
+  // loaded machine: while every one left is exiting (a zombie, or PF_EXITING set), wait up to 5 s.
+  // Any other process is a leak at once, however soon it would end by itself.
+  const graceEnd = Date.now() + 5000
+  for (;;) {
+    const others = procsBelow(scope.dir).filter((p) => p.pid !== process.pid)
+    if (others.length === 0 || !others.every((p) => exiting(p.pid)) || Date.now() >= graceEnd) break
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50)
+  }
   const left = procsBelow(scope.dir).filter((p) => p.pid !== process.pid)
   for (const p of left) {
     let comm = '?'

@@ -7,6 +7,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {compileFixture} from './compile'
+import {settled} from './timing'
 import {spawnTracked, tempDir} from './tracked'
 
 /** Compile siglog into build/test-holders/ when missing or older than its source. */
@@ -93,4 +94,14 @@ export function readLog(log: string): Received[] {
       const [pid, signo, from, uid, code] = l.split(' ').map(Number)
       return {pid, signo, from, uid, code}
     })
+}
+
+/**
+ * What a victim (or the log at a path) received, once it logged at least `count` signals (polled:
+ * a signalled process runs when the scheduler lets it), read again `settleMs` later so that a
+ * signal that must not come has had the time to show as well (timing.ts settled()).
+ */
+export function receivedSettled(from: string | {received(): Received[]}, count: number, settleMs = 200): Promise<Received[]> {
+  const read = typeof from === 'string' ? () => readLog(from) : () => from.received()
+  return settled(read, (l) => l.length >= count, {settleMs})
 }

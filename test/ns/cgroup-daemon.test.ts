@@ -118,8 +118,11 @@ test("--daemon-pidfile: of a daemon and an older worker, NAME's pidfile names th
   const daemon = await pidFrom(path.join(dir, 'daemon.pid'))
   // member.py writes DIR/daemon.pid first, then its own pidfile
   await until(() => readOr(own) === `${daemon}\n`, `the daemon to write its own pidfile ${own}`)
-  // both orphans of the service (neither the other's ancestor), the worker the older
-  expect([statOf(worker)!.ppid, statOf(daemon)!.ppid]).toEqual([sup.pid, sup.pid])
+  // both orphans of the service (neither the other's ancestor), the worker the older. The daemon can
+  // write its pidfiles before its middle process (forking.py's double fork) has exited, and it is
+  // reparented to run only by that exit: polled (without a subreaper it would never be run's).
+  await until(() => statOf(worker)?.ppid === sup.pid && statOf(daemon)?.ppid === sup.pid, `the worker and the daemon to be children of run ${sup.pid}`)
+  expect([statOf(worker)?.ppid, statOf(daemon)?.ppid]).toEqual([sup.pid, sup.pid])
   expect(statOf(worker)!.starttime).toBeLessThan(statOf(daemon)!.starttime)
   await until(
     () => JSON.stringify(procsOf(cgdir)) === JSON.stringify(sorted([worker, daemon])),

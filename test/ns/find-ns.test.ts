@@ -29,6 +29,21 @@ function json(r: RunResult): any {
   }
 }
 
+/** The file's text, '' while it does not exist. */
+function readOr(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+/** Poll (every 10 ms, up to timeoutMs) until predicate() holds. */
+async function eventually(predicate: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!predicate() && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10))
+}
+
 async function findFromHost(file: string): Promise<{status: number | null; j: any}> {
   const r = await run(find(file))
   return {status: r.status, j: json(r)}
@@ -139,8 +154,8 @@ describe('writers in the wild', () => {
     expect(spawnSync('daemon', ['--name=dsvc', `--pidfiles=${d}`, '--', 'sleep', '60'], {stdio: 'ignore'}).status).toBe(0)
     try {
       const file = path.join(d, 'dsvc.pid')
-      for (let i = 0; i < 200 && !(fs.existsSync(file) && fs.readFileSync(file, 'utf8').trim()); i++) await new Promise((res) => setTimeout(res, 10))
-      const written = Number(fs.readFileSync(file, 'utf8'))
+      await eventually(() => readOr(file).trim() !== '')
+      const written = Number(readOr(file))
       const f = json(await run([process.execPath, BIN, 'find', 'dsvc', '--dir', d, '--json']))
       expect(f).toMatchObject({state: 'running', pid: written, holder: written, pidfile: {lock: 'posix'}})
       expect(f.process.comm).toBe('daemon')
@@ -227,7 +242,7 @@ describe('stale and reused pids inside a namespace', () => {
     fs.mkdirSync(path.dirname(file), {recursive: true})
     const h = await spawnHolder({kind: 'posix', file, levels: 1, writePid: true})
     process.kill(h.hostPid, 'SIGKILL')
-    for (let i = 0; i < 200 && fs.existsSync(`/proc/${h.hostPid}`); i++) await new Promise((res) => setTimeout(res, 10))
+    await eventually(() => !fs.existsSync(`/proc/${h.hostPid}`))
     // The lock is gone with its holder; the bare number is another namespace's pid 2 or so.
     const before = othersWhoCouldHaveWritten(h.innerPid, file)
     const r = await run([process.execPath, BIN, 'find', 'stalesvc', '--pidfile', file, '--json'])
@@ -259,20 +274,30 @@ describe('stale and reused pids inside a namespace', () => {
         .split('\n')
         .filter(Boolean)
         .map(Number)
+    /** hostPidOf(n) once it finds something (polled up to 15 s), or [] */
+    const hostPidsOnce = async (inner: number) => {
+      const deadline = Date.now() + 15_000
+      for (;;) {
+        const pids = await hostPidOf(inner)
+        if (pids.length > 0 || Date.now() > deadline) return pids
+        await new Promise((res) => setTimeout(res, 20))
+      }
+    }
     try {
       const started = await runIn(keeper, ['sh', '-c', `sleep 60 >/dev/null 2>&1 & echo -n $! > ${file}; echo started`])
       expect(started.stdout).toContain('started')
       const n = Number(fs.readFileSync(file, 'utf8'))
-      const [service] = await hostPidOf(n)
+      // sh reports the child it forked before that child has executed sleep (until then it is an sh).
+      const [service] = await hostPidsOnce(n)
       expect(service).toBeGreaterThan(0)
       const before = await findFromHost(file)
       expect([before.status, before.j.pid]).toEqual([0, service])
       process.kill(service, 'SIGKILL')
-      for (let i = 0; i < 200 && fs.existsSync(`/proc/${service}`); i++) await new Promise((res) => setTimeout(res, 10))
+      await eventually(() => !fs.existsSync(`/proc/${service}`))
       await new Promise((res) => setTimeout(res, 100)) // the innocent must start measurably after the write
       const r = await runIn(keeper, ['sh', '-c', `echo ${n - 1} > /proc/sys/kernel/ns_last_pid && { sleep 60 >/dev/null 2>&1 & } ; echo started`])
       expect(r.stdout).toContain('started')
-      const innocent = await hostPidOf(n)
+      const innocent = await hostPidsOnce(n)
       await withEvidence(
         () => expect(innocent).toHaveLength(1),
         () => evidence({holder: keeper, file}),

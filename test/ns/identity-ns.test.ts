@@ -280,7 +280,7 @@ describe('wait --for running on a locked pidfile that is still empty', () => {
     expect([early.j.state, early.j.starting, early.j.holder, early.j.reasons]).toEqual(['running', true, sup.pid, ['empty_pidfile']])
     const short = await nslocate('wait', 'slow', '--pidfile', file, '--for', 'running', '--timeout', '300ms')
     expect([short.status, short.j.reached, short.j.target.starting]).toEqual([1, false, true])
-    expect(short.j.message).toContain(`still starting: ${file} is locked by pid ${sup.pid} but holds no pid`)
+    expect(short.j.message).toContain(`timed out waiting for it to be running (starting: ${file}, locked by pid ${sup.pid}, holds no pid)`)
     const waiting = nslocate('wait', 'slow', '--pidfile', file, '--for', 'running', '--timeout', '10s')
     await new Promise((r) => setTimeout(r, 400))
     fs.writeFileSync(go, '')

@@ -8,26 +8,16 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {cliJson, until} from '../helpers/cli'
-import {FRESH_PID_NS, pidfsIds, siglogService, stopSiglogServices, untilChild} from '../helpers/pidfs'
-import {alive, readPpid, startTime} from '../helpers/proc'
-import {sleep} from '../helpers/timing'
+import {cliJson} from '../helpers/cli'
+import {FRESH_PID_NS, pidfsIds, siglogService, stopSiglogServices, untilChild, untilWaitPins} from '../helpers/pidfs'
+import {alive, startTime} from '../helpers/proc'
 import {stopAll, tempDir} from '../helpers/tracked'
-import {Victim, readLog, spawnVictim} from '../helpers/victims'
+import {Victim, receivedSettled, spawnVictim} from '../helpers/victims'
 import {exitOf} from '../safety/run-helpers'
 
 jest.setTimeout(120_000)
 afterEach(() => stopSiglogServices())
 afterAll(() => stopAll())
-
-/** A file's content, '' while it does not exist. */
-function contentOf(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8')
-  } catch {
-    return ''
-  }
-}
 
 /** `nslocate run svc --dir DIR -- siglog LOG ...extra`: run holds the lock, siglog is the pid. */
 const runService = (extra: string[] = []) => siglogService('nslocate-pidfs-signal-', extra)
@@ -44,36 +34,17 @@ describe('a service started by nslocate run (lock holder: run; pid: siglog)', ()
     expect([dry.status, dry.json.would_deliver]).toEqual([0, [{pid: s.pid, pidfd_id: id, nspid: [s.pid]}]])
     const skip = await cliJson(['signal', 'svc', 'USR2', '--dir', s.dir, '--require-handler'])
     expect([skip.status, skip.json.skipped]).toEqual([1, [{pid: s.pid, pidfd_id: id, reason: 'no_handler'}]])
-    await sleep(100)
-    expect(readLog(s.log).map((l) => [l.pid, l.signo])).toEqual([[s.pid, 1]])
+    // HUP logged (polled: siglog runs when the scheduler lets it), then nothing else (TERM, USR2) after a settle.
+    const got = await receivedSettled(s.log, 1, 100)
+    expect(got.map((l) => [l.pid, l.signo])).toEqual([[s.pid, 1]])
   })
 
   test('wait --json: the main process and the lock holder it waited on, each with its id', async () => {
     const s = await runService(['--exit-on', 'TERM'])
     const [id, holderId] = await pidfsIds([s.pid, s.sup.pid!])
     const waiting = cliJson(['wait', 'svc', '--dir', s.dir, '--timeout', '60s'])
-    const holdsPidfds = () => {
-      // waiting once it holds pidfds (wait-stopped.ts pins both)
-      const cli = fs
-        .readdirSync('/proc')
-        .find((p) => /^\d+$/.test(p) && readPpid(Number(p)) === process.pid && contentOf(`/proc/${p}/cmdline`).includes('\0wait\0'))
-      const link = (fd: string) => {
-        try {
-          return fs.readlinkSync(`/proc/${cli}/fd/${fd}`)
-        } catch {
-          return '' // closed while listed
-        }
-      }
-      try {
-        return cli !== undefined && fs.readdirSync(`/proc/${cli}/fd`).filter((fd) => link(fd).includes('pidfd')).length >= 2
-      } catch {
-        return false // it exited while listed
-      }
-    }
-    // Twice, 100 ms apart: locate() also opens pidfds, each for a moment, before wait pins for good.
-    await until(holdsPidfds, 'wait to pin the service')
-    await sleep(100)
-    await until(holdsPidfds, 'wait to pin the service (still)')
+    // Once it has pinned both (a pidfd on each): the TERM below is then an exit it sees.
+    await untilWaitPins([s.pid, s.sup.pid!])
     process.kill(s.pid, 'SIGTERM')
     const r = await waiting
     expect([r.status, r.json.reached, r.json.pinned]).toEqual([
@@ -125,13 +96,9 @@ async function scopeMembers(scope: string, v: Victim, file: string, pids: number
   expect([byRef.status, byPid(byRef.json.delivered)]).toEqual([0, byPid(want.map((w) => ({...w, signal: 'USR1'})))])
   const dry = await cliJson(['signal', 'x', 'TERM', '--pid', `${v.pid}:${ids[0]}`, '--scope', scope, '--dry-run'])
   expect(byPid(dry.json.would_deliver)).toEqual(byPid(want.map(({signal: _s, ...w}) => w)))
-  await sleep(100)
-  expect(
-    v
-      .received()
-      .map((r) => [r.pid, r.signo])
-      .sort((a, b) => a[0] - b[0] || a[1] - b[1]),
-  ).toEqual(
+  // every HUP and USR1 logged (polled), then nothing else (the dry-run TERM) after a settle
+  const got = await receivedSettled(v, 2 * pids.length, 100)
+  expect(got.map((r) => [r.pid, r.signo]).sort((a, b) => a[0] - b[0] || a[1] - b[1])).toEqual(
     pids
       .flatMap((p) => [
         [p, 1],
@@ -150,6 +117,6 @@ test('a process in another PID namespace: the same id from here and from inside 
   expect(inside).toBe(here)
   const r = await cliJson(['signal', 'x', 'HUP', '--pid', `${host}:${here}`])
   expect([r.status, r.json.delivered]).toEqual([0, [{pid: host, pidfd_id: here, nspid: [host, 1], signal: 'HUP'}]])
-  await sleep(100)
-  expect(init.received().map((l) => [l.pid, l.signo, l.from])).toEqual([[1, 1, 0]])
+  const got = await receivedSettled(init, 1, 100)
+  expect(got.map((l) => [l.pid, l.signo, l.from])).toEqual([[1, 1, 0]])
 })

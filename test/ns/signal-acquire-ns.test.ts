@@ -14,6 +14,15 @@ import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
 
 afterAll(() => stopAll())
 
+/** The file's text, '' while it does not exist. */
+function readOr(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
 function json(r: RunResult): any {
   try {
     return JSON.parse(r.stdout)
@@ -22,11 +31,39 @@ function json(r: RunResult): any {
   }
 }
 
-const gone = async (hostPid: number) => {
-  for (let i = 0; i < 300 && fs.existsSync(`/proc/${hostPid}`) && !/\) [ZX] /.test(fs.readFileSync(`/proc/${hostPid}/stat`, 'utf8')); i++)
-    await new Promise((r) => setTimeout(r, 10))
-  return !fs.existsSync(`/proc/${hostPid}`) || /\) [ZX] /.test(fs.readFileSync(`/proc/${hostPid}/stat`, 'utf8'))
+/** The state letter of /proc/PID/stat ('R', 'S', 'T', 'Z'...), null once the pid is gone (one read). */
+const stateOf = (hostPid: number): string | null => {
+  try {
+    const stat = fs.readFileSync(`/proc/${hostPid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0]
+  } catch {
+    return null // reaped, possibly between an existence check and the read
+  }
 }
+
+/** Poll (every 10 ms, up to timeoutMs) until predicate() holds; its last answer. */
+async function eventually(predicate: () => boolean, timeoutMs = 15_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+  return predicate()
+}
+
+/** The process has exited (a zombie, or reaped), within `timeoutMs`. */
+const gone = (hostPid: number, timeoutMs = 15_000) =>
+  eventually(() => {
+    const state = stateOf(hostPid)
+    return state === null || state === 'Z' || state === 'X'
+  }, timeoutMs)
+
+/** The file exists and holds something, within 20 s (a process starting on a loaded machine writes it). */
+const written = (file: string) =>
+  eventually(() => {
+    try {
+      return fs.readFileSync(file, 'utf8') !== ''
+    } catch {
+      return false
+    }
+  }, 20_000)
 
 describe.each([1, 2])('signal into a namespace %i level(s) deep', (levels) => {
   test('from the host: delivered through a pidfd to the holder; nspid is its chain', async () => {
@@ -55,7 +92,9 @@ describe.each([1, 2])('signal into a namespace %i level(s) deep', (levels) => {
     const j = json(r)
     expect(r.status).toBe(0)
     expect(j.delivered).toEqual([{pid: h.innerPid, pidfd_id: expect.any(Number), nspid: [h.innerPid], signal: 'STOP'}])
-    expect(fs.readFileSync(`/proc/${h.hostPid}/stat`, 'utf8')).toMatch(/\) T /)
+    // The holder stops once it runs to take the signal: right after the send it can still show R or S.
+    await eventually(() => stateOf(h.hostPid) === 'T')
+    expect(stateOf(h.hostPid)).toBe('T')
     await h.stop()
   })
 })
@@ -83,8 +122,10 @@ while True: time.sleep(1)
 `
   const {miniInit} = holderBinaries()
   const top = spawnTracked(['unshare', '--pid', '--fork', '--mount-proc', miniInit, 'python3', '-c', svc, file, marks])
-  for (let i = 0; i < 500 && !fs.existsSync(marks); i++) await new Promise((r) => setTimeout(r, 10))
-  const [a, b] = fs.readFileSync(marks, 'utf8').split(' ').map(Number)
+  // The file exists (open) before it holds the two pids (written, flushed on close): poll for both.
+  await eventually(() => /^\d+ \d+$/.test(readOr(marks)), 20_000)
+  const [a, b] = readOr(marks).split(' ').map(Number)
+  expect(readOr(marks)).toMatch(/^\d+ \d+$/)
   // Host pids of the processes in the new namespace, by their innermost pid.
   let ns = ''
   for (let i = 0; i < 200 && !ns; i++) {
@@ -165,8 +206,8 @@ test('acquire() in a child PID namespace is located from the host', async () => 
   const file = path.join(dir, 'nsvc.pid')
   let inner = 0
   try {
-    for (let i = 0; i < 500 && !(fs.existsSync(file) && fs.readFileSync(file, 'utf8')); i++) await new Promise((r) => setTimeout(r, 10))
-    expect(fs.readFileSync(file, 'utf8')).toBe('1')
+    await written(file)
+    expect(readOr(file)).toBe('1')
     inner = Number(fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim())
     const r = await run([process.execPath, BIN, 'find', 'nsvc', '--dir', dir, '--json'])
     const j = json(r)
@@ -184,7 +225,7 @@ test('acquire() in a child PID namespace is located from the host', async () => 
     if (inner > 0) process.kill(inner, 'SIGKILL')
     child.kill('SIGKILL')
     await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve)))
-    for (let i = 0; inner > 0 && i < 500 && fs.existsSync(`/proc/${inner}`); i++) await new Promise((r) => setTimeout(r, 10))
+    if (inner > 0) await eventually(() => !fs.existsSync(`/proc/${inner}`))
     if (inner > 0) expect(fs.existsSync(`/proc/${inner}`)).toBe(false)
   }
 })
@@ -194,8 +235,8 @@ describe('interop with libbsd pidfile(3)', () => {
     const dir = tempDir()
     const file = path.join(dir, 'svc.pid')
     const sup = spawnTracked([process.execPath, BIN, 'run', 'svc', '--dir', dir, '--', 'sleep', '60'])
-    for (let i = 0; i < 500 && !(fs.existsSync(file) && fs.readFileSync(file, 'utf8')); i++) await new Promise((r) => setTimeout(r, 10))
-    const child = Number(fs.readFileSync(file, 'utf8'))
+    await written(file)
+    const child = Number(readOr(file))
     const {bsdPidfile} = holderBinaries()
     const r = await run([bsdPidfile, file])
     expect(r.status).toBe(3)

@@ -104,7 +104,7 @@ test('waitFor --root-pid that is not a namespace init: its exit is "cannot tell"
     process.kill(first.hostPid, 'SIGKILL')
     const r = await waiting
     expect(r).toMatchObject({reached: false, outcome: 'cannot_tell', target: {state: 'unknown', reasons: ['root_exited']}})
-    expect(r.message).toContain('not the init of its PID namespace')
+    expect(r.message).toContain("not its PID namespace's init")
     expect(fs.existsSync(`/proc/${second.hostPid}`)).toBe(true)
     await second.stop()
   } finally {

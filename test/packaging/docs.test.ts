@@ -163,8 +163,15 @@ describe('generated docs', () => {
     const file = path.join(dir, 'docskeys.pid')
     const sup = spawn(process.execPath, [path.join(ROOT, 'bin', 'run.js'), 'run', 'docskeys', '--dir', dir, '--', 'sleep', '60'], {stdio: 'ignore', detached: true})
     try {
-      for (let i = 0; !(fs.existsSync(file) && /^[0-9]+$/.test(fs.readFileSync(file, 'utf8'))); i++) {
-        if (i > 200) throw new Error(`nslocate run wrote no pid into ${file}`)
+      const readOr = () => {
+        try {
+          return fs.readFileSync(file, 'utf8')
+        } catch {
+          return ''
+        }
+      }
+      for (const deadline = Date.now() + 20_000; !/^[0-9]+$/.test(readOr()); ) {
+        if (Date.now() > deadline) throw new Error(`nslocate run wrote no pid into ${file} in 20 s`)
         await new Promise((r) => setTimeout(r, 25))
       }
       const r = await run(process.execPath, [path.join(ROOT, 'bin', 'run.js'), 'find', 'docskeys', '--pidfile', file, '--json'])

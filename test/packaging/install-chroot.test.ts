@@ -110,7 +110,16 @@ test('run, find and signal with the prebuilt addon: found running (exit 0), stop
     pid = json.pid
     // the lock is held by `run` (the supervisor), the pid is its service's
     expect(json).toMatchObject({name: 'demo', state: 'running', holder: service.pid})
-    expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toBe('sleep\u0000600\u0000')
+    // run writes the pid before it lets its held child execute sleep: polled
+    const cmdline = () => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      } catch {
+        return ''
+      }
+    }
+    for (let i = 0; i < 100 && cmdline() !== 'sleep\u0000600\u0000'; i++) await new Promise((r) => setTimeout(r, 100))
+    expect(cmdline()).toBe('sleep\u0000600\u0000')
     // The same from the project's local install (--ignore-scripts).
     const local = await root.run(['/tmp/proj/node_modules/.bin/nslocate', 'find', 'demo', '--quiet'], {timeoutMs: 60_000})
     expect(local.status).toBe(0)

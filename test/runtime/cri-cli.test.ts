@@ -19,6 +19,7 @@ import * as path from 'node:path'
 import {BIN, CliResult, cli, cliJson, runCollect} from '../helpers/cli'
 import {APP_PIDFILE_DIR, CTR_BIN, Containerd, K8S_NS, appCommand, describeWithContainerd} from '../helpers/containerd'
 import {Kubelet, Pod, RunningContainer} from '../helpers/kubelet'
+import {untilWaitPins} from '../helpers/pidfs'
 import {readNSpid} from '../helpers/proc'
 import {sleep} from '../helpers/timing'
 import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
@@ -321,6 +322,10 @@ describeWithContainerd(
         let waitErr = ''
         waiting.stderr!.on('data', (d) => (waitErr += d))
         const waited = new Promise<number | null>((resolve) => waiting.once('exit', (code) => resolve(code)))
+        // It waits once it has pinned the app (a fixed second could end with the CLI still starting
+        // on a loaded machine, and the stop below would then come before the wait)...
+        await untilWaitPins([oldPid])
+        // ... and goes on waiting while the app runs.
         await sleep(1000)
         expect(waiting.exitCode).toBeNull() // still waiting: the app runs
         const since = old.log().length

@@ -200,18 +200,14 @@ describe('garbage and lies give RUNTIME, never a pid', () => {
         ContainerStatus: () =>
           status(containerdInfo({config: {linux: {security_context: {namespace_options: {pid: 2}}}}, runtimeSpec: {linux: {namespaces: [{type: 'pid'}]}}})),
       },
-      /its CRI config says PID namespace host but its OCI spec creates a new one/,
+      /CRI config: PID namespace host; OCI spec: a new one/,
     ],
     [
       'a pod PID namespace by config, none (the host one) by the OCI spec',
       {ContainerStatus: () => status(containerdInfo({runtimeSpec: {linux: {namespaces: [{type: 'mount'}]}}}))},
-      /says PID namespace pod but its OCI spec has no PID namespace \(the host one\)/,
+      /CRI config: PID namespace pod; OCI spec: the host's/,
     ],
-    [
-      'no verbose info',
-      {ContainerStatus: () => status(undefined)},
-      /gives no verbose info for container app \(b{13}\): nslocate needs ContainerStatus info\["info"\]\.pid/,
-    ],
+    ['no verbose info', {ContainerStatus: () => status(undefined)}, /gives no info\["info"\]\.pid for container app \(b{13}\); use the daemonless route/],
   ]
   test.each(cases)('%s', async (_what, override, message) => {
     const f = await fake({...healthy(), ...override} as Record<string, Handler>)
@@ -309,7 +305,7 @@ describe('limits and sockets', () => {
     const e = await failure(criRuntime({socketPath: socket, where: `unix://${socket}`, env: {}}).inspect(POD))
     expect(e).toMatchObject({code: 'RUNTIME', details: {reason: 'unreachable', errno: 'ENOENT', socket}})
     expect(e.message).toMatch(
-      /cannot reach the CRI runtime at unix:\/\/.*none\.sock \(ENOENT\) while trying to find pod shop\/web-0: is containerd \(or CRI-O\) running\?/,
+      /cannot reach the CRI runtime at unix:\/\/.*none\.sock \(ENOENT\) while trying to find pod shop\/web-0: is containerd or CRI-O running\?/,
     )
   })
 

@@ -226,7 +226,13 @@ describeWithContainerd('the daemonless backend against containerd 1.6 (CRI pods,
       const rt = containerdStateRuntime({stateDir: cd().state, namespace: 'default'})
       const e = await failure(rt.inspect({ref: id}))
       expect(e.code).toBe('NOT_RUNNING')
-      expect(e.details).toEqual({container: id, reason: 'container_not_running', name: id, runtime: 'cri'})
+      expect(e.details).toEqual({
+        container: id,
+        reason: 'container_not_running',
+        name: id,
+        runtime: 'cri',
+        state: `containerd's ${cd().state} (namespace default)`,
+      })
       expect(e.message).toContain(`its init (pid ${pid}) has exited`)
       expect(await rt.list()).toEqual([expect.objectContaining({id, running: false, hostPid: 0})])
     })
@@ -257,7 +263,7 @@ describeWithContainerd('the daemonless backend against containerd 1.6 (CRI pods,
       const rt = containerdStateRuntime({stateDir: path.join(tree, 'state'), namespace: 'default'})
       const e = await failure(rt.inspect({ref: id}))
       expect(e.code).toBe('NOT_RUNNING')
-      expect(e.message).toContain(`pid ${innocent.pid} here is another process (started at tick ${startTime(innocent.pid!)}; runc recorded ${start})`)
+      expect(e.message).toContain(`pid ${innocent.pid} is now another process (start tick ${startTime(innocent.pid!)}; runc recorded ${start})`)
       expect((await rt.list()).map((r) => [r.running, r.hostPid])).toEqual([[false, 0]])
       // control: with the start time of the live process, the same files give it (the refusal is the start time's)
       runcState.init_process_start = startTime(innocent.pid!)

@@ -273,7 +273,13 @@ describe("when the pid is not (or no longer) the container's init", () => {
     expect(row).toMatchObject({id, running: false, hostPid: 0})
     const e = await rejection(tree.runtime().inspect({ref: id}))
     expect(e.code).toBe('NOT_RUNNING')
-    expect(e.details).toEqual({container: id, reason: 'container_not_running', name: id, runtime: 'cri'})
+    expect(e.details).toEqual({
+      container: id,
+      reason: 'container_not_running',
+      name: id,
+      runtime: 'cri',
+      state: `containerd's ${tree.state} (namespace k8s.io)`,
+    })
     expect(e.message).toMatch(new RegExp(`pid ${pid}\\) has exited`))
   })
 
@@ -285,9 +291,7 @@ describe("when the pid is not (or no longer) the container's init", () => {
     expect(row).toMatchObject({running: false, hostPid: 0})
     const e = await rejection(tree.runtime().inspect({ref: id}))
     expect(e.code).toBe('NOT_RUNNING')
-    expect(e.message).toMatch(
-      new RegExp(`pid ${innocent.pid} here is another process \\(started at tick ${innocent.start}; runc recorded ${innocent.start - 7}\\)`),
-    )
+    expect(e.message).toMatch(new RegExp(`pid ${innocent.pid} is now another process \\(start tick ${innocent.start}; runc recorded ${innocent.start - 7}\\)`))
     expect(fs.existsSync(`/proc/${innocent.pid}`)).toBe(true) // the innocent lives on; nothing touched it
   })
 

@@ -251,15 +251,23 @@ describeWithPodman("rootless Podman, as its user and as root; another user's soc
 
     const victims = () => ({b: signals(bApp).length, r: signals(rApp).length, h: hostVictim.received().length, u: signals(uApp).length})
 
+    // `said`: on the error's line; `why`: the error's `why` (--json), how the pid is not U's; `hint`: 'U' for "run nslocate as uid U"
     test.each([
-      // B's conmon (B's, not U's, root's or the caller's) names nothing through U's socket: not even visible
-      ['b-victim', "B's rootless container", 'not visible here'],
-      ['r-victim', "root's container", "nslocate's own"],
-      ['h-victim', 'a root process on the host', 'not visible here'],
-      ['ghost', 'a pid that does not exist here', 'not visible here'],
-      ['r-host', "root's container, said to share the host's PID namespace", "nslocate's own"],
-      ['h-host', "a root process on the host, said to be in the host's PID namespace", 'not visible here'],
-    ])('%s (%s): find and signal refused (exit 4, RUNTIME), nothing signalled', async (name, _what, why) => {
+      // B's conmon (B's, not U's, root's or the caller's) names nothing through U's socket: a pid here,
+      // outside the container's cgroup (no "run as uid U" hint: the answer names another process)
+      ['b-victim', "B's rootless container", "here is not in the container's cgroup", 'the socket named a process that is not the container', null],
+      ['r-victim', "root's container", "not that user's container", "PID namespace is nslocate's own", null],
+      ['h-victim', 'a root process on the host', "here is not in the container's cgroup", 'the socket named a process that is not the container', null],
+      ['ghost', 'a pid that does not exist here', 'is not visible here', 'is not visible here', 'U'],
+      ['r-host', "root's container, said to share the host's PID namespace", "not that user's container", "PID namespace is nslocate's own", null],
+      [
+        'h-host',
+        "a root process on the host, said to be in the host's PID namespace",
+        "here is not in the container's cgroup",
+        'the socket named a process that is not the container',
+        null,
+      ],
+    ])('%s (%s): find and signal refused (exit 4, RUNTIME), nothing signalled', async (name, _what, said, why, hint) => {
       const before = victims()
       for (const cmd of [
         ['find', 'app'],
@@ -268,8 +276,11 @@ describeWithPodman("rootless Podman, as its user and as root; another user's soc
         const res = await asRoot([...cmd, '--container', `podman://${name}`, '--json'], {CONTAINER_HOST: fakeHost})
         const j = json(res)
         expect({cmd, status: res.status, code: j.error?.code}).toEqual({cmd, status: 4, code: 'RUNTIME'})
-        expect(j.error.message).toContain(`refusing the answer of uid ${u.user!.uid}'s socket ${fakeHost}`)
-        expect(j.error.message).toContain(why)
+        expect(j.error.message).toContain(`refusing the answer of uid ${u.user!.uid}'s socket ${fakeHost}: `)
+        expect(j.error.message).toContain(said)
+        expect(j.error.why).toContain(why)
+        // only a pid that is not there at all may be U's, seen as U: the hint says to run as U then
+        expect(j.error.hint ?? null).toBe(hint === 'U' ? `run nslocate as uid ${u.user!.uid}` : null)
       }
       await new Promise((res) => setTimeout(res, 300))
       expect(victims()).toEqual(before)

@@ -61,7 +61,7 @@ describe('a Docker engine that answers about another container: exit 4 on every 
   })
 
   test('find, wait --for stopped, signal, list: DOCKER (4), the answer named, not its state', async () => {
-    const message = `${at} answered for another container ("other" ${OTHER.slice(0, 12)}) when asked to inspect container liar: its answer is not used`
+    const message = `${at} answered inspect container liar for another container ("other" ${OTHER.slice(0, 12)}): not used`
     for (const args of [['find', 'app'], ['wait', 'app', '--for', 'stopped', '--timeout', '2s'], ['signal', 'app', 'TERM'], ['list']]) {
       const r = await cli([...args, '--container', 'liar', '--json'], {env})
       expect({args, status: r.status, json: jsonOf(r)}).toEqual({args, status: 4, json: {error: {code: 'DOCKER', message}}})
@@ -76,7 +76,7 @@ describe('a Docker engine that answers about another container: exit 4 on every 
     expect({status: r.status, json: jsonOf(r)}).toEqual({
       status: 4,
       json: {
-        error: {code: 'DOCKER', message: `${at} answered inspect container short with an Id that is not 64 hex digits ("abc123"): its answer is not used`},
+        error: {code: 'DOCKER', message: `${at} answered inspect container short with Id "abc123", not 64 hex digits: not used`},
       },
     })
   }, 30_000)
@@ -135,7 +135,7 @@ describeWithEngine("a running container's answer given for another name: nothing
     const app = jsonOf(before)
     expect(app).toMatchObject({state: 'running', container: {id: ids[0], name}})
 
-    const message = `the Docker engine at unix://${fake.engine.socket} answered for another container ("${name}" ${ids[0].slice(0, 12)}) when asked to inspect container decoy: its answer is not used`
+    const message = `the Docker engine at unix://${fake.engine.socket} answered inspect container decoy for another container ("${name}" ${ids[0].slice(0, 12)}): not used`
     const s = await cli(['signal', 'app', 'TERM', '--container', 'decoy'], {env: fake.env})
     expect({status: s.status, stdout: s.stdout, stderr: s.stderr}).toEqual({status: 4, stdout: '', stderr: `nslocate: ${message}\n`})
     const j = await cli(['signal', 'app', 'KILL', '--container', 'decoy', '--json'], {env: fake.env})

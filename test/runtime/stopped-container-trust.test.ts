@@ -242,7 +242,7 @@ describeWithEngine("another user's socket never says that a container does not r
       ['--container', 'lie-only'],
       env,
       [
-        'cannot tell whether container lie-only runs: 1 runtime could not tell (Podman), 1 did not know it',
+        'cannot tell whether container lie-only runs: 1 could not tell (Podman), 1 did not know it',
         `run nslocate as uid ${user.uid} to take that socket's answer`,
       ],
       [{runtime: theirs, said: `it is not running, ${trusted}`}],
@@ -252,7 +252,7 @@ describeWithEngine("another user's socket never says that a container does not r
     await expectCannotTell(
       ['--container', nobody],
       env,
-      [`cannot tell whether container ${nobody} runs: 1 runtime could not tell (Podman), 1 did not know it`],
+      [`cannot tell whether container ${nobody} runs: 1 could not tell (Podman), 1 did not know it`],
       [{runtime: theirs, said: `it does not exist, ${trusted}`}],
       [DOCKER],
     )
@@ -287,7 +287,7 @@ describeWithEngine("another user's socket never says that a container does not r
     const r = cliAs(user, ['find', 'app', '--container', 'nobody-here', '--json'], {CONTAINER_HOST: host})
     expect({status: r.status, code: r.json?.error?.code}).toEqual({status: 4, code: 'DOCKER'})
     expect(r.json.error.message).toBe(
-      'cannot tell whether container nobody-here runs: 1 runtime could not tell (Docker), 1 did not know it; fix the runtime that failed, or name the one that has the container (KIND://REF or --runtime)',
+      'cannot tell whether container nobody-here runs: 1 could not tell (Docker), 1 did not know it; fix the runtime that failed, or name the one that has the container (KIND://REF or --runtime)',
     )
     expect(r.json.error.failed).toEqual([{runtime: DOCKER, said: 'cannot be reached (EACCES)'}])
     expect(r.json.error.unknownTo).toEqual([`Podman at ${host} (CONTAINER_HOST; a socket owned by uid ${user.uid}, the caller)`])
@@ -318,7 +318,7 @@ describeWithEngine('a runtime that cannot be asked never lets "no such container
     await expectCannotTell(
       ['--container', missing],
       env,
-      [`cannot tell whether container ${missing} runs: 1 runtime could not tell (Podman), 1 did not know it`, 'name the one that has the container'],
+      [`cannot tell whether container ${missing} runs: 1 could not tell (Podman), 1 did not know it`, 'name the one that has the container'],
       [reached],
       [DOCKER],
     )

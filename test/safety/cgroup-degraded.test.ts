@@ -125,16 +125,16 @@ describe('an unprivileged user without delegation', () => {
     expect(fs.readdirSync(dir)).toEqual([])
   })
 
-  test('--cgroup=required: exit 125, one line, COMMAND not started, no pidfile left', () => {
+  test('--cgroup=required: exit 125, one line and its hint, COMMAND not started, no pidfile left', () => {
     const dir = userDir()
     const marker = path.join(dir, 'ran')
     const r = cliAs(user, ['run', 'cgreq', '--dir', dir, '--cgroup=required', '--', 'sh', '-c', `touch ${marker}`])
     expect(r.status).toBe(125)
     const lines = r.stderr.split('\n').filter(Boolean)
-    expect(lines).toHaveLength(1)
-    expect(lines[0]).toMatch(
-      /^nslocate: no cgroup for cgreq: cannot create \S+ \(EACCES\): making a cgroup needs write access there.*; nothing was started \(--cgroup required insists on one\)$/,
-    )
+    expect(lines).toEqual([
+      expect.stringMatching(/^nslocate: no cgroup for cgreq: cannot create \S+ \(EACCES\); nothing was started$/),
+      'hint: run as root or in a cgroup subtree delegated to this user, or use --cgroup auto',
+    ])
     expect(r.stdout).toBe('')
     expect(fs.existsSync(marker)).toBe(false)
     expect(fs.readdirSync(dir)).toEqual([])
@@ -169,20 +169,32 @@ test("root with --cgroup=none: COMMAND stays in the caller's cgroup, no cgroup i
   expect(sup.err()).toBe('')
 })
 
-/** Root, in a mount namespace of its own where the v2 hierarchy is gone or read-only. */
+/**
+ * Root, in a mount namespace of its own where the v2 hierarchy is gone or read-only: the reason
+ * recorded (whyPattern), the reason on --cgroup=required's line (linePattern: without what it would
+ * take) and that line's hint.
+ */
 const NAMESPACES = [
-  ['unmounted', `umount ${V2}`, /^no cgroup v2 hierarchy is mounted here \(\/proc\/self\/mountinfo lists no cgroup2\)$/],
+  [
+    'unmounted',
+    `umount ${V2}`,
+    /^no cgroup v2 hierarchy is mounted here \(\/proc\/self\/mountinfo lists no cgroup2\)$/,
+    /^no cgroup v2 hierarchy is mounted here$/,
+    'hint: use --cgroup auto to start without one',
+  ],
   // a bind remount changes this mount only (a plain remount would make the cgroup2 super block read-only for everyone)
   [
     'bind-remounted read-only',
     `mount -o remount,bind,ro ${V2}`,
     /^cannot create \/sys\/fs\/cgroup\/unified\S*\/nslocate\S* \(EROFS\): the cgroup file system is mounted read-only here$/,
+    /^cannot create \/sys\/fs\/cgroup\/unified\S*\/nslocate\S* \(EROFS\)$/,
+    'hint: use --cgroup auto to start without one',
   ],
 ] as const
 
 const inNamespace = (setup: string, args: string[]) => ['unshare', '-m', 'sh', '-c', `${setup} && exec "$@"`, 'sh', process.execPath, BIN, ...args]
 
-describe.each(NAMESPACES)('root, the v2 hierarchy %s in its mount namespace (unshare -m)', (_what, setup, whyPattern) => {
+describe.each(NAMESPACES)('root, the v2 hierarchy %s in its mount namespace (unshare -m)', (_what, setup, whyPattern, linePattern, hint) => {
   test('auto: the service runs; find (outside) shows cgroup.path null, the why and an evidence line; run prints nothing about it', async () => {
     const dir = tempDir('nslocate-cgdeg-')
     const file = path.join(dir, 'cgns.pid')
@@ -208,15 +220,16 @@ describe.each(NAMESPACES)('root, the v2 hierarchy %s in its mount namespace (uns
     expect(fs.readdirSync(dir)).toEqual(['ran'])
   })
 
-  test('--cgroup=required: exit 125, one line, nothing started, no pidfile left', async () => {
+  test('--cgroup=required: exit 125, one line and its hint, nothing started, no pidfile left', async () => {
     const dir = tempDir('nslocate-cgdeg-')
     const marker = path.join(dir, 'ran')
     const r = await runCollect(inNamespace(setup, ['run', 'cgnsreq', '--dir', dir, '--cgroup=required', '--', 'touch', marker]))
     expect(r.status).toBe(125)
     const lines = r.stderr.split('\n').filter(Boolean)
-    expect(lines).toHaveLength(1)
-    const m = /^nslocate: no cgroup for cgnsreq: (.*); nothing was started \(--cgroup required insists on one\)$/.exec(lines[0])
-    expect(m?.[1]).toMatch(whyPattern)
+    expect(lines).toHaveLength(2)
+    const m = /^nslocate: no cgroup for cgnsreq: (.*); nothing was started$/.exec(lines[0])
+    expect(m?.[1]).toMatch(linePattern)
+    expect(lines[1]).toBe(hint)
     expect(fs.readdirSync(dir)).toEqual([])
   })
 })

@@ -19,9 +19,10 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {BIN, cli, cliJson, killTracked, runCollect, track, until} from '../helpers/cli'
+import {untilWaitPins} from '../helpers/pidfs'
 import {stopAll, tempDir} from '../helpers/tracked'
 import {leafName} from '../../src/cgroup/service'
-import {exitOf, killPid, untilRunning} from './run-helpers'
+import {exitOf, holdsOpen, killPid, untilRunning} from './run-helpers'
 import {OWN, SERVICES, V2, cgroupsIn, populated, procsOf, readOr, removeTree} from '../helpers/cgroup'
 
 /** A test's own v2 cgroup (beside the default services directory), and what was created in it. */
@@ -252,7 +253,10 @@ test('TERM while run waits for the lock (another starter holds LOCK_SH): exit 12
   )
   await new Promise((resolve) => holder.stdout!.once('data', resolve))
   const sup = runInBackgroundIn(w, ['run', 'cgxl', '--dir', dir, '--lock-timeout', '20s', '--', 'sh', '-c', `touch ${marker}; exec sleep 30`], true)
-  await new Promise((resolve) => setTimeout(resolve, 1000))
+  // Once run has the pidfile open it is inside acquire(), its early signal handling in place (a
+  // fixed 1 s could end with the sh wrapper or node still starting on a loaded machine).
+  await until(() => holdsOpen(sup.pid!, file) || sup.exitCode !== null, 'run to be taking the pidfile', 30_000)
+  await new Promise((resolve) => setTimeout(resolve, 300))
   expect(sup.exitCode).toBeNull()
   sup.kill('SIGTERM')
   await new Promise((resolve) => setTimeout(resolve, 200))
@@ -434,10 +438,11 @@ test('run SIGKILLed while a process of it lives on holding no lock: the next run
   const r = await runIn(w, ['run', 'cgxc', '--dir', dir, '--', 'touch', marker])
   expect(r.status).toBe(122)
   const lines = r.stderr.trim().split('\n')
-  expect(lines).toHaveLength(1)
+  expect(lines).toHaveLength(2)
   expect(lines[0]).toMatch(/^nslocate: cgxc is still running: /)
   expect(lines[0]).toContain(svc.dir)
   expect(lines[0]).toMatch(new RegExp(`\\bpid ${lives}\\b`))
+  expect(lines[1]).toBe(`hint: stop them (echo 1 > ${svc.dir}/cgroup.kill) or wait for them`)
   expect(fs.existsSync(marker)).toBe(false)
   // the service is untouched: alive, in its cgroup, alone there
   expect(fs.existsSync(`/proc/${lives}`)).toBe(true)
@@ -520,15 +525,18 @@ test('wait --for stopped begun while run lives: run SIGKILLed, COMMAND killed, a
   const esc = Number(readOr(path.join(dir, 'esc')).trim())
   const main = Number(readOr(file))
   const waiting = runCollect([process.execPath, BIN, 'wait', 'cgxw', '--dir', dir, '--timeout', '20s'], {timeoutMs: 30_000})
-  await new Promise((resolve) => setTimeout(resolve, 500))
+  // begun while run lives: once it has pinned main and run (a fixed 500 ms could end first)
+  await untilWaitPins([main, sup.pid!])
   process.kill(sup.pid!, 'SIGKILL')
   await exitOf(sup)
   process.kill(main, 'SIGKILL')
-  await new Promise((resolve) => setTimeout(resolve, 1000))
+  // main leaves the cgroup once it has run its exit (polled), the escapee stays
+  await until(() => JSON.stringify(procsOf(svc.dir)) === JSON.stringify([esc]), `${svc.dir} to hold the escapee ${esc} only`, 15_000).catch(() => {})
   expect(procsOf(svc.dir)).toEqual([esc])
+  // A window in which the wait must not end (it was 1.5 s after main's kill before the poll above).
   let settled = false
   void waiting.then(() => (settled = true))
-  await new Promise((resolve) => setTimeout(resolve, 500))
+  await new Promise((resolve) => setTimeout(resolve, 1500))
   expect(settled).toBe(false)
   await killPid(esc)
   const r = await waiting

@@ -8,7 +8,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {BIN, cliJson, isAlive} from '../helpers/cli'
-import {sleep} from '../helpers/timing'
+import {settled, sleep} from '../helpers/timing'
 import {stopAll, tempDir} from '../helpers/tracked'
 import {Victim, spawnVictim} from '../helpers/victims'
 
@@ -54,7 +54,12 @@ describe.each(hierarchies)('%s', (_label, base) => {
     const r = await cliJson(['signal', 'siglog', 'USR1', '--pidfile', s.file, '--scope', 'cgroup'])
     expect(r.json).toMatchObject({exit_code: 0, scope: 'cgroup'})
     expect(r.json.delivered.map((d: {pid: number}) => d.pid).sort()).toEqual([s.main.pid, s.member.pid].sort())
-    await sleep(100)
+    // both logged USR1 (polled: each runs when the scheduler lets it), then nothing more after a settle
+    await settled(
+      () => s.main.received().length + s.member.received().length,
+      (n) => n >= 2,
+      {settleMs: 100},
+    )
     expect(s.main.received().map((x) => x.signo)).toEqual([10])
     expect(s.member.received().map((x) => x.signo)).toEqual([10])
     expect(s.outsider.received()).toEqual([])

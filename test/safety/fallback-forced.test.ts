@@ -13,11 +13,11 @@ import {pidfdOpen} from '../../src/native/binding'
 import {pin, unpin} from '../../src/signal/pin'
 import {proc} from '../../src/proc/proc-fs'
 import {cli, cliJson} from '../helpers/cli'
-import {siglogService, stopSiglogServices} from '../helpers/pidfs'
+import {siglogService, stopSiglogServices, untilWaitPins} from '../helpers/pidfs'
 import {alive, startTime} from '../helpers/proc'
 import {sleep} from '../helpers/timing'
 import {stopAll, tempDir} from '../helpers/tracked'
-import {readLog, spawnVictim} from '../helpers/victims'
+import {receivedSettled, spawnVictim} from '../helpers/victims'
 
 // Read by src/kernel/pidfs.ts at its first use, in this process and in every nslocate it starts.
 process.env.NSLOCATE_FORCE_FALLBACK = 'pidfs,pidfd-info'
@@ -53,14 +53,16 @@ describe.each(PATHS)('nslocate (%s), fallback forced', (_how, env) => {
     expect(r.json.message).toBe(`svc: sent HUP to pid ${s.pid}`)
     const dry = await cliJson(['signal', 'svc', 'TERM', '--dir', s.dir, '--dry-run'], {env})
     expect(dry.json.would_deliver).toEqual([{pid: s.pid, pidfd_id: null, nspid: [s.pid]}])
-    await sleep(100)
-    expect(readLog(s.log).map((l) => [l.pid, l.signo])).toEqual([[s.pid, 1]])
+    // HUP logged (polled: siglog runs when the scheduler lets it), then nothing else (the dry-run TERM).
+    const got = await receivedSettled(s.log, 1, 100)
+    expect(got.map((l) => [l.pid, l.signo])).toEqual([[s.pid, 1]])
   })
 
   test('wait --for stopped: waits on the pinned processes; their ids are null', async () => {
     const s = await runService()
     const waiting = cliJson(['wait', 'svc', '--dir', s.dir, '--timeout', '60s'], {env})
-    await sleep(1500)
+    // Once it has pinned both (a pidfd on each; a fixed 1.5 s could pass with the CLI still starting).
+    await untilWaitPins([s.pid, s.sup.pid!])
     process.kill(s.pid, 'SIGTERM')
     const r = await waiting
     expect([r.status, r.json.reached]).toEqual([0, true])
@@ -119,13 +121,8 @@ describe('pin(), fallback forced: the start time decides', () => {
         0,
         v.ready.map((p) => [p, null]).sort(),
       ])
-      await sleep(100)
-      expect(
-        v
-          .received()
-          .map((l) => l.pid)
-          .sort(),
-      ).toEqual([...v.ready].sort())
+      const got = await receivedSettled(v, v.ready.length, 100)
+      expect(got.map((l) => l.pid).sort()).toEqual([...v.ready].sort())
     } finally {
       v.ready.forEach((pid, i) => alive(pid, starts[i]) && process.kill(pid, 'SIGKILL'))
     }

@@ -19,10 +19,11 @@ import * as path from 'node:path'
 
 import {signal, waitFor} from '../../src/index'
 import {BIN, ROOT, cliJson, isAlive, until} from '../helpers/cli'
+import {pidfdsHere, untilPinnedHere} from '../helpers/pidfs'
 import {run} from '../helpers/run'
 import {sleep} from '../helpers/timing'
 import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
-import {Victim, siglogBinary, spawnVictim} from '../helpers/victims'
+import {Victim, receivedSettled, siglogBinary, spawnVictim} from '../helpers/victims'
 
 // A shared 2-core machine: CLI runs take seconds under load.
 jest.setTimeout(180_000)
@@ -42,10 +43,12 @@ function idOf(pid: number, thread = false): number {
   return Number(r.stdout.trim())
 }
 
-/** The signal numbers a victim has logged so far (after a moment for late deliveries). */
-async function got(v: Victim): Promise<number[]> {
-  await sleep(150)
-  return v.received().map((r) => r.signo)
+/**
+ * The signal numbers a victim has logged: once it logged `expected` of them (polled: a signalled
+ * process runs when the scheduler lets it), after a moment more for late or extra deliveries.
+ */
+async function got(v: Victim, expected = 0): Promise<number[]> {
+  return (await receivedSettled(v, expected, 150)).map((r) => r.signo)
 }
 
 /**
@@ -208,7 +211,7 @@ describe('--pid PID:ID, ID not the process at PID', () => {
     // The right id still works without reopening by id.
     const right = await cliJson(['signal', 'x', 'HUP', '--pid', `${b.pid}:${idB}`], {env})
     expect([right.status, right.json.delivered]).toEqual([0, [{pid: b.pid, pidfd_id: idB, nspid: [b.pid], signal: 'HUP'}]])
-    expect([await got(a), await got(b), isAlive(a.pid), isAlive(b.pid)]).toEqual([[], [1], true, true])
+    expect([await got(a), await got(b, 1), isAlive(a.pid), isAlive(b.pid)]).toEqual([[], [1], true, true])
   })
 
   test.each([
@@ -272,7 +275,9 @@ describe('a process whose main thread has exited while another thread runs (Stat
     const w = await cliJson(['wait', 'x', '--pid', ref, '--timeout', '500ms'])
     expect([w.status, w.json.reached, w.json.exit_code, threadRuns(t)]).toEqual([1, false, 1, true])
     // Once the whole process ends, the wait holds.
+    const before = pidfdsHere(t.pid)
     const waiting = waitFor('x', 'stopped', {pid: ref, timeoutMs: 60_000})
+    await untilPinnedHere(t.pid, before) // a fixed 500 ms could pass before it has pinned the process
     await sleep(500)
     expect(threadRuns(t)).toBe(true)
     process.kill(t.pid, 'SIGKILL')

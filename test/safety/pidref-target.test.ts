@@ -19,11 +19,11 @@ import * as path from 'node:path'
 import {signal, waitFor} from '../../src/index'
 import {BIN, cli, cliJson, isAlive} from '../helpers/cli'
 import {ROOT} from '../helpers/paths'
-import {FRESH_PID_NS, PY_SAME_TICK, pidfsId, siglogService, stopSiglogServices, untilChild} from '../helpers/pidfs'
+import {FRESH_PID_NS, PY_SAME_TICK, pidfdsHere, pidfsId, siglogService, stopSiglogServices, untilChild, untilPinnedHere, untilWaitPins} from '../helpers/pidfs'
 import {run} from '../helpers/run'
 import {sleep} from '../helpers/timing'
-import {stopAll, tempDir, track} from '../helpers/tracked'
-import {readLog, siglogBinary, spawnVictim} from '../helpers/victims'
+import {spawnTracked, stopAll, tempDir, track} from '../helpers/tracked'
+import {Received, readLog, receivedSettled, siglogBinary, spawnVictim} from '../helpers/victims'
 import {exitOf} from './run-helpers'
 
 // A shared 2-core machine: CLI runs take seconds under load.
@@ -45,10 +45,12 @@ async function victim(opts: Parameters<typeof spawnVictim>[0] = {}) {
   return {v, id: await pidfsId(v.pid)}
 }
 
-/** The signal numbers a victim has logged so far (after a moment for late deliveries). */
-async function got(v: {received(): Array<{signo: number}>}): Promise<number[]> {
-  await sleep(100)
-  return v.received().map((r) => r.signo)
+/**
+ * The signal numbers a victim has logged: once it logged `expected` of them (polled: a signalled
+ * process runs when the scheduler lets it), after a moment more for late or extra deliveries.
+ */
+async function got(v: {received(): Received[]}, expected = 0): Promise<number[]> {
+  return (await receivedSettled(v, expected, 100)).map((r) => r.signo)
 }
 
 describe('signal --pid PID:ID', () => {
@@ -58,24 +60,31 @@ describe('signal --pid PID:ID', () => {
     expect([r.status, r.json.delivered]).toEqual([0, [{pid: v.pid, pidfd_id: id, nspid: [v.pid], signal: 'TERM'}]])
     expect(r.json.message).toBe(`x: sent TERM to pid ${v.pid}:${id}`)
     expect(r.json.target).toMatchObject({name: 'x', state: 'running', pid: v.pid, pidfd_id: id, pidfd_ref: `${v.pid}:${id}`, pidfile: null})
-    expect(await got(v)).toEqual([15])
+    expect(await got(v, 1)).toEqual([15])
     expect(v.received()[0].from).not.toBe(v.pid)
     // Text: the message on stdout names PID:ID.
     const text = await cli(['signal', 'x', 'HUP', '--pid', `${v.pid}:${id}`], {env})
     expect([text.status, text.stdout]).toEqual([0, `x: sent HUP to pid ${v.pid}:${id}\n`])
-    expect(await got(v)).toEqual([15, 1])
+    expect(await got(v, 2)).toEqual([15, 1])
   })
 
   test('a wrong id, newer or older than the process at PID: nothing sent (4 wrong_id, 7 reused)', async () => {
+    // The older id: of a process known to be gone, started before the victim (id - 1 could name a
+    // process that still runs elsewhere: a thread, a kernel worker, another program's child).
+    const before = spawnTracked(['sleep', '600'])
+    const goneId = await pidfsId(before.pid!)
+    before.kill('SIGKILL')
+    await exitOf(before)
     const {v, id} = await victim()
+    expect(goneId).toBeLessThan(id)
     const newer = await cliJson(['signal', 'x', 'TERM', '--pid', `${v.pid}:${id + 1000}`])
     expect([newer.status, newer.json.delivered, newer.json.skipped]).toEqual([4, [], [{pid: v.pid, pidfd_id: id + 1000, reason: 'wrong_id'}]])
     expect(newer.json.message).toBe(
       `x: pid ${v.pid} has pidfs id ${id}, older than ${id + 1000}: no process with pidfs id ${id + 1000} ever had pid ${v.pid} here (a pid of another PID namespace, or a mistyped id); nothing was signalled`,
     )
-    const older = await cliJson(['signal', 'x', 'KILL', '--pid', `${v.pid}:${id - 1}`, '--retry', 'KILL/1'])
-    expect([older.status, older.json.delivered, older.json.skipped]).toEqual([7, [], [{pid: v.pid, pidfd_id: id - 1, reason: 'reused'}]])
-    expect(older.json.message).toContain(`pid ${v.pid} now has pidfs id ${id}, not ${id - 1}`)
+    const older = await cliJson(['signal', 'x', 'KILL', '--pid', `${v.pid}:${goneId}`, '--retry', 'KILL/1'])
+    expect([older.status, older.json.delivered, older.json.skipped]).toEqual([7, [], [{pid: v.pid, pidfd_id: goneId, reason: 'reused'}]])
+    expect(older.json.message).toContain(`pid ${v.pid} now has pidfs id ${id}, not ${goneId}`)
     // --verbose: the skipped target's line follows the message (without it, the message alone).
     const text = await cli(['signal', 'x', 'TERM', '--pid', `${v.pid}:${id + 1}`, '--verbose'])
     expect(text.status).toBe(4)
@@ -129,13 +138,13 @@ describe('signal --pid PID:ID', () => {
     await expect(signal('x', 'TERM', {pid: String(v.pid)})).rejects.toMatchObject({code: 'USAGE', message: expect.stringContaining(JQ_HINT)})
     await expect(signal('x', 'TERM', {pid: `${v.pid}:${id}`, pidfile: '/run/x.pid'})).rejects.toMatchObject({
       code: 'USAGE',
-      message: 'signal(): give option pid or option pidfile, not both: option pid names the process itself, so no pidfile is read and no identity is checked',
+      message: 'signal(): give option pid or option pidfile, not both: option pid names the process itself',
     })
     await expect(signal('x', 'TERM', {pid: `${v.pid}:${id}`, container: 'web'})).rejects.toMatchObject({code: 'USAGE'})
     expect(await got(v)).toEqual([])
     const r = await signal('x', 'USR1', {pid: `${v.pid}:${id}`})
     expect([r.outcome, r.delivered]).toEqual(['signalled', [{pid: v.pid, pidfdId: id, nspid: [v.pid], signal: 'USR1'}]])
-    expect(await got(v)).toEqual([10])
+    expect(await got(v, 1)).toEqual([10])
   })
 
   test("nslocate's parent and grandparent (the shells running it): refused (4), nothing received", async () => {
@@ -307,7 +316,9 @@ describe('wait --pid PID:ID', () => {
   test('the right id: waits until the process exits, then reports its exit and its id', async () => {
     const {v, id} = await victim({exitOn: ['TERM']})
     const w = waitInBackground(['x', '--pid', `${v.pid}:${id}`, '--timeout', '60s'])
-    // It is waiting, not done: the victim runs and the wait goes on.
+    // It is waiting, not done: once it has pinned the victim (a fixed sleep alone could end with the
+    // CLI still starting up), the victim runs and the wait goes on for 1.5 s more.
+    await untilWaitPins([v.pid])
     await sleep(1500)
     expect([w.child.exitCode, isAlive(v.pid)]).toEqual([null, true])
     process.kill(v.pid, 'SIGTERM')
@@ -320,8 +331,9 @@ describe('wait --pid PID:ID', () => {
 
   test('the library: waitFor with option pid', async () => {
     const {v, id} = await victim({exitOn: ['HUP']})
+    const before = pidfdsHere(v.pid)
     const waiting = waitFor('x', 'stopped', {pid: `${v.pid}:${id}`, timeoutMs: 60_000})
-    await sleep(300)
+    await untilPinnedHere(v.pid, before)
     process.kill(v.pid, 'SIGHUP')
     const r = await waiting
     expect([r.outcome, r.pinned]).toEqual(['reached', [{pid: v.pid, pidfdId: id, role: 'main'}]])

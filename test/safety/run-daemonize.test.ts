@@ -44,10 +44,9 @@ async function daemonIn(file: string, token: string): Promise<number> {
   const end = Date.now() + 15_000
   for (;;) {
     const daemons = sleepers(token)
-    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''
+    const text = readOr(file) // one read: run rewrites the file meanwhile
     if (daemons.length === 1 && text === String(daemons[0])) return daemons[0]
-    if (Date.now() > end)
-      throw new Error(`the pidfile never named the daemon: file ${fs.existsSync(file) ? JSON.stringify(text) : 'missing'}, daemons ${daemons.join(',')}`)
+    if (Date.now() > end) throw new Error(`the pidfile never named the daemon: file ${JSON.stringify(text)}, daemons ${daemons.join(',')}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }

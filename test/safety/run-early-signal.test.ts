@@ -11,7 +11,7 @@ import * as path from 'node:path'
 
 import {BIN, killTracked, track, until} from '../helpers/cli'
 import {stopAll, tempDir} from '../helpers/tracked'
-import {exitOf} from './run-helpers'
+import {exitOf, holdsOpen} from './run-helpers'
 
 afterEach(() => killTracked())
 afterAll(() => stopAll())
@@ -64,7 +64,12 @@ test('TERM while run contends for the lock (another starter holds LOCK_SH): exit
   )
   let stderr = ''
   sup.stderr!.on('data', (d) => (stderr += d))
-  await new Promise((resolve) => setTimeout(resolve, 1500))
+  // Once run has the pidfile open it is inside acquire(), contending for the lock, its early signal
+  // handling in place (a fixed 1.5 s could end before a loaded machine has started it that far);
+  // a moment more, and it is in its retries.
+  await until(() => holdsOpen(sup.pid!, file) || sup.exitCode !== null, 'run to be taking the pidfile', 30_000)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  expect(sup.exitCode).toBeNull()
   sup.kill('SIGTERM')
   await new Promise((resolve) => setTimeout(resolve, 200))
   holder.kill('SIGKILL')

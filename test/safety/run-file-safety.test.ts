@@ -77,7 +77,7 @@ test('a hard link to a root file planted as the pidfile: refused (123); the root
   expect(r).toEqual({
     status: 123,
     ran: false,
-    stderr: `nslocate: ${planted} has 2 links: it is also another file's name, which writing the pid would overwrite; refusing it (remove ${planted} if it is a leftover)`,
+    stderr: `nslocate: ${planted} has 2 links: it is another file's name too, which the pid would overwrite; refusing it\nhint: remove ${planted} if it is a leftover`,
   })
   unchanged(target)
   expect(fs.statSync(planted).ino).toBe(fs.statSync(target).ino)
@@ -91,7 +91,7 @@ test('--dir through her symbolic link to a root directory: refused (123); the ro
   expect(r).toEqual({
     status: 123,
     ran: false,
-    stderr: `nslocate: ${link} is a symbolic link owned by uid ${mallory.uid}; refusing to follow it (a link another user made can lead anywhere): use a directory owned by root or by you`,
+    stderr: `nslocate: ${link} is a symbolic link owned by uid ${mallory.uid}; refusing to follow it\nhint: use a directory owned by root or by you`,
   })
   unchanged(target)
   // The same through --pidfile.
@@ -109,7 +109,7 @@ test('a directory of hers on the way (holding a link to a root directory): refus
   expect(r).toEqual({
     status: 123,
     ran: false,
-    stderr: `nslocate: refusing to write a pidfile in ${hers}: it is owned by uid ${mallory.uid}, not by root or by uid 0; another user could replace what is in it. Use a directory owned by root or by you that no one else may write`,
+    stderr: `nslocate: refusing to write a pidfile in ${hers}: it is owned by uid ${mallory.uid}, not by root or by uid 0\nhint: use a directory owned by root or by you that no one else may write`,
   })
   unchanged(target)
 })
@@ -121,7 +121,7 @@ test("a pidfile she created in advance: refused (123), left as it is, and root's
   expect(r).toEqual({
     status: 123,
     ran: false,
-    stderr: `nslocate: ${planted} is owned by uid ${mallory.uid}, not by root or by uid 0: its owner could rewrite the pidfile while the service runs; refusing it (remove it)`,
+    stderr: `nslocate: ${planted} is owned by uid ${mallory.uid}, not by root or by uid 0: its owner could rewrite it; refusing it\nhint: remove it`,
   })
   unchanged(planted, mallory.uid)
 })

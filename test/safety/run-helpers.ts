@@ -69,6 +69,27 @@ export async function untilRunning(pid: number, comm: string, caught = 0): Promi
   }, `pid ${pid} to run ${comm}`)
 }
 
+/**
+ * Does `pid` have `file` open (a link in /proc/PID/fd to it)? For run: it opens the pidfile in
+ * acquire(), after its early signal handling is in place, so a signal sent from then on is one it
+ * handles (a fixed sleep can end before a loaded machine has started it that far).
+ */
+export function holdsOpen(pid: number, file: string): boolean {
+  let fds: string[]
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`)
+  } catch {
+    return false // gone
+  }
+  return fds.some((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === file
+    } catch {
+      return false // closed while listed
+    }
+  })
+}
+
 /** Unmount a test's tmpfs; lazily when something (a failing old build) still holds a file open in it. */
 export function unmount(dir: string): void {
   if (spawnSync('umount', [dir]).status !== 0) spawnSync('umount', ['-l', dir])

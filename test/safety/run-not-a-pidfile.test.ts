@@ -43,7 +43,7 @@ test.each([
   expect(r.status).toBe(123)
   expect(r.ran).toBe(false)
   expect(r.stderr).toBe(
-    `nslocate: refusing to overwrite ${file}: it holds ${Buffer.byteLength(content)} bytes that are not a pid; remove it or choose another --pidfile`,
+    `nslocate: refusing to overwrite ${file}: it holds ${Buffer.byteLength(content)} bytes that are not a pid\nhint: remove it or choose another --pidfile`,
   )
   expect(snapshot(file)).toEqual(before)
   expect(fs.readdirSync(dir)).toEqual([name])

@@ -32,7 +32,14 @@ test.each([
 ])('--pidfile %s is refused (123), on %s', (pidfile, fstype) => {
   const before = fs.existsSync(pidfile) ? fs.readFileSync(pidfile, 'utf8') : null
   const r = runInPidns(pidfile)
-  expect(r.stderr.trim()).toMatch(new RegExp(`^nslocate: ${pidfile.replace(/[/.]/g, '\\$&')} is on ${fstype}2? \\(.*\\), a kernel pseudo file system: .*--dir`))
+  expect(r.stderr.trim().split('\n')).toEqual([
+    expect.stringMatching(
+      new RegExp(
+        `^nslocate: ${pidfile.replace(/[/.]/g, '\\$&')} is on ${fstype}2? \\(.*\\), a pseudo file system where a write changes the kernel; refusing it$`,
+      ),
+    ),
+    'hint: use --dir on a real or tmpfs directory, e.g. /run/nslocate',
+  ])
   expect(r.status).toBe(123)
   if (before === null) expect(fs.existsSync(pidfile)).toBe(false)
 })

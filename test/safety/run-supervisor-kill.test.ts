@@ -67,7 +67,10 @@ test('--replace after a SIGKILLed supervisor stops the orphaned service (TERM) a
     const next = runInBackground(['svc', '--dir', dir, '--replace', '--lock-timeout', '2s', '--', 'sleep', '30'])
     const fresh = await (async () => {
       for (let i = 0; i < 500; i++) {
-        const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''
+        let text = ''
+        try {
+          text = fs.readFileSync(file, 'utf8')
+        } catch {} // not there (yet, or for a moment while the replacement takes the name)
         if (/^[0-9]+$/.test(text) && Number(text) !== child) return Number(text)
         await new Promise((r) => setTimeout(r, 20))
       }

@@ -33,8 +33,10 @@ if delay == -2:
     os.pwrite(fd, b'notapid', 0)
 if delay >= 0:
     time.sleep(delay)
-    child = subprocess.Popen([siglog, siglog_log], stdout=subprocess.DEVNULL)
-    while not os.path.exists(siglog_log): time.sleep(0.01)
+    child = subprocess.Popen([siglog, siglog_log], stdout=subprocess.PIPE)
+    # siglog says "ready" once its handlers are in (its log file exists before they are: a HUP
+    # sent the moment the pid is written would otherwise kill it)
+    child.stdout.readline()
     os.ftruncate(fd, 0); os.pwrite(fd, str(child.pid).encode(), 0)
     print('wrote %d' % child.pid, flush=True)
 while True: time.sleep(1)

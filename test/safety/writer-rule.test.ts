@@ -15,11 +15,12 @@ import {ChildProcess, execFileSync} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {ROOT, cliJson, dumpEvidence} from '../helpers/cli'
+import {ROOT, cliJson, dumpEvidence, until} from '../helpers/cli'
+import {isDescendant} from '../helpers/proc'
 import {sleep} from '../helpers/timing'
 import {spawnTracked, stopAll, tempDir} from '../helpers/tracked'
 import {TestUser, createTestUser} from '../helpers/users'
-import {Victim, spawnVictim} from '../helpers/victims'
+import {Victim, receivedSettled, spawnVictim} from '../helpers/victims'
 
 const ATTACKERS = path.join(ROOT, 'fixtures', 'attackers')
 const FORCE = path.join(ATTACKERS, 'force-pid.py')
@@ -86,13 +87,15 @@ async function impostor(inner: number, mode: string, file: string, name: string)
       reject(new Error(`impostor exited ${code}: ${err}`))
     })
   })
-  // Its host pid: mallory's process whose NSpid ends with `inner` and whose comm is `name`.
+  // Its host pid: mallory's process below the unshare started here whose NSpid ends with `inner`
+  // (below it only: an earlier impostor at the same inner pid can still be on its way out).
   let pid = 0
   for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
     try {
       const st = fs.readFileSync(`/proc/${p}/status`, 'utf8')
       const nspid = /^NSpid:\s*(.*)$/m.exec(st)![1].trim().split(/\s+/).map(Number)
-      if (nspid.length === 2 && nspid[1] === inner && new RegExp(`^Uid:\\s+${mallory.uid}\\s`, 'm').test(st)) pid = Number(p)
+      if (nspid.length === 2 && nspid[1] === inner && new RegExp(`^Uid:\\s+${mallory.uid}\\s`, 'm').test(st) && isDescendant(Number(p), child.pid!))
+        pid = Number(p)
     } catch {}
   }
   expect(pid).toBeGreaterThan(0)
@@ -110,6 +113,14 @@ async function impostor(inner: number, mode: string, file: string, name: string)
         : [],
     alive: () => fs.existsSync(`/proc/${pid}`),
   }
+}
+
+/**
+ * The signal numbers `v` logged, once it logged `count` (polled: a signalled process runs when the
+ * scheduler lets it), read 300 ms later: anything more, or anything an impostor got, shows by then.
+ */
+async function signos(v: Victim, count: number): Promise<number[]> {
+  return (await receivedSettled(v, count, 300)).map((r) => r.signo)
 }
 
 async function stopVictim(v: Victim): Promise<void> {
@@ -142,8 +153,7 @@ describe('hole 1: a lock taken by a user who could not have written the pidfile 
 
       const sent = await cliJson(['signal', 'svc', 'TERM', '--pidfile', file, '--json'])
       expect(sent.status).toBe(0)
-      await sleep(300)
-      expect(victim.received().map((r) => r.signo)).toEqual([SIGTERM])
+      expect(await signos(victim, 1)).toEqual([SIGTERM])
       expect(imp.received()).toEqual([])
       expect(imp.alive()).toBe(true)
 
@@ -213,7 +223,7 @@ describe("a set-user-ID program carrying an unprivileged user's lock is that use
       )
       // The carrier's own pid (visible here) runs passwd with effective and saved uid 0 and holds the lock.
       let uids: number[] = []
-      for (let i = 0; i < 50; i++) {
+      for (let i = 0; i < 200; i++) {
         uids = /^Uid:\s*(.*)$/m
           .exec(fs.readFileSync(`/proc/${carrier}/status`, 'utf8'))![1]
           .trim()
@@ -256,8 +266,7 @@ describe('hole 2: an impostor for an unlocked pidfile is no candidate, whatever 
     expect({state: again.json.state, pid: again.json.pid}).toEqual({state: 'running', pid: victim.pid})
     const sent = await cliJson(['signal', 'app2', 'TERM', '--pidfile', file, '--json'])
     expect(sent.status).toBe(0)
-    await sleep(300)
-    expect(victim.received().map((r) => r.signo)).toEqual([SIGTERM])
+    expect(await signos(victim, 1)).toEqual([SIGTERM])
     expect(imp.received()).toEqual([])
   })
 
@@ -282,16 +291,17 @@ describe('hole 3: a read lock is no denial of service', () => {
   test("mallory's flock -s on a live service's pidfile: find says running (exit 0), signal delivers, wait --for running returns at once", async () => {
     const {file, victim} = await rootService('dos')
     const locker = spawnTracked(mallory.as(['flock', '-s', file, 'sleep', '600']), {stdio: 'ignore'})
-    await sleep(300)
-    expect(fs.readFileSync('/proc/locks', 'utf8')).toMatch(/FLOCK\s+ADVISORY\s+READ/)
+    // flock(1) takes the lock once it runs (polled: a fixed 300 ms can pass before it does on a loaded machine)
+    const readLock = new RegExp(`FLOCK\\s+ADVISORY\\s+READ\\s+\\d+\\s+[0-9a-f]+:[0-9a-f]+:${fs.statSync(file).ino}\\s`)
+    await until(() => readLock.test(fs.readFileSync('/proc/locks', 'utf8')), `mallory's flock -s on ${file}`, 20_000)
+    expect(fs.readFileSync('/proc/locks', 'utf8')).toMatch(readLock)
     const found = await cliJson(['find', 'dos', '--pidfile', file, '--json'])
     expect({status: found.status, state: found.json.state, pid: found.json.pid}).toEqual({status: 0, state: 'running', pid: victim.pid})
     const waited = await cliJson(['wait', 'dos', '--pidfile', file, '--for', 'running', '--timeout', '2s', '--json'])
     expect(waited.status).toBe(0)
     const sent = await cliJson(['signal', 'dos', 'HUP', '--pidfile', file, '--json'])
     expect(sent.status).toBe(0)
-    await sleep(300)
-    expect(victim.received().map((r) => r.signo)).toEqual([1])
+    expect(await signos(victim, 1)).toEqual([1])
     expect(fs.existsSync(`/proc/${locker.pid}`)).toBe(true)
   })
 })
@@ -343,8 +353,7 @@ describe('red team, round 2: locks and numbers the writer rule must not believe'
       })
       const sent = await cliJson(['signal', 'hid', 'HUP', '--pidfile', file, '--json'])
       expect(sent.status).toBe(0)
-      await sleep(300)
-      expect(victim.received().map((r) => r.signo)).toEqual([1])
+      expect(await signos(victim, 1)).toEqual([1])
       await stopVictim(victim)
       const stale = await cliJson(['find', 'hid', '--pidfile', file, '--json'])
       expect({status: stale.status, state: stale.json.state, pid: stale.json.pid}).toEqual({status: 1, state: 'stale', pid: null})
@@ -379,8 +388,7 @@ describe('red team, round 2: locks and numbers the writer rule must not believe'
     expect(found.json.evidence.join('\n')).toContain(`lock recorded for pid ${deadPid}, but pid ${deadPid} has no descriptor of the file showing it`)
     const sent = await cliJson(['signal', 'dead', 'TERM', '--pidfile', file, '--json'])
     expect(sent.status).toBe(0)
-    await sleep(300)
-    expect(victim.received().map((r) => r.signo)).toEqual([SIGTERM])
+    expect(await signos(victim, 1)).toEqual([SIGTERM])
     expect(fs.existsSync(`/proc/${deadPid}`)).toBe(true)
   })
 
@@ -451,8 +459,7 @@ describe('red team, round 2: locks and numbers the writer rule must not believe'
     expect(found.json.evidence.join('\n')).toContain('could have written the file themselves')
     const sent = await cliJson(['signal', 'siglog', 'HUP', '--pidfile', file, '--json'])
     expect(sent.status).toBe(0)
-    await sleep(300)
-    expect(victim.received().map((r) => r.signo)).toEqual([1])
+    expect(await signos(victim, 1)).toEqual([1])
     expect(fs.existsSync(`/proc/${n}`)).toBe(true)
   })
 

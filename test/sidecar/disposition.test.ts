@@ -88,7 +88,7 @@ test('namespace init without a TERM handler: dropped; sent anyway, exit 1, the v
   expect(status).toBe(1)
   expect(json.delivered).toEqual([expect.objectContaining({pid: v.hostPid, signal: 'TERM'})])
   expect(json.dispositions[0]).toMatchObject({disposition: 'dropped', default_action: 'terminate', namespace_init: true, sender: 'ancestor', no_effect: true})
-  expect(json.message).toContain('the kernel drops TERM for it (init of its PID namespace, no handler)')
+  expect(json.message).toContain(', but it will not act: TERM is dropped for it (PID 1, no handler)')
   await settle()
   expect(alive(v.hostPid)).toBe(true)
 })
@@ -99,7 +99,7 @@ test('--wait on a dropped TERM explains the timeout; --retry TERM/1/KILL/5 ends 
   expect(w.status).toBe(1)
   expect(w.json.exited).toBe(false)
   expect(w.json.message).toMatch(
-    /still running after \d+ ms: the kernel drops TERM for it \(init of its PID namespace, no handler\); use --retry TERM\/5\/KILL\/5 or run it under an init/,
+    /still running after \d+ ms: TERM is dropped for it \(PID 1, no handler\); use --retry TERM\/5\/KILL\/5 or run it under an init/,
   )
   expect(alive(v.hostPid)).toBe(true)
   const r = await cliJson(['signal', 'victim', 'TERM', '--pidfile', v.pidfile, '--retry', 'TERM/1/KILL/5'])
@@ -109,7 +109,7 @@ test('--wait on a dropped TERM explains the timeout; --retry TERM/1/KILL/5 ends 
     ['KILL', 'default'],
   ])
   expect(r.json.exit).toEqual({signal: 'KILL', core: false})
-  expect(r.json.message).toMatch(/sent TERM, then KILL to pid \d+:\d+; exited after \d+ ms \(killed by KILL\); the kernel drops TERM for it/)
+  expect(r.json.message).toMatch(/sent TERM, then KILL to pid \d+:\d+; exited after \d+ ms \(killed by KILL\); TERM dropped \(PID 1\)$/)
   await until(() => !alive(v.hostPid), 'pid 1 gone')
 })
 

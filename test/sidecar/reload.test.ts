@@ -105,15 +105,26 @@ test('100 changes in one second give at most a few signals (counted in the victi
   const r = reload(['victim', '--pidfile', v.pidfile, '--watch', conf, '--debounce', '200ms'])
   await started(r)
   const t0 = Date.now()
+  // A pause of the writer itself as long as the debounce (this process not scheduled, a GC: on a
+  // loaded machine; 190 ms, as the reloader may see the gap a little wider) splits the burst in
+  // two, and the second part earns a HUP of its own: each such pause allows one HUP more, at most
+  // two of them (a burst with more is not the burst this test means). A debounce that fires
+  // after 150 ms of quiet, or a 200 ms throttle, still gives more.
+  let last = t0
+  let pauses = 0
   for (let i = 1; i <= 100; i++) {
     writeAtomic(conf, String(i))
+    const now = Date.now()
+    if (now - last >= 190) pauses++
+    last = now
     await new Promise((res) => setTimeout(res, Math.max(0, t0 + i * 10 - Date.now())))
   }
   await until(() => hups(v) >= 1, 'at least one HUP')
   await new Promise((res) => setTimeout(res, 1000))
   const n = hups(v)
   expect(n).toBeGreaterThanOrEqual(1)
-  expect(n).toBeLessThanOrEqual(3)
+  expect({pauses, tight: pauses <= 2}).toEqual({pauses, tight: true})
+  expect({n, pauses, atMost: n <= 3 + pauses}).toEqual({n, pauses, atMost: true})
   expect(events(r).filter((e) => e.event === 'signal')).toHaveLength(n)
   await stopCli(r)
 })

@@ -110,9 +110,7 @@ describe('dockerError(): each failure says what to do, with its error code', () 
       WHERE,
     )
     expect(e).toMatchObject({code: 'DOCKER'})
-    expect(e.message).toContain(
-      'refused the API version while trying to inspect container web (client version 1.41 is too new. Maximum supported API version is 1.23)',
-    )
+    expect(e.message).toContain('refused the API version (client version 1.41 is too new. Maximum supported API version is 1.23)')
     expect(e.message).toContain('nslocate needs Docker API 1.24 or newer')
   })
 
@@ -224,7 +222,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     const e = await caught(() => locateInContainer('app', 'web'))
     expect(e).toMatchObject({code: 'DOCKER'})
     expect(e.message).toBe(
-      `the Docker engine at ${WHERE} refused the API version while trying to inspect container web (client version 1.41 is too new. Maximum supported API version is 1.23): the engine is too old; nslocate needs Docker API 1.24 or newer`,
+      `the Docker engine at ${WHERE} refused the API version (client version 1.41 is too new. Maximum supported API version is 1.23): the engine is too old; nslocate needs Docker API 1.24 or newer`,
     )
   })
 
@@ -362,7 +360,7 @@ describe('the Docker API through nock (dockerode over the unix socket)', () => {
     const found = await locateInContainer('app', 'web')
     expect(found).toMatchObject({state: 'stopped', reasons: ['container_not_running'], container: {id: ID, name: 'web'}})
     expect(found.evidence).toEqual([
-      `container web (${ID.slice(0, 12)}) stopped: the container is not running (Container ${ID} is not running) while trying to run the helper container (image nslocate:local); so app is not running there`,
+      `container web (${ID.slice(0, 12)}) stopped: the container is not running (Container ${ID} is not running) while trying to run the helper (image nslocate:local); so app is not running there`,
     ])
   })
 
@@ -525,7 +523,7 @@ describe('the CLI against a fake engine (exit status as users see it)', () => {
     const r = await runCli(['find', 'app', '--container', 'old', '--json'], {env: env()})
     expect(r.status).toBe(4)
     expect(r.json.error.code).toBe('DOCKER')
-    expect(r.json.error.message).toContain('refused the API version while trying to inspect container old (client version 1.41 is too new')
+    expect(r.json.error.message).toContain('refused the API version (client version 1.41 is too new')
   })
 
   test('DOCKER_HOST names a socket that does not exist: exit 4, "cannot reach"', async () => {

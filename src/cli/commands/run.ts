@@ -78,7 +78,7 @@ async function runService(name: string, o: RunOptions, conflictStatus: number, c
     early.stop()
     return await supervised
   } catch (error) {
-    if (error instanceof RunFailure) return fail(error.outcome, error.message)
+    if (error instanceof RunFailure) return fail(error.outcome, messageOf(error), adviceOf(error))
     if (error instanceof NslocateError && error.code !== 'USAGE') return fail(runOutcomeOf(error), messageOf(error), adviceOf(error))
     throw error
   } finally {
@@ -93,9 +93,7 @@ async function runService(name: string, o: RunOptions, conflictStatus: number, c
  */
 function noteUnrecorded(handle: PidfileHandle, out: Output): void {
   if (out.quiet || handle.recorded !== null || handle.recordNote === null || !pidfsAvailable()) return
-  out.logToStderr(
-    `nslocate: no identity recorded beside the pid in ${handle.path}: ${handle.recordNote}; the pid is written as before, and find relies on the lock and the start time`,
-  )
+  out.logToStderr(`nslocate: no identity recorded beside the pid in ${handle.path}: ${handle.recordNote}`)
 }
 
 /** The pidfile, or null when NAME is already running (and not replaced). */
@@ -106,8 +104,9 @@ async function take(opts: AcquireOptions, replace: boolean, out: Output): Promis
     if (!(error instanceof NslocateError) || error.code !== 'CONFLICT') throw error
     if (!replace || error.details.cgroup !== undefined) {
       const pid = error.details.pid
-      // A cgroup an earlier run left still holds processes: the message names them.
-      out.logToStderr(`nslocate: ${error.details.cgroup !== undefined ? error.message : `${opts.name} already running${pid ? ` (pid ${pid})` : ''}`}`)
+      // A cgroup an earlier run left still holds processes: the message names them, the advice says how to stop them.
+      if (error.details.cgroup !== undefined) printError(out, 'run', 'conflict', messageOf(error), adviceOf(error))
+      else out.logToStderr(`nslocate: ${opts.name} already running${pid ? ` (pid ${pid})` : ''}`)
       return null
     }
   }
@@ -119,11 +118,15 @@ async function take(opts: AcquireOptions, replace: boolean, out: Output): Promis
   const {locate} = require('../../locate/locate') as typeof Locate
   // An instance with a cgroup of its own is stopped as a whole (its escapes included), else its main process.
   const scope = locate(opts.name, {pidfile: file}).cgroup?.dir ? 'cgroup' : 'main'
+  // What signal or wait said, as they print it, and their advice, the hint; the status, 124, says
+  // that it was not replaced (a prefix on the line, "cannot replace NAME: ", would push the longest
+  // verdicts over the width).
+  const cannot = (verdict: {message: string; advice?: string}) => new RunFailure('timeout', verdict.message, verdict.advice ?? null)
   const stopped = await signal(opts.name, 'TERM', {pidfile: file, retry: `TERM/${secs}/KILL/${secs}`, scope})
-  if (stopped.outcome !== 'signalled' && stopped.outcome !== 'not_running') throw new RunFailure('timeout', `cannot replace ${opts.name}: ${stopped.message}`)
+  if (stopped.outcome !== 'signalled' && stopped.outcome !== 'not_running') throw cannot(stopped)
   // The lock may be held by a supervisor of the process just stopped: wait (on pidfds) until it lets go.
   const gone = await waitFor(opts.name, 'stopped', {pidfile: file, timeoutMs: ms})
-  if (!gone.reached) throw new RunFailure('timeout', `cannot replace ${opts.name}: ${gone.message}`)
+  if (!gone.reached) throw cannot(gone)
   try {
     return await acquire(opts)
   } catch (error) {

@@ -33,8 +33,8 @@ export const signalCommand: CommandModule = {
     } finally {
       line?.end()
     }
-    // The targets' lines only when asked for: a failure's message already names each target the
-    // signal does nothing to and why (landing.ts explain()), or what was refused and why, and an
+    // The targets' lines only when asked for: a failure's message already names the first target the
+    // signal does nothing to and why (compose.ts finish(), with landing.ts's inertOf/firstFact), or what was refused and why, and an
     // error is one line and at most a hint (issue 21).
     return report('signal', out, result, () => (inv.flags.verbose === true ? targetLines(result) : []))
   },

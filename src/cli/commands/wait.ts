@@ -5,7 +5,6 @@ import {wait as grammar} from '../grammar'
 import {optionsOf} from '../options'
 import {inPlace, progressLine} from '../progress'
 import {report} from './report'
-import {describeExit} from '../../signal/landing'
 import {DEFAULT_WAIT_MS, WaitCondition, WaitOptions, WaitResult, waitFor} from '../../signal/signal'
 
 /** `nslocate wait NAME`: waits until NAME is running or stopped (--for), up to --timeout; on a terminal, a progress line says what it waits on. */
@@ -31,7 +30,6 @@ export const waitCommand: CommandModule = {
     } finally {
       line?.end()
     }
-    if (result.exit) result.message += ` (${describeExit(result.exit)})`
     return report('wait', out, result)
   },
 }

@@ -206,7 +206,14 @@ export function daemonSuite(label: string, setup: (d: Daemon) => Promise<Spec>, 
       )
       const how = proof.kind === 'log' ? `log line in ${path.basename(proof.file)}` : 'strace -p'
       await sleep(500)
-      const lives = sameProcess(spec.main, d.main!.start) && (!spec.ready || (await spec.ready()))
+      // Still serving: polled (up to 15 s), as a daemon that re-executes itself on the signal (sshd)
+      // has its port closed until the new image listens again, which takes longer on a loaded machine.
+      let serving = !spec.ready
+      for (const end = Date.now() + 15_000; !serving && Date.now() < end;) {
+        serving = await spec.ready!()
+        if (!serving) await sleep(100)
+      }
+      const lives = sameProcess(spec.main, d.main!.start) && serving
       const ignored = spec.reload.ignored ? ` (ignored by the daemon; nslocate exit ${r!.status})` : ''
       rowOf(t).reload = arrival
         ? `${sig} arrived (${how})${ignored}; ${lives ? 'lives' : 'DIED'}`
