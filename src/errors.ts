@@ -8,20 +8,29 @@
  * same error with its flag (`--allow-unsafe-pidfile`) through render(). So a library caller never
  * reads of a flag it never typed, and the command-line user sees the flag they did.
  */
-export type ErrorCode =
-  | 'USAGE' // bad name, option, flag or argument
-  | 'NATIVE_LOAD' // the native addon could not be loaded
-  | 'UNSUPPORTED' // the kernel lacks a feature and there is no fallback
-  | 'PERMISSION' // EPERM/EACCES: names the capability needed
-  | 'UNSAFE_PIDFILE' // refused by the pidfile safety rules
-  | 'NOT_RUNNING' // nothing to act on
-  | 'NOT_VISIBLE' // the holder lives in a PID namespace we cannot see
-  | 'GONE' // the process exited between identification and action (ESRCH)
-  | 'CONFLICT' // the pidfile is held by a running instance
-  | 'TIMEOUT'
-  | 'DOCKER' // the Docker engine's API failed or cannot be trusted
-  | 'RUNTIME' // another container runtime's API (Podman, the CRI) or state failed or cannot be trusted
-  | 'IO' // any other system error
+/** The codes of NslocateError, stable: what each means is beside it. */
+export const ERROR_CODES = [
+  'USAGE', // bad name, option, flag or argument
+  'NATIVE_LOAD', // the native addon could not be loaded
+  'UNSUPPORTED', // the kernel lacks a feature and there is no fallback
+  'PERMISSION', // EPERM/EACCES: names the capability needed
+  'UNSAFE_PIDFILE', // refused by the pidfile safety rules
+  'NOT_RUNNING', // nothing to act on
+  'NOT_VISIBLE', // the holder lives in a PID namespace we cannot see
+  'GONE', // the process exited between identification and action (ESRCH)
+  'CONFLICT', // the pidfile is held by a running instance
+  'TIMEOUT',
+  'DOCKER', // the Docker engine's API failed or cannot be trusted
+  'RUNTIME', // another container runtime's API (Podman, the CRI) or state failed or cannot be trusted
+  'IO', // any other system error
+] as const
+
+export type ErrorCode = (typeof ERROR_CODES)[number]
+
+/** Is `code` one of nslocate's error codes (a code read from elsewhere, such as a helper's JSON, is checked)? */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return (ERROR_CODES as readonly unknown[]).includes(code)
+}
 
 /**
  * Names an option in a message: `option` is the library's option name (camelCase, as in the

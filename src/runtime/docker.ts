@@ -190,7 +190,6 @@ async function list(e: Engine): Promise<ContainerInfo[]> {
         out.push(await inspect(e, r.Id))
       } catch (error) {
         // Gone between list and inspect: not running any more, so not listed.
-        if ((error as {statusCode?: number}).statusCode === 404) continue
         if (error instanceof NslocateError && error.code === 'NOT_RUNNING') continue
         throw error
       }

@@ -9,13 +9,13 @@
 import {GRAMMAR} from '../cli/grammar'
 import {libraryResult} from '../cli/json'
 import {flagsOf} from '../cli/options'
-import {NslocateError} from '../errors'
+import {NslocateError, isErrorCode} from '../errors'
 import {ListOptions, ListResult, list} from '../list/list'
 import {LocateOptions, LocateResult, locate} from '../locate/locate'
 import {validateName} from '../locate/name'
 import {parseSignal} from '../signal/parse'
 import {ProcFs} from '../proc/proc-fs'
-import {SignalOptions, SignalResult, WaitCondition, WaitOptions, WaitResult, checkCondition, signal, waitFor} from '../signal/signal'
+import {SignalOptions, SignalResult, WaitCondition, WaitOptions, WaitResult, checkCondition, checkSignalRequest, signal, waitFor} from '../signal/signal'
 import {nothingSignalled} from '../signal/starting'
 import {ContainerTarget, TargetOptions, containerTarget, helperImage, specOf} from './container-target'
 import {ContainerDown, containerDown, downDetails, downResult, notRunningSignal, waitDown} from './down'
@@ -97,6 +97,9 @@ async function signalInContainerAt(
   ref: string | ContainerSpec,
   opts: Omit<SignalOptions, 'rootPid'> & Pick<TargetOptions, 'opened' | 'env'>,
 ): Promise<SignalResult & {helper?: string}> {
+  // A bad NAME or SIGNAL is a usage error whatever the container's state, before any runtime is asked.
+  validateName(name)
+  checkSignalRequest(sig, opts)
   const t = await targetOrDown(ref, opts)
   if (isDown(t)) return notRunningSignal(name, sig, opts, t)
   const work = async (): Promise<SignalResult & {helper?: string}> => {
@@ -119,6 +122,7 @@ export async function waitInContainer(
   opts: WaitOptions & Pick<TargetOptions, 'opened' | 'env'> = {},
 ): Promise<WaitResult> {
   checkCondition(condition)
+  validateName(name) // before any runtime is asked, as locate and signal do
   const timeoutMs = opts.timeoutMs ?? 30_000
   const start = Date.now()
   const left = () => Math.max(0, timeoutMs - (Date.now() - start))
@@ -296,7 +300,8 @@ async function viaHelper(t: ContainerTarget, argv: string[], opts: {procfs?: Pro
   }
   const j = json as {error?: {code: string; message: string}}
   // NOT_RUNNING from the helper: the container's init (its --root-pid) exited, the container stopped meanwhile (down.ts).
-  if (j.error) throw new NslocateError((j.error.code as never) ?? 'DOCKER', `helper container: ${j.error.message}`)
+  // Only a code nslocate has: any other is the engine's side of it (DOCKER), never a "stopped" (NOT_RUNNING) by accident.
+  if (j.error) throw new NslocateError(isErrorCode(j.error.code) ? j.error.code : 'DOCKER', `helper container: ${j.error.message}`)
   const withEv = json as {evidence?: string[]; target?: {evidence?: string[]}}
   const note = `done by a helper container (image ${image}) in the engine's PID namespace, because container ${t.info.name}'s processes are not visible here`
   if (Array.isArray(withEv.evidence)) withEv.evidence.unshift(...t.evidence, note)

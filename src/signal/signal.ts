@@ -159,7 +159,6 @@ async function deliver(
   await recordExit(out, members.pinned)
 }
 
-/** The schedule the options ask for: SIGNAL, then (wait) one wait, or (retry) the full schedule. */
 /** Every check signal() makes of its request before it looks for the target (USAGE): the signal, scope, pid options and schedule. */
 export function checkSignalRequest(sigInput: string | number, options: SignalOptions = {}): {sig: Sig; scope: Scope; steps: Step[]} {
   const sig = parseSignal(String(sigInput))
@@ -169,6 +168,7 @@ export function checkSignalRequest(sigInput: string | number, options: SignalOpt
   return {sig, scope, steps: planSteps(sig, options)}
 }
 
+/** The schedule the options ask for: SIGNAL, then (wait) one wait, or (retry) the full schedule. */
 function planSteps(sig: Sig, options: SignalOptions): Step[] {
   if (sig.number === 0 && (options.retry || options.wait)) {
     const flag = (n: OptionNamer) => (options.retry ? n('retry') : n('wait'))

@@ -8,10 +8,10 @@
  */
 import {ChildProcess, spawn, spawnSync} from 'node:child_process'
 import * as fs from 'node:fs'
-import * as http from 'node:http'
 import * as path from 'node:path'
 
-import {BIN, cli, cliJson, killTracked, tmpdir, track} from '../helpers/cli'
+import {BIN, cli, cliJson, firstLine, killTracked, tmpdir, track} from '../helpers/cli'
+import {httpGet} from '../helpers/http'
 import {stopAll} from '../helpers/tracked'
 
 // Temp dirs (tmpdir) are removed here: a jest worker may be ended without an exit event.
@@ -27,29 +27,6 @@ f.truncate(0); f.write(str(os.getpid())); f.flush()
 print('ready', flush=True)
 time.sleep(120)`
   return track(spawn('/usr/bin/python3', ['-c', code], {stdio: ['ignore', 'pipe', 'inherit']}))
-}
-
-function firstLine(child: ChildProcess, what: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = ''
-    child.stdout!.on('data', (d) => {
-      buf += d
-      if (buf.includes('\n')) resolve(buf.slice(0, buf.indexOf('\n')))
-    })
-    child.once('exit', (c) => reject(new Error(`${what} exited early (${c}): ${buf}`)))
-  })
-}
-
-function get(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (res) => {
-        let body = ''
-        res.on('data', (d) => (body += d))
-        res.on('end', () => resolve(body))
-      })
-      .on('error', reject)
-  })
 }
 
 let dir: string
@@ -98,11 +75,11 @@ describe('started: one string for one process', () => {
 
     const serve = track(spawn(process.execPath, [BIN, 'serve', 'ticker', '--dir', dir, '--listen', '127.0.0.1:0'], {stdio: ['ignore', 'pipe', 'inherit']}))
     const address = JSON.parse(await firstLine(serve, 'serve')).address as string
-    const health = JSON.parse(await get(`http://${address}/healthz/ticker`))
+    const health = JSON.parse((await httpGet(`http://${address}/healthz/ticker`)).body)
     expect(health).toMatchObject({state: 'running', pid: svc.pid, process: {started: fast.process.started}})
-    const again = JSON.parse(await get(`http://${address}/healthz/ticker`))
+    const again = JSON.parse((await httpGet(`http://${address}/healthz/ticker`)).body)
     expect(again.process.started).toBe(fast.process.started)
-    const metrics = await get(`http://${address}/metrics`)
+    const metrics = (await httpGet(`http://${address}/metrics`)).body
     const m = /^nslocate_service_start_time_seconds\{name="ticker"\} (\S+)$/m.exec(metrics)
     expect(m).not.toBeNull()
     expect(Number(m![1]) * 1000).toBe(Date.parse(fast.process.started))

@@ -127,3 +127,20 @@ function safeRead(p: string): string {
 export function sh(cmd: string): string {
   return spawnSync('bash', ['-c', cmd], {encoding: 'utf8'}).stdout
 }
+
+/**
+ * The first line `child` prints on stdout (a service's "ready", serve's listen event); rejects, with
+ * what it printed on stdout and stderr, when it exits first.
+ */
+export function firstLine(child: ChildProcess, what = child.spawnargs.join(' ')): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = ''
+    let err = ''
+    child.stderr?.on('data', (d) => (err += d))
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d
+      if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')))
+    })
+    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before printing a line: ${out}${err}`)))
+  })
+}

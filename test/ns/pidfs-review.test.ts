@@ -16,7 +16,7 @@ import * as path from 'node:path'
 import {locate} from '../../src/locate/locate'
 import {NslocateError} from '../../src/errors'
 import {ProcFs} from '../../src/proc/proc-fs'
-import {BIN, cliJson, killTracked, runCollect} from '../helpers/cli'
+import {BIN, cliJson, firstLine, killTracked, runCollect} from '../helpers/cli'
 import {withEvidence} from '../helpers/evidence'
 import {FRESH_PID_NS, pidfsIds, recordText, setRecord, startService, victimInChildNs} from '../helpers/pidfs'
 import {readNSpid} from '../helpers/proc'
@@ -35,18 +35,6 @@ async function goneId(): Promise<number> {
   s.kill('SIGKILL')
   await exitOf(s)
   return id
-}
-
-/** The first line `child` prints on stdout. */
-function firstLine(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d
-      if (out.includes('\n')) resolve(out.split('\n')[0])
-    })
-    child.once('exit', (code) => reject(new Error(`exited (${code}) before printing a line: ${out}`)))
-  })
 }
 
 /** A pid with no process on the host (as of now), in the upper half of pid_max, where pids are seldom handed out. */

@@ -119,14 +119,6 @@ describeWithEngine("a running container's answer given for another name: nothing
   afterAll(async () => {
     await fake?.engine.close()
     if (fake) fs.rmSync(fake.dir, {recursive: true, force: true})
-    await Promise.all(
-      ids.map((id) =>
-        docker()
-          .getContainer(id)
-          .remove({force: true})
-          .catch(() => undefined),
-      ),
-    )
   }, 60_000)
 
   test('signal app TERM --container decoy: exit 4, and app in the running container is the same process', async () => {

@@ -27,7 +27,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {cliAs} from '../helpers/as-user'
-import {BIN, ROOT, cli, killTracked, tmpdir, track, until, jsonOf} from '../helpers/cli'
+import {BIN, ROOT, cli, firstLine, killTracked, tmpdir, track, until, jsonOf} from '../helpers/cli'
 import {httpGet} from '../helpers/http'
 import {APP_IMAGE, RUN_ID, describeWithEngine, docker, ensureImages, testLabels} from '../helpers/engine'
 import {FakeEngine, startFakeEngine} from '../helpers/fake-engine'
@@ -44,17 +44,7 @@ async function served(args: string[], env: NodeJS.ProcessEnv): Promise<{all: unk
     spawn(process.execPath, [BIN, 'serve', 'app', ...args, '--listen', '127.0.0.1:0'], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']}),
   )
   try {
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = ''
-      let err = ''
-      child.stderr!.on('data', (d) => (err += d))
-      child.stdout!.on('data', (d) => {
-        out += d
-        if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')))
-      })
-      child.once('exit', (c) => reject(new Error(`serve exited (${c}): ${out}${err}`)))
-    })
-    const address = JSON.parse(line).address
+    const address = JSON.parse(await firstLine(child, 'serve')).address
     const one = await httpGet(`http://${address}/healthz/app`)
     const body = JSON.parse(one.body)
     return {all: JSON.parse((await httpGet(`http://${address}/healthz`)).body), one: {status: one.status, state: body.state, reasons: body.reasons}}
@@ -102,7 +92,6 @@ async function expectCannotTell(
 }
 
 const name = (tag: string) => `nsl-trust-${tag}-${RUN_ID}`.replace(/[^a-zA-Z0-9_.-]/g, '-')
-const ids: string[] = []
 
 /** A Docker container running `nslocate run app -- sleep 1000` (started) or created only. */
 async function container(tag: string, start: boolean): Promise<{id: string; name: string}> {
@@ -114,7 +103,6 @@ async function container(tag: string, start: boolean): Promise<{id: string; name
     NetworkDisabled: true,
     HostConfig: {NetworkMode: 'none'},
   })
-  ids.push(c.id)
   if (start) {
     await c.start()
     const initPid = (await c.inspect()).State.Pid
@@ -134,14 +122,6 @@ function exited(id: string, ref: string, status: string): {status: number; body:
 
 afterAll(async () => {
   await killTracked()
-  await Promise.all(
-    ids.map((id) =>
-      docker()
-        .getContainer(id)
-        .remove({force: true})
-        .catch(() => undefined),
-    ),
-  )
   await stopAll()
 }, 60_000)
 

@@ -19,7 +19,7 @@
 import {ChildProcess, spawn} from 'node:child_process'
 import * as fs from 'node:fs'
 
-import {BIN, cli, killTracked, track, until, jsonOf} from '../helpers/cli'
+import {BIN, cli, firstLine, killTracked, track, until, jsonOf} from '../helpers/cli'
 import {httpGet} from '../helpers/http'
 import {APP_IMAGE, RUN_ID, describeWithEngine, docker, ensureImages, testLabels} from '../helpers/engine'
 import {PodmanService, buildBusybox, describeWithPodman, startRootful} from '../helpers/podman'
@@ -47,17 +47,7 @@ async function serve(name: string, args: string[], env: NodeJS.ProcessEnv): Prom
   const child = track(
     spawn(process.execPath, [BIN, 'serve', name, ...args, '--listen', '127.0.0.1:0'], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']}),
   )
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    let err = ''
-    child.stderr!.on('data', (d) => (err += d))
-    child.stdout!.on('data', (d) => {
-      out += d
-      if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')))
-    })
-    child.once('exit', (c) => reject(new Error(`serve exited (${c}): ${out}${err}`)))
-  })
-  return {address: JSON.parse(line).address, child}
+  return {address: JSON.parse(await firstLine(child, 'serve')).address, child}
 }
 
 /** The key set of find's result object (from a running service of the same engine). */
@@ -168,7 +158,6 @@ describeWithEngine('a Docker container that does not run is a result on every co
     runtime: 'docker',
     who: 'Docker at unix:///var/run/docker.sock (a socket owned by root)',
   }
-  const ids: string[] = []
   const name = (tag: string) => `nsl-stopped-${tag}-${RUN_ID}`.replace(/[^a-zA-Z0-9_.-]/g, '-')
   let ran: {id: string; name: string}
   let created: {id: string; name: string}
@@ -184,7 +173,6 @@ describeWithEngine('a Docker container that does not run is a result on every co
         NetworkDisabled: true,
         HostConfig: {NetworkMode: 'none'},
       })
-      ids.push(c.id)
       if (start) await c.start()
       return {id: c.id, name: name(tag)}
     }
@@ -193,17 +181,6 @@ describeWithEngine('a Docker container that does not run is a result on every co
     const pidfile = `/proc/${initPid}/root/run/nslocate/app.pid`
     await until(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').trim() !== '', `app's pidfile in ${ran.name}`, 20_000)
   }, 120_000)
-
-  afterAll(async () => {
-    await Promise.all(
-      ids.map((id) =>
-        docker()
-          .getContainer(id)
-          .remove({force: true})
-          .catch(() => undefined),
-      ),
-    )
-  }, 60_000)
 
   test('running, then paused (still running: the same pid), then stopped: find says so each time', async () => {
     const r = await cli(['find', 'app', '--container', ran.name, '--json'], {env: engine.env})

@@ -259,7 +259,9 @@ test('TERM while run waits for the lock (another starter holds LOCK_SH): exit 12
   await new Promise((resolve) => setTimeout(resolve, 300))
   expect(sup.exitCode).toBeNull()
   sup.kill('SIGTERM')
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  // run ends on TERM while still waiting (polled, not a fixed 200 ms a loaded machine can outlast);
+  // if it did not, the holder's end below would hand it the lock, and it would start sh.
+  await until(() => sup.exitCode !== null, 'run to end on TERM', 10_000).catch(() => undefined)
   holder.kill('SIGKILL')
   expect(await exitOf(sup)).toEqual({code: 125, signal: null})
   expect(sup.err().trim()).toBe('nslocate: interrupted by SIGTERM before sh was started; nothing was started and the pidfile was removed')

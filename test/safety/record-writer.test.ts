@@ -13,7 +13,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {acquire} from '../../src/acquire/acquire'
-import {ROOT, killTracked, until} from '../helpers/cli'
+import {ROOT, firstLine, killTracked, until} from '../helpers/cli'
 import {BOOT_ID, RECORD_XATTR as XATTR, getfattr, pidfsId, startRun, startService, untilService} from '../helpers/pidfs'
 import {readOr} from '../helpers/cgroup'
 import {readPpid} from '../helpers/proc'
@@ -30,17 +30,6 @@ afterAll(async () => {
 
 /** The options of every run started here: its stderr collected (run says nothing on a start that recorded). */
 const STDERR = {stderr: true}
-
-function firstLine(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = ''
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      buf += d
-      if (buf.includes('\n')) resolve(buf.split('\n')[0])
-    })
-    child.once('exit', (code) => reject(new Error(`${child.spawnargs.join(' ')} exited (${code}) before printing: ${buf}`)))
-  })
-}
 
 /** A Node.js process running `code` with `lib`, the built library (dist/src); its stdout piped, its stdin `stdin`. */
 function withLibrary(code: string, stdin: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
